@@ -1,0 +1,451 @@
+/**
+ * The tools fts is compared with: `nc` (netcat-openbsd) file to file, `scp`
+ * and `rsync -a` over a throwaway local `sshd`, and `tar c | nc` into
+ * `tar x` for trees.
+ *
+ * The sshd runs from a temp dir with its own `sshd_config`, a throwaway host
+ * key and a throwaway client key (`AuthorizedKeysFile` in the temp dir,
+ * `StrictModes no`), on a free high port of 127.0.0.1 only. Every peer run is
+ * bounded by a timeout and every process it starts is tracked for clean-up.
+ *
+ * Each transfer function returns the wall time in seconds and throws when the
+ * transfer fails; the caller checks the data arrived intact.
+ *
+ * @module
+ */
+
+import { join } from "@std/path";
+import {
+  type Background,
+  freePort,
+  makeTempDir,
+  run,
+  type RunResult,
+  runShell,
+  sleep,
+  startBackground,
+  startShell,
+  waitForListen,
+  which,
+} from "./process.ts";
+
+/** Paths of the peer tools found on this machine (null when missing). */
+export interface PeerTools {
+  /** OpenBSD netcat (must support `-N`). */
+  nc: string | null;
+  /** OpenSSH client. */
+  ssh: string | null;
+  /** OpenSSH scp. */
+  scp: string | null;
+  /** OpenSSH server (absolute path, sshd refuses to re-exec otherwise). */
+  sshd: string | null;
+  /** Key generator for the throwaway keys. */
+  sshKeygen: string | null;
+  /** rsync (needed on both ends; both are this machine). */
+  rsync: string | null;
+  /** tar, for `tar c | nc`. */
+  tar: string | null;
+}
+
+/** Debian package that provides each tool. */
+export const DEBIAN_PACKAGES: Record<keyof PeerTools, string> = {
+  nc: "netcat-openbsd",
+  ssh: "openssh-client",
+  scp: "openssh-client",
+  sshd: "openssh-server",
+  sshKeygen: "openssh-client",
+  rsync: "rsync",
+  tar: "tar",
+};
+
+/** Finds the peer tools; `nc` only counts when it is OpenBSD netcat (it needs `-N`). */
+export async function findPeerTools(): Promise<PeerTools> {
+  let nc = which("nc");
+  if (nc) {
+    const help = await run(nc, ["-h"], {
+      timeoutMs: 5000,
+      captureStdout: true,
+    }).catch(() => null);
+    const text = `${help?.stdout ?? ""}${help?.stderr ?? ""}`;
+    if (!/OpenBSD netcat/i.test(text)) nc = null;
+  }
+  return {
+    nc,
+    ssh: which("ssh"),
+    scp: which("scp"),
+    sshd: which("/usr/sbin/sshd") ?? which("sshd"),
+    sshKeygen: which("ssh-keygen"),
+    rsync: which("rsync"),
+    tar: which("tar"),
+  };
+}
+
+/**
+ * Returns null when all `needed` tools exist, else a note naming the missing
+ * tools and the Debian packages to install.
+ */
+export function missingNote(
+  tools: PeerTools,
+  needed: (keyof PeerTools)[],
+): string | null {
+  const missing = needed.filter((name) => tools[name] === null);
+  if (missing.length === 0) return null;
+  const packages = [...new Set(missing.map((name) => DEBIAN_PACKAGES[name]))];
+  const names = missing.map((name) =>
+    name === "sshKeygen" ? "ssh-keygen" : name
+  );
+  return `${names.join(", ")} not installed (apt-get install ${
+    packages.join(" ")
+  })`;
+}
+
+function check(result: RunResult, what: string): void {
+  if (result.timedOut) throw new Error(`${what} timed out`);
+  if (!result.success) {
+    throw new Error(
+      `${what} exited ${result.code}: ${result.stderr.trim().slice(0, 500)}`,
+    );
+  }
+}
+
+/** A throwaway sshd on 127.0.0.1 and the client options to log into it. */
+export class SshServer {
+  /** Port sshd listens on. */
+  readonly port: number;
+  /** The temp dir with keys, config and log. */
+  readonly dir: string;
+  #proc: Background;
+  #clientKey: string;
+
+  private constructor(
+    port: number,
+    dir: string,
+    proc: Background,
+    clientKey: string,
+  ) {
+    this.port = port;
+    this.dir = dir;
+    this.#proc = proc;
+    this.#clientKey = clientKey;
+  }
+
+  /**
+   * Generates keys and a config in a temp dir, starts sshd in the foreground
+   * (`-D`, bounded by `lifetimeMs`) and checks a login works.
+   */
+  static async start(tools: PeerTools, lifetimeMs: number): Promise<SshServer> {
+    const note = missingNote(tools, ["ssh", "sshd", "sshKeygen"]);
+    if (note) throw new Error(note);
+    const dir = await makeTempDir("fts-bench-sshd-");
+    const hostKey = join(dir, "host_ed25519") as string;
+    const clientKey = join(dir, "client_ed25519") as string;
+    for (const key of [hostKey, clientKey]) {
+      check(
+        await run(tools.sshKeygen!, [
+          "-q",
+          "-t",
+          "ed25519",
+          "-N",
+          "",
+          "-C",
+          "fts-bench",
+          "-f",
+          key,
+        ], {
+          timeoutMs: 10_000,
+        }),
+        "ssh-keygen",
+      );
+    }
+    const authorized = join(dir, "authorized_keys") as string;
+    await Deno.writeTextFile(
+      authorized,
+      await Deno.readTextFile(`${clientKey}.pub`),
+    );
+    await Deno.chmod(authorized, 0o600);
+    const config = join(dir, "sshd_config") as string;
+    await Deno.writeTextFile(
+      config,
+      [
+        "ListenAddress 127.0.0.1",
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${authorized}`,
+        `PidFile ${join(dir, "sshd.pid")}`,
+        "StrictModes no",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "UsePAM no",
+        "UseDNS no",
+        "X11Forwarding no",
+        "PrintMotd no",
+        "Subsystem sftp internal-sftp",
+        "",
+      ].join("\n"),
+    );
+    // sshd insists on its privilege separation directory.
+    try {
+      await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+    } catch { /* not root: sshd will say so below */ }
+
+    let lastError = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = freePort();
+      const proc = startBackground(
+        tools.sshd!,
+        [
+          "-D",
+          "-f",
+          config,
+          "-E",
+          join(dir, "sshd.log") as string,
+          "-o",
+          `Port=${port}`,
+        ],
+        { timeoutMs: lifetimeMs },
+      );
+      try {
+        await waitForListen(port, 10_000, proc);
+      } catch (error) {
+        await proc.stop();
+        lastError = `${(error as Error).message} ${await readLog(dir)}`;
+        continue;
+      }
+      const server = new SshServer(port, dir, proc, clientKey);
+      const login = await run(tools.ssh!, [
+        ...server.sshArgs(),
+        "127.0.0.1",
+        "true",
+      ], {
+        timeoutMs: 15_000,
+      });
+      if (login.success) return server;
+      lastError = `test login failed: ${login.stderr.trim()} ${await readLog(
+        dir,
+      )}`;
+      await proc.stop();
+    }
+    throw new Error(`could not start a local sshd: ${lastError}`);
+  }
+
+  /** Options shared by ssh and scp: throwaway key, no host key checks, no prompts. */
+  commonOptions(): string[] {
+    return [
+      "-i",
+      this.#clientKey,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "LogLevel=ERROR",
+      "-o",
+      "IdentitiesOnly=yes",
+    ];
+  }
+
+  /** Arguments for `ssh` (port given with `-p`). */
+  sshArgs(): string[] {
+    return ["-p", String(this.port), ...this.commonOptions()];
+  }
+
+  /** Arguments for `scp` (port given with `-P`). */
+  scpArgs(): string[] {
+    return ["-P", String(this.port), ...this.commonOptions()];
+  }
+
+  /** The `-e` value for rsync: one ssh command line (paths contain no spaces). */
+  rsyncShell(ssh: string): string {
+    return [ssh, ...this.sshArgs()].join(" ");
+  }
+
+  /** Stops sshd and all its sessions. Its temp dir goes at the global clean-up. */
+  async stop(): Promise<void> {
+    await this.#proc.stop();
+  }
+}
+
+async function readLog(dir: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(join(dir, "sshd.log") as string)).trim()
+      .slice(-500);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Times one transfer between a listener started first (not timed) and a
+ * client: from just before the client starts until both have exited.
+ */
+async function listenerPair(
+  listenerScript: string,
+  listenerParams: string[],
+  clientScript: string,
+  clientParams: string[],
+  port: number,
+  timeoutMs: number,
+): Promise<number> {
+  const listener = startShell(listenerScript, listenerParams, { timeoutMs });
+  try {
+    await waitForListen(port, 10_000, listener);
+    const start = performance.now();
+    const client = await runShell(clientScript, clientParams, { timeoutMs });
+    const { status, killed } = await listener.wait(
+      Math.max(timeoutMs - client.seconds * 1000, 1000),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    check(client, "client side");
+    if (killed || !status.success) {
+      throw new Error(
+        `listener exited ${status.code}${
+          killed ? " (timed out)" : ""
+        }: ${listener.stderrText.trim()}`,
+      );
+    }
+    return seconds;
+  } finally {
+    if (!listener.exited) await listener.stop();
+  }
+}
+
+/** `nc -l > dst` on the receiving end, `nc -N < src` sending: a put. */
+export async function ncPut(
+  tools: PeerTools,
+  src: string,
+  dst: string,
+  timeoutMs: number,
+): Promise<number> {
+  const port = freePort();
+  return await listenerPair(
+    'exec "$1" -l 127.0.0.1 "$2" > "$3"',
+    [tools.nc!, String(port), dst],
+    'exec "$1" -N 127.0.0.1 "$2" < "$3"',
+    [tools.nc!, String(port), src],
+    port,
+    timeoutMs,
+  );
+}
+
+/** `nc -N -l < src` serving, `nc -d > dst` fetching: a get. */
+export async function ncGet(
+  tools: PeerTools,
+  src: string,
+  dst: string,
+  timeoutMs: number,
+): Promise<number> {
+  const port = freePort();
+  return await listenerPair(
+    'exec "$1" -N -l 127.0.0.1 "$2" < "$3"',
+    [tools.nc!, String(port), src],
+    'exec "$1" -d 127.0.0.1 "$2" > "$3"',
+    [tools.nc!, String(port), dst],
+    port,
+    timeoutMs,
+  );
+}
+
+/** `tar c -C srcDir . | nc` into `nc -l | tar x -C dstDir`: a tree put. `dstDir` must exist. */
+export async function tarNcPut(
+  tools: PeerTools,
+  srcDir: string,
+  dstDir: string,
+  timeoutMs: number,
+): Promise<number> {
+  const port = freePort();
+  return await listenerPair(
+    '"$1" -l 127.0.0.1 "$2" | "$4" x -C "$3"',
+    [tools.nc!, String(port), dstDir, tools.tar!],
+    '"$4" c -C "$3" . | "$1" -N 127.0.0.1 "$2"',
+    [tools.nc!, String(port), srcDir, tools.tar!],
+    port,
+    timeoutMs,
+  );
+}
+
+/** `tar c | nc -N -l` serving, `nc -d | tar x` fetching: a tree get. `dstDir` must exist. */
+export async function tarNcGet(
+  tools: PeerTools,
+  srcDir: string,
+  dstDir: string,
+  timeoutMs: number,
+): Promise<number> {
+  const port = freePort();
+  return await listenerPair(
+    '"$4" c -C "$3" . | "$1" -N -l 127.0.0.1 "$2"',
+    [tools.nc!, String(port), srcDir, tools.tar!],
+    '"$1" -d 127.0.0.1 "$2" | "$4" x -C "$3"',
+    [tools.nc!, String(port), dstDir, tools.tar!],
+    port,
+    timeoutMs,
+  );
+}
+
+/** `scp [-c cipher] src 127.0.0.1:dst` through the local sshd: a put. */
+export async function scpPut(
+  tools: PeerTools,
+  ssh: SshServer,
+  src: string,
+  dst: string,
+  cipher: string | null,
+  timeoutMs: number,
+): Promise<number> {
+  const args = [
+    "-q",
+    ...(cipher ? ["-c", cipher] : []),
+    ...ssh.scpArgs(),
+    src,
+    `127.0.0.1:${dst}`,
+  ];
+  const result = await run(tools.scp!, args, { timeoutMs });
+  check(result, "scp");
+  return result.seconds;
+}
+
+/** `rsync -a -e "ssh ..." srcDir/ 127.0.0.1:dstDir/`: a tree put. */
+export async function rsyncPut(
+  tools: PeerTools,
+  ssh: SshServer,
+  srcDir: string,
+  dstDir: string,
+  timeoutMs: number,
+): Promise<number> {
+  const args = [
+    "-a",
+    "-e",
+    ssh.rsyncShell(tools.ssh!),
+    `${srcDir}/`,
+    `127.0.0.1:${dstDir}/`,
+  ];
+  const result = await run(tools.rsync!, args, { timeoutMs });
+  check(result, "rsync");
+  return result.seconds;
+}
+
+/** `rsync -a -e "ssh ..." 127.0.0.1:srcDir/ dstDir/`: a tree get. */
+export async function rsyncGet(
+  tools: PeerTools,
+  ssh: SshServer,
+  srcDir: string,
+  dstDir: string,
+  timeoutMs: number,
+): Promise<number> {
+  const args = [
+    "-a",
+    "-e",
+    ssh.rsyncShell(tools.ssh!),
+    `127.0.0.1:${srcDir}/`,
+    `${dstDir}/`,
+  ];
+  const result = await run(tools.rsync!, args, { timeoutMs });
+  check(result, "rsync");
+  return result.seconds;
+}
+
+/** Small pause between runs so sockets in TIME_WAIT and page-cache writeback settle a little. */
+export function settle(): Promise<void> {
+  return sleep(50);
+}

@@ -1,0 +1,285 @@
+/**
+ * The remote commands (`ls`, `put`, `get`, ...) shared by one-shot
+ * `fts connect HOST COMMAND` and the interactive shell.
+ *
+ * @module
+ */
+
+import { basename, join } from "@std/path";
+import * as posix from "@std/path/posix";
+import { type Entry, NotFoundError } from "../protocol/mod.ts";
+import type { Connection } from "./connection.ts";
+import { download } from "./download.ts";
+import { formatBytes } from "./format.ts";
+import type { Reporter } from "./reporter.ts";
+import { type TransferOptions, upload } from "./upload.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** One remote command: how it is called and what it does. */
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  /** Smallest and largest number of arguments. */
+  args: [number, number];
+}
+
+/** Every remote command. */
+export const COMMANDS: Record<string, CommandSpec> = {
+  ls: {
+    usage: "ls [PATH]",
+    summary: "list a folder: type, size, time, name",
+    args: [0, 1],
+  },
+  stat: {
+    usage: "stat PATH",
+    summary: "describe one file or folder",
+    args: [1, 1],
+  },
+  hash: {
+    usage: "hash PATH",
+    summary: "print a file's SHA-256 as sha256sum does",
+    args: [1, 1],
+  },
+  put: {
+    usage: "put LOCAL [REMOTE]",
+    summary: "upload a file (- is stdin); replaces REMOTE",
+    args: [1, 2],
+  },
+  get: {
+    usage: "get REMOTE [LOCAL]",
+    summary: "download a file (- is stdout); replaces LOCAL",
+    args: [1, 2],
+  },
+  rm: {
+    usage: "rm [-r] PATH",
+    summary: "remove a file, or a folder with -r",
+    args: [1, 1],
+  },
+  mkdir: {
+    usage: "mkdir PATH",
+    summary: "create a folder and its parents",
+    args: [1, 1],
+  },
+  mv: {
+    usage: "mv FROM TO",
+    summary: "rename or move (into TO if it is a folder)",
+    args: [2, 2],
+  },
+};
+
+/** Settings that shape how commands run and print. */
+export interface CommandSettings extends TransferOptions {
+  /** Print machine-readable JSON (`ls`, `stat`). */
+  json: boolean;
+  /** Remove folders with their contents (`rm -r`). */
+  recursive: boolean;
+}
+
+/**
+ * Runs remote commands over one connection, relative to a remote working
+ * folder (the shell's `cd`).
+ */
+export class CommandRunner {
+  /** The remote working folder, `""` for the served root. */
+  cwd = "";
+  #connection: Connection;
+  #reporter: Reporter;
+  #print: (text: string) => void;
+  #rooted: boolean;
+
+  /**
+   * With `rooted` (the shell), `/` names the served root and paths resolve
+   * against `cwd`; without it (one-shot commands) paths go to the server as
+   * typed, so an absolute path is refused there.
+   */
+  constructor(
+    connection: Connection,
+    reporter: Reporter,
+    print: (text: string) => void,
+    rooted = false,
+  ) {
+    this.#connection = connection;
+    this.#reporter = reporter;
+    this.#print = print;
+    this.#rooted = rooted;
+  }
+
+  /** The connection commands run on; the shell swaps it after a reconnect. */
+  set connection(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  /** Resolves a remote path against the working folder. */
+  remote(path: string): string {
+    if (!this.#rooted) return path;
+    const joined: string = posix.join("/", this.cwd, path);
+    return joined.replace(/^\/+/, "");
+  }
+
+  /**
+   * Runs `name` with `args`.
+   *
+   * @throws {UsageError} for an unknown command or wrong arguments.
+   */
+  async run(
+    name: string,
+    args: string[],
+    settings: CommandSettings,
+  ): Promise<void> {
+    const spec = COMMANDS[name];
+    if (!spec) throw new UsageError(`unknown command "${name}"`);
+    if (args.length < spec.args[0] || args.length > spec.args[1]) {
+      throw new UsageError(`usage: ${spec.usage}`);
+    }
+    const c = this.#connection;
+    switch (name) {
+      case "ls": {
+        const entries = await c.list(this.remote(args[0] ?? ""));
+        this.#print(
+          settings.json
+            ? JSON.stringify(entries, null, 2)
+            : formatListing(entries),
+        );
+        return;
+      }
+      case "stat": {
+        const entry = await c.stat(this.remote(args[0]), settings.json);
+        this.#print(
+          settings.json ? JSON.stringify(entry, null, 2) : formatEntry(entry),
+        );
+        return;
+      }
+      case "hash": {
+        const path = this.remote(args[0]);
+        const entry = await c.stat(path, true, `hash "${path}"`);
+        if (!entry.sha256) throw new UsageError(`"${args[0]}" is not a file`);
+        this.#print(`${entry.sha256}  ${args[0]}`);
+        return;
+      }
+      case "put": {
+        const [local, remoteArg] = args;
+        const remote = await this.#putTarget(local, remoteArg);
+        const result = await upload(c, local, remote, settings, this.#reporter);
+        if (result.resumedAt > 0) {
+          this.#reporter.info(
+            `sent ${formatBytes(result.bytes)} (resumed at ${
+              formatBytes(result.resumedAt)
+            })`,
+          );
+        }
+        return;
+      }
+      case "get": {
+        const [remoteArg, localArg] = args;
+        const remote = this.remote(remoteArg);
+        const local = await getTarget(remote, localArg);
+        const result = await download(
+          c,
+          remote,
+          local,
+          settings,
+          this.#reporter,
+        );
+        if (result.resumedAt > 0) {
+          this.#reporter.info(
+            `received ${formatBytes(result.bytes)} (resumed at ${
+              formatBytes(result.resumedAt)
+            })`,
+          );
+        }
+        return;
+      }
+      case "rm":
+        return await c.remove(this.remote(args[0]), settings.recursive);
+      case "mkdir":
+        return await c.mkdir(this.remote(args[0]));
+      case "mv":
+        return await c.move(this.remote(args[0]), this.remote(args[1]));
+    }
+  }
+
+  async #putTarget(
+    local: string,
+    remoteArg: string | undefined,
+  ): Promise<string> {
+    const name = local === "-" ? "stdin" : basename(local);
+    if (remoteArg === undefined) return this.remote(name);
+    const remote = this.remote(remoteArg);
+    if (remoteArg.endsWith("/")) return posix.join(remote, name);
+    try {
+      const entry = await this.#connection.stat(
+        remote,
+        false,
+        `put "${local}"`,
+      );
+      if (entry.type === "dir") return posix.join(remote, name);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    return remote;
+  }
+}
+
+async function getTarget(
+  remote: string,
+  localArg: string | undefined,
+): Promise<string> {
+  const name = posix.basename(remote);
+  if (localArg === undefined) return name;
+  if (localArg === "-") return localArg;
+  if (localArg.endsWith("/")) return join(localArg, name);
+  const info = await Deno.stat(localArg).catch(() => null);
+  return info?.isDirectory ? join(localArg, name) : localArg;
+}
+
+/** Formats entries as `ls` prints them. */
+export function formatListing(entries: Entry[]): string {
+  return entries.map(formatLine).join("\n");
+}
+
+function formatLine(entry: Entry): string {
+  const size = entry.type === "dir" ? "-" : formatBytes(entry.size);
+  const name = entry.type === "dir" ? `${entry.name}/` : entry.name;
+  return `${modeString(entry)} ${size.padStart(10)}  ${
+    formatTime(entry.mtime)
+  }  ${name}`;
+}
+
+/** Formats one entry as `stat` prints it. */
+export function formatEntry(entry: Entry): string {
+  const lines = [
+    `name: ${entry.name}`,
+    `type: ${entry.type}`,
+    `size: ${entry.size} (${formatBytes(entry.size)})`,
+    `modified: ${new Date(entry.mtime).toISOString()}`,
+    `mode: ${
+      entry.mode === null ? "-" : entry.mode.toString(8).padStart(4, "0")
+    }`,
+  ];
+  if (entry.sha256) lines.push(`sha256: ${entry.sha256}`);
+  return lines.join("\n");
+}
+
+function modeString(entry: Entry): string {
+  const type = entry.type === "dir"
+    ? "d"
+    : entry.type === "symlink"
+    ? "l"
+    : "-";
+  if (entry.mode === null) return type + "?????????";
+  let bits = "";
+  for (let shift = 6; shift >= 0; shift -= 3) {
+    const triple = (entry.mode >> shift) & 7;
+    bits += (triple & 4 ? "r" : "-") + (triple & 2 ? "w" : "-") +
+      (triple & 1 ? "x" : "-");
+  }
+  return type + bits;
+}
+
+function formatTime(ms: number): string {
+  const date = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${
+    pad(date.getDate())
+  } ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}

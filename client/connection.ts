@@ -1,0 +1,277 @@
+/**
+ * A client's connection to an fts server: the handshake and one method per
+ * request. File transfers live in `upload.ts` and `download.ts`.
+ *
+ * @module
+ */
+
+import {
+  type Body,
+  ConnectionError,
+  type Entry,
+  errorFromWire,
+  FtsError,
+  type Message,
+  MessageReader,
+  MessageWriter,
+  type Notice,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Welcome,
+} from "../protocol/mod.ts";
+import { VERSION } from "../version.ts";
+import type { Target } from "./target.ts";
+
+/** Options for {@linkcode Connection.open}. */
+export interface ConnectOptions {
+  /** Shown a notice the server sends unprompted. */
+  onNotice?: (notice: Notice) => void;
+}
+
+/**
+ * An open session with a server. Requests are answered in order; call one at
+ * a time.
+ *
+ * @example
+ * ```ts
+ * const connection = await Connection.open({ hostname: "127.0.0.1", port: 7373 });
+ * const entries = await connection.list("");
+ * await connection.close();
+ * ```
+ */
+export class Connection {
+  /** The server's welcome. */
+  readonly welcome: Welcome;
+  /** `host:port` as the user named it. */
+  readonly label: string;
+  /** @internal */
+  readonly reader: MessageReader;
+  /** @internal */
+  readonly writer: MessageWriter;
+  #conn: Deno.Conn;
+  #closed = false;
+
+  private constructor(
+    conn: Deno.Conn,
+    reader: MessageReader,
+    writer: MessageWriter,
+    welcome: Welcome,
+    label: string,
+  ) {
+    this.#conn = conn;
+    this.reader = reader;
+    this.writer = writer;
+    this.welcome = welcome;
+    this.label = label;
+  }
+
+  /** Connects and says hello. */
+  static async open(
+    target: Target,
+    options: ConnectOptions = {},
+  ): Promise<Connection> {
+    const label = target.hostname.includes(":")
+      ? `[${target.hostname}]:${target.port}`
+      : `${target.hostname}:${target.port}`;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname: target.hostname,
+        port: target.port,
+      });
+    } catch (error) {
+      throw new ConnectionError(
+        `cannot connect to ${label}: ${reason(error)}`,
+        { cause: error },
+      );
+    }
+    conn.setNoDelay(true);
+    const reader = new MessageReader(conn.readable, {
+      onNotice: options.onNotice,
+    });
+    const writer = new MessageWriter(conn.writable);
+    try {
+      await writer.send({
+        op: "hello",
+        version: PROTOCOL_VERSION,
+        agent: `fts/${VERSION}`,
+        features: ["resume", "sha256"],
+      });
+      const reply = await reader.read();
+      if (reply?.op === "error") {
+        throw errorFromWire(reply, `connect to ${label}`);
+      }
+      if (reply?.op !== "welcome") {
+        throw new ProtocolError(
+          `cannot connect to ${label}: the server did not answer as an fts server`,
+        );
+      }
+      return new Connection(conn, reader, writer, reply, label);
+    } catch (error) {
+      conn.close();
+      if (error instanceof ConnectionError || error instanceof ProtocolError) {
+        throw error;
+      }
+      if (error instanceof FtsError) throw error;
+      throw new ConnectionError(
+        `cannot connect to ${label}: ${reason(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Whether the connection has been closed (by either side). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends `request` and returns the reply, turning an `error` reply into a
+   * typed error about `action` (e.g. `get "a.txt"`).
+   */
+  async request(request: Message, action: string): Promise<Message> {
+    try {
+      await this.writer.send(request);
+      const reply = await this.reader.read();
+      if (reply === null) {
+        this.#closed = true;
+        throw new ConnectionError(
+          `cannot ${action}: the server closed the connection`,
+        );
+      }
+      if (reply.op === "error") throw errorFromWire(reply, action);
+      return reply;
+    } catch (error) {
+      throw this.wrap(error, action);
+    }
+  }
+
+  /**
+   * Reads the next reply (after a body was sent), turning an `error` reply
+   * into a typed error about `action`.
+   */
+  async reply(action: string): Promise<Message> {
+    try {
+      const reply = await this.reader.read();
+      if (reply === null) {
+        this.#closed = true;
+        throw new ConnectionError(
+          `cannot ${action}: the server closed the connection`,
+        );
+      }
+      if (reply.op === "error") throw errorFromWire(reply, action);
+      return reply;
+    } catch (error) {
+      throw this.wrap(error, action);
+    }
+  }
+
+  /** Turns a low-level failure into a typed error about `action`. */
+  wrap(error: unknown, action: string): Error {
+    if (error instanceof FtsError) {
+      if (error instanceof ConnectionError) this.#closed = true;
+      return error;
+    }
+    this.#closed = true;
+    return new ConnectionError(
+      `cannot ${action}: the connection was lost (${reason(error)})`,
+      { cause: error },
+    );
+  }
+
+  /** Lists a folder (or describes a file) on the server. */
+  async list(path: string, hash = false): Promise<Entry[]> {
+    const action = `list "${path || "/"}"`;
+    const reply = await this.request({ op: "ls", path, hash }, action);
+    if (reply.op !== "listing") throw unexpected(reply, action);
+    const text = await readBodyText(this.reader.body(), this, action);
+    return text.split("\n").filter((line) => line !== "").map((line) =>
+      JSON.parse(line) as Entry
+    );
+  }
+
+  /** Describes one path on the server; errors name `action`. */
+  async stat(
+    path: string,
+    hash = false,
+    action = `stat "${path}"`,
+  ): Promise<Entry> {
+    const reply = await this.request({ op: "stat", path, hash }, action);
+    if (reply.op !== "entry") throw unexpected(reply, action);
+    return reply.entry;
+  }
+
+  /** Removes a file, or a folder with `recursive`. */
+  async remove(path: string, recursive = false): Promise<void> {
+    await this.#expectOk({ op: "rm", path, recursive }, `remove "${path}"`);
+  }
+
+  /** Creates a folder and its parents. */
+  async mkdir(path: string): Promise<void> {
+    await this.#expectOk({ op: "mkdir", path }, `create folder "${path}"`);
+  }
+
+  /** Renames or moves a path; into a folder if `to` is one. */
+  async move(from: string, to: string): Promise<void> {
+    await this.#expectOk({ op: "mv", from, to }, `move "${from}" to "${to}"`);
+  }
+
+  async #expectOk(request: Message, action: string): Promise<void> {
+    const reply = await this.request(request, action);
+    if (reply.op !== "ok") throw unexpected(reply, action);
+  }
+
+  /** Logs out politely and closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.request({ op: "bye" }, "log out");
+    } catch {
+      // Leaving anyway.
+    }
+    this.abort();
+  }
+
+  /** Closes the connection at once. */
+  abort(): void {
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** The error for a reply that does not fit the request. */
+export function unexpected(reply: Message, action: string): ProtocolError {
+  return new ProtocolError(
+    `cannot ${action}: the server answered "${reply.op}"`,
+  );
+}
+
+async function readBodyText(
+  body: Body,
+  connection: Connection,
+  action: string,
+): Promise<string> {
+  try {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of body.stream) {
+      text += decoder.decode(chunk, { stream: true });
+    }
+    return text + decoder.decode();
+  } catch (error) {
+    throw connection.wrap(error, action);
+  }
+}
+
+function reason(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused";
+  }
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,157 @@
+/**
+ * `put`: sends one local file (or stdin) to the server, resuming an earlier
+ * partial upload of the same source when the server still has one.
+ *
+ * @module
+ */
+
+import {
+  IntegrityError,
+  IoError,
+  NotFoundError,
+  WrongTypeError,
+} from "../protocol/mod.ts";
+import { fileChunks, hashPrefix } from "../transfer/file_chunks.ts";
+import {
+  createSha256,
+  peekDigest,
+  Sha256Stream,
+} from "../transfer/sha256_stream.ts";
+import { type Connection, unexpected } from "./connection.ts";
+import { formatBytes } from "./format.ts";
+import { ProgressStream } from "./progress.ts";
+import type { Reporter } from "./reporter.ts";
+
+/** How to upload. */
+export interface TransferOptions {
+  /** Continue an interrupted transfer instead of starting over. */
+  resume: boolean;
+  /** Refuse to replace an existing target. */
+  noClobber: boolean;
+  /** Hash on both ends and compare (on by default; off only for benchmarks). */
+  verify: boolean;
+}
+
+/** What a finished transfer did. */
+export interface TransferResult {
+  /** Bytes moved over the network in this run. */
+  bytes: number;
+  /** Where a resume started, 0 when the transfer started fresh. */
+  resumedAt: number;
+  /** SHA-256 of the whole file, when verified. */
+  sha256?: string;
+}
+
+/**
+ * Uploads `local` (a path, or `-` for stdin) to `remote`.
+ *
+ * @throws {NotFoundError} when the local file does not exist.
+ * @throws {IntegrityError} when the server's checksum differs.
+ */
+export async function upload(
+  connection: Connection,
+  local: string,
+  remote: string,
+  options: TransferOptions,
+  reporter: Reporter,
+): Promise<TransferResult> {
+  const action = `put "${local === "-" ? "stdin" : local}"`;
+  const fromStdin = local === "-";
+  let file: Deno.FsFile;
+  try {
+    file = fromStdin
+      ? Deno.stdin as unknown as Deno.FsFile
+      : await Deno.open(local);
+  } catch (error) {
+    throw localError(error, action);
+  }
+  try {
+    const info = fromStdin ? null : await file.stat();
+    if (info && !info.isFile) {
+      throw new WrongTypeError(`cannot ${action}: it is a folder (use put -r)`);
+    }
+    const size = info ? info.size : null;
+    const ready = await connection.request({
+      op: "put",
+      path: remote,
+      size,
+      mtime: Math.max(0, Math.round(info?.mtime?.getTime() ?? Date.now())),
+      mode: info?.mode == null ? null : info.mode & 0o7777,
+      resume: options.resume,
+      noClobber: options.noClobber,
+      verify: options.verify,
+    }, action);
+    if (ready.op !== "ready") throw unexpected(ready, action);
+
+    let offset = 0;
+    let hash = createSha256();
+    if (ready.offset > 0 && size !== null) {
+      const prefix = await hashPrefix(local, ready.offset);
+      if (peekDigest(prefix) === ready.prefixSha256) {
+        offset = ready.offset;
+        hash = prefix;
+        reporter.info(
+          `resuming "${remote}" at ${formatBytes(offset)} of ${
+            formatBytes(size)
+          }`,
+        );
+      } else {
+        reporter.info(
+          `the partial upload of "${remote}" does not match "${local}"; starting over`,
+        );
+      }
+    }
+    await connection.writer.send({ op: "data", offset, size });
+    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+
+    const hashing = new Sha256Stream(hash);
+    let chunks = fileChunks(file);
+    if (options.verify) chunks = chunks.pipeThrough(hashing);
+    const bar = reporter.progress(remote, size, offset);
+    let sent = 0;
+    chunks = chunks.pipeThrough(
+      new ProgressStream((n) => {
+        sent += n;
+        bar?.advance(n);
+      }),
+    );
+    try {
+      await connection.writer.sendBody(
+        chunks,
+        () => options.verify ? { sha256: hashing.hex() } : {},
+      );
+    } catch (error) {
+      bar?.clear();
+      throw connection.wrap(error, action);
+    }
+    let done;
+    try {
+      done = await connection.reply(action);
+    } finally {
+      bar?.finish();
+    }
+    if (done.op !== "done") throw unexpected(done, action);
+    if (options.verify && done.sha256 !== hashing.hex()) {
+      throw new IntegrityError(
+        `cannot ${action}: the server's checksum differs from the local one`,
+      );
+    }
+    return { bytes: sent, resumedAt: offset, sha256: done.sha256 };
+  } finally {
+    if (!fromStdin) file.close();
+  }
+}
+
+/** Maps a local file-system error to a one-line typed error. */
+export function localError(error: unknown, action: string): Error {
+  if (error instanceof Deno.errors.NotFound) {
+    return new NotFoundError(`cannot ${action}: no such local file`);
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new IoError(`cannot ${action}: permission denied`);
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return new WrongTypeError(`cannot ${action}: it is a folder`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,117 @@
+/**
+ * Typed errors shared by server and client, and their wire form.
+ *
+ * Each class is one kind of failure a user must be able to tell apart; its
+ * `code` is what travels in an `error` message. Messages read
+ * `cannot <action>: <reason>`.
+ *
+ * @module
+ */
+
+/** Wire codes of the error kinds. */
+export type ErrorCode =
+  | "not_found"
+  | "exists"
+  | "wrong_type"
+  | "invalid_path"
+  | "read_only"
+  | "protocol"
+  | "integrity"
+  | "busy"
+  | "auth"
+  | "connection"
+  | "io";
+
+/** Base class of every error fts reports to a user. */
+export class FtsError extends Error {
+  /** The wire code of this kind of error. */
+  readonly code: ErrorCode = "io";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The path does not exist. */
+export class NotFoundError extends FtsError {
+  override readonly code = "not_found";
+}
+/** The target exists and the operation must not replace it. */
+export class AlreadyExistsError extends FtsError {
+  override readonly code = "exists";
+}
+/** A file was found where a folder was needed, or the other way round. */
+export class WrongTypeError extends FtsError {
+  override readonly code = "wrong_type";
+}
+/** A path is malformed or leads outside the served root. */
+export class InvalidPathError extends FtsError {
+  override readonly code = "invalid_path";
+}
+/** A write was refused because the server or the user is read-only. */
+export class ReadOnlyError extends FtsError {
+  override readonly code = "read_only";
+}
+/** The peer broke the wire format (garbage, unknown message, oversized frame). */
+export class ProtocolError extends FtsError {
+  override readonly code = "protocol";
+}
+/** The received bytes do not match the sender's checksum. */
+export class IntegrityError extends FtsError {
+  override readonly code = "integrity";
+}
+/** The server refused the connection because it is at capacity. */
+export class BusyError extends FtsError {
+  override readonly code = "busy";
+}
+/** Login failed or is required. */
+export class AuthError extends FtsError {
+  override readonly code = "auth";
+}
+/** The connection could not be made or was lost. */
+export class ConnectionError extends FtsError {
+  override readonly code = "connection";
+}
+/** Any other failure of the file system or the peer. */
+export class IoError extends FtsError {
+  override readonly code = "io";
+}
+
+const CLASSES: Record<ErrorCode, new (message: string) => FtsError> = {
+  not_found: NotFoundError,
+  exists: AlreadyExistsError,
+  wrong_type: WrongTypeError,
+  invalid_path: InvalidPathError,
+  read_only: ReadOnlyError,
+  protocol: ProtocolError,
+  integrity: IntegrityError,
+  busy: BusyError,
+  auth: AuthError,
+  connection: ConnectionError,
+  io: IoError,
+};
+
+/** The wire form of an error: a code and a reason without the action. */
+export interface WireError {
+  code: ErrorCode;
+  reason: string;
+}
+
+/**
+ * Rebuilds a typed error from its wire form, naming the action that failed.
+ *
+ * @example
+ * ```ts
+ * const error = errorFromWire({ code: "not_found", reason: "no such file on the server" }, 'get "a.txt"');
+ * // error.message === 'cannot get "a.txt": no such file on the server'
+ * ```
+ */
+export function errorFromWire(wire: WireError, action: string): FtsError {
+  const Class = CLASSES[wire.code] ?? IoError;
+  return new Class(`cannot ${action}: ${wire.reason}`);
+}
+
+/** Returns whether `code` is a known error code. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(CLASSES, code);
+}

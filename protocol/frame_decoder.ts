@@ -1,0 +1,96 @@
+/**
+ * Turns bytes into frames.
+ *
+ * @module
+ */
+
+import { ExactReader } from "./exact_reader.ts";
+import { ProtocolError } from "./errors.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  type Frame,
+  FRAME_HEADER_SIZE,
+  isFrameType,
+} from "./frame.ts";
+
+/** Options for decoding frames. */
+export interface FrameDecoderOptions {
+  /** Largest payload accepted; a larger length is a protocol error. */
+  maxFrameSize?: number;
+}
+
+/**
+ * Reads one frame at a time from a byte stream. Each `next()` reads exactly one
+ * header and one payload, so nothing is read ahead of what the caller asked
+ * for: that is what carries backpressure from the disk to the socket.
+ */
+export class FrameReader {
+  #input: ExactReader;
+  #maxFrameSize: number;
+
+  /** Locks `readable` for reading. */
+  constructor(
+    readable: ReadableStream<Uint8Array>,
+    options: FrameDecoderOptions = {},
+  ) {
+    this.#input = new ExactReader(readable);
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** Returns the next frame, or `null` when the stream ends between frames. */
+  async next(): Promise<Frame | null> {
+    const header = await this.#input.read(FRAME_HEADER_SIZE);
+    if (header === null) return null;
+    const type = header[0];
+    if (!isFrameType(type)) {
+      throw new ProtocolError(
+        `unknown frame type 0x${type.toString(16).padStart(2, "0")}`,
+      );
+    }
+    const length = new DataView(header.buffer, header.byteOffset).getUint32(1);
+    if (length > this.#maxFrameSize) {
+      throw new ProtocolError(
+        `frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize}`,
+      );
+    }
+    if (length === 0) return { type, payload: new Uint8Array(0) };
+    const payload = await this.#input.read(length);
+    if (payload === null) {
+      throw new ProtocolError("connection ended after a frame header");
+    }
+    return { type, payload };
+  }
+
+  /** Cancels the underlying stream. */
+  cancel(reason?: unknown): Promise<void> {
+    return this.#input.cancel(reason);
+  }
+}
+
+/**
+ * A decoder stage: bytes in, {@linkcode Frame}s out.
+ *
+ * @example
+ * ```ts
+ * const frames = socket.readable.pipeThrough(new FrameDecoderStream());
+ * for await (const frame of frames) console.log(frame.type, frame.payload.length);
+ * ```
+ */
+export class FrameDecoderStream implements TransformStream<Uint8Array, Frame> {
+  readonly readable: ReadableStream<Frame>;
+  readonly writable: WritableStream<Uint8Array>;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const { readable, writable } = new TransformStream<
+      Uint8Array,
+      Uint8Array
+    >();
+    this.writable = writable;
+    const reader = new FrameReader(readable, options);
+    this.readable = ReadableStream.from(
+      (async function* () {
+        for (let frame; (frame = await reader.next()) !== null;) yield frame;
+      })(),
+    );
+  }
+}

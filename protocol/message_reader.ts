@@ -1,0 +1,167 @@
+/**
+ * Reads messages, and the bodies that follow some of them, from a byte stream.
+ *
+ * @module
+ */
+
+import { ConnectionError, errorFromWire, ProtocolError } from "./errors.ts";
+import { type FrameDecoderOptions, FrameReader } from "./frame_decoder.ts";
+import { FrameType } from "./frame.ts";
+import {
+  BODY_OPS,
+  decodeMessage,
+  decodeTrailer,
+  type Message,
+  type Notice,
+  type Trailer,
+} from "./messages.ts";
+
+/** Options for {@linkcode MessageReader}. */
+export interface MessageReaderOptions extends FrameDecoderOptions {
+  /** Called for each `notice` the peer sends, wherever it arrives. */
+  onNotice?: (notice: Notice) => void;
+  /** Called whenever any frame arrives (used for idle timeouts). */
+  onActivity?: () => void;
+}
+
+/**
+ * A body: the file bytes (or listing) that follow a message, as a byte stream
+ * whose chunks are whole DATA frame payloads. It must be read to its end or
+ * cancelled before the next message can be read; `trailer` resolves when its
+ * END frame has arrived.
+ */
+export interface Body {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly trailer: Promise<Trailer>;
+}
+
+/**
+ * Reads {@linkcode Message}s from a byte stream. Notices and pings are handled
+ * as they come, also in the middle of a body, and never returned.
+ *
+ * @example
+ * ```ts
+ * const reader = new MessageReader(conn.readable);
+ * const message = await reader.read();
+ * if (message?.op === "data") {
+ *   const body = reader.body();
+ *   await body.stream.pipeTo(file.writable);
+ *   const { sha256 } = await body.trailer;
+ * }
+ * ```
+ */
+export class MessageReader {
+  #frames: FrameReader;
+  #options: MessageReaderOptions;
+  #bodyPending = false;
+  #bodyOpen = false;
+
+  /** Locks `readable` for reading. */
+  constructor(
+    readable: ReadableStream<Uint8Array>,
+    options: MessageReaderOptions = {},
+  ) {
+    this.#frames = new FrameReader(readable, options);
+    this.#options = options;
+  }
+
+  /**
+   * Returns the next message, or `null` when the peer closed the connection
+   * cleanly between messages.
+   */
+  async read(): Promise<Message | null> {
+    if (this.#bodyPending || this.#bodyOpen) {
+      throw new ProtocolError("the previous body was not read");
+    }
+    while (true) {
+      const frame = await this.#frames.next();
+      if (frame === null) return null;
+      this.#options.onActivity?.();
+      if (frame.type !== FrameType.Message) {
+        throw new ProtocolError("data arrived where a message was expected");
+      }
+      const message = decodeMessage(frame.payload);
+      if (this.#handledInline(message)) continue;
+      this.#bodyPending = BODY_OPS.has(message.op);
+      return message;
+    }
+  }
+
+  /**
+   * Returns the body that follows the message just read. Call it once after
+   * each message whose op is in `BODY_OPS`.
+   */
+  body(): Body {
+    if (!this.#bodyPending) throw new ProtocolError("no body follows");
+    this.#bodyPending = false;
+    this.#bodyOpen = true;
+    let settle!: (trailer: Trailer) => void;
+    let fail!: (error: unknown) => void;
+    const trailer = new Promise<Trailer>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    trailer.catch(() => {});
+    const next = async (): Promise<Uint8Array | null> => {
+      while (true) {
+        const frame = await this.#frames.next();
+        if (frame === null) {
+          throw new ConnectionError(
+            "cannot finish transfer: the connection was closed",
+          );
+        }
+        this.#options.onActivity?.();
+        if (frame.type === FrameType.Data) return frame.payload;
+        if (frame.type === FrameType.End) {
+          this.#bodyOpen = false;
+          const value = decodeTrailer(frame.payload);
+          settle(value);
+          if (value.error) {
+            throw errorFromWire(value.error, "finish transfer");
+          }
+          return null;
+        }
+        const message = decodeMessage(frame.payload);
+        if (!this.#handledInline(message)) {
+          throw new ProtocolError(`message "${message.op}" inside a body`);
+        }
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const chunk = await next();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        } catch (error) {
+          this.#bodyOpen = false;
+          fail(error);
+          controller.error(error);
+        }
+      },
+      // Skipping the rest keeps the session in step for the next message.
+      cancel: async () => {
+        try {
+          while (await next() !== null);
+        } catch (error) {
+          fail(error);
+        }
+      },
+    }, { highWaterMark: 2 });
+    return { stream, trailer };
+  }
+
+  #handledInline(message: Message): boolean {
+    if (message.op === "ping") return true;
+    if (message.op === "notice") {
+      this.#options.onNotice?.(message);
+      return true;
+    }
+    return false;
+  }
+
+  /** Cancels the underlying stream. */
+  cancel(reason?: unknown): Promise<void> {
+    return this.#frames.cancel(reason);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Writes messages and bodies to a byte stream.
+ *
+ * @module
+ */
+
+import { type ErrorCode, FtsError } from "./errors.ts";
+import { encodeFrame } from "./frame_encoder.ts";
+import { type FrameType, FrameType as Type } from "./frame.ts";
+import {
+  encodeMessage,
+  encodeTrailer,
+  type Message,
+  type Trailer,
+} from "./messages.ts";
+
+/**
+ * Writes {@linkcode Message}s and bodies to a byte stream. Frames are written
+ * whole, so a `send` (a notice, say) may safely interleave with a body being
+ * sent.
+ *
+ * @example
+ * ```ts
+ * const writer = new MessageWriter(conn.writable);
+ * await writer.send({ op: "data", offset: 0, size: file.size });
+ * await writer.sendBody(chunks, () => ({ sha256: hash.digest() }));
+ * ```
+ */
+export class MessageWriter {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+
+  /** Locks `writable` for writing. */
+  constructor(writable: WritableStream<Uint8Array>) {
+    this.#writer = writable.getWriter();
+  }
+
+  /** Writes one message and waits until the stream has taken it. */
+  async send(message: Message): Promise<void> {
+    await this.#frame(Type.Message, encodeMessage(message));
+    await this.#writer.ready;
+  }
+
+  /**
+   * Writes `chunks` as DATA frames and an END frame whose trailer `trailer`
+   * returns once the chunks are done. Waits for the stream's readiness between
+   * frames, so a slow peer slows the reading of `chunks` (backpressure).
+   *
+   * When reading `chunks` fails, the END frame carries the error so the peer
+   * stays in step, and the error is rethrown.
+   */
+  async sendBody(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    trailer: () => Trailer = () => ({}),
+  ): Promise<void> {
+    try {
+      for await (const chunk of chunks) {
+        if (chunk.byteLength > 0) await this.#frame(Type.Data, chunk);
+      }
+    } catch (error) {
+      const code: ErrorCode = error instanceof FtsError ? error.code : "io";
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.#frame(Type.End, encodeTrailer({ error: { code, reason } }))
+        .catch(() => {});
+      throw error;
+    }
+    await this.#frame(Type.End, encodeTrailer(trailer()));
+    await this.#writer.ready;
+  }
+
+  async #frame(type: FrameType, payload: Uint8Array): Promise<void> {
+    await this.#writer.ready;
+    // Written without awaiting in between, so no other frame can interleave.
+    for (const bytes of encodeFrame({ type, payload })) {
+      this.#writer.write(bytes).catch(() => {});
+    }
+  }
+
+  /** Closes the stream after what was written has been flushed. */
+  async close(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+
+  /** Aborts the stream at once. */
+  async abort(reason?: unknown): Promise<void> {
+    await this.#writer.abort(reason).catch(() => {});
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The control messages of the fts protocol and their JSON encoding.
+ *
+ * A session is ordered request/response: the client sends one request and
+ * reads its reply before the next. Messages whose `op` is in
+ * {@linkcode BODY_OPS} are followed by a body (DATA frames closed by an END
+ * frame). `notice` and `ping` may arrive at any time, also inside a body, and
+ * never answer a request. See docs/protocol.md for the flows.
+ *
+ * @module
+ */
+
+import { type ErrorCode, isErrorCode, ProtocolError } from "./errors.ts";
+
+/** The TCP port fts servers listen on unless told otherwise. */
+export const DEFAULT_PORT = 7373;
+
+/** The protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** The oldest protocol version this build still accepts. */
+export const MIN_PROTOCOL_VERSION = 1;
+
+/** What a directory entry is. */
+export type EntryType = "file" | "dir" | "symlink" | "other";
+
+/** One file or folder as `ls` and `stat` describe it. */
+export interface Entry {
+  name: string;
+  type: EntryType;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time in milliseconds since the epoch. */
+  mtime: number;
+  /** Permission bits (e.g. 0o644), when the file system has them. */
+  mode: number | null;
+  /** Lower-case hex SHA-256 of the content, when asked for. */
+  sha256?: string;
+}
+
+/** First message of a connection, client to server. */
+export interface Hello {
+  op: "hello";
+  version: number;
+  agent: string;
+  features: string[];
+}
+/** The server's answer to `hello`. */
+export interface Welcome {
+  op: "welcome";
+  version: number;
+  agent: string;
+  features: string[];
+  readOnly: boolean;
+}
+/** A failed request. */
+export interface ErrorMessage {
+  op: "error";
+  code: ErrorCode;
+  reason: string;
+}
+/** Something the server tells the user unprompted. */
+export interface Notice {
+  op: "notice";
+  message: string;
+  /** Set when the server is shutting down and will close the connection. */
+  shutdown?: boolean;
+}
+/** A keepalive; ignored by the receiver. */
+export interface Ping {
+  op: "ping";
+}
+/** A request succeeded and has nothing to return. */
+export interface Ok {
+  op: "ok";
+}
+/** Lists a folder; answered by `listing`. */
+export interface ListRequest {
+  op: "ls";
+  path: string;
+  hash?: boolean;
+}
+/** A folder's entries as a body of JSON lines, one {@linkcode Entry} each. */
+export interface Listing {
+  op: "listing";
+  path: string;
+}
+/** Describes one path; answered by `entry`. */
+export interface StatRequest {
+  op: "stat";
+  path: string;
+  hash?: boolean;
+}
+/** One entry. */
+export interface EntryMessage {
+  op: "entry";
+  entry: Entry;
+}
+/** Starts an upload; answered by `ready`, then the client sends `data`. */
+export interface PutRequest {
+  op: "put";
+  path: string;
+  /** Size in bytes, or `null` when unknown (a pipe); such uploads never resume. */
+  size: number | null;
+  mtime: number;
+  mode: number | null;
+  /** Continue a partial upload of the same source if there is one. */
+  resume: boolean;
+  /** Refuse to replace an existing file. */
+  noClobber: boolean;
+  /** Hash the bytes and compare with the sender's checksum. */
+  verify: boolean;
+}
+/** The server is ready for an upload's bytes from `offset` on. */
+export interface Ready {
+  op: "ready";
+  offset: number;
+  /** SHA-256 of the first `offset` bytes the server already holds. */
+  prefixSha256?: string;
+}
+/**
+ * File bytes follow as a body, starting at `offset`. Sent by the client to
+ * upload and by the server to answer `get`.
+ */
+export interface DataMessage {
+  op: "data";
+  offset: number;
+  size: number | null;
+  mtime?: number;
+  mode?: number | null;
+  /** The receiver's partial data could not be used; the body starts over. */
+  restarted?: boolean;
+}
+/** An upload is complete and in place. */
+export interface Done {
+  op: "done";
+  /** Bytes received in this exchange. */
+  bytes: number;
+  sha256?: string;
+}
+/** Starts a download; answered by `data` and a body. */
+export interface GetRequest {
+  op: "get";
+  path: string;
+  /** Bytes the client already holds. */
+  offset: number;
+  /** SHA-256 of those bytes, checked by the server before it skips them. */
+  prefixSha256?: string;
+  /** Size and mtime the partial was started from; a change restarts. */
+  expect?: { size: number; mtime: number };
+  verify: boolean;
+}
+/** Removes a file or (with `recursive`) a folder. */
+export interface RmRequest {
+  op: "rm";
+  path: string;
+  recursive: boolean;
+}
+/** Creates a folder and its parents. */
+export interface MkdirRequest {
+  op: "mkdir";
+  path: string;
+}
+/** Renames or moves a path. */
+export interface MvRequest {
+  op: "mv";
+  from: string;
+  to: string;
+}
+/** Ends the session (logout). */
+export interface Bye {
+  op: "bye";
+}
+
+/** Every message. */
+export type Message =
+  | Hello
+  | Welcome
+  | ErrorMessage
+  | Notice
+  | Ping
+  | Ok
+  | ListRequest
+  | Listing
+  | StatRequest
+  | EntryMessage
+  | PutRequest
+  | Ready
+  | DataMessage
+  | Done
+  | GetRequest
+  | RmRequest
+  | MkdirRequest
+  | MvRequest
+  | Bye;
+
+/** The trailer in an END frame. */
+export interface Trailer {
+  /** SHA-256 of the whole file, when the sender hashed it. */
+  sha256?: string;
+  /** Set when the sender gave up part-way (e.g. its disk failed). */
+  error?: { code: ErrorCode; reason: string };
+}
+
+/** Operations whose message is followed by a body. */
+export const BODY_OPS: ReadonlySet<string> = new Set(["data", "listing"]);
+
+type FieldKind =
+  | "string"
+  | "number"
+  | "boolean"
+  | "object"
+  | "array"
+  | "mode"
+  | "size"
+  | "code";
+
+// Required fields per op; a trailing "?" marks an optional one.
+const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
+  hello: { version: "number", agent: "string", features: "array" },
+  welcome: {
+    version: "number",
+    agent: "string",
+    features: "array",
+    readOnly: "boolean",
+  },
+  error: { code: "code", reason: "string" },
+  notice: { message: "string", "shutdown?": "boolean" },
+  ping: {},
+  ok: {},
+  ls: { path: "string", "hash?": "boolean" },
+  listing: { path: "string" },
+  stat: { path: "string", "hash?": "boolean" },
+  entry: { entry: "object" },
+  put: {
+    path: "string",
+    size: "size",
+    mtime: "number",
+    mode: "mode",
+    resume: "boolean",
+    noClobber: "boolean",
+    verify: "boolean",
+  },
+  ready: { offset: "number", "prefixSha256?": "string" },
+  data: {
+    offset: "number",
+    size: "size",
+    "mtime?": "number",
+    "mode?": "mode",
+    "restarted?": "boolean",
+  },
+  done: { bytes: "number", "sha256?": "string" },
+  get: {
+    path: "string",
+    offset: "number",
+    "prefixSha256?": "string",
+    "expect?": "object",
+    verify: "boolean",
+  },
+  rm: { path: "string", recursive: "boolean" },
+  mkdir: { path: "string" },
+  mv: { from: "string", to: "string" },
+  bye: {},
+};
+
+function fits(value: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case "number":
+      return typeof value === "number" && Number.isSafeInteger(value) &&
+        value >= 0;
+    case "object":
+      return typeof value === "object" && value !== null &&
+        !Array.isArray(value);
+    case "array":
+      return Array.isArray(value);
+    case "size":
+      return value === null || fits(value, "number");
+    case "mode":
+      return value === null ||
+        (typeof value === "number" && Number.isInteger(value));
+    case "code":
+      return isErrorCode(value);
+    case "string":
+      return typeof value === "string";
+    case "boolean":
+      return typeof value === "boolean";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Encodes a message as the payload of a MESSAGE frame. */
+export function encodeMessage(message: Message): Uint8Array {
+  return encoder.encode(JSON.stringify(message));
+}
+
+/**
+ * Decodes and validates the payload of a MESSAGE frame.
+ *
+ * @throws {ProtocolError} when the payload is not JSON, names an unknown `op`,
+ * or lacks a field its `op` requires.
+ */
+export function decodeMessage(payload: Uint8Array): Message {
+  const value = parseJson(payload);
+  const op = (value as { op?: unknown }).op;
+  if (typeof op !== "string" || !Object.hasOwn(SCHEMA, op)) {
+    throw new ProtocolError(`unknown message type ${JSON.stringify(op)}`);
+  }
+  for (const [key, kind] of Object.entries(SCHEMA[op as Message["op"]])) {
+    const optional = key.endsWith("?");
+    const name = optional ? key.slice(0, -1) : key;
+    const field = (value as Record<string, unknown>)[name];
+    if (field === undefined && optional) continue;
+    if (!fits(field, kind)) {
+      throw new ProtocolError(`message "${op}" has a bad field "${name}"`);
+    }
+  }
+  return value as Message;
+}
+
+/** Encodes an END frame's trailer. */
+export function encodeTrailer(trailer: Trailer): Uint8Array {
+  return encoder.encode(JSON.stringify(trailer));
+}
+
+/** Decodes an END frame's trailer. */
+export function decodeTrailer(payload: Uint8Array): Trailer {
+  if (payload.byteLength === 0) return {};
+  const value = parseJson(payload) as Trailer;
+  if (value.sha256 !== undefined && typeof value.sha256 !== "string") {
+    throw new ProtocolError("trailer has a bad checksum");
+  }
+  if (
+    value.error !== undefined &&
+    !(isErrorCode(value.error?.code) && typeof value.error.reason === "string")
+  ) {
+    throw new ProtocolError("trailer has a bad error");
+  }
+  return value;
+}
+
+function parseJson(payload: Uint8Array): object {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(payload));
+  } catch {
+    throw new ProtocolError("frame does not hold valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProtocolError("message is not a JSON object");
+  }
+  return value;
+}

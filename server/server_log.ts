@@ -1,0 +1,38 @@
+/**
+ * The server's log: one line per connection and per operation.
+ *
+ * @module
+ */
+
+/** What one log line records. */
+export interface LogRecord {
+  peer: string;
+  op: string;
+  path?: string;
+  bytes?: number;
+  ms?: number;
+  result: string;
+}
+
+/** Writes log lines to a sink, or nowhere when quiet. */
+export class ServerLog {
+  #write: ((line: string) => void) | null;
+
+  /** `write` receives each line without its newline; `null` silences the log. */
+  constructor(write: ((line: string) => void) | null) {
+    this.#write = write;
+  }
+
+  /** Logs one record. */
+  record(record: LogRecord): void {
+    if (!this.#write) return;
+    const parts = [new Date().toISOString(), record.peer, record.op];
+    if (record.path !== undefined) parts.push(JSON.stringify(record.path));
+    if (record.bytes !== undefined) parts.push(`${record.bytes}B`);
+    if (record.ms !== undefined) {
+      parts.push(`${(record.ms / 1000).toFixed(3)}s`);
+    }
+    parts.push(record.result);
+    this.#write(parts.join(" "));
+  }
+}

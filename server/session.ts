@@ -1,0 +1,510 @@
+/**
+ * One client connection: the handshake, then requests answered in order until
+ * the client leaves, goes idle, breaks the protocol or the server shuts down.
+ *
+ * @module
+ */
+
+import { basename, join } from "@std/path";
+import {
+  AlreadyExistsError,
+  ConnectionError,
+  type DataMessage,
+  type Entry,
+  FtsError,
+  type GetRequest,
+  type Hello,
+  IntegrityError,
+  type ListRequest,
+  type Message,
+  MessageReader,
+  MessageWriter,
+  MIN_PROTOCOL_VERSION,
+  type MkdirRequest,
+  type MvRequest,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type PutRequest,
+  ReadOnlyError,
+  type Ready,
+  type RmRequest,
+  type StatRequest,
+  WrongTypeError,
+} from "../protocol/mod.ts";
+import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
+import {
+  createSha256,
+  peekDigest,
+  type Sha256,
+  Sha256Stream,
+} from "../transfer/sha256_stream.ts";
+import { VERSION } from "../version.ts";
+import type { ServerLog } from "./server_log.ts";
+import {
+  entryFromInfo,
+  mapFsError,
+  STAGING_DIR,
+  type Storage,
+} from "./storage.ts";
+import type { UploadStaging } from "./upload_staging.ts";
+
+/** What every session of one server shares. */
+export interface SessionContext {
+  storage: Storage;
+  staging: UploadStaging;
+  log: ServerLog;
+  readOnly: boolean;
+  /** Close a connection after this long without a request. */
+  idleTimeoutMs: number;
+}
+
+/** What a request handler reports for the log. */
+interface Outcome {
+  path?: string;
+  bytes?: number;
+  result?: string;
+}
+
+/** Serves one connection. */
+export class Session {
+  /** The client's address, as `host:port`. */
+  readonly peer: string;
+  #conn: Deno.Conn;
+  #ctx: SessionContext;
+  #reader: MessageReader;
+  #writer: MessageWriter;
+  #busy = false;
+  #closing = false;
+  #closed = false;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: Deno.Conn, ctx: SessionContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.peer = `${addr.hostname}:${addr.port}`;
+    this.#reader = new MessageReader(conn.readable, {
+      onActivity: () => this.#armIdleTimer(),
+    });
+    this.#writer = new MessageWriter(conn.writable);
+  }
+
+  /** Whether a request is being served right now. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Serves requests until the connection ends; never throws. */
+  async run(): Promise<void> {
+    const started = performance.now();
+    let result = "closed";
+    this.#armIdleTimer();
+    try {
+      if (await this.#handshake()) {
+        while (!this.#closing) {
+          const message = await this.#reader.read();
+          if (message === null) break;
+          if (message.op === "bye") {
+            await this.#writer.send({ op: "ok" });
+            result = "logged out";
+            break;
+          }
+          await this.#serve(message);
+        }
+      }
+    } catch (error) {
+      result = `ended: ${describe(error)}`;
+      if (error instanceof ProtocolError) {
+        await this.#sendError(error);
+      }
+    } finally {
+      this.close();
+      this.#ctx.log.record({
+        peer: this.peer,
+        op: "disconnect",
+        ms: performance.now() - started,
+        result,
+      });
+    }
+  }
+
+  /**
+   * Tells the client the server is shutting down; an idle session closes at
+   * once, a busy one after its current request.
+   */
+  shutdown(): void {
+    this.#closing = true;
+    this.#writer.send({
+      op: "notice",
+      message: "the server is shutting down",
+      shutdown: true,
+    }).catch(() => {});
+    if (!this.#busy) this.close();
+  }
+
+  /** Closes the connection at once; a transfer in flight fails. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#busy) return this.#armIdleTimer();
+      this.#writer.send({
+        op: "notice",
+        message: `closing the connection after ${
+          Math.round(this.#ctx.idleTimeoutMs / 1000)
+        } s without a request`,
+      }).catch(() => {}).finally(() => this.close());
+    }, this.#ctx.idleTimeoutMs);
+  }
+
+  async #handshake(): Promise<boolean> {
+    const hello = await this.#reader.read();
+    if (hello === null) return false;
+    if (hello.op !== "hello") {
+      throw new ProtocolError(`expected "hello", got "${hello.op}"`);
+    }
+    const version = Math.min(PROTOCOL_VERSION, (hello as Hello).version);
+    if (version < MIN_PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        `protocol version ${hello.version} is not supported (this server speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`,
+      );
+    }
+    await this.#writer.send({
+      op: "welcome",
+      version,
+      agent: `fts/${VERSION}`,
+      features: ["resume", "sha256"],
+      readOnly: this.#ctx.readOnly,
+    });
+    this.#ctx.log.record({
+      peer: this.peer,
+      op: "connect",
+      result: hello.agent,
+    });
+    return true;
+  }
+
+  async #serve(message: Message): Promise<void> {
+    this.#busy = true;
+    const started = performance.now();
+    let outcome: Outcome = {};
+    try {
+      outcome = await this.#dispatch(message);
+      this.#log(message, started, outcome);
+    } catch (error) {
+      this.#log(message, started, { result: `failed: ${describe(error)}` });
+      if (error instanceof ProtocolError || error instanceof ConnectionError) {
+        throw error;
+      }
+      await this.#sendError(error);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #dispatch(message: Message): Promise<Outcome> {
+    switch (message.op) {
+      case "ls":
+        return this.#list(message);
+      case "stat":
+        return this.#stat(message);
+      case "get":
+        return this.#get(message);
+      case "put":
+        return this.#put(message);
+      case "rm":
+        return this.#remove(message);
+      case "mkdir":
+        return this.#mkdir(message);
+      case "mv":
+        return this.#move(message);
+      default:
+        throw new ProtocolError(`"${message.op}" is not a request`);
+    }
+  }
+
+  #log(message: Message, started: number, outcome: Outcome): void {
+    this.#ctx.log.record({
+      peer: this.peer,
+      op: message.op,
+      path: outcome.path ?? ("path" in message ? message.path : undefined),
+      bytes: outcome.bytes,
+      ms: performance.now() - started,
+      result: outcome.result ?? "ok",
+    });
+  }
+
+  async #sendError(error: unknown): Promise<void> {
+    const typed = error instanceof FtsError ? error : mapFsError(error, "?");
+    const code = typed instanceof FtsError ? typed.code : "io";
+    await this.#writer.send({ op: "error", code, reason: typed.message })
+      .catch(() => {});
+  }
+
+  #assertWritable(): void {
+    if (this.#ctx.readOnly) {
+      throw new ReadOnlyError("the server is read-only");
+    }
+  }
+
+  async #list(request: ListRequest): Promise<Outcome> {
+    const { storage } = this.#ctx;
+    const host = await storage.resolveExisting(request.path);
+    const info = await Deno.stat(host);
+    const entries: Entry[] = [];
+    if (info.isDirectory) {
+      const atRoot = storage.segments(request.path).length === 0;
+      for await (const item of Deno.readDir(host)) {
+        if (atRoot && item.name === STAGING_DIR) continue;
+        const entry = await storage.entry(join(host, item.name), item.name)
+          .catch(() => null);
+        if (entry) entries.push(entry);
+      }
+      entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    } else {
+      entries.push(entryFromInfo(basename(host), info));
+    }
+    if (request.hash) {
+      for (const entry of entries) {
+        if (entry.type === "file") {
+          entry.sha256 = await this.#hashFile(join(host, entry.name));
+        }
+      }
+    }
+    await this.#writer.send({ op: "listing", path: request.path });
+    const encoder = new TextEncoder();
+    await this.#writer.sendBody(
+      (function* () {
+        for (let i = 0; i < entries.length; i += 1000) {
+          const lines = entries.slice(i, i + 1000)
+            .map((entry) => JSON.stringify(entry) + "\n").join("");
+          yield encoder.encode(lines);
+        }
+      })(),
+    );
+    return { result: `${entries.length} entries` };
+  }
+
+  async #hashFile(host: string): Promise<string> {
+    const size = (await Deno.stat(host)).size;
+    return peekDigest(await hashPrefix(host, size));
+  }
+
+  async #stat(request: StatRequest): Promise<Outcome> {
+    const { storage } = this.#ctx;
+    const host = await storage.resolveExisting(request.path);
+    const segments = storage.segments(request.path);
+    const entry = entryFromInfo(segments.at(-1) ?? ".", await Deno.stat(host));
+    if (request.hash && entry.type === "file") {
+      entry.sha256 = await this.#hashFile(host);
+    }
+    await this.#writer.send({ op: "entry", entry });
+    return {};
+  }
+
+  async #get(request: GetRequest): Promise<Outcome> {
+    const host = await this.#ctx.storage.resolveExisting(request.path);
+    using file = await Deno.open(host);
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new WrongTypeError(`"${request.path}" is a folder, not a file`);
+    }
+    const mtime = Math.round(info.mtime?.getTime() ?? 0);
+    let offset = 0;
+    let hash: Sha256 = createSha256();
+    if (request.offset > 0 && request.verify && request.offset <= info.size) {
+      const same = request.expect === undefined ||
+        (request.expect.size === info.size && request.expect.mtime === mtime);
+      if (same) {
+        const prefix = await hashPrefix(host, request.offset);
+        if (peekDigest(prefix) === request.prefixSha256) {
+          offset = request.offset;
+          hash = prefix;
+        }
+      }
+    }
+    const header: DataMessage = {
+      op: "data",
+      offset,
+      size: info.size,
+      mtime,
+      mode: info.mode === null ? null : info.mode & 0o7777,
+      restarted: request.offset > 0 && offset === 0,
+    };
+    await this.#writer.send(header);
+    await file.seek(offset, Deno.SeekMode.Start);
+    const hashing = new Sha256Stream(hash);
+    const chunks = request.verify
+      ? fileChunks(file).pipeThrough(hashing)
+      : fileChunks(file);
+    await this.#writer.sendBody(
+      chunks,
+      () => request.verify ? { sha256: hashing.hex() } : {},
+    );
+    return {
+      bytes: info.size - offset,
+      result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
+    };
+  }
+
+  async #put(request: PutRequest): Promise<Outcome> {
+    this.#assertWritable();
+    const { storage, staging } = this.#ctx;
+    const host = await storage.resolveNew(request.path);
+    const path = storage.segments(request.path).join("/");
+    await this.#assertReplaceable(host, path, request.noClobber);
+    const staged = await staging.claim(
+      path,
+      request.size,
+      request.mtime,
+      request.resume && request.verify && request.size !== null,
+    );
+    let keep = staged.resumable;
+    try {
+      const ready: Ready = { op: "ready", offset: staged.existing };
+      let prefix: Sha256 | undefined;
+      if (staged.existing > 0) {
+        prefix = await hashPrefix(staged.path, staged.existing);
+        ready.prefixSha256 = peekDigest(prefix);
+      }
+      await this.#writer.send(ready);
+      const data = await this.#reader.read();
+      if (data === null) {
+        throw new ConnectionError("the client left before sending data");
+      }
+      if (
+        data.op !== "data" ||
+        (data.offset !== 0 && data.offset !== staged.existing)
+      ) {
+        throw new ProtocolError(`unexpected "${data.op}" during an upload`);
+      }
+      const offset = data.offset;
+      const hashing = new Sha256Stream(offset > 0 ? prefix : createSha256());
+      let received = 0;
+      using file = await Deno.open(staged.path, { write: true, create: true });
+      await file.truncate(offset);
+      await file.seek(offset, Deno.SeekMode.Start);
+      const body = this.#reader.body();
+      const source = request.verify
+        ? body.stream.pipeThrough(hashing)
+        : body.stream;
+      await source.pipeTo(fileSink(file, (n) => received += n));
+      const trailer = await body.trailer;
+      if (request.size !== null && offset + received !== request.size) {
+        keep = false;
+        throw new IntegrityError(
+          `received ${
+            offset + received
+          } bytes but the file has ${request.size}`,
+        );
+      }
+      if (request.verify && trailer.sha256 !== hashing.hex()) {
+        keep = false;
+        throw new IntegrityError(
+          "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
+        );
+      }
+      await file.syncData();
+      if (request.mode !== null) {
+        await Deno.chmod(staged.path, request.mode & 0o777);
+      }
+      await Deno.utime(staged.path, new Date(), new Date(request.mtime));
+      await this.#assertReplaceable(host, path, request.noClobber);
+      await Deno.rename(staged.path, host);
+      keep = true;
+      await this.#writer.send({
+        op: "done",
+        bytes: received,
+        sha256: request.verify ? hashing.hex() : undefined,
+      });
+      return {
+        path,
+        bytes: received,
+        result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
+      };
+    } finally {
+      staged.release();
+      if (!keep) await Deno.remove(staged.path).catch(() => {});
+    }
+  }
+
+  async #assertReplaceable(
+    host: string,
+    path: string,
+    noClobber: boolean,
+  ): Promise<void> {
+    const existing = await Deno.lstat(host).catch(() => null);
+    if (existing?.isDirectory) {
+      throw new WrongTypeError(`"${path}" is a folder on the server`);
+    }
+    if (existing && noClobber) {
+      throw new AlreadyExistsError(`"${path}" already exists on the server`);
+    }
+  }
+
+  async #remove(request: RmRequest): Promise<Outcome> {
+    this.#assertWritable();
+    const host = await this.#ctx.storage.resolveNew(request.path);
+    const info = await Deno.lstat(host).catch((error) => {
+      throw mapFsError(error, request.path);
+    });
+    if (info.isDirectory && !request.recursive) {
+      await Deno.remove(host).catch((error) => {
+        throw new WrongTypeError(
+          `"${request.path}" is a folder that is not empty (use rm -r)`,
+          { cause: error },
+        );
+      });
+    } else {
+      await Deno.remove(host, { recursive: request.recursive });
+    }
+    await this.#writer.send({ op: "ok" });
+    return {};
+  }
+
+  async #mkdir(request: MkdirRequest): Promise<Outcome> {
+    this.#assertWritable();
+    await this.#ctx.storage.mkdirs(request.path);
+    await this.#writer.send({ op: "ok" });
+    return {};
+  }
+
+  async #move(request: MvRequest): Promise<Outcome> {
+    this.#assertWritable();
+    const { storage } = this.#ctx;
+    const from = await storage.resolveNew(request.from);
+    await Deno.lstat(from).catch((error) => {
+      throw mapFsError(error, request.from);
+    });
+    let to = await storage.resolveNew(request.to);
+    const target = await Deno.stat(to).catch(() => null);
+    if (target?.isDirectory) {
+      to = await storage.resolveNew(
+        `${storage.segments(request.to).join("/")}/${basename(from)}`,
+      );
+    }
+    if (to === from || to.startsWith(from + "/")) {
+      throw new WrongTypeError(`cannot move "${request.from}" into itself`);
+    }
+    await Deno.rename(from, to).catch((error) => {
+      throw mapFsError(error, request.to);
+    });
+    await this.#writer.send({ op: "ok" });
+    return { path: `${request.from} -> ${request.to}` };
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,91 @@
+/**
+ * Reads files in large chunks, ready to be framed without a copy.
+ *
+ * Deno's `FsFile.readable` hands out small chunks; the hot path needs
+ * megabyte chunks (see docs/performance.md), so files are read here with
+ * plain `read` calls into buffers from `allocatePayload`.
+ *
+ * @module
+ */
+
+import { allocatePayload } from "../protocol/frame_encoder.ts";
+import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
+import { createSha256, type Sha256 } from "./sha256_stream.ts";
+
+/**
+ * Returns a stream of `file`'s bytes from its current position to its end in
+ * chunks of `chunkSize` (the last may be shorter). The stream reads only when
+ * its consumer asks, so a slow socket slows the disk. It does not close the
+ * file.
+ */
+export function fileChunks(
+  file: Deno.FsFile,
+  chunkSize = DATA_CHUNK_SIZE,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = allocatePayload(chunkSize);
+      const filled = await readFull(file, chunk);
+      if (filled > 0) controller.enqueue(chunk.subarray(0, filled));
+      if (filled < chunkSize) controller.close();
+    },
+  }, { highWaterMark: 1 });
+}
+
+/** Reads until `buffer` is full or the file ends; returns the bytes read. */
+export async function readFull(
+  file: Deno.FsFile,
+  buffer: Uint8Array,
+): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.byteLength) {
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
+ * Hashes the first `length` bytes of the file at `path` and returns the
+ * running hash, so a resumed transfer can continue it.
+ */
+export async function hashPrefix(
+  path: string,
+  length: number,
+): Promise<Sha256> {
+  const hash = createSha256();
+  if (length === 0) return hash;
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(Math.min(DATA_CHUNK_SIZE, length));
+  let left = length;
+  while (left > 0) {
+    const n = await readFull(
+      file,
+      buffer.subarray(0, Math.min(left, buffer.byteLength)),
+    );
+    if (n === 0) break;
+    hash.update(buffer.subarray(0, n));
+    left -= n;
+  }
+  return hash;
+}
+
+/**
+ * Writes every chunk wholly to `file` (which stays open; stdout works too),
+ * calling `onWrite` with the size of each chunk once it is written.
+ */
+export function fileSink(
+  file: { write(bytes: Uint8Array): Promise<number> },
+  onWrite?: (bytes: number) => void,
+): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      let written = 0;
+      while (written < chunk.byteLength) {
+        written += await file.write(chunk.subarray(written));
+      }
+      onWrite?.(chunk.byteLength);
+    },
+  });
+}
