@@ -11,6 +11,7 @@ import { connectCommand } from "./client/connect_command.ts";
 import { UsageError } from "./client/usage_error.ts";
 import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
+import { parseRate } from "./transfer/rate_limit_stream.ts";
 import { VERSION } from "./version.ts";
 
 const MAIN_HELP = `fts ${VERSION}: fast, safe file transfer
@@ -62,6 +63,7 @@ Options:
   -r              rm: remove a folder and its contents
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
+  --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
   --quiet         no progress bar or messages
   --debug         show stack traces
 
@@ -111,6 +113,7 @@ export async function main(
       "max-connections",
       "partial-ttl",
       "grace",
+      "limit-rate",
     ],
     alias: { h: "help", V: "version" },
     stopEarly: false,
@@ -164,6 +167,9 @@ export async function main(
           noClobber: flags["no-clobber"],
           resume: !flags["no-resume"],
           verify: !flags["no-verify"],
+          limitRate: flags["limit-rate"] === undefined
+            ? undefined
+            : rate(flags["limit-rate"]),
         });
         return 0;
       default:
@@ -207,6 +213,16 @@ function integer(text: string, flag: string): number {
     throw new UsageError(`${flag} takes a whole number, not "${text}"`);
   }
   return value;
+}
+
+function rate(text: string): number {
+  try {
+    return parseRate(text);
+  } catch {
+    throw new UsageError(
+      `--limit-rate takes a rate such as 500K or 10M, not "${text}"`,
+    );
+  }
 }
 
 function duration(text: string, flag: string): number {

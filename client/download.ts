@@ -15,6 +15,7 @@ import {
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileSink, hashPrefix } from "../transfer/file_chunks.ts";
+import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import {
   createSha256,
   peekDigest,
@@ -118,6 +119,9 @@ export async function download(
     await file.truncate(offset);
     await file.seek(offset, Deno.SeekMode.Start);
     let stream = body.stream;
+    if (options.limitRate) {
+      stream = stream.pipeThrough(new RateLimitStream(options.limitRate));
+    }
     if (options.verify) stream = stream.pipeThrough(hashing);
     await stream
       .pipeThrough(

@@ -12,6 +12,7 @@ import {
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileChunks, hashPrefix } from "../transfer/file_chunks.ts";
+import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import {
   createSha256,
   peekDigest,
@@ -30,6 +31,8 @@ export interface TransferOptions {
   noClobber: boolean;
   /** Hash on both ends and compare (on by default; off only for benchmarks). */
   verify: boolean;
+  /** Bytes per second at most (`--limit-rate`); unlimited when absent. */
+  limitRate?: number;
 }
 
 /** What a finished transfer did. */
@@ -106,6 +109,9 @@ export async function upload(
 
     const hashing = new Sha256Stream(hash);
     let chunks = fileChunks(file);
+    if (options.limitRate) {
+      chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
+    }
     if (options.verify) chunks = chunks.pipeThrough(hashing);
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;

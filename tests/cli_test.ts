@@ -1,0 +1,217 @@
+/**
+ * fts as a user runs it: `main.ts serve` and `main.ts connect` as
+ * subprocesses on 127.0.0.1.
+ *
+ * @module
+ */
+
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
+import { join } from "@std/path";
+import {
+  MAIN,
+  randomFile,
+  runFts,
+  sha256File,
+  startServe,
+} from "./helpers/cli.ts";
+
+async function withServe(
+  fn: (address: string, root: string, work: string) => Promise<void>,
+  extra: string[] = [],
+): Promise<{ code: number; log: string }> {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  const serve = await startServe(root, extra);
+  try {
+    await fn(serve.address, root, work);
+  } finally {
+    await serve.stop();
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+  return await serve.stop();
+}
+
+Deno.test("fts --version and --help print and exit 0", async () => {
+  const version = await runFts(["--version"]);
+  assertEquals(version.code, 0);
+  assertMatch(version.stdout, /^fts \d+\.\d+\.\d+\n$/);
+  for (const args of [["--help"], ["serve", "--help"], ["connect", "--help"]]) {
+    const help = await runFts(args);
+    assertEquals(help.code, 0, args.join(" "));
+    assertStringIncludes(help.stdout, "Usage");
+  }
+});
+
+Deno.test("a usage error prints usage and exits 2", async () => {
+  const unknown = await runFts(["frobnicate"]);
+  assertEquals(unknown.code, 2);
+  assertStringIncludes(unknown.stderr, 'fts: unknown command "frobnicate"');
+  assertStringIncludes(unknown.stderr, "Usage");
+  const badPort = await runFts(["serve", "--port", "http"]);
+  assertEquals(badPort.code, 2);
+  const noHost = await runFts(["connect"]);
+  assertEquals(noHost.code, 2);
+});
+
+Deno.test("fts serve announces its real port, logs operations and exits 0 on SIGTERM", async () => {
+  const { code, log } = await withServe(async (address, _root, work) => {
+    await Deno.writeTextFile(join(work, "a.txt"), "hello");
+    const put = await runFts(["connect", address, "put", join(work, "a.txt")]);
+    assertEquals(put.code, 0, put.stderr);
+  });
+  assertEquals(code, 0);
+  assertMatch(log, /127\.0\.0\.1:\d+ connect fts\//);
+  assertMatch(log, /put "a\.txt" 5B \d+\.\d+s ok/);
+});
+
+Deno.test("put, ls, stat, hash, get, mv, mkdir and rm work from the command line", async () => {
+  await withServe(async (address, root, work) => {
+    const source = join(work, "data.bin");
+    await randomFile(source, 5 * 1024 * 1024 + 17);
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+
+    assertEquals((await fts("mkdir", "docs/deep")).code, 0);
+    const put = await fts("put", source, "docs/");
+    assertEquals(put.code, 0, put.stderr);
+    assertEquals(
+      await sha256File(join(root, "docs/data.bin")),
+      await sha256File(source),
+    );
+
+    const ls = await fts("ls", "docs");
+    assertEquals(ls.code, 0);
+    assertMatch(ls.stdout, /^drwx.* deep\/$/m);
+    assertMatch(ls.stdout, /^-rw.* 5\.0 MiB .* data\.bin$/m);
+    const json = JSON.parse((await fts("ls", "docs", "--json")).stdout);
+    assertEquals(
+      json.map((e: { name: string; type: string }) => [e.name, e.type]),
+      [["data.bin", "file"], ["deep", "dir"]],
+    );
+
+    const stat = await fts("stat", "docs/data.bin", "--json");
+    assertEquals(JSON.parse(stat.stdout).size, 5 * 1024 * 1024 + 17);
+
+    const hash = await fts("hash", "docs/data.bin");
+    assertEquals(hash.stdout, `${await sha256File(source)}  docs/data.bin\n`);
+
+    const get = await fts("get", "docs/data.bin", "copy.bin");
+    assertEquals(get.code, 0, get.stderr);
+    assertEquals(
+      await sha256File(join(work, "copy.bin")),
+      await sha256File(source),
+    );
+
+    assertEquals((await fts("mv", "docs/data.bin", "docs/deep")).code, 0);
+    assert((await Deno.stat(join(root, "docs/deep/data.bin"))).isFile);
+
+    const rmDir = await fts("rm", "docs");
+    assertEquals(rmDir.code, 1);
+    assertStringIncludes(rmDir.stderr, "not empty");
+    assertEquals((await fts("rm", "-r", "docs")).code, 0);
+    assertEquals((await fts("ls", "--json")).stdout.trim(), "[]");
+  });
+});
+
+Deno.test("a failed command prints one clear line and exits 1", async () => {
+  await withServe(async (address) => {
+    const missing = await runFts(["connect", address, "get", "a.txt"]);
+    assertEquals(missing.code, 1);
+    assertEquals(
+      missing.stderr,
+      'fts: cannot get "a.txt": no such file or folder on the server\n',
+    );
+    const escape = await runFts(["connect", address, "get", "/etc/passwd"]);
+    assertEquals(escape.code, 1);
+    assertEquals(
+      escape.stderr,
+      'fts: cannot get "/etc/passwd": absolute paths are not allowed\n',
+    );
+  });
+  const refused = await runFts(["connect", "127.0.0.1:1", "ls"]);
+  assertEquals(refused.code, 1);
+  assertEquals(
+    refused.stderr,
+    "fts: cannot connect to 127.0.0.1:1: connection refused\n",
+  );
+});
+
+Deno.test("put - reads stdin and get - writes stdout", async () => {
+  await withServe(async (address, root) => {
+    const data = crypto.getRandomValues(new Uint8Array(300_000));
+    const put = await runFts(["connect", address, "put", "-", "piped.bin"], {
+      stdin: data,
+    });
+    assertEquals(put.code, 0, put.stderr);
+    assertEquals(await Deno.readFile(join(root, "piped.bin")), data);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "connect", address, "get", "piped.bin", "-"],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const output = await child.output();
+    assertEquals(output.code, 0);
+    assertEquals(output.stdout, data);
+  });
+});
+
+Deno.test("the shell runs commands, survives errors and leaves at end of input", async () => {
+  await withServe(async (address, root, work) => {
+    await Deno.writeTextFile(join(work, "my file.txt"), "shell data");
+    const script = [
+      "mkdir inbox",
+      "cd inbox",
+      "pwd",
+      `put "my file.txt"`,
+      "get nothing-here",
+      "ls",
+      "cd /",
+      "frobnicate",
+      "ls",
+      "help",
+      "quit",
+      "ls never-run",
+    ].join("\n") + "\n";
+    const shell = await runFts(["connect", address], {
+      stdin: script,
+      cwd: work,
+    });
+    assertEquals(shell.code, 0, shell.stderr);
+    assertEquals(
+      await Deno.readTextFile(join(root, "inbox/my file.txt")),
+      "shell data",
+    );
+    assertStringIncludes(shell.stdout, "/inbox\n");
+    assertMatch(shell.stdout, /my file\.txt/);
+    assertMatch(shell.stdout, /inbox\//);
+    assertStringIncludes(shell.stdout, "cd [PATH]");
+    assertStringIncludes(shell.stderr, 'cannot get "inbox/nothing-here"');
+    assertStringIncludes(shell.stderr, 'unknown command "frobnicate"');
+    assert(!shell.stderr.includes("never-run"));
+  });
+});
+
+Deno.test("a read-only server refuses writes and still serves reads", async () => {
+  await withServe(async (address, root, work) => {
+    await Deno.writeTextFile(join(root, "r.txt"), "read me");
+    await Deno.writeTextFile(join(work, "w.txt"), "write me");
+    const put = await runFts(["connect", address, "put", join(work, "w.txt")]);
+    assertEquals(put.code, 1);
+    assertStringIncludes(put.stderr, "read-only");
+    for (
+      const args of [["rm", "r.txt"], ["mkdir", "x"], ["mv", "r.txt", "s.txt"]]
+    ) {
+      const result = await runFts(["connect", address, ...args]);
+      assertEquals(result.code, 1, args.join(" "));
+      assertStringIncludes(result.stderr, "read-only");
+    }
+    const get = await runFts(["connect", address, "get", "r.txt", "-"]);
+    assertEquals(get.stdout, "read me");
+  }, ["--read-only"]);
+});

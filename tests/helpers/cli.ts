@@ -1,0 +1,179 @@
+/**
+ * Runs fts as a user does: `main.ts` in a subprocess.
+ *
+ * @module
+ */
+
+import { fromFileUrl } from "@std/path";
+
+/** Absolute path of main.ts. */
+export const MAIN: string = fromFileUrl(
+  new URL("../../main.ts", import.meta.url),
+);
+
+/** What a finished fts process printed and returned. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@linkcode runFts}. */
+export interface RunOptions {
+  stdin?: Uint8Array | string;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Kill the process after this long. Default 60 s. */
+  timeoutMs?: number;
+}
+
+/** Runs `fts ARGS...` to completion. */
+export async function runFts(
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(
+    () => child.kill("SIGKILL"),
+    options.timeoutMs ?? 60_000,
+  );
+  try {
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(
+        typeof options.stdin === "string"
+          ? new TextEncoder().encode(options.stdin)
+          : options.stdin,
+      );
+      await writer.close();
+    }
+    const output = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A `fts serve` subprocess. */
+export interface ServeProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  /** `127.0.0.1:PORT`. */
+  address: string;
+  /** Sends `signal` and waits for the exit; returns status and log. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; log: string }>;
+}
+
+/** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
+export async function startServe(
+  root: string,
+  extra: string[] = [],
+): Promise<ServeProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      root,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const logChunks: Uint8Array<ArrayBuffer>[] = [];
+  const logDone = child.stderr.pipeTo(
+    new WritableStream<Uint8Array<ArrayBuffer>>({
+      write: (chunk) => void logChunks.push(chunk),
+    }),
+  );
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  clearTimeout(deadline);
+  reader.cancel().catch(() => {});
+  const match = /^fts listening on 127\.0\.0\.1:(\d+)\n/.exec(text);
+  if (!match) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(
+      `fts serve did not announce itself: ${JSON.stringify(text)}`,
+    );
+  }
+  const port = Number(match[1]);
+  let stopped: Promise<{ code: number; log: string }> | undefined;
+  return {
+    child,
+    port,
+    address: `127.0.0.1:${port}`,
+    stop(signal: Deno.Signal = "SIGTERM") {
+      stopped ??= (async () => {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }, 20_000);
+        const status = await child.status;
+        clearTimeout(timer);
+        await logDone.catch(() => {});
+        const log = await new Blob(logChunks).text();
+        return { code: status.code, log };
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Writes `size` random bytes to `path` and returns them. */
+export async function randomFile(
+  path: string,
+  size: number,
+): Promise<Uint8Array> {
+  const data = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(data.subarray(at, Math.min(at + 65536, size)));
+  }
+  await Deno.writeFile(path, data);
+  return data;
+}
+
+/** SHA-256 of a file, hex. */
+export async function sha256File(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
