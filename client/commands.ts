@@ -112,7 +112,9 @@ export class CommandRunner {
   /** Resolves a remote path against the working folder. */
   remote(path: string): string {
     if (!this.#rooted) return path;
-    const joined: string = posix.join("/", this.cwd, path);
+    const joined: string = path.startsWith("/")
+      ? posix.normalize(path)
+      : posix.join("/", this.cwd, path);
     return joined.replace(/^\/+/, "");
   }
 

@@ -14,6 +14,7 @@ import {
 import { join } from "@std/path";
 import {
   MAIN,
+  randomBytes,
   randomFile,
   runFts,
   sha256File,
@@ -144,7 +145,7 @@ Deno.test("a failed command prints one clear line and exits 1", async () => {
 
 Deno.test("put - reads stdin and get - writes stdout", async () => {
   await withServe(async (address, root) => {
-    const data = crypto.getRandomValues(new Uint8Array(300_000));
+    const data = randomBytes(300_000);
     const put = await runFts(["connect", address, "put", "-", "piped.bin"], {
       stdin: data,
     });

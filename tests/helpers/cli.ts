@@ -153,15 +153,21 @@ export async function startServe(
   };
 }
 
+/** Returns `size` random bytes. */
+export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(data.subarray(at, Math.min(at + 65536, size)));
+  }
+  return data;
+}
+
 /** Writes `size` random bytes to `path` and returns them. */
 export async function randomFile(
   path: string,
   size: number,
 ): Promise<Uint8Array> {
-  const data = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65536) {
-    crypto.getRandomValues(data.subarray(at, Math.min(at + 65536, size)));
-  }
+  const data = randomBytes(size);
   await Deno.writeFile(path, data);
   return data;
 }
