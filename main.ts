@@ -60,6 +60,7 @@ an interrupted transfer resumes where it stopped when run again.
 
 Options:
   --json          machine-readable output for ls and stat
+  --hash          ls/stat: include each file's SHA-256
   -r              rm: remove a folder and its contents
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
@@ -100,6 +101,7 @@ export async function main(
       "read-only",
       "quiet",
       "json",
+      "hash",
       "no-clobber",
       "no-resume",
       "no-verify",
@@ -163,6 +165,7 @@ export async function main(
           command: rest.slice(1),
           quiet: flags.quiet,
           json: flags.json,
+          hash: flags.hash,
           recursive: flags.r || flags.recursive,
           noClobber: flags["no-clobber"],
           resume: !flags["no-resume"],

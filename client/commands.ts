@@ -73,6 +73,8 @@ export interface CommandSettings extends TransferOptions {
   json: boolean;
   /** Remove folders with their contents (`rm -r`). */
   recursive: boolean;
+  /** Include each file's SHA-256 (`ls`, `stat`). */
+  hash: boolean;
 }
 
 /**
@@ -136,7 +138,7 @@ export class CommandRunner {
     const c = this.#connection;
     switch (name) {
       case "ls": {
-        const entries = await c.list(this.remote(args[0] ?? ""));
+        const entries = await c.list(this.remote(args[0] ?? ""), settings.hash);
         this.#print(
           settings.json
             ? JSON.stringify(entries, null, 2)
@@ -145,7 +147,7 @@ export class CommandRunner {
         return;
       }
       case "stat": {
-        const entry = await c.stat(this.remote(args[0]), settings.json);
+        const entry = await c.stat(this.remote(args[0]), settings.hash);
         this.#print(
           settings.json ? JSON.stringify(entry, null, 2) : formatEntry(entry),
         );

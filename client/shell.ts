@@ -34,7 +34,7 @@ export function shellHelp(): string {
   const width = Math.max(...rows.map(([usage]) => usage.length));
   return rows.map(([usage, summary]) => `  ${usage.padEnd(width)}  ${summary}`)
     .join("\n") +
-    "\nFlags: ls --json, stat --json, rm -r, put/get --no-clobber --no-resume";
+    "\nFlags: ls/stat --json --hash, rm -r, put/get --no-clobber --no-resume";
 }
 
 /**
@@ -149,7 +149,7 @@ async function runBuiltin(
   io: ShellIo,
 ): Promise<void> {
   const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(rest, {
-    boolean: ["json", "r", "recursive", "no-clobber", "no-resume"],
+    boolean: ["json", "hash", "r", "recursive", "no-clobber", "no-resume"],
   });
   const args: string[] = flags._.map(String);
   switch (name) {
@@ -177,6 +177,7 @@ async function runBuiltin(
   await runner.run(name, args, {
     ...defaults,
     json: defaults.json || Boolean(flags.json),
+    hash: defaults.hash || Boolean(flags.hash),
     recursive: Boolean(flags.r || flags.recursive),
     noClobber: defaults.noClobber || Boolean(flags["no-clobber"]),
     resume: defaults.resume && !flags["no-resume"],

@@ -183,3 +183,41 @@ export async function sha256File(path: string): Promise<string> {
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
 }
+
+/** Starts `fts ARGS...` without waiting for it; output is discarded. */
+export function spawnFts(args: string[], cwd?: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/**
+ * Waits until the file in `dir` whose name passes `match` holds at least
+ * `bytes` bytes; returns its path. Gives up after `timeoutMs`.
+ */
+export async function waitForPartial(
+  dir: string,
+  match: (name: string) => boolean,
+  bytes: number,
+  timeoutMs = 20_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        if (!match(entry.name)) continue;
+        const path = `${dir}/${entry.name}`;
+        if (Deno.statSync(path).size >= bytes) return path;
+      }
+    } catch {
+      // Not created yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no partial of ${bytes} bytes appeared in ${dir}`);
+}
