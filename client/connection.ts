@@ -7,6 +7,7 @@
 
 import {
   type Body,
+  BufferPool,
   ConnectionError,
   type Entry,
   errorFromWire,
@@ -48,6 +49,8 @@ export class Connection {
   readonly reader: MessageReader;
   /** @internal */
   readonly writer: MessageWriter;
+  /** Chunk buffers for this connection's transfers. */
+  readonly pool: BufferPool;
   #conn: Deno.Conn;
   #closed = false;
 
@@ -57,8 +60,10 @@ export class Connection {
     writer: MessageWriter,
     welcome: Welcome,
     label: string,
+    pool: BufferPool,
   ) {
     this.#conn = conn;
+    this.pool = pool;
     this.reader = reader;
     this.writer = writer;
     this.welcome = welcome;
@@ -86,10 +91,12 @@ export class Connection {
       );
     }
     conn.setNoDelay(true);
+    const pool = new BufferPool();
     const reader = new MessageReader(conn.readable, {
       onNotice: options.onNotice,
+      pool,
     });
-    const writer = new MessageWriter(conn.writable);
+    const writer = new MessageWriter(conn.writable, pool);
     try {
       await writer.send({
         op: "hello",
@@ -106,7 +113,7 @@ export class Connection {
           `cannot connect to ${label}: the server did not answer as an fts server`,
         );
       }
-      return new Connection(conn, reader, writer, reply, label);
+      return new Connection(conn, reader, writer, reply, label, pool);
     } catch (error) {
       conn.close();
       if (error instanceof ConnectionError || error instanceof ProtocolError) {

@@ -130,7 +130,7 @@ export async function download(
           bar?.advance(n);
         }),
       )
-      .pipeTo(fileSink(file));
+      .pipeTo(fileSink(file, (chunk) => connection.pool.give(chunk)));
     const trailer = await body.trailer;
     if (header.size !== null && offset + received !== header.size) {
       throw new IntegrityError(
@@ -186,7 +186,10 @@ async function toStdout(
   let received = 0;
   try {
     await body.stream.pipeThrough(hashing).pipeTo(
-      fileSink(Deno.stdout, (n) => received += n),
+      fileSink(Deno.stdout, (chunk) => {
+        received += chunk.byteLength;
+        connection.pool.give(chunk);
+      }),
     );
     const trailer = await body.trailer;
     if (options.verify && trailer.sha256 !== hashing.hex()) {

@@ -108,7 +108,7 @@ export async function upload(
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
     const hashing = new Sha256Stream(hash);
-    let chunks = fileChunks(file);
+    let chunks = fileChunks(file, connection.pool);
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }

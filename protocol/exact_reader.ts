@@ -31,12 +31,25 @@ export class ExactReader {
    * Returns `null` when the stream ends before the first byte; throws a
    * {@linkcode ProtocolError} when it ends part-way.
    */
-  async read(size: number): Promise<Uint8Array | null> {
-    let buffer = new Uint8Array(size);
+  read(size: number): Promise<Uint8Array | null> {
+    return this.readInto(new Uint8Array(size));
+  }
+
+  /**
+   * Fills `target` exactly and returns a view of the same memory (a BYOB read
+   * transfers the buffer, so use the returned view, not `target`).
+   *
+   * Returns `null` when the stream ends before the first byte; throws a
+   * {@linkcode ProtocolError} when it ends part-way.
+   */
+  async readInto(target: Uint8Array): Promise<Uint8Array | null> {
+    const size = target.byteLength;
+    const start = target.byteOffset;
+    let buffer = target.buffer as ArrayBuffer;
     let filled = 0;
     if (this.#pending) {
       const take = Math.min(size, this.#pending.byteLength);
-      buffer.set(this.#pending.subarray(0, take));
+      target.set(this.#pending.subarray(0, take));
       this.#pending = take < this.#pending.byteLength
         ? this.#pending.subarray(take)
         : undefined;
@@ -45,21 +58,23 @@ export class ExactReader {
     while (filled < size) {
       if (this.#byob) {
         const { value, done } = await this.#byob.read(
-          new Uint8Array(buffer.buffer, filled, size - filled),
+          new Uint8Array(buffer, start + filled, size - filled),
         );
         if (done || !value) return this.#ended(filled, size);
-        buffer = new Uint8Array(value.buffer, 0, size);
+        buffer = value.buffer as ArrayBuffer;
         filled += value.byteLength;
       } else {
         const { value, done } = await this.#reader!.read();
         if (done) return this.#ended(filled, size);
         const take = Math.min(size - filled, value.byteLength);
-        buffer.set(value.subarray(0, take), filled);
+        new Uint8Array(buffer, start + filled, take).set(
+          value.subarray(0, take),
+        );
         if (take < value.byteLength) this.#pending = value.subarray(take);
         filled += take;
       }
     }
-    return buffer;
+    return new Uint8Array(buffer, start, size);
   }
 
   #ended(filled: number, size: number): null {

@@ -24,7 +24,7 @@ export const FRAME_HEADER_SIZE = 5;
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
 /** Payload size senders use for file data: large chunks keep the hot path fast. */
-export const DATA_CHUNK_SIZE = 4 * 1024 * 1024;
+export const DATA_CHUNK_SIZE = 1024 * 1024;
 
 /** The kinds of frame. */
 export const FrameType = {

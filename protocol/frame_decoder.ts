@@ -4,12 +4,14 @@
  * @module
  */
 
+import type { BufferPool } from "./buffer_pool.ts";
 import { ExactReader } from "./exact_reader.ts";
 import { ProtocolError } from "./errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   type Frame,
   FRAME_HEADER_SIZE,
+  FrameType,
   isFrameType,
 } from "./frame.ts";
 
@@ -17,6 +19,11 @@ import {
 export interface FrameDecoderOptions {
   /** Largest payload accepted; a larger length is a protocol error. */
   maxFrameSize?: number;
+  /**
+   * Where DATA payloads that fit are read into; the consumer gives each one
+   * back once it is done with it.
+   */
+  pool?: BufferPool;
 }
 
 /**
@@ -27,6 +34,7 @@ export interface FrameDecoderOptions {
 export class FrameReader {
   #input: ExactReader;
   #maxFrameSize: number;
+  #pool: BufferPool | undefined;
 
   /** Locks `readable` for reading. */
   constructor(
@@ -35,6 +43,7 @@ export class FrameReader {
   ) {
     this.#input = new ExactReader(readable);
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#pool = options.pool;
   }
 
   /** Returns the next frame, or `null` when the stream ends between frames. */
@@ -54,11 +63,15 @@ export class FrameReader {
       );
     }
     if (length === 0) return { type, payload: new Uint8Array(0) };
-    const payload = await this.#input.read(length);
+    const pooled = type === FrameType.Data && this.#pool &&
+      length <= this.#pool.size;
+    const payload = pooled
+      ? await this.#input.readInto(this.#pool!.take().subarray(0, length))
+      : await this.#input.read(length);
     if (payload === null) {
       throw new ProtocolError("connection ended after a frame header");
     }
-    return { type, payload };
+    return { type, payload: pooled ? this.#pool!.lend(payload) : payload };
   }
 
   /** Cancels the underlying stream. */

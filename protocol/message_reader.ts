@@ -102,10 +102,14 @@ export class MessageReader {
       fail = reject;
     });
     trailer.catch(() => {});
-    const next = async (): Promise<Uint8Array | null> => {
-      while (true) {
+    // Set once the END frame (or a failure) has been read: nothing of this
+    // body is left on the wire, and the next frame belongs to someone else.
+    let ended = false;
+    const readFrame = async (): Promise<Uint8Array | null> => {
+      while (!ended) {
         const frame = await this.#frames.next();
         if (frame === null) {
+          ended = true;
           throw new ConnectionError(
             "cannot finish transfer: the connection was closed",
           );
@@ -113,6 +117,7 @@ export class MessageReader {
         this.#options.onActivity?.();
         if (frame.type === FrameType.Data) return frame.payload;
         if (frame.type === FrameType.End) {
+          ended = true;
           this.#bodyOpen = false;
           const value = decodeTrailer(frame.payload);
           settle(value);
@@ -123,31 +128,47 @@ export class MessageReader {
         }
         const message = decodeMessage(frame.payload);
         if (!this.#handledInline(message)) {
+          ended = true;
           throw new ProtocolError(`message "${message.op}" inside a body`);
         }
       }
+      return null;
     };
+    // One frame at a time: a cancel may come while a read-ahead still waits.
+    let reading: Promise<unknown> = Promise.resolve();
+    const next = (): Promise<Uint8Array | null> => {
+      const result = reading.then(readFrame);
+      reading = result.catch(() => {});
+      return result;
+    };
+    let cancelled = false;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        let chunk: Uint8Array | null;
         try {
-          const chunk = await next();
-          if (chunk === null) controller.close();
-          else controller.enqueue(chunk);
+          chunk = await next();
         } catch (error) {
           this.#bodyOpen = false;
           fail(error);
           controller.error(error);
+          return;
         }
+        // A read-ahead that finishes after a cancel has nowhere to go.
+        if (cancelled) return;
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
       },
       // Skipping the rest keeps the session in step for the next message.
       cancel: async () => {
+        cancelled = true;
         try {
           while (await next() !== null);
         } catch (error) {
+          this.#bodyOpen = false;
           fail(error);
         }
       },
-    }, { highWaterMark: 2 });
+    }, { highWaterMark: 1 });
     return { stream, trailer };
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { BufferPool } from "./buffer_pool.ts";
 import { type ErrorCode, FtsError } from "./errors.ts";
 import { encodeFrame } from "./frame_encoder.ts";
 import { type FrameType, FrameType as Type } from "./frame.ts";
@@ -28,10 +29,15 @@ import {
  */
 export class MessageWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pool: BufferPool | undefined;
 
-  /** Locks `writable` for writing. */
-  constructor(writable: WritableStream<Uint8Array>) {
+  /**
+   * Locks `writable` for writing. Body chunks lent by `pool` are given back
+   * to it once they have been written.
+   */
+  constructor(writable: WritableStream<Uint8Array>, pool?: BufferPool) {
     this.#writer = writable.getWriter();
+    this.#pool = pool;
   }
 
   /** Writes one message and waits until the stream has taken it. */
@@ -70,9 +76,13 @@ export class MessageWriter {
   async #frame(type: FrameType, payload: Uint8Array): Promise<void> {
     await this.#writer.ready;
     // Written without awaiting in between, so no other frame can interleave.
+    let written: Promise<void> = Promise.resolve();
     for (const bytes of encodeFrame({ type, payload })) {
-      this.#writer.write(bytes).catch(() => {});
+      written = this.#writer.write(bytes);
+      written.catch(() => {});
     }
+    const pool = this.#pool;
+    if (pool) written.then(() => pool.give(payload), () => {});
   }
 
   /** Closes the stream after what was written has been flushed. */

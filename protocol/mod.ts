@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./buffer_pool.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./frame_decoder.ts";

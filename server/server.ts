@@ -5,7 +5,12 @@
  * @module
  */
 
-import { DEFAULT_PORT, MessageWriter } from "../protocol/mod.ts";
+import {
+  BufferPool,
+  DATA_CHUNK_SIZE,
+  DEFAULT_PORT,
+  MessageWriter,
+} from "../protocol/mod.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { Storage } from "./storage.ts";
@@ -89,6 +94,7 @@ export class FtsServer {
       : options.log;
     return new FtsServer(listener, {
       storage,
+      pool: new BufferPool(DATA_CHUNK_SIZE, 32),
       staging: new UploadStaging(storage.root),
       log: new ServerLog(write),
       readOnly: options.readOnly ?? false,

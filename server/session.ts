@@ -8,6 +8,7 @@
 import { basename, join } from "@std/path";
 import {
   AlreadyExistsError,
+  type BufferPool,
   ConnectionError,
   type DataMessage,
   type Entry,
@@ -51,6 +52,8 @@ import type { UploadStaging } from "./upload_staging.ts";
 /** What every session of one server shares. */
 export interface SessionContext {
   storage: Storage;
+  /** Chunk buffers shared by every session. */
+  pool: BufferPool;
   staging: UploadStaging;
   log: ServerLog;
   readOnly: boolean;
@@ -85,8 +88,9 @@ export class Session {
     this.peer = `${addr.hostname}:${addr.port}`;
     this.#reader = new MessageReader(conn.readable, {
       onActivity: () => this.#armIdleTimer(),
+      pool: ctx.pool,
     });
-    this.#writer = new MessageWriter(conn.writable);
+    this.#writer = new MessageWriter(conn.writable, ctx.pool);
   }
 
   /** Whether a request is being served right now. */
@@ -346,8 +350,8 @@ export class Session {
     await file.seek(offset, Deno.SeekMode.Start);
     const hashing = new Sha256Stream(hash);
     const chunks = request.verify
-      ? fileChunks(file).pipeThrough(hashing)
-      : fileChunks(file);
+      ? fileChunks(file, this.#ctx.pool).pipeThrough(hashing)
+      : fileChunks(file, this.#ctx.pool);
     await this.#writer.sendBody(
       chunks,
       () => request.verify ? { sha256: hashing.hex() } : {},
@@ -399,7 +403,10 @@ export class Session {
       const source = request.verify
         ? body.stream.pipeThrough(hashing)
         : body.stream;
-      await source.pipeTo(fileSink(file, (n) => received += n));
+      await source.pipeTo(fileSink(file, (chunk) => {
+        received += chunk.byteLength;
+        this.#ctx.pool.give(chunk);
+      }));
       const trailer = await body.trailer;
       if (request.size !== null && offset + received !== request.size) {
         keep = false;

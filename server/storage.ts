@@ -10,6 +10,7 @@ import {
   AlreadyExistsError,
   type Entry,
   type EntryType,
+  FtsError,
   InvalidPathError,
   IoError,
   NotFoundError,
@@ -96,6 +97,7 @@ export class Storage {
     try {
       real = await Deno.realPath(host);
     } catch (error) {
+      await this.#assertNearestInside(host);
       throw mapFsError(error, path);
     }
     this.#assertInside(real);
@@ -118,6 +120,7 @@ export class Storage {
     try {
       real = await Deno.realPath(parent);
     } catch (error) {
+      await this.#assertNearestInside(host);
       const parent = segments.slice(0, -1).join("/");
       if (error instanceof Deno.errors.NotFound) {
         throw new NotFoundError(
@@ -172,6 +175,27 @@ export class Storage {
     return entryFromInfo(name, info);
   }
 
+  /**
+   * For a host path that cannot be resolved: refuses it anyway when its
+   * nearest existing ancestor leads outside the root (through a symlink), so
+   * that a "not found" never tells what exists outside.
+   */
+  async #assertNearestInside(host: string): Promise<void> {
+    for (
+      let dir = dirname(host);
+      dir.startsWith(this.root);
+      dir = dirname(dir)
+    ) {
+      let real: string;
+      try {
+        real = await Deno.realPath(dir);
+      } catch {
+        continue;
+      }
+      return this.#assertInside(real);
+    }
+  }
+
   #assertInside(real: string): void {
     if (
       real !== this.#realRoot && !real.startsWith(this.#realRoot + SEPARATOR)
@@ -203,9 +227,7 @@ export function entryFromInfo(name: string, info: Deno.FileInfo): Entry {
 
 /** Maps a file-system error to a typed fts error about remote `path`. */
 export function mapFsError(error: unknown, path: string): Error {
-  if (error instanceof InvalidPathError || error instanceof WrongTypeError) {
-    return error;
-  }
+  if (error instanceof FtsError) return error;
   if (error instanceof Deno.errors.NotFound) {
     return new NotFoundError(`no such file or folder on the server`);
   }

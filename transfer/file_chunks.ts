@@ -8,26 +8,26 @@
  * @module
  */
 
-import { allocatePayload } from "../protocol/frame_encoder.ts";
+import { BufferPool } from "../protocol/buffer_pool.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
 import { createSha256, type Sha256 } from "./sha256_stream.ts";
 
 /**
  * Returns a stream of `file`'s bytes from its current position to its end in
- * chunks of `chunkSize` (the last may be shorter). The stream reads only when
- * its consumer asks, so a slow socket slows the disk. It does not close the
- * file.
+ * chunks of the pool's size (the last may be shorter), in buffers lent by
+ * `pool`. The stream reads only when its consumer asks, so a slow socket
+ * slows the disk. It does not close the file.
  */
 export function fileChunks(
   file: Deno.FsFile,
-  chunkSize = DATA_CHUNK_SIZE,
+  pool: BufferPool = new BufferPool(DATA_CHUNK_SIZE, 0),
 ): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const chunk = allocatePayload(chunkSize);
-      const filled = await readFull(file, chunk);
-      if (filled > 0) controller.enqueue(chunk.subarray(0, filled));
-      if (filled < chunkSize) controller.close();
+      const buffer = pool.take();
+      const filled = await readFull(file, buffer);
+      if (filled > 0) controller.enqueue(pool.lend(buffer.subarray(0, filled)));
+      if (filled < buffer.byteLength) controller.close();
     },
   }, { highWaterMark: 1 });
 }
@@ -73,11 +73,12 @@ export async function hashPrefix(
 
 /**
  * Writes every chunk wholly to `file` (which stays open; stdout works too),
- * calling `onWrite` with the size of each chunk once it is written.
+ * calling `onWrite` with each chunk once it is written (to count it, or to
+ * give its buffer back to a pool).
  */
 export function fileSink(
   file: { write(bytes: Uint8Array): Promise<number> },
-  onWrite?: (bytes: number) => void,
+  onWrite?: (chunk: Uint8Array) => void,
 ): WritableStream<Uint8Array> {
   return new WritableStream<Uint8Array>({
     async write(chunk) {
@@ -85,7 +86,7 @@ export function fileSink(
       while (written < chunk.byteLength) {
         written += await file.write(chunk.subarray(written));
       }
-      onWrite?.(chunk.byteLength);
+      onWrite?.(chunk);
     },
   });
 }
