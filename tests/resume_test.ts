@@ -34,14 +34,10 @@ async function withServer(
 ): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "fts-root-" });
   const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  let serve = await startServe(root);
+  const serve = await startServe(root);
   let log = "";
   try {
-    await fn({
-      root,
-      work,
-      serve: () => serve,
-    });
+    await fn({ root, work, serve: () => serve });
   } finally {
     log = (await serve.stop()).log;
     await Deno.remove(root, { recursive: true });
