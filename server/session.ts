@@ -80,6 +80,7 @@ export class Session {
   #closing = false;
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastActivity = performance.now();
 
   constructor(conn: Deno.Conn, ctx: SessionContext) {
     this.#conn = conn;
@@ -87,7 +88,7 @@ export class Session {
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = `${addr.hostname}:${addr.port}`;
     this.#reader = new MessageReader(conn.readable, {
-      onActivity: () => this.#armIdleTimer(),
+      onActivity: () => this.#lastActivity = performance.now(),
       pool: ctx.pool,
     });
     this.#writer = new MessageWriter(conn.writable, ctx.pool);
@@ -158,18 +159,25 @@ export class Session {
     }
   }
 
-  #armIdleTimer(): void {
+  // One timer per idle period rather than one per frame: the timer checks
+  // when the last frame arrived and sleeps again for the remainder.
+  #armIdleTimer(delay = this.#ctx.idleTimeoutMs): void {
     clearTimeout(this.#idleTimer);
     if (this.#closed) return;
     this.#idleTimer = setTimeout(() => {
-      if (this.#busy) return this.#armIdleTimer();
+      const idle = performance.now() - this.#lastActivity;
+      if (this.#busy || idle < this.#ctx.idleTimeoutMs) {
+        return this.#armIdleTimer(
+          this.#busy ? this.#ctx.idleTimeoutMs : this.#ctx.idleTimeoutMs - idle,
+        );
+      }
       this.#writer.send({
         op: "notice",
         message: `closing the connection after ${
           Math.round(this.#ctx.idleTimeoutMs / 1000)
         } s without a request`,
       }).catch(() => {}).finally(() => this.close());
-    }, this.#ctx.idleTimeoutMs);
+    }, delay);
   }
 
   async #handshake(): Promise<boolean> {
@@ -214,6 +222,7 @@ export class Session {
       await this.#sendError(error);
     } finally {
       this.#busy = false;
+      this.#lastActivity = performance.now();
     }
   }
 
