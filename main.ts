@@ -8,6 +8,8 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { COMMANDS } from "./client/commands.ts";
 import { connectCommand } from "./client/connect_command.ts";
+import { parallelFlag } from "./client/shell.ts";
+import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
 import { UsageError } from "./client/usage_error.ts";
 import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
@@ -58,10 +60,22 @@ until the new one is complete and verified. Both keep the modification time
 and permission bits. Every transfer is checked with SHA-256 end to end, and
 an interrupted transfer resumes where it stopped when run again.
 
+put -r and get -r copy a whole folder tree, empty folders included, as
+cp -r does: a destination that does not exist becomes the copy; an existing
+folder gets the source folder inside it (default destination: the working
+folder). Each file lands atomically and verified; a file that fails is
+reported by name, the rest go on, and the exit status is 1. Run the same
+command again to resume: files whose size and modification time already
+match are skipped. Kept: contents, modification times and permission bits
+of files and folders. Not kept: owner and group, ACLs, extended attributes,
+hard links (each name arrives as a separate file). Symlinks and special
+files are never followed or created; each is reported as skipped.
+
 Options:
   --json          machine-readable output for ls and stat
   --hash          ls/stat: include each file's SHA-256
-  -r              rm: remove a folder and its contents
+  -r              rm: remove a folder and its contents; put/get: a folder tree
+  -P N            put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL})
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
@@ -116,6 +130,8 @@ export async function main(
       "partial-ttl",
       "grace",
       "limit-rate",
+      "P",
+      "parallel",
     ],
     alias: { h: "help", V: "version" },
     stopEarly: false,
@@ -173,6 +189,8 @@ export async function main(
           limitRate: flags["limit-rate"] === undefined
             ? undefined
             : rate(flags["limit-rate"]),
+          parallel: parallelFlag(flags.P ?? flags.parallel) ??
+            DEFAULT_PARALLEL,
         });
         return 0;
       default:

@@ -39,46 +39,8 @@ import type { BenchReport, CaseResult } from "./model.ts";
 import { findPeerTools, type PeerTools } from "./peers.ts";
 import { cleanup, makeTempDir, removeQuietly } from "./process.ts";
 import { renderReport, writeReport } from "./report.ts";
+import { formatBytes } from "./stats.ts";
 import { denoInfo, hostInfo, peerInfo } from "./system_info.ts";
-
-const USAGE = `Usage: deno task bench [options]
-
-Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders.
-
-Options:
-  --runs N       measured runs per contender and case (default 5; 1 with --quick)
-  --quick        every case at tiny sizes, one run, no warm-up, no peers
-  --out DIR      directory for the JSON results (default bench/results)
-  --only IDS     comma-separated case ids to run (others are listed as skipped)
-  --no-peers     run fts only
-  --peers        run the peers also with --quick
-  -h, --help     show this help
-
-Cases: ${
-  [
-    "put-file",
-    "get-file",
-    "put-file-tls",
-    "tree-put",
-    "tree-get",
-    "clients",
-    "mem-put",
-    "mem-clients",
-    "startup",
-    "put-file-noverify",
-  ].join(", ")
-}
-Environment: FTS_BIN=path runs that fts binary instead of deno run -A main.ts.`;
-
-/** Parsed command-line flags. */
-interface Flags {
-  runs?: string;
-  quick: boolean;
-  out?: string;
-  only?: string;
-  peers?: boolean;
-  help: boolean;
-}
 
 /** Case ids in run and report order. */
 const CASE_IDS = [
@@ -93,6 +55,32 @@ const CASE_IDS = [
   "startup",
   "put-file-noverify",
 ] as const;
+
+const USAGE = `Usage: deno task bench [options]
+
+Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders.
+
+Options:
+  --runs N       measured runs per contender and case (default 5; 1 with --quick)
+  --quick        every case at tiny sizes, one run, no warm-up, no peers
+  --out DIR      directory for the JSON results (default bench/results)
+  --only IDS     comma-separated case ids to run (others are listed as skipped)
+  --no-peers     run fts only
+  --peers        run the peers also with --quick
+  -h, --help     show this help
+
+Cases: ${CASE_IDS.join(", ")}
+Environment: FTS_BIN=path runs that fts binary instead of deno run -A main.ts.`;
+
+/** Parsed command-line flags. */
+interface Flags {
+  runs?: string;
+  quick: boolean;
+  out?: string;
+  only?: string;
+  peers?: boolean;
+  help: boolean;
+}
 
 function parseFlags(args: string[]): Flags {
   const flags: Flags = parseArgs(args, {
@@ -147,7 +135,9 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       Promise.resolve(
         memoryCase(
           "mem-put",
-          "server peak memory during the file put",
+          `server peak memory during the ${
+            formatBytes(ctx.config.fileBytes)
+          } put`,
           100,
           results.get("put-file"),
         ),
@@ -156,7 +146,7 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       Promise.resolve(
         memoryCase(
           "mem-clients",
-          "server peak memory with concurrent clients",
+          `server peak memory with ${ctx.config.clients} clients`,
           300,
           results.get("clients"),
         ),
@@ -220,11 +210,20 @@ function sizeRecord(config: BenchConfig): Record<string, number> {
   };
 }
 
+/** Set once a signal asked the benchmark to stop; progress output ends then. */
+let stopping = false;
+
+/**
+ * On SIGINT or SIGTERM: stop every child, remove every temp dir, exit with
+ * 130 or 143. A second signal while that runs is ignored.
+ */
 function installSignalHandlers(): () => void {
   const handlers: [Deno.Signal, () => void][] =
     (["SIGINT", "SIGTERM"] as Deno.Signal[]).map((signal) => [
       signal,
       () => {
+        if (stopping) return;
+        stopping = true;
         console.error(
           `\n${signal}: stopping every process and removing temp dirs ...`,
         );
@@ -294,7 +293,9 @@ export async function main(args: string[]): Promise<number> {
   const removeHandlers = installSignalHandlers();
   const date = new Date().toISOString();
   const start = performance.now();
-  const log = (message: string) => console.error(message);
+  const log = (message: string) => {
+    if (!stopping) console.error(message);
+  };
   let ctx: BenchContext | null = null;
   try {
     const tools: PeerTools = await findPeerTools();

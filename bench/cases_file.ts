@@ -120,6 +120,7 @@ export async function putFileCase(ctx: BenchContext): Promise<CaseResult> {
       ratios,
       target: ratioTarget(
         target,
+        results,
         ratios.find((r) => r.denominator === "nc"),
         1.0,
         notes[0] ?? "nc did not run",
@@ -195,6 +196,7 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
       ratios,
       target: ratioTarget(
         target,
+        results,
         ratios.find((r) => r.denominator === "nc"),
         1.0,
         notes[0] ?? "nc did not run",
@@ -277,6 +279,7 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
       ratios,
       target: ratioTarget(
         target,
+        results,
         ratios.find((r) => r.denominator === "scp aes128-gcm"),
         0.8,
         notes[0] ?? "scp did not run",

@@ -194,6 +194,7 @@ export async function treeCase(
       ratios,
       target: ratioTarget(
         target,
+        results,
         ratios.find((r) => r.denominator.startsWith("rsync")),
         1.0,
         rsyncMissing,

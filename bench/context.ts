@@ -27,6 +27,7 @@ import {
   type FtsLauncher,
   FtsServer,
   runClient,
+  tlsClientFlags,
 } from "./fts_runner.ts";
 import type {
   CaseResult,
@@ -256,7 +257,17 @@ export class BenchContext {
     lifetimeMs: number,
   ): Promise<FtsServer> {
     await Deno.mkdir(dir, { recursive: true });
-    return await FtsServer.start(this.launcher!, dir, { tls, lifetimeMs });
+    const server = await FtsServer.start(this.launcher!, dir, {
+      tls,
+      lifetimeMs,
+    });
+    if (tls) {
+      server.clientFlags = tlsClientFlags(
+        this.features?.connectHelp ?? "",
+        server.extraLines,
+      );
+    }
+    return server;
   }
 }
 
@@ -288,14 +299,24 @@ export function ftsMissing(ctx: BenchContext): string | null {
 
 /**
  * Verdict for "fts time ≤ LIMIT x peer": PASS when the median of the
- * per-pair ratios is at most `limit`.
+ * per-pair ratios is at most `limit`. n/a when fts failed (the case is then
+ * reported as failed) or the peer did not run.
  */
 export function ratioTarget(
   description: string,
+  results: ContenderResult[],
   ratio: RatioResult | undefined,
   limit: number,
   missingPeerNote: string,
 ): TargetResult {
+  const fts = results.find((c) => c.fts);
+  if (fts && (fts.error !== undefined || fts.summary.n === 0)) {
+    return {
+      description,
+      verdict: "n/a",
+      detail: `fts failed: ${fts.error ?? "no runs"}`,
+    };
+  }
   if (!ratio || ratio.perRun.length === 0) {
     return { description, verdict: "n/a", detail: missingPeerNote };
   }

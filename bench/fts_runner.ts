@@ -22,6 +22,7 @@ import {
 } from "./memory.ts";
 import {
   type Background,
+  cleanup,
   makeTempDir,
   run,
   type RunResult,
@@ -36,6 +37,8 @@ export interface FtsLauncher {
   readonly command: string;
   /** Arguments before fts's own arguments. */
   readonly prefix: readonly string[];
+  /** The file holding fts's program (main.ts or the binary), for static probes. */
+  readonly entryFile: string;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface FtsLauncher {
 export function resolveLauncher(mainTs: string): FtsLauncher | null {
   const bin = Deno.env.get("FTS_BIN");
   if (bin) {
-    return { description: bin, command: bin, prefix: [] };
+    return { description: bin, command: bin, prefix: [], entryFile: bin };
   }
   try {
     Deno.statSync(mainTs);
@@ -57,6 +60,7 @@ export function resolveLauncher(mainTs: string): FtsLauncher | null {
     description: `${deno} run -A ${mainTs}`,
     command: deno,
     prefix: ["run", "-A", mainTs],
+    entryFile: mainTs,
   };
 }
 
@@ -66,7 +70,7 @@ export interface FtsFeatures {
   version: string | null;
   /** `fts serve --help` mentions `--tls`. */
   tls: boolean;
-  /** `fts connect --help` mentions `-r`. */
+  /** `fts connect --help` mentions `-r` on a line about put or get. */
   recursive: boolean;
   /** `--no-verify` on `fts connect` exists; null when the probe was inconclusive. */
   noVerify: boolean | null;
@@ -106,7 +110,10 @@ export async function probeFeatures(
   const serveHelp = await helpText(launcher, ["serve", "--help"]);
   const connectHelp = await helpText(launcher, ["connect", "--help"]);
   const tls = /--tls\b/.test(serveHelp);
-  const recursive = /(^|[\s,\[])-r\b/m.test(connectHelp);
+  // "-r" alone is not enough: the help may offer it for rm only.
+  const recursive = connectHelp.split("\n").some((line) =>
+    /(^|[\s,\[])-r\b/.test(line) && /\b(put|get)\b/.test(line)
+  );
   let noVerify: boolean | null;
   let noVerifyNote: string;
   if (/--no-verify\b/.test(connectHelp)) {
@@ -128,8 +135,9 @@ export async function probeFeatures(
 
 /**
  * `--no-verify` is hidden from the help, so try it: a small put with it must
- * succeed while the same put with a made-up flag must fail (otherwise unknown
- * flags are ignored and the probe proves nothing).
+ * succeed. When a made-up flag is rejected, that settles it. When unknown
+ * flags are ignored as well, the flag counts as existing only if the fts
+ * program (main.ts or the binary) names `no-verify`.
  */
 async function probeNoVerify(
   launcher: FtsLauncher,
@@ -146,37 +154,40 @@ async function probeNoVerify(
       lifetimeMs: 60_000,
     });
     const put = (flag: string, name: string) =>
-      runClient(launcher, [
-        "connect",
-        server!.address,
-        flag,
-        "--quiet",
-        "put",
-        file,
-        name,
-      ], 30_000);
+      runClient(
+        launcher,
+        connectArgs(server!, ["put", file, name], [flag]),
+        30_000,
+      );
     const withFlag = await put("--no-verify", "a.bin");
-    const bogus = await put("--no-such-flag-fts-bench", "b.bin");
-    if (withFlag.success && !bogus.success) {
+    if (!withFlag.success) {
+      return {
+        noVerify: false,
+        noVerifyNote: `probe: \`fts connect --no-verify put\` failed: ${
+          withFlag.stderr.trim().split("\n")[0]
+        }`,
+      };
+    }
+    const bogus = await put("--fts-bench-made-up-flag", "b.bin");
+    if (!bogus.success) {
       return {
         noVerify: true,
         noVerifyNote:
-          "probe: accepted by `fts connect`, unknown flags are rejected",
+          "probe: accepted by `fts connect`, which rejects unknown flags",
       };
     }
-    if (!withFlag.success && !bogus.success) {
-      return {
+    const named = await programMentions(launcher.entryFile, "no-verify");
+    return named
+      ? {
+        noVerify: true,
+        noVerifyNote:
+          "probe: accepted by `fts connect` (which ignores unknown flags) and named in the fts program",
+      }
+      : {
         noVerify: false,
-        noVerifyNote: "probe: `fts connect --no-verify` is rejected",
+        noVerifyNote:
+          "probe: `fts connect` ignores unknown flags and the fts program never names no-verify",
       };
-    }
-    if (withFlag.success && bogus.success) {
-      return {
-        noVerify: null,
-        noVerifyNote: "probe inconclusive: `fts connect` ignores unknown flags",
-      };
-    }
-    return { noVerify: false, noVerifyNote: "probe: `--no-verify` put failed" };
   } catch (error) {
     return {
       noVerify: null,
@@ -184,7 +195,23 @@ async function probeNoVerify(
     };
   } finally {
     await server?.stop();
+    await cleanup.removeDir(dir);
   }
+}
+
+/** True when the bytes of `path` contain `text` (works for source files and binaries). */
+async function programMentions(path: string, text: string): Promise<boolean> {
+  try {
+    const bytes = await Deno.readFile(path);
+    const needle = new TextEncoder().encode(text);
+    outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+      for (let j = 0; j < needle.length; j++) {
+        if (bytes[i + j] !== needle[j]) continue outer;
+      }
+      return true;
+    }
+  } catch { /* unreadable */ }
+  return false;
 }
 
 /** Options for {@link FtsServer.start}. */
@@ -267,6 +294,13 @@ export class FtsServer {
         }`,
       );
     }
+    if (options.tls) {
+      // A TLS server may print how to trust it (a fingerprint) after the first line.
+      const deadline = Date.now() + 500;
+      while (extra.length === 0 && Date.now() < deadline && !proc.exited) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     return new FtsServer(address, proc, extra);
   }
 
@@ -313,8 +347,10 @@ export class FtsServer {
 }
 
 /**
- * Arguments for `fts connect` to `server`: the address, `--quiet`, whatever
- * the server needs (TLS), `flags`, then the command such as `put SRC NAME`.
+ * Arguments for `fts connect` to `server`: the address, the command such as
+ * `put SRC NAME`, then `--quiet`, whatever the server needs (TLS) and
+ * `flags`. Options go last so that a flag the parser does not know cannot
+ * swallow a command word as its value.
  */
 export function connectArgs(
   server: FtsServer,
@@ -324,11 +360,39 @@ export function connectArgs(
   return [
     "connect",
     server.address,
+    ...command,
     "--quiet",
     ...server.clientFlags,
     ...flags,
-    ...command,
   ];
+}
+
+/**
+ * Flags `fts connect` needs to reach a `--tls` server, guessed from the
+ * connect help and what the server printed: `--tls` when the help names it,
+ * and the printed certificate fingerprint when the help offers a flag to
+ * pin one (`--fingerprint`, `--pin` or `--cert-fingerprint`).
+ */
+export function tlsClientFlags(
+  connectHelp: string,
+  serverLines: readonly string[],
+): string[] {
+  const flags: string[] = [];
+  if (/--tls\b/.test(connectHelp)) flags.push("--tls");
+  const pinFlag = connectHelp.match(/--(fingerprint|pin|cert-fingerprint)\b/)
+    ?.[0];
+  if (pinFlag) {
+    for (const line of serverLines) {
+      const match = line.match(
+        /(?:fingerprint|sha-?256)\S*\s*[:=]?\s*((?:sha256:)?[A-Fa-f0-9:]{40,}|[A-Za-z0-9+/_-]{40,}=*)/i,
+      );
+      if (match) {
+        flags.push(pinFlag, match[1]);
+        break;
+      }
+    }
+  }
+  return flags;
 }
 
 /** Outcome of one fts client run. */

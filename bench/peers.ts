@@ -22,7 +22,6 @@ import {
   run,
   type RunResult,
   runShell,
-  sleep,
   startBackground,
   startShell,
   waitForListen,
@@ -280,106 +279,118 @@ async function readLog(dir: string): Promise<string> {
 /**
  * Times one transfer between a listener started first (not timed) and a
  * client: from just before the client starts until both have exited.
+ *
+ * Both scripts get `$1` = nc, `$2` = port, `$3` = their path and `$4` = tar.
+ * The port comes from {@link freePort}; should another process take it
+ * before the listener binds, the listener is retried on a new port.
  */
 async function listenerPair(
-  listenerScript: string,
-  listenerParams: string[],
-  clientScript: string,
-  clientParams: string[],
-  port: number,
+  tools: PeerTools,
+  listener: { script: string; path: string },
+  client: { script: string; path: string },
   timeoutMs: number,
 ): Promise<number> {
-  const listener = startShell(listenerScript, listenerParams, { timeoutMs });
+  const params = (port: number, path: string) => [
+    tools.nc!,
+    String(port),
+    path,
+    tools.tar ?? "tar",
+  ];
+  let proc: Background | null = null;
+  let port = 0;
+  for (let attempt = 1; proc === null; attempt++) {
+    port = freePort();
+    const started = startShell(listener.script, params(port, listener.path), {
+      timeoutMs,
+    });
+    try {
+      await waitForListen(port, 10_000, started);
+      proc = started;
+    } catch (error) {
+      await started.stop();
+      if (attempt >= 3) throw error;
+    }
+  }
   try {
-    await waitForListen(port, 10_000, listener);
     const start = performance.now();
-    const client = await runShell(clientScript, clientParams, { timeoutMs });
-    const { status, killed } = await listener.wait(
-      Math.max(timeoutMs - client.seconds * 1000, 1000),
+    const result = await runShell(client.script, params(port, client.path), {
+      timeoutMs,
+    });
+    // A failed client leaves the listener waiting: stop it (in finally) now.
+    check(result, "client side");
+    const { status, killed } = await proc.wait(
+      Math.max(timeoutMs - result.seconds * 1000, 1000),
     );
     const seconds = (performance.now() - start) / 1000;
-    check(client, "client side");
     if (killed || !status.success) {
       throw new Error(
         `listener exited ${status.code}${
           killed ? " (timed out)" : ""
-        }: ${listener.stderrText.trim()}`,
+        }: ${proc.stderrText.trim()}`,
       );
     }
     return seconds;
   } finally {
-    if (!listener.exited) await listener.stop();
+    if (!proc.exited) await proc.stop();
   }
 }
 
 /** `nc -l > dst` on the receiving end, `nc -N < src` sending: a put. */
-export async function ncPut(
+export function ncPut(
   tools: PeerTools,
   src: string,
   dst: string,
   timeoutMs: number,
 ): Promise<number> {
-  const port = freePort();
-  return await listenerPair(
-    'exec "$1" -l 127.0.0.1 "$2" > "$3"',
-    [tools.nc!, String(port), dst],
-    'exec "$1" -N 127.0.0.1 "$2" < "$3"',
-    [tools.nc!, String(port), src],
-    port,
+  return listenerPair(
+    tools,
+    { script: 'exec "$1" -l 127.0.0.1 "$2" > "$3"', path: dst },
+    { script: 'exec "$1" -N 127.0.0.1 "$2" < "$3"', path: src },
     timeoutMs,
   );
 }
 
 /** `nc -N -l < src` serving, `nc -d > dst` fetching: a get. */
-export async function ncGet(
+export function ncGet(
   tools: PeerTools,
   src: string,
   dst: string,
   timeoutMs: number,
 ): Promise<number> {
-  const port = freePort();
-  return await listenerPair(
-    'exec "$1" -N -l 127.0.0.1 "$2" < "$3"',
-    [tools.nc!, String(port), src],
-    'exec "$1" -d 127.0.0.1 "$2" > "$3"',
-    [tools.nc!, String(port), dst],
-    port,
+  return listenerPair(
+    tools,
+    { script: 'exec "$1" -N -l 127.0.0.1 "$2" < "$3"', path: src },
+    { script: 'exec "$1" -d 127.0.0.1 "$2" > "$3"', path: dst },
     timeoutMs,
   );
 }
 
 /** `tar c -C srcDir . | nc` into `nc -l | tar x -C dstDir`: a tree put. `dstDir` must exist. */
-export async function tarNcPut(
+export function tarNcPut(
   tools: PeerTools,
   srcDir: string,
   dstDir: string,
   timeoutMs: number,
 ): Promise<number> {
-  const port = freePort();
-  return await listenerPair(
-    '"$1" -l 127.0.0.1 "$2" | "$4" x -C "$3"',
-    [tools.nc!, String(port), dstDir, tools.tar!],
-    '"$4" c -C "$3" . | "$1" -N 127.0.0.1 "$2"',
-    [tools.nc!, String(port), srcDir, tools.tar!],
-    port,
+  return listenerPair(
+    tools,
+    { script: '"$1" -l 127.0.0.1 "$2" | "$4" x -C "$3"', path: dstDir },
+    { script: '"$4" c -C "$3" . | "$1" -N 127.0.0.1 "$2"', path: srcDir },
     timeoutMs,
   );
 }
 
 /** `tar c | nc -N -l` serving, `nc -d | tar x` fetching: a tree get. `dstDir` must exist. */
-export async function tarNcGet(
+export function tarNcGet(
   tools: PeerTools,
   srcDir: string,
   dstDir: string,
   timeoutMs: number,
 ): Promise<number> {
-  const port = freePort();
-  return await listenerPair(
-    '"$4" c -C "$3" . | "$1" -N -l 127.0.0.1 "$2"',
-    [tools.nc!, String(port), srcDir, tools.tar!],
-    '"$1" -d 127.0.0.1 "$2" | "$4" x -C "$3"',
-    [tools.nc!, String(port), dstDir, tools.tar!],
-    port,
+  return listenerPair(
+    tools,
+    { script: '"$4" c -C "$3" . | "$1" -N -l 127.0.0.1 "$2"', path: srcDir },
+    { script: '"$1" -d 127.0.0.1 "$2" | "$4" x -C "$3"', path: dstDir },
     timeoutMs,
   );
 }
@@ -443,9 +454,4 @@ export async function rsyncGet(
   const result = await run(tools.rsync!, args, { timeoutMs });
   check(result, "rsync");
   return result.seconds;
-}
-
-/** Small pause between runs so sockets in TIME_WAIT and page-cache writeback settle a little. */
-export function settle(): Promise<void> {
-  return sleep(50);
 }

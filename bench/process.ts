@@ -51,6 +51,12 @@ export class Cleanup {
   #dirs = new Set<string>();
   #actions = new Set<() => Promise<void> | void>();
   #running: Promise<void> | null = null;
+  #closed = false;
+
+  /** True once clean-up has begun: no new children may start after that. */
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** Remembers a child so it is killed at clean-up. */
   track(child: Deno.ChildProcess): void {
@@ -87,6 +93,7 @@ export class Cleanup {
   /** Runs every action, kills every tracked child tree and removes every temp dir. */
   runAll(): Promise<void> {
     if (this.#running) return this.#running;
+    this.#closed = true;
     this.#running = (async () => {
       for (const action of [...this.#actions]) {
         try {
@@ -201,6 +208,7 @@ function spawn(
   args: string[],
   options: RunOptions,
 ): Deno.ChildProcess {
+  if (cleanup.closed) throw new Error("the benchmark is stopping");
   const child = new Deno.Command(cmd, {
     args,
     cwd: options.cwd,

@@ -5,13 +5,16 @@
  * @module
  */
 
-import { basename, join } from "@std/path";
+import { basename, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
-import { type Entry, NotFoundError } from "../protocol/mod.ts";
+import { type Entry, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { downloadTree } from "./tree_download.ts";
+import type { OpenConnection } from "./tree_progress.ts";
+import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, upload } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -41,13 +44,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: [1, 1],
   },
   put: {
-    usage: "put LOCAL [REMOTE]",
-    summary: "upload a file (- is stdin); replaces REMOTE",
+    usage: "put [-r] LOCAL [REMOTE]",
+    summary: "upload a file (- is stdin), or a folder tree with -r",
     args: [1, 2],
   },
   get: {
-    usage: "get REMOTE [LOCAL]",
-    summary: "download a file (- is stdout); replaces LOCAL",
+    usage: "get [-r] REMOTE [LOCAL]",
+    summary: "download a file (- is stdout), or a folder tree with -r",
     args: [1, 2],
   },
   rm: {
@@ -71,8 +74,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
 export interface CommandSettings extends TransferOptions {
   /** Print machine-readable JSON (`ls`, `stat`). */
   json: boolean;
-  /** Remove folders with their contents (`rm -r`). */
+  /** Folders with their contents (`rm -r`, `put -r`, `get -r`). */
   recursive: boolean;
+  /** Connections a tree transfer may use at once (`-P`). */
+  parallel?: number;
   /** Include each file's SHA-256 (`ls`, `stat`). */
   hash: boolean;
 }
@@ -88,22 +93,26 @@ export class CommandRunner {
   #reporter: Reporter;
   #print: (text: string) => void;
   #rooted: boolean;
+  #openExtra: OpenConnection | undefined;
 
   /**
    * With `rooted` (the shell), `/` names the served root and paths resolve
    * against `cwd`; without it (one-shot commands) paths go to the server as
-   * typed, so an absolute path is refused there.
+   * typed, so an absolute path is refused there. `openExtra` opens more
+   * connections to the same server, for tree transfers with `-P`.
    */
   constructor(
     connection: Connection,
     reporter: Reporter,
     print: (text: string) => void,
     rooted = false,
+    openExtra?: OpenConnection,
   ) {
     this.#connection = connection;
     this.#reporter = reporter;
     this.#print = print;
     this.#rooted = rooted;
+    this.#openExtra = openExtra;
   }
 
   /** The connection commands run on; the shell swaps it after a reconnect. */
@@ -162,6 +171,18 @@ export class CommandRunner {
       }
       case "put": {
         const [local, remoteArg] = args;
+        if (settings.recursive) {
+          const remote = await this.#treePutTarget(local, remoteArg);
+          await uploadTree(
+            c,
+            local,
+            remote,
+            settings,
+            this.#reporter,
+            this.#openExtra,
+          );
+          return;
+        }
         const remote = await this.#putTarget(local, remoteArg);
         const result = await upload(c, local, remote, settings, this.#reporter);
         if (result.resumedAt > 0) {
@@ -176,6 +197,17 @@ export class CommandRunner {
       case "get": {
         const [remoteArg, localArg] = args;
         const remote = this.remote(remoteArg);
+        if (settings.recursive) {
+          await downloadTree(
+            c,
+            remote,
+            await treeGetTarget(remote, localArg),
+            settings,
+            this.#reporter,
+            this.#openExtra,
+          );
+          return;
+        }
         const local = await getTarget(remote, localArg);
         const result = await download(
           c,
@@ -222,6 +254,54 @@ export class CommandRunner {
     }
     return remote;
   }
+
+  /**
+   * Where `put -r LOCAL [REMOTE]` puts the tree, as `cp -r` would: into
+   * REMOTE/NAME when REMOTE is a folder (default: the remote working
+   * folder), else at REMOTE itself.
+   */
+  async #treePutTarget(
+    local: string,
+    remoteArg: string | undefined,
+  ): Promise<string> {
+    const name = basename(resolve(local));
+    const remote = this.remote(remoteArg ?? "");
+    if (remoteArg === undefined || remote === "") {
+      return posix.join(remote || ".", name);
+    }
+    const action = `put -r "${local}"`;
+    try {
+      const entry = await this.#connection.stat(remote, false, action);
+      if (entry.type === "dir") return posix.join(remote, name);
+      throw new WrongTypeError(
+        `cannot ${action}: "${remoteArg}" is a file on the server`,
+      );
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    return remote;
+  }
+}
+
+/**
+ * Where `get -r REMOTE [LOCAL]` puts the tree, as `cp -r` would: into
+ * LOCAL/NAME when LOCAL is a folder (default: the working folder), else at
+ * LOCAL itself.
+ */
+async function treeGetTarget(
+  remote: string,
+  localArg: string | undefined,
+): Promise<string> {
+  const name = posix.basename(remote);
+  const local = localArg ?? ".";
+  const info = await Deno.stat(local).catch(() => null);
+  if (info?.isDirectory) return name === "" ? local : join(local, name);
+  if (info) {
+    throw new WrongTypeError(
+      `cannot get -r "${remote || "/"}": "${local}" is a file`,
+    );
+  }
+  return local;
 }
 
 async function getTarget(

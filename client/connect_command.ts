@@ -56,7 +56,7 @@ export async function connectCommand(
   }
   const [name, ...args] = options.command;
   try {
-    await new CommandRunner(connection, reporter, print).run(
+    await new CommandRunner(connection, reporter, print, false, connect).run(
       name,
       args,
       options,

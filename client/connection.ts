@@ -96,7 +96,7 @@ export class Connection {
       onNotice: options.onNotice,
       pool,
     });
-    const writer = new MessageWriter(conn.writable, pool);
+    const writer = new MessageWriter(conn.writable);
     try {
       await writer.send({
         op: "hello",

@@ -10,21 +10,17 @@ import { basename, dirname, join } from "@std/path";
 import { createHash } from "node:crypto";
 import {
   AlreadyExistsError,
+  type Body,
   type Entry,
   IntegrityError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { fileSink, hashPrefix } from "../transfer/file_chunks.ts";
+import { fileSink } from "../transfer/file_chunks.ts";
+import { createHasher, type Hasher, skipHashing } from "../transfer/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
-import {
-  createSha256,
-  peekDigest,
-  type Sha256,
-  Sha256Stream,
-} from "../transfer/sha256_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
-import { ProgressStream } from "./progress.ts";
+import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import {
   localError,
@@ -74,19 +70,20 @@ export async function download(
   if (options.noClobber && await exists(local)) {
     throw new AlreadyExistsError(`cannot ${action}: "${local}" already exists`);
   }
+  const { pool } = connection;
   const partial = partialPath(local, remote, entry);
-  let held = 0;
-  let prefix: Sha256 = createSha256();
-  if (options.resume && options.verify) {
-    held = await Deno.stat(partial).then((info) => info.size, () => 0);
-    if (held > entry.size) held = 0;
-    if (held > 0) prefix = await hashPrefix(partial, held);
-  }
+  const held = options.resume && options.verify
+    ? await Deno.stat(partial).then((info) => info.size, () => 0)
+    : 0;
+  const offer = held <= entry.size ? held : 0;
+  let hasher = !options.verify
+    ? skipHashing(pool)
+    : await createHasher(pool, partial, offer);
   const header = await connection.request({
     op: "get",
     path: remote,
-    offset: held,
-    prefixSha256: held > 0 ? peekDigest(prefix) : undefined,
+    offset: offer,
+    prefixSha256: offer > 0 ? hasher.hex() : undefined,
     expect: { size: entry.size, mtime: entry.mtime },
     verify: options.verify,
   }, action);
@@ -99,39 +96,34 @@ export async function download(
         formatBytes(header.size ?? 0)
       }`,
     );
-  } else if (header.restarted) {
+  } else if (offer > 0) {
     reporter.info(
       `the partial download of "${remote}" is stale; starting over`,
     );
+    hasher = await createHasher(pool);
   }
 
   let file: Deno.FsFile;
   try {
     file = await Deno.open(partial, { write: true, create: true });
+    await file.truncate(offset);
+    await file.seek(offset, Deno.SeekMode.Start);
   } catch (error) {
     await body.stream.cancel();
     throw localError(error, action);
   }
-  const hashing = new Sha256Stream(offset > 0 ? prefix : createSha256());
   const bar = reporter.progress(remote, header.size, offset);
-  let received = 0;
+  let received: number;
   try {
-    await file.truncate(offset);
-    await file.seek(offset, Deno.SeekMode.Start);
-    let stream = body.stream;
-    if (options.limitRate) {
-      stream = stream.pipeThrough(new RateLimitStream(options.limitRate));
-    }
-    if (options.verify) stream = stream.pipeThrough(hashing);
-    await stream
-      .pipeThrough(
-        new ProgressStream((n) => {
-          received += n;
-          bar?.advance(n);
-        }),
-      )
-      .pipeTo(fileSink(file, (chunk) => connection.pool.give(chunk)));
-    const trailer = await body.trailer;
+    received = await receive(
+      connection,
+      body,
+      file,
+      hasher,
+      options,
+      bar,
+      action,
+    );
     if (header.size !== null && offset + received !== header.size) {
       throw new IntegrityError(
         `cannot ${action}: received ${
@@ -139,19 +131,16 @@ export async function download(
         } of ${header.size} bytes`,
       );
     }
-    if (options.verify && trailer.sha256 !== hashing.hex()) {
-      await Deno.remove(partial).catch(() => {});
-      throw new IntegrityError(
-        `cannot ${action}: the data was damaged in transit (SHA-256 mismatch); "${local}" was not changed`,
-      );
-    }
     await file.syncData();
   } catch (error) {
+    if (error instanceof IntegrityError) {
+      await Deno.remove(partial).catch(() => {});
+    }
     bar?.clear();
-    file.close();
     throw connection.wrap(error, action);
+  } finally {
+    file.close();
   }
-  file.close();
   bar?.finish();
   if (header.mode != null) await Deno.chmod(partial, header.mode & 0o777);
   if (header.mtime !== undefined) {
@@ -164,8 +153,40 @@ export async function download(
   return {
     bytes: received,
     resumedAt: offset,
-    sha256: options.verify ? hashing.hex() : undefined,
+    sha256: options.verify ? hasher.hex() : undefined,
   };
+}
+
+/**
+ * Writes a body to `target`, hashing each chunk once written, and checks the
+ * sender's checksum; returns the bytes received.
+ */
+async function receive(
+  connection: Connection,
+  body: Body,
+  target: { write(bytes: Uint8Array): Promise<number> },
+  hasher: Hasher,
+  options: TransferOptions,
+  bar: ProgressBar | null,
+  action: string,
+): Promise<number> {
+  let stream = body.stream;
+  if (options.limitRate) {
+    stream = stream.pipeThrough(new RateLimitStream(options.limitRate));
+  }
+  let received = 0;
+  await stream.pipeTo(fileSink(target, (chunk) => {
+    received += chunk.byteLength;
+    bar?.advance(chunk.byteLength);
+    hasher.update(chunk);
+  }));
+  const trailer = await body.trailer;
+  if (options.verify && trailer.sha256 !== hasher.hex()) {
+    throw new IntegrityError(
+      `cannot ${action}: the data was damaged in transit (SHA-256 mismatch)`,
+    );
+  }
+  return received;
 }
 
 async function toStdout(
@@ -181,26 +202,21 @@ async function toStdout(
     verify: options.verify,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
-  const body = connection.reader.body();
-  const hashing = new Sha256Stream();
-  let received = 0;
-  try {
-    await body.stream.pipeThrough(hashing).pipeTo(
-      fileSink(Deno.stdout, (chunk) => {
-        received += chunk.byteLength;
-        connection.pool.give(chunk);
-      }),
-    );
-    const trailer = await body.trailer;
-    if (options.verify && trailer.sha256 !== hashing.hex()) {
-      throw new IntegrityError(
-        `cannot ${action}: the data was damaged in transit (SHA-256 mismatch)`,
-      );
-    }
-  } catch (error) {
+  const hasher = options.verify
+    ? await createHasher(connection.pool)
+    : skipHashing(connection.pool);
+  const received = await receive(
+    connection,
+    connection.reader.body(),
+    Deno.stdout,
+    hasher,
+    options,
+    null,
+    action,
+  ).catch((error) => {
     throw connection.wrap(error, action);
-  }
-  return { bytes: received, resumedAt: 0, sha256: hashing.hex() };
+  });
+  return { bytes: received, resumedAt: 0, sha256: hasher.hex() };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -47,6 +47,8 @@ export class ProgressBar {
   #drawnAt = -Infinity;
   #now: () => number;
   #encoder = new TextEncoder();
+  #label: string;
+  #files: { done: number; total: number } | null = null;
 
   constructor(options: ProgressOptions) {
     this.#options = options;
@@ -54,6 +56,22 @@ export class ProgressBar {
     this.#done = options.start ?? 0;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
+    this.#label = options.label;
+  }
+
+  /** Shows `label` (the file being moved, in a tree) from the next redraw on. */
+  setLabel(label: string): void {
+    this.#label = label;
+  }
+
+  /** Counts files as well as bytes (a tree): `total` files to move. */
+  countFiles(total: number): void {
+    this.#files = { done: 0, total };
+  }
+
+  /** Counts `files` more files done. */
+  advanceFiles(files = 1): void {
+    if (this.#files) this.#files.done += files;
   }
 
   /** Bytes done so far. */
@@ -97,13 +115,18 @@ export class ProgressBar {
 
   /** The line the bar shows at time `now`, without escape codes. */
   line(now = this.#now()): string {
-    const { total, label } = this.#options;
+    const { total } = this.#options;
+    const label = this.#label;
     const start = this.#options.start ?? 0;
     const seconds = Math.max((now - this.#startedAt) / 1000, 1e-3);
     const rate = (this.#done - start) / seconds;
-    const sizes = total === null
-      ? formatBytes(this.#done)
-      : `${formatBytes(this.#done)} / ${formatBytes(total)}`;
+    const files = this.#files
+      ? `${this.#files.done}/${this.#files.total} files  `
+      : "";
+    const sizes = files +
+      (total === null
+        ? formatBytes(this.#done)
+        : `${formatBytes(this.#done)} / ${formatBytes(total)}`);
     const rateText = `${formatBytes(Math.round(rate))}/s`;
     if (total === null || total === 0) {
       return `${label}  ${sizes}  ${rateText}`;

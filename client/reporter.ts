@@ -11,6 +11,11 @@ import { ProgressBar } from "./progress.ts";
 export interface Reporter {
   /** A one-line message (a resume, a server notice). */
   info(text: string): void;
+  /**
+   * A one-line error that does not stop the command (one file of a tree);
+   * shown even when quiet. Falls back to `info` when absent.
+   */
+  error?(text: string): void;
   /** Starts a progress bar, or returns `null` when none is shown. */
   progress(
     label: string,
@@ -54,6 +59,14 @@ export class StreamReporter implements Reporter {
 
   info(text: string): void {
     if (this.#options.quiet) return;
+    this.#line(text);
+  }
+
+  error(text: string): void {
+    this.#line(text);
+  }
+
+  #line(text: string): void {
     if (this.#bar) return this.#bar.interrupt(text);
     const writer = this.#output.getWriter();
     writer.write(this.#encoder.encode(text + "\n")).catch(() => {});

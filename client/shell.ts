@@ -34,7 +34,7 @@ export function shellHelp(): string {
   const width = Math.max(...rows.map(([usage]) => usage.length));
   return rows.map(([usage, summary]) => `  ${usage.padEnd(width)}  ${summary}`)
     .join("\n") +
-    "\nFlags: ls/stat --json --hash, rm -r, put/get --no-clobber --no-resume";
+    "\nFlags: ls/stat --json --hash, rm/put/get -r, put/get --no-clobber --no-resume";
 }
 
 /**
@@ -102,7 +102,13 @@ export async function runShell(
   io: ShellIo,
 ): Promise<void> {
   let connection = first;
-  const runner = new CommandRunner(connection, reporter, io.print, true);
+  const runner = new CommandRunner(
+    connection,
+    reporter,
+    io.print,
+    true,
+    connect,
+  );
   const lines: ReadableStream<string> = io.input
     .pipeThrough(new TextDecoderStream())
     .pipeThrough(new TextLineStream());
@@ -150,6 +156,7 @@ async function runBuiltin(
 ): Promise<void> {
   const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(rest, {
     boolean: ["json", "hash", "r", "recursive", "no-clobber", "no-resume"],
+    string: ["P", "parallel"],
   });
   const args: string[] = flags._.map(String);
   switch (name) {
@@ -181,5 +188,23 @@ async function runBuiltin(
     recursive: Boolean(flags.r || flags.recursive),
     noClobber: defaults.noClobber || Boolean(flags["no-clobber"]),
     resume: defaults.resume && !flags["no-resume"],
+    parallel: parallelFlag(flags.P ?? flags.parallel) ?? defaults.parallel,
   });
+}
+
+/**
+ * Parses the value of `-P N` (connections at once), if given.
+ *
+ * @throws {UsageError} when it is not a whole number from 1 to 16.
+ */
+export function parallelFlag(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > 16) {
+    throw new UsageError(
+      `-P takes a number of connections from 1 to 16, not "${text}"`,
+    );
+  }
+  return count;
 }

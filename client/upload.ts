@@ -11,16 +11,11 @@ import {
   NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { fileChunks, hashPrefix } from "../transfer/file_chunks.ts";
+import { fileChunks } from "../transfer/file_chunks.ts";
+import { createHasher, skipHashing } from "../transfer/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
-import {
-  createSha256,
-  peekDigest,
-  Sha256Stream,
-} from "../transfer/sha256_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
-import { ProgressStream } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 
 /** How to upload. */
@@ -86,13 +81,14 @@ export async function upload(
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
 
+    const { pool } = connection;
     let offset = 0;
-    let hash = createSha256();
+    let hasher = options.verify ? await createHasher(pool) : skipHashing(pool);
     if (ready.offset > 0 && size !== null) {
-      const prefix = await hashPrefix(local, ready.offset);
-      if (peekDigest(prefix) === ready.prefixSha256) {
+      const prefix = await createHasher(pool, local, ready.offset);
+      if (prefix.hex() === ready.prefixSha256) {
+        hasher = prefix;
         offset = ready.offset;
-        hash = prefix;
         reporter.info(
           `resuming "${remote}" at ${formatBytes(offset)} of ${
             formatBytes(size)
@@ -107,24 +103,21 @@ export async function upload(
     await connection.writer.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    const hashing = new Sha256Stream(hash);
-    let chunks = fileChunks(file, connection.pool);
+    let chunks = fileChunks(file, pool);
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
-    if (options.verify) chunks = chunks.pipeThrough(hashing);
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
-    chunks = chunks.pipeThrough(
-      new ProgressStream((n) => {
-        sent += n;
-        bar?.advance(n);
-      }),
-    );
     try {
       await connection.writer.sendBody(
         chunks,
-        () => options.verify ? { sha256: hashing.hex() } : {},
+        () => options.verify ? { sha256: hasher.hex() } : {},
+        (chunk) => {
+          sent += chunk.byteLength;
+          bar?.advance(chunk.byteLength);
+          hasher.update(chunk);
+        },
       );
     } catch (error) {
       bar?.clear();
@@ -137,7 +130,7 @@ export async function upload(
       bar?.finish();
     }
     if (done.op !== "done") throw unexpected(done, action);
-    if (options.verify && done.sha256 !== hashing.hex()) {
+    if (options.verify && done.sha256 !== hasher.hex()) {
       throw new IntegrityError(
         `cannot ${action}: the server's checksum differs from the local one`,
       );

@@ -52,8 +52,22 @@ export class BufferPool {
 
   /** Takes back a view from {@linkcode lend}; ignores any other view. */
   give(view: Uint8Array): void {
-    if (!this.#lent.delete(view)) return;
+    const buffer = this.reclaim(view);
+    if (buffer) this.recycle(buffer);
+  }
+
+  /**
+   * Ends the loan of `view` and returns its whole buffer, now the caller's
+   * alone (to move it to a worker, say); `null` when `view` was not lent.
+   */
+  reclaim(view: Uint8Array): ArrayBuffer | null {
+    if (!this.#lent.delete(view)) return null;
     const buffer = view.buffer as ArrayBuffer;
+    return buffer.detached ? null : buffer;
+  }
+
+  /** Keeps `buffer` (from {@linkcode reclaim}) for reuse if it fits. */
+  recycle(buffer: ArrayBuffer): void {
     if (
       this.#free.length < this.#max && !buffer.detached &&
       buffer.byteLength === FRAME_HEADER_SIZE + this.size

@@ -4,7 +4,6 @@
  * @module
  */
 
-import type { BufferPool } from "./buffer_pool.ts";
 import { type ErrorCode, FtsError } from "./errors.ts";
 import { encodeFrame } from "./frame_encoder.ts";
 import { type FrameType, FrameType as Type } from "./frame.ts";
@@ -29,15 +28,11 @@ import {
  */
 export class MessageWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #pool: BufferPool | undefined;
+  #lastWrite: Promise<void> = Promise.resolve();
 
-  /**
-   * Locks `writable` for writing. Body chunks lent by `pool` are given back
-   * to it once they have been written.
-   */
-  constructor(writable: WritableStream<Uint8Array>, pool?: BufferPool) {
+  /** Locks `writable` for writing. */
+  constructor(writable: WritableStream<Uint8Array>) {
     this.#writer = writable.getWriter();
-    this.#pool = pool;
   }
 
   /** Writes one message and waits until the stream has taken it. */
@@ -48,20 +43,26 @@ export class MessageWriter {
 
   /**
    * Writes `chunks` as DATA frames and an END frame whose trailer `trailer`
-   * returns once the chunks are done. Waits for the stream's readiness between
-   * frames, so a slow peer slows the reading of `chunks` (backpressure).
+   * returns once every chunk has been written. Waits for the stream's
+   * readiness between frames, so a slow peer slows the reading of `chunks`
+   * (backpressure). `onWritten` receives each chunk once the stream is done
+   * with it (to hash it and reuse its buffer).
    *
    * When reading `chunks` fails, the END frame carries the error so the peer
    * stays in step, and the error is rethrown.
    */
   async sendBody(
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-    trailer: () => Trailer = () => ({}),
+    trailer: () => Trailer | Promise<Trailer> = () => ({}),
+    onWritten?: (chunk: Uint8Array) => void,
   ): Promise<void> {
     try {
       for await (const chunk of chunks) {
-        if (chunk.byteLength > 0) await this.#frame(Type.Data, chunk);
+        if (chunk.byteLength > 0) {
+          await this.#frame(Type.Data, chunk, onWritten);
+        }
       }
+      await this.#lastWrite;
     } catch (error) {
       const code: ErrorCode = error instanceof FtsError ? error.code : "io";
       const reason = error instanceof Error ? error.message : String(error);
@@ -69,11 +70,29 @@ export class MessageWriter {
         .catch(() => {});
       throw error;
     }
-    await this.#frame(Type.End, encodeTrailer(trailer()));
+    await this.#frame(Type.End, encodeTrailer(await trailer()));
     await this.#writer.ready;
   }
 
-  async #frame(type: FrameType, payload: Uint8Array): Promise<void> {
+  /**
+   * Writes frames already encoded (by a `FrameBatch`) in one write, so many
+   * small messages and bodies cost one system call, and waits until the
+   * stream can take more.
+   */
+  async sendEncoded(bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength === 0) return;
+    await this.#writer.ready;
+    const written = this.#writer.write(bytes);
+    written.catch(() => {});
+    this.#lastWrite = written;
+    await this.#writer.ready;
+  }
+
+  async #frame(
+    type: FrameType,
+    payload: Uint8Array,
+    onWritten?: (chunk: Uint8Array) => void,
+  ): Promise<void> {
     await this.#writer.ready;
     // Written without awaiting in between, so no other frame can interleave.
     let written: Promise<void> = Promise.resolve();
@@ -81,8 +100,8 @@ export class MessageWriter {
       written = this.#writer.write(bytes);
       written.catch(() => {});
     }
-    const pool = this.#pool;
-    if (pool) written.then(() => pool.give(payload), () => {});
+    if (onWritten) written.then(() => onWritten(payload), () => {});
+    this.#lastWrite = written;
   }
 
   /** Closes the stream after what was written has been flushed. */

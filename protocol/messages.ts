@@ -5,7 +5,10 @@
  * reads its reply before the next. Messages whose `op` is in
  * {@linkcode BODY_OPS} are followed by a body (DATA frames closed by an END
  * frame). `notice` and `ping` may arrive at any time, also inside a body, and
- * never answer a request. See docs/protocol.md for the flows.
+ * never answer a request. Tree transfers (`tree-put`, `tree-want`) are the
+ * exception to strict turn-taking: one request starts a stream of `file`
+ * messages that the receiver acknowledges as it goes. See docs/protocol.md
+ * for the flows.
  *
  * @module
  */
@@ -172,6 +175,108 @@ export interface Bye {
   op: "bye";
 }
 
+/**
+ * One entry of a tree manifest: a body of JSON lines, one item each. Paths
+ * are relative to the tree's root, `/`-separated, without `.` or `..`; the
+ * root itself is the folder with path `""`.
+ */
+export interface TreeItem {
+  path: string;
+  type: EntryType;
+  /** Size in bytes (0 for folders). */
+  size: number;
+  /** Modification time in milliseconds since the epoch. */
+  mtime: number;
+  mode: number | null;
+}
+/**
+ * Starts a tree upload into the folder `path` (created if missing). A
+ * manifest of the files to come follows as a body; answered by `tree-need`.
+ */
+export interface TreePutRequest {
+  op: "tree-put";
+  path: string;
+  /** Hash each file and compare with the sender's checksum. */
+  verify: boolean;
+}
+/**
+ * Which manifest files the receiver lacks: a body of JSON lines, each a
+ * `[start, end)` range of manifest indices. The others are up to date.
+ */
+export interface TreeNeed {
+  op: "tree-need";
+  /** How many files are needed. */
+  files: number;
+}
+/** One file of a tree; its bytes follow as a body whose trailer has the SHA-256. */
+export interface FileMessage {
+  op: "file";
+  path: string;
+  size: number;
+  mtime: number;
+  mode: number | null;
+}
+/** One folder of a tree upload; created at once, its mtime and mode set at the end. */
+export interface DirMessage {
+  op: "dir";
+  path: string;
+  mtime: number;
+  mode: number | null;
+}
+/** The sender of a tree has sent everything. */
+export interface TreeEnd {
+  op: "tree-end";
+}
+/** One file of a tree failed on the receiver (or could not be read). */
+export interface TreeFailure {
+  path: string;
+  code: ErrorCode;
+  reason: string;
+}
+/**
+ * The receiver of a tree upload has settled the first `done` files it was
+ * sent (in order): each is durable in place, or listed in `failed`.
+ */
+export interface TreeAck {
+  op: "tree-ack";
+  done: number;
+  failed: TreeFailure[];
+}
+/** A tree upload is complete: every file has been acknowledged. */
+export interface TreeDone {
+  op: "tree-done";
+  files: number;
+  bytes: number;
+  failed: number;
+}
+/** Lists a folder recursively; answered by `tree-list`. */
+export interface TreeGetRequest {
+  op: "tree-get";
+  path: string;
+}
+/** A tree's manifest as a body of JSON lines, one {@linkcode TreeItem} each. */
+export interface TreeList {
+  op: "tree-list";
+  path: string;
+}
+/**
+ * Asks for files of the tree at `path`: a body of JSON lines, each a relative
+ * path, follows. Answered by `file` (with body) or `tree-error` per file, in
+ * order, then `tree-end`.
+ */
+export interface TreeWantRequest {
+  op: "tree-want";
+  path: string;
+  verify: boolean;
+}
+/** A file of a tree download could not be sent. */
+export interface TreeError {
+  op: "tree-error";
+  path: string;
+  code: ErrorCode;
+  reason: string;
+}
+
 /** Every message. */
 export type Message =
   | Hello
@@ -192,7 +297,18 @@ export type Message =
   | RmRequest
   | MkdirRequest
   | MvRequest
-  | Bye;
+  | Bye
+  | TreePutRequest
+  | TreeNeed
+  | FileMessage
+  | DirMessage
+  | TreeEnd
+  | TreeAck
+  | TreeDone
+  | TreeGetRequest
+  | TreeList
+  | TreeWantRequest
+  | TreeError;
 
 /** The trailer in an END frame. */
 export interface Trailer {
@@ -203,7 +319,15 @@ export interface Trailer {
 }
 
 /** Operations whose message is followed by a body. */
-export const BODY_OPS: ReadonlySet<string> = new Set(["data", "listing"]);
+export const BODY_OPS: ReadonlySet<string> = new Set([
+  "data",
+  "listing",
+  "tree-put",
+  "tree-need",
+  "file",
+  "tree-list",
+  "tree-want",
+]);
 
 type FieldKind =
   | "string"
@@ -261,6 +385,17 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   mkdir: { path: "string" },
   mv: { from: "string", to: "string" },
   bye: {},
+  "tree-put": { path: "string", verify: "boolean" },
+  "tree-need": { files: "number" },
+  file: { path: "string", size: "number", mtime: "number", mode: "mode" },
+  dir: { path: "string", mtime: "number", mode: "mode" },
+  "tree-end": {},
+  "tree-ack": { done: "number", failed: "array" },
+  "tree-done": { files: "number", bytes: "number", failed: "number" },
+  "tree-get": { path: "string" },
+  "tree-list": { path: "string" },
+  "tree-want": { path: "string", verify: "boolean" },
+  "tree-error": { path: "string", code: "code", reason: "string" },
 };
 
 function fits(value: unknown, kind: FieldKind): boolean {

@@ -8,6 +8,7 @@
 export * from "./buffer_pool.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
+export * from "./frame_batch.ts";
 export * from "./frame_decoder.ts";
 export * from "./frame_encoder.ts";
 export * from "./messages.ts";

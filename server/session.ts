@@ -10,7 +10,6 @@ import {
   AlreadyExistsError,
   type BufferPool,
   ConnectionError,
-  type DataMessage,
   type Entry,
   FtsError,
   type GetRequest,
@@ -33,12 +32,8 @@ import {
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
-import {
-  createSha256,
-  peekDigest,
-  type Sha256,
-  Sha256Stream,
-} from "../transfer/sha256_stream.ts";
+import { createHasher, skipHashing } from "../transfer/hasher.ts";
+import { peekDigest } from "../transfer/sha256_stream.ts";
 import { VERSION } from "../version.ts";
 import type { ServerLog } from "./server_log.ts";
 import {
@@ -47,6 +42,7 @@ import {
   STAGING_DIR,
   type Storage,
 } from "./storage.ts";
+import { type TreeIo, treeList, treePut, treeWant } from "./tree_session.ts";
 import type { UploadStaging } from "./upload_staging.ts";
 
 /** What every session of one server shares. */
@@ -91,7 +87,7 @@ export class Session {
       onActivity: () => this.#lastActivity = performance.now(),
       pool: ctx.pool,
     });
-    this.#writer = new MessageWriter(conn.writable, ctx.pool);
+    this.#writer = new MessageWriter(conn.writable);
   }
 
   /** Whether a request is being served right now. */
@@ -242,9 +238,24 @@ export class Session {
         return this.#mkdir(message);
       case "mv":
         return this.#move(message);
+      case "tree-put":
+        return treePut(this.#treeIo(), message);
+      case "tree-get":
+        return treeList(this.#treeIo(), message);
+      case "tree-want":
+        return treeWant(this.#treeIo(), message);
       default:
         throw new ProtocolError(`"${message.op}" is not a request`);
     }
+  }
+
+  #treeIo(): TreeIo {
+    return {
+      reader: this.#reader,
+      writer: this.#writer,
+      ctx: this.#ctx,
+      peer: this.peer,
+    };
   }
 
   #log(message: Message, started: number, outcome: Outcome): void {
@@ -327,6 +338,7 @@ export class Session {
   }
 
   async #get(request: GetRequest): Promise<Outcome> {
+    const { pool } = this.#ctx;
     const host = await this.#ctx.storage.resolveExisting(request.path);
     using file = await Deno.open(host);
     const info = await file.stat();
@@ -335,35 +347,32 @@ export class Session {
     }
     const mtime = Math.round(info.mtime?.getTime() ?? 0);
     let offset = 0;
-    let hash: Sha256 = createSha256();
-    if (request.offset > 0 && request.verify && request.offset <= info.size) {
-      const same = request.expect === undefined ||
-        (request.expect.size === info.size && request.expect.mtime === mtime);
-      if (same) {
-        const prefix = await hashPrefix(host, request.offset);
-        if (peekDigest(prefix) === request.prefixSha256) {
-          offset = request.offset;
-          hash = prefix;
-        }
+    let hasher = request.verify ? await createHasher(pool) : skipHashing(pool);
+    const unchanged = request.expect === undefined ||
+      (request.expect.size === info.size && request.expect.mtime === mtime);
+    if (
+      request.offset > 0 && request.verify && unchanged &&
+      request.offset <= info.size
+    ) {
+      const prefix = await createHasher(pool, host, request.offset);
+      if (prefix.hex() === request.prefixSha256) {
+        hasher = prefix;
+        offset = request.offset;
       }
     }
-    const header: DataMessage = {
+    await this.#writer.send({
       op: "data",
       offset,
       size: info.size,
       mtime,
       mode: info.mode === null ? null : info.mode & 0o7777,
       restarted: request.offset > 0 && offset === 0,
-    };
-    await this.#writer.send(header);
+    });
     await file.seek(offset, Deno.SeekMode.Start);
-    const hashing = new Sha256Stream(hash);
-    const chunks = request.verify
-      ? fileChunks(file, this.#ctx.pool).pipeThrough(hashing)
-      : fileChunks(file, this.#ctx.pool);
     await this.#writer.sendBody(
-      chunks,
-      () => request.verify ? { sha256: hashing.hex() } : {},
+      fileChunks(file, pool),
+      () => request.verify ? { sha256: hasher.hex() } : {},
+      (chunk) => hasher.update(chunk),
     );
     return {
       bytes: info.size - offset,
@@ -373,7 +382,7 @@ export class Session {
 
   async #put(request: PutRequest): Promise<Outcome> {
     this.#assertWritable();
-    const { storage, staging } = this.#ctx;
+    const { storage, staging, pool } = this.#ctx;
     const host = await storage.resolveNew(request.path);
     const path = storage.segments(request.path).join("/");
     await this.#assertReplaceable(host, path, request.noClobber);
@@ -386,11 +395,10 @@ export class Session {
     let keep = staged.resumable;
     try {
       const ready: Ready = { op: "ready", offset: staged.existing };
-      let prefix: Sha256 | undefined;
-      if (staged.existing > 0) {
-        prefix = await hashPrefix(staged.path, staged.existing);
-        ready.prefixSha256 = peekDigest(prefix);
-      }
+      const prefix = staged.existing > 0 && request.verify
+        ? await createHasher(pool, staged.path, staged.existing)
+        : null;
+      if (prefix) ready.prefixSha256 = prefix.hex();
       await this.#writer.send(ready);
       const data = await this.#reader.read();
       if (data === null) {
@@ -403,18 +411,19 @@ export class Session {
         throw new ProtocolError(`unexpected "${data.op}" during an upload`);
       }
       const offset = data.offset;
-      const hashing = new Sha256Stream(offset > 0 ? prefix : createSha256());
+      const hasher = !request.verify
+        ? skipHashing(pool)
+        : offset > 0 && prefix
+        ? prefix
+        : await createHasher(pool);
       let received = 0;
       using file = await Deno.open(staged.path, { write: true, create: true });
       await file.truncate(offset);
       await file.seek(offset, Deno.SeekMode.Start);
       const body = this.#reader.body();
-      const source = request.verify
-        ? body.stream.pipeThrough(hashing)
-        : body.stream;
-      await source.pipeTo(fileSink(file, (chunk) => {
+      await body.stream.pipeTo(fileSink(file, (chunk) => {
         received += chunk.byteLength;
-        this.#ctx.pool.give(chunk);
+        hasher.update(chunk);
       }));
       const trailer = await body.trailer;
       if (request.size !== null && offset + received !== request.size) {
@@ -425,7 +434,8 @@ export class Session {
           } bytes but the file has ${request.size}`,
         );
       }
-      if (request.verify && trailer.sha256 !== hashing.hex()) {
+      const sha256 = hasher.hex();
+      if (request.verify && trailer.sha256 !== sha256) {
         keep = false;
         throw new IntegrityError(
           "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
@@ -442,7 +452,7 @@ export class Session {
       await this.#writer.send({
         op: "done",
         bytes: received,
-        sha256: request.verify ? hashing.hex() : undefined,
+        sha256: request.verify ? sha256 : undefined,
       });
       return {
         path,

@@ -1,0 +1,408 @@
+/**
+ * `get -r`: fetches a remote folder tree as one pipelined exchange.
+ *
+ * The server lists the tree (`tree-get`); the client creates the folders,
+ * decides which files it lacks (same size and mtime counts as up to date)
+ * and asks for them (`tree-want`); the server streams them back to back,
+ * each with its SHA-256. Each file is written to a hidden partial file
+ * beside its target, verified, made durable in batches and renamed into
+ * place; folder times and modes are set last. Symlinks are never created.
+ * With `-P N` the wanted files are split among N connections.
+ *
+ * @module
+ */
+
+import { basename, dirname, join, resolve } from "@std/path";
+import { createHash } from "node:crypto";
+import {
+  errorFromWire,
+  FtsError,
+  IntegrityError,
+  ProtocolError,
+  type TreeItem,
+  WrongTypeError,
+} from "../protocol/mod.ts";
+import { DurableBatch } from "../transfer/durable_batch.ts";
+import { chunkHasher, writeAll, writeAllSync } from "../transfer/file_body.ts";
+import { Throttle } from "../transfer/throttle.ts";
+import {
+  asTreeItem,
+  joinTree,
+  jsonLines,
+  readJsonLines,
+  treeSegments,
+} from "../transfer/tree_manifest.ts";
+import { type Connection, unexpected } from "./connection.ts";
+import type { Reporter } from "./reporter.ts";
+import {
+  localReason,
+  type OpenConnection,
+  type TreeOptions,
+  type TreeResult,
+  TreeTally,
+} from "./tree_progress.ts";
+import { openExtras, partition } from "./tree_upload.ts";
+import { treeItem } from "./tree_walk.ts";
+
+/** Prefix of the hidden partial files `get -r` writes beside their targets. */
+export const TREE_PARTIAL_PREFIX = ".fts-partial-";
+
+/**
+ * The partial file for a tree file: beside its target, named after the
+ * source's path, size and mtime, so a rerun after a crash overwrites it.
+ */
+function partialPath(target: string, remote: string, item: TreeItem): string {
+  const key = createHash("sha256")
+    .update(`${remote}\0${item.size}\0${item.mtime}`)
+    .digest("hex").slice(0, 16);
+  return join(
+    dirname(target),
+    `${TREE_PARTIAL_PREFIX}${key}-${basename(target)}`,
+  );
+}
+
+/**
+ * Downloads the remote folder `remote` so that it becomes the local folder
+ * `local` (created if missing; files already there and up to date are left
+ * alone). `openExtra` opens further connections for `options.parallel`.
+ *
+ * @throws {FtsError} after the transfer when any file failed, counting them.
+ */
+export async function downloadTree(
+  connection: Connection,
+  remote: string,
+  local: string,
+  options: TreeOptions,
+  reporter: Reporter,
+  openExtra?: OpenConnection,
+): Promise<TreeResult> {
+  const action = `get -r "${remote || "/"}"`;
+  const items = await listTree(connection, remote, action);
+  const root = resolve(local);
+  const tally = new TreeTally(reporter, "get");
+  const dirs = items.filter((item) => item.type === "dir");
+  const files = items.filter((item) => item.type === "file");
+  for (const item of items) {
+    if (item.type === "symlink" || item.type === "other") tally.skip(item);
+  }
+
+  // Folders first, parents before children; one that cannot be made fails
+  // with everything under it.
+  const broken = new Map<string, string>();
+  const brokenParent = (path: string): string | undefined => {
+    for (
+      let at = path.lastIndexOf("/");
+      at > 0;
+      at = path.lastIndexOf("/", at - 1)
+    ) {
+      const reason = broken.get(path.slice(0, at));
+      if (reason !== undefined) return reason;
+    }
+    return broken.get("");
+  };
+  for (const dir of dirs) {
+    const inherited = dir.path === "" ? undefined : brokenParent(dir.path);
+    if (inherited !== undefined) {
+      broken.set(dir.path, inherited);
+      continue;
+    }
+    try {
+      makeFolder(join(root, dir.path), dir.path === "");
+    } catch (error) {
+      const { code, reason } = localReason(error);
+      broken.set(dir.path, reason);
+      tally.fail(dir.path, code, reason);
+    }
+  }
+
+  const needed: TreeItem[] = [];
+  let upToDate = 0;
+  for (const item of files) {
+    const inherited = brokenParent(item.path);
+    if (inherited !== undefined) {
+      tally.fail(item.path, "wrong_type", inherited);
+      continue;
+    }
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.lstatSync(join(root, item.path));
+    } catch {
+      // Missing: needed.
+    }
+    if (info?.isDirectory) {
+      tally.fail(item.path, "wrong_type", "a local folder is in the way");
+    } else if (
+      info?.isFile && info.size === item.size &&
+      treeItem(item.path, info).mtime === item.mtime
+    ) {
+      upToDate++;
+    } else needed.push(item);
+  }
+  tally.upToDate(upToDate);
+  tally.start(
+    remote || "/",
+    needed.length,
+    needed.reduce((sum, item) => sum + item.size, 0),
+  );
+
+  const batch = new DurableBatch({
+    check: (item) => {
+      let info: Deno.FileInfo | null = null;
+      try {
+        info = Deno.lstatSync(item.target);
+      } catch {
+        // Nothing in the way.
+      }
+      if (info?.isDirectory) {
+        throw new WrongTypeError("a local folder is in the way");
+      }
+    },
+    mapError: (error) => {
+      const { code, reason } = localReason(error);
+      return errorFromWire({ code, reason }, "write");
+    },
+    onSettled: (settled) => {
+      for (const { item, error } of settled) {
+        if (error) tally.failWith(item.name, error);
+        else tally.done(item.bytes);
+      }
+    },
+  });
+  const throttle = options.limitRate ? new Throttle(options.limitRate) : null;
+  const extras = await openExtras(
+    openExtra,
+    Math.min(options.parallel ?? 1, needed.length) - 1,
+    () => Promise.resolve(),
+    reporter,
+  );
+  const shares = partition(needed, 1 + extras.length);
+  const lanes = [connection, ...extras].map((c, i) =>
+    receiveLane(c, remote, root, shares[i] ?? [], {
+      options,
+      throttle,
+      tally,
+      batch,
+      action,
+    })
+  );
+  const settled = await Promise.allSettled(lanes);
+  await Promise.all(extras.map((extra) => extra.close()));
+  // Whatever arrived whole and verified is kept, even after a failure.
+  await batch.finish();
+  for (const result of settled) {
+    if (result.status === "rejected") {
+      tally.clear();
+      throw result.reason;
+    }
+  }
+
+  // Folder times and modes last, deepest first: the files changed them.
+  const now = new Date();
+  const deepestFirst = dirs.filter((dir) => !broken.has(dir.path))
+    .sort((a, b) => depth(b.path) - depth(a.path));
+  for (const dir of deepestFirst) {
+    try {
+      const host = join(root, dir.path);
+      if (dir.mode !== null) Deno.chmodSync(host, dir.mode & 0o777);
+      Deno.utimeSync(host, now, new Date(dir.mtime));
+    } catch (error) {
+      const { code, reason } = localReason(error);
+      tally.fail(dir.path, code, reason);
+    }
+  }
+  return tally.finish(action, files.length);
+}
+
+/** Asks for the tree's manifest and checks every path in it. */
+async function listTree(
+  connection: Connection,
+  remote: string,
+  action: string,
+): Promise<TreeItem[]> {
+  const reply = await connection.request(
+    { op: "tree-get", path: remote },
+    action,
+  );
+  if (reply.op !== "tree-list") throw unexpected(reply, action);
+  try {
+    const items = (await readJsonLines(connection.reader.body())).map(
+      asTreeItem,
+    );
+    const seen = new Set<string>();
+    for (const item of items) {
+      treeSegments(item.path);
+      if (seen.has(item.path)) {
+        throw new ProtocolError(`"${item.path}" is listed twice`);
+      }
+      seen.add(item.path);
+    }
+    if (items[0]?.path !== "" || items[0].type !== "dir") {
+      throw new ProtocolError("the tree listing does not start at its root");
+    }
+    return items;
+  } catch (error) {
+    throw connection.wrap(
+      error instanceof FtsError && !(error instanceof ProtocolError)
+        ? new ProtocolError(`cannot ${action}: ${error.message}`)
+        : error,
+      action,
+    );
+  }
+}
+
+/** Creates one folder whose parent exists; an existing folder is fine. */
+function makeFolder(host: string, isRoot: boolean): void {
+  try {
+    Deno.mkdirSync(host, { recursive: isRoot });
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  const info = Deno.lstatSync(host);
+  if (info.isSymlink && !isRoot) {
+    throw new WrongTypeError("a local symlink is in the way");
+  }
+  if (!Deno.statSync(host).isDirectory) {
+    throw new WrongTypeError("a local file is in the way");
+  }
+}
+
+/** What every lane of a download shares. */
+interface LaneContext {
+  options: TreeOptions;
+  throttle: Throttle | null;
+  tally: TreeTally;
+  batch: DurableBatch;
+  action: string;
+}
+
+/** Asks for `files` over `connection` and receives them. */
+async function receiveLane(
+  connection: Connection,
+  remote: string,
+  root: string,
+  files: TreeItem[],
+  context: LaneContext,
+): Promise<void> {
+  if (files.length === 0) return;
+  const { options, throttle, tally, batch, action } = context;
+  const wanted = new Map(files.map((item) => [item.path, item]));
+  try {
+    await connection.writer.send({
+      op: "tree-want",
+      path: remote,
+      verify: options.verify,
+    });
+    await connection.writer.sendBody(jsonLines(files.map((f) => f.path)));
+  } catch (error) {
+    throw connection.wrap(error, action);
+  }
+  while (true) {
+    const message = await connection.reply(action);
+    if (message.op === "tree-end") break;
+    if (message.op !== "file" && message.op !== "tree-error") {
+      throw unexpected(message, action);
+    }
+    const item = wanted.get(message.path);
+    if (!item) {
+      throw new ProtocolError(
+        `cannot ${action}: the server sent "${message.path}", which was not asked for`,
+      );
+    }
+    wanted.delete(message.path);
+    if (message.op === "tree-error") {
+      tally.fail(message.path, message.code, message.reason);
+      continue;
+    }
+    tally.current(message.path);
+    const target = join(root, message.path);
+    const staged = partialPath(target, joinTree(remote, message.path), item);
+    const body = connection.reader.body();
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(staged, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+    } catch (error) {
+      await body.stream.cancel();
+      await body.trailer.catch(() => {});
+      const { code, reason } = localReason(error);
+      tally.fail(message.path, code, reason);
+      continue;
+    }
+    const hasher = chunkHasher(connection.pool, options.verify);
+    const chunks = body.stream.getReader();
+    let received = 0;
+    let writeError: unknown;
+    let failure: FtsError | undefined;
+    let sha256 = "";
+    {
+      while (true) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await chunks.read();
+        } catch (error) {
+          const trailer = await body.trailer.catch(() => undefined);
+          if (!trailer?.error) throw connection.wrap(error, action);
+          // The server could not read the file; the connection is in step.
+          failure = errorFromWire(trailer.error, `get "${message.path}"`);
+          break;
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        received += chunk.byteLength;
+        if (throttle) await throttle.consume(chunk.byteLength);
+        tally.moved(chunk.byteLength);
+        if (writeError === undefined) {
+          try {
+            if (chunk.byteLength >= 256 * 1024) await writeAll(file, chunk);
+            else writeAllSync(file, chunk);
+          } catch (error) {
+            writeError = error;
+          }
+        }
+        hasher.update(chunk);
+      }
+      if (!failure) sha256 = hasher.hex();
+    }
+    if (!failure) {
+      const trailer = await body.trailer;
+      if (writeError !== undefined) {
+        const { code, reason } = localReason(writeError);
+        failure = errorFromWire({ code, reason }, "write");
+      } else if (received !== message.size) {
+        failure = new IntegrityError(
+          `received ${received} of ${message.size} bytes`,
+        );
+      } else if (options.verify && trailer.sha256 !== sha256) {
+        failure = new IntegrityError(
+          "the data was damaged in transit (SHA-256 mismatch)",
+        );
+      }
+    }
+    if (failure) {
+      file.close();
+      await Deno.remove(staged).catch(() => {});
+      tally.failWith(message.path, failure);
+      continue;
+    }
+    await batch.add({
+      name: message.path,
+      file,
+      staged,
+      target,
+      mode: message.mode,
+      mtime: message.mtime,
+      bytes: received,
+    });
+  }
+  for (const path of wanted.keys()) {
+    tally.fail(path, "protocol", "the server did not send it");
+  }
+}
+
+function depth(path: string): number {
+  return path === "" ? 0 : path.split("/").length;
+}

@@ -1,0 +1,200 @@
+/**
+ * Bookkeeping and reporting for `put -r` and `get -r`: files and bytes done,
+ * the progress bar (files and bytes of total, current file, rate, ETA),
+ * per-file failures reported by name as they happen, and the summary.
+ *
+ * @module
+ */
+
+import {
+  type ErrorCode,
+  errorFromWire,
+  FtsError,
+  type TreeItem,
+} from "../protocol/mod.ts";
+import type { Connection } from "./connection.ts";
+import { formatBytes } from "./format.ts";
+import type { ProgressBar } from "./progress.ts";
+import type { Reporter } from "./reporter.ts";
+import type { TransferOptions } from "./upload.ts";
+
+/**
+ * Connections a tree transfer uses unless told otherwise (`-P`). One: on
+ * loopback and on a slow link alike, more connections did not make trees
+ * faster (see the report in docs/protocol.md, "Trees").
+ */
+export const DEFAULT_PARALLEL = 1;
+
+/** How to move a tree. */
+export interface TreeOptions extends TransferOptions {
+  /** Connections to use at once (`-P`); 1 when absent. */
+  parallel?: number;
+}
+
+/** Opens one more connection to the same server, for `-P`. */
+export type OpenConnection = () => Promise<Connection>;
+
+/** What a tree transfer did. */
+export interface TreeResult {
+  /** Files moved in this run. */
+  files: number;
+  /** Bytes of those files. */
+  bytes: number;
+  /** Files left alone because the receiver had them already. */
+  upToDate: number;
+  /** Files (and folders) that failed. */
+  failed: number;
+  /** Symlinks and special files that were not copied. */
+  skipped: number;
+}
+
+/**
+ * Counts what a tree transfer did and tells the user: skipped symlinks,
+ * failures by name, progress, and the summary at the end.
+ */
+export class TreeTally {
+  /** The running totals. */
+  readonly result: TreeResult = {
+    files: 0,
+    bytes: 0,
+    upToDate: 0,
+    failed: 0,
+    skipped: 0,
+  };
+  #reporter: Reporter;
+  #verb: string;
+  #bar: ProgressBar | null = null;
+  #codes = new Set<ErrorCode>();
+
+  /** `verb` is `put` or `get`, as failures are worded (`cannot put "a"`). */
+  constructor(reporter: Reporter, verb: "put" | "get") {
+    this.#reporter = reporter;
+    this.#verb = verb;
+  }
+
+  /** Reports a symlink or special file that is not copied. */
+  skip(item: TreeItem): void {
+    this.result.skipped++;
+    this.#reporter.info(
+      item.type === "symlink"
+        ? `skipped symlink "${item.path}" (symlinks are not copied)`
+        : `skipped "${item.path}": not a regular file or folder`,
+    );
+  }
+
+  /** Reports files that need not move. */
+  upToDate(count: number): void {
+    this.result.upToDate += count;
+    if (count > 0) {
+      this.#reporter.info(
+        `skipped ${count} ${count === 1 ? "file" : "files"} already up to date`,
+      );
+    }
+  }
+
+  /** Starts the progress bar for `files` files of `bytes` bytes in all. */
+  start(label: string, files: number, bytes: number): void {
+    if (files === 0) return;
+    this.#bar = this.#reporter.progress(label, bytes, 0);
+    this.#bar?.countFiles(files);
+  }
+
+  /** Shows `path` as the file being moved. */
+  current(path: string): void {
+    this.#bar?.setLabel(path);
+  }
+
+  /** Counts bytes moved (sent or received). */
+  moved(bytes: number): void {
+    this.#bar?.advance(bytes);
+  }
+
+  /** Counts one file settled in place. */
+  done(bytes: number): void {
+    this.result.files++;
+    this.result.bytes += bytes;
+    this.#bar?.advanceFiles(1);
+  }
+
+  /** Reports one file (or folder) that failed, and goes on. */
+  fail(path: string, code: ErrorCode, reason: string): void {
+    this.result.failed++;
+    this.#codes.add(code);
+    this.#bar?.advanceFiles(1);
+    const text = `cannot ${this.#verb} "${path || "."}": ${
+      reason.replace(/^cannot [^:]+: /, "")
+    }`;
+    if (this.#reporter.error) this.#reporter.error(text);
+    else this.#reporter.info(text);
+  }
+
+  /** Reports a failure given as a typed error. */
+  failWith(path: string, error: FtsError): void {
+    this.fail(path, error.code, error.message);
+  }
+
+  /** Removes the bar (before an error is shown). */
+  clear(): void {
+    this.#bar?.clear();
+    this.#bar = null;
+  }
+
+  /**
+   * Ends the bar, prints the summary and, if anything failed, throws one
+   * typed error counting the failures out of `total`.
+   *
+   * @throws {FtsError} `cannot put -r "x": 2 of 10000 files failed`.
+   */
+  finish(action: string, total: number): TreeResult {
+    this.#bar?.finish();
+    this.#bar = null;
+    const { files, bytes, failed } = this.result;
+    this.#reporter.info(
+      `${this.#verb === "put" ? "sent" : "received"} ${files} ${
+        files === 1 ? "file" : "files"
+      } (${formatBytes(bytes)})${
+        this.result.upToDate > 0
+          ? `, ${this.result.upToDate} already up to date`
+          : ""
+      }${failed > 0 ? `, ${failed} failed` : ""}`,
+    );
+    if (failed > 0) {
+      const code = this.#codes.size === 1 ? [...this.#codes][0] : "io";
+      throw errorFromWire(
+        {
+          code,
+          reason: `${failed} of ${total} ${
+            total === 1 ? "file" : "files"
+          } failed`,
+        },
+        action,
+      );
+    }
+    return this.result;
+  }
+}
+
+/** A short reason for a local file-system error. */
+export function localReason(
+  error: unknown,
+): { code: ErrorCode; reason: string } {
+  if (error instanceof FtsError) {
+    return { code: error.code, reason: error.message };
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return { code: "not_found", reason: "no such local file" };
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return { code: "io", reason: "permission denied" };
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return { code: "wrong_type", reason: "a folder is in the way" };
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return { code: "wrong_type", reason: "a part of the path is not a folder" };
+  }
+  return {
+    code: "io",
+    reason: error instanceof Error ? error.message : String(error),
+  };
+}

@@ -1,0 +1,391 @@
+/**
+ * `put -r`: sends a local folder tree as one pipelined exchange.
+ *
+ * The client sends the manifest of its files (path, size, mtime); the server
+ * answers which ones it lacks (a file with the same size and mtime counts as
+ * up to date, rsync's quick check). Then the client streams, back to back and
+ * without waiting, a `dir` message per folder and a `file` message with its
+ * body per needed file, small ones gathered into large writes, while a
+ * concurrent reader takes the server's acknowledgements (each covering a
+ * batch of files made durable) and reports failures by name. With `-P N`
+ * the needed files are split among N connections.
+ *
+ * @module
+ */
+
+import { join } from "@std/path";
+import { createHash } from "node:crypto";
+import {
+  DATA_CHUNK_SIZE,
+  FrameBatch,
+  type Message,
+  ProtocolError,
+  type TreeDone,
+  type TreeItem,
+} from "../protocol/mod.ts";
+import { chunkHasher, sendFileBody } from "../transfer/file_body.ts";
+import { Throttle } from "../transfer/throttle.ts";
+import {
+  fromRanges,
+  jsonLines,
+  readJsonLines,
+  SMALL_FILE_SIZE,
+} from "../transfer/tree_manifest.ts";
+import { type Connection, unexpected } from "./connection.ts";
+import type { Reporter } from "./reporter.ts";
+import {
+  localReason,
+  type OpenConnection,
+  type TreeOptions,
+  type TreeResult,
+  TreeTally,
+} from "./tree_progress.ts";
+import { treeItem, walkLocalTree } from "./tree_walk.ts";
+import { localError } from "./upload.ts";
+
+/** Encoded frames leave once this many bytes have gathered. */
+const SEND_BATCH = 1024 * 1024;
+
+/**
+ * Uploads the local folder `local` so that it becomes the remote folder
+ * `remote` (created if missing; files already there and up to date are left
+ * alone). `openExtra` opens further connections for `options.parallel`.
+ *
+ * @throws {FtsError} after the transfer when any file failed, counting them.
+ */
+export async function uploadTree(
+  connection: Connection,
+  local: string,
+  remote: string,
+  options: TreeOptions,
+  reporter: Reporter,
+  openExtra?: OpenConnection,
+): Promise<TreeResult> {
+  const action = `put -r "${local}"`;
+  let tree;
+  try {
+    tree = walkLocalTree(local);
+  } catch (error) {
+    throw localError(error, action);
+  }
+  const tally = new TreeTally(reporter, "put");
+  for (const item of tree.skipped) tally.skip(item);
+  for (const { path, error } of tree.unreadable) {
+    const { code, reason } = localReason(error);
+    tally.fail(path, code, `cannot read the folder: ${reason}`);
+  }
+
+  const needed =
+    (await startPut(connection, remote, tree.files, options, action))
+      .map((index) => tree.files[index]);
+  tally.upToDate(tree.files.length - needed.length);
+  tally.start(
+    remote || ".",
+    needed.length,
+    needed.reduce((sum, item) => sum + item.size, 0),
+  );
+  const throttle = options.limitRate ? new Throttle(options.limitRate) : null;
+  const extras = await openExtras(
+    openExtra,
+    Math.min(options.parallel ?? 1, needed.length) - 1,
+    async (extra) => void await startPut(extra, remote, [], options, action),
+    reporter,
+  );
+  const shares = partition(needed, 1 + extras.length);
+  const lane = (
+    c: Connection,
+    files: TreeItem[],
+    dirs: TreeItem[],
+    beforeEnd?: () => Promise<unknown>,
+  ) =>
+    sendLane(c, tree.root, files, dirs, {
+      options,
+      throttle,
+      tally,
+      action,
+      beforeEnd,
+    });
+  const others = Promise.allSettled(
+    extras.map(async (extra, i) => {
+      try {
+        await lane(extra, shares[i + 1] ?? [], []);
+      } finally {
+        await extra.close();
+      }
+    }),
+  );
+  try {
+    // The main connection ends last: the server sets folder times at its end.
+    await lane(connection, shares[0], tree.dirs, () => others);
+    for (const settled of await others) {
+      if (settled.status === "rejected") throw settled.reason;
+    }
+  } catch (error) {
+    for (const extra of extras) extra.abort();
+    tally.clear();
+    throw error;
+  }
+  return tally.finish(action, tree.files.length + tree.unreadable.length);
+}
+
+/**
+ * Opens up to `count` more connections and prepares each with `prepare`;
+ * one that cannot be opened is reported and done without.
+ */
+export async function openExtras(
+  openExtra: OpenConnection | undefined,
+  count: number,
+  prepare: (connection: Connection) => Promise<void>,
+  reporter: Reporter,
+): Promise<Connection[]> {
+  if (!openExtra || count <= 0) return [];
+  const opened = await Promise.allSettled(
+    Array.from({ length: count }, async () => {
+      const extra = await openExtra();
+      try {
+        await prepare(extra);
+      } catch (error) {
+        extra.abort();
+        throw error;
+      }
+      return extra;
+    }),
+  );
+  const extras: Connection[] = [];
+  for (const result of opened) {
+    if (result.status === "fulfilled") extras.push(result.value);
+    else {
+      reporter.info(
+        `using fewer connections: ${
+          result.reason instanceof Error ? result.reason.message : result.reason
+        }`,
+      );
+    }
+  }
+  return extras;
+}
+
+/**
+ * Sends `tree-put` with the manifest of `files` and returns the indices of
+ * the files the server needs.
+ */
+async function startPut(
+  connection: Connection,
+  remote: string,
+  files: TreeItem[],
+  options: TreeOptions,
+  action: string,
+): Promise<number[]> {
+  try {
+    await connection.writer.send({
+      op: "tree-put",
+      path: remote,
+      verify: options.verify,
+    });
+    await connection.writer.sendBody(jsonLines(files));
+  } catch (error) {
+    throw connection.wrap(error, action);
+  }
+  const reply = await connection.reply(action);
+  if (reply.op !== "tree-need") throw unexpected(reply, action);
+  try {
+    const ranges = await readJsonLines(connection.reader.body());
+    const needed = fromRanges(ranges, files.length);
+    if (needed.length !== reply.files) {
+      throw new ProtocolError(
+        `cannot ${action}: the needed files do not add up`,
+      );
+    }
+    return needed;
+  } catch (error) {
+    throw connection.wrap(error, action);
+  }
+}
+
+/** What every lane of an upload shares. */
+interface LaneContext {
+  options: TreeOptions;
+  throttle: Throttle | null;
+  tally: TreeTally;
+  action: string;
+  /** Awaited before `tree-end` is sent. */
+  beforeEnd?: () => Promise<unknown>;
+}
+
+/**
+ * Streams `files` (and `dirs`) over `connection` while reading the
+ * acknowledgements; resolves when every file is acknowledged.
+ */
+async function sendLane(
+  connection: Connection,
+  root: string,
+  files: TreeItem[],
+  dirs: TreeItem[],
+  context: LaneContext,
+): Promise<TreeDone> {
+  const { options, throttle, tally, action } = context;
+  const sent: TreeItem[] = [];
+  let settled = 0;
+
+  const readAcks = async (): Promise<TreeDone> => {
+    while (true) {
+      const reply: Message = await connection.reply(action);
+      if (reply.op === "tree-done") return reply;
+      if (reply.op !== "tree-ack") throw unexpected(reply, action);
+      const failures = new Map(reply.failed.map((f) => [f.path, f]));
+      if (reply.done > sent.length || reply.done < settled) {
+        throw new ProtocolError(
+          `cannot ${action}: the server acknowledged files it was not sent`,
+        );
+      }
+      for (; settled < reply.done; settled++) {
+        const item = sent[settled];
+        const failure = failures.get(item.path);
+        if (failure) {
+          failures.delete(item.path);
+          tally.fail(item.path, failure.code, failure.reason);
+        } else tally.done(item.size);
+      }
+      // Failures that are not files: folders that could not be made or set.
+      for (const failure of failures.values()) {
+        tally.fail(failure.path, failure.code, failure.reason);
+      }
+    }
+  };
+
+  const send = async (): Promise<void> => {
+    const { writer } = connection;
+    const batch = new FrameBatch(SEND_BATCH + DATA_CHUNK_SIZE);
+    const flushAt = throttle
+      ? Math.min(SEND_BATCH, throttle.slice)
+      : SEND_BATCH;
+    const flush = async () => {
+      const bytes = batch.take();
+      if (throttle) await throttle.consume(bytes.byteLength);
+      await writer.sendEncoded(bytes);
+    };
+    for (const dir of dirs) {
+      batch.message({
+        op: "dir",
+        path: dir.path,
+        mtime: dir.mtime,
+        mode: dir.mode,
+      });
+    }
+    for (const item of files) {
+      const host = join(root, item.path);
+      tally.current(item.path);
+      if (item.size <= SMALL_FILE_SIZE) {
+        let data: Uint8Array;
+        try {
+          data = Deno.readFileSync(host);
+        } catch (error) {
+          const { code, reason } = localReason(error);
+          tally.fail(item.path, code, reason);
+          continue;
+        }
+        let mtime = item.mtime;
+        if (data.byteLength !== item.size) {
+          // Changed since the walk: send what was read, with its new time.
+          try {
+            mtime = treeItem(item.path, Deno.lstatSync(host)).mtime;
+          } catch {
+            // Keep the old time.
+          }
+        }
+        sent.push({ ...item, size: data.byteLength, mtime });
+        batch.message({
+          op: "file",
+          path: item.path,
+          size: data.byteLength,
+          mtime,
+          mode: item.mode,
+        });
+        for (let at = 0; at < data.byteLength; at += DATA_CHUNK_SIZE) {
+          batch.data(data.subarray(at, at + DATA_CHUNK_SIZE));
+        }
+        batch.end(
+          options.verify
+            ? { sha256: createHash("sha256").update(data).digest("hex") }
+            : {},
+        );
+        tally.moved(data.byteLength);
+        if (batch.size >= flushAt) await flush();
+        continue;
+      }
+      await flush();
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(host);
+      } catch (error) {
+        const { code, reason } = localReason(error);
+        tally.fail(item.path, code, reason);
+        continue;
+      }
+      try {
+        const info = await file.stat();
+        const mtime = treeItem(item.path, info).mtime;
+        sent.push({ ...item, size: info.size, mtime });
+        await writer.send({
+          op: "file",
+          path: item.path,
+          size: info.size,
+          mtime,
+          mode: item.mode,
+        });
+        // A read failure goes to the server in the trailer; it reports the
+        // file as failed in its acknowledgement.
+        await sendFileBody(writer, file, connection.pool, {
+          hasher: options.verify ? chunkHasher(connection.pool) : null,
+          throttle,
+          onBytes: (n) => tally.moved(n),
+        });
+      } finally {
+        file.close();
+      }
+    }
+    await flush();
+    await context.beforeEnd?.();
+    batch.message({ op: "tree-end" });
+    await flush();
+  };
+
+  let first: unknown;
+  const stop = (error: unknown) => {
+    first ??= error;
+    connection.abort();
+  };
+  const acks = readAcks();
+  acks.catch(stop);
+  const sending = send();
+  sending.catch(stop);
+  const results = await Promise.allSettled([sending, acks]);
+  if (first !== undefined) throw connection.wrap(first, action);
+  return (results[1] as PromiseFulfilledResult<TreeDone>).value;
+}
+
+/**
+ * Splits `files` into at most `parts` runs of consecutive files with about
+ * the same cost each (bytes, plus a fixed cost per file).
+ */
+export function partition<T extends { size: number }>(
+  files: T[],
+  parts: number,
+): T[][] {
+  if (parts <= 1 || files.length <= 1) return [files];
+  const cost = (file: T) => file.size + 64 * 1024;
+  const total = files.reduce((sum, file) => sum + cost(file), 0);
+  const shares: T[][] = [[]];
+  let spent = 0;
+  for (const file of files) {
+    const share = shares.at(-1)!;
+    if (
+      share.length > 0 && shares.length < parts &&
+      spent + cost(file) / 2 > (total * shares.length) / parts
+    ) {
+      shares.push([file]);
+    } else share.push(file);
+    spent += cost(file);
+  }
+  return shares;
+}

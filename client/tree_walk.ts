@@ -1,0 +1,94 @@
+/**
+ * Walks a local folder tree for `put -r`, without following symlinks.
+ *
+ * @module
+ */
+
+import { join, resolve } from "@std/path";
+import { WrongTypeError } from "../protocol/errors.ts";
+import type { EntryType, TreeItem } from "../protocol/messages.ts";
+
+/** A local tree, as `put -r` sends it. */
+export interface LocalTree {
+  /** The tree's root, absolute. */
+  root: string;
+  /** Folders, parents before children; the root itself first, as `""`. */
+  dirs: TreeItem[];
+  /** Regular files, in the order they are sent (by folder, names sorted). */
+  files: TreeItem[];
+  /** Symlinks and special files: never sent, only reported. */
+  skipped: TreeItem[];
+  /** Folders that could not be read, with the reason. */
+  unreadable: { path: string; error: unknown }[];
+}
+
+/** Describes `info` as a tree item at `path`. */
+export function treeItem(path: string, info: Deno.FileInfo): TreeItem {
+  const type: EntryType = info.isFile
+    ? "file"
+    : info.isDirectory
+    ? "dir"
+    : info.isSymlink
+    ? "symlink"
+    : "other";
+  return {
+    path,
+    type,
+    size: type === "file" ? info.size : 0,
+    mtime: Math.max(0, Math.round(info.mtime?.getTime() ?? 0)),
+    mode: info.mode === null ? null : info.mode & 0o7777,
+  };
+}
+
+/**
+ * Walks the tree at `root` depth first, names sorted. The root is followed
+ * if it is a symlink (the user named it); nothing inside is. Uses sync calls:
+ * one `lstat` per entry is far cheaper that way.
+ *
+ * @throws {WrongTypeError} when `root` is not a folder.
+ * @throws {Deno.errors.NotFound} when it does not exist.
+ */
+export function walkLocalTree(root: string): LocalTree {
+  const absolute = resolve(root);
+  const info = Deno.statSync(absolute);
+  if (!info.isDirectory) {
+    throw new WrongTypeError(`"${root}" is a file, not a folder`);
+  }
+  const tree: LocalTree = {
+    root: absolute,
+    dirs: [treeItem("", info)],
+    files: [],
+    skipped: [],
+    unreadable: [],
+  };
+  const pending: [string, string][] = [["", absolute]];
+  while (pending.length > 0) {
+    const [relative, folder] = pending.pop()!;
+    const names: string[] = [];
+    try {
+      for (const entry of Deno.readDirSync(folder)) names.push(entry.name);
+    } catch (error) {
+      tree.unreadable.push({ path: relative, error });
+      continue;
+    }
+    names.sort();
+    const subfolders: [string, string][] = [];
+    for (const name of names) {
+      const path = relative === "" ? name : `${relative}/${name}`;
+      const host = join(folder, name);
+      let item: TreeItem;
+      try {
+        item = treeItem(path, Deno.lstatSync(host));
+      } catch {
+        continue; // Gone since the listing.
+      }
+      if (item.type === "file") tree.files.push(item);
+      else if (item.type === "dir") {
+        tree.dirs.push(item);
+        subfolders.push([path, host]);
+      } else tree.skipped.push(item);
+    }
+    pending.push(...subfolders.reverse());
+  }
+  return tree;
+}

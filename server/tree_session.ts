@@ -1,0 +1,551 @@
+/**
+ * Tree transfers on the server: `tree-put` receives a whole folder tree as
+ * one pipelined stream, `tree-get` lists a tree and `tree-want` streams the
+ * files a client asks for.
+ *
+ * Every path goes through the {@linkcode Storage} jail: a tree's root is
+ * created or resolved there, each folder is created with `Storage.mkdirs`
+ * (which refuses symlinks that lead outside), each file path is checked
+ * lexically, and nothing is ever followed or created as a symlink. Uploaded
+ * files are written to the staging area, verified with SHA-256, made durable
+ * in batches and only then renamed into place and acknowledged, exactly as a
+ * single `put` but without a round trip per file.
+ *
+ * @module
+ */
+
+import { join } from "@std/path";
+import { createHash } from "node:crypto";
+import {
+  ConnectionError,
+  errorFromWire,
+  FrameBatch,
+  FtsError,
+  IntegrityError,
+  IoError,
+  type MessageReader,
+  type MessageWriter,
+  ProtocolError,
+  ReadOnlyError,
+  type TreeFailure,
+  type TreeGetRequest,
+  type TreeItem,
+  type TreePutRequest,
+  type TreeWantRequest,
+  WrongTypeError,
+} from "../protocol/mod.ts";
+import {
+  DurableBatch,
+  type SettledFile,
+  type StagedFile,
+} from "../transfer/durable_batch.ts";
+import {
+  chunkHasher,
+  sendFileBody,
+  writeAll,
+  writeAllSync,
+} from "../transfer/file_body.ts";
+import {
+  asTreeItem,
+  joinTree,
+  jsonLines,
+  readJsonLines,
+  SMALL_FILE_SIZE,
+  toRanges,
+  treeSegments,
+} from "../transfer/tree_manifest.ts";
+import type { SessionContext } from "./session.ts";
+import { entryFromInfo, mapFsError, STAGING_DIR } from "./storage.ts";
+
+/** What a tree handler needs from its session. */
+export interface TreeIo {
+  reader: MessageReader;
+  writer: MessageWriter;
+  ctx: SessionContext;
+  /** The client's address, for log lines. */
+  peer: string;
+}
+
+/** What a tree handler reports for the log. */
+export interface TreeOutcome {
+  path?: string;
+  bytes?: number;
+  result?: string;
+}
+
+/** Encoded frames are sent once this many bytes have gathered. */
+const SEND_BATCH = 1024 * 1024;
+
+/** Typed form of any error about tree-relative `path`. */
+function typed(error: unknown, path: string): FtsError {
+  if (error instanceof FtsError) return error;
+  const mapped = mapFsError(error, path);
+  return mapped instanceof FtsError ? mapped : new IoError(mapped.message);
+}
+
+/**
+ * Serves `tree-put`: reads the manifest, answers which files are needed, then
+ * receives `dir` and `file` messages until `tree-end`, acknowledging files as
+ * their batches become durable.
+ */
+export async function treePut(
+  io: TreeIo,
+  request: TreePutRequest,
+): Promise<TreeOutcome> {
+  const { reader, writer, ctx } = io;
+  const { storage, staging } = ctx;
+  const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
+  if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
+  const rootPath = storage.segments(request.path).join("/");
+  await storage.mkdirs(rootPath);
+  await storage.resolveExisting(rootPath);
+  const hostOf = (relative: string): string => {
+    treeSegments(relative);
+    return join(
+      storage.root,
+      ...storage.segments(joinTree(rootPath, relative)),
+    );
+  };
+
+  // rsync's quick check: same size and modification time means up to date.
+  const needed: number[] = [];
+  manifest.forEach((item, index) => {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.lstatSync(hostOf(item.path));
+    } catch {
+      // Missing or not a valid path: needed (a bad path fails on arrival).
+    }
+    if (
+      !info?.isFile || info.size !== item.size ||
+      entryFromInfo("", info).mtime !== item.mtime
+    ) {
+      needed.push(index);
+    }
+  });
+  await Deno.mkdir(staging.dir, { recursive: true });
+  await writer.send({ op: "tree-need", files: needed.length });
+  await writer.sendBody(jsonLines(toRanges(needed)));
+
+  const folders = new Map<string, Promise<void>>();
+  const ensureFolder = (relative: string): Promise<void> => {
+    let made = folders.get(relative);
+    if (!made) {
+      made = storage.mkdirs(joinTree(rootPath, relative));
+      made.catch(() => {});
+      folders.set(relative, made);
+    }
+    return made;
+  };
+  const dirs: { item: TreeItem; host: string }[] = [];
+  const extraFailures: TreeFailure[] = [];
+  const tag = crypto.randomUUID().slice(0, 8);
+  let sequence = 0;
+  let done = 0;
+  let files = 0;
+  let bytes = 0;
+  let failed = 0;
+  const fail = (path: string, error: FtsError): TreeFailure => {
+    failed++;
+    ctx.log.record({
+      peer: io.peer,
+      op: "tree-put",
+      path: joinTree(rootPath, path),
+      result: `failed: ${error.message}`,
+    });
+    return { path, code: error.code, reason: error.message };
+  };
+  const batch = new DurableBatch({
+    check: (item) => {
+      const info = lstatOrNull(item.target);
+      if (info?.isDirectory) {
+        throw new WrongTypeError(`"${item.name}" is a folder on the server`);
+      }
+    },
+    mapError: (error, item) => typed(error, item.name),
+    onSettled: async (settled: SettledFile[]) => {
+      const failures = extraFailures.splice(0);
+      for (const { item, error } of settled) {
+        if (error) failures.push(fail(item.name, error));
+        else {
+          files++;
+          bytes += item.bytes;
+        }
+      }
+      done += settled.length;
+      await writer.send({ op: "tree-ack", done, failed: failures })
+        .catch(() => {});
+    },
+  });
+
+  const receiveFile = async (
+    message: { path: string; size: number; mtime: number; mode: number | null },
+  ): Promise<void> => {
+    const body = reader.body();
+    const staged = join(staging.dir, `tree-${tag}-${sequence++}`);
+    const item: StagedFile = {
+      name: message.path,
+      file: null,
+      staged,
+      target: "",
+      mode: message.mode,
+      mtime: message.mtime,
+      bytes: 0,
+    };
+    try {
+      item.target = hostOf(message.path);
+      const parent = message.path.split("/").slice(0, -1).join("/");
+      await ensureFolder(parent);
+      if (lstatOrNull(item.target)?.isDirectory) {
+        throw new WrongTypeError(`"${message.path}" is a folder on the server`);
+      }
+      item.file = Deno.openSync(staged, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+    } catch (error) {
+      await body.stream.cancel();
+      await body.trailer.catch(() => {});
+      item.error = typed(error, message.path);
+      return await batch.add(item);
+    }
+    const hasher = chunkHasher(ctx.pool, request.verify);
+    const chunks = body.stream.getReader();
+    let writeError: unknown;
+    {
+      while (true) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await chunks.read();
+        } catch (error) {
+          discard(item);
+          const trailer = await body.trailer.catch(() => undefined);
+          if (!trailer?.error) throw error;
+          // The client could not read the file; the connection is in step.
+          item.error = errorFromWire(trailer.error, `read "${message.path}"`);
+          return await batch.add(item);
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        item.bytes += chunk.byteLength;
+        if (writeError === undefined) {
+          try {
+            if (chunk.byteLength >= 256 * 1024) {
+              await writeAll(item.file, chunk);
+            } else writeAllSync(item.file, chunk);
+          } catch (error) {
+            writeError = error;
+          }
+        }
+        hasher.update(chunk);
+      }
+    }
+    const sha256 = hasher.hex();
+    const trailer = await body.trailer;
+    let error: FtsError | undefined;
+    if (writeError !== undefined) error = typed(writeError, message.path);
+    else if (item.bytes !== message.size) {
+      error = new IntegrityError(
+        `received ${item.bytes} bytes of "${message.path}" but it has ${message.size}`,
+      );
+    } else if (request.verify && trailer.sha256 !== sha256) {
+      error = new IntegrityError(
+        `"${message.path}" was damaged in transit (SHA-256 mismatch)`,
+      );
+    }
+    if (error) {
+      discard(item);
+      item.error = error;
+    }
+    await batch.add(item);
+  };
+
+  let fatal: unknown;
+  try {
+    while (true) {
+      const message = await reader.read();
+      if (message === null) {
+        throw new ConnectionError("the client left during a tree upload");
+      }
+      if (message.op === "tree-end") break;
+      if (message.op === "file") {
+        await receiveFile(message);
+      } else if (message.op === "dir") {
+        try {
+          treeSegments(message.path);
+          await ensureFolder(message.path);
+          dirs.push({
+            item: { ...message, type: "dir", size: 0 },
+            host: hostOf(message.path),
+          });
+        } catch (error) {
+          extraFailures.push(fail(message.path, typed(error, message.path)));
+        }
+      } else {
+        throw new ProtocolError(`unexpected "${message.op}" in a tree upload`);
+      }
+    }
+  } catch (error) {
+    fatal = error;
+  }
+  // Whatever arrived whole and verified is kept, even when the client left.
+  await batch.finish().catch(() => {});
+  if (fatal !== undefined) {
+    if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
+      throw fatal;
+    }
+    await writer.send({
+      op: "error",
+      code: fatal instanceof FtsError ? fatal.code : "io",
+      reason: fatal instanceof Error ? fatal.message : String(fatal),
+    }).catch(() => {});
+    throw new ConnectionError(
+      `tree upload failed: ${
+        fatal instanceof Error ? fatal.message : String(fatal)
+      }`,
+    );
+  }
+  // Folders last, deepest first: writing their files changed their mtimes.
+  const now = new Date();
+  dirs.sort((a, b) => depth(b.item.path) - depth(a.item.path));
+  for (const { item, host } of dirs) {
+    try {
+      if (item.mode !== null) Deno.chmodSync(host, item.mode & 0o777);
+      Deno.utimeSync(host, now, new Date(item.mtime));
+    } catch (error) {
+      extraFailures.push(fail(item.path || ".", typed(error, item.path)));
+    }
+  }
+  await writer.send({ op: "tree-ack", done, failed: extraFailures.splice(0) });
+  await writer.send({ op: "tree-done", files, bytes, failed });
+  return {
+    path: rootPath,
+    bytes,
+    result: `ok, ${files} files, ${
+      manifest.length - needed.length
+    } up to date, ${failed} failed`,
+  };
+}
+
+/** Serves `tree-get`: lists the tree without following symlinks. */
+export async function treeList(
+  io: TreeIo,
+  request: TreeGetRequest,
+): Promise<TreeOutcome> {
+  const { storage } = io.ctx;
+  const rootPath = storage.segments(request.path).join("/");
+  const host = await storage.resolveExisting(rootPath);
+  const info = await Deno.stat(host);
+  if (!info.isDirectory) {
+    throw new WrongTypeError(
+      `"${request.path}" is a file, not a folder (use get without -r)`,
+    );
+  }
+  const items: TreeItem[] = [{ ...itemOf("", info), type: "dir", size: 0 }];
+  // Depth first, names sorted; yields now and then so other sessions run.
+  const pending: [string, string][] = [["", host]];
+  let seen = 0;
+  while (pending.length > 0) {
+    const [relative, folder] = pending.pop()!;
+    const names: string[] = [];
+    for (const entry of Deno.readDirSync(folder)) {
+      if (rootPath === "" && relative === "" && entry.name === STAGING_DIR) {
+        continue;
+      }
+      names.push(entry.name);
+    }
+    names.sort();
+    const subfolders: [string, string][] = [];
+    for (const name of names) {
+      const path = relative === "" ? name : `${relative}/${name}`;
+      let entry: Deno.FileInfo;
+      try {
+        entry = Deno.lstatSync(join(folder, name));
+      } catch {
+        continue; // Gone since the listing.
+      }
+      const item = itemOf(path, entry);
+      items.push(item);
+      if (item.type === "dir") subfolders.push([path, join(folder, name)]);
+      if (++seen % 1000 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    pending.push(...subfolders.reverse());
+  }
+  await io.writer.send({ op: "tree-list", path: request.path });
+  await io.writer.sendBody(jsonLines(items));
+  return { path: rootPath, result: `ok, ${items.length} entries` };
+}
+
+/**
+ * Serves `tree-want`: streams the asked-for files back to back, each as a
+ * `file` message and a body with its SHA-256, or a `tree-error`, then
+ * `tree-end`.
+ */
+export async function treeWant(
+  io: TreeIo,
+  request: TreeWantRequest,
+): Promise<TreeOutcome> {
+  const { reader, writer, ctx } = io;
+  const { storage } = ctx;
+  const wanted = await readJsonLines(reader.body());
+  const rootPath = storage.segments(request.path).join("/");
+  const rootHost = await storage.resolveExisting(rootPath);
+  if (!(await Deno.stat(rootHost)).isDirectory) {
+    throw new WrongTypeError(`"${request.path}" is not a folder`);
+  }
+  const folders = new Map<string, Promise<string>>();
+  const checkFolder = (relative: string): Promise<string> => {
+    let checked = folders.get(relative);
+    if (!checked) {
+      checked = storage.resolveExisting(joinTree(rootPath, relative));
+      checked.catch(() => {});
+      folders.set(relative, checked);
+    }
+    return checked;
+  };
+  const batch = new FrameBatch(SEND_BATCH + 64 * 1024);
+  let files = 0;
+  let bytes = 0;
+  let failed = 0;
+  for (const value of wanted) {
+    if (typeof value !== "string") {
+      throw new ProtocolError("a wanted path is not a string");
+    }
+    let host: string;
+    let info: Deno.FileInfo;
+    try {
+      const segments = treeSegments(value);
+      await checkFolder(segments.slice(0, -1).join("/"));
+      host = join(
+        storage.root,
+        ...storage.segments(joinTree(rootPath, value)),
+      );
+      info = Deno.lstatSync(host);
+      if (!info.isFile) {
+        throw new WrongTypeError(
+          info.isSymlink
+            ? `"${value}" is a symlink; fts does not send symlinks`
+            : `"${value}" is not a regular file`,
+        );
+      }
+    } catch (error) {
+      const wire = typed(error, value);
+      batch.message({
+        op: "tree-error",
+        path: value,
+        code: wire.code,
+        reason: wire.message,
+      });
+      failed++;
+      continue;
+    }
+    const mtime = entryFromInfo("", info).mtime;
+    const mode = info.mode === null ? null : info.mode & 0o7777;
+    if (info.size <= SMALL_FILE_SIZE) {
+      let data: Uint8Array;
+      try {
+        data = Deno.readFileSync(host);
+      } catch (error) {
+        const wire = typed(error, value);
+        batch.message({
+          op: "tree-error",
+          path: value,
+          code: wire.code,
+          reason: wire.message,
+        });
+        failed++;
+        continue;
+      }
+      batch.message({
+        op: "file",
+        path: value,
+        size: data.byteLength,
+        mtime,
+        mode,
+      });
+      batch.data(data);
+      batch.end(
+        request.verify
+          ? { sha256: createHash("sha256").update(data).digest("hex") }
+          : {},
+      );
+      files++;
+      bytes += data.byteLength;
+      if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+      continue;
+    }
+    await writer.sendEncoded(batch.take());
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(host);
+    } catch (error) {
+      const wire = typed(error, value);
+      batch.message({
+        op: "tree-error",
+        path: value,
+        code: wire.code,
+        reason: wire.message,
+      });
+      failed++;
+      continue;
+    }
+    try {
+      const size = (await file.stat()).size;
+      await writer.send({ op: "file", path: value, size, mtime, mode });
+      const sent = await sendFileBody(writer, file, ctx.pool, {
+        hasher: request.verify ? chunkHasher(ctx.pool) : null,
+      });
+      if (sent.readError === undefined) {
+        files++;
+        bytes += sent.bytes;
+      } else failed++;
+    } finally {
+      file.close();
+    }
+  }
+  batch.message({ op: "tree-end" });
+  await writer.sendEncoded(batch.take());
+  return {
+    path: rootPath,
+    bytes,
+    result: `ok, ${files} files sent, ${failed} failed`,
+  };
+}
+
+function itemOf(path: string, info: Deno.FileInfo): TreeItem {
+  const entry = entryFromInfo(path, info);
+  return {
+    path,
+    type: entry.type,
+    size: entry.type === "file" ? entry.size : 0,
+    mtime: entry.mtime,
+    mode: entry.mode,
+  };
+}
+
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function discard(item: StagedFile): void {
+  try {
+    item.file?.close();
+  } catch {
+    // Closed already.
+  }
+  item.file = null;
+  try {
+    Deno.removeSync(item.staged);
+  } catch {
+    // Not there.
+  }
+}
+
+function depth(path: string): number {
+  return path === "" ? 0 : path.split("/").length;
+}

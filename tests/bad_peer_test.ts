@@ -1,0 +1,513 @@
+/**
+ * Tests that a misbehaving peer ends only its own session. Each test starts a
+ * real server, opens a well-behaved client {@linkcode Connection} first, then
+ * lets a raw `Deno.connect` socket break the protocol: garbage, an unknown
+ * message, an oversized frame, a truncated frame, an upload abandoned
+ * half-way. The server answers with a `protocol` error where it can and
+ * closes that socket, while the good connection keeps working. Also covers
+ * the connection limit and the idle timeout.
+ *
+ * @module
+ */
+
+import {
+  assert,
+  assertEquals,
+  assertGreaterOrEqual,
+  assertLess,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { join } from "@std/path";
+import { Connection } from "../client/connection.ts";
+import { download } from "../client/download.ts";
+import type { Reporter } from "../client/reporter.ts";
+import { upload } from "../client/upload.ts";
+import {
+  BusyError,
+  ConnectionError,
+  decodeMessage,
+  encodeFrame,
+  encodeMessage,
+  type Frame,
+  frameHeader,
+  FrameReader,
+  FrameType,
+  type Message,
+  MessageWriter,
+} from "../protocol/mod.ts";
+import { STAGING_DIR } from "../server/storage.ts";
+import { startServer, type TestServer } from "./helpers/server.ts";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+const HOST = "127.0.0.1";
+const silent: Reporter = { info() {}, progress: () => null };
+const transfer = { resume: false, noClobber: false, verify: true };
+const HELLO: Message = { op: "hello", version: 1, agent: "x", features: [] };
+
+/** Rejects if `promise` takes longer than `ms`; always clears its timer. */
+async function within<T>(
+  ms: number,
+  what: string,
+  promise: Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: nothing within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` every 10 ms for up to `ms`; fails if it never holds. */
+async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  ms = 3000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function frameBytes(frame: Frame): Uint8Array {
+  const chunks = encodeFrame(frame);
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+function messageBytes(message: Message): Uint8Array {
+  return frameBytes({
+    type: FrameType.Message,
+    payload: encodeMessage(message),
+  });
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.byteLength;) {
+    at += await conn.write(bytes.subarray(at));
+  }
+}
+
+/** A raw socket to the server, reading whole frames. */
+class RawPeer {
+  readonly frames: FrameReader;
+  private constructor(readonly conn: Deno.TcpConn) {
+    this.frames = new FrameReader(conn.readable);
+  }
+
+  static async connect(port: number): Promise<RawPeer> {
+    const conn = await Deno.connect({ hostname: HOST, port });
+    conn.setNoDelay(true);
+    return new RawPeer(conn);
+  }
+
+  send(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
+  }
+
+  /** Reads the next message; fails on anything else. */
+  async message(): Promise<Message> {
+    const frame = await within(3000, "message", this.frames.next());
+    if (frame === null) throw new Error("the server closed the connection");
+    assertEquals(frame.type, FrameType.Message);
+    return decodeMessage(frame.payload);
+  }
+
+  /**
+   * Reads until the server closes the socket (a clean end or a reset, which
+   * the server may send when it closes with our bytes still unread) and
+   * returns the messages that arrived first.
+   */
+  async untilClosed(ms = 3000): Promise<Message[]> {
+    const messages: Message[] = [];
+    await within(
+      ms,
+      "server to close the connection",
+      (async () => {
+        for (let i = 0; i < 100; i++) {
+          let frame;
+          try {
+            frame = await this.frames.next();
+          } catch (error) {
+            if (
+              error instanceof Deno.errors.ConnectionReset ||
+              error instanceof Deno.errors.BrokenPipe
+            ) return;
+            throw error;
+          }
+          if (frame === null) return;
+          assertEquals(frame.type, FrameType.Message);
+          messages.push(decodeMessage(frame.payload));
+        }
+        throw new Error("too many frames");
+      })(),
+    );
+    return messages;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** Asserts `messages` is exactly one `protocol` error mentioning `reason`. */
+function assertProtocolError(messages: Message[], reason: string): void {
+  assertEquals(messages.length, 1, JSON.stringify(messages));
+  const [error] = messages;
+  if (error.op !== "error") throw new Error(`expected an error: ${error.op}`);
+  assertEquals(error.code, "protocol");
+  assertStringIncludes(error.reason, reason);
+}
+
+/**
+ * Runs `misbehave` with a raw socket while a good connection, opened first,
+ * stays open; then proves the bad session ended alone and the good one still
+ * lists, uploads and downloads. What `misbehave` returns runs once the bad
+ * session has ended.
+ */
+async function withBadPeer(
+  misbehave: (
+    peer: RawPeer,
+    context: TestServer,
+  ) => Promise<void | (() => Promise<void>)>,
+): Promise<void> {
+  const context = await startServer();
+  const { server, root, port, cleanup } = context;
+  const local = await Deno.makeTempDir({ prefix: "fts-bad-peer-local-" });
+  let good: Connection | undefined;
+  let peer: RawPeer | undefined;
+  try {
+    await Deno.writeTextFile(join(root, "existing.txt"), "existing");
+    good = await Connection.open({ hostname: HOST, port });
+    peer = await RawPeer.connect(port);
+    await waitFor("both sessions to start", () => server.connections === 2);
+
+    const after = await misbehave(peer, context);
+
+    peer.close();
+    await waitFor("the bad session to end", () => server.connections === 1);
+    await after?.();
+    assert(!good.closed);
+    const names = (await good.list("")).map((entry) => entry.name);
+    assert(names.includes("existing.txt"), names.join());
+    assert(!names.includes(STAGING_DIR), names.join());
+
+    const source = join(local, "after.bin");
+    const bytes = crypto.getRandomValues(new Uint8Array(50_000));
+    await Deno.writeFile(source, bytes);
+    await upload(good, source, "after.bin", transfer, silent);
+    assertEquals(await Deno.readFile(join(root, "after.bin")), bytes);
+    const back = join(local, "back.bin");
+    await download(good, "after.bin", back, transfer, silent);
+    assertEquals(await Deno.readFile(back), bytes);
+    await waitFor(
+      "only the good session to remain",
+      () => server.connections === 1,
+    );
+  } finally {
+    peer?.close();
+    await good?.close();
+    await cleanup();
+    await Deno.remove(local, { recursive: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bad peers
+
+Deno.test("a peer sending garbage bytes gets a protocol error and only its session ends", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: example\r\n\r\n"),
+    );
+    assertProtocolError(await peer.untilClosed(), "unknown frame type 0x47");
+  });
+});
+
+Deno.test("a peer sending a well-framed payload that is not JSON gets a protocol error", async () => {
+  await withBadPeer(async (peer) => {
+    const junk = new TextEncoder().encode("\x01\x02 not json at all");
+    await peer.send(frameBytes({ type: FrameType.Message, payload: junk }));
+    assertProtocolError(await peer.untilClosed(), "valid JSON");
+  });
+});
+
+Deno.test("a peer sending a valid frame with an unknown message op gets a protocol error and only its session ends", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    const unknown = new TextEncoder().encode(
+      JSON.stringify({ op: "launch", path: "x" }),
+    );
+    await peer.send(frameBytes({ type: FrameType.Message, payload: unknown }));
+    assertProtocolError(
+      await peer.untilClosed(),
+      'unknown message type "launch"',
+    );
+  });
+});
+
+Deno.test("a peer sending a known message that is not a request gets a protocol error", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    await peer.send(messageBytes({ op: "ready", offset: 0 }));
+    assertProtocolError(await peer.untilClosed(), '"ready" is not a request');
+  });
+});
+
+Deno.test("a peer skipping hello gets a protocol error", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(messageBytes({ op: "ls", path: "" }));
+    assertProtocolError(await peer.untilClosed(), 'expected "hello"');
+  });
+});
+
+Deno.test("a peer sending an oversized frame length header gets a protocol error and only its session ends", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    // Only the header: the server must refuse it without waiting for 4 GiB.
+    await peer.send(frameHeader(FrameType.Data, 0xffff_ffff));
+    assertProtocolError(await peer.untilClosed(), "exceeds the limit");
+  });
+});
+
+/**
+ * Checks what a peer that half-closed its socket receives before the server
+ * closes it: nothing or a `protocol` error. Deno closes a socket whose
+ * readable reaches its end, so the server cannot answer a half-closed peer.
+ */
+function assertNothingOrProtocolError(messages: Message[], reason: string) {
+  if (messages.length > 0) assertProtocolError(messages, reason);
+  else assertEquals(messages, []);
+}
+
+Deno.test("a peer that stops inside a frame header and closes ends only its session", async () => {
+  await withBadPeer(async (peer, { server }) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    await peer.send(frameHeader(FrameType.Message, 40).subarray(0, 3));
+    await peer.conn.closeWrite();
+    assertNothingOrProtocolError(await peer.untilClosed(), "inside a frame");
+    await waitFor("the session to end", () => server.connections === 1);
+  });
+});
+
+Deno.test("a peer that stops inside a frame payload and closes ends only its session", async () => {
+  await withBadPeer(async (peer, { server }) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    const whole = messageBytes({ op: "ls", path: "some/long/folder/name" });
+    await peer.send(whole.subarray(0, whole.byteLength - 4));
+    await peer.conn.closeWrite();
+    assertNothingOrProtocolError(await peer.untilClosed(), "inside a frame");
+    await waitFor("the session to end", () => server.connections === 1);
+  });
+});
+
+Deno.test("a peer that vanishes inside a frame without reading ends only its session", async () => {
+  await withBadPeer(async (peer) => {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    await peer.send(frameHeader(FrameType.Message, 1000));
+    await peer.send(new Uint8Array(10));
+    // withBadPeer closes the socket outright and checks the rest.
+  });
+});
+
+/**
+ * Sends hello, a put of 1 MiB to `path` and 300 KB of it plus half a frame,
+ * and waits until the server has staged those bytes; leaves the socket open.
+ */
+async function startAbandonedUpload(
+  peer: RawPeer,
+  root: string,
+  path: string,
+): Promise<void> {
+  const writer = new MessageWriter(peer.conn.writable);
+  await writer.send(HELLO);
+  assertEquals((await peer.message()).op, "welcome");
+  const size = 1024 * 1024;
+  await writer.send({
+    op: "put",
+    path,
+    size,
+    mtime: 1_700_000_000_000,
+    mode: null,
+    resume: false,
+    noClobber: false,
+    verify: true,
+  });
+  assertEquals(await peer.message(), { op: "ready", offset: 0 });
+  await writer.send({ op: "data", offset: 0, size });
+  for (let i = 0; i < 3; i++) {
+    await peer.send(frameBytes({
+      type: FrameType.Data,
+      payload: new Uint8Array(100_000).fill(i + 1),
+    }));
+  }
+  await peer.send(
+    frameBytes({ type: FrameType.Data, payload: new Uint8Array(5000) })
+      .subarray(0, 2500),
+  );
+  // The server is mid-transfer: its staging area holds the bytes.
+  const staging = join(root, STAGING_DIR, "partial");
+  await waitFor("the server to stage 300 KB", async () => {
+    let staged = 0;
+    for await (const entry of Deno.readDir(staging)) {
+      staged += (await Deno.stat(join(staging, entry.name))).size;
+    }
+    return staged >= 300_000;
+  });
+}
+
+/** Lists the root: no temporary files, and the old target unchanged. */
+async function assertListingClean(
+  connection: Connection,
+  oldSize: number,
+): Promise<void> {
+  const entries = await connection.list("");
+  const names = entries.map((entry) => entry.name).sort();
+  assertEquals(names, ["existing.txt", "target.txt"]);
+  const target = entries.find((entry) => entry.name === "target.txt")!;
+  assertEquals(target.size, oldSize);
+  assertEquals((await connection.stat("target.txt")).size, oldSize);
+}
+
+Deno.test("a peer that disconnects in the middle of an upload leaves no new file, keeps the old version and never shows temporary files", async () => {
+  const old = new TextEncoder().encode("the previous version must survive\n");
+  await withBadPeer(async (peer, { server, root, port }) => {
+    await Deno.writeFile(join(root, "target.txt"), old);
+    const watcher = await Connection.open({ hostname: HOST, port });
+    try {
+      // A new target: abandoned half-way, it must not appear.
+      const first = await RawPeer.connect(port);
+      try {
+        await startAbandonedUpload(first, root, "fresh.bin");
+        await assertListingClean(watcher, old.byteLength);
+      } finally {
+        first.close();
+      }
+      // withBadPeer's good connection and raw peer, and the watcher.
+      await waitFor("the first upload to end", () => server.connections === 3);
+      await assertListingClean(watcher, old.byteLength);
+      await assertRejects(
+        () => Deno.lstat(join(root, "fresh.bin")),
+        Deno.errors.NotFound,
+      );
+      // An existing target: abandoned half-way, the old version stays.
+      await startAbandonedUpload(peer, root, "target.txt");
+      await assertListingClean(watcher, old.byteLength);
+      assertEquals(await Deno.readFile(join(root, "target.txt")), old);
+    } finally {
+      await watcher.close();
+    }
+    return async () => {
+      const fresh = await Connection.open({ hostname: HOST, port });
+      try {
+        await assertListingClean(fresh, old.byteLength);
+      } finally {
+        await fresh.close();
+      }
+      assertEquals(await Deno.readFile(join(root, "target.txt")), old);
+    };
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Limits
+
+Deno.test("with maxConnections 2 a third client is refused with a BusyError, and admitted once a slot is free", async () => {
+  const { server, port, cleanup } = await startServer({ maxConnections: 2 });
+  const open: Connection[] = [];
+  try {
+    open.push(await Connection.open({ hostname: HOST, port }));
+    open.push(await Connection.open({ hostname: HOST, port }));
+    const error = await assertRejects(
+      () => Connection.open({ hostname: HOST, port }),
+      BusyError,
+      "limit",
+    );
+    assertStringIncludes(
+      (error as BusyError).message,
+      `cannot connect to ${HOST}:${port}: the server is at its limit of 2 connections`,
+    );
+    assertEquals(server.connections, 2);
+    // The admitted sessions are unaffected.
+    assertEquals(await open[0].list(""), []);
+    assertEquals(await open[1].list(""), []);
+    await open.shift()!.close();
+    await waitFor("a slot to free up", () => server.connections === 1);
+    open.push(await Connection.open({ hostname: HOST, port }));
+    assertEquals(await open[1].list(""), []);
+  } finally {
+    for (const connection of open) await connection.close();
+    await cleanup();
+  }
+});
+
+Deno.test("with idleTimeoutMs 300 the server sends a notice to an idle connection, then closes it", async () => {
+  const { server, port, cleanup } = await startServer({ idleTimeoutMs: 300 });
+  let peer: RawPeer | undefined;
+  try {
+    peer = await RawPeer.connect(port);
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    const started = Date.now();
+    const messages = await peer.untilClosed(3000);
+    const elapsed = Date.now() - started;
+    assertEquals(messages.length, 1, JSON.stringify(messages));
+    const [notice] = messages;
+    if (notice.op !== "notice") throw new Error(`not a notice: ${notice.op}`);
+    assertStringIncludes(notice.message, "without a request");
+    assertGreaterOrEqual(elapsed, 200);
+    assertLess(elapsed, 3000);
+    await waitFor("the idle session to end", () => server.connections === 0);
+  } finally {
+    peer?.close();
+    await cleanup();
+  }
+});
+
+Deno.test("a client Connection left idle past idleTimeoutMs is told why and then fails with a ConnectionError", async () => {
+  const { port, cleanup } = await startServer({ idleTimeoutMs: 300 });
+  const notices: string[] = [];
+  const connection = await Connection.open(
+    { hostname: HOST, port },
+    { onNotice: (notice) => notices.push(notice.message) },
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await assertRejects(() => connection.list(""), ConnectionError);
+    assert(connection.closed);
+    assertEquals(notices.length, 1, notices.join());
+    assertStringIncludes(notices[0], "without a request");
+  } finally {
+    connection.abort();
+    await cleanup();
+  }
+});

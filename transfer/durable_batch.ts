@@ -1,0 +1,177 @@
+/**
+ * Makes received files durable in batches: the receiver of a tree writes each
+ * file to a staging path and hands it here; every batch (so many files, so
+ * many bytes, or a tenth of a second) is synced to disk with one concurrent
+ * round of `fdatasync`, then each file gets its mode and modification time
+ * and is renamed into place, and the folders holding them are synced. Only
+ * then is the batch reported as settled (acknowledged), so a settled file
+ * survives a crash and an unsettled one is sent again on the next run.
+ *
+ * @module
+ */
+
+import { dirname } from "@std/path";
+import { FtsError } from "../protocol/errors.ts";
+
+/** A received file waiting to be made durable, or a failure to report in order. */
+export interface StagedFile {
+  /** The tree-relative path, for reports. */
+  name: string;
+  /** The written file, still open; the batch closes it. */
+  file: Deno.FsFile | null;
+  /** Where the bytes were written. */
+  staged: string;
+  /** Where the file belongs. */
+  target: string;
+  mode: number | null;
+  /** Modification time in milliseconds since the epoch. */
+  mtime: number;
+  bytes: number;
+  /** Set when the file has failed already; it is only reported, in order. */
+  error?: FtsError;
+}
+
+/** What became of one file. */
+export interface SettledFile {
+  item: StagedFile;
+  /** Why the file is not in place; absent on success. */
+  error?: FtsError;
+}
+
+/** Options for {@linkcode DurableBatch}. */
+export interface DurableBatchOptions {
+  /** Flush after this many files. Default 128. */
+  maxFiles?: number;
+  /** Flush after this many bytes. Default 64 MiB. */
+  maxBytes?: number;
+  /** Flush this long after the first file of a batch arrived. Default 100 ms. */
+  maxDelayMs?: number;
+  /** Called just before a file is renamed into place; throw to refuse it. */
+  check?: (item: StagedFile) => void;
+  /** Turns a file-system error about `item` into a typed error. */
+  mapError: (error: unknown, item: StagedFile) => FtsError;
+  /** Receives each flushed batch, in order. */
+  onSettled: (settled: SettledFile[]) => void | Promise<void>;
+}
+
+/**
+ * Collects staged files and makes them durable in batches, one flush at a
+ * time and in order, while the next batch fills.
+ *
+ * @example
+ * ```ts
+ * const batch = new DurableBatch({ mapError, onSettled: (done) => ack(done) });
+ * await batch.add({ name, file, staged, target, mode, mtime, bytes });
+ * await batch.finish();
+ * ```
+ */
+export class DurableBatch {
+  #options: DurableBatchOptions;
+  #pending: StagedFile[] = [];
+  #bytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #failure: unknown;
+
+  constructor(options: DurableBatchOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Adds a file. Resolves at once, or, when this fills a batch, once the
+   * batch before it is durable (so at most two batches are held).
+   */
+  async add(item: StagedFile): Promise<void> {
+    this.#pending.push(item);
+    this.#bytes += item.bytes;
+    if (
+      this.#pending.length >= (this.#options.maxFiles ?? EXP_BATCH) ||
+      this.#bytes >= (this.#options.maxBytes ?? 64 * 1024 * 1024)
+    ) {
+      await this.#cut();
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(
+        () => void this.#cut(),
+        this.#options.maxDelayMs ?? 100,
+      );
+    }
+  }
+
+  /**
+   * Flushes what is left and waits for every flush.
+   *
+   * @throws the first error `onSettled` threw.
+   */
+  async finish(): Promise<void> {
+    this.#cut();
+    await this.#chain;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Starts flushing the pending files; resolves when the flush before is done. */
+  #cut(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const items = this.#pending;
+    if (items.length === 0) return this.#chain;
+    this.#pending = [];
+    this.#bytes = 0;
+    const before = this.#chain;
+    this.#chain = before.then(() => this.#flush(items)).catch((error) => {
+      this.#failure ??= error;
+    });
+    return before;
+  }
+
+  async #flush(items: StagedFile[]): Promise<void> {
+    const { check, mapError, onSettled } = this.#options;
+    const synced = await Promise.allSettled(
+      items.map((item) => item.error || EXP_NOSYNC ? null : item.file?.syncData()),
+    );
+    const folders = new Set<string>();
+    const now = new Date();
+    const settled = items.map((item, i): SettledFile => {
+      try {
+        item.file?.close();
+      } catch {
+        // Closed already.
+      }
+      if (item.error) return { item, error: item.error };
+      try {
+        const sync = synced[i];
+        if (sync.status === "rejected") throw sync.reason;
+        if (item.mode !== null) Deno.chmodSync(item.staged, item.mode & 0o777);
+        Deno.utimeSync(item.staged, now, new Date(item.mtime));
+        check?.(item);
+        Deno.renameSync(item.staged, item.target);
+        folders.add(dirname(item.target));
+        return { item };
+      } catch (error) {
+        try {
+          Deno.removeSync(item.staged);
+        } catch {
+          // Not there.
+        }
+        return {
+          item,
+          error: error instanceof FtsError ? error : mapError(error, item),
+        };
+      }
+    });
+    // The renames are durable once their folders are synced.
+    await Promise.all([...folders].map(syncFolder));
+    await onSettled(settled);
+  }
+}
+
+const EXP_NOSYNC = Deno.env.get("FTS_NOSYNC") === "1";
+const EXP_BATCH = Number(Deno.env.get("FTS_BATCH") ?? 128);
+async function syncFolder(path: string): Promise<void> {
+  if (EXP_NOSYNC) return;
+  try {
+    using folder = await Deno.open(path);
+    await folder.sync();
+  } catch {
+    // Some file systems cannot sync a folder; the files themselves are synced.
+  }
+}
