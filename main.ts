@@ -107,6 +107,7 @@ export async function main(
   args: string[],
   io: MainIo = defaultIo,
 ): Promise<number> {
+  const unknownOptions: string[] = [];
   const flags = parseArgs(args, {
     boolean: [
       "help",
@@ -134,9 +135,18 @@ export async function main(
       "parallel",
     ],
     alias: { h: "help", V: "version" },
+    unknown: (arg: string, key?: string) => {
+      if (key !== undefined) unknownOptions.push(arg);
+      return key === undefined;
+    },
     stopEarly: false,
   });
   const positional: string[] = flags._.map(String);
+  if (unknownOptions.length > 0) {
+    io.err(`fts: unknown option "${unknownOptions[0]}"`);
+    io.err(MAIN_HELP);
+    return 2;
+  }
   const [subcommand, ...rest] = positional;
   try {
     if (flags.version) {

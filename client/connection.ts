@@ -139,18 +139,10 @@ export class Connection {
   async request(request: Message, action: string): Promise<Message> {
     try {
       await this.writer.send(request);
-      const reply = await this.reader.read();
-      if (reply === null) {
-        this.#closed = true;
-        throw new ConnectionError(
-          `cannot ${action}: the server closed the connection`,
-        );
-      }
-      if (reply.op === "error") throw errorFromWire(reply, action);
-      return reply;
     } catch (error) {
       throw this.wrap(error, action);
     }
+    return await this.reply(action);
   }
 
   /**

@@ -58,6 +58,9 @@ Deno.test("a usage error prints usage and exits 2", async () => {
   assertEquals(badPort.code, 2);
   const noHost = await runFts(["connect"]);
   assertEquals(noHost.code, 2);
+  const unknownOption = await runFts(["connect", "--frobnicate", "h", "ls"]);
+  assertEquals(unknownOption.code, 2);
+  assertStringIncludes(unknownOption.stderr, 'unknown option "--frobnicate"');
 });
 
 Deno.test("fts serve announces its real port, logs operations and exits 0 on SIGTERM", async () => {
