@@ -302,7 +302,8 @@ export class Session {
     if (request.hash) {
       for (const entry of entries) {
         if (entry.type === "file") {
-          entry.sha256 = await this.#hashFile(join(host, entry.name));
+          const path = info.isDirectory ? join(host, entry.name) : host;
+          entry.sha256 = await this.#hashFile(path);
         }
       }
     }

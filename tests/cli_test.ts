@@ -103,6 +103,9 @@ Deno.test("put, ls, stat, hash, get, mv, mkdir and rm work from the command line
     assertEquals(JSON.parse(stat.stdout).size, 5 * 1024 * 1024 + 17);
     assertEquals(JSON.parse(stat.stdout).sha256, await sha256File(source));
 
+    const lsHash = await fts("ls", "docs/data.bin", "--json", "--hash");
+    assertEquals(JSON.parse(lsHash.stdout)[0].sha256, await sha256File(source));
+
     const hash = await fts("hash", "docs/data.bin");
     assertEquals(hash.stdout, `${await sha256File(source)}  docs/data.bin\n`);
 
