@@ -1,6 +1,7 @@
 /**
  * fts: fast, safe file transfer. This module only parses the command line
- * and dispatches to `fts serve` (server/) or `fts connect` (client/).
+ * and dispatches to `fts serve` and `fts user` (server/) or `fts connect`
+ * (client/).
  *
  * @module
  */
@@ -8,22 +9,26 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { COMMANDS } from "./client/commands.ts";
 import { connectCommand } from "./client/connect_command.ts";
+import { normalizeFingerprint } from "./client/host_trust.ts";
+import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
 import { UsageError } from "./client/usage_error.ts";
 import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
+import { type UserAction, userCommand } from "./server/user_command.ts";
 import { parseRate } from "./transfer/rate_limit_stream.ts";
 import { VERSION } from "./version.ts";
 
 const MAIN_HELP = `fts ${VERSION}: fast, safe file transfer
 
 Usage:
-  fts serve [DIR] [options]             serve DIR (default ./data)
-  fts connect HOST[:PORT] [COMMAND ...]  run COMMAND, or open a shell
+  fts serve [DIR] [options]                     serve DIR (default ./data)
+  fts connect [USER@]HOST[:PORT] [COMMAND ...]  run COMMAND, or open a shell
+  fts user add|remove|list ... --users FILE     manage the users of a server
   fts --version | --help
 
-Run "fts serve --help" or "fts connect --help" for details.`;
+Run "fts serve --help", "fts connect --help" or "fts user --help" for details.`;
 
 const SERVE_HELP = `Usage: fts serve [DIR] [options]
 
@@ -32,10 +37,21 @@ printed is "fts listening on HOST:PORT". Logs one line per connection and per
 operation on stderr. SIGINT/SIGTERM stop accepting connections and let running
 transfers finish (a second signal stops at once).
 
+With --tls every connection is encrypted. Without --cert and --key, fts makes
+a self-signed certificate once and keeps it in its configuration directory
+($FTS_CONFIG_DIR, else ~/.config/fts); the second line printed is
+"fts tls fingerprint SHA256:...", which clients can check or pin with
+"fts connect --fingerprint". With --users FILE every client must log in as
+one of the users in FILE (see "fts user --help").
+
 Options:
   --host HOST            address to listen on (default 0.0.0.0)
   --port PORT            port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
-  --read-only            refuse put, rm, mkdir and mv
+  --tls                  encrypt every connection with TLS
+  --cert FILE            TLS certificate (or chain, leaf first), PEM; implies --tls
+  --key FILE             the certificate's private key, PEM
+  --users FILE           require a login by a user in FILE
+  --read-only            refuse put, rm, mkdir and mv for everyone
   --quiet                no log lines
   --idle-timeout SECS    close connections idle this long (default 300)
   --max-connections N    refuse connections beyond N at once (default 256)
@@ -43,17 +59,31 @@ Options:
   --grace SECS           time running transfers get at shutdown (default 10)
   --debug                show stack traces`;
 
-const CONNECT_HELP = `Usage: fts connect HOST[:PORT] [COMMAND ARGS...] [options]
+const CONNECT_HELP =
+  `Usage: fts connect [USER@]HOST[:PORT] [COMMAND ARGS...] [options]
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
 help and quit (Ctrl-D leaves).
 
+TLS is used with --tls, --fingerprint or --ca, and always for a server in
+known_hosts; fts never falls back to plain TCP. The first time, fts shows the
+server's certificate fingerprint and asks whether to trust it (compare it
+with the "fts tls fingerprint" line the server printed); the answer is kept
+in known_hosts in the configuration directory ($FTS_CONFIG_DIR, else
+~/.config/fts). Without a terminal to ask on, pass --fingerprint. A server
+whose certificate changed later is refused. A certificate from an authority
+the system (or --ca) trusts is checked normally instead.
+
+A server started with --users asks for a login: name the user as
+USER@HOST. The password is read from FTS_PASSWORD if set, else asked for
+on the terminal.
+
 Commands:
 ${
-  Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(20)}${c.summary}`)
-    .join("\n")
-}
+    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(20)}${c.summary}`)
+      .join("\n")
+  }
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time
@@ -79,10 +109,31 @@ Options:
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
+  --tls           use TLS; ask about the certificate of a new server
+  --fingerprint F use TLS; trust the server whose certificate has
+                  fingerprint F (SHA256:..., as fts serve prints it)
+  --ca FILE       use TLS; verify the server with this certificate
+                  authority (PEM) and the system's, by host name
   --quiet         no progress bar or messages
   --debug         show stack traces
 
 Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.`;
+
+const USER_HELP = `Usage:
+  fts user add NAME --users FILE [--read-only] [--replace]
+  fts user remove NAME --users FILE
+  fts user list --users FILE
+
+Manages the users of "fts serve --users FILE"; a running server sees changes
+at the next login. add asks for the password twice without showing it, or
+takes it from FTS_PASSWORD when set. FILE keeps only a SCRAM-SHA-256
+verifier per user, never the password, and is created with mode 0600.
+
+Options:
+  --users FILE    the users file (required)
+  --read-only     add: the user may list and download, not change anything
+  --replace       add: replace an existing user (sets a new password)
+  --debug         show stack traces`;
 
 /** Where `main` writes; tests pass their own. */
 export interface MainIo {
@@ -122,8 +173,15 @@ export async function main(
       "no-verify",
       "r",
       "recursive",
+      "tls",
+      "replace",
     ],
     string: [
+      "cert",
+      "key",
+      "users",
+      "fingerprint",
+      "ca",
       "host",
       "port",
       "idle-timeout",
@@ -160,6 +218,9 @@ export async function main(
       case "serve":
         if (flags.help) return io.out(SERVE_HELP), 0;
         if (rest.length > 1) throw new UsageError("serve takes one folder");
+        if ((flags.cert === undefined) !== (flags.key === undefined)) {
+          throw new UsageError("--cert and --key go together");
+        }
         await serveCommand({
           root: rest[0] ?? "./data",
           hostname: flags.host ?? "0.0.0.0",
@@ -167,6 +228,10 @@ export async function main(
             ? DEFAULT_PORT
             : integer(flags.port, "--port"),
           readOnly: flags["read-only"],
+          tls: flags.tls,
+          certFile: flags.cert,
+          keyFile: flags.key,
+          users: flags.users,
           log: flags.quiet ? null : undefined,
           idleTimeoutMs: flags["idle-timeout"] === undefined
             ? undefined
@@ -186,9 +251,19 @@ export async function main(
       case "connect":
         if (flags.help) return io.out(CONNECT_HELP), 0;
         if (rest.length === 0) throw new UsageError("connect needs a HOST");
+        if (flags.ca !== undefined && flags.fingerprint !== undefined) {
+          throw new UsageError("--ca and --fingerprint cannot go together");
+        }
         await connectCommand({
           target: rest[0],
           command: rest.slice(1),
+          tls: {
+            tls: flags.tls,
+            fingerprint: flags.fingerprint === undefined
+              ? undefined
+              : normalizeFingerprint(flags.fingerprint),
+            caFile: flags.ca,
+          },
           quiet: flags.quiet,
           json: flags.json,
           hash: flags.hash,
@@ -203,6 +278,37 @@ export async function main(
             DEFAULT_PARALLEL,
         });
         return 0;
+      case "user": {
+        if (flags.help) return io.out(USER_HELP), 0;
+        const [action, name, ...extra] = rest;
+        const takesName = action === "add" || action === "remove";
+        if (action !== "list" && !takesName) {
+          throw new UsageError(
+            action === undefined
+              ? "user needs add, remove or list"
+              : `unknown user command "${action}"`,
+          );
+        }
+        if (takesName ? name === undefined || extra.length > 0 : name) {
+          throw new UsageError(
+            takesName
+              ? `user ${action} takes one NAME`
+              : "user list takes no NAME",
+          );
+        }
+        if (flags.users === undefined) {
+          throw new UsageError("user needs --users FILE");
+        }
+        await userCommand({
+          action: action as UserAction,
+          name,
+          usersFile: flags.users,
+          readOnly: flags["read-only"],
+          replace: flags.replace,
+          print: io.out,
+        });
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${subcommand}"`);
     }
@@ -214,6 +320,8 @@ export async function main(
           ? CONNECT_HELP
           : subcommand === "serve"
           ? SERVE_HELP
+          : subcommand === "user"
+          ? USER_HELP
           : MAIN_HELP,
       );
       return 2;
@@ -229,6 +337,8 @@ export async function main(
 
 function oneLine(error: unknown): string {
   if (error instanceof FtsError) return error.message;
+  // Meant to be loud: several lines naming both certificates.
+  if (error instanceof HostKeyMismatchError) return error.message;
   if (error instanceof Deno.errors.AddrInUse) {
     return "cannot listen: the address is already in use (try --port)";
   }

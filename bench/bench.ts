@@ -311,6 +311,9 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const work = await makeTempDir("fts-bench-");
+    // The servers' certificates and the clients' known hosts stay in the
+    // work folder, out of the user's configuration.
+    Deno.env.set("FTS_CONFIG_DIR", join(work, "fts-config") as string);
     ctx = new BenchContext({ config, launcher, features, tools, work, log });
     const cases = await runCases(ctx);
 

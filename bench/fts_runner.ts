@@ -383,9 +383,12 @@ export function tlsClientFlags(
     ?.[0];
   if (pinFlag) {
     for (const line of serverLines) {
-      const match = line.match(
-        /(?:fingerprint|sha-?256)\S*\s*[:=]?\s*((?:sha256:)?[A-Fa-f0-9:]{40,}|[A-Za-z0-9+/_-]{40,}=*)/i,
-      );
+      // `SHA256:<base64>` as ssh and fts print it, else a hex or base64 run.
+      const match =
+        line.match(/\b(SHA256:[A-Za-z0-9+/]{43}=?)(?![A-Za-z0-9+/])/) ??
+          line.match(
+            /(?:fingerprint|sha-?256)\S*\s*[:=]?\s*((?:sha256:)?[A-Fa-f0-9:]{40,}|[A-Za-z0-9+/_-]{40,}=*)/i,
+          );
       if (match) {
         flags.push(pinFlag, match[1]);
         break;

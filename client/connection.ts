@@ -6,6 +6,8 @@
  */
 
 import {
+  AUTH_MECHANISM,
+  AuthError,
   type Body,
   BufferPool,
   ConnectionError,
@@ -16,17 +18,34 @@ import {
   MessageReader,
   MessageWriter,
   type Notice,
+  PeerSpeaksTlsError,
   PROTOCOL_VERSION,
   ProtocolError,
   type Welcome,
 } from "../protocol/mod.ts";
+import {
+  AuthenticationError,
+  ScramClient,
+  ScramProtocolError,
+} from "../protocol/scram.ts";
 import { VERSION } from "../version.ts";
 import type { Target } from "./target.ts";
+import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
 
 /** Options for {@linkcode Connection.open}. */
 export interface ConnectOptions {
   /** Shown a notice the server sends unprompted. */
   onNotice?: (notice: Notice) => void;
+  /**
+   * Opens the TCP or TLS connection and checks the server's certificate.
+   * Default: plain TCP (known hosts are not consulted).
+   */
+  transport?: TransportOpener;
+  /**
+   * Returns the password of `user` for the server `label`, when the server
+   * asks for a login. Default: none, so such a server cannot be used.
+   */
+  password?: (user: string, label: string) => string | Promise<string>;
 }
 
 /**
@@ -51,6 +70,12 @@ export class Connection {
   readonly writer: MessageWriter;
   /** Chunk buffers for this connection's transfers. */
   readonly pool: BufferPool;
+  /** Whether the connection is encrypted with TLS. */
+  readonly tls: boolean;
+  /** The user logged in as, if the server asked for a login. */
+  readonly user: string | undefined;
+  /** Every write will be refused: the server or the user is read-only. */
+  readonly readOnly: boolean;
   #conn: Deno.Conn;
   #closed = false;
 
@@ -61,16 +86,20 @@ export class Connection {
     welcome: Welcome,
     label: string,
     pool: BufferPool,
+    session: { tls: boolean; user: string | undefined; readOnly: boolean },
   ) {
     this.#conn = conn;
     this.pool = pool;
+    this.tls = session.tls;
+    this.user = session.user;
+    this.readOnly = session.readOnly;
     this.reader = reader;
     this.writer = writer;
     this.welcome = welcome;
     this.label = label;
   }
 
-  /** Connects and says hello. */
+  /** Connects, says hello and logs in if the server asks for it. */
   static async open(
     target: Target,
     options: ConnectOptions = {},
@@ -78,19 +107,9 @@ export class Connection {
     const label = target.hostname.includes(":")
       ? `[${target.hostname}]:${target.port}`
       : `${target.hostname}:${target.port}`;
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname: target.hostname,
-        port: target.port,
-      });
-    } catch (error) {
-      throw new ConnectionError(
-        `cannot connect to ${label}: ${reason(error)}`,
-        { cause: error },
-      );
-    }
-    conn.setNoDelay(true);
+    const transport = options.transport ??
+      new TransportOpener({ knownHosts: null });
+    const { conn, tls } = await transport.open(target, label);
     const pool = new BufferPool();
     const reader = new MessageReader(conn.readable, {
       onNotice: options.onNotice,
@@ -104,7 +123,20 @@ export class Connection {
         agent: `fts/${VERSION}`,
         features: ["resume", "sha256"],
       });
-      const reply = await reader.read();
+      const reply = await reader.read().catch((error) => {
+        if (!tls && error instanceof PeerSpeaksTlsError) {
+          throw new TlsRequiredError(
+            `cannot connect to ${label}: the server requires TLS (use --tls)`,
+          );
+        }
+        throw error;
+      });
+      if (reply === null && !tls) {
+        // A TLS server drops a client that sends fts frames.
+        throw new TlsRequiredError(
+          `cannot connect to ${label}: the server closed the connection at once; it may require TLS (use --tls)`,
+        );
+      }
       if (reply?.op === "error") {
         throw errorFromWire(reply, `connect to ${label}`);
       }
@@ -113,7 +145,33 @@ export class Connection {
           `cannot connect to ${label}: the server did not answer as an fts server`,
         );
       }
-      return new Connection(conn, reader, writer, reply, label, pool);
+      let user: string | undefined;
+      let readOnly = reply.readOnly;
+      if (reply.auth !== undefined) {
+        user = target.user;
+        if (user === undefined) {
+          throw new AuthError(
+            `cannot connect to ${label}: the server requires a login; connect as USER@${label}`,
+          );
+        }
+        if (!options.password) {
+          throw new AuthError(`cannot log in to ${label}: no password`);
+        }
+        const password = await options.password(user, label);
+        const userReadOnly = await logIn(
+          reader,
+          writer,
+          reply.auth,
+          user,
+          password,
+        );
+        readOnly ||= userReadOnly;
+      }
+      return new Connection(conn, reader, writer, reply, label, pool, {
+        tls,
+        user,
+        readOnly,
+      });
     } catch (error) {
       conn.close();
       if (error instanceof ConnectionError || error instanceof ProtocolError) {
@@ -239,6 +297,55 @@ export class Connection {
     } catch {
       // Already closed.
     }
+  }
+}
+
+/**
+ * Logs in with SCRAM-SHA-256 and checks the server's signature. Returns
+ * whether the user may only read.
+ */
+async function logIn(
+  reader: MessageReader,
+  writer: MessageWriter,
+  mechanism: string,
+  user: string,
+  password: string,
+): Promise<boolean> {
+  const action = "log in";
+  if (mechanism !== AUTH_MECHANISM) {
+    throw new AuthError(
+      `cannot log in: the server asks for an unknown login mechanism "${mechanism}"`,
+    );
+  }
+  const next = async () => {
+    const reply = await reader.read();
+    if (reply === null) {
+      throw new ConnectionError(
+        "cannot log in: the server closed the connection",
+      );
+    }
+    if (reply.op === "error") throw errorFromWire(reply, action);
+    return reply;
+  };
+  try {
+    const scram = new ScramClient(user, password);
+    await writer.send({ op: "auth", mechanism, data: scram.first() });
+    const challenge = await next();
+    if (challenge.op !== "auth-continue") throw unexpected(challenge, action);
+    const final = await scram.final(challenge.data);
+    await writer.send({ op: "auth", mechanism, data: final });
+    const outcome = await next();
+    if (outcome.op !== "auth-ok") throw unexpected(outcome, action);
+    scram.verify(outcome.data);
+    return outcome.readOnly;
+  } catch (error) {
+    if (
+      error instanceof AuthenticationError ||
+      error instanceof ScramProtocolError
+    ) {
+      throw new AuthError(error.message, { cause: error });
+    }
+    throw error;
   }
 }
 

@@ -116,7 +116,6 @@ export async function download(
   let received: number;
   try {
     received = await receive(
-      connection,
       body,
       file,
       hasher,
@@ -162,7 +161,6 @@ export async function download(
  * sender's checksum; returns the bytes received.
  */
 async function receive(
-  connection: Connection,
   body: Body,
   target: { write(bytes: Uint8Array): Promise<number> },
   hasher: Hasher,
@@ -206,7 +204,6 @@ async function toStdout(
     ? await createHasher(connection.pool)
     : skipHashing(connection.pool);
   const received = await receive(
-    connection,
     connection.reader.body(),
     Deno.stdout,
     hasher,

@@ -4,15 +4,16 @@
  * The server lists the tree (`tree-get`); the client creates the folders,
  * decides which files it lacks (same size and mtime counts as up to date)
  * and asks for them (`tree-want`); the server streams them back to back,
- * each with its SHA-256. Each file is written to a hidden partial file
- * beside its target, verified, made durable in batches and renamed into
- * place; folder times and modes are set last. Symlinks are never created.
+ * each with its SHA-256. Each file is written to a hidden staging folder in
+ * the destination (one per background writer, removed at the end), verified,
+ * made durable in batches and renamed into place; folder times and modes are
+ * set last. Symlinks are never created.
  * With `-P N` the wanted files are split among N connections.
  *
  * @module
  */
 
-import { basename, dirname, join, resolve } from "@std/path";
+import { join, resolve } from "@std/path";
 import { createHash } from "node:crypto";
 import {
   errorFromWire,
@@ -22,14 +23,14 @@ import {
   type TreeItem,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { DurableBatch } from "../transfer/durable_batch.ts";
-import { chunkHasher, writeAll, writeAllSync } from "../transfer/file_body.ts";
+import { DurableBatch, type StagedFile } from "../transfer/durable_batch.ts";
+import { writeAll } from "../transfer/file_body.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import {
   asTreeItem,
-  joinTree,
   jsonLines,
   readJsonLines,
+  SMALL_FILE_SIZE,
   treeSegments,
 } from "../transfer/tree_manifest.ts";
 import { type Connection, unexpected } from "./connection.ts";
@@ -44,21 +45,33 @@ import {
 import { openExtras, partition } from "./tree_upload.ts";
 import { treeItem } from "./tree_walk.ts";
 
-/** Prefix of the hidden partial files `get -r` writes beside their targets. */
+/** Prefix of the hidden staging folders `get -r` writes files into. */
 export const TREE_PARTIAL_PREFIX = ".fts-partial-";
 
+/** Background writers, each with its own staging folder (see server/tree_session.ts). */
+const WRITERS = Number(Deno.env.get("FTS_WRITERS") ?? 2);
+
+/** Staging folders left by a killed run are removed once this old. */
+const STALE_MS = 10 * 60_000;
+
 /**
- * The partial file for a tree file: beside its target, named after the
- * source's path, size and mtime, so a rerun after a crash overwrites it.
+ * Removes staging folders a killed run left in `root`, then makes
+ * {@linkcode WRITERS} new ones.
  */
-function partialPath(target: string, remote: string, item: TreeItem): string {
-  const key = createHash("sha256")
-    .update(`${remote}\0${item.size}\0${item.mtime}`)
-    .digest("hex").slice(0, 16);
-  return join(
-    dirname(target),
-    `${TREE_PARTIAL_PREFIX}${key}-${basename(target)}`,
-  );
+function makeStagingFolders(root: string): string[] {
+  const pattern = /^\.fts-partial-[0-9a-f]{8}-\d+$/;
+  for (const entry of Deno.readDirSync(root)) {
+    if (!entry.isDirectory || !pattern.test(entry.name)) continue;
+    const path = join(root, entry.name);
+    const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+    if (age > STALE_MS) Deno.removeSync(path, { recursive: true });
+  }
+  const tag = crypto.randomUUID().slice(0, 8);
+  return Array.from({ length: WRITERS }, (_, writer) => {
+    const path = join(root, `${TREE_PARTIAL_PREFIX}${tag}-${writer}`);
+    Deno.mkdirSync(path);
+    return path;
+  });
 }
 
 /**
@@ -115,6 +128,24 @@ export async function downloadTree(
     }
   }
 
+  // Each folder is listed once, so a fresh download costs no failing lstat
+  // per file.
+  const present = new Map<string, Set<string>>();
+  const namesIn = (folder: string): Set<string> => {
+    let names = present.get(folder);
+    if (!names) {
+      names = new Set();
+      try {
+        for (const entry of Deno.readDirSync(join(root, folder))) {
+          names.add(entry.name);
+        }
+      } catch {
+        // Unreadable: every file in it is needed, and fails if it must.
+      }
+      present.set(folder, names);
+    }
+    return names;
+  };
   const needed: TreeItem[] = [];
   let upToDate = 0;
   for (const item of files) {
@@ -123,11 +154,15 @@ export async function downloadTree(
       tally.fail(item.path, "wrong_type", inherited);
       continue;
     }
+    const slash = item.path.lastIndexOf("/");
     let info: Deno.FileInfo | null = null;
     try {
-      info = Deno.lstatSync(join(root, item.path));
+      const folder = slash < 0 ? "" : item.path.slice(0, slash);
+      if (namesIn(folder).has(item.path.slice(slash + 1))) {
+        info = Deno.lstatSync(join(root, item.path));
+      }
     } catch {
-      // Missing: needed.
+      // Gone: needed.
     }
     if (info?.isDirectory) {
       tally.fail(item.path, "wrong_type", "a local folder is in the way");
@@ -145,54 +180,31 @@ export async function downloadTree(
     needed.reduce((sum, item) => sum + item.size, 0),
   );
 
-  const batch = new DurableBatch({
-    check: (item) => {
-      let info: Deno.FileInfo | null = null;
-      try {
-        info = Deno.lstatSync(item.target);
-      } catch {
-        // Nothing in the way.
-      }
-      if (info?.isDirectory) {
-        throw new WrongTypeError("a local folder is in the way");
-      }
-    },
-    mapError: (error) => {
-      const { code, reason } = localReason(error);
-      return errorFromWire({ code, reason }, "write");
-    },
-    onSettled: (settled) => {
-      for (const { item, error } of settled) {
-        if (error) tally.failWith(item.name, error);
-        else tally.done(item.bytes);
-      }
-    },
-  });
-  const throttle = options.limitRate ? new Throttle(options.limitRate) : null;
-  const extras = await openExtras(
-    openExtra,
-    Math.min(options.parallel ?? 1, needed.length) - 1,
-    () => Promise.resolve(),
-    reporter,
-  );
-  const shares = partition(needed, 1 + extras.length);
-  const lanes = [connection, ...extras].map((c, i) =>
-    receiveLane(c, remote, root, shares[i] ?? [], {
-      options,
-      throttle,
-      tally,
-      batch,
-      action,
-    })
-  );
-  const settled = await Promise.allSettled(lanes);
-  await Promise.all(extras.map((extra) => extra.close()));
-  // Whatever arrived whole and verified is kept, even after a failure.
-  await batch.finish();
-  for (const result of settled) {
-    if (result.status === "rejected") {
-      tally.clear();
-      throw result.reason;
+  let staging: string[] = [];
+  try {
+    if (!broken.has("") && needed.length > 0) {
+      staging = makeStagingFolders(root);
+    }
+  } catch (error) {
+    const { code, reason } = localReason(error);
+    for (const item of needed) {
+      tally.fail(item.path, code, `cannot make a staging folder: ${reason}`);
+    }
+    needed.length = 0;
+  }
+  try {
+    if (needed.length > 0) {
+      await receiveFiles(connection, remote, root, needed, staging, {
+        options,
+        tally,
+        action,
+        reporter,
+        openExtra,
+      });
+    }
+  } finally {
+    for (const folder of staging) {
+      await Deno.remove(folder, { recursive: true }).catch(() => {});
     }
   }
 
@@ -211,6 +223,72 @@ export async function downloadTree(
     }
   }
   return tally.finish(action, files.length);
+}
+
+/** What {@linkcode receiveFiles} needs besides the files. */
+interface ReceiveContext {
+  options: TreeOptions;
+  tally: TreeTally;
+  action: string;
+  reporter: Reporter;
+  openExtra?: OpenConnection;
+}
+
+/**
+ * Fetches `needed` over `connection` (and extra connections for `-P`),
+ * staging them in `staging` and settling them in place in batches.
+ */
+async function receiveFiles(
+  connection: Connection,
+  remote: string,
+  root: string,
+  needed: TreeItem[],
+  staging: string[],
+  context: ReceiveContext,
+): Promise<void> {
+  const { options, tally, action, reporter, openExtra } = context;
+  const batch = new DurableBatch({
+    writers: staging.length,
+    mapError: (error) => {
+      const { code, reason } = localReason(error);
+      return errorFromWire({ code, reason }, "write");
+    },
+    onSettled: (settled) => {
+      for (const { item, error } of settled) {
+        if (error) tally.failWith(item.name, error);
+        else tally.done(item.bytes);
+      }
+    },
+  });
+  const extras = await openExtras(
+    openExtra,
+    Math.min(options.parallel ?? 1, needed.length) - 1,
+    () => Promise.resolve(),
+    reporter,
+  );
+  const shares = partition(needed, 1 + extras.length);
+  const lane: LaneContext = {
+    options,
+    throttle: options.limitRate ? new Throttle(options.limitRate) : null,
+    tally,
+    batch,
+    action,
+    staging: { folders: staging, next: 0 },
+  };
+  const settled = await Promise.allSettled(
+    [connection, ...extras].map((c, i) =>
+      receiveLane(c, remote, root, shares[i] ?? [], lane)
+    ),
+  );
+  await Promise.all(extras.map((extra) => extra.close()));
+  // Whatever arrived whole and verified is kept, even after a failure.
+  await batch.finish();
+  for (const result of settled) {
+    if (result.status === "rejected") {
+      tally.clear();
+      throw result.reason;
+    }
+  }
 }
 
 /** Asks for the tree's manifest and checks every path in it. */
@@ -274,6 +352,8 @@ interface LaneContext {
   tally: TreeTally;
   batch: DurableBatch;
   action: string;
+  /** The staging folders, one per background writer, and the next file's number. */
+  staging: { folders: string[]; next: number };
 }
 
 /** Asks for `files` over `connection` and receives them. */
@@ -285,7 +365,7 @@ async function receiveLane(
   context: LaneContext,
 ): Promise<void> {
   if (files.length === 0) return;
-  const { options, throttle, tally, batch, action } = context;
+  const { options, throttle, tally, batch, action, staging } = context;
   const wanted = new Map(files.map((item) => [item.path, item]));
   try {
     await connection.writer.send({
@@ -316,87 +396,92 @@ async function receiveLane(
     }
     tally.current(message.path);
     const target = join(root, message.path);
-    const staged = partialPath(target, joinTree(remote, message.path), item);
     const body = connection.reader.body();
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(staged, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
-    } catch (error) {
-      await body.stream.cancel();
-      await body.trailer.catch(() => {});
-      const { code, reason } = localReason(error);
-      tally.fail(message.path, code, reason);
-      continue;
+    const number = staging.next++;
+    const writer = number % staging.folders.length;
+    const staged: StagedFile = {
+      name: message.path,
+      file: null,
+      staged: join(staging.folders[writer], String(number)),
+      target,
+      mode: message.mode,
+      mtime: message.mtime,
+      bytes: 0,
+    };
+    // Small files are gathered (copied out of the pooled buffers) and written
+    // in the background; large ones are written as they arrive.
+    const small = message.size <= SMALL_FILE_SIZE;
+    if (!small) {
+      try {
+        staged.file = Deno.openSync(staged.staged, {
+          write: true,
+          create: true,
+          truncate: true,
+        });
+      } catch (error) {
+        await body.stream.cancel();
+        await body.trailer.catch(() => {});
+        const { code, reason } = localReason(error);
+        tally.fail(message.path, code, reason);
+        continue;
+      }
     }
-    const hasher = chunkHasher(connection.pool, options.verify);
+    const parts: Uint8Array[] = [];
+    const hash = options.verify ? createHash("sha256") : null;
     const chunks = body.stream.getReader();
-    let received = 0;
     let writeError: unknown;
     let failure: FtsError | undefined;
-    let sha256 = "";
-    {
-      while (true) {
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await chunks.read();
-        } catch (error) {
-          const trailer = await body.trailer.catch(() => undefined);
-          if (!trailer?.error) throw connection.wrap(error, action);
-          // The server could not read the file; the connection is in step.
-          failure = errorFromWire(trailer.error, `get "${message.path}"`);
-          break;
-        }
-        if (next.done) break;
-        const chunk = next.value;
-        received += chunk.byteLength;
-        if (throttle) await throttle.consume(chunk.byteLength);
-        tally.moved(chunk.byteLength);
-        if (writeError === undefined) {
-          try {
-            if (chunk.byteLength >= 256 * 1024) await writeAll(file, chunk);
-            else writeAllSync(file, chunk);
-          } catch (error) {
-            writeError = error;
-          }
-        }
-        hasher.update(chunk);
+    while (true) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await chunks.read();
+      } catch (error) {
+        const trailer = await body.trailer.catch(() => undefined);
+        if (!trailer?.error) throw connection.wrap(error, action);
+        // The server could not read the file; the connection is in step.
+        failure = errorFromWire(trailer.error, `get "${message.path}"`);
+        break;
       }
-      if (!failure) sha256 = hasher.hex();
+      if (next.done) break;
+      const chunk = next.value;
+      staged.bytes += chunk.byteLength;
+      if (throttle) await throttle.consume(chunk.byteLength);
+      tally.moved(chunk.byteLength);
+      hash?.update(chunk);
+      if (small) {
+        if (staged.bytes <= SMALL_FILE_SIZE) parts.push(chunk.slice());
+      } else if (writeError === undefined) {
+        try {
+          await writeAll(staged.file!, chunk);
+        } catch (error) {
+          writeError = error;
+        }
+      }
+      connection.pool.give(chunk);
     }
     if (!failure) {
       const trailer = await body.trailer;
       if (writeError !== undefined) {
         const { code, reason } = localReason(writeError);
         failure = errorFromWire({ code, reason }, "write");
-      } else if (received !== message.size) {
+      } else if (staged.bytes !== message.size) {
         failure = new IntegrityError(
-          `received ${received} of ${message.size} bytes`,
+          `received ${staged.bytes} of ${message.size} bytes`,
         );
-      } else if (options.verify && trailer.sha256 !== sha256) {
+      } else if (hash && trailer.sha256 !== hash.digest("hex")) {
         failure = new IntegrityError(
           "the data was damaged in transit (SHA-256 mismatch)",
         );
       }
     }
     if (failure) {
-      file.close();
-      await Deno.remove(staged).catch(() => {});
+      staged.file?.close();
+      if (!small) await Deno.remove(staged.staged).catch(() => {});
       tally.failWith(message.path, failure);
       continue;
     }
-    await batch.add({
-      name: message.path,
-      file,
-      staged,
-      target,
-      mode: message.mode,
-      mtime: message.mtime,
-      bytes: received,
-    });
+    if (small) await batch.stage(staged, parts, writer);
+    else await batch.add(staged);
   }
   for (const path of wanted.keys()) {
     tally.fail(path, "protocol", "the server did not send it");

@@ -56,6 +56,11 @@ export class ReadOnlyError extends FtsError {
 export class ProtocolError extends FtsError {
   override readonly code = "protocol";
 }
+/**
+ * The peer began with a TLS record (an alert or a handshake) where fts frames
+ * were expected: one end speaks TLS and the other does not.
+ */
+export class PeerSpeaksTlsError extends ProtocolError {}
 /** The received bytes do not match the sender's checksum. */
 export class IntegrityError extends FtsError {
   override readonly code = "integrity";

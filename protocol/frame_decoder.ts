@@ -6,7 +6,7 @@
 
 import type { BufferPool } from "./buffer_pool.ts";
 import { ExactReader } from "./exact_reader.ts";
-import { ProtocolError } from "./errors.ts";
+import { PeerSpeaksTlsError, ProtocolError } from "./errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   type Frame,
@@ -14,6 +14,10 @@ import {
   FrameType,
   isFrameType,
 } from "./frame.ts";
+
+/** TLS record types a peer speaking TLS starts with: an alert, a handshake. */
+const TLS_ALERT = 0x15;
+const TLS_HANDSHAKE = 0x16;
 
 /** Options for decoding frames. */
 export interface FrameDecoderOptions {
@@ -35,6 +39,7 @@ export class FrameReader {
   #input: ExactReader;
   #maxFrameSize: number;
   #pool: BufferPool | undefined;
+  #first = true;
 
   /** Locks `readable` for reading. */
   constructor(
@@ -51,6 +56,11 @@ export class FrameReader {
     const header = await this.#input.read(FRAME_HEADER_SIZE);
     if (header === null) return null;
     const type = header[0];
+    const first = this.#first;
+    this.#first = false;
+    if (first && (type === TLS_ALERT || type === TLS_HANDSHAKE)) {
+      throw new PeerSpeaksTlsError("the peer speaks TLS");
+    }
     if (!isFrameType(type)) {
       throw new ProtocolError(
         `unknown frame type 0x${type.toString(16).padStart(2, "0")}`,

@@ -22,6 +22,11 @@ export interface MessageReaderOptions extends FrameDecoderOptions {
   onNotice?: (notice: Notice) => void;
   /** Called whenever any frame arrives (used for idle timeouts). */
   onActivity?: () => void;
+  /**
+   * Called before each frame is read, that is before waiting on the peer
+   * (used to push out replies gathered for a TLS connection).
+   */
+  beforeRead?: () => void;
 }
 
 /**
@@ -74,6 +79,7 @@ export class MessageReader {
       throw new ProtocolError("the previous body was not read");
     }
     while (true) {
+      this.#options.beforeRead?.();
       const frame = await this.#frames.next();
       if (frame === null) return null;
       this.#options.onActivity?.();
@@ -107,6 +113,7 @@ export class MessageReader {
     let ended = false;
     const readFrame = async (): Promise<Uint8Array | null> => {
       while (!ended) {
+        this.#options.beforeRead?.();
         const frame = await this.#frames.next();
         if (frame === null) {
           ended = true;

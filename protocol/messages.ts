@@ -24,6 +24,9 @@ export const PROTOCOL_VERSION = 1;
 /** The oldest protocol version this build still accepts. */
 export const MIN_PROTOCOL_VERSION = 1;
 
+/** The login mechanism fts servers ask for in `welcome.auth`. */
+export const AUTH_MECHANISM = "scram-sha-256";
+
 /** What a directory entry is. */
 export type EntryType = "file" | "dir" | "symlink" | "other";
 
@@ -54,6 +57,35 @@ export interface Welcome {
   version: number;
   agent: string;
   features: string[];
+  /** Set when the server itself is read-only; a login may make a user read-only too. */
+  readOnly: boolean;
+  /** Set when the server requires a login with this mechanism before any request. */
+  auth?: typeof AUTH_MECHANISM;
+  /** Whether the server sees this connection encrypted with TLS. */
+  tls?: boolean;
+}
+/**
+ * One step of a login, client to server: first the SCRAM client-first
+ * message, then (after `auth-continue`) the client-final message.
+ */
+export interface AuthRequest {
+  op: "auth";
+  mechanism: string;
+  data: string;
+}
+/** The server's SCRAM server-first message, answering the first `auth`. */
+export interface AuthContinue {
+  op: "auth-continue";
+  data: string;
+}
+/**
+ * The login succeeded: `data` is the SCRAM server-final message (the
+ * server's signature, for the client to check) and `readOnly` whether this
+ * session may only read.
+ */
+export interface AuthOk {
+  op: "auth-ok";
+  data: string;
   readOnly: boolean;
 }
 /** A failed request. */
@@ -281,6 +313,9 @@ export interface TreeError {
 export type Message =
   | Hello
   | Welcome
+  | AuthRequest
+  | AuthContinue
+  | AuthOk
   | ErrorMessage
   | Notice
   | Ping
@@ -347,7 +382,12 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     agent: "string",
     features: "array",
     readOnly: "boolean",
+    "auth?": "string",
+    "tls?": "boolean",
   },
+  auth: { mechanism: "string", data: "string" },
+  "auth-continue": { data: "string" },
+  "auth-ok": { data: "string", readOnly: "boolean" },
   error: { code: "code", reason: "string" },
   notice: { message: "string", "shutdown?": "boolean" },
   ping: {},

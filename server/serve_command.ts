@@ -4,13 +4,32 @@
  * @module
  */
 
+import { configDir } from "../client/config_dir.ts";
+import {
+  type CertificateKeyPair,
+  loadCertificate,
+  loadOrCreateCertificate,
+} from "./certificate.ts";
 import { FtsServer, type ServerOptions } from "./server.ts";
 
 /** Options of `fts serve`, already parsed. */
-export interface ServeCommandOptions extends ServerOptions {
+export interface ServeCommandOptions extends Omit<ServerOptions, "tls"> {
   /** How long running transfers may take to finish after a signal. */
   graceMs: number;
-  /** Receives the `fts listening on ...` line. Default: stdout. */
+  /**
+   * Encrypt connections with TLS: with `certFile` and `keyFile` if given,
+   * else with the certificate made once and kept in the configuration
+   * directory.
+   */
+  tls?: boolean;
+  /** The certificate (or chain, leaf first), PEM. */
+  certFile?: string;
+  /** The certificate's private key, PEM. */
+  keyFile?: string;
+  /**
+   * Receives the `fts listening on ...` line, then, with TLS, the
+   * `fts tls fingerprint SHA256:...` line. Default: stdout.
+   */
   announce?: (line: string) => void;
 }
 
@@ -35,10 +54,16 @@ export function parseDuration(text: string): number {
 export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
-  const server = await FtsServer.start(options);
+  const certificate = await serverCertificate(options);
+  const server = await FtsServer.start({
+    ...options,
+    tls: certificate,
+  });
   const { hostname, port } = server.addr;
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-  (options.announce ?? console.log)(`fts listening on ${shown}:${port}`);
+  const announce = options.announce ?? console.log;
+  announce(`fts listening on ${shown}:${port}`);
+  if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
   let signalled = 0;
   const onSignal = () => {
     signalled++;
@@ -58,4 +83,23 @@ export async function serveCommand(
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
   }
+}
+
+/**
+ * The certificate `fts serve` uses: none without TLS, the given files, or the
+ * one kept in the configuration directory (made on first use).
+ */
+async function serverCertificate(
+  options: ServeCommandOptions,
+): Promise<CertificateKeyPair | undefined> {
+  if (options.certFile !== undefined || options.keyFile !== undefined) {
+    if (options.certFile === undefined || options.keyFile === undefined) {
+      throw new Error(
+        "cannot load certificate: --cert and --key go together",
+      );
+    }
+    return await loadCertificate(options.certFile, options.keyFile);
+  }
+  if (!options.tls) return undefined;
+  return await loadOrCreateCertificate(configDir());
 }

@@ -11,6 +11,7 @@ import {
   DEFAULT_PORT,
   MessageWriter,
 } from "../protocol/mod.ts";
+import { Logins } from "./login.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { Storage } from "./storage.ts";
@@ -25,6 +26,10 @@ export interface ServerOptions {
   port?: number;
   /** Refuse every write. */
   readOnly?: boolean;
+  /** Encrypt every connection with this certificate (or chain) and key, both PEM. */
+  tls?: { certPem: string; keyPem: string };
+  /** Require a login by a user of this users file (see `users.ts`). */
+  users?: string;
   /** Receives each log line; `null` silences the log. Default: stderr. */
   log?: ((line: string) => void) | null;
   /** Close connections idle this long. Default 5 minutes. */
@@ -84,11 +89,21 @@ export class FtsServer {
 
   /** Opens the root and starts listening. */
   static async start(options: ServerOptions): Promise<FtsServer> {
+    const logins = options.users === undefined
+      ? null
+      : await Logins.open(options.users);
     const storage = await Storage.open(options.root);
-    const listener = Deno.listen({
+    const address = {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
-    });
+    };
+    const listener = options.tls
+      ? Deno.listenTls({
+        ...address,
+        cert: options.tls.certPem,
+        key: options.tls.keyPem,
+      })
+      : Deno.listen(address);
     const write = options.log === undefined
       ? (line: string) => console.error(line)
       : options.log;
@@ -98,6 +113,8 @@ export class FtsServer {
       staging: new UploadStaging(storage.root),
       log: new ServerLog(write),
       readOnly: options.readOnly ?? false,
+      tls: options.tls !== undefined,
+      logins,
       idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
       maxConnections: options.maxConnections ?? 256,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,

@@ -8,6 +8,8 @@
 import { basename, join } from "@std/path";
 import {
   AlreadyExistsError,
+  AUTH_MECHANISM,
+  type AuthRequest,
   type BufferPool,
   ConnectionError,
   type Entry,
@@ -22,6 +24,7 @@ import {
   MIN_PROTOCOL_VERSION,
   type MkdirRequest,
   type MvRequest,
+  PeerSpeaksTlsError,
   PROTOCOL_VERSION,
   ProtocolError,
   type PutRequest,
@@ -29,12 +32,15 @@ import {
   type Ready,
   type RmRequest,
   type StatRequest,
+  type TreePutRequest,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hasher.ts";
 import { peekDigest } from "../transfer/sha256_stream.ts";
 import { VERSION } from "../version.ts";
+import { coalescingWritable } from "./coalescing_writable.ts";
+import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
 import {
   entryFromInfo,
@@ -53,6 +59,10 @@ export interface SessionContext {
   staging: UploadStaging;
   log: ServerLog;
   readOnly: boolean;
+  /** Connections are TLS connections (`Deno.TlsConn`). */
+  tls: boolean;
+  /** The users who may log in; null when no login is required. */
+  logins: Logins | null;
   /** Close a connection after this long without a request. */
   idleTimeoutMs: number;
 }
@@ -63,6 +73,9 @@ interface Outcome {
   bytes?: number;
   result?: string;
 }
+
+/** Why a session was refused, for the log line `refused: <message>`. */
+class Refusal extends Error {}
 
 /** Serves one connection. */
 export class Session {
@@ -75,19 +88,37 @@ export class Session {
   #busy = false;
   #closing = false;
   #closed = false;
+  /** Aborted when the connection closes (stops a login's throttle wait). */
+  #abort = new AbortController();
+  /** Writes are refused: the server is read-only, or the user is. */
+  #readOnly: boolean;
+  /** The user who logged in, if any. */
+  #user: string | undefined;
+  /** Writes out replies gathered for a TLS connection (see `coalescing_writable.ts`). */
+  #flush: () => Promise<void> = () => Promise.resolve();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = performance.now();
 
   constructor(conn: Deno.Conn, ctx: SessionContext) {
     this.#conn = conn;
     this.#ctx = ctx;
+    this.#readOnly = ctx.readOnly;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = `${addr.hostname}:${addr.port}`;
     this.#reader = new MessageReader(conn.readable, {
       onActivity: () => this.#lastActivity = performance.now(),
+      // Replies gathered for TLS go out before waiting on the client.
+      beforeRead: ctx.tls ? () => void this.#flush() : undefined,
       pool: ctx.pool,
     });
-    this.#writer = new MessageWriter(conn.writable);
+    if (ctx.tls) {
+      // No setNoDelay on a TLS connection: gather small writes instead.
+      const coalescing = coalescingWritable(conn.writable);
+      this.#flush = coalescing.flush;
+      this.#writer = new MessageWriter(coalescing.writable);
+    } else {
+      this.#writer = new MessageWriter(conn.writable);
+    }
   }
 
   /** Whether a request is being served right now. */
@@ -99,8 +130,10 @@ export class Session {
   async run(): Promise<void> {
     const started = performance.now();
     let result = "closed";
+    let op = "disconnect";
     this.#armIdleTimer();
     try {
+      if (this.#ctx.tls) await this.#tlsHandshake();
       if (await this.#handshake()) {
         while (!this.#closing) {
           const message = await this.#reader.read();
@@ -110,19 +143,39 @@ export class Session {
             result = "logged out";
             break;
           }
+          if (message.op === "auth") {
+            await this.#login(message);
+            continue;
+          }
+          if (this.#ctx.logins !== null && this.#user === undefined) {
+            await this.#writer.send({
+              op: "error",
+              code: "auth",
+              reason: "log in first",
+            });
+            result = `refused: "${message.op}" before logging in`;
+            break;
+          }
           await this.#serve(message);
         }
       }
     } catch (error) {
-      result = `ended: ${describe(error)}`;
-      if (error instanceof ProtocolError) {
-        await this.#sendError(error);
+      if (error instanceof Refusal || error instanceof PeerSpeaksTlsError) {
+        op = "connect";
+        result = error instanceof Refusal
+          ? `refused: ${error.message}`
+          : "refused: a TLS client connected to a plaintext server";
+      } else {
+        result = `ended: ${describe(error)}`;
+        if (error instanceof ProtocolError) {
+          await this.#sendError(error);
+        }
       }
     } finally {
-      this.close();
+      await this.#flushThenClose();
       this.#ctx.log.record({
         peer: this.peer,
-        op: "disconnect",
+        op,
         ms: performance.now() - started,
         result,
       });
@@ -140,7 +193,23 @@ export class Session {
       message: "the server is shutting down",
       shutdown: true,
     }).catch(() => {});
-    if (!this.#busy) this.close();
+    if (!this.#busy) this.#flushThenClose();
+  }
+
+  /**
+   * Closes the connection once what was written has gone out (for at most a
+   * second: a client that reads nothing cannot hold it open).
+   */
+  async #flushThenClose(): Promise<void> {
+    if (!this.#closed && this.#ctx.tls) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#flush(),
+        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+      clearTimeout(timer);
+    }
+    this.close();
   }
 
   /** Closes the connection at once; a transfer in flight fails. */
@@ -148,6 +217,7 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    this.#abort.abort(new ConnectionError("the connection was closed"));
     try {
       this.#conn.close();
     } catch {
@@ -172,12 +242,37 @@ export class Session {
         message: `closing the connection after ${
           Math.round(this.#ctx.idleTimeoutMs / 1000)
         } s without a request`,
-      }).catch(() => {}).finally(() => this.close());
+      }).catch(() => {}).finally(() => this.#flushThenClose());
     }, delay);
   }
 
+  // Done before the first read so that a client without TLS is told apart
+  // from one that fails later; the idle timer bounds a stalled handshake.
+  async #tlsHandshake(): Promise<void> {
+    try {
+      await (this.#conn as Deno.TlsConn).handshake();
+    } catch (error) {
+      const message = describe(error);
+      throw new Refusal(
+        /InvalidContentType|corrupt message/i.test(message)
+          ? "not a TLS client"
+          : `TLS handshake failed (${message})`,
+      );
+    }
+  }
+
   async #handshake(): Promise<boolean> {
-    const hello = await this.#reader.read();
+    let hello: Message | null;
+    try {
+      hello = await this.#reader.read();
+    } catch (error) {
+      // A TLS client that only fetched the certificate (fts connect's
+      // probe of an unknown server) leaves without a close_notify.
+      if (this.#ctx.tls && error instanceof Deno.errors.UnexpectedEof) {
+        return false;
+      }
+      throw error;
+    }
     if (hello === null) return false;
     if (hello.op !== "hello") {
       throw new ProtocolError(`expected "hello", got "${hello.op}"`);
@@ -194,6 +289,8 @@ export class Session {
       agent: `fts/${VERSION}`,
       features: ["resume", "sha256"],
       readOnly: this.#ctx.readOnly,
+      auth: this.#ctx.logins === null ? undefined : AUTH_MECHANISM,
+      tls: this.#ctx.tls,
     });
     this.#ctx.log.record({
       peer: this.peer,
@@ -201,6 +298,37 @@ export class Session {
       result: hello.agent,
     });
     return true;
+  }
+
+  async #login(request: AuthRequest): Promise<void> {
+    const logins = this.#ctx.logins;
+    if (logins === null) {
+      await this.#writer.send({
+        op: "error",
+        code: "auth",
+        reason: "this server does not ask for a login",
+      });
+      return;
+    }
+    if (this.#user !== undefined) {
+      throw new ProtocolError("already logged in");
+    }
+    const user = await serveLogin(
+      {
+        reader: this.#reader,
+        writer: this.#writer,
+        log: this.#ctx.log,
+        peer: this.peer,
+        peerHost: (this.#conn.remoteAddr as Deno.NetAddr).hostname,
+        signal: this.#abort.signal,
+      },
+      logins,
+      request,
+    );
+    if (user !== null) {
+      this.#user = user.name;
+      this.#readOnly ||= user.readOnly;
+    }
   }
 
   async #serve(message: Message): Promise<void> {
@@ -239,7 +367,7 @@ export class Session {
       case "mv":
         return this.#move(message);
       case "tree-put":
-        return treePut(this.#treeIo(), message);
+        return this.#treePut(message);
       case "tree-get":
         return treeList(this.#treeIo(), message);
       case "tree-want":
@@ -249,11 +377,20 @@ export class Session {
     }
   }
 
+  async #treePut(request: TreePutRequest): Promise<Outcome> {
+    if (this.#readOnly) {
+      // Skip the manifest so the session stays in step, then refuse.
+      await this.#reader.body().stream.cancel();
+      this.#assertWritable();
+    }
+    return await treePut(this.#treeIo(), request);
+  }
+
   #treeIo(): TreeIo {
     return {
       reader: this.#reader,
       writer: this.#writer,
-      ctx: this.#ctx,
+      ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
     };
   }
@@ -279,6 +416,11 @@ export class Session {
   #assertWritable(): void {
     if (this.#ctx.readOnly) {
       throw new ReadOnlyError("the server is read-only");
+    }
+    if (this.#readOnly) {
+      throw new ReadOnlyError(
+        `user ${JSON.stringify(this.#user)} may only read`,
+      );
     }
   }
 

@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import {
   ConnectionError,
   errorFromWire,
+  type FileMessage,
   FrameBatch,
   FtsError,
   IntegrityError,
@@ -39,12 +40,7 @@ import {
   type SettledFile,
   type StagedFile,
 } from "../transfer/durable_batch.ts";
-import {
-  chunkHasher,
-  sendFileBody,
-  writeAll,
-  writeAllSync,
-} from "../transfer/file_body.ts";
+import { chunkHasher, sendFileBody, writeAll } from "../transfer/file_body.ts";
 import {
   asTreeItem,
   joinTree,
@@ -55,7 +51,12 @@ import {
   treeSegments,
 } from "../transfer/tree_manifest.ts";
 import type { SessionContext } from "./session.ts";
-import { entryFromInfo, mapFsError, STAGING_DIR } from "./storage.ts";
+import {
+  entryFromInfo,
+  mapFsError,
+  STAGING_DIR,
+  type Storage,
+} from "./storage.ts";
 
 /** What a tree handler needs from its session. */
 export interface TreeIo {
@@ -72,6 +73,13 @@ export interface TreeOutcome {
   bytes?: number;
   result?: string;
 }
+
+/**
+ * Background writers of a tree upload, each with its own staging folder.
+ * Creating a file is the dearest step (the kernel's work, ~20 µs to 0.5 ms
+ * here); two writers in two folders spread it over two cores.
+ */
+const TREE_WRITERS = Number(Deno.env.get("FTS_WRITERS") ?? 2);
 
 /** Encoded frames are sent once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;
@@ -92,29 +100,44 @@ export async function treePut(
   io: TreeIo,
   request: TreePutRequest,
 ): Promise<TreeOutcome> {
-  const { reader, writer, ctx } = io;
+  const { reader, ctx } = io;
   const { storage, staging } = ctx;
   const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
   if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
   const rootPath = storage.segments(request.path).join("/");
   await storage.mkdirs(rootPath);
   await storage.resolveExisting(rootPath);
-  const hostOf = (relative: string): string => {
-    treeSegments(relative);
-    return join(
-      storage.root,
-      ...storage.segments(joinTree(rootPath, relative)),
-    );
-  };
+  const hostOf = (relative: string) => hostIn(storage, rootPath, relative);
 
   // rsync's quick check: same size and modification time means up to date.
+  // Each folder is resolved through the jail and listed once, so a fresh
+  // upload costs no failing lstat per file.
+  const present = new Map<string, Set<string> | null>();
+  const namesIn = async (folder: string) => {
+    if (!present.has(folder)) {
+      let names: Set<string> | null = null;
+      try {
+        const host = await storage.resolveExisting(joinTree(rootPath, folder));
+        names = new Set();
+        for (const entry of Deno.readDirSync(host)) names.add(entry.name);
+      } catch {
+        // Missing, or not a folder inside the jail: all its files are needed.
+      }
+      present.set(folder, names);
+    }
+    return present.get(folder);
+  };
   const needed: number[] = [];
-  manifest.forEach((item, index) => {
+  for (const [index, item] of manifest.entries()) {
+    const slash = item.path.lastIndexOf("/");
     let info: Deno.FileInfo | null = null;
     try {
-      info = Deno.lstatSync(hostOf(item.path));
+      const names = await namesIn(slash < 0 ? "" : item.path.slice(0, slash));
+      if (names?.has(item.path.slice(slash + 1))) {
+        info = Deno.lstatSync(hostOf(item.path));
+      }
     } catch {
-      // Missing or not a valid path: needed (a bad path fails on arrival).
+      // Not a valid path: needed, and it fails on arrival.
     }
     if (
       !info?.isFile || info.size !== item.size ||
@@ -122,8 +145,36 @@ export async function treePut(
     ) {
       needed.push(index);
     }
-  });
-  await Deno.mkdir(staging.dir, { recursive: true });
+  }
+  // One staging folder per background writer, so their creates run in
+  // parallel; all removed at the end.
+  const tag = crypto.randomUUID().slice(0, 8);
+  const lanes = Array.from(
+    { length: TREE_WRITERS },
+    (_, lane) => join(staging.dir, `tree-${tag}-${lane}`),
+  );
+  for (const lane of lanes) await Deno.mkdir(lane, { recursive: true });
+  try {
+    return await receiveTree(io, request, manifest, needed, rootPath, lanes);
+  } finally {
+    for (const lane of lanes) {
+      await Deno.remove(lane, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** Receives the `dir` and `file` messages of a tree upload. */
+async function receiveTree(
+  io: TreeIo,
+  request: TreePutRequest,
+  manifest: TreeItem[],
+  needed: number[],
+  rootPath: string,
+  lanes: string[],
+): Promise<TreeOutcome> {
+  const { reader, writer, ctx } = io;
+  const { storage } = ctx;
+  const hostOf = (relative: string) => hostIn(storage, rootPath, relative);
   await writer.send({ op: "tree-need", files: needed.length });
   await writer.sendBody(jsonLines(toRanges(needed)));
 
@@ -139,7 +190,6 @@ export async function treePut(
   };
   const dirs: { item: TreeItem; host: string }[] = [];
   const extraFailures: TreeFailure[] = [];
-  const tag = crypto.randomUUID().slice(0, 8);
   let sequence = 0;
   let done = 0;
   let files = 0;
@@ -156,13 +206,11 @@ export async function treePut(
     return { path, code: error.code, reason: error.message };
   };
   const batch = new DurableBatch({
-    check: (item) => {
-      const info = lstatOrNull(item.target);
-      if (info?.isDirectory) {
-        throw new WrongTypeError(`"${item.name}" is a folder on the server`);
-      }
-    },
-    mapError: (error, item) => typed(error, item.name),
+    writers: lanes.length,
+    mapError: (error, item) =>
+      error instanceof Deno.errors.IsADirectory
+        ? new WrongTypeError(`"${item.name}" is a folder on the server`)
+        : typed(error, item.name),
     onSettled: async (settled: SettledFile[]) => {
       const failures = extraFailures.splice(0);
       for (const { item, error } of settled) {
@@ -178,70 +226,68 @@ export async function treePut(
     },
   });
 
-  const receiveFile = async (
-    message: { path: string; size: number; mtime: number; mode: number | null },
-  ): Promise<void> => {
+  const receiveFile = async (message: FileMessage): Promise<void> => {
     const body = reader.body();
-    const staged = join(staging.dir, `tree-${tag}-${sequence++}`);
+    const lane = sequence % lanes.length;
     const item: StagedFile = {
       name: message.path,
       file: null,
-      staged,
+      staged: join(lanes[lane], String(sequence++)),
       target: "",
       mode: message.mode,
       mtime: message.mtime,
       bytes: 0,
     };
+    const small = message.size <= SMALL_FILE_SIZE;
     try {
       item.target = hostOf(message.path);
-      const parent = message.path.split("/").slice(0, -1).join("/");
-      await ensureFolder(parent);
-      if (lstatOrNull(item.target)?.isDirectory) {
-        throw new WrongTypeError(`"${message.path}" is a folder on the server`);
+      await ensureFolder(message.path.split("/").slice(0, -1).join("/"));
+      if (!small) {
+        item.file = Deno.openSync(item.staged, {
+          write: true,
+          create: true,
+          truncate: true,
+        });
       }
-      item.file = Deno.openSync(staged, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
     } catch (error) {
       await body.stream.cancel();
       await body.trailer.catch(() => {});
       item.error = typed(error, message.path);
       return await batch.add(item);
     }
-    const hasher = chunkHasher(ctx.pool, request.verify);
+    // Small files are gathered (copied out of the pooled buffers) and written
+    // in the background; large ones are written as they arrive.
+    const parts: Uint8Array[] = [];
+    const hash = request.verify ? createHash("sha256") : null;
     const chunks = body.stream.getReader();
     let writeError: unknown;
-    {
-      while (true) {
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await chunks.read();
-        } catch (error) {
-          discard(item);
-          const trailer = await body.trailer.catch(() => undefined);
-          if (!trailer?.error) throw error;
-          // The client could not read the file; the connection is in step.
-          item.error = errorFromWire(trailer.error, `read "${message.path}"`);
-          return await batch.add(item);
-        }
-        if (next.done) break;
-        const chunk = next.value;
-        item.bytes += chunk.byteLength;
-        if (writeError === undefined) {
-          try {
-            if (chunk.byteLength >= 256 * 1024) {
-              await writeAll(item.file, chunk);
-            } else writeAllSync(item.file, chunk);
-          } catch (error) {
-            writeError = error;
-          }
-        }
-        hasher.update(chunk);
+    while (true) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await chunks.read();
+      } catch (error) {
+        discard(item);
+        const trailer = await body.trailer.catch(() => undefined);
+        if (!trailer?.error) throw error;
+        // The client could not read the file; the connection is in step.
+        item.error = errorFromWire(trailer.error, `read "${message.path}"`);
+        return await batch.add(item);
       }
+      if (next.done) break;
+      const chunk = next.value;
+      item.bytes += chunk.byteLength;
+      hash?.update(chunk);
+      if (small) {
+        if (item.bytes <= SMALL_FILE_SIZE) parts.push(chunk.slice());
+      } else if (writeError === undefined) {
+        try {
+          await writeAll(item.file!, chunk);
+        } catch (error) {
+          writeError = error;
+        }
+      }
+      ctx.pool.give(chunk);
     }
-    const sha256 = hasher.hex();
     const trailer = await body.trailer;
     let error: FtsError | undefined;
     if (writeError !== undefined) error = typed(writeError, message.path);
@@ -249,7 +295,7 @@ export async function treePut(
       error = new IntegrityError(
         `received ${item.bytes} bytes of "${message.path}" but it has ${message.size}`,
       );
-    } else if (request.verify && trailer.sha256 !== sha256) {
+    } else if (hash && trailer.sha256 !== hash.digest("hex")) {
       error = new IntegrityError(
         `"${message.path}" was damaged in transit (SHA-256 mismatch)`,
       );
@@ -257,7 +303,7 @@ export async function treePut(
     if (error) {
       discard(item);
       item.error = error;
-    }
+    } else if (small) return await batch.stage(item, parts, lane);
     await batch.add(item);
   };
 
@@ -513,6 +559,16 @@ export async function treeWant(
   };
 }
 
+/**
+ * The host path of `relative` in the tree at remote `rootPath`, checked
+ * lexically by the jail (the folders on the way are checked as they are
+ * resolved or made).
+ */
+function hostIn(storage: Storage, rootPath: string, relative: string): string {
+  treeSegments(relative);
+  return join(storage.root, ...storage.segments(joinTree(rootPath, relative)));
+}
+
 function itemOf(path: string, info: Deno.FileInfo): TreeItem {
   const entry = entryFromInfo(path, info);
   return {
@@ -522,14 +578,6 @@ function itemOf(path: string, info: Deno.FileInfo): TreeItem {
     mtime: entry.mtime,
     mode: entry.mode,
   };
-}
-
-function lstatOrNull(path: string): Deno.FileInfo | null {
-  try {
-    return Deno.lstatSync(path);
-  } catch {
-    return null;
-  }
 }
 
 function discard(item: StagedFile): void {

@@ -72,14 +72,27 @@ export interface ServeProcess {
   port: number;
   /** `127.0.0.1:PORT`. */
   address: string;
+  /** The stdout lines read at start (see {@linkcode ServeOptions.lines}). */
+  lines: string[];
   /** Sends `signal` and waits for the exit; returns status and log. */
   stop(signal?: Deno.Signal): Promise<{ code: number; log: string }>;
+}
+
+/** Options for {@linkcode startServe}. */
+export interface ServeOptions {
+  /** Extra environment variables (e.g. `FTS_CONFIG_DIR`). */
+  env?: Record<string, string>;
+  /** How many stdout lines to wait for before returning. Default 1. */
+  lines?: number;
+  /** The port to listen on. Default 0 (a free one). */
+  port?: number;
 }
 
 /** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
 export async function startServe(
   root: string,
   extra: string[] = [],
+  options: ServeOptions = {},
 ): Promise<ServeProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -91,9 +104,10 @@ export async function startServe(
       "--host",
       "127.0.0.1",
       "--port",
-      "0",
+      String(options.port ?? 0),
       ...extra,
     ],
+    env: options.env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -107,7 +121,8 @@ export async function startServe(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  while (!text.includes("\n")) {
+  const wanted = options.lines ?? 1;
+  while (text.split("\n").length <= wanted) {
     const { value, done } = await reader.read();
     if (done) break;
     text += value;
@@ -128,6 +143,7 @@ export async function startServe(
     child,
     port,
     address: `127.0.0.1:${port}`,
+    lines: text.split("\n").slice(0, wanted),
     stop(signal: Deno.Signal = "SIGTERM") {
       stopped ??= (async () => {
         try {
