@@ -5,50 +5,31 @@
  * @module
  */
 
-import { basename, join } from "@std/path";
 import {
-  AlreadyExistsError,
   AUTH_MECHANISM,
   type AuthRequest,
   type BufferPool,
   ConnectionError,
-  type Entry,
   FtsError,
-  type GetRequest,
   type Hello,
-  IntegrityError,
-  type ListRequest,
   type Message,
   MessageReader,
   MessageWriter,
   MIN_PROTOCOL_VERSION,
-  type MkdirRequest,
-  type MvRequest,
   PeerSpeaksTlsError,
   PROTOCOL_VERSION,
   ProtocolError,
-  type PutRequest,
   ReadOnlyError,
-  type Ready,
-  type RmRequest,
-  type StatRequest,
   type TreePutRequest,
-  WrongTypeError,
 } from "../protocol/mod.ts";
-import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
-import { createHasher, skipHashing } from "../transfer/hasher.ts";
-import { peekDigest } from "../transfer/sha256_stream.ts";
 import { VERSION } from "../version.ts";
 import { coalescingWritable } from "./coalescing_writable.ts";
 import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
-import {
-  entryFromInfo,
-  mapFsError,
-  STAGING_DIR,
-  type Storage,
-} from "./storage.ts";
-import { type TreeIo, treeList, treePut, treeWant } from "./tree_session.ts";
+import { mapFsError, type Storage } from "./storage.ts";
+import * as files from "./file_requests.ts";
+import type { Outcome, RequestIo } from "./request_io.ts";
+import { treeList, treePut, treeWant } from "./tree_session.ts";
 import type { UploadStaging } from "./upload_staging.ts";
 
 /** What every session of one server shares. */
@@ -65,13 +46,6 @@ export interface SessionContext {
   logins: Logins | null;
   /** Close a connection after this long without a request. */
   idleTimeoutMs: number;
-}
-
-/** What a request handler reports for the log. */
-interface Outcome {
-  path?: string;
-  bytes?: number;
-  result?: string;
 }
 
 /** Why a session was refused, for the log line `refused: <message>`. */
@@ -353,25 +327,25 @@ export class Session {
   #dispatch(message: Message): Promise<Outcome> {
     switch (message.op) {
       case "ls":
-        return this.#list(message);
+        return files.list(this.#io, message);
       case "stat":
-        return this.#stat(message);
+        return files.stat(this.#io, message);
       case "get":
-        return this.#get(message);
+        return files.get(this.#io, message);
       case "put":
-        return this.#put(message);
+        return files.put(this.#io, message);
       case "rm":
-        return this.#remove(message);
+        return files.remove(this.#io, message);
       case "mkdir":
-        return this.#mkdir(message);
+        return files.mkdir(this.#io, message);
       case "mv":
-        return this.#move(message);
+        return files.move(this.#io, message);
       case "tree-put":
         return this.#treePut(message);
       case "tree-get":
-        return treeList(this.#treeIo(), message);
+        return treeList(this.#io, message);
       case "tree-want":
-        return treeWant(this.#treeIo(), message);
+        return treeWant(this.#io, message);
       default:
         throw new ProtocolError(`"${message.op}" is not a request`);
     }
@@ -383,15 +357,16 @@ export class Session {
       await this.#reader.body().stream.cancel();
       this.#assertWritable();
     }
-    return await treePut(this.#treeIo(), request);
+    return await treePut(this.#io, request);
   }
 
-  #treeIo(): TreeIo {
+  get #io(): RequestIo {
     return {
       reader: this.#reader,
       writer: this.#writer,
       ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
+      assertWritable: () => this.#assertWritable(),
     };
   }
 
@@ -422,255 +397,6 @@ export class Session {
         `user ${JSON.stringify(this.#user)} may only read`,
       );
     }
-  }
-
-  async #list(request: ListRequest): Promise<Outcome> {
-    const { storage } = this.#ctx;
-    const host = await storage.resolveExisting(request.path);
-    const info = await Deno.stat(host);
-    const entries: Entry[] = [];
-    if (info.isDirectory) {
-      const atRoot = storage.segments(request.path).length === 0;
-      for await (const item of Deno.readDir(host)) {
-        if (atRoot && item.name === STAGING_DIR) continue;
-        const entry = await storage.entry(join(host, item.name), item.name)
-          .catch(() => null);
-        if (entry) entries.push(entry);
-      }
-      entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    } else {
-      entries.push(entryFromInfo(basename(host), info));
-    }
-    if (request.hash) {
-      for (const entry of entries) {
-        if (entry.type === "file") {
-          const path = info.isDirectory ? join(host, entry.name) : host;
-          entry.sha256 = await this.#hashFile(path);
-        }
-      }
-    }
-    await this.#writer.send({ op: "listing", path: request.path });
-    const encoder = new TextEncoder();
-    await this.#writer.sendBody(
-      (function* () {
-        for (let i = 0; i < entries.length; i += 1000) {
-          const lines = entries.slice(i, i + 1000)
-            .map((entry) => JSON.stringify(entry) + "\n").join("");
-          yield encoder.encode(lines);
-        }
-      })(),
-    );
-    return { result: `${entries.length} entries` };
-  }
-
-  async #hashFile(host: string): Promise<string> {
-    const size = (await Deno.stat(host)).size;
-    return peekDigest(await hashPrefix(host, size));
-  }
-
-  async #stat(request: StatRequest): Promise<Outcome> {
-    const { storage } = this.#ctx;
-    const host = await storage.resolveExisting(request.path);
-    const segments = storage.segments(request.path);
-    const entry = entryFromInfo(segments.at(-1) ?? ".", await Deno.stat(host));
-    if (request.hash && entry.type === "file") {
-      entry.sha256 = await this.#hashFile(host);
-    }
-    await this.#writer.send({ op: "entry", entry });
-    return {};
-  }
-
-  async #get(request: GetRequest): Promise<Outcome> {
-    const { pool } = this.#ctx;
-    const host = await this.#ctx.storage.resolveExisting(request.path);
-    using file = await Deno.open(host);
-    const info = await file.stat();
-    if (!info.isFile) {
-      throw new WrongTypeError(`"${request.path}" is a folder, not a file`);
-    }
-    const mtime = Math.round(info.mtime?.getTime() ?? 0);
-    let offset = 0;
-    let hasher = request.verify ? await createHasher(pool) : skipHashing(pool);
-    const unchanged = request.expect === undefined ||
-      (request.expect.size === info.size && request.expect.mtime === mtime);
-    if (
-      request.offset > 0 && request.verify && unchanged &&
-      request.offset <= info.size
-    ) {
-      const prefix = await createHasher(pool, host, request.offset);
-      if (prefix.hex() === request.prefixSha256) {
-        hasher = prefix;
-        offset = request.offset;
-      }
-    }
-    await this.#writer.send({
-      op: "data",
-      offset,
-      size: info.size,
-      mtime,
-      mode: info.mode === null ? null : info.mode & 0o7777,
-      restarted: request.offset > 0 && offset === 0,
-    });
-    await file.seek(offset, Deno.SeekMode.Start);
-    await this.#writer.sendBody(
-      fileChunks(file, pool),
-      () => request.verify ? { sha256: hasher.hex() } : {},
-      (chunk) => hasher.update(chunk),
-    );
-    return {
-      bytes: info.size - offset,
-      result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
-    };
-  }
-
-  async #put(request: PutRequest): Promise<Outcome> {
-    this.#assertWritable();
-    const { storage, staging, pool } = this.#ctx;
-    const host = await storage.resolveNew(request.path);
-    const path = storage.segments(request.path).join("/");
-    await this.#assertReplaceable(host, path, request.noClobber);
-    const staged = await staging.claim(
-      path,
-      request.size,
-      request.mtime,
-      request.resume && request.verify && request.size !== null,
-    );
-    let keep = staged.resumable;
-    try {
-      const ready: Ready = { op: "ready", offset: staged.existing };
-      const prefix = staged.existing > 0 && request.verify
-        ? await createHasher(pool, staged.path, staged.existing)
-        : null;
-      if (prefix) ready.prefixSha256 = prefix.hex();
-      await this.#writer.send(ready);
-      const data = await this.#reader.read();
-      if (data === null) {
-        throw new ConnectionError("the client left before sending data");
-      }
-      if (
-        data.op !== "data" ||
-        (data.offset !== 0 && data.offset !== staged.existing)
-      ) {
-        throw new ProtocolError(`unexpected "${data.op}" during an upload`);
-      }
-      const offset = data.offset;
-      const hasher = !request.verify
-        ? skipHashing(pool)
-        : offset > 0 && prefix
-        ? prefix
-        : await createHasher(pool);
-      let received = 0;
-      using file = await Deno.open(staged.path, { write: true, create: true });
-      await file.truncate(offset);
-      await file.seek(offset, Deno.SeekMode.Start);
-      const body = this.#reader.body();
-      await body.stream.pipeTo(fileSink(file, (chunk) => {
-        received += chunk.byteLength;
-        hasher.update(chunk);
-      }));
-      const trailer = await body.trailer;
-      if (request.size !== null && offset + received !== request.size) {
-        keep = false;
-        throw new IntegrityError(
-          `received ${
-            offset + received
-          } bytes but the file has ${request.size}`,
-        );
-      }
-      const sha256 = hasher.hex();
-      if (request.verify && trailer.sha256 !== sha256) {
-        keep = false;
-        throw new IntegrityError(
-          "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
-        );
-      }
-      await file.syncData();
-      if (request.mode !== null) {
-        await Deno.chmod(staged.path, request.mode & 0o777);
-      }
-      await Deno.utime(staged.path, new Date(), new Date(request.mtime));
-      await this.#assertReplaceable(host, path, request.noClobber);
-      await Deno.rename(staged.path, host);
-      keep = true;
-      await this.#writer.send({
-        op: "done",
-        bytes: received,
-        sha256: request.verify ? sha256 : undefined,
-      });
-      return {
-        path,
-        bytes: received,
-        result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
-      };
-    } finally {
-      staged.release();
-      if (!keep) await Deno.remove(staged.path).catch(() => {});
-    }
-  }
-
-  async #assertReplaceable(
-    host: string,
-    path: string,
-    noClobber: boolean,
-  ): Promise<void> {
-    const existing = await Deno.lstat(host).catch(() => null);
-    if (existing?.isDirectory) {
-      throw new WrongTypeError(`"${path}" is a folder on the server`);
-    }
-    if (existing && noClobber) {
-      throw new AlreadyExistsError(`"${path}" already exists on the server`);
-    }
-  }
-
-  async #remove(request: RmRequest): Promise<Outcome> {
-    this.#assertWritable();
-    const host = await this.#ctx.storage.resolveNew(request.path);
-    const info = await Deno.lstat(host).catch((error) => {
-      throw mapFsError(error, request.path);
-    });
-    if (info.isDirectory && !request.recursive) {
-      await Deno.remove(host).catch((error) => {
-        throw new WrongTypeError(
-          `"${request.path}" is a folder that is not empty (use rm -r)`,
-          { cause: error },
-        );
-      });
-    } else {
-      await Deno.remove(host, { recursive: request.recursive });
-    }
-    await this.#writer.send({ op: "ok" });
-    return {};
-  }
-
-  async #mkdir(request: MkdirRequest): Promise<Outcome> {
-    this.#assertWritable();
-    await this.#ctx.storage.mkdirs(request.path);
-    await this.#writer.send({ op: "ok" });
-    return {};
-  }
-
-  async #move(request: MvRequest): Promise<Outcome> {
-    this.#assertWritable();
-    const { storage } = this.#ctx;
-    const from = await storage.resolveNew(request.from);
-    await Deno.lstat(from).catch((error) => {
-      throw mapFsError(error, request.from);
-    });
-    let to = await storage.resolveNew(request.to);
-    const target = await Deno.stat(to).catch(() => null);
-    if (target?.isDirectory) {
-      to = await storage.resolveNew(
-        `${storage.segments(request.to).join("/")}/${basename(from)}`,
-      );
-    }
-    if (to === from || to.startsWith(from + "/")) {
-      throw new WrongTypeError(`cannot move "${request.from}" into itself`);
-    }
-    await Deno.rename(from, to).catch((error) => {
-      throw mapFsError(error, request.to);
-    });
-    await this.#writer.send({ op: "ok" });
-    return { path: `${request.from} -> ${request.to}` };
   }
 }
 

@@ -24,8 +24,6 @@ import {
   FtsError,
   IntegrityError,
   IoError,
-  type MessageReader,
-  type MessageWriter,
   ProtocolError,
   ReadOnlyError,
   type TreeFailure,
@@ -50,29 +48,13 @@ import {
   toRanges,
   treeSegments,
 } from "../transfer/tree_manifest.ts";
-import type { SessionContext } from "./session.ts";
+import type { Outcome, RequestIo } from "./request_io.ts";
 import {
   entryFromInfo,
   mapFsError,
   STAGING_DIR,
   type Storage,
 } from "./storage.ts";
-
-/** What a tree handler needs from its session. */
-export interface TreeIo {
-  reader: MessageReader;
-  writer: MessageWriter;
-  ctx: SessionContext;
-  /** The client's address, for log lines. */
-  peer: string;
-}
-
-/** What a tree handler reports for the log. */
-export interface TreeOutcome {
-  path?: string;
-  bytes?: number;
-  result?: string;
-}
 
 /**
  * Background writers of a tree upload, each with its own staging folder.
@@ -97,9 +79,9 @@ function typed(error: unknown, path: string): FtsError {
  * their batches become durable.
  */
 export async function treePut(
-  io: TreeIo,
+  io: RequestIo,
   request: TreePutRequest,
-): Promise<TreeOutcome> {
+): Promise<Outcome> {
   const { reader, ctx } = io;
   const { storage, staging } = ctx;
   const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
@@ -165,13 +147,13 @@ export async function treePut(
 
 /** Receives the `dir` and `file` messages of a tree upload. */
 async function receiveTree(
-  io: TreeIo,
+  io: RequestIo,
   request: TreePutRequest,
   manifest: TreeItem[],
   needed: number[],
   rootPath: string,
   lanes: string[],
-): Promise<TreeOutcome> {
+): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { storage } = ctx;
   const hostOf = (relative: string) => hostIn(storage, rootPath, relative);
@@ -376,9 +358,9 @@ async function receiveTree(
 
 /** Serves `tree-get`: lists the tree without following symlinks. */
 export async function treeList(
-  io: TreeIo,
+  io: RequestIo,
   request: TreeGetRequest,
-): Promise<TreeOutcome> {
+): Promise<Outcome> {
   const { storage } = io.ctx;
   const rootPath = storage.segments(request.path).join("/");
   const host = await storage.resolveExisting(rootPath);
@@ -429,9 +411,9 @@ export async function treeList(
  * `tree-end`.
  */
 export async function treeWant(
-  io: TreeIo,
+  io: RequestIo,
   request: TreeWantRequest,
-): Promise<TreeOutcome> {
+): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { storage } = ctx;
   const wanted = await readJsonLines(reader.body());
