@@ -4,6 +4,8 @@
  * @module
  */
 
+import { Throttle } from "./throttle.ts";
+
 /**
  * Parses a rate such as `500K`, `10M` or `1G` (bytes per second, binary
  * units) or a plain number of bytes per second.
@@ -27,20 +29,12 @@ export function parseRate(text: string): number {
  */
 export class RateLimitStream extends TransformStream<Uint8Array, Uint8Array> {
   constructor(bytesPerSecond: number) {
-    const slice = Math.max(16 * 1024, Math.floor(bytesPerSecond / 10));
-    let started = -1;
-    let passed = 0;
+    const throttle = new Throttle(bytesPerSecond);
     super({
       async transform(chunk, controller) {
-        if (started < 0) started = performance.now();
-        for (let at = 0; at < chunk.byteLength; at += slice) {
-          const piece = chunk.subarray(at, at + slice);
-          passed += piece.byteLength;
-          const due = started + (passed / bytesPerSecond) * 1000;
-          const wait = due - performance.now();
-          if (wait > 0) {
-            await new Promise((resolve) => setTimeout(resolve, wait));
-          }
+        for (let at = 0; at < chunk.byteLength; at += throttle.slice) {
+          const piece = chunk.subarray(at, at + throttle.slice);
+          await throttle.consume(piece.byteLength);
           controller.enqueue(piece);
         }
       },
