@@ -81,7 +81,7 @@ on the terminal.
 
 Commands:
 ${
-    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(20)}${c.summary}`)
+    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(25)}${c.summary}`)
       .join("\n")
   }
 

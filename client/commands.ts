@@ -45,12 +45,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   put: {
     usage: "put [-r] LOCAL [REMOTE]",
-    summary: "upload a file (- is stdin), or a folder tree with -r",
+    summary: "upload a file (- is stdin); -r: a folder tree",
     args: [1, 2],
   },
   get: {
     usage: "get [-r] REMOTE [LOCAL]",
-    summary: "download a file (- is stdout), or a folder tree with -r",
+    summary: "download a file (- is stdout); -r: a folder tree",
     args: [1, 2],
   },
   rm: {

@@ -137,6 +137,14 @@ export class ProgressBar {
     const tail = `${percent} ${sizes}  ${rateText}  ETA ${formatDuration(eta)}`;
     const columns = this.#options.columns ?? 80;
     const room = columns - tail.length - 5;
+    if (room < 20) {
+      // Too narrow for a bar (a tree's line is long): the name and the numbers.
+      const space = Math.max(columns - tail.length - 2, 8);
+      const short = label.length > space
+        ? "…" + label.slice(-(space - 1))
+        : label;
+      return `${short}  ${tail}`;
+    }
     const name = label.length > room / 2
       ? "…" + label.slice(-Math.max(Math.floor(room / 2) - 1, 1))
       : label;

@@ -49,7 +49,7 @@ import { treeItem } from "./tree_walk.ts";
 export const TREE_PARTIAL_PREFIX = ".fts-partial-";
 
 /** Background writers, each with its own staging folder (see server/tree_session.ts). */
-const WRITERS = Number(Deno.env.get("FTS_WRITERS") ?? 2);
+const WRITERS = 2;
 
 /** Staging folders left by a killed run are removed once this old. */
 const STALE_MS = 10 * 60_000;

@@ -230,7 +230,12 @@ async function sendLane(
   const readAcks = async (): Promise<TreeDone> => {
     while (true) {
       const reply: Message = await connection.reply(action);
-      if (reply.op === "tree-done") return reply;
+      if (reply.op === "tree-done") {
+        for (; settled < sent.length; settled++) {
+          tally.fail(sent[settled].path, "io", "the server did not confirm it");
+        }
+        return reply;
+      }
       if (reply.op !== "tree-ack") throw unexpected(reply, action);
       const failures = new Map(reply.failed.map((f) => [f.path, f]));
       if (reply.done > sent.length || reply.done < settled) {

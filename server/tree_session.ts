@@ -61,7 +61,7 @@ import {
  * Creating a file is the dearest step (the kernel's work, ~20 µs to 0.5 ms
  * here); two writers in two folders spread it over two cores.
  */
-const TREE_WRITERS = Number(Deno.env.get("FTS_WRITERS") ?? 2);
+const TREE_WRITERS = 2;
 
 /** Encoded frames are sent once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;

@@ -80,7 +80,9 @@ export class UploadStaging {
         const info = await Deno.stat(path).catch(() => null);
         const age = now - (info?.mtime?.getTime() ?? now);
         if (info && age > ttlMs && !this.#locked.has(entry.name)) {
-          await Deno.remove(path).catch(() => {});
+          // Folders are a tree upload's staging, left by a crash.
+          await Deno.remove(path, { recursive: info.isDirectory })
+            .catch(() => {});
           removed++;
         }
       }

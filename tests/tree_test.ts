@@ -189,8 +189,12 @@ Deno.test("put -r then get -r gives back an identical tree, 100 MiB file include
     const got = await downloadTree(c, "copy", back, OPTIONS, recorder());
     assertEquals(got.files, 56);
     assertEquals(snapshot(back, notFts), expected);
-    // Nothing is left behind in the staging area or beside the files.
+    // Nothing is left behind in the staging areas.
     assertEquals([...Deno.readDirSync(join(root, ".fts", "partial"))], []);
+    assertEquals(
+      [...Deno.readDirSync(back)].filter((e) => notFts(e.name)),
+      [],
+    );
     // A second run moves nothing.
     const again = recorder();
     const rerun = await uploadTree(c, source, "copy", OPTIONS, again);
@@ -426,5 +430,45 @@ Deno.test("uploadTree throws one typed error counting the failures", async () =>
     );
     assertEquals(report.lines.filter((l) => l.startsWith("error:")).length, 2);
     assertEquals(Deno.readTextFileSync(join(root, "dst", "f3")), "x");
+  });
+});
+
+Deno.test("tree transfers honour --limit-rate both ways", async () => {
+  await withServer(async ({ work, open }) => {
+    const source = join(work, "src");
+    for (let i = 0; i < 12; i++) {
+      plant(source, `f${i}.bin`, randomBytes(128 * 1024));
+    }
+    plant(source, "big.bin", randomBytes(2 * 1024 * 1024));
+    const expected = snapshot(source);
+    const c = await open();
+    // 3.5 MiB at 2 MiB/s: at least about 1.5 s each way.
+    const options = { ...OPTIONS, limitRate: 2 * 1024 * 1024 };
+    let started = performance.now();
+    await uploadTree(c, source, "slow", options, recorder());
+    const up = performance.now() - started;
+    started = performance.now();
+    const back = join(work, "back");
+    await downloadTree(c, "slow", back, options, recorder());
+    const down = performance.now() - started;
+    assert(up > 1400, `put -r took ${up} ms`);
+    assert(down > 1400, `get -r took ${down} ms`);
+    assertEquals(snapshot(back, notFts), expected);
+  });
+});
+
+Deno.test("the shell runs put -r and get -r", async () => {
+  await withServe(async (address, root, work) => {
+    const source = join(work, "docs");
+    makeTree(source);
+    const expected = snapshot(source);
+    Deno.mkdirSync(join(work, "out"));
+    const shell = await runFts(["connect", address], {
+      cwd: work,
+      stdin: "mkdir remote\ncd remote\nput -r docs\nlcd out\nget -r docs\n",
+    });
+    assertEquals(shell.code, 0, shell.stderr);
+    assertEquals(snapshot(join(root, "remote", "docs")), expected);
+    assertEquals(snapshot(join(work, "out", "docs"), notFts), expected);
   });
 });

@@ -7,15 +7,18 @@
  * then is the batch reported as settled (acknowledged), so a settled file
  * survives a crash and an unsettled one is sent again on the next run.
  *
- * Small files are written in the background ({@linkcode DurableBatch.stage}):
- * creating a file costs the kernel far more than anything else here, and
- * done off the main thread it overlaps with receiving the next files.
+ * Small files are written by worker threads ({@linkcode DurableBatch.stage},
+ * `staging_worker.ts`): creating, syncing and renaming a file cost the
+ * kernel far more than anything else here, and done beside the main thread
+ * they overlap with receiving the next files. Large files are written by
+ * the main thread as they arrive.
  *
  * @module
  */
 
 import { dirname } from "@std/path";
 import { FtsError } from "../protocol/errors.ts";
+import type { CommitFile, CommitReply, WorkerError } from "./staging_worker.ts";
 
 /** A received file waiting to be made durable, or a failure to report in order. */
 export interface StagedFile {
@@ -25,6 +28,8 @@ export interface StagedFile {
   file: Deno.FsFile | null;
   /** Set while the file is still being written in the background. */
   writing?: Promise<void>;
+  /** Set when a staging worker holds the file: which one, and its id there. */
+  worker?: { lane: number; id: number };
   /** Where the bytes were written. */
   staged: string;
   /** Where the file belongs. */
@@ -82,7 +87,9 @@ export class DurableBatch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #chain: Promise<void> = Promise.resolve();
   #failure: unknown;
+  #flushes: Promise<void>[] = [];
   #writers: Promise<void>[];
+  #workers: (StagingWriter | null)[] = [];
 
   constructor(options: DurableBatchOptions) {
     this.#options = options;
@@ -103,6 +110,11 @@ export class DurableBatch {
     lane: number,
   ): Promise<void> {
     lane %= this.#writers.length;
+    const worker = this.#worker(lane);
+    if (worker) {
+      item.worker = { lane, id: worker.write(item.staged, chunks) };
+      return this.add(item);
+    }
     item.writing = this.#writers[lane].then(async () => {
       const file = await Deno.open(item.staged, {
         write: true,
@@ -149,7 +161,21 @@ export class DurableBatch {
   async finish(): Promise<void> {
     this.#cut();
     await this.#chain;
+    for (const worker of this.#workers) worker?.close();
+    this.#workers = [];
     if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** The worker of `lane`, started on first use; `null` if none can start. */
+  #worker(lane: number): StagingWriter | null {
+    if (this.#workers[lane] === undefined) {
+      try {
+        this.#workers[lane] = new StagingWriter();
+      } catch {
+        this.#workers[lane] = null;
+      }
+    }
+    return this.#workers[lane];
   }
 
   /** Starts flushing the pending files; resolves when the flush before is done. */
@@ -160,21 +186,63 @@ export class DurableBatch {
     if (items.length === 0) return this.#chain;
     this.#pending = [];
     this.#bytes = 0;
-    const before = this.#chain;
-    this.#chain = before.then(() => this.#flush(items)).catch((error) => {
-      this.#failure ??= error;
-    });
-    return before;
+    // The batch's syncs start now, overlapping those of the batches before
+    // it (their journal commits and disk flushes merge); it is reported
+    // only after them.
+    const work = this.#settle(items);
+    work.catch(() => {});
+    const { onSettled } = this.#options;
+    this.#chain = this.#chain.then(async () => await onSettled(await work))
+      .catch((error) => {
+        this.#failure ??= error;
+      });
+    // Backpressure: wait for the batch `limit` back to be reported.
+    const limit = 1;
+    this.#flushes.push(this.#chain);
+    if (this.#flushes.length > limit + 1) this.#flushes.shift();
+    return this.#flushes.length > limit ? this.#flushes[0] : Promise.resolve();
   }
 
-  async #flush(items: StagedFile[]): Promise<void> {
-    const { mapError, onSettled } = this.#options;
+  /** Makes `items` durable and in place; returns what became of each. */
+  async #settle(items: StagedFile[]): Promise<SettledFile[]> {
+    const { mapError } = this.#options;
+    // Files the workers hold are committed there, each worker's at once.
+    const byWorker = new Map<number, number[]>();
+    items.forEach((item, i) => {
+      if (!item.worker || item.error) return;
+      const list = byWorker.get(item.worker.lane) ?? [];
+      list.push(i);
+      byWorker.set(item.worker.lane, list);
+    });
+    const workerErrors = new Map<number, WorkerError | null>();
+    const commits = Promise.all(
+      [...byWorker].map(async ([lane, indices]) => {
+        let errors: (WorkerError | null)[];
+        try {
+          errors = await this.#workers[lane]!.commit(
+            indices.map((i) => ({
+              id: items[i].worker!.id,
+              staged: items[i].staged,
+              target: items[i].target,
+              mode: items[i].mode,
+              mtime: items[i].mtime,
+            })),
+          );
+        } catch (error) {
+          const message = error instanceof Error
+            ? error.message
+            : String(error);
+          errors = indices.map(() => ({ name: "Error", message }));
+        }
+        indices.forEach((i, k) => workerErrors.set(i, errors[k]));
+      }),
+    );
     const written = await Promise.allSettled(
       items.map((item) => item.writing),
     );
     const synced = await Promise.allSettled(
       items.map((item, i) =>
-        item.error || written[i].status === "rejected" || EXP_NOSYNC
+        item.error || item.worker || written[i].status === "rejected"
           ? null
           : item.file?.syncData()
       ),
@@ -188,6 +256,7 @@ export class DurableBatch {
         // Closed already.
       }
       if (item.error) return { item, error: item.error };
+      if (item.worker) return { item };
       try {
         const write = written[i];
         if (write.status === "rejected") throw write.reason;
@@ -212,17 +281,90 @@ export class DurableBatch {
     });
     // The renames are durable once their folders are synced.
     await Promise.all([...folders].map(syncFolder));
-    await onSettled(settled);
+    await commits;
+    for (const [i, error] of workerErrors) {
+      if (error) {
+        settled[i] = {
+          item: items[i],
+          error: mapError(revive(error), items[i]),
+        };
+      }
+    }
+    return settled;
   }
 }
 
-const EXP_NOSYNC = Deno.env.get("FTS_NOSYNC") === "1";
 async function syncFolder(path: string): Promise<void> {
-  if (EXP_NOSYNC) return;
   try {
     using folder = await Deno.open(path);
     await folder.sync();
   } catch {
     // Some file systems cannot sync a folder; the files themselves are synced.
+  }
+}
+
+/** Rebuilds a worker's error as the `Deno.errors` class it was. */
+function revive(error: WorkerError): Error {
+  const Class = (Deno.errors as unknown as Record<string, ErrorConstructor>)[
+    error.name
+  ];
+  return Class ? new Class(error.message) : new Error(error.message);
+}
+
+/** One staging worker thread, as seen from the main thread. */
+class StagingWriter {
+  #worker: Worker;
+  #tickets = new Map<
+    number,
+    {
+      resolve: (errors: (WorkerError | null)[]) => void;
+      reject: (error: unknown) => void;
+    }
+  >();
+  #nextTicket = 1;
+  #nextId = 1;
+  #broken: unknown;
+
+  constructor() {
+    this.#worker = new Worker(
+      new URL("./staging_worker.ts", import.meta.url),
+      { type: "module" },
+    );
+    this.#worker.onmessage = (event: MessageEvent<CommitReply>) => {
+      const ticket = this.#tickets.get(event.data.ticket);
+      this.#tickets.delete(event.data.ticket);
+      ticket?.resolve(event.data.errors);
+    };
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#broken = new Error(`the staging worker failed: ${event.message}`);
+      for (const ticket of this.#tickets.values()) ticket.reject(this.#broken);
+      this.#tickets.clear();
+    };
+  }
+
+  /** Hands `chunks` (whose buffers move to the worker) over; returns the id. */
+  write(path: string, chunks: readonly Uint8Array[]): number {
+    const id = this.#nextId++;
+    this.#worker.postMessage(
+      { type: "write", id, path, chunks },
+      chunks.map((chunk) => chunk.buffer as ArrayBuffer),
+    );
+    return id;
+  }
+
+  /** Commits `files`; resolves with one error or `null` per file. */
+  commit(files: CommitFile[]): Promise<(WorkerError | null)[]> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    const ticket = this.#nextTicket++;
+    return new Promise((resolve, reject) => {
+      this.#tickets.set(ticket, { resolve, reject });
+      this.#worker.postMessage({ type: "commit", ticket, files });
+    });
+  }
+
+  /** Stops the worker. */
+  close(): void {
+    this.#worker.terminate();
   }
 }
