@@ -23,7 +23,8 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
-import { chunkHasher, sendFileBody } from "../transfer/file_body.ts";
+import { sendFileBody } from "../transfer/file_body.ts";
+import { startHasher } from "../transfer/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import {
   fromRanges,
@@ -341,7 +342,7 @@ async function sendLane(
         // A read failure goes to the server in the trailer; it reports the
         // file as failed in its acknowledgement.
         await sendFileBody(writer, file, connection.pool, {
-          hasher: options.verify ? chunkHasher(connection.pool) : null,
+          hasher: options.verify ? startHasher(connection.pool) : null,
           throttle,
           onBytes: (n) => tally.moved(n),
         });

@@ -38,7 +38,8 @@ import {
   type SettledFile,
   type StagedFile,
 } from "../transfer/durable_batch.ts";
-import { chunkHasher, sendFileBody, writeAll } from "../transfer/file_body.ts";
+import { sendFileBody, writeAll } from "../transfer/file_body.ts";
+import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
   joinTree,
@@ -522,7 +523,7 @@ export async function treeWant(
       const size = (await file.stat()).size;
       await writer.send({ op: "file", path: value, size, mtime, mode });
       const sent = await sendFileBody(writer, file, ctx.pool, {
-        hasher: request.verify ? chunkHasher(ctx.pool) : null,
+        hasher: request.verify ? startHasher(ctx.pool) : null,
       });
       if (sent.readError === undefined) {
         files++;

@@ -10,37 +10,13 @@
 import type { BufferPool } from "../protocol/buffer_pool.ts";
 import type { MessageWriter } from "../protocol/message_writer.ts";
 import { readFull } from "./file_chunks.ts";
-import { createSha256 } from "./sha256_stream.ts";
+import type { Hasher } from "./hasher.ts";
 import type { Throttle } from "./throttle.ts";
-
-/** Hashes a body's chunks in order and gives each back to its pool. */
-export interface ChunkHasher {
-  /** Hashes `chunk`, then returns its buffer to the pool. */
-  update(chunk: Uint8Array): void;
-  /** The lower-case hex digest; call once, at the end. */
-  hex(): string;
-}
-
-/**
- * Returns a {@linkcode ChunkHasher} for `pool`; with `verify` off it only
- * recycles the buffers and its digest is `""`.
- */
-export function chunkHasher(pool: BufferPool, verify = true): ChunkHasher {
-  if (!verify) return { update: (chunk) => pool.give(chunk), hex: () => "" };
-  const hash = createSha256();
-  return {
-    update(chunk) {
-      hash.update(chunk);
-      pool.give(chunk);
-    },
-    hex: () => hash.digest("hex"),
-  };
-}
 
 /** Options for {@linkcode sendFileBody}. */
 export interface FileBodyOptions {
   /** Hashes the bytes; its digest goes into the trailer. */
-  hasher?: ChunkHasher | null;
+  hasher?: Hasher | null;
   /** Paces the bytes. */
   throttle?: Throttle | null;
   /** Called with each chunk's size as it is handed to the writer. */

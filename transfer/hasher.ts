@@ -40,9 +40,17 @@ export async function createHasher(
   prefixPath?: string,
   prefixLength = 0,
 ): Promise<Hasher> {
-  const hash: Sha256 = prefixPath && prefixLength > 0
-    ? await hashPrefix(prefixPath, prefixLength)
-    : createSha256();
+  return prefixPath && prefixLength > 0
+    ? hasherFrom(pool, await hashPrefix(prefixPath, prefixLength))
+    : startHasher(pool);
+}
+
+/** Returns an empty hasher at once (no prefix to read). */
+export function startHasher(pool: BufferPool): Hasher {
+  return hasherFrom(pool, createSha256());
+}
+
+function hasherFrom(pool: BufferPool, hash: Sha256): Hasher {
   return {
     update(chunk) {
       hash.update(chunk);
