@@ -165,24 +165,3 @@ export class ProgressBar {
     this.#writer.write(this.#encoder.encode(text)).catch(() => {});
   }
 }
-
-/**
- * A pass-through stage that reports the size of each chunk, to count bytes
- * and to advance a {@linkcode ProgressBar}.
- *
- * @example
- * ```ts
- * let sent = 0;
- * const counted = chunks.pipeThrough(new ProgressStream((n) => sent += n));
- * ```
- */
-export class ProgressStream extends TransformStream<Uint8Array, Uint8Array> {
-  constructor(onBytes: (bytes: number) => void) {
-    super({
-      transform(chunk, controller) {
-        onBytes(chunk.byteLength);
-        controller.enqueue(chunk);
-      },
-    });
-  }
-}

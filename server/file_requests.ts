@@ -25,7 +25,7 @@ import {
 } from "../protocol/mod.ts";
 import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hasher.ts";
-import { peekDigest } from "../transfer/sha256_stream.ts";
+import { peekDigest } from "../transfer/sha256.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { entryFromInfo, mapFsError, STAGING_DIR } from "./storage.ts";
 

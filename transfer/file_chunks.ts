@@ -10,7 +10,7 @@
 
 import { BufferPool } from "../protocol/buffer_pool.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
-import { createSha256, type Sha256 } from "./sha256_stream.ts";
+import { createSha256, type Sha256 } from "./sha256.ts";
 
 /**
  * Returns a stream of `file`'s bytes from its current position to its end in

@@ -11,7 +11,7 @@
 
 import type { BufferPool } from "../protocol/buffer_pool.ts";
 import { hashPrefix } from "./file_chunks.ts";
-import { createSha256, peekDigest, type Sha256 } from "./sha256_stream.ts";
+import { createSha256, peekDigest, type Sha256 } from "./sha256.ts";
 
 /** Consumes a transfer's chunks in order, and gives their buffers back. */
 export interface Hasher {
