@@ -9,7 +9,7 @@
  * it; `commit` syncs a batch of them concurrently, gives each its mode and
  * modification time, renames it into place, syncs the folders and answers
  * with one error (or `null`) per file. Files are open only while written and
- * while synced, so a worker never holds more than one batch's descriptors.
+ * while synced, so descriptors are not held while a batch fills.
  *
  * @module
  */
@@ -57,8 +57,6 @@ export interface CommitReply {
 }
 
 const written = new Set<number>();
-const KEEP = Deno.env.get("FTS_KEEP") === "1";
-const kept = new Map<number, Deno.FsFile>();
 const failed = new Map<number, WorkerError>();
 
 function describe(error: unknown): WorkerError {
@@ -69,7 +67,7 @@ function describe(error: unknown): WorkerError {
 
 function write(request: WriteRequest): void {
   try {
-    const file = Deno.openSync(request.path, {
+    using file = Deno.openSync(request.path, {
       write: true,
       create: true,
       truncate: true,
@@ -81,8 +79,6 @@ function write(request: WriteRequest): void {
       }
     }
     written.add(request.id);
-    if (KEEP) kept.set(request.id, file);
-    else file.close();
   } catch (error) {
     failed.set(request.id, describe(error));
   }
@@ -94,8 +90,7 @@ async function commit(request: CommitRequest): Promise<void> {
     let file: Deno.FsFile | undefined;
     if (!error && written.has(entry.id)) {
       try {
-        file = kept.get(entry.id) ?? Deno.openSync(entry.staged);
-        kept.delete(entry.id);
+        file = Deno.openSync(entry.staged);
       } catch (reason) {
         error = describe(reason);
       }
