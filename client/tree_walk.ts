@@ -6,7 +6,8 @@
 
 import { join, resolve } from "@std/path";
 import { WrongTypeError } from "../protocol/errors.ts";
-import type { EntryType, TreeItem } from "../protocol/messages.ts";
+import type { TreeItem } from "../protocol/messages.ts";
+import { entryFromInfo } from "../transfer/entry.ts";
 
 /** A local tree, as `put -r` sends it. */
 export interface LocalTree {
@@ -24,20 +25,8 @@ export interface LocalTree {
 
 /** Describes `info` as a tree item at `path`. */
 export function treeItem(path: string, info: Deno.FileInfo): TreeItem {
-  const type: EntryType = info.isFile
-    ? "file"
-    : info.isDirectory
-    ? "dir"
-    : info.isSymlink
-    ? "symlink"
-    : "other";
-  return {
-    path,
-    type,
-    size: type === "file" ? info.size : 0,
-    mtime: Math.max(0, Math.round(info.mtime?.getTime() ?? 0)),
-    mode: info.mode === null ? null : info.mode & 0o7777,
-  };
+  const { type, size, mtime, mode } = entryFromInfo("", info);
+  return { path, type, size: type === "file" ? size : 0, mtime, mode };
 }
 
 /**

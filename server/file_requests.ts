@@ -27,7 +27,8 @@ import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hasher.ts";
 import { peekDigest } from "../transfer/sha256.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import { entryFromInfo, mapFsError, STAGING_DIR } from "./storage.ts";
+import { entryFromInfo } from "../transfer/entry.ts";
+import { mapFsError, STAGING_DIR } from "./storage.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(

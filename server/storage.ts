@@ -6,10 +6,10 @@
  */
 
 import { dirname, join, SEPARATOR } from "@std/path";
+import { entryFromInfo } from "../transfer/entry.ts";
 import {
   AlreadyExistsError,
   type Entry,
-  type EntryType,
   FtsError,
   InvalidPathError,
   IoError,
@@ -205,24 +205,6 @@ export class Storage {
       );
     }
   }
-}
-
-/** Builds an {@linkcode Entry} from file info. */
-export function entryFromInfo(name: string, info: Deno.FileInfo): Entry {
-  const type: EntryType = info.isFile
-    ? "file"
-    : info.isDirectory
-    ? "dir"
-    : info.isSymlink
-    ? "symlink"
-    : "other";
-  return {
-    name,
-    type,
-    size: info.size,
-    mtime: Math.max(0, Math.round(info.mtime?.getTime() ?? 0)),
-    mode: info.mode === null ? null : info.mode & 0o7777,
-  };
 }
 
 /** Maps a file-system error to a typed fts error about remote `path`. */

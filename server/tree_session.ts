@@ -39,6 +39,7 @@ import {
   type StagedFile,
 } from "../transfer/durable_batch.ts";
 import { sendFileBody, writeAll } from "../transfer/file_body.ts";
+import { entryFromInfo } from "../transfer/entry.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
@@ -50,12 +51,7 @@ import {
   treeSegments,
 } from "../transfer/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import {
-  entryFromInfo,
-  mapFsError,
-  STAGING_DIR,
-  type Storage,
-} from "./storage.ts";
+import { mapFsError, STAGING_DIR, type Storage } from "./storage.ts";
 
 /**
  * Background writers of a tree upload, each with its own staging folder.
@@ -437,6 +433,17 @@ export async function treeWant(
   let files = 0;
   let bytes = 0;
   let failed = 0;
+  // Tells the client why one wanted file cannot come; the others go on.
+  const refuse = (path: string, error: unknown) => {
+    const wire = typed(error, path);
+    batch.message({
+      op: "tree-error",
+      path,
+      code: wire.code,
+      reason: wire.message,
+    });
+    failed++;
+  };
   for (const value of wanted) {
     if (typeof value !== "string") {
       throw new ProtocolError("a wanted path is not a string");
@@ -459,14 +466,7 @@ export async function treeWant(
         );
       }
     } catch (error) {
-      const wire = typed(error, value);
-      batch.message({
-        op: "tree-error",
-        path: value,
-        code: wire.code,
-        reason: wire.message,
-      });
-      failed++;
+      refuse(value, error);
       continue;
     }
     const mtime = entryFromInfo("", info).mtime;
@@ -476,14 +476,7 @@ export async function treeWant(
       try {
         data = Deno.readFileSync(host);
       } catch (error) {
-        const wire = typed(error, value);
-        batch.message({
-          op: "tree-error",
-          path: value,
-          code: wire.code,
-          reason: wire.message,
-        });
-        failed++;
+        refuse(value, error);
         continue;
       }
       batch.message({
@@ -509,14 +502,7 @@ export async function treeWant(
     try {
       file = await Deno.open(host);
     } catch (error) {
-      const wire = typed(error, value);
-      batch.message({
-        op: "tree-error",
-        path: value,
-        code: wire.code,
-        reason: wire.message,
-      });
-      failed++;
+      refuse(value, error);
       continue;
     }
     try {
