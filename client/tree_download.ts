@@ -14,7 +14,6 @@
  */
 
 import { join, resolve } from "@std/path";
-import { createHash } from "node:crypto";
 import {
   errorFromWire,
   FtsError,
@@ -24,7 +23,7 @@ import {
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { DurableBatch, type StagedFile } from "../transfer/durable_batch.ts";
-import { writeAll } from "../transfer/file_body.ts";
+import { receiveFileBody } from "../transfer/file_body.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import {
   asTreeItem,
@@ -426,53 +425,37 @@ async function receiveLane(
         continue;
       }
     }
-    const parts: Uint8Array[] = [];
-    const hash = options.verify ? createHash("sha256") : null;
-    const chunks = body.stream.getReader();
-    let writeError: unknown;
-    let failure: FtsError | undefined;
-    while (true) {
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await chunks.read();
-      } catch (error) {
-        const trailer = await body.trailer.catch(() => undefined);
-        if (!trailer?.error) throw connection.wrap(error, action);
-        // The server could not read the file; the connection is in step.
-        failure = errorFromWire(trailer.error, `get "${message.path}"`);
-        break;
-      }
-      if (next.done) break;
-      const chunk = next.value;
-      staged.bytes += chunk.byteLength;
-      if (throttle) await throttle.consume(chunk.byteLength);
-      tally.moved(chunk.byteLength);
-      hash?.update(chunk);
-      if (small) {
-        if (staged.bytes <= SMALL_FILE_SIZE) parts.push(chunk.slice());
-      } else if (writeError === undefined) {
-        try {
-          await writeAll(staged.file!, chunk);
-        } catch (error) {
-          writeError = error;
-        }
-      }
-      connection.pool.give(chunk);
+    let received;
+    try {
+      received = await receiveFileBody(body, connection.pool, {
+        file: staged.file,
+        gatherLimit: SMALL_FILE_SIZE,
+        verify: options.verify,
+        onChunk: async (bytes) => {
+          if (throttle) await throttle.consume(bytes);
+          tally.moved(bytes);
+        },
+      });
+    } catch (error) {
+      throw connection.wrap(error, action);
     }
-    if (!failure) {
-      const trailer = await body.trailer;
-      if (writeError !== undefined) {
-        const { code, reason } = localReason(writeError);
-        failure = errorFromWire({ code, reason }, "write");
-      } else if (staged.bytes !== message.size) {
-        failure = new IntegrityError(
-          `received ${staged.bytes} of ${message.size} bytes`,
-        );
-      } else if (hash && trailer.sha256 !== hash.digest("hex")) {
-        failure = new IntegrityError(
-          "the data was damaged in transit (SHA-256 mismatch)",
-        );
-      }
+    staged.bytes = received.bytes;
+    const { parts } = received;
+    let failure: FtsError | undefined;
+    if (received.senderError) {
+      // The server could not read the file; the connection is in step.
+      failure = errorFromWire(received.senderError, `get "${message.path}"`);
+    } else if (received.writeError !== undefined) {
+      const { code, reason } = localReason(received.writeError);
+      failure = errorFromWire({ code, reason }, "write");
+    } else if (staged.bytes !== message.size) {
+      failure = new IntegrityError(
+        `received ${staged.bytes} of ${message.size} bytes`,
+      );
+    } else if (!received.intact) {
+      failure = new IntegrityError(
+        "the data was damaged in transit (SHA-256 mismatch)",
+      );
     }
     if (failure) {
       staged.file?.close();

@@ -38,7 +38,7 @@ import {
   type SettledFile,
   type StagedFile,
 } from "../transfer/durable_batch.ts";
-import { sendFileBody, writeAll } from "../transfer/file_body.ts";
+import { receiveFileBody, sendFileBody } from "../transfer/file_body.ts";
 import { entryFromInfo } from "../transfer/entry.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
@@ -236,45 +236,36 @@ async function receiveTree(
     }
     // Small files are gathered (copied out of the pooled buffers) and written
     // in the background; large ones are written as they arrive.
-    const parts: Uint8Array[] = [];
-    const hash = request.verify ? createHash("sha256") : null;
-    const chunks = body.stream.getReader();
-    let writeError: unknown;
-    while (true) {
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await chunks.read();
-      } catch (error) {
-        discard(item);
-        const trailer = await body.trailer.catch(() => undefined);
-        if (!trailer?.error) throw error;
-        // The client could not read the file; the connection is in step.
-        item.error = errorFromWire(trailer.error, `read "${message.path}"`);
-        return await batch.add(item);
-      }
-      if (next.done) break;
-      const chunk = next.value;
-      item.bytes += chunk.byteLength;
-      hash?.update(chunk);
-      if (small) {
-        if (item.bytes <= SMALL_FILE_SIZE) parts.push(chunk.slice());
-      } else if (writeError === undefined) {
-        try {
-          await writeAll(item.file!, chunk);
-        } catch (error) {
-          writeError = error;
-        }
-      }
-      ctx.pool.give(chunk);
+    let received;
+    try {
+      received = await receiveFileBody(body, ctx.pool, {
+        file: item.file,
+        gatherLimit: SMALL_FILE_SIZE,
+        verify: request.verify,
+      });
+    } catch (error) {
+      discard(item);
+      throw error;
     }
-    const trailer = await body.trailer;
+    item.bytes = received.bytes;
+    const { parts } = received;
     let error: FtsError | undefined;
-    if (writeError !== undefined) error = typed(writeError, message.path);
-    else if (item.bytes !== message.size) {
+    if (received.senderError) {
+      // The client could not read the file; the connection is in step.
+      discard(item);
+      item.error = errorFromWire(
+        received.senderError,
+        `read "${message.path}"`,
+      );
+      return await batch.add(item);
+    }
+    if (received.writeError !== undefined) {
+      error = typed(received.writeError, message.path);
+    } else if (item.bytes !== message.size) {
       error = new IntegrityError(
         `received ${item.bytes} bytes of "${message.path}" but it has ${message.size}`,
       );
-    } else if (hash && trailer.sha256 !== hash.digest("hex")) {
+    } else if (!received.intact) {
       error = new IntegrityError(
         `"${message.path}" was damaged in transit (SHA-256 mismatch)`,
       );

@@ -1,16 +1,20 @@
 /**
- * One large file of a tree as a body: sent in pooled chunks, optionally
- * paced and hashed, with the SHA-256 in the END trailer. A failure to read
- * the file is told apart from a failure to send, because only the latter
- * ends the whole transfer. Also the small write helpers both receivers use.
+ * One file of a tree as a body, both ways. Sending: pooled chunks, optionally
+ * paced and hashed, with the SHA-256 in the END trailer. Receiving: chunks
+ * hashed and either gathered (small files, written later in a batch) or
+ * written as they arrive. Either way a failure of the file itself is told
+ * apart from a failure of the connection, because only the latter ends the
+ * whole transfer. Also the small write helpers both receivers use.
  *
  * @module
  */
 
 import type { BufferPool } from "../protocol/buffer_pool.ts";
+import type { WireError } from "../protocol/errors.ts";
+import type { Body } from "../protocol/message_reader.ts";
 import type { MessageWriter } from "../protocol/message_writer.ts";
 import { readFull } from "./file_chunks.ts";
-import type { Hasher } from "./hasher.ts";
+import { type Hasher, skipHashing, startHasher } from "./hasher.ts";
 import type { Throttle } from "./throttle.ts";
 
 /** Options for {@linkcode sendFileBody}. */
@@ -89,6 +93,76 @@ export async function sendFileBody(
     return { bytes, readError };
   }
   return { bytes };
+}
+
+/** How {@linkcode receiveFileBody} stores what arrives. */
+export interface ReceiveOptions {
+  /** Writes each chunk here as it arrives; without it chunks are gathered. */
+  file?: Deno.FsFile | null;
+  /** Gather at most this many bytes (more means a size mismatch anyway). */
+  gatherLimit: number;
+  /** Hash the bytes and compare with the sender's trailer. */
+  verify: boolean;
+  /** Called with each chunk's size before it is stored (pacing, progress). */
+  onChunk?: (bytes: number) => void | Promise<void>;
+}
+
+/** What {@linkcode receiveFileBody} received. */
+export interface ReceivedBody {
+  bytes: number;
+  /** The gathered bytes (copied out of the pool's buffers), without `file`. */
+  parts: Uint8Array[];
+  /** Writing to `file` failed; the rest of the body was still read. */
+  writeError?: unknown;
+  /** The sender gave up part-way; the connection is still in step. */
+  senderError?: WireError;
+  /** The sender's SHA-256 matches what arrived (always true unverified). */
+  intact: boolean;
+}
+
+/**
+ * Reads one file's body to its end, giving each chunk back to `pool`.
+ *
+ * @throws when the connection fails (the whole transfer is over then).
+ */
+export async function receiveFileBody(
+  body: Body,
+  pool: BufferPool,
+  options: ReceiveOptions,
+): Promise<ReceivedBody> {
+  const hasher = options.verify ? startHasher(pool) : skipHashing(pool);
+  const received: ReceivedBody = { bytes: 0, parts: [], intact: true };
+  const chunks = body.stream.getReader();
+  while (true) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await chunks.read();
+    } catch (error) {
+      const trailer = await body.trailer.catch(() => undefined);
+      if (!trailer?.error) throw error;
+      received.senderError = trailer.error;
+      return received;
+    }
+    if (next.done) break;
+    const chunk = next.value;
+    received.bytes += chunk.byteLength;
+    await options.onChunk?.(chunk.byteLength);
+    if (!options.file) {
+      if (received.bytes <= options.gatherLimit) {
+        received.parts.push(chunk.slice());
+      }
+    } else if (received.writeError === undefined) {
+      try {
+        await writeAll(options.file, chunk);
+      } catch (error) {
+        received.writeError = error;
+      }
+    }
+    hasher.update(chunk);
+  }
+  const trailer = await body.trailer;
+  received.intact = !options.verify || trailer.sha256 === hasher.hex();
+  return received;
 }
 
 /** Writes all of `bytes` to `file` with sync calls (for small chunks). */
