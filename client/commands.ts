@@ -274,7 +274,8 @@ export class CommandRunner {
       const entry = await this.#connection.stat(remote, false, action);
       if (entry.type === "dir") return posix.join(remote, name);
       throw new WrongTypeError(
-        `cannot ${action}: "${remoteArg}" is a file on the server`,
+        `"${remoteArg}" is a file on the server`,
+        { action: action },
       );
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;

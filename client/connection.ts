@@ -23,11 +23,7 @@ import {
   ProtocolError,
   type Welcome,
 } from "../protocol/mod.ts";
-import {
-  AuthenticationError,
-  ScramClient,
-  ScramProtocolError,
-} from "../protocol/scram.ts";
+import { ScramClient } from "../protocol/scram.ts";
 import { VERSION } from "../version.ts";
 import type { Target } from "./target.ts";
 import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
@@ -126,7 +122,8 @@ export class Connection {
       const reply = await reader.read().catch((error) => {
         if (!tls && error instanceof PeerSpeaksTlsError) {
           throw new TlsRequiredError(
-            `cannot connect to ${label}: the server requires TLS (use --tls)`,
+            `the server requires TLS (use --tls)`,
+            { action: `connect to ${label}` },
           );
         }
         throw error;
@@ -134,7 +131,8 @@ export class Connection {
       if (reply === null && !tls) {
         // A TLS server drops a client that sends fts frames.
         throw new TlsRequiredError(
-          `cannot connect to ${label}: the server closed the connection at once; it may require TLS (use --tls)`,
+          `the server closed the connection at once; it may require TLS (use --tls)`,
+          { action: `connect to ${label}` },
         );
       }
       if (reply?.op === "error") {
@@ -142,7 +140,8 @@ export class Connection {
       }
       if (reply?.op !== "welcome") {
         throw new ProtocolError(
-          `cannot connect to ${label}: the server did not answer as an fts server`,
+          `the server did not answer as an fts server`,
+          { action: `connect to ${label}` },
         );
       }
       let user: string | undefined;
@@ -151,11 +150,12 @@ export class Connection {
         user = target.user;
         if (user === undefined) {
           throw new AuthError(
-            `cannot connect to ${label}: the server requires a login; connect as USER@${label}`,
+            `the server requires a login; connect as USER@${label}`,
+            { action: `connect to ${label}` },
           );
         }
         if (!options.password) {
-          throw new AuthError(`cannot log in to ${label}: no password`);
+          throw new AuthError(`no password`, { action: `log in to ${label}` });
         }
         const password = await options.password(user, label);
         const userReadOnly = await logIn(
@@ -179,8 +179,8 @@ export class Connection {
       }
       if (error instanceof FtsError) throw error;
       throw new ConnectionError(
-        `cannot connect to ${label}: ${reason(error)}`,
-        { cause: error },
+        `${reason(error)}`,
+        { action: `connect to ${label}`, cause: error },
       );
     }
   }
@@ -213,7 +213,8 @@ export class Connection {
       if (reply === null) {
         this.#closed = true;
         throw new ConnectionError(
-          `cannot ${action}: the server closed the connection`,
+          `the server closed the connection`,
+          { action: action },
         );
       }
       if (reply.op === "error") throw errorFromWire(reply, action);
@@ -231,8 +232,8 @@ export class Connection {
     }
     this.#closed = true;
     return new ConnectionError(
-      `cannot ${action}: the connection was lost (${reason(error)})`,
-      { cause: error },
+      `the connection was lost (${reason(error)})`,
+      { action: action, cause: error },
     );
   }
 
@@ -321,7 +322,8 @@ async function logIn(
     const reply = await reader.read();
     if (reply === null) {
       throw new ConnectionError(
-        "cannot log in: the server closed the connection",
+        "the server closed the connection",
+        { action: "log in" },
       );
     }
     if (reply.op === "error") throw errorFromWire(reply, action);
@@ -339,20 +341,15 @@ async function logIn(
     scram.verify(outcome.data);
     return outcome.readOnly;
   } catch (error) {
-    if (
-      error instanceof AuthenticationError ||
-      error instanceof ScramProtocolError
-    ) {
-      throw new AuthError(error.message, { cause: error });
-    }
-    throw error;
+    throw error instanceof AuthError ? error.withAction(action) : error;
   }
 }
 
 /** The error for a reply that does not fit the request. */
 export function unexpected(reply: Message, action: string): ProtocolError {
   return new ProtocolError(
-    `cannot ${action}: the server answered "${reply.op}"`,
+    `the server answered "${reply.op}"`,
+    { action: action },
   );
 }
 

@@ -63,12 +63,14 @@ export async function download(
   const action = `get "${remote}"`;
   const entry = await connection.stat(remote, false, action);
   if (entry.type !== "file") {
-    throw new WrongTypeError(`cannot ${action}: it is a folder (use get -r)`);
+    throw new WrongTypeError(`it is a folder (use get -r)`, { action: action });
   }
   if (local === "-") return await toStdout(connection, remote, options, action);
 
   if (options.noClobber && await exists(local)) {
-    throw new AlreadyExistsError(`cannot ${action}: "${local}" already exists`);
+    throw new AlreadyExistsError(`"${local}" already exists`, {
+      action: action,
+    });
   }
   const { pool } = connection;
   const partial = partialPath(local, remote, entry);
@@ -125,9 +127,8 @@ export async function download(
     );
     if (header.size !== null && offset + received !== header.size) {
       throw new IntegrityError(
-        `cannot ${action}: received ${
-          offset + received
-        } of ${header.size} bytes`,
+        `received ${offset + received} of ${header.size} bytes`,
+        { action: action },
       );
     }
     await file.syncData();
@@ -146,7 +147,9 @@ export async function download(
     await Deno.utime(partial, new Date(), new Date(header.mtime));
   }
   if (options.noClobber && await exists(local)) {
-    throw new AlreadyExistsError(`cannot ${action}: "${local}" already exists`);
+    throw new AlreadyExistsError(`"${local}" already exists`, {
+      action: action,
+    });
   }
   await Deno.rename(partial, local);
   return {
@@ -181,7 +184,8 @@ async function receive(
   const trailer = await body.trailer;
   if (options.verify && trailer.sha256 !== hasher.hex()) {
     throw new IntegrityError(
-      `cannot ${action}: the data was damaged in transit (SHA-256 mismatch)`,
+      `the data was damaged in transit (SHA-256 mismatch)`,
+      { action: action },
     );
   }
   return received;

@@ -85,7 +85,8 @@ export function askPassword(user: string, label: string): string {
     throw new AuthError(
       Deno.stdin.isTerminal()
         ? "cannot log in: no password given"
-        : `cannot log in: no password (set ${PASSWORD_ENV}, or run fts on a terminal to be asked)`,
+        : `no password (set ${PASSWORD_ENV}, or run fts on a terminal to be asked)`,
+      { action: "log in" },
     );
   }
   return typed;

@@ -160,7 +160,8 @@ export class TransportOpener {
     if (settings.ask === undefined) throw new UnknownHostError(label, actual);
     if (!await settings.ask(label, actual)) {
       throw new UntrustedCertificateError(
-        `cannot connect to ${label}: the server's certificate was not accepted`,
+        `the server's certificate was not accepted`,
+        { action: `connect to ${label}` },
       );
     }
     await this.#remember(key, certPem);
@@ -273,7 +274,8 @@ async function connectTcp(
   try {
     conn = await Deno.connect({ hostname: target.hostname, port: target.port });
   } catch (error) {
-    throw new ConnectionError(`cannot connect to ${label}: ${reason(error)}`, {
+    throw new ConnectionError(`${reason(error)}`, {
+      action: `connect to ${label}`,
       cause: error,
     });
   }
@@ -288,13 +290,13 @@ async function probe(target: Target, label: string): Promise<string> {
   } catch (error) {
     if (error instanceof ProbeError && error.kind === "not-tls") {
       throw new TlsUnavailableError(
-        `cannot connect to ${label}: the server does not speak TLS`,
-        { cause: error },
+        `the server does not speak TLS`,
+        { action: `connect to ${label}`, cause: error },
       );
     }
     throw new ConnectionError(
-      `cannot connect to ${label}: ${reason(error)}`,
-      { cause: error },
+      `${reason(error)}`,
+      { action: `connect to ${label}`, cause: error },
     );
   }
 }
@@ -308,8 +310,8 @@ async function readCa(file: string, label: string): Promise<string> {
     return pem;
   } catch (error) {
     throw new UntrustedCertificateError(
-      `cannot connect to ${label}: cannot read --ca ${file}: ${reason(error)}`,
-      { cause: error },
+      `cannot read --ca ${file}: ${reason(error)}`,
+      { action: `connect to ${label}`, cause: error },
     );
   }
 }
@@ -320,8 +322,8 @@ function handshakeError(error: unknown, label: string): Error {
   const message = reason(error);
   if (/certificate|UnknownIssuer|NotValidForName|BadSignature/i.test(message)) {
     return new UntrustedCertificateError(
-      `cannot connect to ${label}: the server's certificate is not trusted (${message})`,
-      { cause: error },
+      `the server's certificate is not trusted (${message})`,
+      { action: `connect to ${label}`, cause: error },
     );
   }
   if (
@@ -330,13 +332,13 @@ function handshakeError(error: unknown, label: string): Error {
     /corrupt message|InvalidContentType|end of file|close_notify/i.test(message)
   ) {
     return new TlsUnavailableError(
-      `cannot connect to ${label}: the server does not speak TLS`,
-      { cause: error },
+      `the server does not speak TLS`,
+      { action: `connect to ${label}`, cause: error },
     );
   }
   return new ConnectionError(
-    `cannot connect to ${label}: the TLS handshake failed (${message})`,
-    { cause: error },
+    `the TLS handshake failed (${message})`,
+    { action: `connect to ${label}`, cause: error },
   );
 }
 

@@ -320,7 +320,7 @@ async function listTree(
   } catch (error) {
     throw connection.wrap(
       error instanceof FtsError && !(error instanceof ProtocolError)
-        ? new ProtocolError(`cannot ${action}: ${error.message}`)
+        ? new ProtocolError(error.reason, { action })
         : error,
       action,
     );
@@ -385,7 +385,8 @@ async function receiveLane(
     const item = wanted.get(message.path);
     if (!item) {
       throw new ProtocolError(
-        `cannot ${action}: the server sent "${message.path}", which was not asked for`,
+        `the server sent "${message.path}", which was not asked for`,
+        { action: action },
       );
     }
     wanted.delete(message.path);

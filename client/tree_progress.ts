@@ -121,16 +121,14 @@ export class TreeTally {
     this.result.failed++;
     this.#codes.add(code);
     this.#bar?.advanceFiles(1);
-    const text = `cannot ${this.#verb} "${path || "."}": ${
-      reason.replace(/^cannot [^:]+: /, "")
-    }`;
+    const text = `cannot ${this.#verb} "${path || "."}": ${reason}`;
     if (this.#reporter.error) this.#reporter.error(text);
     else this.#reporter.info(text);
   }
 
   /** Reports a failure given as a typed error. */
   failWith(path: string, error: FtsError): void {
-    this.fail(path, error.code, error.message);
+    this.fail(path, error.code, error.reason);
   }
 
   /** Removes the bar (before an error is shown). */
@@ -179,7 +177,7 @@ export function localReason(
   error: unknown,
 ): { code: ErrorCode; reason: string } {
   if (error instanceof FtsError) {
-    return { code: error.code, reason: error.message };
+    return { code: error.code, reason: error.reason };
   }
   if (error instanceof Deno.errors.NotFound) {
     return { code: "not_found", reason: "no such local file" };

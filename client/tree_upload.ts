@@ -194,7 +194,8 @@ async function startPut(
     const needed = fromRanges(ranges, files.length);
     if (needed.length !== reply.files) {
       throw new ProtocolError(
-        `cannot ${action}: the needed files do not add up`,
+        `the needed files do not add up`,
+        { action: action },
       );
     }
     return needed;
@@ -241,7 +242,8 @@ async function sendLane(
       const failures = new Map(reply.failed.map((f) => [f.path, f]));
       if (reply.done > sent.length || reply.done < settled) {
         throw new ProtocolError(
-          `cannot ${action}: the server acknowledged files it was not sent`,
+          `the server acknowledged files it was not sent`,
+          { action: action },
         );
       }
       for (; settled < reply.done; settled++) {

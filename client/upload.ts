@@ -66,7 +66,9 @@ export async function upload(
   try {
     const info = fromStdin ? null : await file.stat();
     if (info && !info.isFile) {
-      throw new WrongTypeError(`cannot ${action}: it is a folder (use put -r)`);
+      throw new WrongTypeError(`it is a folder (use put -r)`, {
+        action: action,
+      });
     }
     const size = info ? info.size : null;
     const ready = await connection.request({
@@ -132,7 +134,8 @@ export async function upload(
     if (done.op !== "done") throw unexpected(done, action);
     if (options.verify && done.sha256 !== hasher.hex()) {
       throw new IntegrityError(
-        `cannot ${action}: the server's checksum differs from the local one`,
+        `the server's checksum differs from the local one`,
+        { action: action },
       );
     }
     return { bytes: sent, resumedAt: offset, sha256: done.sha256 };
@@ -144,13 +147,13 @@ export async function upload(
 /** Maps a local file-system error to a one-line typed error. */
 export function localError(error: unknown, action: string): Error {
   if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError(`cannot ${action}: no such local file`);
+    return new NotFoundError(`no such local file`, { action: action });
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return new IoError(`cannot ${action}: permission denied`);
+    return new IoError(`permission denied`, { action: action });
   }
   if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`cannot ${action}: it is a folder`);
+    return new WrongTypeError(`it is a folder`, { action: action });
   }
   return error instanceof Error ? error : new Error(String(error));
 }

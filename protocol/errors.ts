@@ -22,13 +22,46 @@ export type ErrorCode =
   | "connection"
   | "io";
 
-/** Base class of every error fts reports to a user. */
+/** Options of an {@linkcode FtsError}: the action that failed, and a cause. */
+export interface FtsErrorOptions extends ErrorOptions {
+  /** What the user asked for, worded to follow "cannot" (`get "a.txt"`). */
+  action?: string;
+}
+
+/**
+ * Base class of every error fts reports to a user. The reason says what went
+ * wrong; the action, when known, says what could not be done. The message is
+ * derived from both: `cannot <action>: <reason>`, or the reason alone while
+ * the action is not known yet (deep in the server, say).
+ */
 export class FtsError extends Error {
   /** The wire code of this kind of error. */
   readonly code: ErrorCode = "io";
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  /** What could not be done, or undefined while not known. */
+  readonly action: string | undefined;
+  /** Why it could not be done. */
+  readonly reason: string;
+  constructor(reason: string, options?: FtsErrorOptions) {
+    super(
+      options?.action ? `cannot ${options.action}: ${reason}` : reason,
+      options,
+    );
     this.name = new.target.name;
+    this.action = options?.action;
+    this.reason = reason;
+  }
+
+  /**
+   * The same kind of error with `action` filled in. An error that names its
+   * action already is returned as it is, so no message says "cannot" twice.
+   */
+  withAction(action: string): FtsError {
+    if (this.action !== undefined) return this;
+    const Class = this.constructor as new (
+      reason: string,
+      options?: FtsErrorOptions,
+    ) => FtsError;
+    return new Class(this.reason, { action, cause: this.cause });
   }
 }
 
@@ -82,7 +115,10 @@ export class IoError extends FtsError {
   override readonly code = "io";
 }
 
-const CLASSES: Record<ErrorCode, new (message: string) => FtsError> = {
+const CLASSES: Record<
+  ErrorCode,
+  new (reason: string, options?: FtsErrorOptions) => FtsError
+> = {
   not_found: NotFoundError,
   exists: AlreadyExistsError,
   wrong_type: WrongTypeError,
@@ -113,7 +149,7 @@ export interface WireError {
  */
 export function errorFromWire(wire: WireError, action: string): FtsError {
   const Class = CLASSES[wire.code] ?? IoError;
-  return new Class(`cannot ${action}: ${wire.reason}`);
+  return new Class(wire.reason, { action });
 }
 
 /** Returns whether `code` is a known error code. */

@@ -118,7 +118,8 @@ export class MessageReader {
         if (frame === null) {
           ended = true;
           throw new ConnectionError(
-            "cannot finish transfer: the connection was closed",
+            "the connection was closed",
+            { action: "finish transfer" },
           );
         }
         this.#options.onActivity?.();

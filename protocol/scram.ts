@@ -22,6 +22,8 @@
  * @module
  */
 
+import { AuthError } from "./errors.ts";
+
 /** What the server stores per user: everything needed to check a proof, nothing that gives the password. */
 export interface ScramVerifier {
   /** Salt, base64. */
@@ -35,20 +37,18 @@ export interface ScramVerifier {
 }
 
 /** The user name or password was wrong; the message is the same for both. */
-export class AuthenticationError extends Error {
-  /** Creates the error; the default message is the one users see. */
-  constructor(message = "cannot log in: wrong user name or password") {
-    super(message);
-    this.name = "AuthenticationError";
+export class AuthenticationError extends AuthError {
+  /** Creates the error; the default reason is the one users see. */
+  constructor(reason = "wrong user name or password") {
+    super(reason, { action: "log in" });
   }
 }
 
 /** A SCRAM message is malformed or out of order. */
-export class ScramProtocolError extends Error {
-  /** Creates the error with "cannot log in: " before the reason. */
+export class ScramProtocolError extends AuthError {
+  /** Creates the error for the action "log in". */
   constructor(reason: string) {
-    super(`cannot log in: ${reason}`);
-    this.name = "ScramProtocolError";
+    super(reason, { action: "log in" });
   }
 }
 

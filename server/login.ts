@@ -177,7 +177,7 @@ export async function serveLogin(
     }
     if (error instanceof ScramProtocolError) {
       logins.throttle.failed(peerHost);
-      const reason = error.message.replace(/^cannot log in: /, "");
+      const reason = error.reason;
       log.record({ peer, op: "login", result: `login refused: ${reason}` });
       await sendAuthError(io, reason);
       return null;

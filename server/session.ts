@@ -383,8 +383,8 @@ export class Session {
 
   async #sendError(error: unknown): Promise<void> {
     const typed = error instanceof FtsError ? error : mapFsError(error, "?");
-    const code = typed instanceof FtsError ? typed.code : "io";
-    await this.#writer.send({ op: "error", code, reason: typed.message })
+    const code = typed.code;
+    await this.#writer.send({ op: "error", code, reason: typed.reason })
       .catch(() => {});
   }
 

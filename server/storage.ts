@@ -208,7 +208,7 @@ export class Storage {
 }
 
 /** Maps a file-system error to a typed fts error about remote `path`. */
-export function mapFsError(error: unknown, path: string): Error {
+export function mapFsError(error: unknown, path: string): FtsError {
   if (error instanceof FtsError) return error;
   if (error instanceof Deno.errors.NotFound) {
     return new NotFoundError(`no such file or folder on the server`);

@@ -23,7 +23,6 @@ import {
   FrameBatch,
   FtsError,
   IntegrityError,
-  IoError,
   ProtocolError,
   ReadOnlyError,
   type TreeFailure,
@@ -65,9 +64,7 @@ const SEND_BATCH = 1024 * 1024;
 
 /** Typed form of any error about tree-relative `path`. */
 function typed(error: unknown, path: string): FtsError {
-  if (error instanceof FtsError) return error;
-  const mapped = mapFsError(error, path);
-  return mapped instanceof FtsError ? mapped : new IoError(mapped.message);
+  return mapFsError(error, path);
 }
 
 /**
@@ -180,9 +177,9 @@ async function receiveTree(
       peer: io.peer,
       op: "tree-put",
       path: joinTree(rootPath, path),
-      result: `failed: ${error.message}`,
+      result: `failed: ${error.reason}`,
     });
-    return { path, code: error.code, reason: error.message };
+    return { path, code: error.code, reason: error.reason };
   };
   const batch = new DurableBatch({
     writers: lanes.length,
