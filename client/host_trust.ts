@@ -10,7 +10,7 @@
  * @module
  */
 
-import { certificateFingerprint, derToPem } from "../server/certificate.ts";
+import { certificateFingerprint, derToPem } from "../transfer/pem.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */

@@ -15,12 +15,8 @@
  */
 
 import { dirname, join } from "@std/path";
-import { configDir } from "./config_dir.ts";
-import {
-  certificateFingerprint,
-  derToPem,
-  pemToDer,
-} from "../server/certificate.ts";
+import { configDir } from "../transfer/config_dir.ts";
+import { certificateFingerprint, derToPem, pemToDer } from "../transfer/pem.ts";
 
 /** A remembered server certificate. */
 export interface KnownHost {

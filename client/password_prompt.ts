@@ -10,9 +10,7 @@
  */
 
 import { AuthError } from "../protocol/mod.ts";
-
-/** The environment variable a password is taken from when it is set. */
-export const PASSWORD_ENV = "FTS_PASSWORD";
+import { PASSWORD_ENV, passwordFromEnv } from "../transfer/password_env.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -22,15 +20,6 @@ const BACKSPACE = 0x08;
 const DELETE = 0x7f;
 const CTRL_C = 0x03;
 const CTRL_D = 0x04;
-
-/** Returns `$FTS_PASSWORD`, or undefined when it is not set. */
-export function passwordFromEnv(): string | undefined {
-  try {
-    return Deno.env.get(PASSWORD_ENV);
-  } catch {
-    return undefined; // no --allow-env
-  }
-}
 
 /**
  * Shows `message` on stderr and reads one line from the terminal without

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { configDir } from "../client/config_dir.ts";
+import { configDir } from "../transfer/config_dir.ts";
 import {
   type CertificateKeyPair,
   loadCertificate,

@@ -7,7 +7,7 @@
  */
 
 import { promptSecret } from "@std/cli/prompt-secret";
-import { PASSWORD_ENV, passwordFromEnv } from "../client/password_prompt.ts";
+import { PASSWORD_ENV, passwordFromEnv } from "../transfer/password_env.ts";
 import { addUser, listUsers, removeUser } from "./users.ts";
 
 /** What `fts user` can do. */

@@ -16,13 +16,11 @@ import {
 import { join } from "@std/path";
 import * as x509 from "@peculiar/x509";
 import {
-  certificateFingerprint,
   createSelfSignedCertificate,
-  derToPem,
   loadCertificate,
   loadOrCreateCertificate,
-  pemToDer,
 } from "../server/certificate.ts";
+import { certificateFingerprint, derToPem, pemToDer } from "../transfer/pem.ts";
 
 x509.cryptoProvider.set(crypto);
 
