@@ -20,6 +20,8 @@ export type ErrorCode =
   | "busy"
   | "auth"
   | "connection"
+  | "no_space"
+  | "permission"
   | "io";
 
 /** Options of an {@linkcode FtsError}: the action that failed, and a cause. */
@@ -110,6 +112,14 @@ export class AuthError extends FtsError {
 export class ConnectionError extends FtsError {
   override readonly code = "connection";
 }
+/** The disk (the server's or the local one) is full. */
+export class DiskFullError extends FtsError {
+  override readonly code = "no_space";
+}
+/** The file system refused access (permission bits, ownership). */
+export class PermissionError extends FtsError {
+  override readonly code = "permission";
+}
 /** Any other failure of the file system or the peer. */
 export class IoError extends FtsError {
   override readonly code = "io";
@@ -129,6 +139,8 @@ const CLASSES: Record<
   busy: BusyError,
   auth: AuthError,
   connection: ConnectionError,
+  no_space: DiskFullError,
+  permission: PermissionError,
   io: IoError,
 };
 

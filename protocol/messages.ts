@@ -220,6 +220,12 @@ export interface TreeItem {
   /** Modification time in milliseconds since the epoch. */
   mtime: number;
   mode: number | null;
+  /**
+   * Set in a tree listing on a folder the server could not read: it is
+   * reported by name and its contents are missing; the rest of the tree
+   * still comes.
+   */
+  error?: { code: ErrorCode; reason: string };
 }
 /**
  * Starts a tree upload into the folder `path` (created if missing). A

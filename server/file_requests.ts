@@ -1,12 +1,12 @@
 /**
  * The requests on single files and folders: `ls`, `stat`, `get`, `put`, `rm`,
  * `mkdir` and `mv`. Each handler answers one request on the session's
- * connection; folder trees live in `tree_session.ts`.
+ * connection through the storage core ({@linkcode Store}); folder trees live
+ * in `tree_session.ts`.
  *
  * @module
  */
 
-import { basename, join } from "@std/path";
 import {
   AlreadyExistsError,
   ConnectionError,
@@ -23,39 +23,35 @@ import {
   type StatRequest,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
-import { createHasher, skipHashing } from "../transfer/hasher.ts";
-import { peekDigest } from "../transfer/sha256.ts";
+import { fileChunks, readFull } from "../transfer/file_chunks.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+  startHasher,
+} from "../transfer/hasher.ts";
+import type { BufferPool } from "../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import { entryFromInfo } from "../transfer/entry.ts";
-import { mapFsError, STAGING_DIR } from "./storage.ts";
+import { normalizePath } from "./remote_path.ts";
+import type { ReadHandle, Store } from "./store.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
   io: RequestIo,
   request: ListRequest,
 ): Promise<Outcome> {
-  const { storage } = io.ctx;
-  const host = await storage.resolveExisting(request.path);
-  const info = await Deno.stat(host);
-  const entries: Entry[] = [];
-  if (info.isDirectory) {
-    const atRoot = storage.segments(request.path).length === 0;
-    for await (const item of Deno.readDir(host)) {
-      if (atRoot && item.name === STAGING_DIR) continue;
-      const entry = await storage.entry(join(host, item.name), item.name)
-        .catch(() => null);
-      if (entry) entries.push(entry);
-    }
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  } else {
-    entries.push(entryFromInfo(basename(host), info));
-  }
+  const { store } = io.ctx;
+  const self = await store.stat(request.path, { follow: true });
+  const entries: Entry[] = self.type === "dir"
+    ? await store.list(request.path)
+    : [self];
   if (request.hash) {
     for (const entry of entries) {
       if (entry.type === "file") {
-        const path = info.isDirectory ? join(host, entry.name) : host;
-        entry.sha256 = await hashFile(path);
+        const path = self.type === "dir"
+          ? joinPath(request.path, entry.name)
+          : request.path;
+        entry.sha256 = await hashFile(store, path, io.ctx.pool);
       }
     }
   }
@@ -73,9 +69,41 @@ export async function list(
   return { result: `${entries.length} entries` };
 }
 
-async function hashFile(host: string): Promise<string> {
-  const size = (await Deno.stat(host)).size;
-  return peekDigest(await hashPrefix(host, size));
+/** The SHA-256 of a whole file in the store. */
+async function hashFile(
+  store: Store,
+  path: string,
+  pool: BufferPool,
+): Promise<string> {
+  const handle = await store.open(path);
+  try {
+    return (await hashRead(handle, handle.entry.size, pool)).hex();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Hashes the first `length` bytes of `handle` into a new hasher, which goes
+ * on from there when a transfer resumes.
+ */
+async function hashRead(
+  handle: ReadHandle,
+  length: number,
+  pool: BufferPool,
+): Promise<Hasher> {
+  const hasher = startHasher(pool);
+  for (let left = length; left > 0;) {
+    const buffer = pool.take();
+    const n = await readFull(
+      handle,
+      buffer.subarray(0, Math.min(left, buffer.byteLength)),
+    );
+    hasher.update(pool.lend(buffer.subarray(0, n)));
+    if (n === 0) break;
+    left -= n;
+  }
+  return hasher;
 }
 
 /** `stat`: one entry, with its SHA-256 on request. */
@@ -83,12 +111,10 @@ export async function stat(
   io: RequestIo,
   request: StatRequest,
 ): Promise<Outcome> {
-  const { storage } = io.ctx;
-  const host = await storage.resolveExisting(request.path);
-  const segments = storage.segments(request.path);
-  const entry = entryFromInfo(segments.at(-1) ?? ".", await Deno.stat(host));
+  const { store } = io.ctx;
+  const entry = await store.stat(request.path, { follow: true });
   if (request.hash && entry.type === "file") {
-    entry.sha256 = await hashFile(host);
+    entry.sha256 = await hashFile(store, request.path, io.ctx.pool);
   }
   await io.writer.send({ op: "entry", entry });
   return {};
@@ -102,46 +128,50 @@ export async function get(
   io: RequestIo,
   request: GetRequest,
 ): Promise<Outcome> {
-  const { pool } = io.ctx;
-  const host = await io.ctx.storage.resolveExisting(request.path);
-  using file = await Deno.open(host);
-  const info = await file.stat();
-  if (!info.isFile) {
-    throw new WrongTypeError(`"${request.path}" is a folder, not a file`);
-  }
-  const mtime = Math.round(info.mtime?.getTime() ?? 0);
-  let offset = 0;
-  let hasher = request.verify ? await createHasher(pool) : skipHashing(pool);
-  const unchanged = request.expect === undefined ||
-    (request.expect.size === info.size && request.expect.mtime === mtime);
-  if (
-    request.offset > 0 && request.verify && unchanged &&
-    request.offset <= info.size
-  ) {
-    const prefix = await createHasher(pool, host, request.offset);
-    if (prefix.hex() === request.prefixSha256) {
-      hasher = prefix;
-      offset = request.offset;
+  const { pool, store } = io.ctx;
+  let handle = await store.open(request.path);
+  try {
+    let offset = 0;
+    let hasher = request.verify ? startHasher(pool) : skipHashing(pool);
+    const first = handle.entry;
+    const unchanged = request.expect === undefined ||
+      (request.expect.size === first.size &&
+        request.expect.mtime === first.mtime);
+    if (
+      request.offset > 0 && request.verify && unchanged &&
+      request.offset <= first.size
+    ) {
+      const prefix = await hashRead(handle, request.offset, pool);
+      if (prefix.hex() === request.prefixSha256) {
+        hasher = prefix;
+        offset = request.offset;
+      } else {
+        // Not a prefix: start again from the beginning.
+        handle.close();
+        handle = await store.open(request.path);
+      }
     }
+    const info = handle.entry;
+    await io.writer.send({
+      op: "data",
+      offset,
+      size: info.size,
+      mtime: info.mtime,
+      mode: info.mode,
+      restarted: request.offset > 0 && offset === 0,
+    });
+    await io.writer.sendBody(
+      fileChunks(handle, pool),
+      () => request.verify ? { sha256: hasher.hex() } : {},
+      (chunk) => hasher.update(chunk),
+    );
+    return {
+      bytes: info.size - offset,
+      result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
+    };
+  } finally {
+    handle.close();
   }
-  await io.writer.send({
-    op: "data",
-    offset,
-    size: info.size,
-    mtime,
-    mode: info.mode === null ? null : info.mode & 0o7777,
-    restarted: request.offset > 0 && offset === 0,
-  });
-  await file.seek(offset, Deno.SeekMode.Start);
-  await io.writer.sendBody(
-    fileChunks(file, pool),
-    () => request.verify ? { sha256: hasher.hex() } : {},
-    (chunk) => hasher.update(chunk),
-  );
-  return {
-    bytes: info.size - offset,
-    result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
-  };
 }
 
 /**
@@ -153,23 +183,33 @@ export async function put(
   request: PutRequest,
 ): Promise<Outcome> {
   io.assertWritable();
-  const { storage, staging, pool } = io.ctx;
-  const host = await storage.resolveNew(request.path);
-  const path = storage.segments(request.path).join("/");
-  await assertReplaceable(host, path, request.noClobber);
-  const staged = await staging.claim(
-    path,
-    request.size,
-    request.mtime,
-    request.resume && request.verify && request.size !== null,
-  );
-  let keep = staged.resumable;
+  const { store, pool } = io.ctx;
+  const path = normalizePath(request.path);
+  if (request.noClobber) {
+    const there = await store.stat(path).catch(() => null);
+    if (there) {
+      throw new AlreadyExistsError(`"${path}" already exists on the server`);
+    }
+  }
+  const resume = request.resume && request.verify && request.size !== null;
+  const upload = await store.beginUpload(path, {
+    size: request.size,
+    mtime: request.mtime,
+    resume,
+  });
+  let keep = upload.resumable;
   try {
-    const ready: Ready = { op: "ready", offset: staged.existing };
-    const prefix = staged.existing > 0 && request.verify
-      ? await createHasher(pool, staged.path, staged.existing)
-      : null;
-    if (prefix) ready.prefixSha256 = prefix.hex();
+    const ready: Ready = { op: "ready", offset: upload.offset };
+    let prefix: Hasher | null = null;
+    if (upload.offset > 0 && request.verify) {
+      const staged = await upload.openStaged();
+      try {
+        prefix = await hashRead(staged, upload.offset, pool);
+      } finally {
+        staged.close();
+      }
+      ready.prefixSha256 = prefix.hex();
+    }
     await io.writer.send(ready);
     const data = await io.reader.read();
     if (data === null) {
@@ -177,7 +217,7 @@ export async function put(
     }
     if (
       data.op !== "data" ||
-      (data.offset !== 0 && data.offset !== staged.existing)
+      (data.offset !== 0 && data.offset !== upload.offset)
     ) {
       throw new ProtocolError(`unexpected "${data.op}" during an upload`);
     }
@@ -188,14 +228,17 @@ export async function put(
       ? prefix
       : await createHasher(pool);
     let received = 0;
-    using file = await Deno.open(staged.path, { write: true, create: true });
-    await file.truncate(offset);
-    await file.seek(offset, Deno.SeekMode.Start);
+    await upload.truncate(offset);
     const body = io.reader.body();
-    await body.stream.pipeTo(fileSink(file, (chunk) => {
-      received += chunk.byteLength;
-      hasher.update(chunk);
-    }));
+    await body.stream.pipeTo(
+      new WritableStream<Uint8Array>({
+        async write(chunk) {
+          await upload.write(chunk);
+          received += chunk.byteLength;
+          hasher.update(chunk);
+        },
+      }),
+    );
     const trailer = await body.trailer;
     if (request.size !== null && offset + received !== request.size) {
       keep = false;
@@ -210,14 +253,11 @@ export async function put(
         "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
       );
     }
-    await file.syncData();
-    if (request.mode !== null) {
-      await Deno.chmod(staged.path, request.mode & 0o777);
-    }
-    await Deno.utime(staged.path, new Date(), new Date(request.mtime));
-    await assertReplaceable(host, path, request.noClobber);
-    await Deno.rename(staged.path, host);
-    keep = true;
+    await upload.commit({
+      mode: request.mode,
+      mtime: request.mtime,
+      noClobber: request.noClobber,
+    });
     await io.writer.send({
       op: "done",
       bytes: received,
@@ -228,23 +268,9 @@ export async function put(
       bytes: received,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
-  } finally {
-    staged.release();
-    if (!keep) await Deno.remove(staged.path).catch(() => {});
-  }
-}
-
-async function assertReplaceable(
-  host: string,
-  path: string,
-  noClobber: boolean,
-): Promise<void> {
-  const existing = await Deno.lstat(host).catch(() => null);
-  if (existing?.isDirectory) {
-    throw new WrongTypeError(`"${path}" is a folder on the server`);
-  }
-  if (existing && noClobber) {
-    throw new AlreadyExistsError(`"${path}" already exists on the server`);
+  } catch (error) {
+    await upload.abort(keep);
+    throw error;
   }
 }
 
@@ -254,20 +280,7 @@ export async function remove(
   request: RmRequest,
 ): Promise<Outcome> {
   io.assertWritable();
-  const host = await io.ctx.storage.resolveNew(request.path);
-  const info = await Deno.lstat(host).catch((error) => {
-    throw mapFsError(error, request.path);
-  });
-  if (info.isDirectory && !request.recursive) {
-    await Deno.remove(host).catch((error) => {
-      throw new WrongTypeError(
-        `"${request.path}" is a folder that is not empty (use rm -r)`,
-        { cause: error },
-      );
-    });
-  } else {
-    await Deno.remove(host, { recursive: request.recursive });
-  }
+  await io.ctx.store.remove(request.path, { recursive: request.recursive });
   await io.writer.send({ op: "ok" });
   return {};
 }
@@ -278,35 +291,28 @@ export async function mkdir(
   request: MkdirRequest,
 ): Promise<Outcome> {
   io.assertWritable();
-  await io.ctx.storage.mkdirs(request.path);
+  await io.ctx.store.mkdirp(request.path);
   await io.writer.send({ op: "ok" });
   return {};
 }
 
-/** `mv`: renames a path, into the target when it is a folder. */
+/** `mv`: renames a path, into the target when it is a folder (as mv does). */
 export async function move(
   io: RequestIo,
   request: MvRequest,
 ): Promise<Outcome> {
   io.assertWritable();
-  const { storage } = io.ctx;
-  const from = await storage.resolveNew(request.from);
-  await Deno.lstat(from).catch((error) => {
-    throw mapFsError(error, request.from);
-  });
-  let to = await storage.resolveNew(request.to);
-  const target = await Deno.stat(to).catch(() => null);
-  if (target?.isDirectory) {
-    to = await storage.resolveNew(
-      `${storage.segments(request.to).join("/")}/${basename(from)}`,
-    );
-  }
-  if (to === from || to.startsWith(from + "/")) {
-    throw new WrongTypeError(`cannot move "${request.from}" into itself`);
-  }
-  await Deno.rename(from, to).catch((error) => {
-    throw mapFsError(error, request.to);
-  });
+  const { store } = io.ctx;
+  const from = normalizePath(request.from);
+  let to = normalizePath(request.to);
+  const target = await store.stat(to, { follow: true }).catch(() => null);
+  if (target?.type === "dir") to = joinPath(to, from.split("/").at(-1) ?? "");
+  await store.move(from, to);
   await io.writer.send({ op: "ok" });
   return { path: `${request.from} -> ${request.to}` };
+}
+
+function joinPath(folder: string, name: string): string {
+  const base = normalizePath(folder);
+  return base === "" ? name : `${base}/${name}`;
 }

@@ -14,8 +14,7 @@ import {
 import { Logins } from "./login.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
-import { Storage } from "./storage.ts";
-import { UploadStaging } from "./upload_staging.ts";
+import { LocalStore } from "./local_store.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
@@ -38,6 +37,8 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Remove partial uploads untouched this long. Default 24 hours. */
   partialTtlMs?: number;
+  /** Most bytes the staging area may hold; the oldest partials go first. */
+  partialLimit?: number;
 }
 
 /** What the server shares with its sessions, and its own limits. */
@@ -74,7 +75,7 @@ export class FtsServer {
     this.#listener = listener;
     this.addr = listener.addr as Deno.NetAddr;
     const sweep = () =>
-      context.staging.sweep(context.partialTtlMs).catch(() => 0);
+      context.store.staging.sweep(context.partialTtlMs).catch(() => 0);
     sweep();
     this.#sweeper = setInterval(
       sweep,
@@ -92,7 +93,9 @@ export class FtsServer {
     const logins = options.users === undefined
       ? null
       : await Logins.open(options.users);
-    const storage = await Storage.open(options.root);
+    const store = await LocalStore.open(options.root, {
+      partialLimit: options.partialLimit,
+    });
     const address = {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
@@ -108,9 +111,8 @@ export class FtsServer {
       ? (line: string) => console.error(line)
       : options.log;
     return new FtsServer(listener, {
-      storage,
+      store,
       pool: new BufferPool(DATA_CHUNK_SIZE, 32),
-      staging: new UploadStaging(storage.root),
       log: new ServerLog(write),
       readOnly: options.readOnly ?? false,
       tls: options.tls !== undefined,

@@ -26,18 +26,18 @@ import { VERSION } from "../version.ts";
 import { coalescingWritable } from "./coalescing_writable.ts";
 import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
-import { mapFsError, type Storage } from "./storage.ts";
+import { fsError } from "./fs_errors.ts";
+import type { LocalStore } from "./local_store.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
-import type { UploadStaging } from "./upload_staging.ts";
 
 /** What every session of one server shares. */
 export interface SessionContext {
-  storage: Storage;
+  /** The storage core every request goes through. */
+  store: LocalStore;
   /** Chunk buffers shared by every session. */
   pool: BufferPool;
-  staging: UploadStaging;
   log: ServerLog;
   readOnly: boolean;
   /** Connections are TLS connections (`Deno.TlsConn`). */
@@ -317,7 +317,7 @@ export class Session {
       if (error instanceof ProtocolError || error instanceof ConnectionError) {
         throw error;
       }
-      await this.#sendError(error);
+      await this.#sendError(error, "path" in message ? message.path : "");
     } finally {
       this.#busy = false;
       this.#lastActivity = performance.now();
@@ -381,8 +381,8 @@ export class Session {
     });
   }
 
-  async #sendError(error: unknown): Promise<void> {
-    const typed = error instanceof FtsError ? error : mapFsError(error, "?");
+  async #sendError(error: unknown, path = ""): Promise<void> {
+    const typed = error instanceof FtsError ? error : fsError(error, path);
     const code = typed.code;
     await this.#writer.send({ op: "error", code, reason: typed.reason })
       .catch(() => {});

@@ -106,8 +106,15 @@ export interface Store {
   stat(path: string, options?: { follow?: boolean }): Promise<Entry>;
   /** The entries of folder `path`, sorted by name, `.fts` left out. */
   list(path: string): Promise<Entry[]>;
-  /** Opens file `path` for reading from `offset`. */
-  open(path: string, offset?: number): Promise<ReadHandle>;
+  /**
+   * Opens file `path` for reading from `offset`. Symlinks inside the root
+   * are followed unless `follow` is false (trees never send a link).
+   */
+  open(
+    path: string,
+    offset?: number,
+    options?: { follow?: boolean },
+  ): Promise<ReadHandle>;
   /** Starts (or resumes) a staged upload to file `path`. */
   beginUpload(path: string, options: UploadOptions): Promise<Upload>;
   /** Creates folder `path` and its missing parents. */

@@ -3,21 +3,21 @@
  * one pipelined stream, `tree-get` lists a tree and `tree-want` streams the
  * files a client asks for.
  *
- * Every path goes through the {@linkcode Storage} jail: a tree's root is
- * created or resolved there, each folder is created with `Storage.mkdirs`
- * (which refuses symlinks that lead outside), each file path is checked
- * lexically, and nothing is ever followed or created as a symlink. Uploaded
- * files are written to the staging area, verified with SHA-256, made durable
- * in batches and only then renamed into place and acknowledged, exactly as a
- * single `put` but without a round trip per file.
+ * Every path goes through the storage core ({@linkcode LocalStore}) at the
+ * moment it is used: folders are made and resolved there for each file, the
+ * quick check lists each folder through it, each commit resolves its
+ * target's folder afresh, and nothing is ever followed or created as a
+ * symlink. Uploaded files are written to the staging area, verified, made
+ * durable in batches and only then renamed into place and acknowledged,
+ * exactly as a single `put` but without a round trip per file.
  *
  * @module
  */
 
-import { join } from "@std/path";
 import { createHash } from "node:crypto";
 import {
   ConnectionError,
+  type Entry,
   errorFromWire,
   type FileMessage,
   FrameBatch,
@@ -34,11 +34,12 @@ import {
 } from "../protocol/mod.ts";
 import {
   DurableBatch,
+  type Placement,
   type SettledFile,
   type StagedFile,
 } from "../transfer/durable_batch.ts";
 import { receiveFileBody, sendFileBody } from "../transfer/file_body.ts";
-import { entryFromInfo } from "../transfer/entry.ts";
+import { readFull } from "../transfer/file_chunks.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
@@ -50,7 +51,11 @@ import {
   treeSegments,
 } from "../transfer/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import { mapFsError, STAGING_DIR, type Storage } from "./storage.ts";
+import type { Folder } from "./confined_root.ts";
+import type { ReadHandle } from "./store.ts";
+import { fsError } from "./fs_errors.ts";
+import { PARTIAL_SEGMENTS } from "./upload_staging.ts";
+import { normalizePath, remoteSegments } from "./remote_path.ts";
 
 /**
  * Background writers of a tree upload, each with its own staging folder.
@@ -64,7 +69,7 @@ const SEND_BATCH = 1024 * 1024;
 
 /** Typed form of any error about tree-relative `path`. */
 function typed(error: unknown, path: string): FtsError {
-  return mapFsError(error, path);
+  return fsError(error, path);
 }
 
 /**
@@ -77,65 +82,75 @@ export async function treePut(
   request: TreePutRequest,
 ): Promise<Outcome> {
   const { reader, ctx } = io;
-  const { storage, staging } = ctx;
+  const store = ctx.store;
   const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
   if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
-  const rootPath = storage.segments(request.path).join("/");
-  await storage.mkdirs(rootPath);
-  await storage.resolveExisting(rootPath);
-  const hostOf = (relative: string) => hostIn(storage, rootPath, relative);
+  const rootPath = normalizePath(request.path);
+  await store.mkdirp(rootPath);
 
   // rsync's quick check: same size and modification time means up to date.
-  // Each folder is resolved through the jail and listed once, so a fresh
-  // upload costs no failing lstat per file.
-  const present = new Map<string, Set<string> | null>();
-  const namesIn = async (folder: string) => {
+  // Each folder is listed once, through the store, so a fresh upload costs
+  // no failing lstat per file.
+  const present = new Map<string, Map<string, Entry> | null>();
+  const entriesIn = async (folder: string) => {
     if (!present.has(folder)) {
-      let names: Set<string> | null = null;
+      let entries: Map<string, Entry> | null = null;
       try {
-        const host = await storage.resolveExisting(joinTree(rootPath, folder));
-        names = new Set();
-        for (const entry of Deno.readDirSync(host)) names.add(entry.name);
+        const list = await store.list(joinTree(rootPath, folder));
+        entries = new Map(list.map((entry) => [entry.name, entry]));
       } catch {
-        // Missing, or not a folder inside the jail: all its files are needed.
+        // Missing, or not a folder inside the root: all its files are needed.
       }
-      present.set(folder, names);
+      present.set(folder, entries);
     }
     return present.get(folder);
   };
   const needed: number[] = [];
   for (const [index, item] of manifest.entries()) {
     const slash = item.path.lastIndexOf("/");
-    let info: Deno.FileInfo | null = null;
+    let entry: Entry | undefined;
     try {
-      const names = await namesIn(slash < 0 ? "" : item.path.slice(0, slash));
-      if (names?.has(item.path.slice(slash + 1))) {
-        info = Deno.lstatSync(hostOf(item.path));
-      }
+      treeSegments(item.path);
+      const entries = await entriesIn(
+        slash < 0 ? "" : item.path.slice(0, slash),
+      );
+      entry = entries?.get(item.path.slice(slash + 1));
     } catch {
       // Not a valid path: needed, and it fails on arrival.
     }
     if (
-      !info?.isFile || info.size !== item.size ||
-      entryFromInfo("", info).mtime !== item.mtime
+      entry?.type !== "file" || entry.size !== item.size ||
+      entry.mtime !== item.mtime
     ) {
       needed.push(index);
     }
   }
+  present.clear();
   // One staging folder per background writer, so their creates run in
-  // parallel; all removed at the end.
+  // parallel; held open for the upload, and all removed at the end.
   const tag = crypto.randomUUID().slice(0, 8);
-  const lanes = Array.from(
+  const names = Array.from(
     { length: TREE_WRITERS },
-    (_, lane) => join(staging.dir, `tree-${tag}-${lane}`),
+    (_, lane) => `tree-${tag}-${lane}`,
   );
-  for (const lane of lanes) await Deno.mkdir(lane, { recursive: true });
+  const unlock = names.map((name) => store.staging.lock(name));
+  const lanes: Folder[] = [];
   try {
+    for (const name of names) {
+      lanes.push(
+        await store.root.folder([...PARTIAL_SEGMENTS, name], {
+          create: true,
+          internal: true,
+        }),
+      );
+    }
     return await receiveTree(io, request, manifest, needed, rootPath, lanes);
   } finally {
-    for (const lane of lanes) {
-      await Deno.remove(lane, { recursive: true }).catch(() => {});
+    for (const lane of lanes) lane.close();
+    for (const name of names) {
+      await store.dropStaged(name).catch(() => {});
     }
+    for (const release of unlock) release();
   }
 }
 
@@ -146,11 +161,10 @@ async function receiveTree(
   manifest: TreeItem[],
   needed: number[],
   rootPath: string,
-  lanes: string[],
+  lanes: Folder[],
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
-  const { storage } = ctx;
-  const hostOf = (relative: string) => hostIn(storage, rootPath, relative);
+  const { store } = ctx;
   await writer.send({ op: "tree-need", files: needed.length });
   await writer.sendBody(jsonLines(toRanges(needed)));
 
@@ -158,13 +172,13 @@ async function receiveTree(
   const ensureFolder = (relative: string): Promise<void> => {
     let made = folders.get(relative);
     if (!made) {
-      made = storage.mkdirs(joinTree(rootPath, relative));
+      made = store.mkdirp(joinTree(rootPath, relative));
       made.catch(() => {});
       folders.set(relative, made);
     }
     return made;
   };
-  const dirs: { item: TreeItem; host: string }[] = [];
+  const dirs: TreeItem[] = [];
   const extraFailures: TreeFailure[] = [];
   let sequence = 0;
   let done = 0;
@@ -183,6 +197,9 @@ async function receiveTree(
   };
   const batch = new DurableBatch({
     writers: lanes.length,
+    // Each batch's target folders are resolved at its commit, not before.
+    place: (items): Promise<Placement> =>
+      store.place(items.map((item) => item.target)),
     mapError: (error, item) =>
       error instanceof Deno.errors.IsADirectory
         ? new WrongTypeError(`"${item.name}" is a folder on the server`)
@@ -208,7 +225,7 @@ async function receiveTree(
     const item: StagedFile = {
       name: message.path,
       file: null,
-      staged: join(lanes[lane], String(sequence++)),
+      staged: `${lanes[lane].path}/${sequence++}`,
       target: "",
       mode: message.mode,
       mtime: message.mtime,
@@ -216,13 +233,14 @@ async function receiveTree(
     };
     const small = message.size <= SMALL_FILE_SIZE;
     try {
-      item.target = hostOf(message.path);
+      treeSegments(message.path);
+      item.target = joinTree(rootPath, message.path);
+      remoteSegments(item.target);
       await ensureFolder(message.path.split("/").slice(0, -1).join("/"));
       if (!small) {
-        item.file = Deno.openSync(item.staged, {
+        item.file = await Deno.open(item.staged, {
           write: true,
-          create: true,
-          truncate: true,
+          createNew: true,
         });
       }
     } catch (error) {
@@ -241,7 +259,7 @@ async function receiveTree(
         verify: request.verify,
       });
     } catch (error) {
-      discard(item);
+      await discard(item);
       throw error;
     }
     item.bytes = received.bytes;
@@ -249,7 +267,7 @@ async function receiveTree(
     let error: FtsError | undefined;
     if (received.senderError) {
       // The client could not read the file; the connection is in step.
-      discard(item);
+      await discard(item);
       item.error = errorFromWire(
         received.senderError,
         `read "${message.path}"`,
@@ -268,7 +286,7 @@ async function receiveTree(
       );
     }
     if (error) {
-      discard(item);
+      await discard(item);
       item.error = error;
     } else if (small) return await batch.stage(item, parts, lane);
     await batch.add(item);
@@ -288,10 +306,7 @@ async function receiveTree(
         try {
           treeSegments(message.path);
           await ensureFolder(message.path);
-          dirs.push({
-            item: { ...message, type: "dir", size: 0 },
-            host: hostOf(message.path),
-          });
+          dirs.push({ ...message, type: "dir", size: 0 });
         } catch (error) {
           extraFailures.push(fail(message.path, typed(error, message.path)));
         }
@@ -320,12 +335,16 @@ async function receiveTree(
     );
   }
   // Folders last, deepest first: writing their files changed their mtimes.
-  const now = new Date();
-  dirs.sort((a, b) => depth(b.item.path) - depth(a.item.path));
-  for (const { item, host } of dirs) {
+  // The served root itself keeps its own mode and time.
+  dirs.sort((a, b) => depth(b.path) - depth(a.path));
+  for (const item of dirs) {
+    const path = joinTree(rootPath, item.path);
+    if (path === "") continue;
     try {
-      if (item.mode !== null) Deno.chmodSync(host, item.mode & 0o777);
-      Deno.utimeSync(host, now, new Date(item.mtime));
+      await store.setMeta(path, {
+        mode: item.mode ?? undefined,
+        mtime: item.mtime,
+      });
     } catch (error) {
       extraFailures.push(fail(item.path || ".", typed(error, item.path)));
     }
@@ -341,53 +360,44 @@ async function receiveTree(
   };
 }
 
-/** Serves `tree-get`: lists the tree without following symlinks. */
+/**
+ * Serves `tree-get`: lists the tree without following symlinks. A folder
+ * that cannot be read is listed with its error, and the rest still comes.
+ */
 export async function treeList(
   io: RequestIo,
   request: TreeGetRequest,
 ): Promise<Outcome> {
-  const { storage } = io.ctx;
-  const rootPath = storage.segments(request.path).join("/");
-  const host = await storage.resolveExisting(rootPath);
-  const info = await Deno.stat(host);
-  if (!info.isDirectory) {
+  const { store } = io.ctx;
+  const rootPath = normalizePath(request.path);
+  const root = await store.stat(rootPath, { follow: true });
+  if (root.type !== "dir") {
     throw new WrongTypeError(
       `"${request.path}" is a file, not a folder (use get without -r)`,
     );
   }
-  const items: TreeItem[] = [{ ...itemOf("", info), type: "dir", size: 0 }];
-  // Depth first, names sorted; yields now and then so other sessions run.
-  const pending: [string, string][] = [["", host]];
-  let seen = 0;
-  while (pending.length > 0) {
-    const [relative, folder] = pending.pop()!;
-    const names: string[] = [];
-    for (const entry of Deno.readDirSync(folder)) {
-      if (rootPath === "" && relative === "" && entry.name === STAGING_DIR) {
-        continue;
+  const items: TreeItem[] = [{ ...itemOf("", root), type: "dir", size: 0 }];
+  let failed = 0;
+  for await (const found of store.walk(rootPath)) {
+    if (found.error) {
+      failed++;
+      const last = items.at(-1);
+      const error = typed(found.error, found.path);
+      if (last?.path === found.path) {
+        last.error = { code: error.code, reason: error.reason };
       }
-      names.push(entry.name);
+      continue;
     }
-    names.sort();
-    const subfolders: [string, string][] = [];
-    for (const name of names) {
-      const path = relative === "" ? name : `${relative}/${name}`;
-      let entry: Deno.FileInfo;
-      try {
-        entry = Deno.lstatSync(join(folder, name));
-      } catch {
-        continue; // Gone since the listing.
-      }
-      const item = itemOf(path, entry);
-      items.push(item);
-      if (item.type === "dir") subfolders.push([path, join(folder, name)]);
-      if (++seen % 1000 === 0) await new Promise((r) => setTimeout(r, 0));
-    }
-    pending.push(...subfolders.reverse());
+    items.push(itemOf(found.path, found.entry));
   }
   await io.writer.send({ op: "tree-list", path: request.path });
   await io.writer.sendBody(jsonLines(items));
-  return { path: rootPath, result: `ok, ${items.length} entries` };
+  return {
+    path: rootPath,
+    result: `ok, ${items.length} entries${
+      failed ? `, ${failed} unreadable` : ""
+    }`,
+  };
 }
 
 /**
@@ -400,23 +410,17 @@ export async function treeWant(
   request: TreeWantRequest,
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
-  const { storage } = ctx;
+  const { store } = ctx;
   const wanted = await readJsonLines(reader.body());
-  const rootPath = storage.segments(request.path).join("/");
-  const rootHost = await storage.resolveExisting(rootPath);
-  if (!(await Deno.stat(rootHost)).isDirectory) {
+  const rootPath = normalizePath(request.path);
+  if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
   }
-  const folders = new Map<string, Promise<string>>();
-  const checkFolder = (relative: string): Promise<string> => {
-    let checked = folders.get(relative);
-    if (!checked) {
-      checked = storage.resolveExisting(joinTree(rootPath, relative));
-      checked.catch(() => {});
-      folders.set(relative, checked);
+  for (const value of wanted) {
+    if (typeof value !== "string") {
+      throw new ProtocolError("a wanted path is not a string");
     }
-    return checked;
-  };
+  }
   const batch = new FrameBatch(SEND_BATCH + 64 * 1024);
   let files = 0;
   let bytes = 0;
@@ -428,45 +432,48 @@ export async function treeWant(
       op: "tree-error",
       path,
       code: wire.code,
-      reason: wire.message,
+      reason: wire.reason,
     });
     failed++;
   };
-  for (const value of wanted) {
-    if (typeof value !== "string") {
-      throw new ProtocolError("a wanted path is not a string");
-    }
-    let host: string;
-    let info: Deno.FileInfo;
+  // Each file is opened through the store when its turn comes near; small
+  // ones are read ahead a few at a time, so the disk works while the
+  // socket does.
+  const open = async (value: string): Promise<Opened> => {
+    treeSegments(value);
+    const handle = await store.open(joinTree(rootPath, value), 0, {
+      follow: false,
+    });
+    if (handle.entry.size > SMALL_FILE_SIZE) return { handle };
     try {
-      const segments = treeSegments(value);
-      await checkFolder(segments.slice(0, -1).join("/"));
-      host = join(
-        storage.root,
-        ...storage.segments(joinTree(rootPath, value)),
-      );
-      info = Deno.lstatSync(host);
-      if (!info.isFile) {
-        throw new WrongTypeError(
-          info.isSymlink
-            ? `"${value}" is a symlink; fts does not send symlinks`
-            : `"${value}" is not a regular file`,
-        );
-      }
+      const data = new Uint8Array(handle.entry.size);
+      const n = await readFull(handle, data);
+      return { handle, data: data.subarray(0, n) };
+    } finally {
+      handle.close();
+    }
+  };
+  const ahead: Promise<Opened>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < wanted.length && ahead.length < READ_AHEAD) {
+      const promise = open(wanted[next++] as string);
+      promise.catch(() => {});
+      ahead.push(promise);
+    }
+  };
+  for (const value of wanted as string[]) {
+    fill();
+    let opened: Opened;
+    try {
+      opened = await ahead.shift()!;
     } catch (error) {
       refuse(value, error);
       continue;
     }
-    const mtime = entryFromInfo("", info).mtime;
-    const mode = info.mode === null ? null : info.mode & 0o7777;
-    if (info.size <= SMALL_FILE_SIZE) {
-      let data: Uint8Array;
-      try {
-        data = Deno.readFileSync(host);
-      } catch (error) {
-        refuse(value, error);
-        continue;
-      }
+    const { handle, data } = opened;
+    const { mtime, mode } = handle.entry;
+    if (data) {
       batch.message({
         op: "file",
         path: value,
@@ -486,17 +493,10 @@ export async function treeWant(
       continue;
     }
     await writer.sendEncoded(batch.take());
-    let file: Deno.FsFile;
     try {
-      file = await Deno.open(host);
-    } catch (error) {
-      refuse(value, error);
-      continue;
-    }
-    try {
-      const size = (await file.stat()).size;
+      const size = handle.entry.size;
       await writer.send({ op: "file", path: value, size, mtime, mode });
-      const sent = await sendFileBody(writer, file, ctx.pool, {
+      const sent = await sendFileBody(writer, handle, ctx.pool, {
         hasher: request.verify ? startHasher(ctx.pool) : null,
       });
       if (sent.readError === undefined) {
@@ -504,7 +504,7 @@ export async function treeWant(
         bytes += sent.bytes;
       } else failed++;
     } finally {
-      file.close();
+      handle.close();
     }
   }
   batch.message({ op: "tree-end" });
@@ -516,18 +516,16 @@ export async function treeWant(
   };
 }
 
-/**
- * The host path of `relative` in the tree at remote `rootPath`, checked
- * lexically by the jail (the folders on the way are checked as they are
- * resolved or made).
- */
-function hostIn(storage: Storage, rootPath: string, relative: string): string {
-  treeSegments(relative);
-  return join(storage.root, ...storage.segments(joinTree(rootPath, relative)));
+/** A wanted file, opened; small ones already read (and closed). */
+interface Opened {
+  handle: ReadHandle;
+  data?: Uint8Array;
 }
 
-function itemOf(path: string, info: Deno.FileInfo): TreeItem {
-  const entry = entryFromInfo(path, info);
+/** Small files read ahead of the one being sent. */
+const READ_AHEAD = 16;
+
+function itemOf(path: string, entry: Entry): TreeItem {
   return {
     path,
     type: entry.type,
@@ -537,18 +535,14 @@ function itemOf(path: string, info: Deno.FileInfo): TreeItem {
   };
 }
 
-function discard(item: StagedFile): void {
+async function discard(item: StagedFile): Promise<void> {
   try {
     item.file?.close();
   } catch {
     // Closed already.
   }
   item.file = null;
-  try {
-    Deno.removeSync(item.staged);
-  } catch {
-    // Not there.
-  }
+  await Deno.remove(item.staged).catch(() => {});
 }
 
 function depth(path: string): number {

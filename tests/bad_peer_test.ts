@@ -36,7 +36,7 @@ import {
   type Message,
   MessageWriter,
 } from "../protocol/mod.ts";
-import { STAGING_DIR } from "../server/storage.ts";
+import { STAGING_DIR } from "../server/remote_path.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
 // ---------------------------------------------------------------------------

@@ -18,7 +18,13 @@
 
 import { dirname } from "@std/path";
 import { FtsError } from "../protocol/errors.ts";
-import type { CommitFile, CommitReply, WorkerError } from "./staging_worker.ts";
+import { commitFiles } from "./commit_files.ts";
+import {
+  type CommitReply,
+  describeWorkerError,
+  type WorkerCommitFile,
+  type WorkerError,
+} from "./worker_error.ts";
 
 /**
  * Batches being made durable at once, beyond the one filling. Syncs take far
@@ -40,7 +46,7 @@ export interface StagedFile {
   worker?: { lane: number; id: number };
   /** Where the bytes were written. */
   staged: string;
-  /** Where the file belongs. */
+  /** Where the file belongs, as its owner names it (see `place`). */
   target: string;
   mode: number | null;
   /** Modification time in milliseconds since the epoch. */
@@ -57,6 +63,25 @@ export interface SettledFile {
   error?: FtsError;
 }
 
+/** Where a batch's files go: one target path per file, and their folders. */
+export interface Placement {
+  /** Target path of each file, in the order given. */
+  targets: string[];
+  /** The folders holding them, synced after the renames. */
+  folders: string[];
+  /** Releases what the resolution holds (folder handles). */
+  release(): void;
+}
+
+/** The default placement: targets are plain paths. */
+function plainPlacement(items: readonly StagedFile[]): Promise<Placement> {
+  return Promise.resolve({
+    targets: items.map((item) => item.target),
+    folders: [...new Set(items.map((item) => dirname(item.target)))],
+    release: () => {},
+  });
+}
+
 /** Options for {@linkcode DurableBatch}. */
 export interface DurableBatchOptions {
   /** Flush after this many files. Default 256. */
@@ -71,6 +96,12 @@ export interface DurableBatchOptions {
    * creates in different folders run on different cores.
    */
   writers?: number;
+  /**
+   * Resolves where a batch's files go, at the moment of their commit; the
+   * paths it returns are used, then released. Default: `item.target` as a
+   * plain path. The server resolves them through its confined root.
+   */
+  place?: (items: readonly StagedFile[]) => Promise<Placement>;
   /** Turns a file-system error about `item` into a typed error. */
   mapError: (error: unknown, item: StagedFile) => FtsError;
   /** Receives each flushed batch, in order. */
@@ -126,8 +157,7 @@ export class DurableBatch {
     item.writing = this.#writers[lane].then(async () => {
       const file = await Deno.open(item.staged, {
         write: true,
-        create: true,
-        truncate: true,
+        createNew: true,
       });
       item.file = file;
       for (const chunk of chunks) {
@@ -215,101 +245,89 @@ export class DurableBatch {
   /** Makes `items` durable and in place; returns what became of each. */
   async #settle(items: StagedFile[]): Promise<SettledFile[]> {
     const { mapError } = this.#options;
-    // Files the workers hold are committed there, each worker's at once.
-    const byWorker = new Map<number, number[]>();
-    items.forEach((item, i) => {
-      if (!item.worker || item.error) return;
-      const list = byWorker.get(item.worker.lane) ?? [];
-      list.push(i);
-      byWorker.set(item.worker.lane, list);
-    });
-    const workerErrors = new Map<number, WorkerError | null>();
-    const commits = Promise.all(
-      [...byWorker].map(async ([lane, indices]) => {
-        let errors: (WorkerError | null)[];
-        try {
-          errors = await this.#workers[lane]!.commit(
-            indices.map((i) => ({
-              id: items[i].worker!.id,
-              staged: items[i].staged,
-              target: items[i].target,
-              mode: items[i].mode,
-              mtime: items[i].mtime,
-            })),
-          );
-        } catch (error) {
-          const message = error instanceof Error
-            ? error.message
-            : String(error);
-          errors = indices.map(() => ({ name: "Error", message }));
-        }
-        indices.forEach((i, k) => workerErrors.set(i, errors[k]));
-      }),
-    );
+    const live = items.filter((item) => !item.error);
     const written = await Promise.allSettled(
-      items.map((item) => item.writing),
+      live.map((item) => item.writing),
     );
-    const synced = await Promise.allSettled(
-      items.map((item, i) =>
-        item.error || item.worker || written[i].status === "rejected"
-          ? null
-          : item.file?.syncData()
-      ),
-    );
-    const folders = new Set<string>();
-    const now = new Date();
-    const settled = items.map((item, i): SettledFile => {
-      try {
+    let placement: Placement;
+    try {
+      placement = await (this.#options.place ?? plainPlacement)(live);
+    } catch (error) {
+      for (const item of live) {
         item.file?.close();
-      } catch {
-        // Closed already.
+        item.file = null;
+        item.error = error instanceof FtsError ? error : mapError(error, item);
       }
-      if (item.error) return { item, error: item.error };
-      if (item.worker) return { item };
-      try {
-        const write = written[i];
-        if (write.status === "rejected") throw write.reason;
-        const sync = synced[i];
-        if (sync.status === "rejected") throw sync.reason;
-        if (item.mode !== null) Deno.chmodSync(item.staged, item.mode & 0o777);
-        Deno.utimeSync(item.staged, now, new Date(item.mtime));
-        Deno.renameSync(item.staged, item.target);
-        folders.add(dirname(item.target));
-        return { item };
-      } catch (error) {
-        try {
-          Deno.removeSync(item.staged);
-        } catch {
-          // Not there.
-        }
-        return {
-          item,
-          error: error instanceof FtsError ? error : mapError(error, item),
-        };
-      }
-    });
-    // The renames are durable once their folders are synced.
-    await Promise.all([...folders].map(syncFolder));
-    await commits;
-    for (const [i, error] of workerErrors) {
-      if (error) {
-        settled[i] = {
-          item: items[i],
-          error: mapError(revive(error), items[i]),
-        };
-      }
+      return items.map((item) => ({ item, error: item.error }));
     }
-    return settled;
+    const errors = new Map<StagedFile, unknown>();
+    try {
+      // Files the workers hold are committed there, each worker's at once;
+      // the others here, with the same function.
+      const byWorker = new Map<number, number[]>();
+      const here: number[] = [];
+      live.forEach((item, i) => {
+        if (!item.worker) return here.push(i);
+        const list = byWorker.get(item.worker.lane) ?? [];
+        list.push(i);
+        byWorker.set(item.worker.lane, list);
+      });
+      const entry = (i: number) => ({
+        staged: live[i].staged,
+        target: placement.targets[i],
+        mode: live[i].mode,
+        mtime: live[i].mtime,
+      });
+      await Promise.all([
+        ...[...byWorker].map(async ([lane, indices]) => {
+          let results: (WorkerError | null)[];
+          try {
+            results = await this.#workers[lane]!.commit(
+              indices.map((i) => ({ ...entry(i), id: live[i].worker!.id })),
+              placement.folders,
+            );
+          } catch (error) {
+            results = indices.map(() => describeError(error));
+          }
+          indices.forEach((i, k) => {
+            if (results[k]) errors.set(live[i], revive(results[k]!));
+          });
+        }),
+        (async () => {
+          if (here.length === 0) return;
+          const results = await commitFiles(
+            here.map((i) => ({
+              ...entry(i),
+              file: live[i].file,
+              error: written[i].status === "rejected"
+                ? (written[i] as PromiseRejectedResult).reason
+                : undefined,
+            })),
+            placement.folders,
+          );
+          here.forEach((i, k) => {
+            live[i].file = null;
+            if (results[k] !== null) errors.set(live[i], results[k]);
+          });
+        })(),
+      ]);
+    } finally {
+      placement.release();
+    }
+    return items.map((item): SettledFile => {
+      if (item.error) return { item, error: item.error };
+      const error = errors.get(item);
+      if (error === undefined) return { item };
+      return {
+        item,
+        error: error instanceof FtsError ? error : mapError(error, item),
+      };
+    });
   }
 }
 
-async function syncFolder(path: string): Promise<void> {
-  try {
-    using folder = await Deno.open(path);
-    await folder.sync();
-  } catch {
-    // Some file systems cannot sync a folder; the files themselves are synced.
-  }
+function describeError(error: unknown): WorkerError {
+  return describeWorkerError(error);
 }
 
 /** Rebuilds a worker's error as the `Deno.errors` class it was. */
@@ -317,7 +335,9 @@ function revive(error: WorkerError): Error {
   const Class = (Deno.errors as unknown as Record<string, ErrorConstructor>)[
     error.name
   ];
-  return Class ? new Class(error.message) : new Error(error.message);
+  const revived = Class ? new Class(error.message) : new Error(error.message);
+  if (error.code) Object.assign(revived, { code: error.code });
+  return revived;
 }
 
 /** One staging worker thread, as seen from the main thread. */
@@ -363,12 +383,15 @@ class StagingWriter {
   }
 
   /** Commits `files`; resolves with one error or `null` per file. */
-  commit(files: CommitFile[]): Promise<(WorkerError | null)[]> {
+  commit(
+    files: WorkerCommitFile[],
+    folders: string[],
+  ): Promise<(WorkerError | null)[]> {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const ticket = this.#nextTicket++;
     return new Promise((resolve, reject) => {
       this.#tickets.set(ticket, { resolve, reject });
-      this.#worker.postMessage({ type: "commit", ticket, files });
+      this.#worker.postMessage({ type: "commit", ticket, files, folders });
     });
   }
 

@@ -45,7 +45,7 @@ export interface FileBodyResult {
  */
 export async function sendFileBody(
   writer: MessageWriter,
-  file: Deno.FsFile,
+  file: { read(buffer: Uint8Array): Promise<number | null> },
   pool: BufferPool,
   options: FileBodyOptions = {},
 ): Promise<FileBodyResult> {

@@ -19,7 +19,7 @@ import { createSha256, type Sha256 } from "./sha256.ts";
  * slows the disk. It does not close the file.
  */
 export function fileChunks(
-  file: Deno.FsFile,
+  file: { read(buffer: Uint8Array): Promise<number | null> },
   pool: BufferPool = new BufferPool(DATA_CHUNK_SIZE, 0),
 ): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
@@ -34,7 +34,7 @@ export function fileChunks(
 
 /** Reads until `buffer` is full or the file ends; returns the bytes read. */
 export async function readFull(
-  file: Deno.FsFile,
+  file: { read(buffer: Uint8Array): Promise<number | null> },
   buffer: Uint8Array,
 ): Promise<number> {
   let filled = 0;

@@ -1,0 +1,153 @@
+/**
+ * The few libc calls the storage core needs and Deno does not offer: opening
+ * a name relative to a held folder without following a symlink (`openat` with
+ * `O_NOFOLLOW`), and renaming without replacing (`renameat2` with
+ * `RENAME_NOREPLACE`). Everything else is done through Deno's own file APIs
+ * on `/proc/self/fd/N/name` paths, which the kernel resolves from the held
+ * folder, not from the folder's current name.
+ *
+ * Linux only (x86-64 and arm64 share these flag values). Loaded on first use
+ * with `Deno.dlopen`, which needs `--allow-ffi`; FFI can do anything the
+ * process can, so the server runs with `--allow-all` anyway.
+ *
+ * @module
+ */
+
+/** `open` flags (Linux, x86-64 and arm64). */
+export const O_RDONLY = 0;
+/** Open for reading and writing. */
+export const O_RDWR = 0o2;
+/** Create the file if missing. */
+export const O_CREAT = 0o100;
+/** With `O_CREAT`: fail if it exists (never follows a symlink). */
+export const O_EXCL = 0o200;
+/** Fail unless the name is a folder. */
+export const O_DIRECTORY = 0o200000;
+/** Fail if the last component is a symlink. */
+export const O_NOFOLLOW = 0o400000;
+/** Close on exec, so a spawned process never inherits a held folder. */
+export const O_CLOEXEC = 0o2000000;
+
+/** `errno` values the core tells apart. */
+export const ENOENT = 2;
+/** Permission denied. */
+export const EACCES = 13;
+/** Exists. */
+export const EEXIST = 17;
+/** Not a folder (also what `O_DIRECTORY|O_NOFOLLOW` gives for a symlink). */
+export const ENOTDIR = 20;
+/** Too many open files. */
+export const EMFILE = 24;
+/** Read-only file system. */
+export const EROFS = 30;
+/** Name too long. */
+export const ENAMETOOLONG = 36;
+/** Too many symlinks (what `O_NOFOLLOW` gives for a symlink). */
+export const ELOOP = 40;
+/** `renameat2` is not supported by this file system. */
+export const EINVAL = 22;
+
+const RENAME_NOREPLACE = 1;
+
+const SYMBOLS = {
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  renameat2: {
+    parameters: ["i32", "buffer", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let libc: Libc | null | undefined;
+const encoder = new TextEncoder();
+
+/** Whether the race-free core can run here: Linux with libc reachable by FFI. */
+export function haveLibc(): boolean {
+  return load() !== null;
+}
+
+function load(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (Deno.build.os !== "linux") return libc;
+  try {
+    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  } catch {
+    libc = null; // no --allow-ffi, or no glibc: the checked fallback serves
+  }
+  return libc;
+}
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(text);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+function errno(lib: Libc): number {
+  const pointer = lib.__errno_location();
+  return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
+}
+
+/** A failed libc call: `errno` and the call's name. */
+export class LibcError extends Error {
+  /** The `errno` value. */
+  readonly errno: number;
+  constructor(call: string, code: number) {
+    super(`${call} failed (errno ${code})`);
+    this.name = "LibcError";
+    this.errno = code;
+  }
+}
+
+/**
+ * `openat(dir, name, flags, mode)`: a new descriptor, or throws a
+ * {@linkcode LibcError}. `O_CLOEXEC` is always added.
+ */
+export function openAt(
+  dir: number,
+  name: string,
+  flags: number,
+  mode = 0o600,
+): number {
+  const lib = load()!;
+  const fd = lib.openat(dir, cString(name), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw new LibcError("openat", errno(lib));
+  return fd;
+}
+
+/** Opens a folder by absolute host path (the served root, once). */
+export function openFolderPath(path: string): number {
+  return openAt(-100, /* AT_FDCWD */ path, O_RDONLY | O_DIRECTORY);
+}
+
+/** Closes a descriptor opened here. */
+export function closeFd(fd: number): void {
+  load()!.close(fd);
+}
+
+/**
+ * Renames `fromDir/from` to `toDir/to`, failing with `EEXIST` instead of
+ * replacing an existing `to`. Throws {@linkcode LibcError}; `EINVAL` means
+ * the file system cannot do it.
+ */
+export function renameNoReplace(
+  fromDir: number,
+  from: string,
+  toDir: number,
+  to: string,
+): void {
+  const lib = load()!;
+  const result = lib.renameat2(
+    fromDir,
+    cString(from),
+    toDir,
+    cString(to),
+    RENAME_NOREPLACE,
+  );
+  if (result < 0) throw new LibcError("renameat2", errno(lib));
+}

@@ -1,0 +1,77 @@
+/**
+ * The one commit step of a received tree's files, shared by the batch on
+ * the main thread and the staging workers: make each staged file durable,
+ * give it its mode and modification time, rename it over its target, then
+ * sync the folders that received renames. A file that fails is removed from
+ * staging and reported; the others still go in.
+ *
+ * Paths are whatever the owner resolved: plain local paths on the client,
+ * `/proc/self/fd/N/name` paths of held folders on the server (see
+ * `server/confined_root.ts`), which is why nothing here resolves a path.
+ *
+ * @module
+ */
+
+/** One staged file and where it goes. */
+export interface CommitFile {
+  /** Where the bytes were written (created by this process, never a link). */
+  staged: string;
+  /** Where the file belongs. */
+  target: string;
+  mode: number | null;
+  /** Modification time in milliseconds since the epoch. */
+  mtime: number;
+  /** The staged file, still open, when its writer kept it open. */
+  file?: Deno.FsFile | null;
+  /** Set when the file failed already; it is only cleaned up. */
+  error?: unknown;
+}
+
+/**
+ * Commits `files`, then syncs `folders` (those holding the targets).
+ * Resolves with one error, or `null` for a file now in place, per file.
+ */
+export async function commitFiles(
+  files: readonly CommitFile[],
+  folders: Iterable<string>,
+): Promise<(unknown | null)[]> {
+  const synced = await Promise.allSettled(files.map(async (entry) => {
+    if (entry.error !== undefined) throw entry.error;
+    const file = entry.file ?? await Deno.open(entry.staged, { write: true });
+    try {
+      await file.syncData();
+    } finally {
+      file.close();
+      entry.file = null;
+    }
+  }));
+  const now = new Date();
+  const results = await Promise.all(files.map(async (entry, i) => {
+    try {
+      const sync = synced[i];
+      if (sync.status === "rejected") throw sync.reason;
+      if (entry.mode !== null) {
+        await Deno.chmod(entry.staged, entry.mode & 0o777);
+      }
+      await Deno.utime(entry.staged, now, new Date(entry.mtime));
+      await Deno.rename(entry.staged, entry.target);
+      return null;
+    } catch (error) {
+      await Deno.remove(entry.staged).catch(() => {});
+      return error;
+    }
+  }));
+  // The renames are durable once their folders are synced.
+  await Promise.all([...new Set(folders)].map(syncFolder));
+  return results;
+}
+
+/** Syncs a folder; some file systems cannot, and the files are synced anyway. */
+export async function syncFolder(path: string): Promise<void> {
+  try {
+    using folder = await Deno.open(path);
+    await folder.sync();
+  } catch {
+    // Not supported here.
+  }
+}
