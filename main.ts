@@ -56,6 +56,8 @@ Options:
   --idle-timeout SECS    close connections idle this long (default 300)
   --max-connections N    refuse connections beyond N at once (default 256)
   --partial-ttl TIME     remove interrupted uploads after TIME (default 24h)
+  --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
+                         the oldest go first (default: no cap)
   --grace SECS           time running transfers get at shutdown (default 10)
   --debug                show stack traces`;
 
@@ -187,6 +189,7 @@ export async function main(
       "idle-timeout",
       "max-connections",
       "partial-ttl",
+      "partial-limit",
       "grace",
       "limit-rate",
       "P",
@@ -242,6 +245,9 @@ export async function main(
           partialTtlMs: flags["partial-ttl"] === undefined
             ? undefined
             : duration(flags["partial-ttl"], "--partial-ttl"),
+          partialLimit: flags["partial-limit"] === undefined
+            ? undefined
+            : size(flags["partial-limit"], "--partial-limit"),
           graceMs: flags.grace === undefined
             ? 10_000
             : duration(flags.grace, "--grace"),
@@ -362,6 +368,16 @@ function rate(text: string): number {
   } catch {
     throw new UsageError(
       `--limit-rate takes a rate such as 500K or 10M, not "${text}"`,
+    );
+  }
+}
+
+function size(text: string, flag: string): number {
+  try {
+    return parseRate(text.replace(/\/s$/i, "") + "");
+  } catch {
+    throw new UsageError(
+      `${flag} takes a size such as 500M or 10G, not "${text}"`,
     );
   }
 }

@@ -96,6 +96,9 @@ export async function downloadTree(
   const files = items.filter((item) => item.type === "file");
   for (const item of items) {
     if (item.type === "symlink" || item.type === "other") tally.skip(item);
+    // A folder the server could not read: reported by name; what it holds
+    // is missing, and the rest of the tree still comes.
+    if (item.error) tally.fail(item.path, item.error.code, item.error.reason);
   }
 
   // Folders first, parents before children; one that cannot be made fails
