@@ -14,15 +14,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import {
   ConnectionError,
   type Entry,
-  errorFromWire,
   type FileMessage,
   FrameBatch,
   FtsError,
-  IntegrityError,
   ProtocolError,
   ReadOnlyError,
   type TreeFailure,
@@ -40,6 +37,11 @@ import {
 } from "../transfer/durable_batch.ts";
 import { receiveFileBody, sendFileBody } from "../transfer/file_body.ts";
 import { readFull } from "../transfer/file_chunks.ts";
+import {
+  batchSmallFile,
+  isUpToDate,
+  receiveFailure,
+} from "../transfer/tree_files.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
@@ -118,12 +120,7 @@ export async function treePut(
     } catch {
       // Not a valid path: needed, and it fails on arrival.
     }
-    if (
-      entry?.type !== "file" || entry.size !== item.size ||
-      entry.mtime !== item.mtime
-    ) {
-      needed.push(index);
-    }
+    if (!isUpToDate(entry, item)) needed.push(index);
   }
   present.clear();
   // One staging folder per background writer, so their creates run in
@@ -263,32 +260,16 @@ async function receiveTree(
       throw error;
     }
     item.bytes = received.bytes;
-    const { parts } = received;
-    let error: FtsError | undefined;
-    if (received.senderError) {
-      // The client could not read the file; the connection is in step.
-      await discard(item);
-      item.error = errorFromWire(
-        received.senderError,
-        `read "${message.path}"`,
-      );
-      return await batch.add(item);
-    }
-    if (received.writeError !== undefined) {
-      error = typed(received.writeError, message.path);
-    } else if (item.bytes !== message.size) {
-      error = new IntegrityError(
-        `received ${item.bytes} bytes of "${message.path}" but it has ${message.size}`,
-      );
-    } else if (!received.intact) {
-      error = new IntegrityError(
-        `"${message.path}" was damaged in transit (SHA-256 mismatch)`,
-      );
-    }
+    const error = receiveFailure(
+      received,
+      message,
+      (error) => typed(error, message.path),
+      `read "${message.path}"`,
+    );
     if (error) {
       await discard(item);
       item.error = error;
-    } else if (small) return await batch.stage(item, parts, lane);
+    } else if (small) return await batch.stage(item, received.parts, lane);
     await batch.add(item);
   };
 
@@ -474,19 +455,7 @@ export async function treeWant(
     const { handle, data } = opened;
     const { mtime, mode } = handle.entry;
     if (data) {
-      batch.message({
-        op: "file",
-        path: value,
-        size: data.byteLength,
-        mtime,
-        mode,
-      });
-      batch.data(data);
-      batch.end(
-        request.verify
-          ? { sha256: createHash("sha256").update(data).digest("hex") }
-          : {},
-      );
+      batchSmallFile(batch, { path: value, data, mtime, mode }, request.verify);
       files++;
       bytes += data.byteLength;
       if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
