@@ -45,6 +45,7 @@ import {
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
+  forEachJsonLine,
   joinTree,
   jsonLines,
   readJsonLines,
@@ -66,6 +67,15 @@ import { normalizePath, remoteSegments } from "./remote_path.ts";
  */
 const TREE_WRITERS = 2;
 
+/**
+ * Most lines in one tree manifest or want list: a bound on what one client
+ * can make the server hold (a want list line is a path, ~100 bytes).
+ */
+const MAX_TREE_LINES = 2_000_000;
+
+/** Folder listings the quick check keeps at once. */
+const LISTINGS_KEPT = 64;
+
 /** Encoded frames are sent once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;
 
@@ -85,17 +95,25 @@ export async function treePut(
 ): Promise<Outcome> {
   const { reader, ctx } = io;
   const store = ctx.store;
-  const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
-  if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
-  const rootPath = normalizePath(request.path);
-  await store.mkdirp(rootPath);
+  // A refusal waits until the manifest is read, so the connection stays in
+  // step for the error reply.
+  let refusal: unknown;
+  let rootPath = "";
+  try {
+    if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
+    rootPath = normalizePath(request.path);
+  } catch (error) {
+    refusal = error;
+  }
 
   // rsync's quick check: same size and modification time means up to date.
-  // Each folder is listed once, through the store, so a fresh upload costs
-  // no failing lstat per file.
+  // The manifest is checked line by line as it arrives, and only the needed
+  // indices are kept; each folder is listed once (the manifest comes folder
+  // by folder), and only the last few listings are kept.
   const present = new Map<string, Map<string, Entry> | null>();
   const entriesIn = async (folder: string) => {
     if (!present.has(folder)) {
+      if (present.size >= LISTINGS_KEPT) present.clear();
       let entries: Map<string, Entry> | null = null;
       try {
         const list = await store.list(joinTree(rootPath, folder));
@@ -108,7 +126,11 @@ export async function treePut(
     return present.get(folder);
   };
   const needed: number[] = [];
-  for (const [index, item] of manifest.entries()) {
+  let total = 0;
+  await forEachJsonLine(reader.body(), async (value) => {
+    const item = asTreeItem(value);
+    const index = total++;
+    if (refusal !== undefined) return;
     const slash = item.path.lastIndexOf("/");
     let entry: Entry | undefined;
     try {
@@ -121,7 +143,9 @@ export async function treePut(
       // Not a valid path: needed, and it fails on arrival.
     }
     if (!isUpToDate(entry, item)) needed.push(index);
-  }
+  }, MAX_TREE_LINES);
+  if (refusal !== undefined) throw refusal;
+  await store.mkdirp(rootPath);
   present.clear();
   // One staging folder per background writer, so their creates run in
   // parallel; held open for the upload, and all removed at the end.
@@ -141,7 +165,7 @@ export async function treePut(
         }),
       );
     }
-    return await receiveTree(io, request, manifest, needed, rootPath, lanes);
+    return await receiveTree(io, request, total, needed, rootPath, lanes);
   } finally {
     for (const lane of lanes) lane.close();
     for (const name of names) {
@@ -155,7 +179,7 @@ export async function treePut(
 async function receiveTree(
   io: RequestIo,
   request: TreePutRequest,
-  manifest: TreeItem[],
+  total: number,
   needed: number[],
   rootPath: string,
   lanes: Folder[],
@@ -336,7 +360,7 @@ async function receiveTree(
     path: rootPath,
     bytes,
     result: `ok, ${files} files, ${
-      manifest.length - needed.length
+      total - needed.length
     } up to date, ${failed} failed`,
   };
 }
@@ -392,7 +416,7 @@ export async function treeWant(
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
-  const wanted = await readJsonLines(reader.body());
+  const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
   const rootPath = normalizePath(request.path);
   if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
