@@ -21,6 +21,8 @@ export const O_RDWR = 0o2;
 export const O_CREAT = 0o100;
 /** With `O_CREAT`: fail if it exists (never follows a symlink). */
 export const O_EXCL = 0o200;
+/** Do not wait (a FIFO's open would wait for a writer). */
+export const O_NONBLOCK = 0o4000;
 /** Fail unless the name is a folder. */
 export const O_DIRECTORY = 0o200000;
 /** Fail if the last component is a symlink. */
