@@ -128,6 +128,11 @@ export class ConfinedRoot {
     return new ConfinedRoot(real, fd);
   }
 
+  /** The held root's descriptor (Linux), for worker threads; null elsewhere. */
+  get fd(): number | null {
+    return this.#rootFd;
+  }
+
   /** Closes the root's descriptor. */
   close(): void {
     if (this.#rootFd !== null) closeFd(this.#rootFd);

@@ -29,6 +29,7 @@ import type {
   WalkItem,
 } from "./store.ts";
 import { UploadStaging } from "./upload_staging.ts";
+import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
 import type { Placement } from "../transfer/durable_batch.ts";
 
 /** Options of {@linkcode LocalStore.open}. */
@@ -52,6 +53,7 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  #reader = new SmallFileReader();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
@@ -360,6 +362,34 @@ export class LocalStore implements Store {
     }
   }
 
+  /**
+   * Reads small regular files in a worker thread, for tree downloads: one
+   * file or `null` per remote path (null: serve it through {@linkcode open}).
+   * Never follows a symlink; all `null` where the race-free core cannot run.
+   */
+  async readSmall(
+    paths: readonly (string | null)[],
+    limit: number,
+  ): Promise<(SmallFile | null)[]> {
+    const rootFd = this.root.fd;
+    const segments = paths.map((path) => {
+      try {
+        return path === null ? null : remoteSegments(path);
+      } catch {
+        return null;
+      }
+    });
+    const asked = segments.filter((s): s is string[] =>
+      s !== null && s.length > 0
+    );
+    if (rootFd === null || asked.length === 0) return paths.map(() => null);
+    const files = await this.#reader.read(rootFd, asked, limit);
+    let at = 0;
+    return segments.map((s) =>
+      s !== null && s.length > 0 ? files[at++] ?? null : null
+    );
+  }
+
   /** Removes `name` (a tree upload's staging folder) from the staging area. */
   async dropStaged(name: string): Promise<void> {
     using folder = await this.staging.folder();
@@ -367,6 +397,7 @@ export class LocalStore implements Store {
   }
 
   close(): Promise<void> {
+    this.#reader.close();
     this.root.close();
     return Promise.resolve();
   }

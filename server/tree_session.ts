@@ -441,63 +441,73 @@ export async function treeWant(
     });
     failed++;
   };
-  // Each file is opened through the store when its turn comes near; small
-  // ones are read ahead a few at a time, so the disk works while the
-  // socket does.
-  const open = async (value: string): Promise<Opened> => {
-    treeSegments(value);
-    const handle = await store.open(joinTree(rootPath, value), 0, {
-      follow: false,
-    });
-    if (handle.entry.size > SMALL_FILE_SIZE) return { handle };
+  // Small files are read a window at a time by the store's worker, the next
+  // window while this one is sent; the rest (large files, links, errors)
+  // one by one through the store.
+  const paths = (wanted as string[]).map((value) => {
     try {
-      const data = new Uint8Array(handle.entry.size);
-      const n = await readFull(handle, data);
-      return { handle, data: data.subarray(0, n) };
-    } finally {
-      handle.close();
+      treeSegments(value);
+      return joinTree(rootPath, value);
+    } catch {
+      return null;
     }
-  };
-  const ahead: Promise<Opened>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (next < wanted.length && ahead.length < READ_AHEAD) {
-      const promise = open(wanted[next++] as string);
-      promise.catch(() => {});
-      ahead.push(promise);
+  });
+  const readWindow = (start: number) =>
+    store.readSmall(paths.slice(start, start + WANT_WINDOW), WORKER_READ_LIMIT);
+  let window = readWindow(0);
+  for (let start = 0; start < wanted.length; start += WANT_WINDOW) {
+    const small = await window;
+    if (start + WANT_WINDOW < wanted.length) {
+      window = readWindow(start + WANT_WINDOW);
     }
-  };
-  for (const value of wanted as string[]) {
-    fill();
-    let opened: Opened;
-    try {
-      opened = await ahead.shift()!;
-    } catch (error) {
-      refuse(value, error);
-      continue;
-    }
-    const { handle, data } = opened;
-    const { mtime, mode } = handle.entry;
-    if (data) {
-      batchSmallFile(batch, { path: value, data, mtime, mode }, request.verify);
-      files++;
-      bytes += data.byteLength;
-      if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
-      continue;
-    }
-    await writer.sendEncoded(batch.take());
-    try {
-      const size = handle.entry.size;
-      await writer.send({ op: "file", path: value, size, mtime, mode });
-      const sent = await sendFileBody(writer, handle, ctx.pool, {
-        hasher: request.verify ? startHasher(ctx.pool) : null,
-      });
-      if (sent.readError === undefined) {
+    for (let k = 0; k < WANT_WINDOW && start + k < wanted.length; k++) {
+      const value = wanted[start + k] as string;
+      const read = small[k];
+      if (read) {
+        batchSmallFile(batch, { path: value, ...read }, request.verify);
         files++;
-        bytes += sent.bytes;
-      } else failed++;
-    } finally {
-      handle.close();
+        bytes += read.data.byteLength;
+        if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+        continue;
+      }
+      let handle: ReadHandle;
+      try {
+        const path = paths[start + k];
+        if (path === null) treeSegments(value); // throws the reason
+        handle = await store.open(path!, 0, { follow: false });
+      } catch (error) {
+        refuse(value, error);
+        continue;
+      }
+      try {
+        const { mtime, mode, size } = handle.entry;
+        if (size <= SMALL_FILE_SIZE) {
+          const data = new Uint8Array(size);
+          const n = await readFull(handle, data);
+          batchSmallFile(
+            batch,
+            { path: value, data: data.subarray(0, n), mtime, mode },
+            request.verify,
+          );
+          files++;
+          bytes += n;
+          if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+          continue;
+        }
+        await writer.sendEncoded(batch.take());
+        await writer.send({ op: "file", path: value, size, mtime, mode });
+        const sent = await sendFileBody(writer, handle, ctx.pool, {
+          hasher: request.verify ? startHasher(ctx.pool) : null,
+        });
+        if (sent.readError === undefined) {
+          files++;
+          bytes += sent.bytes;
+        } else failed++;
+      } catch (error) {
+        refuse(value, error);
+      } finally {
+        handle.close();
+      }
     }
   }
   batch.message({ op: "tree-end" });
@@ -509,14 +519,11 @@ export async function treeWant(
   };
 }
 
-/** A wanted file, opened; small ones already read (and closed). */
-interface Opened {
-  handle: ReadHandle;
-  data?: Uint8Array;
-}
+/** Wanted files handed to the small-file worker at once. */
+const WANT_WINDOW = 32;
 
-/** Small files read ahead of the one being sent. */
-const READ_AHEAD = 16;
+/** Largest file the worker reads (bigger small files come one by one). */
+const WORKER_READ_LIMIT = 256 * 1024;
 
 function itemOf(path: string, entry: Entry): TreeItem {
   return {
