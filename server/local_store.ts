@@ -93,6 +93,12 @@ export class LocalStore implements Store {
 
   async list(path: string): Promise<Entry[]> {
     const segments = remoteSegments(path);
+    const rootFd = this.root.fd;
+    if (rootFd !== null) {
+      // The plain road, in the worker; links and errors come this way.
+      const [listed] = await this.#reader.list(rootFd, [segments]);
+      if (listed) return listed;
+    }
     using folder = await this.root.folder(segments);
     return await listFolder(folder, path);
   }
@@ -309,8 +315,7 @@ export class LocalStore implements Store {
         const segments = relative === ""
           ? base
           : [...base, ...relative.split("/")];
-        using folder = await this.root.folder(segments);
-        entries = await listFolder(folder, segments.join("/"));
+        entries = await this.list(segments.join("/"));
       } catch (error) {
         if (relative === "") throw fsError(error, path);
         yield { path: relative, error: fsError(error, join(path, relative)) };

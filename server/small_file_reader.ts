@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { Entry } from "../protocol/messages.ts";
+
 /** A small file as read: its bytes and what the tree listing tells of it. */
 export interface SmallFile {
   data: Uint8Array;
@@ -16,25 +18,28 @@ export interface SmallFile {
   mode: number | null;
 }
 
-/** A batch to read: remote segments per file, under the held root. */
+/** A batch for the worker: remote segments per file or folder. */
 export interface SmallReadRequest {
   ticket: number;
   rootFd: number;
+  /** Read files, or list folders. */
+  op: "read" | "list";
   paths: string[][];
   limit: number;
 }
 
-/** The worker's answer: one file or `null` per path, in order. */
+/** The worker's answer: one result or `null` per path, in order. */
 export interface SmallReadReply {
   ticket: number;
-  files: (SmallFile | null)[];
+  files?: (SmallFile | null)[];
+  lists?: (Entry[] | null)[];
 }
 
 /** The main thread's side of the small-file worker. */
 export class SmallFileReader {
   #worker: Worker | null = null;
   #broken = false;
-  #tickets = new Map<number, (files: (SmallFile | null)[]) => void>();
+  #tickets = new Map<number, (reply: SmallReadReply | null) => void>();
   #next = 1;
 
   /**
@@ -43,20 +48,43 @@ export class SmallFileReader {
    * file the worker leaves to the caller, and all `null` when no worker can
    * run here.
    */
-  read(
+  async read(
     rootFd: number,
     paths: string[][],
     limit: number,
   ): Promise<(SmallFile | null)[]> {
+    const reply = await this.#ask({
+      ticket: 0,
+      rootFd,
+      op: "read",
+      paths,
+      limit,
+    });
+    return paths.map((_, i) => reply?.files?.[i] ?? null);
+  }
+
+  /**
+   * Lists the folders at `paths`: sorted entries, `.fts` left out at the
+   * root, or `null` for a folder left to the caller.
+   */
+  async list(rootFd: number, paths: string[][]): Promise<(Entry[] | null)[]> {
+    const reply = await this.#ask({
+      ticket: 0,
+      rootFd,
+      op: "list",
+      paths,
+      limit: 0,
+    });
+    return paths.map((_, i) => reply?.lists?.[i] ?? null);
+  }
+
+  #ask(request: SmallReadRequest): Promise<SmallReadReply | null> {
     const worker = this.#start();
-    if (!worker) return Promise.resolve(paths.map(() => null));
+    if (!worker) return Promise.resolve(null);
     const ticket = this.#next++;
-    const { promise, resolve } = Promise.withResolvers<
-      (SmallFile | null)[]
-    >();
+    const { promise, resolve } = Promise.withResolvers<SmallReadReply | null>();
     this.#tickets.set(ticket, resolve);
-    const request: SmallReadRequest = { ticket, rootFd, paths, limit };
-    worker.postMessage(request);
+    worker.postMessage({ ...request, ticket });
     return promise;
   }
 
@@ -82,7 +110,7 @@ export class SmallFileReader {
     this.#worker.onmessage = (event: MessageEvent<SmallReadReply>) => {
       const resolve = this.#tickets.get(event.data.ticket);
       this.#tickets.delete(event.data.ticket);
-      resolve?.(event.data.files);
+      resolve?.(event.data);
     };
     this.#worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -92,7 +120,7 @@ export class SmallFileReader {
   }
 
   #failAll(): void {
-    for (const resolve of this.#tickets.values()) resolve([]);
+    for (const resolve of this.#tickets.values()) resolve(null);
     this.#tickets.clear();
   }
 }
