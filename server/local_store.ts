@@ -258,9 +258,19 @@ export class LocalStore implements Store {
     }
     const toSegments = remoteSegments(to);
     const fromSegments = remoteSegments(from);
+    // Compared as the folders really are (links inside the root resolved),
+    // so no link can make a copy land inside what it copies.
+    let fromReal: readonly string[];
+    {
+      using folder = await this.root.folder(fromSegments);
+      fromReal = folder.segments;
+    }
+    const target = await this.root.locate(toSegments);
+    const toReal = [...target.parent.segments, target.name];
+    target.parent.close();
     if (
-      fromSegments.length <= toSegments.length &&
-      fromSegments.every((segment, i) => toSegments[i] === segment)
+      fromReal.length <= toReal.length &&
+      fromReal.every((segment, i) => toReal[i] === segment)
     ) {
       throw new WrongTypeError(`"${from}" cannot be copied into itself`);
     }
@@ -268,15 +278,19 @@ export class LocalStore implements Store {
       const there = await this.stat(to).catch(() => null);
       if (there) throw new AlreadyExistsError(`"${to}" already exists`);
     }
+    // The tree is listed first and copied after, so the copy never walks
+    // into what it is making.
+    const items: WalkItem[] = [];
+    for await (const item of this.walk(from)) items.push(item);
     await this.mkdirp(to);
-    for await (const item of this.walk(from)) {
+    for (const item of items) {
       if (item.error) throw item.error;
-      const target = `${toSegments.join("/")}/${item.path}`;
-      if (item.entry.type === "dir") await this.mkdirp(target);
+      const into = `${toSegments.join("/")}/${item.path}`;
+      if (item.entry.type === "dir") await this.mkdirp(into);
       else if (item.entry.type === "file") {
         await this.#copyFile(
           `${fromSegments.join("/")}/${item.path}`,
-          target,
+          into,
           item.entry,
           false,
         );
