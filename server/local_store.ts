@@ -54,6 +54,7 @@ export class LocalStore implements Store {
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
   #reader = new SmallFileReader();
+  #turn: Promise<void> = Promise.resolve();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
@@ -176,14 +177,48 @@ export class LocalStore implements Store {
     }
   }
 
-  async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
-    (await this.root.folder(segments, { create: true })).close();
+  /**
+   * Runs `action`, which changes names in the store, alone. Where the
+   * race-free core runs this is a no-op: held folders cannot be redirected.
+   * In the checked fallback a resolved path stays true only while no other
+   * request renames anything, so changes of names run one at a time there.
+   */
+  async serialized<T>(action: () => Promise<T>): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      return await action();
+    } finally {
+      release();
+    }
   }
 
-  async remove(
+  /** Takes the fallback's one change-of-names turn; returns its release. */
+  async #acquire(): Promise<() => void> {
+    if (this.raceFree) return () => {};
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const before = this.#turn;
+    this.#turn = promise;
+    await before;
+    return resolve;
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    const segments = remoteSegments(path);
+    await this.serialized(async () => {
+      (await this.root.folder(segments, { create: true })).close();
+    });
+  }
+
+  remove(
     path: string,
     options: { recursive?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#remove(path, options));
+  }
+
+  async #remove(
+    path: string,
+    options: { recursive?: boolean },
   ): Promise<void> {
     const segments = remoteSegments(path);
     if (segments.length === 0) {
@@ -208,10 +243,18 @@ export class LocalStore implements Store {
     });
   }
 
-  async move(
+  move(
     from: string,
     to: string,
     options: { noClobber?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#move(from, to, options));
+  }
+
+  async #move(
+    from: string,
+    to: string,
+    options: { noClobber?: boolean },
   ): Promise<void> {
     const fromSegments = remoteSegments(from);
     const toSegments = remoteSegments(to);
@@ -306,6 +349,14 @@ export class LocalStore implements Store {
     if (segments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be changed");
     }
+    await this.serialized(() => this.#setMeta(segments, meta, path));
+  }
+
+  async #setMeta(
+    segments: string[],
+    meta: { mode?: number; mtime?: number },
+    path: string,
+  ): Promise<void> {
     const { parent, name } = await this.root.locate(segments);
     using _ = parent;
     await this.root.atInode(parent, name, async (inode) => {
@@ -349,14 +400,20 @@ export class LocalStore implements Store {
 
   /**
    * Resolves where files go, now: for each remote path, a path in its held
-   * parent folder. One handle per distinct folder; release them after use.
+   * parent folder. One handle per distinct folder; release them after use,
+   * soon: in the checked fallback the placement holds the store's one turn
+   * for changes of names (see {@linkcode serialized}).
    *
    * @throws the typed error of the first folder that cannot be resolved.
    */
   async place(paths: readonly string[]): Promise<Placement> {
     const held = new Map<string, Folder>();
+    // In the fallback, no other request renames anything until the renames
+    // into these folders are done (see serialized).
+    const turn = await this.#acquire();
     const release = () => {
       for (const folder of held.values()) folder.close();
+      turn();
     };
     try {
       const targets: string[] = [];
@@ -559,21 +616,24 @@ class LocalUpload implements Upload {
       await Deno.utime(inode, new Date(), new Date(options.mtime));
     });
     // The target's folder is resolved again now, at the moment of the rename.
-    const { parent, name } = await root.locate(this.#target);
-    using _ = parent;
-    const there = await Deno.lstat(`${parent.path}/${name}`).catch(() => null);
-    if (there?.isDirectory) {
-      throw new WrongTypeError(`"${shown}" is a folder on the server`);
-    }
-    await root.rename(
-      this.#staging,
-      this.#claim.key,
-      parent,
-      name,
-      options.noClobber,
-      shown,
-    );
-    await syncFolder(parent);
+    await this.#store.serialized(async () => {
+      const { parent, name } = await root.locate(this.#target);
+      using _ = parent;
+      const there = await Deno.lstat(`${parent.path}/${name}`)
+        .catch(() => null);
+      if (there?.isDirectory) {
+        throw new WrongTypeError(`"${shown}" is a folder on the server`);
+      }
+      await root.rename(
+        this.#staging,
+        this.#claim.key,
+        parent,
+        name,
+        options.noClobber,
+        shown,
+      );
+      await syncFolder(parent);
+    });
     this.#done();
   }
 

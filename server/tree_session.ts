@@ -382,18 +382,20 @@ export async function treeList(
     );
   }
   const items: TreeItem[] = [{ ...itemOf("", root), type: "dir", size: 0 }];
+  // A folder's error comes after its siblings; it is set on its own item.
+  const folders = new Map<string, TreeItem>();
   let failed = 0;
   for await (const found of store.walk(rootPath)) {
     if (found.error) {
       failed++;
-      const last = items.at(-1);
       const error = typed(found.error, found.path);
-      if (last?.path === found.path) {
-        last.error = { code: error.code, reason: error.reason };
-      }
+      const folder = folders.get(found.path);
+      if (folder) folder.error = { code: error.code, reason: error.reason };
       continue;
     }
-    items.push(itemOf(found.path, found.entry));
+    const item = itemOf(found.path, found.entry);
+    if (item.type === "dir") folders.set(item.path, item);
+    items.push(item);
   }
   await io.writer.send({ op: "tree-list", path: request.path });
   await io.writer.sendBody(jsonLines(items));
