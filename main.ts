@@ -13,6 +13,7 @@ import { normalizeFingerprint } from "./client/host_trust.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
+import { safeText } from "./client/safe_text.ts";
 import { UsageError } from "./client/usage_error.ts";
 import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
@@ -336,7 +337,8 @@ export async function main(
 }
 
 function oneLine(error: unknown): string {
-  if (error instanceof FtsError) return error.message;
+  // Reasons may come from the server: never let them drive the terminal.
+  if (error instanceof FtsError) return safeText(error.message);
   // Meant to be loud: several lines naming both certificates.
   if (error instanceof HostKeyMismatchError) return error.message;
   if (error instanceof Deno.errors.AddrInUse) {
@@ -345,7 +347,7 @@ function oneLine(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return `cannot continue: permission denied (${error.message})`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return safeText(error instanceof Error ? error.message : String(error));
 }
 
 function integer(text: string, flag: string): number {

@@ -12,6 +12,7 @@ import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { safeJson, safeText } from "./safe_text.ts";
 import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
@@ -149,16 +150,14 @@ export class CommandRunner {
       case "ls": {
         const entries = await c.list(this.remote(args[0] ?? ""), settings.hash);
         this.#print(
-          settings.json
-            ? JSON.stringify(entries, null, 2)
-            : formatListing(entries),
+          settings.json ? safeJson(entries) : formatListing(entries),
         );
         return;
       }
       case "stat": {
         const entry = await c.stat(this.remote(args[0]), settings.hash);
         this.#print(
-          settings.json ? JSON.stringify(entry, null, 2) : formatEntry(entry),
+          settings.json ? safeJson(entry) : formatEntry(entry),
         );
         return;
       }
@@ -166,7 +165,7 @@ export class CommandRunner {
         const path = this.remote(args[0]);
         const entry = await c.stat(path, true, `hash "${path}"`);
         if (!entry.sha256) throw new UsageError(`"${args[0]}" is not a file`);
-        this.#print(`${entry.sha256}  ${args[0]}`);
+        this.#print(`${safeText(entry.sha256)}  ${args[0]}`);
         return;
       }
       case "put": {
@@ -324,7 +323,7 @@ export function formatListing(entries: Entry[]): string {
 
 function formatLine(entry: Entry): string {
   const size = entry.type === "dir" ? "-" : formatBytes(entry.size);
-  const name = entry.type === "dir" ? `${entry.name}/` : entry.name;
+  const name = safeText(entry.type === "dir" ? `${entry.name}/` : entry.name);
   return `${modeString(entry)} ${size.padStart(10)}  ${
     formatTime(entry.mtime)
   }  ${name}`;
@@ -333,7 +332,7 @@ function formatLine(entry: Entry): string {
 /** Formats one entry as `stat` prints it. */
 export function formatEntry(entry: Entry): string {
   const lines = [
-    `name: ${entry.name}`,
+    `name: ${safeText(entry.name)}`,
     `type: ${entry.type}`,
     `size: ${entry.size} (${formatBytes(entry.size)})`,
     `modified: ${new Date(entry.mtime).toISOString()}`,
@@ -341,7 +340,7 @@ export function formatEntry(entry: Entry): string {
       entry.mode === null ? "-" : entry.mode.toString(8).padStart(4, "0")
     }`,
   ];
-  if (entry.sha256) lines.push(`sha256: ${entry.sha256}`);
+  if (entry.sha256) lines.push(`sha256: ${safeText(entry.sha256)}`);
   return lines.join("\n");
 }
 

@@ -9,6 +9,7 @@ import { Connection } from "./connection.ts";
 import { askToTrust } from "./host_trust.ts";
 import { askPassword } from "./password_prompt.ts";
 import { StreamReporter } from "./reporter.ts";
+import { safeText } from "./safe_text.ts";
 import { runShell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
@@ -57,7 +58,7 @@ export async function connectCommand(
     const interactive = Deno.stdin.isTerminal();
     if (interactive) {
       const details = [
-        connection.welcome.agent,
+        safeText(connection.welcome.agent),
         connection.tls ? "TLS" : "",
         connection.user === undefined ? "" : `as ${connection.user}`,
         connection.readOnly ? "read-only" : "",

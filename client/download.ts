@@ -13,6 +13,8 @@ import {
   type Body,
   type Entry,
   IntegrityError,
+  IoError,
+  ProtocolError,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileSink } from "../transfer/file_chunks.ts";
@@ -44,7 +46,62 @@ export function partialPath(
   const key = createHash("sha256")
     .update(`${remote}\0${entry.size}\0${entry.mtime}`)
     .digest("hex").slice(0, 16);
-  return join(dirname(target), `${PARTIAL_PREFIX}${key}-${basename(target)}`);
+  const prefix = `${PARTIAL_PREFIX}${key}-`;
+  return join(
+    dirname(target),
+    prefix + fitName(basename(target), NAME_MAX - prefix.length),
+  );
+}
+
+/** The longest file name (in bytes) common file systems take. */
+const NAME_MAX = 255;
+
+/**
+ * `name` cut to at most `bytes` UTF-8 bytes on a character boundary, so the
+ * partial of a long name still fits (the key keeps it unique).
+ */
+function fitName(name: string, bytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(name).byteLength <= bytes) return name;
+  let cut = "";
+  for (const char of name) {
+    if (encoder.encode(cut + char).byteLength > bytes) break;
+    cut += char;
+  }
+  return cut;
+}
+
+/**
+ * The size of the partial file at `path` if it is a regular file, else 0. A
+ * symlink (or anything else) planted there is never followed.
+ */
+async function heldBytes(path: string): Promise<number> {
+  const info = await Deno.lstat(path).catch(() => null);
+  return info?.isFile ? info.size : 0;
+}
+
+/**
+ * Opens the partial file for writing from `offset` without following a
+ * link: a fresh download replaces whatever is there with a new file made
+ * exclusively; a resume reopens the regular file it hashed.
+ */
+async function openPartial(path: string, offset: number): Promise<Deno.FsFile> {
+  if (offset === 0) {
+    await Deno.remove(path).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    return await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  }
+  const before = await Deno.lstat(path);
+  const file = await Deno.open(path, { write: true });
+  const after = await file.stat();
+  if (!before.isFile || before.ino !== after.ino || before.dev !== after.dev) {
+    file.close();
+    throw new IoError(`the partial file was replaced while resuming`);
+  }
+  await file.truncate(offset);
+  await file.seek(offset, Deno.SeekMode.Start);
+  return file;
 }
 
 /**
@@ -72,11 +129,12 @@ export async function download(
       action: action,
     });
   }
+  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
+    throw new WrongTypeError(`"${local}" is a local folder`, { action });
+  }
   const { pool } = connection;
   const partial = partialPath(local, remote, entry);
-  const held = options.resume && options.verify
-    ? await Deno.stat(partial).then((info) => info.size, () => 0)
-    : 0;
+  const held = options.resume && options.verify ? await heldBytes(partial) : 0;
   const offer = held <= entry.size ? held : 0;
   let hasher = !options.verify
     ? skipHashing(pool)
@@ -90,8 +148,17 @@ export async function download(
     verify: options.verify,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
-  const body = connection.reader.body();
+  const body = connection.body();
   const offset = header.offset;
+  if (offset !== 0 && offset !== offer) {
+    // Accepting it would leave a hole of zeros, or bytes never checked.
+    await body.stream.cancel();
+    connection.abort();
+    throw new ProtocolError(
+      `the server answered with offset ${offset}, not the ${offer} offered`,
+      { action },
+    );
+  }
   if (offset > 0) {
     reporter.info(
       `resuming "${remote}" at ${formatBytes(offset)} of ${
@@ -107,9 +174,7 @@ export async function download(
 
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(partial, { write: true, create: true });
-    await file.truncate(offset);
-    await file.seek(offset, Deno.SeekMode.Start);
+    file = await openPartial(partial, offset);
   } catch (error) {
     await body.stream.cancel();
     throw localError(error, action);
@@ -119,7 +184,7 @@ export async function download(
   try {
     received = await receive(
       body,
-      file,
+      localWrites(file, action, options.resume),
       hasher,
       options,
       bar,
@@ -133,11 +198,11 @@ export async function download(
     }
     await file.syncData();
   } catch (error) {
-    if (error instanceof IntegrityError) {
+    if (error instanceof IntegrityError || !options.resume) {
       await Deno.remove(partial).catch(() => {});
     }
     bar?.clear();
-    throw connection.wrap(error, action);
+    throw connection.wrap(error, action, options.resume);
   } finally {
     file.close();
   }
@@ -151,7 +216,12 @@ export async function download(
       action: action,
     });
   }
-  await Deno.rename(partial, local);
+  try {
+    await Deno.rename(partial, local);
+  } catch (error) {
+    // A folder appeared at the target meanwhile: keep the partial, say so.
+    throw localError(error, action);
+  }
   return {
     bytes: received,
     resumedAt: offset,
@@ -208,7 +278,7 @@ async function toStdout(
     ? await createHasher(connection.pool)
     : skipHashing(connection.pool);
   const received = await receive(
-    connection.reader.body(),
+    connection.body(),
     Deno.stdout,
     hasher,
     options,
@@ -218,6 +288,31 @@ async function toStdout(
     throw connection.wrap(error, action);
   });
   return { bytes: received, resumedAt: 0, sha256: hasher.hex() };
+}
+
+/**
+ * `file`'s writes, with a local failure (a full disk) turned into an error
+ * that blames the disk rather than the connection.
+ */
+function localWrites(
+  file: Deno.FsFile,
+  action: string,
+  resume: boolean,
+): { write(bytes: Uint8Array): Promise<number> } {
+  return {
+    write: (bytes) =>
+      file.write(bytes).catch((error) => {
+        if ((error as { code?: string }).code === "ENOSPC") {
+          throw new IoError(
+            resume
+              ? "the local disk is full; the partial download is kept, so the same command resumes once there is room (--no-resume starts over)"
+              : "the local disk is full; the partial download was removed",
+            { action, cause: error },
+          );
+        }
+        throw localError(error, action);
+      }),
+  };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -5,6 +5,7 @@
  */
 
 import { formatBytes, formatDuration } from "./format.ts";
+import { safeText } from "./safe_text.ts";
 
 /** Options for {@linkcode ProgressBar}. */
 export interface ProgressOptions {
@@ -56,12 +57,12 @@ export class ProgressBar {
     this.#done = options.start ?? 0;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
-    this.#label = options.label;
+    this.#label = safeText(options.label);
   }
 
   /** Shows `label` (the file being moved, in a tree) from the next redraw on. */
   setLabel(label: string): void {
-    this.#label = label;
+    this.#label = safeText(label);
   }
 
   /** Counts files as well as bytes (a tree): `total` files to move. */

@@ -12,6 +12,7 @@ import { FtsError } from "../protocol/mod.ts";
 import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
+import { safeText } from "./safe_text.ts";
 import { UsageError } from "./usage_error.ts";
 
 const SHELL_COMMANDS: Record<string, string> = {
@@ -131,11 +132,11 @@ export async function runShell(
         }
         await runBuiltin(name, rest, runner, connection, defaults, io);
       } catch (error) {
-        io.printError(
+        io.printError(safeText(
           error instanceof FtsError || error instanceof UsageError
             ? error.message
             : `error: ${error instanceof Error ? error.message : error}`,
-        );
+        ));
       } finally {
         showPrompt();
       }

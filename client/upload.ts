@@ -6,6 +6,8 @@
  */
 
 import {
+  AlreadyExistsError,
+  FtsError,
   IntegrityError,
   IoError,
   NotFoundError,
@@ -53,7 +55,8 @@ export async function upload(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
-  const action = `put "${local === "-" ? "stdin" : local}"`;
+  // Named for the remote target, as scp and sftp do: that is what changes.
+  const action = `put "${remote}"`;
   const fromStdin = local === "-";
   let file: Deno.FsFile;
   try {
@@ -102,17 +105,18 @@ export async function upload(
         );
       }
     }
-    await connection.writer.send({ op: "data", offset, size });
+    await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
     let chunks = fileChunks(file, pool);
+    if (size !== null) chunks = chunks.pipeThrough(exactly(size - offset));
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
     try {
-      await connection.writer.sendBody(
+      await connection.sendBody(
         chunks,
         () => options.verify ? { sha256: hasher.hex() } : {},
         (chunk) => {
@@ -123,7 +127,12 @@ export async function upload(
       );
     } catch (error) {
       bar?.clear();
-      throw connection.wrap(error, action);
+      if (error instanceof FileChangedError) {
+        // The server discards the upload: the trailer said why.
+        await connection.reply(action).catch(() => {});
+        throw error.withAction(action);
+      }
+      throw connection.wrap(error, action, options.resume);
     }
     let done;
     try {
@@ -144,8 +153,34 @@ export async function upload(
   }
 }
 
+/** A local file changed size while it was being sent. */
+class FileChangedError extends IoError {}
+
+/**
+ * Passes exactly `bytes` bytes on, failing when the file turns out longer or
+ * shorter than it was when the upload began.
+ */
+function exactly(bytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  const changed = () =>
+    new FileChangedError(
+      "the file changed while it was being sent; run the command again once it is complete",
+    );
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > bytes) throw changed();
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (seen !== bytes) throw changed();
+    },
+  });
+}
+
 /** Maps a local file-system error to a one-line typed error. */
 export function localError(error: unknown, action: string): Error {
+  if (error instanceof FtsError) return error.withAction(action);
   if (error instanceof Deno.errors.NotFound) {
     return new NotFoundError(`no such local file`, { action: action });
   }
@@ -155,5 +190,19 @@ export function localError(error: unknown, action: string): Error {
   if (error instanceof Deno.errors.IsADirectory) {
     return new WrongTypeError(`it is a folder`, { action: action });
   }
-  return error instanceof Error ? error : new Error(String(error));
+  if (error instanceof Deno.errors.AlreadyExists) {
+    return new AlreadyExistsError(`it already exists`, { action: action });
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new WrongTypeError(`a parent is not a folder`, { action: action });
+  }
+  const code = (error as { code?: string } | null)?.code;
+  if (code === "ENOSPC") {
+    return new IoError(`the local disk is full`, { action: action });
+  }
+  // The OS message names host paths; the code alone says what happened.
+  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
+    action: action,
+    cause: error,
+  });
 }
