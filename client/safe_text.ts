@@ -9,6 +9,7 @@
 
 // C0 controls, DEL, C1 controls (0x9b is a one-byte CSI on some terminals),
 // and the bidirectional overrides that can make a name read backwards.
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 // What JSON.stringify leaves raw (it escapes C0 controls itself).
