@@ -9,6 +9,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { COMMANDS } from "./client/commands.ts";
 import { connectCommand } from "./client/connect_command.ts";
+import { knownHostsCommand } from "./client/known_hosts_command.ts";
 import { normalizeFingerprint } from "./client/host_trust.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
@@ -27,9 +28,19 @@ Usage:
   fts serve [DIR] [options]                     serve DIR (default ./data)
   fts connect [USER@]HOST[:PORT] [COMMAND ...]  run COMMAND, or open a shell
   fts user add|remove|list ... --users FILE     manage the users of a server
-  fts --version | --help
+  fts known-hosts list | remove HOST[:PORT]     the servers trusted so far
+  fts help [COMMAND] | --version | --help
 
-Run "fts serve --help", "fts connect --help" or "fts user --help" for details.`;
+Run "fts help serve", "fts help connect", "fts help user" or
+"fts help known-hosts" for details.`;
+
+const KNOWN_HOSTS_HELP = `Usage:
+  fts known-hosts list
+  fts known-hosts remove HOST[:PORT]
+
+Lists or forgets the servers whose TLS certificates were trusted (the
+known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). After removing a
+server, the next connection asks about its certificate again.`;
 
 const SERVE_HELP = `Usage: fts serve [DIR] [options]
 
@@ -115,6 +126,12 @@ Options:
                   fingerprint F (SHA256:..., as fts serve prints it)
   --ca FILE       use TLS; verify the server with this certificate
                   authority (PEM) and the system's, by host name
+  --timeout SECS  give up when the server sends and takes nothing for SECS
+                  while fts waits on it, and when connecting (default 30)
+  -b FILE         batch: run the commands in FILE (- is stdin) and stop at
+                  the first error, as sftp -b does; a command written as
+                  -COMMAND may fail without stopping
+  -v, --verbose   say more (each connection, resumes, skipped files)
   --quiet         no progress bar or messages
   --debug         show stack traces
 
@@ -176,6 +193,7 @@ export async function main(
       "recursive",
       "tls",
       "replace",
+      "verbose",
     ],
     string: [
       "cert",
@@ -192,8 +210,10 @@ export async function main(
       "limit-rate",
       "P",
       "parallel",
+      "timeout",
+      "b",
     ],
-    alias: { h: "help", V: "version" },
+    alias: { h: "help", V: "version", v: "verbose" },
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknownOptions.push(arg);
       return key === undefined;
@@ -201,12 +221,12 @@ export async function main(
     stopEarly: false,
   });
   const positional: string[] = flags._.map(String);
+  const [subcommand, ...rest] = positional;
   if (unknownOptions.length > 0) {
     io.err(`fts: unknown option "${unknownOptions[0]}"`);
-    io.err(MAIN_HELP);
+    io.err(tryHelp(subcommand));
     return 2;
   }
-  const [subcommand, ...rest] = positional;
   try {
     if (flags.version) {
       io.out(`fts ${VERSION}`);
@@ -216,6 +236,18 @@ export async function main(
       case undefined:
         io.out(MAIN_HELP);
         return flags.help ? 0 : 2;
+      case "help": {
+        const text = rest[0] === undefined ? MAIN_HELP : HELP[rest[0]];
+        if (text === undefined || rest.length > 1) {
+          throw new UsageError(`no help for "${rest.join(" ")}"`);
+        }
+        io.out(text);
+        return 0;
+      }
+      case "known-hosts":
+        if (flags.help) return io.out(KNOWN_HOSTS_HELP), 0;
+        await knownHostsCommand(rest, io.out);
+        return 0;
       case "serve":
         if (flags.help) return io.out(SERVE_HELP), 0;
         if (rest.length > 1) throw new UsageError("serve takes one folder");
@@ -255,9 +287,19 @@ export async function main(
         if (flags.ca !== undefined && flags.fingerprint !== undefined) {
           throw new UsageError("--ca and --fingerprint cannot go together");
         }
+        if (flags.b !== undefined && rest.length > 1) {
+          throw new UsageError(
+            "-b FILE takes the commands from FILE, not after HOST",
+          );
+        }
         await connectCommand({
           target: rest[0],
           command: rest.slice(1),
+          batch: flags.b,
+          verbose: flags.verbose,
+          timeoutMs: flags.timeout === undefined
+            ? undefined
+            : seconds(flags.timeout, "--timeout"),
           tls: {
             tls: flags.tls,
             fingerprint: flags.fingerprint === undefined
@@ -316,15 +358,7 @@ export async function main(
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`fts: ${error.message}`);
-      io.err(
-        subcommand === "connect"
-          ? CONNECT_HELP
-          : subcommand === "serve"
-          ? SERVE_HELP
-          : subcommand === "user"
-          ? USER_HELP
-          : MAIN_HELP,
-      );
+      io.err(tryHelp(subcommand));
       return 2;
     }
     if (flags.debug) {
@@ -334,6 +368,20 @@ export async function main(
     } else io.err(`fts: ${oneLine(error)}`);
     return 1;
   }
+}
+
+const HELP: Record<string, string> = {
+  serve: SERVE_HELP,
+  connect: CONNECT_HELP,
+  user: USER_HELP,
+  "known-hosts": KNOWN_HOSTS_HELP,
+};
+
+/** The one line after a usage error that says where the details are. */
+function tryHelp(subcommand: string | undefined): string {
+  return subcommand !== undefined && Object.hasOwn(HELP, subcommand)
+    ? `try 'fts ${subcommand} --help'`
+    : "try 'fts --help'";
 }
 
 function oneLine(error: unknown): string {
@@ -348,6 +396,14 @@ function oneLine(error: unknown): string {
     return `cannot continue: permission denied (${error.message})`;
   }
   return safeText(error instanceof Error ? error.message : String(error));
+}
+
+function seconds(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(value > 0)) {
+    throw new UsageError(`${flag} takes a number of seconds, not "${text}"`);
+  }
+  return value * 1000;
 }
 
 function integer(text: string, flag: string): number {

@@ -16,7 +16,7 @@ import { safeJson, safeText } from "./safe_text.ts";
 import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
-import { type TransferOptions, upload } from "./upload.ts";
+import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One remote command: how it is called and what it does. */
@@ -25,7 +25,18 @@ export interface CommandSpec {
   summary: string;
   /** Smallest and largest number of arguments. */
   args: [number, number];
+  /** The flags it takes (the shell refuses others). */
+  flags: string[];
 }
+
+const TRANSFER_FLAGS = [
+  "r",
+  "recursive",
+  "no-clobber",
+  "no-resume",
+  "P",
+  "parallel",
+];
 
 /** Every remote command. */
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -33,43 +44,66 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "ls [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
+    flags: ["json", "hash"],
   },
   stat: {
     usage: "stat PATH",
     summary: "describe one file or folder",
     args: [1, 1],
+    flags: ["json", "hash"],
   },
   hash: {
     usage: "hash PATH",
     summary: "print a file's SHA-256 as sha256sum does",
     args: [1, 1],
+    flags: [],
   },
   put: {
-    usage: "put [-r] LOCAL [REMOTE]",
-    summary: "upload a file (- is stdin); -r: a folder tree",
-    args: [1, 2],
+    usage: "put [-r] LOCAL... [REMOTE]",
+    summary: "upload a file (- is stdin), or several into a folder; -r: trees",
+    args: [1, Infinity],
+    flags: TRANSFER_FLAGS,
   },
   get: {
-    usage: "get [-r] REMOTE [LOCAL]",
-    summary: "download a file (- is stdout); -r: a folder tree",
-    args: [1, 2],
+    usage: "get [-r] REMOTE... [LOCAL]",
+    summary: "download a file (- is stdout), or several into a folder",
+    args: [1, Infinity],
+    flags: TRANSFER_FLAGS,
   },
   rm: {
     usage: "rm [-r] PATH",
     summary: "remove a file, or a folder with -r",
     args: [1, 1],
+    flags: ["r", "recursive"],
   },
   mkdir: {
     usage: "mkdir PATH",
     summary: "create a folder and its parents",
     args: [1, 1],
+    flags: [],
   },
   mv: {
     usage: "mv FROM TO",
     summary: "rename or move (into TO if it is a folder)",
     args: [2, 2],
+    flags: [],
   },
 };
+
+/**
+ * Checks a command's name and argument count before anything is sent (or a
+ * password asked for).
+ *
+ * @throws {UsageError} for an unknown command or wrong arguments.
+ */
+export function checkCommand(name: string, args: string[]): CommandSpec {
+  const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  if (args.length < spec.args[0] || args.length > spec.args[1]) {
+    throw new UsageError(`usage: ${spec.usage}`);
+  }
+  return spec;
+}
 
 /** Settings that shape how commands run and print. */
 export interface CommandSettings extends TransferOptions {
@@ -140,11 +174,7 @@ export class CommandRunner {
     args: string[],
     settings: CommandSettings,
   ): Promise<void> {
-    const spec = COMMANDS[name];
-    if (!spec) throw new UsageError(`unknown command "${name}"`);
-    if (args.length < spec.args[0] || args.length > spec.args[1]) {
-      throw new UsageError(`usage: ${spec.usage}`);
-    }
+    checkCommand(name, args);
     const c = this.#connection;
     switch (name) {
       case "ls": {
@@ -169,6 +199,9 @@ export class CommandRunner {
         return;
       }
       case "put": {
+        if (args.length > 2) {
+          return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
+        }
         const [local, remoteArg] = args;
         if (settings.recursive) {
           const remote = await this.#treePutTarget(local, remoteArg);
@@ -183,17 +216,15 @@ export class CommandRunner {
           return;
         }
         const remote = await this.#putTarget(local, remoteArg);
+        const started = performance.now();
         const result = await upload(c, local, remote, settings, this.#reporter);
-        if (result.resumedAt > 0) {
-          this.#reporter.info(
-            `sent ${formatBytes(result.bytes)} (resumed at ${
-              formatBytes(result.resumedAt)
-            })`,
-          );
-        }
+        this.#summary("sent", result, started);
         return;
       }
       case "get": {
+        if (args.length > 2) {
+          return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
+        }
         const [remoteArg, localArg] = args;
         const remote = this.remote(remoteArg);
         if (settings.recursive) {
@@ -208,6 +239,7 @@ export class CommandRunner {
           return;
         }
         const local = await getTarget(remote, localArg);
+        const started = performance.now();
         const result = await download(
           c,
           remote,
@@ -215,13 +247,7 @@ export class CommandRunner {
           settings,
           this.#reporter,
         );
-        if (result.resumedAt > 0) {
-          this.#reporter.info(
-            `received ${formatBytes(result.bytes)} (resumed at ${
-              formatBytes(result.resumedAt)
-            })`,
-          );
-        }
+        if (local !== "-") this.#summary("received", result, started);
         return;
       }
       case "rm":
@@ -231,6 +257,71 @@ export class CommandRunner {
       case "mv":
         return await c.move(this.remote(args[0]), this.remote(args[1]));
     }
+  }
+
+  /**
+   * `put A B C DIR`: every source into the remote folder DIR, which must
+   * exist; refused before anything is sent otherwise, so nothing is
+   * replaced by surprise.
+   */
+  async putMany(
+    sources: string[],
+    folder: string,
+    settings: CommandSettings,
+  ): Promise<void> {
+    const remote = this.remote(folder);
+    const action = `put into "${folder}"`;
+    if (remote !== "") {
+      const entry = await this.#connection.stat(remote, false, action);
+      if (entry.type !== "dir") {
+        throw new WrongTypeError(
+          `"${folder}" is not a folder; with several sources the target must be one`,
+          { action },
+        );
+      }
+    }
+    for (const source of sources) {
+      await this.run(
+        "put",
+        [source, `${folder.replace(/\/+$/, "")}/`],
+        settings,
+      );
+    }
+  }
+
+  /**
+   * `get A B C DIR`: every source into the local folder DIR, which must
+   * exist; refused before anything is fetched otherwise.
+   */
+  async getMany(
+    sources: string[],
+    folder: string,
+    settings: CommandSettings,
+  ): Promise<void> {
+    const info = await Deno.stat(folder).catch(() => null);
+    if (!info?.isDirectory) {
+      throw new WrongTypeError(
+        `"${folder}" is not a local folder; with several sources the target must be one`,
+        { action: `get into "${folder}"` },
+      );
+    }
+    for (const source of sources) {
+      await this.run("get", [source, folder], settings);
+    }
+  }
+
+  /** `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end. */
+  #summary(verb: string, result: TransferResult, started: number): void {
+    const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    const parts = [
+      `${verb} ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s`,
+      `${formatBytes(Math.round(result.bytes / seconds))}/s`,
+    ];
+    if (result.resumedAt > 0) {
+      parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
+    }
+    if (result.sha256) parts.push("verified");
+    this.#reporter.info(parts.join(", "));
   }
 
   async #putTarget(

@@ -84,6 +84,8 @@ export interface TlsSettings {
    * when there is no one to ask: an unknown server is then refused.
    */
   ask?: (label: string, fingerprint: string) => Promise<boolean>;
+  /** Told when a certificate the user accepted was added to known hosts. */
+  onRemembered?: (label: string, fingerprint: string, file: string) => void;
   /** Give up connecting (TCP and TLS handshake) after this long. Default 30 s. */
   timeoutMs?: number;
 }
@@ -169,6 +171,9 @@ export class TransportOpener {
       );
     }
     await this.#remember(key, certPem);
+    if (this.#knownHosts !== null) {
+      settings.onRemembered?.(label, actual, this.#store().file);
+    }
     return await this.#pinned(target, label, certPem, undefined);
   }
 
