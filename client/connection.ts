@@ -476,7 +476,7 @@ function stalledError(
   hint = "",
 ): ConnectionError {
   return new ConnectionError(
-    `the server sent nothing for ${watch.seconds} s; the link seems dead (see --timeout)${hint}`,
+    `nothing moved to or from the server for ${watch.seconds} s; the link seems dead (see --timeout)${hint}`,
     { action },
   );
 }
