@@ -161,7 +161,7 @@ export class CommandRunner {
     const joined: string = path.startsWith("/")
       ? posix.normalize(path)
       : posix.join("/", this.cwd, path);
-    return joined.replace(/^\/+/, "");
+    return joined.replace(/^\/+|\/+$/g, "");
   }
 
   /**

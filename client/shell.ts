@@ -367,7 +367,9 @@ export class Shell {
     const word = line.slice(at);
     const before = line.slice(0, at).trim();
     if (before === "") {
-      return [SHELL_WORDS.filter((name) => name.startsWith(word)), word];
+      const names = SHELL_WORDS.filter((name) => name.startsWith(word));
+      // One match is finished off with a space, as in bash.
+      return [names.length === 1 ? [`${names[0]} `] : names, word];
     }
     const command = before.split(/\s+/)[0];
     const local = ["put", "mput", "lcd"].includes(command);
@@ -391,6 +393,7 @@ export class Shell {
         (entry.dir ? "/" : "")
       )
       .sort();
+    if (hits.length === 1 && !hits[0].endsWith("/")) hits[0] += " ";
     return [hits, word];
   }
 
