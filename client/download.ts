@@ -122,7 +122,9 @@ export async function download(
   if (entry.type !== "file") {
     throw new WrongTypeError(`it is a folder (use get -r)`, { action: action });
   }
-  if (local === "-") return await toStdout(connection, remote, options, action);
+  if (local === "-") {
+    return await toStdout(connection, remote, options, reporter, action);
+  }
 
   if (options.noClobber && await exists(local)) {
     throw new AlreadyExistsError(`"${local}" already exists`, {
@@ -265,6 +267,7 @@ async function toStdout(
   connection: Connection,
   remote: string,
   options: TransferOptions,
+  reporter: Reporter,
   action: string,
 ): Promise<TransferResult> {
   const header = await connection.request({
@@ -277,16 +280,20 @@ async function toStdout(
   const hasher = options.verify
     ? await createHasher(connection.pool)
     : skipHashing(connection.pool);
+  // The bar goes to stderr, and only when that is a terminal.
+  const bar = reporter.progress(remote, header.size, 0);
   const received = await receive(
     connection.body(),
     Deno.stdout,
     hasher,
     options,
-    null,
+    bar,
     action,
   ).catch((error) => {
+    bar?.clear();
     throw connection.wrap(error, action);
   });
+  bar?.finish();
   return { bytes: received, resumedAt: 0, sha256: hasher.hex() };
 }
 

@@ -50,6 +50,7 @@ export class ProgressBar {
   #encoder = new TextEncoder();
   #label: string;
   #files: { done: number; total: number } | null = null;
+  #finished = false;
 
   constructor(options: ProgressOptions) {
     this.#options = options;
@@ -98,6 +99,8 @@ export class ProgressBar {
 
   /** Draws the final state and ends the line. */
   finish(): void {
+    // The last line says how long it took instead of how long it will.
+    this.#finished = true;
     this.#draw(this.#now());
     this.#write("\n");
     this.#end();
@@ -129,13 +132,18 @@ export class ProgressBar {
         ? formatBytes(this.#done)
         : `${formatBytes(this.#done)} / ${formatBytes(total)}`);
     const rateText = `${formatBytes(Math.round(rate))}/s`;
+    const elapsed = `in ${formatDuration(seconds)}`;
     if (total === null || total === 0) {
-      return `${label}  ${sizes}  ${rateText}`;
+      return `${label}  ${sizes}  ${rateText}${
+        this.#finished ? `  ${elapsed}` : ""
+      }`;
     }
     const fraction = Math.min(this.#done / total, 1);
     const eta = rate > 0 ? (total - this.#done) / rate : Infinity;
     const percent = `${(fraction * 100).toFixed(0).padStart(3)}%`;
-    const tail = `${percent} ${sizes}  ${rateText}  ETA ${formatDuration(eta)}`;
+    const tail = `${percent} ${sizes}  ${rateText}  ${
+      this.#finished ? elapsed : `ETA ${formatDuration(eta)}`
+    }`;
     const columns = this.#options.columns ?? 80;
     const room = columns - tail.length - 5;
     if (room < 20) {
