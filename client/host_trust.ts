@@ -10,7 +10,7 @@
  * @module
  */
 
-import { certificateFingerprint, derToPem } from "../transfer/pem.ts";
+import { derToPem } from "../transfer/pem.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */
@@ -107,11 +107,6 @@ export async function probeCertificate(
     });
   });
   return derToPem(der);
-}
-
-/** Returns the fingerprint of a PEM certificate, `SHA256:...`. */
-export function fingerprintOf(certPem: string): Promise<string> {
-  return certificateFingerprint(certPem);
 }
 
 /**

@@ -62,26 +62,17 @@ export function shellHelp(): string {
     "\nCtrl-C stops a transfer (a rerun resumes) or clears the line.";
 }
 
-/**
- * Splits a command line into words, honouring single and double quotes and
- * backslash escapes. Each word says whether it held an unquoted glob
- * character, so `put '*.txt'` sends a file named `*.txt`.
- *
- * @example
- * ```ts
- * splitWords(`put "my file.txt" docs/`); // ["put", "my file.txt", "docs/"]
- * ```
- */
-export function splitWords(line: string): string[] {
-  return splitLine(line).map((word) => word.text);
-}
-
 interface Word {
   text: string;
   /** Holds `*`, `?` or `[` outside quotes and escapes. */
   glob: boolean;
 }
 
+/**
+ * Splits a command line into words, honouring single and double quotes and
+ * backslash escapes. Each word says whether it held an unquoted glob
+ * character, so `put '*.txt'` sends a file named `*.txt`.
+ */
 function splitLine(line: string): Word[] {
   const words: Word[] = [];
   let word = "";

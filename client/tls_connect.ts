@@ -26,7 +26,8 @@
  */
 
 import { ConnectionError } from "../protocol/mod.ts";
-import { fingerprintOf, probeCertificate, ProbeError } from "./host_trust.ts";
+import { certificateFingerprint } from "../transfer/pem.ts";
+import { probeCertificate, ProbeError } from "./host_trust.ts";
 import {
   HostKeyMismatchError,
   type KnownHost,
@@ -146,7 +147,7 @@ export class TransportOpener {
     const fingerprint = settings.fingerprint;
     if (fingerprint !== undefined && known?.fingerprint !== fingerprint) {
       const certPem = await probe(target, label);
-      const actual = await fingerprintOf(certPem);
+      const actual = await certificateFingerprint(certPem);
       if (actual !== fingerprint) {
         throw new FingerprintMismatchError(label, fingerprint, actual);
       }
@@ -162,7 +163,7 @@ export class TransportOpener {
       if (!(error instanceof UntrustedCertificateError)) throw error;
     }
     const certPem = await probe(target, label);
-    const actual = await fingerprintOf(certPem);
+    const actual = await certificateFingerprint(certPem);
     if (settings.ask === undefined) throw new UnknownHostError(label, actual);
     if (!await settings.ask(label, actual)) {
       throw new UntrustedCertificateError(
@@ -220,8 +221,8 @@ export class TransportOpener {
       return transport;
     } catch (error) {
       if (!(error instanceof UntrustedCertificateError)) throw error;
-      const expected = await fingerprintOf(certPem);
-      const actual = await fingerprintOf(await probe(target, label));
+      const expected = await certificateFingerprint(certPem);
+      const actual = await certificateFingerprint(await probe(target, label));
       if (actual !== expected) {
         if (known === undefined) {
           throw new FingerprintMismatchError(label, expected, actual);
