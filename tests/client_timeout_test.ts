@@ -14,7 +14,7 @@ import { join } from "@std/path";
 import { ConnectionError } from "../protocol/mod.ts";
 import { Connection } from "../client/connection.ts";
 import { upload } from "../client/upload.ts";
-import { randomFile, runFts } from "./helpers/cli.ts";
+import { randomFile, runFts, waitForPartial } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
 
 /**
@@ -226,14 +226,11 @@ Deno.test("a link cut mid-get says the connection was lost and that a rerun resu
       stderr: "piped",
     }).spawn();
     // Once frozen (the partial holds what arrived), cut the link for good.
-    for (let i = 0; i < 200; i++) {
-      const partials = [...Deno.readDirSync(local)];
-      if (partials.length > 0 && partials[0].name.startsWith(".fts-partial-")) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitForPartial(
+      local,
+      (name) => name.startsWith(".fts-partial-"),
+      1024 * 1024,
+    );
     relay.cut();
     const output = await child.output();
     const stderr = new TextDecoder().decode(output.stderr);

@@ -6,7 +6,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { randomFile, runFts } from "./helpers/cli.ts";
+import { randomFile, runFts, waitForPartial } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
@@ -93,12 +93,11 @@ Deno.test("Ctrl-C during a get stops it, keeps the partial, and the shell goes o
     ], { cwd: local, env });
     let at = await shell.waitFor("> ");
     await shell.type("get big.bin\r");
-    for (let i = 0; i < 200; i++) {
-      const names = [...Deno.readDirSync(local)].map((e) => e.name);
-      if (names.some((name) => name.startsWith(".fts-partial-"))) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await waitForPartial(
+      local,
+      (name) => name.startsWith(".fts-partial-"),
+      1024 * 1024,
+    );
     await shell.type("\x03");
     at = await shell.waitFor("interrupted", at);
     at = await shell.waitFor("> ", at);
