@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { randomFile, runFts, waitForPartial } from "./helpers/cli.ts";
+import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { PtySession } from "./helpers/pty.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
@@ -252,4 +253,34 @@ Deno.test("put with several sources refuses a target that is not a folder and se
     );
     assertEquals(await Deno.readTextFile(join(server.root, "c.txt")), "keep\n");
   });
+});
+
+Deno.test("after yes to a new certificate, fts says it was added to known hosts", async () => {
+  const cert = await createSelfSignedCertificate();
+  const server = await startServer({ tls: cert });
+  const config = await Deno.makeTempDir({ prefix: "fts-test-config-" });
+  try {
+    const session = new PtySession([
+      "connect",
+      "--tls",
+      `127.0.0.1:${server.port}`,
+      "ls",
+    ], { env: { FTS_CONFIG_DIR: config } });
+    let at = await session.waitFor("(yes/no)? ");
+    await session.type("yes\r");
+    at = await session.waitFor(
+      `added 127.0.0.1:${server.port} (${cert.fingerprint}) to ${
+        join(config, "known_hosts")
+      }`,
+      at,
+    );
+    assertEquals(await session.exit(), 0);
+    const list = await runFts(["known-hosts", "list"], {
+      env: { FTS_CONFIG_DIR: config },
+    });
+    assertEquals(list.stdout, `127.0.0.1:${server.port} ${cert.fingerprint}\n`);
+  } finally {
+    await server.cleanup();
+    await Deno.remove(config, { recursive: true });
+  }
 });
