@@ -109,7 +109,12 @@ function readHistory(file: string | undefined): string[] {
     const lines = Deno.readTextFileSync(file).split("\n").filter((line) =>
       line !== ""
     );
-    return lines.slice(-HISTORY_SIZE);
+    const kept = lines.slice(-HISTORY_SIZE);
+    // Appended to line by line; trimmed here, once it is twice too long.
+    if (lines.length > 2 * HISTORY_SIZE) {
+      Deno.writeTextFileSync(file, kept.join("\n") + "\n", { mode: 0o600 });
+    }
+    return kept;
   } catch {
     return [];
   }

@@ -156,6 +156,8 @@ export class Shell {
   #defaults: CommandSettings;
   #io: ShellIo;
   #listings = new Map<string, Promise<{ name: string; dir: boolean }[]>>();
+  /** Extra connections a running command opened (`-P`), for Ctrl-C. */
+  #extra = new Set<Connection>();
 
   constructor(
     connection: Connection,
@@ -173,7 +175,11 @@ export class Shell {
       reporter,
       io.print,
       true,
-      connect,
+      async () => {
+        const extra = await connect();
+        this.#extra.add(extra);
+        return extra;
+      },
     );
   }
 
@@ -207,12 +213,14 @@ export class Shell {
       this.#io.onInterrupt?.(() => {
         interrupted = true;
         this.connection.abort();
+        for (const extra of this.#extra) extra.abort();
       });
       try {
         await this.#runBuiltin(name, rest);
       } finally {
         this.#io.onInterrupt?.(null);
         this.#listings.clear();
+        this.#extra.clear();
       }
     } catch (error) {
       if (interrupted) {
