@@ -109,7 +109,7 @@ export async function upload(
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
     let chunks = fileChunks(file, pool);
-    if (size !== null) chunks = chunks.pipeThrough(exactly(size - offset));
+    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
@@ -127,12 +127,14 @@ export async function upload(
       );
     } catch (error) {
       bar?.clear();
-      if (error instanceof FileChangedError) {
-        // The server discards the upload: the trailer said why.
+      const failure = connection.wrap(error, action, options.resume);
+      if (!connection.closed) {
+        // A local failure (a changed or unreadable file): the trailer told
+        // the server, which discards the upload; its reply keeps the
+        // session in step for the next command.
         await connection.reply(action).catch(() => {});
-        throw error.withAction(action);
       }
-      throw connection.wrap(error, action, options.resume);
+      throw failure instanceof FtsError ? failure.withAction(action) : failure;
     }
     let done;
     try {
@@ -157,25 +159,40 @@ export async function upload(
 class FileChangedError extends IoError {}
 
 /**
- * Passes exactly `bytes` bytes on, failing when the file turns out longer or
- * shorter than it was when the upload began.
+ * Passes the file's chunks on, failing when the file turns out longer or
+ * shorter than the `bytes` announced (when known), and turning a failed read
+ * into an error that blames the local file rather than the connection.
  */
-function exactly(bytes: number): TransformStream<Uint8Array, Uint8Array> {
+function checkedReads(
+  chunks: ReadableStream<Uint8Array>,
+  bytes: number | null,
+  action: string,
+): ReadableStream<Uint8Array> {
+  const reader = chunks.getReader();
   let seen = 0;
   const changed = () =>
     new FileChangedError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > bytes) throw changed();
-      controller.enqueue(chunk);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw localError(error, action);
+      }
+      if (next.done) {
+        if (bytes !== null && seen !== bytes) throw changed();
+        controller.close();
+        return;
+      }
+      seen += next.value.byteLength;
+      if (bytes !== null && seen > bytes) throw changed();
+      controller.enqueue(next.value);
     },
-    flush() {
-      if (seen !== bytes) throw changed();
-    },
-  });
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /** Maps a local file-system error to a one-line typed error. */
