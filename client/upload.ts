@@ -155,9 +155,6 @@ export async function upload(
   }
 }
 
-/** A local file changed size while it was being sent. */
-class FileChangedError extends IoError {}
-
 /**
  * Passes the file's chunks on, failing when the file turns out longer or
  * shorter than the `bytes` announced (when known), and turning a failed read
@@ -171,7 +168,7 @@ function checkedReads(
   const reader = chunks.getReader();
   let seen = 0;
   const changed = () =>
-    new FileChangedError(
+    new IoError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   return new ReadableStream<Uint8Array>({
