@@ -76,7 +76,11 @@ const CONNECT_HELP =
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
-help and quit (Ctrl-D leaves).
+mput, mget, help and quit: line editing, history, Tab completion, globs
+(put *.txt expands locally, get *.log remotely), Ctrl-C stops a transfer,
+Ctrl-D leaves. Commands piped in or given with -b FILE run as a batch that
+stops at the first error (a -COMMAND may fail). HOST may be an alias from
+the config file in the configuration directory (see the README).
 
 TLS is used with --tls, --fingerprint or --ca, and always for a server in
 known_hosts; fts never falls back to plain TCP. The first time, fts shows the
@@ -93,9 +97,13 @@ on the terminal.
 
 Commands:
 ${
-    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(25)}${c.summary}`)
+    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(28)}${c.summary}`)
       .join("\n")
   }
+
+With several sources (put A B C DIR, get A B C DIR) the target must be an
+existing folder; nothing is sent otherwise. Two arguments always mean
+SOURCE TARGET.
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time

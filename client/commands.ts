@@ -60,7 +60,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   put: {
     usage: "put [-r] LOCAL... [REMOTE]",
-    summary: "upload a file (- is stdin), or several into a folder; -r: trees",
+    summary: "upload a file (- is stdin), or several into a folder",
     args: [1, Infinity],
     flags: TRANSFER_FLAGS,
   },
