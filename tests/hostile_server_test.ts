@@ -226,3 +226,38 @@ Deno.test("get into a folder holding a folder of that name is refused before dow
     await Deno.remove(local, { recursive: true });
   }
 });
+
+for (const path of ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt"]) {
+  Deno.test(`get -r refuses a tree listing with the entry "${path}" and writes nothing`, async () => {
+    const local = await Deno.makeTempDir({ prefix: "fts-test-local-" });
+    try {
+      await withFake(async (request, { writer }) => {
+        if (request.op === "stat") {
+          await writer.send({
+            op: "entry",
+            entry: { ...fileEntry("tree"), type: "dir", size: 0 },
+          });
+        } else if (request.op === "tree-get") {
+          await writer.send({ op: "tree-list", path: request.path });
+          const item = (p: string, type: string) =>
+            JSON.stringify({ path: p, type, size: 3, mtime: 0, mode: 0o644 });
+          const body = [item("", "dir"), item(path, "file")].join("\n") + "\n";
+          await writer.sendBody([new TextEncoder().encode(body)]);
+        } else {
+          await writer.send({ op: "error", code: "protocol", reason: "no" });
+        }
+      }, async (address) => {
+        const result = await runFts(["connect", address, "get", "-r", "tree"], {
+          cwd: local,
+        });
+        assertEquals(result.code, 1, result.stderr);
+        assertTerminalSafe(result.stderr);
+        assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+        assertStringIncludes(result.stderr, 'cannot get -r "tree"');
+        assertEquals([...Deno.readDirSync(local)], []);
+      });
+    } finally {
+      await Deno.remove(local, { recursive: true });
+    }
+  });
+}
