@@ -284,3 +284,35 @@ Deno.test("after yes to a new certificate, fts says it was added to known hosts"
     await Deno.remove(config, { recursive: true });
   }
 });
+
+Deno.test("Ctrl-C during a put stops it, and the same put then resumes", async () => {
+  await withShellWorld(async ({ server, local, env }) => {
+    await randomFile(join(local, "up.bin"), 4 * 1024 * 1024);
+    const shell = new PtySession([
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--limit-rate",
+      "1M",
+    ], { cwd: local, env });
+    let at = await shell.waitFor("> ");
+    await shell.type("put up.bin\r");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await shell.type("\x03");
+    at = await shell.waitFor("interrupted", at);
+    at = await shell.waitFor("> ", at);
+    assertEquals(
+      await Deno.stat(join(server.root, "up.bin")).catch(() => null),
+      null,
+    );
+    await shell.type("put up.bin\r");
+    at = await shell.waitFor('resuming "up.bin" at ', at);
+    at = await shell.waitFor("verified", at);
+    await shell.waitFor("> ", at);
+    await shell.type("quit\r");
+    assertEquals(await shell.exit(), 0);
+    assertEquals(
+      await Deno.readFile(join(server.root, "up.bin")),
+      await Deno.readFile(join(local, "up.bin")),
+    );
+  });
+});
