@@ -196,6 +196,7 @@ export class Shell {
   async runLine(line: string): Promise<boolean> {
     let tolerant = false;
     let interrupted = false;
+    let transfer = false;
     try {
       let text = line.trim();
       if (this.#io.batch && text.startsWith("-")) {
@@ -206,6 +207,7 @@ export class Shell {
       const [nameWord, ...rest] = splitLine(text);
       const name = nameWord.text;
       if (name === "quit" || name === "exit") return false;
+      transfer = ["put", "get", "mput", "mget"].includes(name);
       if (this.connection.closed) {
         this.connection = await this.#connect();
         this.runner.connection = this.connection;
@@ -225,7 +227,9 @@ export class Shell {
     } catch (error) {
       if (interrupted) {
         this.#io.printError(
-          "interrupted; a partial transfer is kept, so the same command resumes",
+          transfer
+            ? "interrupted; the partial transfer is kept, so the same command resumes"
+            : "interrupted",
         );
         return true;
       }
