@@ -35,23 +35,19 @@ Deno.test("the shell keeps history across sessions and Up-arrow recalls it", asy
     await Deno.writeTextFile(join(server.root, "marker.txt"), "m\n");
     const address = `127.0.0.1:${server.port}`;
     const first = new PtySession(["connect", address], { cwd: local, env });
-    let at = await first.waitFor("> ");
-    await first.type("stat marker.txt\r");
-    at = await first.waitFor("name: marker.txt", at);
-    await first.waitFor("> ", at);
+    const at = await first.waitFor("> ");
+    await first.command("stat marker.txt", "name: marker.txt", at);
     await first.type("quit\r");
     assertEquals(await first.exit(), 0);
 
     const second = new PtySession(["connect", address], { cwd: local, env });
-    at = await second.waitFor("> ");
+    let next = await second.waitFor("> ");
     // The newest line is the "quit" that ended the first session.
     await second.type("\x1b[A");
-    at = await second.waitFor("quit", at);
+    next = await second.waitFor("quit", next);
     await second.type("\x1b[A");
-    at = await second.waitFor("stat marker.txt", at);
-    await second.type("\r");
-    at = await second.waitFor("name: marker.txt", at);
-    await second.waitFor("> ", at);
+    next = await second.waitFor("stat marker.txt", next);
+    await second.command("", "name: marker.txt", next);
     await second.type("quit\r");
     assertEquals(await second.exit(), 0);
     assert(!second.output.includes("^[[A"), second.output);
@@ -108,9 +104,7 @@ Deno.test("Ctrl-C during a get stops it, keeps the partial, and the shell goes o
     const kept = (await Deno.stat(join(local, names[0]))).size;
     assert(kept > 0 && kept < 16 * 1024 * 1024, `${kept} bytes kept`);
     // The shell reconnects for the next command.
-    await shell.type("ls\r");
-    at = await shell.waitFor("big.bin", at);
-    await shell.waitFor("> ", at);
+    await shell.command("ls", "big.bin", at);
     await shell.type("quit\r");
     assertEquals(await shell.exit(), 0);
   });
@@ -127,9 +121,7 @@ Deno.test("Ctrl-C at the prompt clears the line; Ctrl-D prints a newline and lea
     await shell.waitFor("garbage", at);
     await shell.type("\x03");
     at = await shell.waitFor("^C", at);
-    await shell.type("pwd\r");
-    at = await shell.waitFor("\r\n/\r\n", at);
-    await shell.waitFor("> ", at);
+    await shell.command("pwd", "\r\n/\r\n", at);
     await shell.type("\x04");
     assertEquals(await shell.exit(), 0);
     assert(!shell.output.includes('unknown command "garbage'), shell.output);
@@ -304,10 +296,11 @@ Deno.test("Ctrl-C during a put stops it, and the same put then resumes", async (
       await Deno.stat(join(server.root, "up.bin")).catch(() => null),
       null,
     );
-    await shell.type("put up.bin\r");
-    at = await shell.waitFor('resuming "up.bin" at ', at);
-    at = await shell.waitFor("verified", at);
-    await shell.waitFor("> ", at);
+    const rerun = await shell.command("put up.bin", "verified", at);
+    assertStringIncludes(
+      shell.output.slice(at, rerun),
+      'resuming "up.bin" at ',
+    );
     await shell.type("quit\r");
     assertEquals(await shell.exit(), 0);
     assertEquals(

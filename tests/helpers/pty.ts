@@ -97,6 +97,16 @@ export class PtySession {
     );
   }
 
+  /**
+   * Types `line` and Enter at the shell, waits for `expect` and then for the
+   * next prompt; returns the position after that prompt.
+   */
+  async command(line: string, expect: string, from = 0): Promise<number> {
+    await this.type(`${line}\r`);
+    const at = await this.waitFor(expect, from);
+    return await this.waitFor("> ", at);
+  }
+
   /** Waits for the process to end (killing it after `timeoutMs`). */
   async exit(timeoutMs = 20_000): Promise<number> {
     const timer = setTimeout(() => this.#child.kill("SIGKILL"), timeoutMs);
