@@ -30,6 +30,18 @@ async function withShellWorld(
   }
 }
 
+/** Opens the shell on the world's server in a pseudo-terminal; waits for its prompt. */
+async function openShell(
+  world: { server: TestServer; local: string; env: Record<string, string> },
+  extra: string[] = [],
+): Promise<{ shell: PtySession; at: number }> {
+  const shell = new PtySession(
+    ["connect", `127.0.0.1:${world.server.port}`, ...extra],
+    { cwd: world.local, env: world.env },
+  );
+  return { shell, at: await shell.waitFor("> ") };
+}
+
 Deno.test("the shell keeps history across sessions and Up-arrow recalls it", async () => {
   await withShellWorld(async ({ server, local, env }) => {
     await Deno.writeTextFile(join(server.root, "marker.txt"), "m\n");
@@ -58,11 +70,7 @@ Deno.test("Tab completes command names and remote paths", async () => {
   await withShellWorld(async ({ server, local, env }) => {
     await Deno.writeTextFile(join(server.root, "unique-name.txt"), "u\n");
     await Deno.mkdir(join(server.root, "folder"));
-    const shell = new PtySession(["connect", `127.0.0.1:${server.port}`], {
-      cwd: local,
-      env,
-    });
-    let at = await shell.waitFor("> ");
+    let { shell, at } = await openShell({ server, local, env });
     await shell.type("sta\t");
     at = await shell.waitFor("stat ", at);
     await shell.type("uni\t");
@@ -82,13 +90,10 @@ Deno.test("Tab completes command names and remote paths", async () => {
 Deno.test("Ctrl-C during a get stops it, keeps the partial, and the shell goes on", async () => {
   await withShellWorld(async ({ server, local, env }) => {
     await randomFile(join(server.root, "big.bin"), 16 * 1024 * 1024);
-    const shell = new PtySession([
-      "connect",
-      `127.0.0.1:${server.port}`,
+    let { shell, at } = await openShell({ server, local, env }, [
       "--limit-rate",
       "1M",
-    ], { cwd: local, env });
-    let at = await shell.waitFor("> ");
+    ]);
     await shell.type("get big.bin\r");
     await waitForPartial(
       local,
@@ -112,11 +117,7 @@ Deno.test("Ctrl-C during a get stops it, keeps the partial, and the shell goes o
 
 Deno.test("Ctrl-C at the prompt clears the line; Ctrl-D prints a newline and leaves", async () => {
   await withShellWorld(async ({ server, local, env }) => {
-    const shell = new PtySession(["connect", `127.0.0.1:${server.port}`], {
-      cwd: local,
-      env,
-    });
-    let at = await shell.waitFor("> ");
+    let { shell, at } = await openShell({ server, local, env });
     await shell.type("garbage");
     await shell.waitFor("garbage", at);
     await shell.type("\x03");
@@ -280,13 +281,10 @@ Deno.test("after yes to a new certificate, fts says it was added to known hosts"
 Deno.test("Ctrl-C during a put stops it, and the same put then resumes", async () => {
   await withShellWorld(async ({ server, local, env }) => {
     await randomFile(join(local, "up.bin"), 4 * 1024 * 1024);
-    const shell = new PtySession([
-      "connect",
-      `127.0.0.1:${server.port}`,
+    let { shell, at } = await openShell({ server, local, env }, [
       "--limit-rate",
       "1M",
-    ], { cwd: local, env });
-    let at = await shell.waitFor("> ");
+    ]);
     await shell.type("put up.bin\r");
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await shell.type("\x03");
