@@ -13,7 +13,7 @@ import { KnownHosts } from "../client/known_hosts.ts";
 import { upload } from "../client/upload.ts";
 import { IoError } from "../protocol/mod.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
-import { runFts, startServe } from "./helpers/cli.ts";
+import { MAIN, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
 
 async function withTemp(run: (dir: string) => Promise<void>): Promise<void> {
@@ -204,4 +204,67 @@ Deno.test("fts connect ALIAS works end to end", async () => {
   } finally {
     await server.cleanup();
   }
+});
+
+// A private mount namespace with a 1 MiB tmpfs stands in for a full disk.
+const canMountTmpfs = (() => {
+  try {
+    return new Deno.Command("unshare", {
+      args: ["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "a full local disk during get is blamed on the disk, not the connection",
+  ignore: !canMountTmpfs,
+  fn: async () => {
+    const server = await startServer();
+    try {
+      await Deno.writeFile(
+        join(server.root, "big.bin"),
+        new Uint8Array(3 * 1024 * 1024),
+      );
+      for (
+        const [flag, expected] of [
+          [
+            "--resume",
+            "the partial download is kept, so the same command resumes",
+          ],
+          ["--no-resume", "the partial download was removed"],
+        ]
+      ) {
+        const script = [
+          'mount -t tmpfs -o size=1m tmpfs "$1"',
+          'cd "$1"',
+          `exec "$2" run -A "$3" connect 127.0.0.1:${server.port} get big.bin ${
+            flag === "--no-resume" ? flag : ""
+          }`,
+        ].join(" && ");
+        await withTemp(async (dir) => {
+          const output = await new Deno.Command("unshare", {
+            args: ["-m", "sh", "-c", script, "sh", dir, Deno.execPath(), MAIN],
+            env: { NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const stderr = new TextDecoder().decode(output.stderr);
+          assertEquals(output.code, 1, stderr);
+          assertEquals(stderr.trim().split("\n").length, 1, stderr);
+          assertStringIncludes(
+            stderr,
+            'fts: cannot get "big.bin": the local disk is full;',
+          );
+          assertStringIncludes(stderr, expected);
+        });
+      }
+    } finally {
+      await server.cleanup();
+    }
+  },
 });
