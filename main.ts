@@ -9,10 +9,12 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { COMMANDS } from "./client/commands.ts";
 import { connectCommand } from "./client/connect_command.ts";
+import { knownHostsCommand } from "./client/known_hosts_command.ts";
 import { normalizeFingerprint } from "./client/host_trust.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
+import { safeText } from "./client/safe_text.ts";
 import { UsageError } from "./client/usage_error.ts";
 import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
@@ -26,9 +28,19 @@ Usage:
   fts serve [DIR] [options]                     serve DIR (default ./data)
   fts connect [USER@]HOST[:PORT] [COMMAND ...]  run COMMAND, or open a shell
   fts user add|remove|list ... --users FILE     manage the users of a server
-  fts --version | --help
+  fts known-hosts list | remove HOST[:PORT]     the servers trusted so far
+  fts help [COMMAND] | --version | --help
 
-Run "fts serve --help", "fts connect --help" or "fts user --help" for details.`;
+Run "fts help serve", "fts help connect", "fts help user" or
+"fts help known-hosts" for details.`;
+
+const KNOWN_HOSTS_HELP = `Usage:
+  fts known-hosts list
+  fts known-hosts remove HOST[:PORT]
+
+Lists or forgets the servers whose TLS certificates were trusted (the
+known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). After removing a
+server, the next connection asks about its certificate again.`;
 
 const SERVE_HELP = `Usage: fts serve [DIR] [options]
 
@@ -66,7 +78,11 @@ const CONNECT_HELP =
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
-help and quit (Ctrl-D leaves).
+mput, mget, help and quit: line editing, history, Tab completion, globs
+(put *.txt expands locally, get *.log remotely), Ctrl-C stops a transfer,
+Ctrl-D leaves. Commands piped in or given with -b FILE run as a batch that
+stops at the first error (a -COMMAND may fail). HOST may be an alias from
+the config file in the configuration directory (see the README).
 
 TLS is used with --tls, --fingerprint or --ca, and always for a server in
 known_hosts; fts never falls back to plain TCP. The first time, fts shows the
@@ -83,9 +99,13 @@ on the terminal.
 
 Commands:
 ${
-    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(25)}${c.summary}`)
+    Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(28)}${c.summary}`)
       .join("\n")
   }
+
+With several sources (put A B C DIR, get A B C DIR) the target must be an
+existing folder; nothing is sent otherwise. Two arguments always mean
+SOURCE TARGET.
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time
@@ -116,6 +136,12 @@ Options:
                   fingerprint F (SHA256:..., as fts serve prints it)
   --ca FILE       use TLS; verify the server with this certificate
                   authority (PEM) and the system's, by host name
+  --timeout SECS  give up when the server sends and takes nothing for SECS
+                  while fts waits on it, and when connecting (default 30)
+  -b FILE         batch: run the commands in FILE (- is stdin) and stop at
+                  the first error, as sftp -b does; a command written as
+                  -COMMAND may fail without stopping
+  -v, --verbose   say more (each connection, resumes, skipped files)
   --quiet         no progress bar or messages
   --debug         show stack traces
 
@@ -177,6 +203,7 @@ export async function main(
       "recursive",
       "tls",
       "replace",
+      "verbose",
     ],
     string: [
       "cert",
@@ -194,8 +221,10 @@ export async function main(
       "limit-rate",
       "P",
       "parallel",
+      "timeout",
+      "b",
     ],
-    alias: { h: "help", V: "version" },
+    alias: { h: "help", V: "version", v: "verbose" },
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknownOptions.push(arg);
       return key === undefined;
@@ -203,12 +232,12 @@ export async function main(
     stopEarly: false,
   });
   const positional: string[] = flags._.map(String);
+  const [subcommand, ...rest] = positional;
   if (unknownOptions.length > 0) {
     io.err(`fts: unknown option "${unknownOptions[0]}"`);
-    io.err(MAIN_HELP);
+    io.err(tryHelp(subcommand));
     return 2;
   }
-  const [subcommand, ...rest] = positional;
   try {
     if (flags.version) {
       io.out(`fts ${VERSION}`);
@@ -218,6 +247,18 @@ export async function main(
       case undefined:
         io.out(MAIN_HELP);
         return flags.help ? 0 : 2;
+      case "help": {
+        const text = rest[0] === undefined ? MAIN_HELP : HELP[rest[0]];
+        if (text === undefined || rest.length > 1) {
+          throw new UsageError(`no help for "${rest.join(" ")}"`);
+        }
+        io.out(text);
+        return 0;
+      }
+      case "known-hosts":
+        if (flags.help) return io.out(KNOWN_HOSTS_HELP), 0;
+        await knownHostsCommand(rest, io.out);
+        return 0;
       case "serve":
         if (flags.help) return io.out(SERVE_HELP), 0;
         if (rest.length > 1) throw new UsageError("serve takes one folder");
@@ -260,9 +301,19 @@ export async function main(
         if (flags.ca !== undefined && flags.fingerprint !== undefined) {
           throw new UsageError("--ca and --fingerprint cannot go together");
         }
+        if (flags.b !== undefined && rest.length > 1) {
+          throw new UsageError(
+            "-b FILE takes the commands from FILE, not after HOST",
+          );
+        }
         await connectCommand({
           target: rest[0],
           command: rest.slice(1),
+          batch: flags.b,
+          verbose: flags.verbose,
+          timeoutMs: flags.timeout === undefined
+            ? undefined
+            : seconds(flags.timeout, "--timeout"),
           tls: {
             tls: flags.tls,
             fingerprint: flags.fingerprint === undefined
@@ -321,15 +372,7 @@ export async function main(
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`fts: ${error.message}`);
-      io.err(
-        subcommand === "connect"
-          ? CONNECT_HELP
-          : subcommand === "serve"
-          ? SERVE_HELP
-          : subcommand === "user"
-          ? USER_HELP
-          : MAIN_HELP,
-      );
+      io.err(tryHelp(subcommand));
       return 2;
     }
     if (flags.debug) {
@@ -341,8 +384,23 @@ export async function main(
   }
 }
 
+const HELP: Record<string, string> = {
+  serve: SERVE_HELP,
+  connect: CONNECT_HELP,
+  user: USER_HELP,
+  "known-hosts": KNOWN_HOSTS_HELP,
+};
+
+/** The one line after a usage error that says where the details are. */
+function tryHelp(subcommand: string | undefined): string {
+  return subcommand !== undefined && Object.hasOwn(HELP, subcommand)
+    ? `try 'fts ${subcommand} --help'`
+    : "try 'fts --help'";
+}
+
 function oneLine(error: unknown): string {
-  if (error instanceof FtsError) return error.message;
+  // Reasons may come from the server: never let them drive the terminal.
+  if (error instanceof FtsError) return safeText(error.message);
   // Meant to be loud: several lines naming both certificates.
   if (error instanceof HostKeyMismatchError) return error.message;
   if (error instanceof Deno.errors.AddrInUse) {
@@ -351,7 +409,15 @@ function oneLine(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return `cannot continue: permission denied (${error.message})`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return safeText(error instanceof Error ? error.message : String(error));
+}
+
+function seconds(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(value > 0)) {
+    throw new UsageError(`${flag} takes a number of seconds, not "${text}"`);
+  }
+  return value * 1000;
 }
 
 function integer(text: string, flag: string): number {

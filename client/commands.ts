@@ -12,10 +12,11 @@ import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { safeJson, safeText } from "./safe_text.ts";
 import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
-import { type TransferOptions, upload } from "./upload.ts";
+import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One remote command: how it is called and what it does. */
@@ -24,7 +25,18 @@ export interface CommandSpec {
   summary: string;
   /** Smallest and largest number of arguments. */
   args: [number, number];
+  /** The flags it takes (the shell refuses others). */
+  flags: string[];
 }
+
+const TRANSFER_FLAGS = [
+  "r",
+  "recursive",
+  "no-clobber",
+  "no-resume",
+  "P",
+  "parallel",
+];
 
 /** Every remote command. */
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -32,43 +44,66 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "ls [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
+    flags: ["json", "hash"],
   },
   stat: {
     usage: "stat PATH",
     summary: "describe one file or folder",
     args: [1, 1],
+    flags: ["json", "hash"],
   },
   hash: {
     usage: "hash PATH",
     summary: "print a file's SHA-256 as sha256sum does",
     args: [1, 1],
+    flags: [],
   },
   put: {
-    usage: "put [-r] LOCAL [REMOTE]",
-    summary: "upload a file (- is stdin); -r: a folder tree",
-    args: [1, 2],
+    usage: "put [-r] LOCAL... [REMOTE]",
+    summary: "upload a file (- is stdin), or several into a folder",
+    args: [1, Infinity],
+    flags: TRANSFER_FLAGS,
   },
   get: {
-    usage: "get [-r] REMOTE [LOCAL]",
-    summary: "download a file (- is stdout); -r: a folder tree",
-    args: [1, 2],
+    usage: "get [-r] REMOTE... [LOCAL]",
+    summary: "download a file (- is stdout), or several into a folder",
+    args: [1, Infinity],
+    flags: TRANSFER_FLAGS,
   },
   rm: {
     usage: "rm [-r] PATH",
     summary: "remove a file, or a folder with -r",
     args: [1, 1],
+    flags: ["r", "recursive"],
   },
   mkdir: {
     usage: "mkdir PATH",
     summary: "create a folder and its parents",
     args: [1, 1],
+    flags: [],
   },
   mv: {
     usage: "mv FROM TO",
     summary: "rename or move (into TO if it is a folder)",
     args: [2, 2],
+    flags: [],
   },
 };
+
+/**
+ * Checks a command's name and argument count before anything is sent (or a
+ * password asked for).
+ *
+ * @throws {UsageError} for an unknown command or wrong arguments.
+ */
+export function checkCommand(name: string, args: string[]): CommandSpec {
+  const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  if (args.length < spec.args[0] || args.length > spec.args[1]) {
+    throw new UsageError(`usage: ${spec.usage}`);
+  }
+  return spec;
+}
 
 /** Settings that shape how commands run and print. */
 export interface CommandSettings extends TransferOptions {
@@ -126,7 +161,7 @@ export class CommandRunner {
     const joined: string = path.startsWith("/")
       ? posix.normalize(path)
       : posix.join("/", this.cwd, path);
-    return joined.replace(/^\/+/, "");
+    return joined.replace(/^\/+|\/+$/g, "");
   }
 
   /**
@@ -139,26 +174,20 @@ export class CommandRunner {
     args: string[],
     settings: CommandSettings,
   ): Promise<void> {
-    const spec = COMMANDS[name];
-    if (!spec) throw new UsageError(`unknown command "${name}"`);
-    if (args.length < spec.args[0] || args.length > spec.args[1]) {
-      throw new UsageError(`usage: ${spec.usage}`);
-    }
+    checkCommand(name, args);
     const c = this.#connection;
     switch (name) {
       case "ls": {
         const entries = await c.list(this.remote(args[0] ?? ""), settings.hash);
         this.#print(
-          settings.json
-            ? JSON.stringify(entries, null, 2)
-            : formatListing(entries),
+          settings.json ? safeJson(entries) : formatListing(entries),
         );
         return;
       }
       case "stat": {
         const entry = await c.stat(this.remote(args[0]), settings.hash);
         this.#print(
-          settings.json ? JSON.stringify(entry, null, 2) : formatEntry(entry),
+          settings.json ? safeJson(entry) : formatEntry(entry),
         );
         return;
       }
@@ -166,10 +195,13 @@ export class CommandRunner {
         const path = this.remote(args[0]);
         const entry = await c.stat(path, true, `hash "${path}"`);
         if (!entry.sha256) throw new UsageError(`"${args[0]}" is not a file`);
-        this.#print(`${entry.sha256}  ${args[0]}`);
+        this.#print(`${safeText(entry.sha256)}  ${args[0]}`);
         return;
       }
       case "put": {
+        if (args.length > 2) {
+          return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
+        }
         const [local, remoteArg] = args;
         if (settings.recursive) {
           const remote = await this.#treePutTarget(local, remoteArg);
@@ -184,17 +216,15 @@ export class CommandRunner {
           return;
         }
         const remote = await this.#putTarget(local, remoteArg);
+        const started = performance.now();
         const result = await upload(c, local, remote, settings, this.#reporter);
-        if (result.resumedAt > 0) {
-          this.#reporter.info(
-            `sent ${formatBytes(result.bytes)} (resumed at ${
-              formatBytes(result.resumedAt)
-            })`,
-          );
-        }
+        this.#summary("sent", result, started);
         return;
       }
       case "get": {
+        if (args.length > 2) {
+          return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
+        }
         const [remoteArg, localArg] = args;
         const remote = this.remote(remoteArg);
         if (settings.recursive) {
@@ -209,6 +239,7 @@ export class CommandRunner {
           return;
         }
         const local = await getTarget(remote, localArg);
+        const started = performance.now();
         const result = await download(
           c,
           remote,
@@ -216,13 +247,7 @@ export class CommandRunner {
           settings,
           this.#reporter,
         );
-        if (result.resumedAt > 0) {
-          this.#reporter.info(
-            `received ${formatBytes(result.bytes)} (resumed at ${
-              formatBytes(result.resumedAt)
-            })`,
-          );
-        }
+        if (local !== "-") this.#summary("received", result, started);
         return;
       }
       case "rm":
@@ -232,6 +257,71 @@ export class CommandRunner {
       case "mv":
         return await c.move(this.remote(args[0]), this.remote(args[1]));
     }
+  }
+
+  /**
+   * `put A B C DIR`: every source into the remote folder DIR, which must
+   * exist; refused before anything is sent otherwise, so nothing is
+   * replaced by surprise.
+   */
+  async putMany(
+    sources: string[],
+    folder: string,
+    settings: CommandSettings,
+  ): Promise<void> {
+    const remote = this.remote(folder);
+    const action = `put into "${folder}"`;
+    if (remote !== "") {
+      const entry = await this.#connection.stat(remote, false, action);
+      if (entry.type !== "dir") {
+        throw new WrongTypeError(
+          `"${folder}" is not a folder; with several sources the target must be one`,
+          { action },
+        );
+      }
+    }
+    for (const source of sources) {
+      await this.run(
+        "put",
+        [source, `${folder.replace(/\/+$/, "")}/`],
+        settings,
+      );
+    }
+  }
+
+  /**
+   * `get A B C DIR`: every source into the local folder DIR, which must
+   * exist; refused before anything is fetched otherwise.
+   */
+  async getMany(
+    sources: string[],
+    folder: string,
+    settings: CommandSettings,
+  ): Promise<void> {
+    const info = await Deno.stat(folder).catch(() => null);
+    if (!info?.isDirectory) {
+      throw new WrongTypeError(
+        `"${folder}" is not a local folder; with several sources the target must be one`,
+        { action: `get into "${folder}"` },
+      );
+    }
+    for (const source of sources) {
+      await this.run("get", [source, folder], settings);
+    }
+  }
+
+  /** `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end. */
+  #summary(verb: string, result: TransferResult, started: number): void {
+    const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    const parts = [
+      `${verb} ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s`,
+      `${formatBytes(Math.round(result.bytes / seconds))}/s`,
+    ];
+    if (result.resumedAt > 0) {
+      parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
+    }
+    if (result.sha256) parts.push("verified");
+    this.#reporter.info(parts.join(", "));
   }
 
   async #putTarget(
@@ -324,7 +414,7 @@ export function formatListing(entries: Entry[]): string {
 
 function formatLine(entry: Entry): string {
   const size = entry.type === "dir" ? "-" : formatBytes(entry.size);
-  const name = entry.type === "dir" ? `${entry.name}/` : entry.name;
+  const name = safeText(entry.type === "dir" ? `${entry.name}/` : entry.name);
   return `${modeString(entry)} ${size.padStart(10)}  ${
     formatTime(entry.mtime)
   }  ${name}`;
@@ -333,7 +423,7 @@ function formatLine(entry: Entry): string {
 /** Formats one entry as `stat` prints it. */
 export function formatEntry(entry: Entry): string {
   const lines = [
-    `name: ${entry.name}`,
+    `name: ${safeText(entry.name)}`,
     `type: ${entry.type}`,
     `size: ${entry.size} (${formatBytes(entry.size)})`,
     `modified: ${new Date(entry.mtime).toISOString()}`,
@@ -341,7 +431,7 @@ export function formatEntry(entry: Entry): string {
       entry.mode === null ? "-" : entry.mode.toString(8).padStart(4, "0")
     }`,
   ];
-  if (entry.sha256) lines.push(`sha256: ${entry.sha256}`);
+  if (entry.sha256) lines.push(`sha256: ${safeText(entry.sha256)}`);
   return lines.join("\n");
 }
 

@@ -1,21 +1,32 @@
 /**
- * `fts connect HOST [COMMAND ...]`: one command, or the interactive shell.
+ * `fts connect HOST [COMMAND ...]`: one command, or the shell (at a
+ * terminal, from `-b FILE`, or from commands piped in).
  *
  * @module
  */
 
-import { CommandRunner, type CommandSettings } from "./commands.ts";
+import { TextLineStream } from "@std/streams";
+import { configDir } from "../transfer/config_dir.ts";
+import {
+  checkCommand,
+  CommandRunner,
+  type CommandSettings,
+} from "./commands.ts";
 import { Connection } from "./connection.ts";
+import { applyAlias, hostConfigFile, readHostConfig } from "./host_config.ts";
 import { askToTrust } from "./host_trust.ts";
+import { openLineEditor } from "./line_editor.ts";
 import { askPassword } from "./password_prompt.ts";
 import { StreamReporter } from "./reporter.ts";
-import { runShell } from "./shell.ts";
+import { safeText } from "./safe_text.ts";
+import { runShell, Shell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
+import { localError } from "./upload.ts";
 
 /** Options of `fts connect`, already parsed. */
 export interface ConnectCommandOptions extends CommandSettings {
-  /** `[USER@]HOST[:PORT]`. */
+  /** `[USER@]HOST[:PORT]`, or an alias from the config file. */
   target: string;
   /** TLS: `--tls`, `--fingerprint`, `--ca`. */
   tls?: Omit<TlsSettings, "ask">;
@@ -23,18 +34,41 @@ export interface ConnectCommandOptions extends CommandSettings {
   command: string[];
   /** Print nothing but errors and command output. */
   quiet: boolean;
+  /** Say more: the connection made, its TLS and login. */
+  verbose?: boolean;
+  /** Run the shell commands in this file (`-` is stdin), stopping at an error. */
+  batch?: string;
+  /** Give up on a link that moves nothing for this long. Default 30 s. */
+  timeoutMs?: number;
 }
 
 /** Runs one command or the shell; throws typed errors on failure. */
 export async function connectCommand(
   options: ConnectCommandOptions,
 ): Promise<void> {
-  const target = parseTarget(options.target);
+  const [name, ...args] = options.command;
+  // Checked before connecting, and before any password is asked for.
+  if (name !== undefined) checkCommand(name, args);
+  const { target: text, alias } = applyAlias(
+    options.target,
+    await readHostConfig(configFile()),
+  );
+  const target = parseTarget(text);
   const reporter = StreamReporter.forStderr(options.quiet);
+  const given = options.tls ?? {};
+  const fromCommandLine = given.tls || given.fingerprint !== undefined ||
+    given.caFile !== undefined;
   const transport = new TransportOpener({
-    ...options.tls,
+    ...(fromCommandLine || !alias ? given : {
+      tls: alias.tls,
+      fingerprint: alias.fingerprint,
+      caFile: alias.ca,
+    }),
+    timeoutMs: options.timeoutMs,
     // Only a person at a terminal can decide to trust a new server.
     ask: Deno.stdin.isTerminal() ? askToTrust : undefined,
+    onRemembered: (label, fingerprint, file) =>
+      reporter.info(`added ${label} (${fingerprint}) to ${file}`),
   });
   // Asked once: the shell's reconnects and -P's extra connections reuse it.
   let password: string | undefined;
@@ -43,6 +77,7 @@ export async function connectCommand(
     const connection = await Connection.open(target, {
       onNotice: (notice) => reporter.info(`server: ${notice.message}`),
       transport,
+      timeoutMs: options.timeoutMs,
       password: (user, label) => typed = password ?? askPassword(user, label),
     });
     password ??= typed;
@@ -52,38 +87,92 @@ export async function connectCommand(
     if (text !== "") console.log(text);
   };
   const connection = await connect();
-  if (options.command.length === 0) {
-    const encoder = new TextEncoder();
-    const interactive = Deno.stdin.isTerminal();
-    if (interactive) {
-      const details = [
-        connection.welcome.agent,
-        connection.tls ? "TLS" : "",
-        connection.user === undefined ? "" : `as ${connection.user}`,
-        connection.readOnly ? "read-only" : "",
-      ].filter((part) => part !== "").join(", ");
-      console.log(
-        `connected to ${connection.label} (${details}); type help for commands`,
+  const interactive = options.batch === undefined && Deno.stdin.isTerminal();
+  if ((interactive && name === undefined) || options.verbose) {
+    const details = [
+      safeText(connection.welcome.agent),
+      connection.tls ? "TLS" : "",
+      connection.user === undefined ? "" : `as ${connection.user}`,
+      connection.readOnly ? "read-only" : "",
+    ].filter((part) => part !== "").join(", ");
+    const line = `connected to ${connection.label} (${details})`;
+    if (name === undefined && interactive) {
+      console.log(`${line}; type help for commands`);
+    } else reporter.info(line);
+  }
+  if (name !== undefined) {
+    try {
+      await new CommandRunner(connection, reporter, print, false, connect).run(
+        name,
+        args,
+        options,
       );
+    } finally {
+      await connection.close();
     }
-    await runShell(connection, connect, reporter, options, {
-      input: Deno.stdin.readable,
-      print,
-      printError: (text) => console.error(`fts: ${text}`),
-      prompt: interactive
-        ? (text) => Deno.stdout.writeSync(encoder.encode(text))
-        : undefined,
-    });
     return;
   }
-  const [name, ...args] = options.command;
+  const printError = (text: string) => console.error(`fts: ${text}`);
+  if (!interactive) {
+    const shell = new Shell(connection, connect, reporter, options, {
+      print,
+      printError,
+      batch: true,
+    });
+    await runShell(shell, batchLines(options.batch));
+    return;
+  }
+  // The editor asks the shell for prompts and completions; the shell tells
+  // the editor what Ctrl-C does.
+  const shell = new Shell(connection, connect, reporter, options, {
+    print,
+    printError,
+    batch: false,
+    onInterrupt: (handler) => editor.onInterrupt(handler),
+  });
+  const editor = openLineEditor({
+    historyFile: historyFile(),
+    prompt: () => shell.prompt(),
+    complete: (line) => shell.complete(line),
+  });
   try {
-    await new CommandRunner(connection, reporter, print, false, connect).run(
-      name,
-      args,
-      options,
-    );
+    await runShell(shell, editor.lines);
   } finally {
-    await connection.close();
+    editor.close();
+  }
+}
+
+/** The lines of `file` (`-` or absent: stdin). */
+async function* batchLines(file: string | undefined): AsyncGenerator<string> {
+  let input = Deno.stdin.readable;
+  if (file !== undefined && file !== "-") {
+    try {
+      input = (await Deno.open(file)).readable;
+    } catch (error) {
+      throw localError(error, `read batch file "${file}"`);
+    }
+  }
+  const lines: ReadableStream<string> = input
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new TextLineStream());
+  yield* lines;
+}
+
+/** The host config file, or none without a configuration folder. */
+function configFile(): string | undefined {
+  try {
+    return hostConfigFile();
+  } catch {
+    return undefined;
+  }
+}
+
+function historyFile(): string | undefined {
+  try {
+    const folder = configDir();
+    Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    return `${folder}/history`;
+  } catch {
+    return undefined;
   }
 }

@@ -21,10 +21,18 @@ import {
   PeerSpeaksTlsError,
   PROTOCOL_VERSION,
   ProtocolError,
+  TruncatedFrameError,
   type Welcome,
 } from "../protocol/mod.ts";
 import { ScramClient } from "../protocol/scram.ts";
+import type { Trailer } from "../protocol/messages.ts";
+import {
+  type FileBodyOptions,
+  type FileBodyResult,
+  sendFileBody,
+} from "../transfer/file_body.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_TIMEOUT_SECONDS, LinkWatch } from "./link_watch.ts";
 import type { Target } from "./target.ts";
 import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
 
@@ -42,6 +50,11 @@ export interface ConnectOptions {
    * asks for a login. Default: none, so such a server cannot be used.
    */
   password?: (user: string, label: string) => string | Promise<string>;
+  /**
+   * Give up when the server sends and takes nothing for this long while the
+   * client waits on it (see `link_watch.ts`). Default 30 s.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -60,10 +73,6 @@ export class Connection {
   readonly welcome: Welcome;
   /** `host:port` as the user named it. */
   readonly label: string;
-  /** @internal */
-  readonly reader: MessageReader;
-  /** @internal */
-  readonly writer: MessageWriter;
   /** Chunk buffers for this connection's transfers. */
   readonly pool: BufferPool;
   /** Whether the connection is encrypted with TLS. */
@@ -73,10 +82,14 @@ export class Connection {
   /** Every write will be refused: the server or the user is read-only. */
   readonly readOnly: boolean;
   #conn: Deno.Conn;
+  #reader: MessageReader;
+  #writer: MessageWriter;
+  #watch: LinkWatch;
   #closed = false;
 
   private constructor(
     conn: Deno.Conn,
+    watch: LinkWatch,
     reader: MessageReader,
     writer: MessageWriter,
     welcome: Welcome,
@@ -89,8 +102,9 @@ export class Connection {
     this.tls = session.tls;
     this.user = session.user;
     this.readOnly = session.readOnly;
-    this.reader = reader;
-    this.writer = writer;
+    this.#watch = watch;
+    this.#reader = reader;
+    this.#writer = writer;
     this.welcome = welcome;
     this.label = label;
   }
@@ -103,15 +117,25 @@ export class Connection {
     const label = target.hostname.includes(":")
       ? `[${target.hostname}]:${target.port}`
       : `${target.hostname}:${target.port}`;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_SECONDS * 1000;
     const transport = options.transport ??
-      new TransportOpener({ knownHosts: null });
+      new TransportOpener({ knownHosts: null, timeoutMs });
     const { conn, tls } = await transport.open(target, label);
     const pool = new BufferPool();
+    const watch = new LinkWatch(timeoutMs, () => {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    });
     const reader = new MessageReader(conn.readable, {
       onNotice: options.onNotice,
       pool,
+      beforeRead: () => watch.readStart(),
+      onActivity: () => watch.frameArrived(),
     });
-    const writer = new MessageWriter(conn.writable);
+    const writer = new MessageWriter(watch.watchWritable(conn.writable));
     try {
       await writer.send({
         op: "hello",
@@ -167,16 +191,19 @@ export class Connection {
         );
         readOnly ||= userReadOnly;
       }
-      return new Connection(conn, reader, writer, reply, label, pool, {
+      return new Connection(conn, watch, reader, writer, reply, label, pool, {
         tls,
         user,
         readOnly,
       });
     } catch (error) {
-      conn.close();
-      if (error instanceof ConnectionError || error instanceof ProtocolError) {
-        throw error;
+      watch.stop();
+      try {
+        conn.close();
+      } catch {
+        // Closed by the watch.
       }
+      if (watch.stalled) throw stalledError(watch, `connect to ${label}`);
       if (error instanceof FtsError) throw error;
       throw new ConnectionError(
         `${reason(error)}`,
@@ -196,7 +223,7 @@ export class Connection {
    */
   async request(request: Message, action: string): Promise<Message> {
     try {
-      await this.writer.send(request);
+      await this.#writer.send(request);
     } catch (error) {
       throw this.wrap(error, action);
     }
@@ -209,7 +236,7 @@ export class Connection {
    */
   async reply(action: string): Promise<Message> {
     try {
-      const reply = await this.reader.read();
+      const reply = await this.#reader.read();
       if (reply === null) {
         this.#closed = true;
         throw new ConnectionError(
@@ -224,17 +251,60 @@ export class Connection {
     }
   }
 
-  /** Turns a low-level failure into a typed error about `action`. */
-  wrap(error: unknown, action: string): Error {
-    if (error instanceof FtsError) {
-      if (error instanceof ConnectionError) this.#closed = true;
+  /** Sends one message (the client's part of a request with a body). */
+  async send(message: Message): Promise<void> {
+    await this.#writer.send(message);
+  }
+
+  /** Sends a body; see {@linkcode MessageWriter.sendBody}. */
+  async sendBody(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    trailer?: () => Trailer | Promise<Trailer>,
+    onWritten?: (chunk: Uint8Array) => void,
+  ): Promise<void> {
+    await this.#writer.sendBody(chunks, trailer, onWritten);
+  }
+
+  /** Sends frames a `FrameBatch` encoded, in one write. */
+  async sendEncoded(bytes: Uint8Array): Promise<void> {
+    await this.#writer.sendEncoded(bytes);
+  }
+
+  /** Sends an open file as a body; see `transfer/file_body.ts`. */
+  async sendFileBody(
+    file: Deno.FsFile,
+    options?: FileBodyOptions,
+  ): Promise<FileBodyResult> {
+    return await sendFileBody(this.#writer, file, this.pool, options);
+  }
+
+  /** The body that follows the reply just read. */
+  body(): Body {
+    return this.#reader.body();
+  }
+
+  /**
+   * Turns a low-level failure into a typed error about `action`. A lost or
+   * stalled link says so (and, when `resumable`, that a rerun resumes);
+   * the server's own errors pass unchanged.
+   */
+  wrap(error: unknown, action: string, resumable = false): Error {
+    const hint = resumable ? "; run the same command again to resume" : "";
+    if (this.#watch.stalled) {
+      this.#closed = true;
+      return stalledError(this.#watch, action, hint);
+    }
+    const lost = error instanceof ConnectionError ||
+      error instanceof TruncatedFrameError || !(error instanceof FtsError);
+    if (!lost) return error;
+    this.#closed = true;
+    if (error instanceof ConnectionError && error.action === action) {
       return error;
     }
-    this.#closed = true;
-    return new ConnectionError(
-      `the connection was lost (${reason(error)})`,
-      { action: action, cause: error },
-    );
+    return new ConnectionError(`the connection was lost${hint}`, {
+      action: action,
+      cause: error,
+    });
   }
 
   /** Lists a folder (or describes a file) on the server. */
@@ -242,10 +312,16 @@ export class Connection {
     const action = `list "${path || "/"}"`;
     const reply = await this.request({ op: "ls", path, hash }, action);
     if (reply.op !== "listing") throw unexpected(reply, action);
-    const text = await readBodyText(this.reader.body(), this, action);
-    return text.split("\n").filter((line) => line !== "").map((line) =>
-      JSON.parse(line) as Entry
-    );
+    const text = await readBodyText(this.body(), this, action);
+    return text.split("\n").filter((line) => line !== "").map((line) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        value = undefined;
+      }
+      return checkEntry(value, action);
+    });
   }
 
   /** Describes one path on the server; errors name `action`. */
@@ -256,7 +332,7 @@ export class Connection {
   ): Promise<Entry> {
     const reply = await this.request({ op: "stat", path, hash }, action);
     if (reply.op !== "entry") throw unexpected(reply, action);
-    return reply.entry;
+    return checkEntry(reply.entry, action);
   }
 
   /** Removes a file, or a folder with `recursive`. */
@@ -293,6 +369,7 @@ export class Connection {
   /** Closes the connection at once. */
   abort(): void {
     this.#closed = true;
+    this.#watch.stop();
     try {
       this.#conn.close();
     } catch {
@@ -345,6 +422,29 @@ async function logIn(
   }
 }
 
+const ENTRY_TYPES = new Set(["file", "dir", "symlink", "other"]);
+
+/**
+ * `value` as an {@linkcode Entry}, checked field by field: a broken or
+ * hostile server's listing must not crash the formatting or fool a command.
+ */
+function checkEntry(value: unknown, action: string): Entry {
+  const entry = value as Partial<Entry> | null;
+  const count = (n: unknown) =>
+    typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+  if (
+    typeof entry !== "object" || entry === null ||
+    typeof entry.name !== "string" || !ENTRY_TYPES.has(entry.type as string) ||
+    !count(entry.size) || typeof entry.mtime !== "number" ||
+    !Number.isFinite(entry.mtime) ||
+    !(entry.mode === null || count(entry.mode)) ||
+    !(entry.sha256 === undefined || /^[0-9a-f]{64}$/.test(entry.sha256))
+  ) {
+    throw new ProtocolError("the server sent a malformed entry", { action });
+  }
+  return entry as Entry;
+}
+
 /** The error for a reply that does not fit the request. */
 export function unexpected(reply: Message, action: string): ProtocolError {
   return new ProtocolError(
@@ -368,6 +468,17 @@ async function readBodyText(
   } catch (error) {
     throw connection.wrap(error, action);
   }
+}
+
+function stalledError(
+  watch: LinkWatch,
+  action: string,
+  hint = "",
+): ConnectionError {
+  return new ConnectionError(
+    `nothing moved to or from the server for ${watch.seconds} s; the link seems dead (see --timeout)${hint}`,
+    { action },
+  );
 }
 
 function reason(error: unknown): string {

@@ -13,6 +13,8 @@ import {
   type Body,
   type Entry,
   IntegrityError,
+  IoError,
+  ProtocolError,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileSink } from "../transfer/file_chunks.ts";
@@ -44,7 +46,62 @@ export function partialPath(
   const key = createHash("sha256")
     .update(`${remote}\0${entry.size}\0${entry.mtime}`)
     .digest("hex").slice(0, 16);
-  return join(dirname(target), `${PARTIAL_PREFIX}${key}-${basename(target)}`);
+  const prefix = `${PARTIAL_PREFIX}${key}-`;
+  return join(
+    dirname(target),
+    prefix + fitName(basename(target), NAME_MAX - prefix.length),
+  );
+}
+
+/** The longest file name (in bytes) common file systems take. */
+const NAME_MAX = 255;
+
+/**
+ * `name` cut to at most `bytes` UTF-8 bytes on a character boundary, so the
+ * partial of a long name still fits (the key keeps it unique).
+ */
+function fitName(name: string, bytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(name).byteLength <= bytes) return name;
+  let cut = "";
+  for (const char of name) {
+    if (encoder.encode(cut + char).byteLength > bytes) break;
+    cut += char;
+  }
+  return cut;
+}
+
+/**
+ * The size of the partial file at `path` if it is a regular file, else 0. A
+ * symlink (or anything else) planted there is never followed.
+ */
+async function heldBytes(path: string): Promise<number> {
+  const info = await Deno.lstat(path).catch(() => null);
+  return info?.isFile ? info.size : 0;
+}
+
+/**
+ * Opens the partial file for writing from `offset` without following a
+ * link: a fresh download replaces whatever is there with a new file made
+ * exclusively; a resume reopens the regular file it hashed.
+ */
+async function openPartial(path: string, offset: number): Promise<Deno.FsFile> {
+  if (offset === 0) {
+    await Deno.remove(path).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    return await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  }
+  const before = await Deno.lstat(path);
+  const file = await Deno.open(path, { write: true });
+  const after = await file.stat();
+  if (!before.isFile || before.ino !== after.ino || before.dev !== after.dev) {
+    file.close();
+    throw new IoError(`the partial file was replaced while resuming`);
+  }
+  await file.truncate(offset);
+  await file.seek(offset, Deno.SeekMode.Start);
+  return file;
 }
 
 /**
@@ -70,18 +127,21 @@ export async function download(
       { action },
     );
   }
-  if (local === "-") return await toStdout(connection, remote, options, action);
+  if (local === "-") {
+    return await toStdout(connection, remote, options, reporter, action);
+  }
 
   if (options.noClobber && await exists(local)) {
     throw new AlreadyExistsError(`"${local}" already exists`, {
       action: action,
     });
   }
+  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
+    throw new WrongTypeError(`"${local}" is a local folder`, { action });
+  }
   const { pool } = connection;
   const partial = partialPath(local, remote, entry);
-  const held = options.resume && options.verify
-    ? await Deno.stat(partial).then((info) => info.size, () => 0)
-    : 0;
+  const held = options.resume && options.verify ? await heldBytes(partial) : 0;
   const offer = held <= entry.size ? held : 0;
   let hasher = !options.verify
     ? skipHashing(pool)
@@ -95,8 +155,17 @@ export async function download(
     verify: options.verify,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
-  const body = connection.reader.body();
+  const body = connection.body();
   const offset = header.offset;
+  if (offset !== 0 && offset !== offer) {
+    // Accepting it would leave a hole of zeros, or bytes never checked.
+    await body.stream.cancel();
+    connection.abort();
+    throw new ProtocolError(
+      `the server answered with offset ${offset}, not the ${offer} offered`,
+      { action },
+    );
+  }
   if (offset > 0) {
     reporter.info(
       `resuming "${remote}" at ${formatBytes(offset)} of ${
@@ -112,9 +181,7 @@ export async function download(
 
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(partial, { write: true, create: true });
-    await file.truncate(offset);
-    await file.seek(offset, Deno.SeekMode.Start);
+    file = await openPartial(partial, offset);
   } catch (error) {
     await body.stream.cancel();
     throw localError(error, action);
@@ -124,7 +191,7 @@ export async function download(
   try {
     received = await receive(
       body,
-      file,
+      localWrites(file, action, options.resume),
       hasher,
       options,
       bar,
@@ -138,11 +205,11 @@ export async function download(
     }
     await file.syncData();
   } catch (error) {
-    if (error instanceof IntegrityError) {
+    if (error instanceof IntegrityError || !options.resume) {
       await Deno.remove(partial).catch(() => {});
     }
     bar?.clear();
-    throw connection.wrap(error, action);
+    throw connection.wrap(error, action, options.resume);
   } finally {
     file.close();
   }
@@ -156,7 +223,12 @@ export async function download(
       action: action,
     });
   }
-  await Deno.rename(partial, local);
+  try {
+    await Deno.rename(partial, local);
+  } catch (error) {
+    // A folder appeared at the target meanwhile: keep the partial, say so.
+    throw localError(error, action);
+  }
   return {
     bytes: received,
     resumedAt: offset,
@@ -200,6 +272,7 @@ async function toStdout(
   connection: Connection,
   remote: string,
   options: TransferOptions,
+  reporter: Reporter,
   action: string,
 ): Promise<TransferResult> {
   const header = await connection.request({
@@ -212,17 +285,46 @@ async function toStdout(
   const hasher = options.verify
     ? await createHasher(connection.pool)
     : skipHashing(connection.pool);
+  // The bar goes to stderr, and only when that is a terminal.
+  const bar = reporter.progress(remote, header.size, 0);
   const received = await receive(
-    connection.reader.body(),
+    connection.body(),
     Deno.stdout,
     hasher,
     options,
-    null,
+    bar,
     action,
   ).catch((error) => {
+    bar?.clear();
     throw connection.wrap(error, action);
   });
+  bar?.finish();
   return { bytes: received, resumedAt: 0, sha256: hasher.hex() };
+}
+
+/**
+ * `file`'s writes, with a local failure (a full disk) turned into an error
+ * that blames the disk rather than the connection.
+ */
+function localWrites(
+  file: Deno.FsFile,
+  action: string,
+  resume: boolean,
+): { write(bytes: Uint8Array): Promise<number> } {
+  return {
+    write: (bytes) =>
+      file.write(bytes).catch((error) => {
+        if ((error as { code?: string }).code === "ENOSPC") {
+          throw new IoError(
+            resume
+              ? "the local disk is full; the partial download is kept, so the same command resumes once there is room (--no-resume starts over)"
+              : "the local disk is full; the partial download was removed",
+            { action, cause: error },
+          );
+        }
+        throw localError(error, action);
+      }),
+  };
 }
 
 async function exists(path: string): Promise<boolean> {

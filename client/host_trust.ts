@@ -11,7 +11,7 @@
  */
 
 import { concat } from "@std/bytes/concat";
-import { certificateFingerprint, derToPem } from "../transfer/pem.ts";
+import { derToPem } from "../transfer/pem.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */
@@ -108,11 +108,6 @@ export async function probeCertificate(
     });
   });
   return derToPem(der);
-}
-
-/** Returns the fingerprint of a PEM certificate, `SHA256:...`. */
-export function fingerprintOf(certPem: string): Promise<string> {
-  return certificateFingerprint(certPem);
 }
 
 /**

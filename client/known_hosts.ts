@@ -70,7 +70,9 @@ export class HostKeyMismatchError extends Error {
         "but the one you trusted is",
         `    ${expected}`,
         `Offending entry: ${file}:${line}`,
-        `If the change is expected, remove line ${line} from ${file} and connect again.`,
+        `If the change is expected, accept the new certificate with`,
+        `    fts connect --fingerprint ${actual} ...`,
+        `or remove line ${line} from ${file} ("fts known-hosts remove ${hostPort}") and connect again.`,
       ].join("\n"),
     );
     this.name = "HostKeyMismatchError";
@@ -179,6 +181,43 @@ export class KnownHosts {
         }`,
       );
     }
+  }
+
+  /** Every remembered server, in file order. */
+  async list(): Promise<{ hostPort: string; fingerprint: string }[]> {
+    const lines = await this.#readLines();
+    const hosts = [];
+    for (let i = 0; i < lines.length; i++) {
+      const entry = await this.#parse(lines[i], i + 1);
+      if (entry) {
+        hosts.push({
+          hostPort: entry.hostPort,
+          fingerprint: entry.host.fingerprint,
+        });
+      }
+    }
+    return hosts;
+  }
+
+  /**
+   * Forgets `hostPort`; returns whether it was remembered.
+   *
+   * @throws {Error} "cannot forget host: ..." when the file cannot be written.
+   */
+  async remove(hostPort: string): Promise<boolean> {
+    const lines = await this.#readLines();
+    const kept = lines.filter((line) => firstField(line) !== hostPort);
+    if (kept.length === lines.length) return false;
+    try {
+      await Deno.writeTextFile(this.file, kept.join("\n"), { mode: 0o600 });
+    } catch (error) {
+      throw new Error(
+        `cannot forget host: cannot write ${this.file}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    return true;
   }
 
   async #readLines(): Promise<string[]> {

@@ -5,6 +5,7 @@
  */
 
 import { formatBytes, formatDuration } from "./format.ts";
+import { safeText } from "./safe_text.ts";
 
 /** Options for {@linkcode ProgressBar}. */
 export interface ProgressOptions {
@@ -49,6 +50,7 @@ export class ProgressBar {
   #encoder = new TextEncoder();
   #label: string;
   #files: { done: number; total: number } | null = null;
+  #finished = false;
 
   constructor(options: ProgressOptions) {
     this.#options = options;
@@ -56,12 +58,12 @@ export class ProgressBar {
     this.#done = options.start ?? 0;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
-    this.#label = options.label;
+    this.#label = safeText(options.label);
   }
 
   /** Shows `label` (the file being moved, in a tree) from the next redraw on. */
   setLabel(label: string): void {
-    this.#label = label;
+    this.#label = safeText(label);
   }
 
   /** Counts files as well as bytes (a tree): `total` files to move. */
@@ -97,6 +99,8 @@ export class ProgressBar {
 
   /** Draws the final state and ends the line. */
   finish(): void {
+    // The last line says how long it took instead of how long it will.
+    this.#finished = true;
     this.#draw(this.#now());
     this.#write("\n");
     this.#end();
@@ -128,13 +132,18 @@ export class ProgressBar {
         ? formatBytes(this.#done)
         : `${formatBytes(this.#done)} / ${formatBytes(total)}`);
     const rateText = `${formatBytes(Math.round(rate))}/s`;
+    const elapsed = `in ${formatDuration(seconds)}`;
     if (total === null || total === 0) {
-      return `${label}  ${sizes}  ${rateText}`;
+      return `${label}  ${sizes}  ${rateText}${
+        this.#finished ? `  ${elapsed}` : ""
+      }`;
     }
     const fraction = Math.min(this.#done / total, 1);
     const eta = rate > 0 ? (total - this.#done) / rate : Infinity;
     const percent = `${(fraction * 100).toFixed(0).padStart(3)}%`;
-    const tail = `${percent} ${sizes}  ${rateText}  ETA ${formatDuration(eta)}`;
+    const tail = `${percent} ${sizes}  ${rateText}  ${
+      this.#finished ? elapsed : `ETA ${formatDuration(eta)}`
+    }`;
     const columns = this.#options.columns ?? 80;
     const room = columns - tail.length - 5;
     if (room < 20) {

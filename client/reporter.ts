@@ -6,6 +6,7 @@
  */
 
 import { ProgressBar } from "./progress.ts";
+import { safeText } from "./safe_text.ts";
 
 /** Receives what the client has to say while it works. */
 export interface Reporter {
@@ -66,7 +67,9 @@ export class StreamReporter implements Reporter {
     this.#line(text);
   }
 
-  #line(text: string): void {
+  // Lines may carry server text (names, reasons, notices): made safe here.
+  #line(raw: string): void {
+    const text = safeText(raw);
     if (this.#bar) return this.#bar.interrupt(text);
     const writer = this.#output.getWriter();
     writer.write(this.#encoder.encode(text + "\n")).catch(() => {});

@@ -1,27 +1,50 @@
 /**
- * The interactive shell `fts connect HOST` opens: the remote commands plus
- * `cd`, `pwd`, `lcd`, `lpwd`, `help` and `quit`. An error is printed and the
- * shell goes on; Ctrl-D or `quit` leaves.
+ * The shell `fts connect HOST` opens: the remote commands plus `cd`, `pwd`,
+ * `lcd`, `lpwd`, `help` and `quit`, with sftp's conveniences: `put *.txt`
+ * expands locally and `get *.log` remotely (each match into the working
+ * folder), `mput`/`mget` are aliases, and Ctrl-C stops the running command.
+ *
+ * At a terminal an error is printed and the shell goes on. In batch mode
+ * (`-b FILE`, or commands piped in) the first error stops it, as `sftp -b`
+ * does, unless the command was written `-COMMAND`.
  *
  * @module
  */
 
 import { parseArgs } from "@std/cli/parse-args";
-import { TextLineStream } from "@std/streams";
-import { FtsError } from "../protocol/mod.ts";
+import { basename, dirname, globToRegExp, join } from "@std/path";
+import * as posix from "@std/path/posix";
+import { FtsError, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
 import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
+import { safeText } from "./safe_text.ts";
+import { localError } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
 
 const SHELL_COMMANDS: Record<string, string> = {
   "cd [PATH]": "change the remote folder (/ is the served root)",
   "pwd": "print the remote folder",
-  "lcd PATH": "change the local folder",
+  "lcd [PATH]": "change the local folder (default: home; ~ expands)",
   "lpwd": "print the local folder",
+  "mput, mget": "the same as put and get",
   "help": "show this list",
   "quit, exit": "leave (Ctrl-D too)",
 };
+
+/** Every word the shell takes as a command (for completion). */
+export const SHELL_WORDS: string[] = [
+  ...Object.keys(COMMANDS),
+  "cd",
+  "pwd",
+  "lcd",
+  "lpwd",
+  "mput",
+  "mget",
+  "help",
+  "quit",
+  "exit",
+];
 
 /** Returns the shell's help text. */
 export function shellHelp(): string {
@@ -34,21 +57,26 @@ export function shellHelp(): string {
   const width = Math.max(...rows.map(([usage]) => usage.length));
   return rows.map(([usage, summary]) => `  ${usage.padEnd(width)}  ${summary}`)
     .join("\n") +
-    "\nFlags: ls/stat --json --hash, rm/put/get -r, put/get --no-clobber --no-resume";
+    "\nFlags: ls/stat --json --hash, rm/put/get -r, put/get -P N --no-clobber --no-resume" +
+    "\nput *.txt expands locally, get *.log remotely, each match into the working folder." +
+    "\nCtrl-C stops a transfer (a rerun resumes) or clears the line.";
+}
+
+interface Word {
+  text: string;
+  /** Holds `*`, `?` or `[` outside quotes and escapes. */
+  glob: boolean;
 }
 
 /**
  * Splits a command line into words, honouring single and double quotes and
- * backslash escapes.
- *
- * @example
- * ```ts
- * splitWords(`put "my file.txt" docs/`); // ["put", "my file.txt", "docs/"]
- * ```
+ * backslash escapes. Each word says whether it held an unquoted glob
+ * character, so `put '*.txt'` sends a file named `*.txt`.
  */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
+function splitLine(line: string): Word[] {
+  const words: Word[] = [];
   let word = "";
+  let glob = false;
   let quote: string | null = null;
   let started = false;
   for (let i = 0; i < line.length; i++) {
@@ -65,131 +93,385 @@ export function splitWords(line: string): string[] {
       word += line[++i];
       started = true;
     } else if (/\s/.test(ch)) {
-      if (started) words.push(word);
+      if (started) words.push({ text: word, glob });
       word = "";
+      glob = false;
       started = false;
     } else {
+      if (ch === "*" || ch === "?" || ch === "[") glob = true;
       word += ch;
       started = true;
     }
   }
   if (quote) throw new UsageError("unterminated quote");
-  if (started) words.push(word);
+  if (started) words.push({ text: word, glob });
   return words;
 }
 
 /** What the shell needs from its surroundings. */
 export interface ShellIo {
-  /** Lines typed by the user. */
-  input: ReadableStream<Uint8Array>;
   /** Command output. */
   print: (text: string) => void;
   /** Error lines. */
   printError: (text: string) => void;
-  /** Shows the prompt (only when the input is a terminal). */
-  prompt?: (text: string) => void;
+  /** Stop at the first error and report it (sftp -b); else go on. */
+  batch: boolean;
+  /**
+   * Sets what Ctrl-C does while a command runs (`null` when none runs).
+   * Absent when there is no terminal to press it on.
+   */
+  onInterrupt?: (handler: (() => void) | null) => void;
 }
 
 /**
- * Runs the shell until `quit` or the end of input. `connect` opens a new
- * connection when the server has closed the old one (an idle timeout, say).
+ * Runs `shell` on `lines` (typed, or read from a batch file) until `quit`
+ * or their end, then logs out.
+ *
+ * @throws the first error in batch mode.
  */
 export async function runShell(
-  first: Connection,
-  connect: () => Promise<Connection>,
-  reporter: Reporter,
-  defaults: CommandSettings,
-  io: ShellIo,
+  shell: Shell,
+  lines: AsyncIterable<string>,
 ): Promise<void> {
-  let connection = first;
-  const runner = new CommandRunner(
-    connection,
-    reporter,
-    io.print,
-    true,
-    connect,
-  );
-  const lines: ReadableStream<string> = io.input
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new TextLineStream());
-  const reader = lines.getReader();
-  const showPrompt = () =>
-    io.prompt?.(`fts ${connection.label}:/${runner.cwd}> `);
   try {
-    showPrompt();
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      try {
-        const words = splitWords(value.trim());
-        if (words.length === 0) continue;
-        const [name, ...rest] = words;
-        if (name === "quit" || name === "exit") break;
-        if (connection.closed) {
-          connection = await connect();
-          runner.connection = connection;
-        }
-        await runBuiltin(name, rest, runner, connection, defaults, io);
-      } catch (error) {
-        io.printError(
-          error instanceof FtsError || error instanceof UsageError
-            ? error.message
-            : `error: ${error instanceof Error ? error.message : error}`,
-        );
-      } finally {
-        showPrompt();
-      }
+    for await (const line of lines) {
+      if (!await shell.runLine(line)) break;
     }
   } finally {
-    reader.releaseLock();
-    await connection.close();
+    await shell.connection.close();
   }
 }
 
-async function runBuiltin(
-  name: string,
-  rest: string[],
-  runner: CommandRunner,
-  connection: Connection,
-  defaults: CommandSettings,
-  io: ShellIo,
-): Promise<void> {
-  const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(rest, {
-    boolean: ["json", "hash", "r", "recursive", "no-clobber", "no-resume"],
-    string: ["P", "parallel"],
-  });
-  const args: string[] = flags._.map(String);
-  switch (name) {
-    case "help":
-      return io.print(shellHelp());
-    case "pwd":
-      return io.print(`/${runner.cwd}`);
-    case "lpwd":
-      return io.print(Deno.cwd());
-    case "lcd":
-      if (args.length !== 1) throw new UsageError("usage: lcd PATH");
-      return Deno.chdir(args[0]);
-    case "cd": {
-      const target = runner.remote(args[0] ?? "/");
-      if (target !== "") {
-        const entry = await connection.stat(target);
-        if (entry.type !== "dir") {
-          throw new UsageError(`cannot cd "${args[0]}": not a folder`);
-        }
-      }
-      runner.cwd = target;
-      return;
-    }
+/**
+ * One shell session: its connection, folders and listing cache. `connect`
+ * opens a new connection when the old one has closed (an idle timeout, a
+ * Ctrl-C).
+ */
+export class Shell {
+  /** The connection commands run on now. */
+  connection: Connection;
+  /** Runs the remote commands. */
+  readonly runner: CommandRunner;
+  #connect: () => Promise<Connection>;
+  #defaults: CommandSettings;
+  #io: ShellIo;
+  #listings = new Map<string, Promise<{ name: string; dir: boolean }[]>>();
+  /** Extra connections a running command opened (`-P`), for Ctrl-C. */
+  #extra = new Set<Connection>();
+
+  constructor(
+    connection: Connection,
+    connect: () => Promise<Connection>,
+    reporter: Reporter,
+    defaults: CommandSettings,
+    io: ShellIo,
+  ) {
+    this.connection = connection;
+    this.#connect = connect;
+    this.#defaults = defaults;
+    this.#io = io;
+    this.runner = new CommandRunner(
+      connection,
+      reporter,
+      io.print,
+      true,
+      async () => {
+        const extra = await connect();
+        this.#extra.add(extra);
+        return extra;
+      },
+    );
   }
-  await runner.run(name, args, {
-    ...defaults,
-    json: defaults.json || Boolean(flags.json),
-    hash: defaults.hash || Boolean(flags.hash),
-    recursive: Boolean(flags.r || flags.recursive),
-    noClobber: defaults.noClobber || Boolean(flags["no-clobber"]),
-    resume: defaults.resume && !flags["no-resume"],
-    parallel: parallelFlag(flags.P ?? flags.parallel) ?? defaults.parallel,
-  });
+
+  /** The prompt: `fts HOST:/FOLDER> `. */
+  prompt(): string {
+    return `fts ${this.connection.label}:/${safeText(this.runner.cwd)}> `;
+  }
+
+  /**
+   * Runs one line; returns false when the shell should end (`quit`).
+   *
+   * @throws in batch mode, the error of a command not written `-COMMAND`.
+   */
+  async runLine(line: string): Promise<boolean> {
+    let tolerant = false;
+    let interrupted = false;
+    let transfer = false;
+    try {
+      let text = line.trim();
+      if (this.#io.batch && text.startsWith("-")) {
+        tolerant = true;
+        text = text.slice(1);
+      }
+      if (text === "" || text.startsWith("#")) return true;
+      const [nameWord, ...rest] = splitLine(text);
+      const name = nameWord.text;
+      if (name === "quit" || name === "exit") return false;
+      transfer = ["put", "get", "mput", "mget"].includes(name);
+      if (this.connection.closed) {
+        this.connection = await this.#connect();
+        this.runner.connection = this.connection;
+      }
+      this.#io.onInterrupt?.(() => {
+        interrupted = true;
+        this.connection.abort();
+        for (const extra of this.#extra) extra.abort();
+      });
+      try {
+        await this.#runBuiltin(name, rest);
+      } finally {
+        this.#io.onInterrupt?.(null);
+        this.#listings.clear();
+        this.#extra.clear();
+      }
+    } catch (error) {
+      if (interrupted) {
+        this.#io.printError(
+          transfer
+            ? "interrupted; the partial transfer is kept, so the same command resumes"
+            : "interrupted",
+        );
+        return true;
+      }
+      const message = safeText(
+        error instanceof FtsError || error instanceof UsageError
+          ? error.message
+          : `error: ${error instanceof Error ? error.message : error}`,
+      );
+      if (this.#io.batch && !tolerant) throw error;
+      this.#io.printError(message);
+    }
+    return true;
+  }
+
+  async #runBuiltin(name: string, words: Word[]): Promise<void> {
+    const command = name === "mput" ? "put" : name === "mget" ? "get" : name;
+    const spec = Object.hasOwn(COMMANDS, command)
+      ? COMMANDS[command]
+      : undefined;
+    const known = new Set(spec?.flags ?? []);
+    const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(
+      words.map((word) => word.text),
+      {
+        boolean: [...known].filter((flag) =>
+          flag !== "P" && flag !== "parallel"
+        ),
+        string: [...known].filter((flag) =>
+          flag === "P" || flag === "parallel"
+        ),
+        unknown: (arg: string, key?: string) => {
+          if (key === undefined) return true;
+          throw new UsageError(`${name} does not take ${arg}`);
+        },
+      },
+    );
+    const plain: string[] = flags._.map(String);
+    switch (command) {
+      case "help":
+        return this.#io.print(shellHelp());
+      case "pwd":
+        return this.#io.print(`/${safeText(this.runner.cwd)}`);
+      case "lpwd":
+        return this.#io.print(Deno.cwd());
+      case "lcd":
+        return changeLocalFolder(plain);
+      case "cd":
+        return await this.#changeFolder(plain);
+    }
+    const globbed = words.filter((word) => !word.text.startsWith("-"));
+    const settings: CommandSettings = {
+      ...this.#defaults,
+      json: this.#defaults.json || Boolean(flags.json),
+      hash: this.#defaults.hash || Boolean(flags.hash),
+      recursive: Boolean(flags.r || flags.recursive),
+      noClobber: this.#defaults.noClobber || Boolean(flags["no-clobber"]),
+      resume: this.#defaults.resume && !flags["no-resume"],
+      parallel: parallelFlag(flags.P ?? flags.parallel) ??
+        this.#defaults.parallel,
+    };
+    if (
+      (command === "put" || command === "get") &&
+      globbed.length === plain.length && globbed.some((word) => word.glob)
+    ) {
+      return await this.#transferGlobs(command, globbed, settings);
+    }
+    await this.runner.run(command, plain, settings);
+  }
+
+  /**
+   * `put *.txt [DIR]`, `get *.log [DIR]`: the matches, each into DIR (the
+   * working folder when the last word is a pattern too).
+   */
+  async #transferGlobs(
+    command: "put" | "get",
+    words: Word[],
+    settings: CommandSettings,
+  ): Promise<void> {
+    const last = words.at(-1)!;
+    const target = words.length > 1 && !last.glob ? last.text : undefined;
+    const patterns = target === undefined ? words : words.slice(0, -1);
+    const sources: string[] = [];
+    for (const word of patterns) {
+      const matches = !word.glob
+        ? [word.text]
+        : command === "put"
+        ? await localMatches(word.text)
+        : await this.#remoteMatches(word.text);
+      if (matches.length === 0) {
+        throw new UsageError(`no match for "${word.text}"`);
+      }
+      sources.push(...matches);
+    }
+    if (command === "put") {
+      await this.runner.putMany(sources, target ?? "./", settings);
+    } else await this.runner.getMany(sources, target ?? ".", settings);
+  }
+
+  async #remoteMatches(pattern: string): Promise<string[]> {
+    const folder = posix.dirname(pattern);
+    const regex = globToRegExp(posix.basename(pattern), { extended: true });
+    const entries = await this.connection.list(this.runner.remote(folder));
+    return entries
+      .filter((entry) => entry.type === "file" && regex.test(entry.name))
+      .filter((entry) => !entry.name.startsWith(".") || pattern.startsWith("."))
+      .map((entry) =>
+        folder === "." ? entry.name : posix.join(folder, entry.name)
+      )
+      .sort();
+  }
+
+  async #changeFolder(args: string[]): Promise<void> {
+    if (args.length > 1) throw new UsageError("usage: cd [PATH]");
+    const target = this.runner.remote(args[0] ?? "/");
+    if (target !== "") {
+      const action = `cd "${args[0]}"`;
+      const entry = await this.connection.stat(target, false, action).catch(
+        (error) => {
+          if (error instanceof NotFoundError) {
+            throw new NotFoundError("no such folder", { action });
+          }
+          throw error;
+        },
+      );
+      if (entry.type !== "dir") {
+        throw new WrongTypeError("not a folder", { action });
+      }
+    }
+    this.runner.cwd = target;
+  }
+
+  /**
+   * Completes the word under the cursor: a command name first, then local
+   * paths for `put` and `lcd`, remote paths (from a listing cached until
+   * the next command) for the rest.
+   */
+  async complete(line: string): Promise<[string[], string]> {
+    const at = line.search(/\S*$/);
+    const word = line.slice(at);
+    const before = line.slice(0, at).trim();
+    if (before === "") {
+      const names = SHELL_WORDS.filter((name) => name.startsWith(word));
+      // One match is finished off with a space, as in bash.
+      return [names.length === 1 ? [`${names[0]} `] : names, word];
+    }
+    const command = before.split(/\s+/)[0];
+    const local = ["put", "mput", "lcd"].includes(command);
+    const folder = word.includes("/")
+      ? word.slice(0, word.lastIndexOf("/") + 1)
+      : "";
+    const prefix = word.slice(folder.length);
+    let entries: { name: string; dir: boolean }[];
+    try {
+      entries = local
+        ? await localEntries(folder === "" ? "." : expandHome(folder))
+        : await this.#remoteEntries(folder === "" ? "." : folder);
+    } catch {
+      return [[], word];
+    }
+    const hits = entries
+      .filter((entry) => entry.name.startsWith(prefix))
+      .filter((entry) => !entry.name.startsWith(".") || prefix.startsWith("."))
+      .map((entry) =>
+        folder + entry.name.replace(/([\s"'\\])/g, "\\$1") +
+        (entry.dir ? "/" : "")
+      )
+      .sort();
+    if (hits.length === 1 && !hits[0].endsWith("/")) hits[0] += " ";
+    return [hits, word];
+  }
+
+  #remoteEntries(folder: string): Promise<{ name: string; dir: boolean }[]> {
+    const path = this.runner.remote(folder);
+    let listing = this.#listings.get(path);
+    if (!listing) {
+      listing = this.connection.list(path).then((entries) =>
+        entries.map((entry) => ({
+          name: safeText(entry.name),
+          dir: entry.type === "dir",
+        }))
+      );
+      listing.catch(() => this.#listings.delete(path));
+      this.#listings.set(path, listing);
+    }
+    return listing;
+  }
+}
+
+async function localEntries(
+  folder: string,
+): Promise<{ name: string; dir: boolean }[]> {
+  const entries = [];
+  for await (const entry of Deno.readDir(folder)) {
+    let dir = entry.isDirectory;
+    if (entry.isSymlink) {
+      dir = (await Deno.stat(join(folder, entry.name)).catch(() => null))
+        ?.isDirectory ?? false;
+    }
+    entries.push({ name: entry.name, dir });
+  }
+  return entries;
+}
+
+/** Local files matching `pattern` (a glob in its last part), sorted. */
+async function localMatches(pattern: string): Promise<string[]> {
+  const expanded = expandHome(pattern);
+  const folder = dirname(expanded);
+  const regex = globToRegExp(basename(expanded), { extended: true });
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (!regex.test(entry.name) || entry.isDirectory) continue;
+      if (entry.name.startsWith(".") && !basename(expanded).startsWith(".")) {
+        continue;
+      }
+      names.push(folder === "." ? entry.name : join(folder, entry.name));
+    }
+  } catch {
+    return [];
+  }
+  return names.sort();
+}
+
+/** `~` and `~/...` name the home folder, as in a shell. */
+export function expandHome(path: string): string {
+  if (path !== "~" && !path.startsWith("~/")) return path;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  if (home === undefined) throw new UsageError("no home folder (set HOME)");
+  return home + path.slice(1);
+}
+
+function changeLocalFolder(args: string[]): void {
+  if (args.length > 1) throw new UsageError("usage: lcd [PATH]");
+  const path = expandHome(args[0] ?? "~");
+  const action = `lcd "${args[0] ?? "~"}"`;
+  try {
+    Deno.chdir(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new NotFoundError("no such local folder", { action });
+    }
+    throw localError(error, action);
+  }
 }
 
 /**

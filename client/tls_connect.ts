@@ -26,7 +26,8 @@
  */
 
 import { ConnectionError } from "../protocol/mod.ts";
-import { fingerprintOf, probeCertificate, ProbeError } from "./host_trust.ts";
+import { certificateFingerprint } from "../transfer/pem.ts";
+import { probeCertificate, ProbeError } from "./host_trust.ts";
 import {
   HostKeyMismatchError,
   type KnownHost,
@@ -84,6 +85,10 @@ export interface TlsSettings {
    * when there is no one to ask: an unknown server is then refused.
    */
   ask?: (label: string, fingerprint: string) => Promise<boolean>;
+  /** Told when a certificate the user accepted was added to known hosts. */
+  onRemembered?: (label: string, fingerprint: string, file: string) => void;
+  /** Give up connecting (TCP and TLS handshake) after this long. Default 30 s. */
+  timeoutMs?: number;
 }
 
 /** An open byte stream to a server. */
@@ -106,6 +111,7 @@ export interface Transport {
  */
 export class TransportOpener {
   #settings: TlsSettings;
+  #timeoutMs: number;
   #knownHosts: KnownHosts | null | undefined;
   #ca: string | undefined;
   /** The certificate accepted by an earlier connection, and its entry. */
@@ -115,6 +121,7 @@ export class TransportOpener {
   constructor(settings: TlsSettings = {}) {
     this.#settings = settings;
     this.#knownHosts = settings.knownHosts;
+    this.#timeoutMs = settings.timeoutMs ?? 30_000;
   }
 
   /**
@@ -132,7 +139,7 @@ export class TransportOpener {
     }
     if (settings.caFile !== undefined) {
       this.#ca ??= await readCa(settings.caFile, label);
-      return await connectVerified(target, label, [this.#ca]);
+      return await connectVerified(target, label, [this.#ca], this.#timeoutMs);
     }
     const wantsTls = settings.tls || settings.fingerprint !== undefined;
     const key = hostPortKey(target.hostname, target.port);
@@ -140,7 +147,7 @@ export class TransportOpener {
     const fingerprint = settings.fingerprint;
     if (fingerprint !== undefined && known?.fingerprint !== fingerprint) {
       const certPem = await probe(target, label);
-      const actual = await fingerprintOf(certPem);
+      const actual = await certificateFingerprint(certPem);
       if (actual !== fingerprint) {
         throw new FingerprintMismatchError(label, fingerprint, actual);
       }
@@ -148,15 +155,15 @@ export class TransportOpener {
       return await this.#pinned(target, label, certPem, undefined);
     }
     if (known) return await this.#pinned(target, label, known.certPem, known);
-    if (!wantsTls) return await connectPlain(target, label);
+    if (!wantsTls) return await connectPlain(target, label, this.#timeoutMs);
     // A certificate the system already trusts for this name needs no pin.
     try {
-      return await connectVerified(target, label, undefined);
+      return await connectVerified(target, label, undefined, this.#timeoutMs);
     } catch (error) {
       if (!(error instanceof UntrustedCertificateError)) throw error;
     }
     const certPem = await probe(target, label);
-    const actual = await fingerprintOf(certPem);
+    const actual = await certificateFingerprint(certPem);
     if (settings.ask === undefined) throw new UnknownHostError(label, actual);
     if (!await settings.ask(label, actual)) {
       throw new UntrustedCertificateError(
@@ -165,6 +172,9 @@ export class TransportOpener {
       );
     }
     await this.#remember(key, certPem);
+    if (this.#knownHosts !== null) {
+      settings.onRemembered?.(label, actual, this.#store().file);
+    }
     return await this.#pinned(target, label, certPem, undefined);
   }
 
@@ -200,15 +210,19 @@ export class TransportOpener {
     known: KnownHost | undefined,
   ): Promise<Transport> {
     try {
-      const transport = await connectTls(target, label, "localhost", [
-        certPem,
-      ]);
+      const transport = await connectTls(
+        target,
+        label,
+        "localhost",
+        [certPem],
+        this.#timeoutMs,
+      );
       this.#accepted = { certPem, known };
       return transport;
     } catch (error) {
       if (!(error instanceof UntrustedCertificateError)) throw error;
-      const expected = await fingerprintOf(certPem);
-      const actual = await fingerprintOf(await probe(target, label));
+      const expected = await certificateFingerprint(certPem);
+      const actual = await certificateFingerprint(await probe(target, label));
       if (actual !== expected) {
         if (known === undefined) {
           throw new FingerprintMismatchError(label, expected, actual);
@@ -236,8 +250,9 @@ function connectVerified(
   target: Target,
   label: string,
   caCerts: string[] | undefined,
+  timeoutMs: number,
 ): Promise<Transport> {
-  return connectTls(target, label, target.hostname, caCerts);
+  return connectTls(target, label, target.hostname, caCerts, timeoutMs);
 }
 
 async function connectTls(
@@ -245,12 +260,24 @@ async function connectTls(
   label: string,
   name: string,
   caCerts: string[] | undefined,
+  timeoutMs: number,
 ): Promise<Transport> {
-  const tcp = await connectTcp(target, label);
+  const tcp = await connectTcp(target, label, timeoutMs);
   let conn: Deno.TlsConn | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     conn = await Deno.startTls(tcp, { hostname: name, caCerts });
-    await conn.handshake();
+    const tls = conn;
+    // A server that accepts but never answers the handshake must not hang us.
+    await Promise.race([
+      tls.handshake(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(connectTimeout(label, timeoutMs)),
+          timeoutMs,
+        );
+      }),
+    ]);
     return { conn, tls: true };
   } catch (error) {
     try {
@@ -259,21 +286,34 @@ async function connectTls(
       // Already closed.
     }
     throw handshakeError(error, label);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-async function connectPlain(target: Target, label: string): Promise<Transport> {
-  return { conn: await connectTcp(target, label), tls: false };
+async function connectPlain(
+  target: Target,
+  label: string,
+  timeoutMs: number,
+): Promise<Transport> {
+  return { conn: await connectTcp(target, label, timeoutMs), tls: false };
 }
 
 async function connectTcp(
   target: Target,
   label: string,
+  timeoutMs: number,
 ): Promise<Deno.TcpConn> {
   let conn: Deno.TcpConn;
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+    conn = await Deno.connect({
+      hostname: target.hostname,
+      port: target.port,
+      signal,
+    });
   } catch (error) {
+    if (signal.aborted) throw connectTimeout(label, timeoutMs);
     throw new ConnectionError(`${reason(error)}`, {
       action: `connect to ${label}`,
       cause: error,
@@ -314,6 +354,15 @@ async function readCa(file: string, label: string): Promise<string> {
       { action: `connect to ${label}`, cause: error },
     );
   }
+}
+
+function connectTimeout(label: string, timeoutMs: number): ConnectionError {
+  return new ConnectionError(
+    `no answer within ${
+      Math.round(timeoutMs / 1000)
+    } s (the link may be down; see --timeout)`,
+    { action: `connect to ${label}` },
+  );
 }
 
 /** Turns a failed TLS handshake into the error a user can act on. */

@@ -302,7 +302,7 @@ async function listTree(
   );
   if (reply.op !== "tree-list") throw unexpected(reply, action);
   try {
-    const items = (await readJsonLines(connection.reader.body())).map(
+    const items = (await readJsonLines(connection.body())).map(
       asTreeItem,
     );
     const seen = new Set<string>();
@@ -367,12 +367,12 @@ async function receiveLane(
   const { options, throttle, tally, batch, action, staging } = context;
   const wanted = new Map(files.map((item) => [item.path, item]));
   try {
-    await connection.writer.send({
+    await connection.send({
       op: "tree-want",
       path: remote,
       verify: options.verify,
     });
-    await connection.writer.sendBody(jsonLines(files.map((f) => f.path)));
+    await connection.sendBody(jsonLines(files.map((f) => f.path)));
   } catch (error) {
     throw connection.wrap(error, action);
   }
@@ -396,7 +396,7 @@ async function receiveLane(
     }
     tally.current(message.path);
     const target = join(root, message.path);
-    const body = connection.reader.body();
+    const body = connection.body();
     const number = staging.next++;
     const writer = number % staging.folders.length;
     const staged: StagedFile = {

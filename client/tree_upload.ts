@@ -22,7 +22,6 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
-import { sendFileBody } from "../transfer/file_body.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { batchSmallFile } from "../transfer/tree_files.ts";
@@ -178,19 +177,19 @@ async function startPut(
   action: string,
 ): Promise<number[]> {
   try {
-    await connection.writer.send({
+    await connection.send({
       op: "tree-put",
       path: remote,
       verify: options.verify,
     });
-    await connection.writer.sendBody(jsonLines(files));
+    await connection.sendBody(jsonLines(files));
   } catch (error) {
     throw connection.wrap(error, action);
   }
   const reply = await connection.reply(action);
   if (reply.op !== "tree-need") throw unexpected(reply, action);
   try {
-    const ranges = await readJsonLines(connection.reader.body());
+    const ranges = await readJsonLines(connection.body());
     const needed = fromRanges(ranges, files.length);
     if (needed.length !== reply.files) {
       throw new ProtocolError(
@@ -262,7 +261,6 @@ async function sendLane(
   };
 
   const send = async (): Promise<void> => {
-    const { writer } = connection;
     const batch = new FrameBatch(SEND_BATCH + DATA_CHUNK_SIZE);
     const flushAt = throttle
       ? Math.min(SEND_BATCH, throttle.slice)
@@ -270,7 +268,7 @@ async function sendLane(
     const flush = async () => {
       const bytes = batch.take();
       if (throttle) await throttle.consume(bytes.byteLength);
-      await writer.sendEncoded(bytes);
+      await connection.sendEncoded(bytes);
     };
     for (const dir of dirs) {
       batch.message({
@@ -324,7 +322,7 @@ async function sendLane(
         const info = await file.stat();
         const mtime = treeItem(item.path, info).mtime;
         sent.push({ ...item, size: info.size, mtime });
-        await writer.send({
+        await connection.send({
           op: "file",
           path: item.path,
           size: info.size,
@@ -333,7 +331,7 @@ async function sendLane(
         });
         // A read failure goes to the server in the trailer; it reports the
         // file as failed in its acknowledgement.
-        await sendFileBody(writer, file, connection.pool, {
+        await connection.sendFileBody(file, {
           hasher: options.verify ? startHasher(connection.pool) : null,
           throttle,
           onBytes: (n) => tally.moved(n),

@@ -6,6 +6,8 @@
  */
 
 import {
+  AlreadyExistsError,
+  FtsError,
   IntegrityError,
   IoError,
   NotFoundError,
@@ -53,7 +55,8 @@ export async function upload(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
-  const action = `put "${local === "-" ? "stdin" : local}"`;
+  // Named for the remote target, as scp and sftp do: that is what changes.
+  const action = `put "${remote}"`;
   const fromStdin = local === "-";
   let file: Deno.FsFile;
   try {
@@ -102,17 +105,18 @@ export async function upload(
         );
       }
     }
-    await connection.writer.send({ op: "data", offset, size });
+    await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
     let chunks = fileChunks(file, pool);
+    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
     try {
-      await connection.writer.sendBody(
+      await connection.sendBody(
         chunks,
         () => options.verify ? { sha256: hasher.hex() } : {},
         (chunk) => {
@@ -123,7 +127,14 @@ export async function upload(
       );
     } catch (error) {
       bar?.clear();
-      throw connection.wrap(error, action);
+      const failure = connection.wrap(error, action, options.resume);
+      if (!connection.closed) {
+        // A local failure (a changed or unreadable file): the trailer told
+        // the server, which discards the upload; its reply keeps the
+        // session in step for the next command.
+        await connection.reply(action).catch(() => {});
+      }
+      throw failure instanceof FtsError ? failure.withAction(action) : failure;
     }
     let done;
     try {
@@ -144,8 +155,46 @@ export async function upload(
   }
 }
 
+/**
+ * Passes the file's chunks on, failing when the file turns out longer or
+ * shorter than the `bytes` announced (when known), and turning a failed read
+ * into an error that blames the local file rather than the connection.
+ */
+function checkedReads(
+  chunks: ReadableStream<Uint8Array>,
+  bytes: number | null,
+  action: string,
+): ReadableStream<Uint8Array> {
+  const reader = chunks.getReader();
+  let seen = 0;
+  const changed = () =>
+    new IoError(
+      "the file changed while it was being sent; run the command again once it is complete",
+    );
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw localError(error, action);
+      }
+      if (next.done) {
+        if (bytes !== null && seen !== bytes) throw changed();
+        controller.close();
+        return;
+      }
+      seen += next.value.byteLength;
+      if (bytes !== null && seen > bytes) throw changed();
+      controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 /** Maps a local file-system error to a one-line typed error. */
 export function localError(error: unknown, action: string): Error {
+  if (error instanceof FtsError) return error.withAction(action);
   if (error instanceof Deno.errors.NotFound) {
     return new NotFoundError(`no such local file`, { action: action });
   }
@@ -155,5 +204,19 @@ export function localError(error: unknown, action: string): Error {
   if (error instanceof Deno.errors.IsADirectory) {
     return new WrongTypeError(`it is a folder`, { action: action });
   }
-  return error instanceof Error ? error : new Error(String(error));
+  if (error instanceof Deno.errors.AlreadyExists) {
+    return new AlreadyExistsError(`it already exists`, { action: action });
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new WrongTypeError(`a parent is not a folder`, { action: action });
+  }
+  const code = (error as { code?: string } | null)?.code;
+  if (code === "ENOSPC") {
+    return new IoError(`the local disk is full`, { action: action });
+  }
+  // The OS message names host paths; the code alone says what happened.
+  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
+    action: action,
+    cause: error,
+  });
 }

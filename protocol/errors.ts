@@ -96,6 +96,8 @@ export class ProtocolError extends FtsError {
  * were expected: one end speaks TLS and the other does not.
  */
 export class PeerSpeaksTlsError extends ProtocolError {}
+/** The byte stream ended part-way through a frame (the link was cut). */
+export class TruncatedFrameError extends ProtocolError {}
 /** The received bytes do not match the sender's checksum. */
 export class IntegrityError extends FtsError {
   override readonly code = "integrity";

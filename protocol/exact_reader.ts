@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { TruncatedFrameError } from "./errors.ts";
 
 /** Reads smaller than this are served from a read-ahead of this size. */
 export const READ_AHEAD = 64 * 1024;
@@ -37,7 +37,7 @@ export class ExactReader {
    * Reads exactly `size` bytes into a new buffer.
    *
    * Returns `null` when the stream ends before the first byte; throws a
-   * {@linkcode ProtocolError} when it ends part-way.
+   * {@linkcode TruncatedFrameError} when it ends part-way.
    */
   read(size: number): Promise<Uint8Array | null> {
     return this.readInto(new Uint8Array(size));
@@ -48,7 +48,7 @@ export class ExactReader {
    * transfers the buffer, so use the returned view, not `target`).
    *
    * Returns `null` when the stream ends before the first byte; throws a
-   * {@linkcode ProtocolError} when it ends part-way.
+   * {@linkcode TruncatedFrameError} when it ends part-way.
    */
   async readInto(target: Uint8Array): Promise<Uint8Array | null> {
     const size = target.byteLength;
@@ -103,7 +103,7 @@ export class ExactReader {
 
   #ended(filled: number, size: number): null {
     if (filled === 0) return null;
-    throw new ProtocolError(
+    throw new TruncatedFrameError(
       `connection ended inside a frame (${filled} of ${size} bytes)`,
     );
   }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { resolve } from "@std/path";
+import { WrongTypeError } from "../protocol/mod.ts";
 import { configDir } from "../transfer/config_dir.ts";
 import {
   type CertificateKeyPair,
@@ -54,6 +56,12 @@ export function parseDuration(text: string): number {
 export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
+  const info = await Deno.stat(options.root).catch(() => null);
+  if (info && !info.isDirectory) {
+    throw new WrongTypeError(`it exists and is not a folder`, {
+      action: `serve "${options.root}"`,
+    });
+  }
   const certificate = await serverCertificate(options);
   const server = await FtsServer.start({
     ...options,
@@ -62,7 +70,9 @@ export async function serveCommand(
   const { hostname, port } = server.addr;
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
   const announce = options.announce ?? console.log;
-  announce(`fts listening on ${shown}:${port}`);
+  announce(
+    `fts listening on ${shown}:${port}, serving ${resolve(options.root)}`,
+  );
   if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
   let signalled = 0;
   const onSignal = () => {

@@ -15,7 +15,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { DiskFullError } from "../protocol/errors.ts";
+import { DiskFullError, NotFoundError } from "../protocol/errors.ts";
 import type { ConfinedRoot, Folder } from "./confined_root.ts";
 import { STAGING_DIR } from "./remote_path.ts";
 
@@ -44,12 +44,9 @@ export class UploadStaging {
     this.limit = limit;
   }
 
-  /** Opens (making it if missing) the staging folder. */
-  folder(): Promise<Folder> {
-    return this.#root.folder(PARTIAL_SEGMENTS, {
-      create: true,
-      internal: true,
-    });
+  /** Opens (making it if missing, unless `create` is false) the staging folder. */
+  folder(create = true): Promise<Folder> {
+    return this.#root.folder(PARTIAL_SEGMENTS, { create, internal: true });
   }
 
   /**
@@ -114,7 +111,13 @@ export class UploadStaging {
    */
   async sweep(ttlMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
-    using folder = await this.folder();
+    // A served folder that never had an upload gets no .fts from a sweep.
+    const folder = await this.folder(false).catch((error) => {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    });
+    if (!folder) return 0;
+    using _ = folder;
     for (const entry of await this.#entries(folder)) {
       if (this.#locked.has(entry.name)) continue;
       const tree = entry.name.startsWith("tree-");

@@ -49,11 +49,13 @@ Deno.test("fts --version and --help print and exit 0", async () => {
   }
 });
 
-Deno.test("a usage error prints usage and exits 2", async () => {
+Deno.test("a usage error prints one line and where help is, and exits 2", async () => {
   const unknown = await runFts(["frobnicate"]);
   assertEquals(unknown.code, 2);
-  assertStringIncludes(unknown.stderr, 'fts: unknown command "frobnicate"');
-  assertStringIncludes(unknown.stderr, "Usage");
+  assertEquals(
+    unknown.stderr,
+    "fts: unknown command \"frobnicate\"\ntry 'fts --help'\n",
+  );
   const badPort = await runFts(["serve", "--port", "http"]);
   assertEquals(badPort.code, 2);
   const noHost = await runFts(["connect"]);
@@ -61,6 +63,17 @@ Deno.test("a usage error prints usage and exits 2", async () => {
   const unknownOption = await runFts(["connect", "--frobnicate", "h", "ls"]);
   assertEquals(unknownOption.code, 2);
   assertStringIncludes(unknownOption.stderr, 'unknown option "--frobnicate"');
+  assertStringIncludes(unknownOption.stderr, "try 'fts connect --help'");
+  // Checked before connecting: no server listens on port 1.
+  const badCommand = await runFts(["connect", "127.0.0.1:1", "frobnicate"]);
+  assertEquals(
+    badCommand.stderr,
+    "fts: unknown command \"frobnicate\"\ntry 'fts connect --help'\n",
+  );
+  assertEquals(badCommand.code, 2);
+  const help = await runFts(["help", "connect"]);
+  assertEquals(help.code, 0);
+  assertStringIncludes(help.stdout, "Usage: fts connect");
 });
 
 Deno.test("fts serve announces its real port, logs operations and exits 0 on SIGTERM", async () => {
@@ -169,7 +182,7 @@ Deno.test("put - reads stdin and get - writes stdout", async () => {
   });
 });
 
-Deno.test("the shell runs commands, survives errors and leaves at end of input", async () => {
+Deno.test("the piped shell runs commands, goes past -COMMAND failures and leaves at quit", async () => {
   await withServe(async (address, root, work) => {
     await Deno.writeTextFile(join(work, "my file.txt"), "shell data");
     const script = [
@@ -177,10 +190,10 @@ Deno.test("the shell runs commands, survives errors and leaves at end of input",
       "cd inbox",
       "pwd",
       `put "my file.txt"`,
-      "get nothing-here",
+      "-get nothing-here",
       "ls",
       "cd /",
-      "frobnicate",
+      "-frobnicate",
       "ls",
       "help",
       "quit",

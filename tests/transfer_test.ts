@@ -230,7 +230,7 @@ Deno.test("a shutdown notice arrives during a transfer, which still completes", 
   });
 });
 
-Deno.test("the progress bar draws bytes, percent, rate and ETA into its stream", async () => {
+Deno.test("the progress bar draws bytes, percent, rate and ETA, and ends with the elapsed time", async () => {
   const chunks: Uint8Array[] = [];
   let now = 0;
   const bar = new ProgressBar({
@@ -262,6 +262,8 @@ Deno.test("the progress bar draws bytes, percent, rate and ETA into its stream",
     " 50% 50.0 MiB / 100.0 MiB  25.0 MiB/s  ETA 0:02",
   );
   assert(frames[2].endsWith("\n"));
+  // The last line shows the time taken instead of an ETA.
+  assertStringIncludes(frames[2], "25.0 MiB/s  in 0:02\n");
   assert(frames.every((f) => f.startsWith("big.iso [")));
   assert(!drawn.includes("\x1b[36m"), "no colour unless asked");
 });

@@ -129,7 +129,7 @@ export async function startServe(
   }
   clearTimeout(deadline);
   reader.cancel().catch(() => {});
-  const match = /^fts listening on 127\.0\.0\.1:(\d+)\n/.exec(text);
+  const match = /^fts listening on 127\.0\.0\.1:(\d+), serving .*\n/.exec(text);
   if (!match) {
     child.kill("SIGKILL");
     await child.status;
