@@ -50,27 +50,47 @@ export const TREE_PARTIAL_PREFIX = ".fts-partial-";
 /** Background writers, each with its own staging folder (see server/tree_session.ts). */
 const WRITERS = 2;
 
-/** Staging folders left by a killed run are removed once this old. */
+/** Staging folders of unknown owner are removed once this old. */
 const STALE_MS = 10 * 60_000;
 
 /**
  * Removes staging folders a killed run left in `root`, then makes
- * {@linkcode WRITERS} new ones.
+ * {@linkcode WRITERS} new ones. Each folder's name carries its run's process
+ * id: on Linux a folder whose process is gone is removed at once, so a
+ * rerun after a kill frees the space straight away; elsewhere (or for
+ * folders without an id) once {@linkcode STALE_MS} old.
  */
 function makeStagingFolders(root: string): string[] {
-  const pattern = /^\.fts-partial-[0-9a-f]{8}-\d+$/;
+  const pattern = /^\.fts-partial-[0-9a-f]{8}-(?:(\d+)-)?\d+$/;
   for (const entry of Deno.readDirSync(root)) {
-    if (!entry.isDirectory || !pattern.test(entry.name)) continue;
+    const match = entry.isDirectory ? pattern.exec(entry.name) : null;
+    if (!match) continue;
     const path = join(root, entry.name);
     const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
-    if (age > STALE_MS) Deno.removeSync(path, { recursive: true });
+    if (age > STALE_MS || (match[1] && !processAlive(Number(match[1])))) {
+      Deno.removeSync(path, { recursive: true });
+    }
   }
   const tag = crypto.randomUUID().slice(0, 8);
   return Array.from({ length: WRITERS }, (_, writer) => {
-    const path = join(root, `${TREE_PARTIAL_PREFIX}${tag}-${writer}`);
+    const path = join(
+      root,
+      `${TREE_PARTIAL_PREFIX}${tag}-${Deno.pid}-${writer}`,
+    );
     Deno.mkdirSync(path);
     return path;
   });
+}
+
+/** Whether process `pid` runs (Linux: /proc); elsewhere assumed alive. */
+function processAlive(pid: number): boolean {
+  if (Deno.build.os !== "linux" || pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
 }
 
 /**
@@ -98,7 +118,9 @@ export async function downloadTree(
     if (item.type === "symlink" || item.type === "other") tally.skip(item);
     // A folder the server could not read: reported by name; what it holds
     // is missing, and the rest of the tree still comes.
-    if (item.error) tally.fail(item.path, item.error.code, item.error.reason);
+    if (item.error) {
+      tally.failFolder(item.path, item.error.code, item.error.reason);
+    }
   }
 
   // Folders first, parents before children; one that cannot be made fails
@@ -126,7 +148,7 @@ export async function downloadTree(
     } catch (error) {
       const { code, reason } = localReason(error);
       broken.set(dir.path, reason);
-      tally.fail(dir.path, code, reason);
+      tally.failFolder(dir.path, code, reason);
     }
   }
 
@@ -218,7 +240,7 @@ export async function downloadTree(
       Deno.utimeSync(host, now, new Date(dir.mtime));
     } catch (error) {
       const { code, reason } = localReason(error);
-      tally.fail(dir.path, code, reason);
+      tally.failFolder(dir.path, code, reason);
     }
   }
   return tally.finish(action, files.length);

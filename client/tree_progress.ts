@@ -65,6 +65,7 @@ export class TreeTally {
   #verb: string;
   #bar: ProgressBar | null = null;
   #codes = new Set<ErrorCode>();
+  #failedFolders = 0;
 
   /** `verb` is `put` or `get`, as failures are worded (`cannot put "a"`). */
   constructor(reporter: Reporter, verb: "put" | "get") {
@@ -82,14 +83,9 @@ export class TreeTally {
     );
   }
 
-  /** Reports files that need not move. */
+  /** Counts files that need not move (the summary says so, once). */
   upToDate(count: number): void {
     this.result.upToDate += count;
-    if (count > 0) {
-      this.#reporter.info(
-        `skipped ${count} ${count === 1 ? "file" : "files"} already up to date`,
-      );
-    }
   }
 
   /** Starts the progress bar for `files` files of `bytes` bytes in all. */
@@ -116,11 +112,24 @@ export class TreeTally {
     this.#bar?.advanceFiles(1);
   }
 
-  /** Reports one file (or folder) that failed, and goes on. */
+  /** Reports one file that failed, and goes on. */
   fail(path: string, code: ErrorCode, reason: string): void {
     this.result.failed++;
-    this.#codes.add(code);
     this.#bar?.advanceFiles(1);
+    this.#report(path, code, reason);
+  }
+
+  /**
+   * Reports one folder that failed (could not be read, made or given its
+   * mode); counted apart from the files, and the rest goes on.
+   */
+  failFolder(path: string, code: ErrorCode, reason: string): void {
+    this.#failedFolders++;
+    this.#report(path, code, reason);
+  }
+
+  #report(path: string, code: ErrorCode, reason: string): void {
+    this.#codes.add(code);
     const text = `cannot ${this.#verb} "${path || "."}": ${reason}`;
     if (this.#reporter.error) this.#reporter.error(text);
     else this.#reporter.info(text);
@@ -146,25 +155,36 @@ export class TreeTally {
   finish(action: string, total: number): TreeResult {
     this.#bar?.finish();
     this.#bar = null;
-    const { files, bytes, failed } = this.result;
-    this.#reporter.info(
-      `${this.#verb === "put" ? "sent" : "received"} ${files} ${
-        files === 1 ? "file" : "files"
-      } (${formatBytes(bytes)})${
-        this.result.upToDate > 0
-          ? `, ${this.result.upToDate} already up to date`
-          : ""
-      }${failed > 0 ? `, ${failed} failed` : ""}`,
-    );
-    if (failed > 0) {
+    const { files, bytes, failed, upToDate } = this.result;
+    const folders = this.#failedFolders;
+    const foldersFailed = folders === 1 ? "1 folder" : `${folders} folders`;
+    if (files === 0 && failed === 0 && folders === 0 && upToDate > 0) {
+      this.#reporter.info(
+        `all ${upToDate} ${
+          upToDate === 1 ? "file" : "files"
+        } already up to date`,
+      );
+    } else {
+      this.#reporter.info(
+        `${this.#verb === "put" ? "sent" : "received"} ${files} ${
+          files === 1 ? "file" : "files"
+        } (${formatBytes(bytes)})${
+          upToDate > 0 ? `, ${upToDate} already up to date` : ""
+        }${failed > 0 ? `, ${failed} failed` : ""}${
+          folders > 0 ? `, ${foldersFailed} failed` : ""
+        }`,
+      );
+    }
+    if (failed > 0 || folders > 0) {
       const code = this.#codes.size === 1 ? [...this.#codes][0] : "io";
+      const parts = [
+        failed > 0
+          ? `${failed} of ${total} ${total === 1 ? "file" : "files"}`
+          : "",
+        folders > 0 ? foldersFailed : "",
+      ].filter((part) => part !== "");
       throw errorFromWire(
-        {
-          code,
-          reason: `${failed} of ${total} ${
-            total === 1 ? "file" : "files"
-          } failed`,
-        },
+        { code, reason: `${parts.join(" and ")} failed` },
         action,
       );
     }

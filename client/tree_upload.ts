@@ -72,7 +72,7 @@ export async function uploadTree(
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {
     const { code, reason } = localReason(error);
-    tally.fail(path, code, `cannot read the folder: ${reason}`);
+    tally.failFolder(path, code, `cannot read the folder: ${reason}`);
   }
 
   const needed =

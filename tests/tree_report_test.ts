@@ -1,0 +1,103 @@
+/**
+ * How tree transfers report: a folder that fails is counted as a folder,
+ * not as a file; a rerun of an up-to-date tree says so once; staging folders
+ * a killed `get -r` left are removed by the rerun at once.
+ *
+ * @module
+ */
+
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { join } from "@std/path";
+import { Connection } from "../client/connection.ts";
+import type { Reporter } from "../client/reporter.ts";
+import { downloadTree } from "../client/tree_download.ts";
+import type { TreeOptions } from "../client/tree_progress.ts";
+import { uploadTree } from "../client/tree_upload.ts";
+import { startServer } from "./helpers/server.ts";
+
+const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
+
+function recorder(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (text) => void lines.push(text),
+    error: (text) => void lines.push(`error: ${text}`),
+    progress: () => null,
+  };
+}
+
+async function withTree(
+  fn: (ctx: { root: string; work: string; c: Connection }) => Promise<void>,
+): Promise<void> {
+  const { root, port, cleanup } = await startServer();
+  const work = await Deno.makeTempDir({ prefix: "fts-report-" });
+  const c = await Connection.open({ hostname: "127.0.0.1", port });
+  try {
+    await Deno.mkdir(join(root, "src", "sub"), { recursive: true });
+    await Deno.writeTextFile(join(root, "src", "a.txt"), "a");
+    await Deno.writeTextFile(join(root, "src", "b.txt"), "b");
+    await Deno.writeTextFile(join(root, "src", "sub", "c.txt"), "c");
+    await fn({ root, work, c });
+  } finally {
+    c.abort();
+    await cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+Deno.test("get -r counts a folder it cannot make as a folder, not as a file", async () => {
+  await withTree(async ({ work, c }) => {
+    const local = join(work, "dst");
+    await Deno.mkdir(local);
+    await Deno.writeTextFile(
+      join(local, "sub"),
+      "a file where the folder goes",
+    );
+    const report = recorder();
+    const error = await assertRejects(() =>
+      downloadTree(c, "src", local, OPTIONS, report)
+    );
+    assertStringIncludes(String(error), "1 of 3 files and 1 folder failed");
+    assertEquals(await Deno.readTextFile(join(local, "a.txt")), "a");
+    assertEquals(await Deno.readTextFile(join(local, "b.txt")), "b");
+    assert(
+      report.lines.some((line) =>
+        line.includes("received 2 files") && line.includes("1 folder failed")
+      ),
+      report.lines.join("\n"),
+    );
+  });
+});
+
+Deno.test("a rerun of an up-to-date tree says so once", async () => {
+  await withTree(async ({ work, c }) => {
+    const local = join(work, "dst");
+    await downloadTree(c, "src", local, OPTIONS, recorder());
+    const again = recorder();
+    await downloadTree(c, "src", local, OPTIONS, again);
+    assertEquals(again.lines, ["all 3 files already up to date"]);
+    const up = recorder();
+    await uploadTree(c, local, "src", OPTIONS, up);
+    assertEquals(up.lines, ["all 3 files already up to date"]);
+  });
+});
+
+Deno.test("get -r removes the staging folders a killed run left, at once", async () => {
+  await withTree(async ({ work, c }) => {
+    const local = join(work, "dst");
+    await Deno.mkdir(local);
+    // A run whose process is gone (no process has pid 2^22 + 1 here).
+    const dead = join(local, ".fts-partial-0badf00d-4194305-0");
+    await Deno.mkdir(dead);
+    await Deno.writeFile(join(dead, "0"), new Uint8Array(4096));
+    await downloadTree(c, "src", local, OPTIONS, recorder());
+    const left = [...Deno.readDirSync(local)].map((entry) => entry.name);
+    assertEquals(left.sort(), ["a.txt", "b.txt", "sub"]);
+  });
+});
