@@ -59,6 +59,11 @@ Options:
   --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
                          the oldest go first (default: no cap)
   --grace SECS           time running transfers get at shutdown (default 10)
+  --http [HOST:]PORT     also serve HTTP/WebDAV and the web page on PORT (off
+                         by default; HTTPS with --tls; 0 picks a free port);
+                         prints "fts http listening on HOST:PORT"
+  --http-allow-basic-insecure
+                         accept HTTP Basic logins (--users) over plain HTTP
   --debug                show stack traces`;
 
 const CONNECT_HELP =
@@ -177,6 +182,7 @@ export async function main(
       "recursive",
       "tls",
       "replace",
+      "http-allow-basic-insecure",
     ],
     string: [
       "cert",
@@ -194,6 +200,7 @@ export async function main(
       "limit-rate",
       "P",
       "parallel",
+      "http",
     ],
     alias: { h: "help", V: "version" },
     unknown: (arg: string, key?: string) => {
@@ -251,6 +258,10 @@ export async function main(
           graceMs: flags.grace === undefined
             ? 10_000
             : duration(flags.grace, "--grace"),
+          http: flags.http === undefined
+            ? undefined
+            : httpAddress(flags.http, flags.host ?? "0.0.0.0"),
+          httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
           announce: io.out,
         });
         return 0;
@@ -352,6 +363,21 @@ function oneLine(error: unknown): string {
     return `cannot continue: permission denied (${error.message})`;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `--http [HOST:]PORT`; without a host, the one of `--host`. */
+function httpAddress(
+  text: string,
+  defaultHost: string,
+): { hostname: string; port: number } {
+  const match = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(text);
+  if (!match) {
+    throw new UsageError(`--http takes [HOST:]PORT, not "${text}"`);
+  }
+  return {
+    hostname: match[1] || defaultHost,
+    port: integer(match[2], "--http"),
+  };
 }
 
 function integer(text: string, flag: string): number {

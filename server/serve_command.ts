@@ -64,6 +64,13 @@ export async function serveCommand(
   const announce = options.announce ?? console.log;
   announce(`fts listening on ${shown}:${port}`);
   if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
+  if (server.http) {
+    const http = server.http.addr;
+    const host = http.hostname.includes(":")
+      ? `[${http.hostname}]`
+      : http.hostname;
+    announce(`fts http listening on ${host}:${http.port}`);
+  }
   let signalled = 0;
   const onSignal = () => {
     signalled++;
