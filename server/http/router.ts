@@ -119,6 +119,11 @@ export async function route(
     if (request.url.length > MAX_URL) {
       throw new HttpError(414, "the URL is too long");
     }
+    if (request.url.includes("#")) {
+      // A fragment never belongs in a request; acting on the path before it
+      // would delete something the client did not name.
+      throw new HttpError(400, "the URL contains a fragment");
+    }
     const raw = rawPathOf(request.url);
     path = remotePathOf(raw);
     if (method === "OPTIONS") {
