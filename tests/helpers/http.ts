@@ -47,10 +47,16 @@ export async function installed(program: string): Promise<boolean> {
 export async function run(
   program: string,
   args: string[],
-  options: { stdin?: Uint8Array; timeoutMs?: number; allowFail?: boolean } = {},
+  options: {
+    stdin?: Uint8Array;
+    timeoutMs?: number;
+    allowFail?: boolean;
+    cwd?: string;
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(program, {
     args,
+    cwd: options.cwd,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
