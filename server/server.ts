@@ -122,6 +122,7 @@ export class FtsServer {
     const log = new ServerLog(write);
     const readOnly = options.readOnly ?? false;
     const maxConnections = options.maxConnections ?? 256;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
     const http = options.http
       ? HttpFrontEnd.start({
         ...options.http,
@@ -132,6 +133,7 @@ export class FtsServer {
         tls: options.tls,
         allowBasicInsecure: options.httpAllowBasicInsecure,
         maxRequests: maxConnections,
+        idleTimeoutMs,
       })
       : null;
     return new FtsServer(listener, {
@@ -141,7 +143,7 @@ export class FtsServer {
       readOnly,
       tls: options.tls !== undefined,
       logins,
-      idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+      idleTimeoutMs,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
     }, http);

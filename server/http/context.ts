@@ -26,6 +26,8 @@ export interface HttpContext {
   allowBasicInsecure: boolean;
   locks: LockTable;
   props: DeadProperties;
+  /** Cut off a request or response body that makes no progress this long. */
+  idleTimeoutMs: number;
 }
 
 /** One request as the handlers see it. */

@@ -8,7 +8,7 @@
  */
 
 import type { Entry } from "../../protocol/messages.ts";
-import type { Store } from "../store.ts";
+import type { HttpRequest } from "./context.ts";
 import { readStream } from "./read_stream.ts";
 import { contentTypeOf } from "./content_type.ts";
 
@@ -58,11 +58,10 @@ function parseRange(
 
 /** Answers GET or HEAD of the file `path` described by `entry`. */
 export async function getFile(
-  store: Store,
-  request: Request,
-  path: string,
+  req: HttpRequest,
   entry: Entry,
 ): Promise<Response> {
+  const { request } = req;
   const etag = etagOf(entry);
   const headers = new Headers({
     "etag": etag,
@@ -122,6 +121,9 @@ export async function getFile(
   if (request.method === "HEAD") {
     return new Response(null, { status, headers });
   }
-  const handle = await store.open(path, start);
-  return new Response(readStream(handle, length), { status, headers });
+  const handle = await req.ctx.store.open(req.path, start);
+  return new Response(
+    readStream(handle, length, req.ctx.idleTimeoutMs),
+    { status, headers },
+  );
 }

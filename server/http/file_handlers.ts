@@ -38,7 +38,7 @@ export async function handleGet(req: HttpRequest): Promise<Response> {
   const entry = await req.ctx.store.stat(req.path, { follow: true });
   if (entry.type === "dir") return await getFolder(req);
   if (entry.type !== "file") throw new HttpError(403, "not a regular file");
-  return await getFile(req.ctx.store, req.request, req.path, entry);
+  return await getFile(req, entry);
 }
 
 /** The SHA-256 a client announced for the body, if any (RFC 9530). */
@@ -84,6 +84,7 @@ export async function handlePut(req: HttpRequest): Promise<Response> {
       upload,
       expected,
       digest !== null,
+      req.ctx.idleTimeoutMs,
     );
     if (digest && result.sha256!.toHex() !== digest.toHex()) {
       throw new IntegrityError("the body does not match its sha-256 digest");

@@ -30,6 +30,8 @@ export interface HttpFrontEndOptions {
   allowBasicInsecure?: boolean;
   /** Refuse requests beyond this many at once with 503. */
   maxRequests: number;
+  /** Cut off bodies that make no progress this long. */
+  idleTimeoutMs: number;
 }
 
 /** A running HTTP front-end. */
@@ -54,6 +56,7 @@ export class HttpFrontEnd {
       allowBasicInsecure: options.allowBasicInsecure ?? false,
       locks: new LockTable(),
       props: new DeadProperties(),
+      idleTimeoutMs: options.idleTimeoutMs,
     };
     let inFlight = 0;
     const handler = async (

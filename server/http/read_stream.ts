@@ -12,15 +12,19 @@ export const BODY_CHUNK = 1024 * 1024;
 
 /**
  * Streams `length` bytes of `handle` from its current position, closing the
- * handle at the end or when the client goes away.
+ * handle at the end, when the client goes away, or when the client has read
+ * nothing for `idleMs` (a reader that stalls must not hold a file open).
  */
 export function readStream(
   handle: ReadHandle,
   length: number,
+  idleMs: number,
 ): ReadableStream<Uint8Array> {
   let left = length;
   let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const close = () => {
+    clearTimeout(timer);
     if (!closed) {
       closed = true;
       handle.close();
@@ -28,6 +32,11 @@ export function readStream(
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        close();
+        controller.error(new Error("the client stopped reading"));
+      }, idleMs);
       try {
         if (left <= 0) {
           close();

@@ -30,6 +30,7 @@ export async function copyBody(
   upload: Upload,
   expected: number | null,
   hash: boolean,
+  idleMs: number,
 ): Promise<BodyResult> {
   const hasher = hash ? createHash("sha256") : null;
   let buffer = new Uint8Array(BODY_CHUNK);
@@ -46,9 +47,21 @@ export async function copyBody(
   };
   if (body) {
     const reader = body.getReader();
+    // A client that stops sending (slowloris) is cut off; the cancelled
+    // stream then ends, so the flag tells a stall from a finished body.
+    let stalled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       while (true) {
+        timer = setTimeout(() => {
+          stalled = true;
+          reader.cancel().catch(() => {});
+        }, idleMs);
         const { done, value } = await reader.read();
+        clearTimeout(timer);
+        if (stalled) {
+          throw new HttpError(408, "the client stopped sending the body");
+        }
         if (done) break;
         bytes += value.byteLength;
         if (expected !== null && bytes > expected) {
@@ -64,6 +77,7 @@ export async function copyBody(
         }
       }
     } finally {
+      clearTimeout(timer);
       reader.releaseLock();
     }
   }
