@@ -12,6 +12,7 @@ import { rawPathOf, remotePathOf } from "./request_path.ts";
 import { handleDelete, handleGet, handlePut } from "./file_handlers.ts";
 import { handlePropfind, handleProppatch } from "./webdav_props.ts";
 import { handleCopyMove, handleMkcol } from "./webdav_collections.ts";
+import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import {
   checkLocks,
   handleLock,
@@ -21,10 +22,12 @@ import {
 
 /** Methods this front-end answers, for `Allow`. */
 export const METHODS =
-  "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
+  "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, POST, PATCH";
 
 /** Methods that change something. */
 const WRITES = new Set([
+  "POST",
+  "PATCH",
   "PUT",
   "DELETE",
   "PROPPATCH",
@@ -73,6 +76,7 @@ function options(): Response {
       "allow": METHODS,
       "ms-author-via": "DAV",
       "accept-ranges": "bytes",
+      ...TUS_OPTIONS_HEADERS,
     },
   });
 }
@@ -131,19 +135,21 @@ export async function route(
     } else {
       const who = await login(ctx, request, peer.hostname);
       user = who?.name;
-      const handler = HANDLERS[method];
+      const url = new URL(request.url);
+      const tus = isTus(request, url);
+      const handler = tus ? handleTus : HANDLERS[method];
       if (!handler) {
         throw new HttpError(405, `${method} is not supported`, {
           allow: METHODS,
         });
       }
       const readOnly = ctx.readOnly || (who?.readOnly ?? false);
-      if (readOnly && WRITES.has(method)) {
+      if (readOnly && (WRITES.has(method) || (tus && method !== "HEAD"))) {
         throw new HttpError(403, "the server is read-only for you");
       }
       response = await handler({
         request,
-        url: new URL(request.url),
+        url,
         path,
         slash: raw.endsWith("/"),
         readOnly,
