@@ -12,6 +12,7 @@
  */
 
 import { IntegrityError, NotFoundError } from "../../protocol/errors.ts";
+import { sha256OfHandle } from "./read_stream.ts";
 import type { Entry } from "../../protocol/messages.ts";
 import { getFile } from "./file_get.ts";
 import { copyBody } from "./upload_body.ts";
@@ -38,7 +39,14 @@ export async function handleGet(req: HttpRequest): Promise<Response> {
   const entry = await req.ctx.store.stat(req.path, { follow: true });
   if (entry.type === "dir") return await getFolder(req);
   if (entry.type !== "file") throw new HttpError(403, "not a regular file");
+  if (req.url.searchParams.has("sha256")) return await fileSha256(req);
   return await getFile(req, entry);
+}
+
+/** `?sha256`: the file's checksum, as the web page shows it. */
+async function fileSha256(req: HttpRequest): Promise<Response> {
+  const handle = await req.ctx.store.open(req.path);
+  return Response.json({ sha256: await sha256OfHandle(handle) });
 }
 
 /** The SHA-256 a client announced for the body, if any (RFC 9530). */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { ReadHandle } from "../store.ts";
 
 /** Chunk size of body reads; large reads are what makes Deno fast. */
@@ -60,4 +61,20 @@ export function readStream(
     },
     cancel: close,
   }, { highWaterMark: 1 });
+}
+
+/** The hex SHA-256 of the rest of `handle`, which is closed afterwards. */
+export async function sha256OfHandle(handle: ReadHandle): Promise<string> {
+  try {
+    const hash = createHash("sha256");
+    const buffer = new Uint8Array(BODY_CHUNK);
+    while (true) {
+      const n = await handle.read(buffer);
+      if (n === null) break;
+      hash.update(buffer.subarray(0, n));
+    }
+    return hash.digest("hex");
+  } finally {
+    handle.close();
+  }
 }

@@ -17,12 +17,12 @@
  * @module
  */
 
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { IntegrityError } from "../../protocol/errors.ts";
 import type { HttpRequest } from "./context.ts";
 import { HttpError } from "./http_errors.ts";
 import { copyBody } from "./upload_body.ts";
-import { BODY_CHUNK } from "./read_stream.ts";
+import { sha256OfHandle } from "./read_stream.ts";
 import { joinPath, parentOf } from "./paths.ts";
 import { statOrNull } from "./file_handlers.ts";
 import { remotePathOf, urlPathOf } from "./request_path.ts";
@@ -175,23 +175,6 @@ async function offset(req: HttpRequest): Promise<Response> {
   });
 }
 
-/** The SHA-256 of the staged bytes. */
-async function stagedSha256(staged: Awaited<ReturnType<typeof begin>>) {
-  const handle = await staged.openStaged();
-  try {
-    const hash = createHash("sha256");
-    const buffer = new Uint8Array(BODY_CHUNK);
-    while (true) {
-      const n = await handle.read(buffer);
-      if (n === null) break;
-      hash.update(buffer.subarray(0, n));
-    }
-    return hash.digest("hex");
-  } finally {
-    handle.close();
-  }
-}
-
 /** PATCH: appends at `Upload-Offset`; the last byte commits. */
 async function append(req: HttpRequest): Promise<Response> {
   const upload = uploadOf(req);
@@ -241,7 +224,10 @@ async function append(req: HttpRequest): Promise<Response> {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);
     }
     if (now === upload.size) {
-      if (upload.sha256 && await stagedSha256(staged) !== upload.sha256) {
+      if (
+        upload.sha256 &&
+        await sha256OfHandle(await staged.openStaged()) !== upload.sha256
+      ) {
         await staged.abort(false);
         done = true;
         throw new IntegrityError(

@@ -38,17 +38,30 @@ body.dragging #drop { display: block; }
 #uploads { padding: 0 1rem; }
 .upload { display: flex; gap: .6rem; align-items: center; font-size: 13px; margin: .3rem 0; }
 .upload progress { flex: 1; }
-@media (max-width: 600px) { td.time { display: none; } }
+.upload.failed .state { color: #d70015; }
+#overall { width: 100%; margin-top: .5rem; }
+th[data-sort="asc"]::after { content: " \\25B4"; } th[data-sort="desc"]::after { content: " \\25BE"; }
+td.empty { color: var(--muted); text-align: center; padding: 2rem; }
+code.sum { font-size: 11px; word-break: break-all; }
+#preview { position: fixed; inset: 0; background: rgb(0 0 0 / .5); display: grid; place-items: center; z-index: 6; }
+#preview[hidden] { display: none; }
+#preview .card { background: var(--bg); border-radius: 12px; max-width: min(900px, 95vw); max-height: 90vh; overflow: auto; padding: 1rem; }
+#preview header { padding: 0 0 .6rem; }
+#preview img { max-width: 100%; }
+#preview pre { white-space: pre-wrap; font-size: 13px; }
+@media (max-width: 600px) { td.time { display: none; } td.actions .button, td.actions button { padding: .1rem .35rem; } }
 </style>
 </head>
 <body>
 <header>
   <nav id="crumbs"></nav>
   <span class="write"><button id="mkdir">New folder</button>
-  <label class="button">Upload<input id="pick" type="file" multiple hidden></label></span>
+  <label class="button">Upload files<input id="pick" type="file" multiple hidden></label>
+  <label class="button">Upload folder<input id="pickdir" type="file" webkitdirectory multiple hidden></label></span>
   <a id="zip" class="button" href="?zip">Download zip</a>
 </header>
-<div id="uploads"></div>
+<div id="uploads"><progress id="overall" max=1 value=0 hidden></progress></div>
+<div id="preview" hidden></div>
 <main><table>
 <thead><tr><th data-key="name">Name</th><th data-key="size">Size</th><th data-key="mtime" class="time">Modified</th><th></th></tr></thead>
 <tbody id="rows"></tbody></table></main>
@@ -56,10 +69,14 @@ body.dragging #drop { display: block; }
 <script>
 "use strict";
 const here = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
+const CHUNK = 4 * 1024 * 1024;
 let entries = [], sortKey = "name", sortDir = 1, readOnly = false;
 const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
+const enc = (path) => path.split("/").map(encodeURIComponent).join("/");
 const fmtSize = (n) => { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < 4) { n /= 1024; i++; } return (i ? n.toFixed(1) : n) + " " + u[i]; };
-const icon = (e) => e.type === "dir" ? "\\u{1F4C1}" : /\\.(png|jpe?g|gif|webp|svg)$/i.test(e.name) ? "\\u{1F5BC}" : "\\u{1F4C4}";
+const IMAGE = /\\.(png|jpe?g|gif|webp|svg|avif)$/i, TEXT = /\\.(txt|md|log|csv|json|xml|ya?ml|toml|ini|sh|py|js|ts|c|h|go|rs|html?|css)$/i;
+const icon = (e) => e.type === "dir" ? "\\u{1F4C1}" : IMAGE.test(e.name) ? "\\u{1F5BC}\\uFE0F" : TEXT.test(e.name) ? "\\u{1F4DD}" : /\\.(zip|gz|tar|xz|7z)$/i.test(e.name) ? "\\u{1F4E6}" : "\\u{1F4C4}";
 function crumbs() {
   const parts = decodeURIComponent(here).split("/").filter(Boolean);
   let href = "/";
@@ -67,7 +84,6 @@ function crumbs() {
   for (const p of parts) { href += encodeURIComponent(p) + "/"; links.push('<a href="' + href + '">' + esc(p) + "</a>"); }
   $("crumbs").innerHTML = links.join(" / ");
 }
-const esc = (s) => s.replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 async function load() {
   const r = await fetch(here + "?json", { headers: { accept: "application/json" } });
   if (!r.ok) { $("rows").innerHTML = "<tr><td>" + esc(await r.text()) + "</td></tr>"; return; }
@@ -78,38 +94,112 @@ async function load() {
 }
 function render() {
   const sorted = [...entries].sort((a, b) => (a.type === "dir") !== (b.type === "dir") ? (a.type === "dir" ? -1 : 1) : (a[sortKey] < b[sortKey] ? -1 : a[sortKey] > b[sortKey] ? 1 : 0) * sortDir);
+  for (const th of document.querySelectorAll("th[data-key]")) th.dataset.sort = th.dataset.key === sortKey ? (sortDir > 0 ? "asc" : "desc") : "";
   $("rows").innerHTML = sorted.map((e) => {
-    const href = here + encodeURIComponent(e.name) + (e.type === "dir" ? "/" : "");
-    const actions = readOnly ? "" : '<button data-act="rename">Rename</button> <button data-act="delete">Delete</button>';
-    return '<tr data-name="' + esc(e.name) + '"><td class="name"><span class="icon">' + icon(e) + '</span><a href="' + href + '">' + esc(e.name) + "</a></td><td class=size>" + (e.type === "dir" ? "" : fmtSize(e.size)) + "</td><td class=time>" + new Date(e.mtime).toLocaleString() + '</td><td class="actions">' + actions + "</td></tr>";
-  }).join("");
+    const dir = e.type === "dir";
+    const href = here + encodeURIComponent(e.name) + (dir ? "/" : "");
+    const actions = (dir ? '<a class="button" href="' + href + '?zip">Zip</a>' : '<a class="button" download href="' + href + '">Download</a> <button data-act="sum">Checksum</button>') +
+      (readOnly ? "" : ' <button class="write" data-act="rename">Rename</button> <button class="write" data-act="delete">Delete</button>');
+    return '<tr data-name="' + esc(e.name) + '" data-dir="' + dir + '"><td class="name"><span class="icon">' + icon(e) + '</span><a data-act="open" href="' + href + '">' + esc(e.name) + "</a></td><td class=size>" + (dir ? "" : fmtSize(e.size)) + "</td><td class=time>" + new Date(e.mtime).toLocaleString() + '</td><td class="actions">' + actions + "</td></tr>";
+  }).join("") || '<tr><td colspan=4 class="empty">This folder is empty' + (readOnly ? "" : " — drop files here") + "</td></tr>";
 }
 document.querySelector("thead").onclick = (ev) => { const k = ev.target.dataset.key; if (!k) return; sortDir = k === sortKey ? -sortDir : 1; sortKey = k; render(); };
+async function check(p) { const r = await p; if (!r.ok) alert(await r.text()); return r; }
+function preview(name, url) {
+  const box = $("preview");
+  box.innerHTML = '<div class="card"><header><b>' + esc(name) + '</b><button id="close">Close</button></header><div id="pv"></div></div>';
+  $("close").onclick = () => { box.hidden = true; };
+  box.hidden = false;
+  if (IMAGE.test(name)) $("pv").innerHTML = '<img alt="" src="' + url + '">';
+  else fetch(url, { headers: { range: "bytes=0-262143" } }).then((r) => r.text()).then((t) => { $("pv").innerHTML = "<pre>" + esc(t) + "</pre>"; });
+}
 $("rows").onclick = async (ev) => {
   const act = ev.target.dataset.act; if (!act) return;
-  const name = ev.target.closest("tr").dataset.name;
-  const url = here + encodeURIComponent(name);
-  if (act === "delete" && confirm('Delete "' + name + '"?')) await check(fetch(url, { method: "DELETE" }));
-  if (act === "rename") { const to = prompt("New name", name); if (to && to !== name) await check(fetch(url, { method: "MOVE", headers: { destination: here + encodeURIComponent(to), overwrite: "F" } })); }
+  const tr = ev.target.closest("tr"), name = tr.dataset.name, url = here + encodeURIComponent(name);
+  if (act === "open") { if (tr.dataset.dir === "false" && (IMAGE.test(name) || TEXT.test(name))) { ev.preventDefault(); preview(name, url); } return; }
+  if (act === "sum") { const r = await check(fetch(url + "?sha256")); if (r.ok) ev.target.outerHTML = '<code class="sum">' + (await r.json()).sha256 + "</code>"; return; }
+  if (act === "delete" && confirm('Delete "' + name + '"' + (tr.dataset.dir === "true" ? " and everything in it" : "") + "?")) await check(fetch(url, { method: "DELETE" }));
+  if (act === "rename") {
+    const to = prompt("New name or path (relative to this folder)", name);
+    if (to && to !== name) await check(fetch(url, { method: "MOVE", headers: { destination: new URL(enc(to), location.origin + here).pathname, overwrite: "F" } }));
+  }
   load();
 };
-async function check(p) { const r = await p; if (!r.ok) alert(await r.text()); return r; }
 $("mkdir").onclick = async () => { const n = prompt("Folder name"); if (n) { await check(fetch(here + encodeURIComponent(n), { method: "MKCOL" })); load(); } };
-function upload(file, path) {
-  const row = document.createElement("div"); row.className = "upload";
-  row.innerHTML = "<span>" + esc(path) + "</span><progress max=1 value=0></progress>";
-  $("uploads").append(row);
-  return new Promise((done) => {
+const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+async function sha256(file) {
+  if (file.size > 512 * 1024 * 1024) return null; // Web Crypto hashes in one piece only
+  return [...new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+const tus = { "tus-resumable": "1.0.0" };
+let totalBytes = 0, doneBytes = 0;
+function overall() { $("overall").hidden = totalBytes === 0; $("overall").value = totalBytes ? doneBytes / totalBytes : 0; }
+function patch(url, offset, blob, onProgress) {
+  return new Promise((ok, fail) => {
     const x = new XMLHttpRequest();
-    x.open("PUT", here + path.split("/").map(encodeURIComponent).join("/"));
-    x.upload.onprogress = (e) => { row.lastChild.value = e.loaded / (e.total || 1); };
-    x.onloadend = () => { row.remove(); done(x.status); };
-    x.send(file);
+    x.open("PATCH", url);
+    x.setRequestHeader("tus-resumable", "1.0.0");
+    x.setRequestHeader("upload-offset", String(offset));
+    x.setRequestHeader("content-type", "application/offset+octet-stream");
+    x.upload.onprogress = (e) => onProgress(e.loaded);
+    x.onload = () => x.status === 204 ? ok(Number(x.getResponseHeader("upload-offset"))) : fail(new Error(x.responseText || String(x.status)));
+    x.onerror = x.onabort = () => fail(new Error("connection lost"));
+    x.send(blob);
   });
 }
-async function uploadAll(items) { for (const [file, path] of items) await upload(file, path); load(); }
-$("pick").onchange = (ev) => uploadAll([...ev.target.files].map((f) => [f, f.name]));
-addEventListener("dragover", (ev) => { ev.preventDefault(); document.body.classList.add("dragging"); });
+async function upload(file, path) {
+  const row = document.createElement("div"); row.className = "upload";
+  row.innerHTML = "<span>" + esc(path) + "</span><progress max=1 value=0></progress><span class=state>hashing</span>";
+  $("uploads").append(row);
+  const bar = row.querySelector("progress"), state = row.querySelector(".state");
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+  const name = path.slice(folder.length);
+  let counted = 0;
+  const progress = (at) => { bar.value = file.size ? at / file.size : 1; doneBytes += at - counted; counted = at; overall(); };
+  try {
+    const sum = await sha256(file);
+    const meta = ["filename " + b64(name), "lastModified " + b64(String(file.lastModified))].concat(sum ? ["sha256 " + b64(sum)] : []).join(",");
+    const created = await fetch(here + enc(folder), { method: "POST", headers: { ...tus, "upload-length": String(file.size), "upload-metadata": meta } });
+    if (created.status !== 201) throw new Error(await created.text());
+    const url = created.headers.get("location");
+    let offset = Number((await fetch(url, { method: "HEAD", headers: tus })).headers.get("upload-offset")) || 0;
+    progress(offset);
+    for (let failures = 0; offset < file.size || file.size === 0;) {
+      state.textContent = failures ? "resuming" : "uploading";
+      try {
+        offset = await patch(url, offset, file.slice(offset, offset + CHUNK), (n) => progress(offset + n));
+        progress(offset);
+        if (file.size === 0) break;
+        failures = 0;
+      } catch (error) {
+        if (/sha256|Upload-Length/.test(error.message) || ++failures > 5) throw error;
+        await new Promise((r) => setTimeout(r, 300 * failures));
+        const head = await fetch(url, { method: "HEAD", headers: tus });
+        offset = Number(head.headers.get("upload-offset")) || 0;
+        progress(offset);
+      }
+    }
+    row.remove();
+  } catch (error) {
+    state.textContent = "failed: " + error.message;
+    row.classList.add("failed");
+  }
+}
+async function uploadAll(items) {
+  for (const [file] of items) totalBytes += file.size;
+  overall();
+  await Promise.all([0, 1].map(async () => { while (items.length) { const [file, path] = items.shift(); await upload(file, path); } }));
+  totalBytes = doneBytes = 0; overall();
+  load();
+}
+$("pick").onchange = (ev) => uploadAll([...ev.target.files].map((f) => [f, f.webkitRelativePath || f.name]));
+$("pickdir").onchange = async (ev) => {
+  const files = [...ev.target.files];
+  const folders = new Set(files.flatMap((f) => { const p = f.webkitRelativePath.split("/"); return p.slice(0, -1).map((_, i) => p.slice(0, i + 1).join("/")); }));
+  for (const d of [...folders].sort()) await fetch(here + enc(d), { method: "MKCOL" });
+  uploadAll(files.map((f) => [f, f.webkitRelativePath]));
+};
+addEventListener("dragover", (ev) => { ev.preventDefault(); if (!readOnly) document.body.classList.add("dragging"); });
 addEventListener("dragleave", (ev) => { if (!ev.relatedTarget) document.body.classList.remove("dragging"); });
 addEventListener("drop", async (ev) => {
   ev.preventDefault(); document.body.classList.remove("dragging");
@@ -118,12 +208,12 @@ addEventListener("drop", async (ev) => {
   const walk = async (entry, prefix) => {
     if (entry.isFile) items.push([await new Promise((ok, bad) => entry.file(ok, bad)), prefix + entry.name]);
     else {
-      await fetch(here + (prefix + entry.name).split("/").map(encodeURIComponent).join("/"), { method: "MKCOL" });
+      await fetch(here + enc(prefix + entry.name), { method: "MKCOL" });
       const reader = entry.createReader();
       for (let batch; (batch = await new Promise((ok, bad) => reader.readEntries(ok, bad))).length;) for (const e of batch) await walk(e, prefix + entry.name + "/");
     }
   };
-  for (const item of ev.dataTransfer.items) { const e = item.webkitGetAsEntry(); if (e) await walk(e, ""); }
+  for (const e of [...ev.dataTransfer.items].map((item) => item.webkitGetAsEntry())) if (e) await walk(e, "");
   uploadAll(items);
 });
 crumbs(); load();
