@@ -31,8 +31,8 @@ tr:hover td { background: var(--hover); }
 td.name a { color: var(--fg); text-decoration: none; }
 td.size, td.time { color: var(--muted); white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.actions { text-align: right; white-space: nowrap; }
-td.actions button { padding: .15rem .5rem; font-size: 13px; }
-.icon { display: inline-block; width: 1.4em; }
+td.actions button, td.actions .button { padding: .15rem .5rem; font-size: 13px; }
+.icon { display: inline-block; width: 1.6em; vertical-align: -3px; }
 #drop { display: none; position: fixed; inset: 0; background: color-mix(in srgb, var(--accent) 15%, transparent); border: 3px dashed var(--accent); z-index: 5; }
 body.dragging #drop { display: block; }
 #uploads { padding: 0 1rem; }
@@ -76,7 +76,9 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) +
 const enc = (path) => path.split("/").map(encodeURIComponent).join("/");
 const fmtSize = (n) => { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < 4) { n /= 1024; i++; } return (i ? n.toFixed(1) : n) + " " + u[i]; };
 const IMAGE = /\\.(png|jpe?g|gif|webp|svg|avif)$/i, TEXT = /\\.(txt|md|log|csv|json|xml|ya?ml|toml|ini|sh|py|js|ts|c|h|go|rs|html?|css)$/i;
-const icon = (e) => e.type === "dir" ? "\\u{1F4C1}" : IMAGE.test(e.name) ? "\\u{1F5BC}\\uFE0F" : TEXT.test(e.name) ? "\\u{1F4DD}" : /\\.(zip|gz|tar|xz|7z)$/i.test(e.name) ? "\\u{1F4E6}" : "\\u{1F4C4}";
+const svg = (d, fill) => '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="' + fill + '" d="' + d + '"/></svg>';
+const FOLDER = "M3 6a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z", FILE = "M6 2h8l5 5v13a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm7 1.5V8h4.5z";
+const icon = (e) => e.type === "dir" ? svg(FOLDER, "var(--accent)") : svg(FILE, IMAGE.test(e.name) ? "#34a853" : TEXT.test(e.name) ? "var(--muted)" : /\\.(zip|gz|tar|xz|7z)$/i.test(e.name) ? "#c77c02" : "var(--muted)");
 function crumbs() {
   const parts = decodeURIComponent(here).split("/").filter(Boolean);
   let href = "/";
