@@ -7,6 +7,7 @@
 
 import type { ServerOptions } from "../../server/server.ts";
 import { startServer, type TestServer } from "./server.ts";
+import { type RunOptions, runProgram, type RunResult } from "./cli.ts";
 
 /** A test server with its HTTP front-end. */
 export interface HttpTestServer extends TestServer {
@@ -43,44 +44,59 @@ export async function installed(program: string): Promise<boolean> {
   }
 }
 
-/** Runs a program to its end, failing on a non-zero exit, with a time limit. */
+/** Runs a program to its end, failing on a non-zero exit unless `allowFail`. */
 export async function run(
   program: string,
   args: string[],
-  options: {
-    stdin?: Uint8Array;
-    timeoutMs?: number;
-    allowFail?: boolean;
-    cwd?: string;
-  } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(program, {
-    args,
-    cwd: options.cwd,
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(
-    () => child.kill("SIGKILL"),
-    options.timeoutMs ?? 60_000,
-  );
-  if (options.stdin) {
-    const writer = child.stdin.getWriter();
-    await writer.write(options.stdin);
-    await writer.close();
-  }
-  const out = await child.output();
-  clearTimeout(timer);
-  const result = {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-  if (!options.allowFail && out.code !== 0) {
+  options: RunOptions & { allowFail?: boolean } = {},
+): Promise<RunResult> {
+  const result = await runProgram(program, args, options);
+  if (!options.allowFail && result.code !== 0) {
     throw new Error(
-      `${program} ${args.join(" ")} exited ${out.code}: ${result.stderr}`,
+      `${program} ${args.join(" ")} exited ${result.code}: ${result.stderr}`,
     );
   }
   return result;
+}
+
+/**
+ * Sends raw request bytes (what fetch would normalise away) and returns
+ * everything the server sent until it closed, or until `timeoutMs`.
+ * With `closeAfterSend` the connection is dropped right after the bytes.
+ */
+export async function rawExchange(
+  port: number,
+  bytes: string | Uint8Array,
+  options: { closeAfterSend?: boolean; timeoutMs?: number } = {},
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const data = typeof bytes === "string"
+    ? new TextEncoder().encode(bytes)
+    : bytes;
+  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+  if (options.closeAfterSend) {
+    conn.close();
+    return "";
+  }
+  const timer = setTimeout(() => conn.close(), options.timeoutMs ?? 5000);
+  const decoder = new TextDecoder();
+  let text = "";
+  const buffer = new Uint8Array(65536);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+  } catch {
+    // Closed by the timer.
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+  return text;
 }
