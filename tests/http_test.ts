@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { crc32 } from "node:zlib";
 import { addUser } from "../server/users.ts";
+import { ScramClient } from "../protocol/scram.ts";
 import {
   installed,
   rawExchange,
@@ -430,5 +431,80 @@ Deno.test("fts serve --http prints its address after the native one and serves t
   } finally {
     await serve.stop();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("page logins: SCRAM over JSON sets an HttpOnly SameSite=Strict cookie, writes need the CSRF header, and logout ends the session", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fts-page-login-" });
+  const users = join(dir, "users.json");
+  await addUser(users, "ann", "s3cret", { iterations: 4096 });
+  const s = await startHttpServer({ users });
+  try {
+    const post = (body: unknown) =>
+      fetch(`${s.url}/?login`, {
+        method: "POST",
+        headers: { "x-requested-with": "fts" },
+        body: JSON.stringify(body),
+      });
+    const client = new ScramClient("ann", "s3cret");
+    const first = await (await post({ step: "first", data: client.first() }))
+      .json();
+    const finalReply = await post({
+      step: "final",
+      id: first.id,
+      data: await client.final(first.data),
+    });
+    assertEquals(finalReply.status, 200);
+    client.verify((await finalReply.json()).data);
+    const cookie = finalReply.headers.get("set-cookie")!;
+    assertMatch(cookie, /HttpOnly/);
+    assertMatch(cookie, /SameSite=Strict/);
+    assertMatch(cookie, /Max-Age=\d+/);
+    const session = cookie.split(";")[0];
+
+    const listed = await fetch(`${s.url}/?json`, {
+      headers: { cookie: session },
+    });
+    assertEquals((await listed.json()).user, "ann");
+    const forged = await fetch(`${s.url}/x.txt`, {
+      method: "PUT",
+      body: "csrf",
+      headers: { cookie: session },
+    });
+    await forged.body?.cancel();
+    assertEquals(forged.status, 403, "a cookie alone may not write");
+    const put = await fetch(`${s.url}/x.txt`, {
+      method: "PUT",
+      body: "page",
+      headers: { cookie: session, "x-requested-with": "fts" },
+    });
+    await put.body?.cancel();
+    assertEquals(put.status, 201);
+
+    const out = await fetch(`${s.url}/?logout`, {
+      method: "POST",
+      headers: { cookie: session, "x-requested-with": "fts" },
+    });
+    await out.body?.cancel();
+    const after = await fetch(`${s.url}/?json`, {
+      headers: { cookie: session },
+    });
+    await after.body?.cancel();
+    assertEquals(after.status, 401);
+
+    const wrong = new ScramClient("ann", "nope");
+    const f2 = await (await post({ step: "first", data: wrong.first() }))
+      .json();
+    const refused = await post({
+      step: "final",
+      id: f2.id,
+      data: await wrong.final(f2.data),
+    });
+    await refused.body?.cancel();
+    assertEquals(refused.status, 401);
+    assertEquals(refused.headers.get("set-cookie"), null);
+  } finally {
+    await s.cleanup();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,7 +2,7 @@
  * The web page in a real browser: headless Chromium from Debian's packages,
  * driven by puppeteer-core. Browses, uploads a file and a folder, resumes an
  * upload whose connection was cut, downloads, renames, deletes, logs in with
- * Basic, and shows no write controls to a read-only user. Skips with one
+ * SCRAM in the page (and out), and shows no write controls to a read-only user. Skips with one
  * printed line without Chromium.
  *
  * @module
@@ -169,7 +169,7 @@ Deno.test("the web page browses, uploads files and folders, resumes a cut upload
   }
 });
 
-Deno.test("the web page logs in with Basic and shows a read-only user no write controls", async () => {
+Deno.test("the web page logs in with SCRAM in the browser, shows a read-only user no write controls, and logs out", async () => {
   if (!await haveChromium()) {
     console.log(
       "skipped: chromium is not installed (apt-get install chromium)",
@@ -178,18 +178,37 @@ Deno.test("the web page logs in with Basic and shows a read-only user no write c
   }
   const dir = await Deno.makeTempDir({ prefix: "fts-browser-users-" });
   const users = join(dir, "users.json");
-  await addUser(users, "rob", "pw", { iterations: 4096, readOnly: true });
-  const s = await startHttpServer({ users, httpAllowBasicInsecure: true });
+  const password = "correct-horse-42";
+  await addUser(users, "rob", password, { iterations: 4096, readOnly: true });
+  // No --http-allow-basic-insecure: the page's login never sends the password.
+  const s = await startHttpServer({ users });
   const browser = await launch();
   try {
     await Deno.writeTextFile(join(s.root, "f.txt"), "x");
     const page = await browser.newPage();
-    const denied = await fetch(`${s.url}/`);
-    await denied.body?.cancel();
-    assertEquals(denied.status, 401);
-    await page.authenticate({ username: "rob", password: "pw" });
+    const passwords: string[] = [];
+    page.on("request", (request) => {
+      if ((request.postData() ?? "").includes(password)) {
+        passwords.push(request.url());
+      }
+    });
     await page.goto(`${s.url}/`);
+    await page.waitForSelector("#login:not([hidden])");
+    await page.type("#login-name", "rob");
+    await page.type("#login-password", "wrong");
+    await page.click("#login-go");
+    await page.waitForFunction(
+      "document.getElementById('login-error').textContent !== ''",
+    );
+    await page.$eval(
+      "#login-password",
+      (e) => (e as unknown as { value: string }).value = "",
+    );
+    await page.type("#login-password", password);
+    await page.click("#login-go");
     await page.waitForSelector('tr[data-name="f.txt"]');
+    assertEquals(passwords, [], "the password never crossed the network");
+    assertEquals(await page.$eval("#user", (e) => e.textContent), "rob");
     const visibleWrites = await page.$$eval(
       "#mkdir, #pick, #pickdir, button[data-act=rename], button[data-act=delete]",
       (els) =>
@@ -199,9 +218,21 @@ Deno.test("the web page logs in with Basic and shows a read-only user no write c
     );
     assertEquals(visibleWrites, 0);
     const refused = await page.evaluate(() =>
-      fetch("/g.txt", { method: "PUT", body: "no" }).then((r) => r.status)
+      fetch("/g.txt", {
+        method: "PUT",
+        body: "no",
+        headers: { "x-requested-with": "fts" },
+      }).then((r) => r.status)
     );
     assertEquals(refused, 403);
+    await page.click("#logout");
+    await page.waitForSelector("#login:not([hidden])");
+    const after = await page.evaluate(() =>
+      fetch("/?json", { headers: { "x-requested-with": "fts" } }).then((r) =>
+        r.status
+      )
+    );
+    assertEquals(after, 401);
   } finally {
     await browser.close();
     await s.cleanup();

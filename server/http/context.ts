@@ -11,6 +11,7 @@ import type { ServerLog } from "../server_log.ts";
 import type { LockTable } from "./lock_table.ts";
 import type { DeadProperties } from "./dead_properties.ts";
 import type { BasicAuth } from "./basic_auth.ts";
+import type { BrowserLogins } from "./browser_login.ts";
 
 /** Shared by every request of one HTTP front-end. */
 export interface HttpContext {
@@ -20,6 +21,8 @@ export interface HttpContext {
   readOnly: boolean;
   /** Checks Basic logins; null when the server needs no login. */
   auth: BasicAuth | null;
+  /** The web page's SCRAM logins and sessions; null without logins. */
+  browser: BrowserLogins | null;
   /** The listener speaks HTTPS. */
   tls: boolean;
   /** Accept Basic credentials over plain HTTP (`--http-allow-basic-insecure`). */
@@ -40,5 +43,7 @@ export interface HttpRequest {
   slash: boolean;
   /** Writes are refused (server or user read-only). */
   readOnly: boolean;
+  /** The logged-in user, if any. */
+  user?: string;
   ctx: HttpContext;
 }

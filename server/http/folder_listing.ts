@@ -17,6 +17,8 @@ import { webPage } from "./web_page.ts";
 export interface FolderJson {
   path: string;
   readOnly: boolean;
+  /** The logged-in user, if any (the page shows a log-out button). */
+  user?: string;
   entries: { name: string; type: string; size: number; mtime: number }[];
 }
 
@@ -34,17 +36,13 @@ export async function getFolder(req: HttpRequest): Promise<Response> {
         headers: { location: `${url.pathname}/${url.search}` },
       });
     }
-    return new Response(request.method === "HEAD" ? null : webPage(), {
-      headers: {
-        "content-type": "text/html; charset=utf-8",
-        "cache-control": "no-cache",
-      },
-    });
+    return pageResponse(request.method === "HEAD");
   }
   const entries: Entry[] = await req.ctx.store.list(req.path);
   const body: FolderJson = {
     path: req.path,
     readOnly: req.readOnly,
+    user: req.user,
     entries: entries.map((e) => ({
       name: e.name,
       type: e.type,
@@ -61,6 +59,19 @@ export async function getFolder(req: HttpRequest): Promise<Response> {
       },
     },
   );
+}
+
+/** The web page (which loads its folder as JSON). */
+export function pageResponse(head = false): Response {
+  return new Response(head ? null : webPage(), {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-cache",
+      // The page is the only script on this origin; nothing else may run.
+      "content-security-policy":
+        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+    },
+  });
 }
 
 /** Reads a store file in 1 MiB chunks. */

@@ -10,6 +10,7 @@ import type { Store } from "../store.ts";
 import type { ServerLog } from "../server_log.ts";
 import type { Logins } from "../login.ts";
 import { BasicAuth } from "./basic_auth.ts";
+import { BrowserLogins } from "./browser_login.ts";
 import { DeadProperties } from "./dead_properties.ts";
 import { LockTable } from "./lock_table.ts";
 import { route } from "./router.ts";
@@ -52,6 +53,9 @@ export class HttpFrontEnd {
       log: options.log,
       readOnly: options.readOnly,
       auth: options.logins ? new BasicAuth(options.logins) : null,
+      browser: options.logins
+        ? new BrowserLogins(options.logins, options.tls !== undefined)
+        : null,
       tls: options.tls !== undefined,
       allowBasicInsecure: options.allowBasicInsecure ?? false,
       locks: new LockTable(),

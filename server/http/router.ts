@@ -13,6 +13,8 @@ import { handleDelete, handleGet, handlePut } from "./file_handlers.ts";
 import { handlePropfind, handleProppatch } from "./webdav_props.ts";
 import { handleCopyMove, handleMkcol } from "./webdav_collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
+import { CSRF_HEADER } from "./browser_login.ts";
+import { pageResponse } from "./folder_listing.ts";
 import {
   checkLocks,
   handleLock,
@@ -81,13 +83,50 @@ function options(): Response {
   });
 }
 
-/** The user of a request, or a refusal. */
+/** Methods that only read, allowed on a page session without the CSRF header. */
+const SAFE = new Set(["GET", "HEAD", "PROPFIND"]);
+
+/** What {@linkcode login} decided. */
+type Login =
+  | { kind: "open" }
+  | { kind: "user"; name: string; readOnly: boolean }
+  | { kind: "page" };
+
+/**
+ * Who a request is from: a page session (cookie), a Basic login, or nobody
+ * yet — a browser navigating without either gets the page, which shows its
+ * login form.
+ */
 async function login(
   ctx: HttpContext,
   request: Request,
+  url: URL,
   peerHost: string,
-): Promise<{ name: string; readOnly: boolean } | null> {
-  if (!ctx.auth) return null;
+): Promise<Login> {
+  if (!ctx.auth || !ctx.browser) return { kind: "open" };
+  const fromPage = request.headers.get(CSRF_HEADER) === "fts";
+  const session = ctx.browser.user(request);
+  if (session) {
+    if (!SAFE.has(request.method) && !fromPage) {
+      throw new HttpError(403, "a write from the page needs its CSRF header");
+    }
+    return { kind: "user", ...session };
+  }
+  const authorization = request.headers.get("authorization");
+  if (
+    authorization === null && request.method === "GET" &&
+    (request.headers.get("accept") ?? "").includes("text/html") &&
+    !url.searchParams.has("json") && !url.searchParams.has("zip")
+  ) {
+    return { kind: "page" };
+  }
+  // The page handles its own 401; a challenge would pop up the browser's.
+  const challenge: Record<string, string> = fromPage
+    ? {}
+    : { "www-authenticate": 'Basic realm="fts", charset="UTF-8"' };
+  if (authorization === null) {
+    throw new HttpError(401, "a login is needed", challenge);
+  }
   if (!ctx.tls && !ctx.allowBasicInsecure) {
     throw new HttpError(
       403,
@@ -95,16 +134,9 @@ async function login(
         "(serve with --tls, or --http-allow-basic-insecure)",
     );
   }
-  const user = await ctx.auth.check(
-    request.headers.get("authorization"),
-    peerHost,
-  );
-  if (!user) {
-    throw new HttpError(401, "a login is needed", {
-      "www-authenticate": 'Basic realm="fts", charset="UTF-8"',
-    });
-  }
-  return user;
+  const user = await ctx.auth.check(authorization, peerHost);
+  if (!user) throw new HttpError(401, "a login is needed", challenge);
+  return { kind: "user", ...user };
 }
 
 /** Answers one request. */
@@ -130,31 +162,41 @@ export async function route(
     }
     const raw = rawPathOf(request.url);
     path = remotePathOf(raw);
+    const url = new URL(request.url);
     if (method === "OPTIONS") {
       response = options();
+    } else if (
+      ctx.browser &&
+      (url.searchParams.has("login") || url.searchParams.has("logout"))
+    ) {
+      response = await ctx.browser.handle(request, url, peer.hostname);
     } else {
-      const who = await login(ctx, request, peer.hostname);
-      user = who?.name;
-      const url = new URL(request.url);
-      const tus = isTus(request, url);
-      const handler = tus ? handleTus : HANDLERS[method];
-      if (!handler) {
-        throw new HttpError(405, `${method} is not supported`, {
-          allow: METHODS,
+      const who = await login(ctx, request, url, peer.hostname);
+      if (who.kind === "page") {
+        response = pageResponse();
+      } else {
+        user = who.kind === "user" ? who.name : undefined;
+        const tus = isTus(request, url);
+        const handler = tus ? handleTus : HANDLERS[method];
+        if (!handler) {
+          throw new HttpError(405, `${method} is not supported`, {
+            allow: METHODS,
+          });
+        }
+        const readOnly = ctx.readOnly || (who.kind === "user" && who.readOnly);
+        if (readOnly && (WRITES.has(method) || (tus && method !== "HEAD"))) {
+          throw new HttpError(403, "the server is read-only for you");
+        }
+        response = await handler({
+          request,
+          url,
+          path,
+          slash: raw.endsWith("/"),
+          readOnly,
+          user,
+          ctx,
         });
       }
-      const readOnly = ctx.readOnly || (who?.readOnly ?? false);
-      if (readOnly && (WRITES.has(method) || (tus && method !== "HEAD"))) {
-        throw new HttpError(403, "the server is read-only for you");
-      }
-      response = await handler({
-        request,
-        url,
-        path,
-        slash: raw.endsWith("/"),
-        readOnly,
-        ctx,
-      });
     }
   } catch (error) {
     response = errorResponse(error, method);

@@ -38,6 +38,13 @@ body.dragging #drop { display: block; }
 #uploads { padding: 0 1rem; }
 .upload { display: flex; gap: .6rem; align-items: center; font-size: 13px; margin: .3rem 0; }
 .upload progress { flex: 1; }
+#login { max-width: 320px; margin: 12vh auto; display: grid; gap: .8rem; padding: 1.5rem; border: 1px solid var(--line); border-radius: 14px; }
+#login[hidden], #app[hidden] { display: none; }
+#login h1 { margin: 0; font-size: 1.4rem; }
+#login label { display: grid; gap: .3rem; color: var(--muted); font-size: 13px; }
+#login input { font: inherit; padding: .5rem .6rem; border: 1px solid var(--line); border-radius: 8px; background: transparent; color: var(--fg); }
+#login-error { color: #d70015; margin: 0; min-height: 1.2em; font-size: 13px; }
+#who { color: var(--muted); font-size: 13px; }
 .upload.failed .state { color: #d70015; }
 #overall { width: 100%; margin-top: .5rem; }
 th[data-sort="asc"]::after { content: " \\25B4"; } th[data-sort="desc"]::after { content: " \\25BE"; }
@@ -53,8 +60,17 @@ code.sum { font-size: 11px; word-break: break-all; }
 </style>
 </head>
 <body>
+<form id="login" hidden>
+  <h1>fts</h1>
+  <label>User <input id="login-name" autocomplete="username" required></label>
+  <label>Password <input id="login-password" type="password" autocomplete="current-password" required></label>
+  <button id="login-go">Log in</button>
+  <p id="login-error" role="alert"></p>
+</form>
+<div id="app">
 <header>
   <nav id="crumbs"></nav>
+  <span id="who" hidden><span id="user"></span> <button id="logout">Log out</button></span>
   <span class="write"><button id="mkdir">New folder</button>
   <label class="button">Upload files<input id="pick" type="file" multiple hidden></label>
   <label class="button">Upload folder<input id="pickdir" type="file" webkitdirectory multiple hidden></label></span>
@@ -65,6 +81,7 @@ code.sum { font-size: 11px; word-break: break-all; }
 <main><table>
 <thead><tr><th data-key="name">Name</th><th data-key="size">Size</th><th data-key="mtime" class="time">Modified</th><th></th></tr></thead>
 <tbody id="rows"></tbody></table></main>
+</div>
 <div id="drop"></div>
 <script>
 "use strict";
@@ -72,6 +89,8 @@ const here = location.pathname.endsWith("/") ? location.pathname : location.path
 const CHUNK = 4 * 1024 * 1024;
 let entries = [], sortKey = "name", sortDir = 1, readOnly = false;
 const $ = (id) => document.getElementById(id);
+// Every request says it comes from the page: the server's CSRF guard.
+const api = (url, opts = {}) => fetch(url, { ...opts, headers: { "x-requested-with": "fts", ...opts.headers } });
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 const enc = (path) => path.split("/").map(encodeURIComponent).join("/");
 const fmtSize = (n) => { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < 4) { n /= 1024; i++; } return (i ? n.toFixed(1) : n) + " " + u[i]; };
@@ -87,10 +106,12 @@ function crumbs() {
   $("crumbs").innerHTML = links.join(" / ");
 }
 async function load() {
-  const r = await fetch(here + "?json", { headers: { accept: "application/json" } });
+  const r = await api(here + "?json", { headers: { accept: "application/json" } });
+  if (r.status === 401) { showLogin(); return; }
   if (!r.ok) { $("rows").innerHTML = "<tr><td>" + esc(await r.text()) + "</td></tr>"; return; }
   const body = await r.json();
   entries = body.entries; readOnly = body.readOnly;
+  $("who").hidden = !body.user; $("user").textContent = body.user || "";
   for (const el of document.querySelectorAll(".write")) el.hidden = readOnly;
   render();
 }
@@ -113,21 +134,21 @@ function preview(name, url) {
   $("close").onclick = () => { box.hidden = true; };
   box.hidden = false;
   if (IMAGE.test(name)) $("pv").innerHTML = '<img alt="" src="' + url + '">';
-  else fetch(url, { headers: { range: "bytes=0-262143" } }).then((r) => r.text()).then((t) => { $("pv").innerHTML = "<pre>" + esc(t) + "</pre>"; });
+  else api(url, { headers: { range: "bytes=0-262143" } }).then((r) => r.text()).then((t) => { $("pv").innerHTML = "<pre>" + esc(t) + "</pre>"; });
 }
 $("rows").onclick = async (ev) => {
   const act = ev.target.dataset.act; if (!act) return;
   const tr = ev.target.closest("tr"), name = tr.dataset.name, url = here + encodeURIComponent(name);
   if (act === "open") { if (tr.dataset.dir === "false" && (IMAGE.test(name) || TEXT.test(name))) { ev.preventDefault(); preview(name, url); } return; }
-  if (act === "sum") { const r = await check(fetch(url + "?sha256")); if (r.ok) ev.target.outerHTML = '<code class="sum">' + (await r.json()).sha256 + "</code>"; return; }
-  if (act === "delete" && confirm('Delete "' + name + '"' + (tr.dataset.dir === "true" ? " and everything in it" : "") + "?")) await check(fetch(url, { method: "DELETE" }));
+  if (act === "sum") { const r = await check(api(url + "?sha256")); if (r.ok) ev.target.outerHTML = '<code class="sum">' + (await r.json()).sha256 + "</code>"; return; }
+  if (act === "delete" && confirm('Delete "' + name + '"' + (tr.dataset.dir === "true" ? " and everything in it" : "") + "?")) await check(api(url, { method: "DELETE" }));
   if (act === "rename") {
     const to = prompt("New name or path (relative to this folder)", name);
-    if (to && to !== name) await check(fetch(url, { method: "MOVE", headers: { destination: new URL(enc(to), location.origin + here).pathname, overwrite: "F" } }));
+    if (to && to !== name) await check(api(url, { method: "MOVE", headers: { destination: new URL(enc(to), location.origin + here).pathname, overwrite: "F" } }));
   }
   load();
 };
-$("mkdir").onclick = async () => { const n = prompt("Folder name"); if (n) { await check(fetch(here + encodeURIComponent(n), { method: "MKCOL" })); load(); } };
+$("mkdir").onclick = async () => { const n = prompt("Folder name"); if (n) { await check(api(here + encodeURIComponent(n), { method: "MKCOL" })); load(); } };
 const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 async function sha256(file) {
   if (file.size > 512 * 1024 * 1024) return null; // Web Crypto hashes in one piece only
@@ -141,6 +162,7 @@ function patch(url, offset, blob, onProgress) {
     const x = new XMLHttpRequest();
     x.open("PATCH", url);
     x.setRequestHeader("tus-resumable", "1.0.0");
+    x.setRequestHeader("x-requested-with", "fts");
     x.setRequestHeader("upload-offset", String(offset));
     x.setRequestHeader("content-type", "application/offset+octet-stream");
     x.upload.onprogress = (e) => onProgress(e.loaded);
@@ -161,10 +183,10 @@ async function upload(file, path) {
   try {
     const sum = await sha256(file);
     const meta = ["filename " + b64(name), "lastModified " + b64(String(file.lastModified))].concat(sum ? ["sha256 " + b64(sum)] : []).join(",");
-    const created = await fetch(here + enc(folder), { method: "POST", headers: { ...tus, "upload-length": String(file.size), "upload-metadata": meta } });
+    const created = await api(here + enc(folder), { method: "POST", headers: { ...tus, "upload-length": String(file.size), "upload-metadata": meta } });
     if (created.status !== 201) throw new Error(await created.text());
     const url = created.headers.get("location");
-    let offset = Number((await fetch(url, { method: "HEAD", headers: tus })).headers.get("upload-offset")) || 0;
+    let offset = Number((await api(url, { method: "HEAD", headers: tus })).headers.get("upload-offset")) || 0;
     progress(offset);
     for (let failures = 0; offset < file.size || file.size === 0;) {
       state.textContent = failures ? "resuming" : "uploading";
@@ -176,7 +198,7 @@ async function upload(file, path) {
       } catch (error) {
         if (/sha256|Upload-Length/.test(error.message) || ++failures > 5) throw error;
         await new Promise((r) => setTimeout(r, 300 * failures));
-        const head = await fetch(url, { method: "HEAD", headers: tus });
+        const head = await api(url, { method: "HEAD", headers: tus });
         offset = Number(head.headers.get("upload-offset")) || 0;
         progress(offset);
       }
@@ -198,7 +220,7 @@ $("pick").onchange = (ev) => uploadAll([...ev.target.files].map((f) => [f, f.web
 $("pickdir").onchange = async (ev) => {
   const files = [...ev.target.files];
   const folders = new Set(files.flatMap((f) => { const p = f.webkitRelativePath.split("/"); return p.slice(0, -1).map((_, i) => p.slice(0, i + 1).join("/")); }));
-  for (const d of [...folders].sort()) await fetch(here + enc(d), { method: "MKCOL" });
+  for (const d of [...folders].sort()) await api(here + enc(d), { method: "MKCOL" });
   uploadAll(files.map((f) => [f, f.webkitRelativePath]));
 };
 addEventListener("dragover", (ev) => { ev.preventDefault(); if (!readOnly) document.body.classList.add("dragging"); });
@@ -210,7 +232,7 @@ addEventListener("drop", async (ev) => {
   const walk = async (entry, prefix) => {
     if (entry.isFile) items.push([await new Promise((ok, bad) => entry.file(ok, bad)), prefix + entry.name]);
     else {
-      await fetch(here + enc(prefix + entry.name), { method: "MKCOL" });
+      await api(here + enc(prefix + entry.name), { method: "MKCOL" });
       const reader = entry.createReader();
       for (let batch; (batch = await new Promise((ok, bad) => reader.readEntries(ok, bad))).length;) for (const e of batch) await walk(e, prefix + entry.name + "/");
     }
@@ -218,6 +240,46 @@ addEventListener("drop", async (ev) => {
   for (const e of [...ev.dataTransfer.items].map((item) => item.webkitGetAsEntry())) if (e) await walk(e, "");
   uploadAll(items);
 });
+const utf8 = (s) => new TextEncoder().encode(s);
+const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const toB64 = (b) => btoa(String.fromCharCode(...new Uint8Array(b)));
+const hmac = async (key, data) => new Uint8Array(await crypto.subtle.sign("HMAC", await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), utf8(data)));
+// SCRAM-SHA-256 (RFC 5802/7677) in the browser: the password never leaves it.
+async function scramLogin(name, password) {
+  const nonce = toB64(crypto.getRandomValues(new Uint8Array(18)));
+  const first = "n=" + name.replaceAll("=", "=3D").replaceAll(",", "=2C") + ",r=" + nonce;
+  const post = (body) => api(here + "?login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r1 = await post({ step: "first", data: "n,," + first });
+  if (!r1.ok) throw new Error(await r1.text());
+  const { id, data: serverFirst } = await r1.json();
+  const attrs = Object.fromEntries(serverFirst.split(",").map((a) => [a[0], a.slice(2)]));
+  if (!attrs.r.startsWith(nonce) || Number(attrs.i) > 10000000) throw new Error("the server's answer is malformed");
+  const base = await crypto.subtle.importKey("raw", utf8(password.normalize("NFKC")), "PBKDF2", false, ["deriveBits"]);
+  const salted = new Uint8Array(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt: fromB64(attrs.s), iterations: Number(attrs.i) }, base, 256));
+  const clientKey = await hmac(salted, "Client Key");
+  const storedKey = new Uint8Array(await crypto.subtle.digest("SHA-256", clientKey));
+  const withoutProof = "c=biws,r=" + attrs.r;
+  const message = first + "," + serverFirst + "," + withoutProof;
+  const signature = await hmac(storedKey, message);
+  const proof = clientKey.map((b, i) => b ^ signature[i]);
+  const r2 = await post({ step: "final", id, data: withoutProof + ",p=" + toB64(proof) });
+  if (!r2.ok) throw new Error(await r2.text());
+  const final = await r2.json();
+  const expected = toB64(await hmac(await hmac(salted, "Server Key"), message));
+  if (final.data !== "v=" + expected) throw new Error("the server did not prove it knows the password");
+}
+function showLogin() {
+  $("login").hidden = false; $("app").hidden = true;
+  $("login").onsubmit = async (ev) => {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    $("login-go").disabled = true;
+    try { await scramLogin($("login-name").value, $("login-password").value); location.reload(); }
+    catch (error) { $("login-error").textContent = error.message.trim(); }
+    finally { $("login-go").disabled = false; }
+  };
+}
+$("logout").onclick = async () => { await api(here + "?logout", { method: "POST" }); location.reload(); };
 crumbs(); load();
 </script>
 </body>
