@@ -123,19 +123,26 @@ export class FtsServer {
     const readOnly = options.readOnly ?? false;
     const maxConnections = options.maxConnections ?? 256;
     const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
-    const http = options.http
-      ? HttpFrontEnd.start({
-        ...options.http,
-        store,
-        log,
-        readOnly,
-        logins,
-        tls: options.tls,
-        allowBasicInsecure: options.httpAllowBasicInsecure,
-        maxRequests: maxConnections,
-        idleTimeoutMs,
-      })
-      : null;
+    let http: HttpFrontEnd | null = null;
+    try {
+      http = options.http
+        ? HttpFrontEnd.start({
+          ...options.http,
+          store,
+          log,
+          readOnly,
+          logins,
+          tls: options.tls,
+          allowBasicInsecure: options.httpAllowBasicInsecure,
+          maxRequests: maxConnections,
+          idleTimeoutMs,
+        })
+        : null;
+    } catch (error) {
+      // The HTTP port is taken, say: do not leave the native one open.
+      listener.close();
+      throw error;
+    }
     return new FtsServer(listener, {
       store,
       pool: new BufferPool(DATA_CHUNK_SIZE, 32),
