@@ -63,7 +63,12 @@ export async function download(
   const action = `get "${remote}"`;
   const entry = await connection.stat(remote, false, action);
   if (entry.type !== "file") {
-    throw new WrongTypeError(`it is a folder (use get -r)`, { action: action });
+    throw new WrongTypeError(
+      entry.type === "dir"
+        ? "it is a folder (use get -r)"
+        : "it is not a regular file",
+      { action },
+    );
   }
   if (local === "-") return await toStdout(connection, remote, options, action);
 

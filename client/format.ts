@@ -4,7 +4,7 @@
  * @module
  */
 
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+import { format } from "@std/fmt/bytes";
 
 /**
  * Formats a byte count with binary units.
@@ -15,13 +15,13 @@ const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
  * ```
  */
 export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+  if (bytes < 1024) return `${bytes} B`;
+  const text: string = format(bytes, {
+    binary: true,
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+  });
+  return text;
 }
 
 /** Formats seconds as `m:ss` or `h:mm:ss`. */

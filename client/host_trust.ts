@@ -10,6 +10,7 @@
  * @module
  */
 
+import { concat } from "@std/bytes/concat";
 import { certificateFingerprint, derToPem } from "../transfer/pem.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -160,16 +161,6 @@ export async function readTerminalLine(
       return text.slice(0, text.indexOf("\n")).replace(/\r$/, "");
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 function isIpAddress(hostname: string): boolean {

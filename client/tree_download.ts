@@ -17,7 +17,6 @@ import { join, resolve } from "@std/path";
 import {
   errorFromWire,
   FtsError,
-  IntegrityError,
   ProtocolError,
   type TreeItem,
   WrongTypeError,
@@ -25,6 +24,7 @@ import {
 import { DurableBatch, type StagedFile } from "../transfer/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
 import { Throttle } from "../transfer/throttle.ts";
+import { isUpToDate, receiveFailure } from "../transfer/tree_files.ts";
 import {
   asTreeItem,
   jsonLines,
@@ -168,10 +168,7 @@ export async function downloadTree(
     }
     if (info?.isDirectory) {
       tally.fail(item.path, "wrong_type", "a local folder is in the way");
-    } else if (
-      info?.isFile && info.size === item.size &&
-      treeItem(item.path, info).mtime === item.mtime
-    ) {
+    } else if (info && isUpToDate(treeItem(item.path, info), item)) {
       upToDate++;
     } else needed.push(item);
   }
@@ -445,22 +442,12 @@ async function receiveLane(
     }
     staged.bytes = received.bytes;
     const { parts } = received;
-    let failure: FtsError | undefined;
-    if (received.senderError) {
-      // The server could not read the file; the connection is in step.
-      failure = errorFromWire(received.senderError, `get "${message.path}"`);
-    } else if (received.writeError !== undefined) {
-      const { code, reason } = localReason(received.writeError);
-      failure = errorFromWire({ code, reason }, "write");
-    } else if (staged.bytes !== message.size) {
-      failure = new IntegrityError(
-        `received ${staged.bytes} of ${message.size} bytes`,
-      );
-    } else if (!received.intact) {
-      failure = new IntegrityError(
-        "the data was damaged in transit (SHA-256 mismatch)",
-      );
-    }
+    const failure = receiveFailure(
+      received,
+      message,
+      (error) => errorFromWire(localReason(error), "write"),
+      `get "${message.path}"`,
+    );
     if (failure) {
       staged.file?.close();
       if (!small) await Deno.remove(staged.staged).catch(() => {});

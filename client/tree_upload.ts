@@ -14,7 +14,6 @@
  */
 
 import { join } from "@std/path";
-import { createHash } from "node:crypto";
 import {
   DATA_CHUNK_SIZE,
   FrameBatch,
@@ -26,6 +25,7 @@ import {
 import { sendFileBody } from "../transfer/file_body.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
+import { batchSmallFile } from "../transfer/tree_files.ts";
 import {
   fromRanges,
   jsonLines,
@@ -302,20 +302,10 @@ async function sendLane(
           }
         }
         sent.push({ ...item, size: data.byteLength, mtime });
-        batch.message({
-          op: "file",
-          path: item.path,
-          size: data.byteLength,
-          mtime,
-          mode: item.mode,
-        });
-        for (let at = 0; at < data.byteLength; at += DATA_CHUNK_SIZE) {
-          batch.data(data.subarray(at, at + DATA_CHUNK_SIZE));
-        }
-        batch.end(
-          options.verify
-            ? { sha256: createHash("sha256").update(data).digest("hex") }
-            : {},
+        batchSmallFile(
+          batch,
+          { path: item.path, data, mtime, mode: item.mode },
+          options.verify,
         );
         tally.moved(data.byteLength);
         if (batch.size >= flushAt) await flush();

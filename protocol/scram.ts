@@ -22,6 +22,7 @@
  * @module
  */
 
+import { timingSafeEqual } from "@std/crypto/timing-safe-equal";
 import { AuthError } from "./errors.ts";
 
 /** What the server stores per user: everything needed to check a proof, nothing that gives the password. */
@@ -354,16 +355,6 @@ export class ScramServer {
       serverKey: serverKey.toBase64(),
     };
   }
-}
-
-/**
- * Compares two byte arrays in time that depends only on their lengths.
- */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
-  return difference === 0;
 }
 
 interface DerivedKeys {

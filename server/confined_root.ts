@@ -42,6 +42,7 @@ import {
   O_DIRECTORY,
   O_EXCL,
   O_NOFOLLOW,
+  O_NONBLOCK,
   O_RDONLY,
   O_RDWR,
   openAt,
@@ -125,6 +126,11 @@ export class ConfinedRoot {
     }
     const fd = useLibc && haveLibc() ? openFolderPath(real) : null;
     return new ConfinedRoot(real, fd);
+  }
+
+  /** The held root's descriptor (Linux), for worker threads; null elsewhere. */
+  get fd(): number | null {
+    return this.#rootFd;
   }
 
   /** Closes the root's descriptor. */
@@ -266,7 +272,8 @@ export class ConfinedRoot {
       fd = openAt(
         parent.fd,
         name,
-        (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+        // O_NONBLOCK: opening a FIFO must not wait for a writer.
+        (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK |
           (options.createNew ? O_CREAT | O_EXCL : 0),
         options.mode ?? 0o600,
       );
@@ -274,11 +281,20 @@ export class ConfinedRoot {
       throw await this.#explain(error, parent, name, shown, false);
     }
     try {
-      const file = await Deno.open(`/proc/self/fd/${fd}`, {
+      // Only a regular file is opened again by its /proc name: a device or
+      // a FIFO there would block or misbehave.
+      const info = await Deno.stat(`/proc/self/fd/${fd}`);
+      if (!info.isFile) {
+        throw new WrongTypeError(
+          info.isDirectory
+            ? `"${shown}" is a folder`
+            : `"${shown}" is not a regular file`,
+        );
+      }
+      return await Deno.open(`/proc/self/fd/${fd}`, {
         read: true,
         write: !!write,
       });
-      return file;
     } finally {
       closeFd(fd);
     }
@@ -523,6 +539,9 @@ async function openChecked(
     });
   if (before?.isSymlink) throw symlinkRefused(shown);
   if (before?.isDirectory) throw new WrongTypeError(`"${shown}" is a folder`);
+  if (before && !before.isFile) {
+    throw new WrongTypeError(`"${shown}" is not a regular file`);
+  }
   const file = await Deno.open(path, {
     read: true,
     write: options.write || options.createNew,

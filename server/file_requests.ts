@@ -21,7 +21,6 @@ import {
   type Ready,
   type RmRequest,
   type StatRequest,
-  WrongTypeError,
 } from "../protocol/mod.ts";
 import { fileChunks, readFull } from "../transfer/file_chunks.ts";
 import {

@@ -59,11 +59,9 @@ export function fsError(error: unknown, path: string): FtsError {
   switch (codeOf(error)) {
     case "ENOSPC":
     case "EDQUOT":
-      return new DiskFullError(`the server's disk is full (writing ${shown})`);
+      return new DiskFullError("the server's disk is full");
     case "EROFS":
-      return new ReadOnlyError(
-        `the server's disk is read-only (writing ${shown})`,
-      );
+      return new ReadOnlyError("the server's disk is read-only");
     case "ENOTEMPTY":
       return new WrongTypeError(`the folder ${shown} is not empty`);
     case "ENAMETOOLONG":

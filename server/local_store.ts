@@ -29,6 +29,7 @@ import type {
   WalkItem,
 } from "./store.ts";
 import { UploadStaging } from "./upload_staging.ts";
+import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
 import type { Placement } from "../transfer/durable_batch.ts";
 
 /** Options of {@linkcode LocalStore.open}. */
@@ -52,6 +53,8 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  #reader = new SmallFileReader();
+  #turn: Promise<void> = Promise.resolve();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
@@ -91,6 +94,12 @@ export class LocalStore implements Store {
 
   async list(path: string): Promise<Entry[]> {
     const segments = remoteSegments(path);
+    const rootFd = this.root.fd;
+    if (rootFd !== null) {
+      // The plain road, in the worker; links and errors come this way.
+      const [listed] = await this.#reader.list(rootFd, [segments]);
+      if (listed) return listed;
+    }
     using folder = await this.root.folder(segments);
     return await listFolder(folder, path);
   }
@@ -168,14 +177,48 @@ export class LocalStore implements Store {
     }
   }
 
-  async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
-    (await this.root.folder(segments, { create: true })).close();
+  /**
+   * Runs `action`, which changes names in the store, alone. Where the
+   * race-free core runs this is a no-op: held folders cannot be redirected.
+   * In the checked fallback a resolved path stays true only while no other
+   * request renames anything, so changes of names run one at a time there.
+   */
+  async serialized<T>(action: () => Promise<T>): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      return await action();
+    } finally {
+      release();
+    }
   }
 
-  async remove(
+  /** Takes the fallback's one change-of-names turn; returns its release. */
+  async #acquire(): Promise<() => void> {
+    if (this.raceFree) return () => {};
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const before = this.#turn;
+    this.#turn = promise;
+    await before;
+    return resolve;
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    const segments = remoteSegments(path);
+    await this.serialized(async () => {
+      (await this.root.folder(segments, { create: true })).close();
+    });
+  }
+
+  remove(
     path: string,
     options: { recursive?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#remove(path, options));
+  }
+
+  async #remove(
+    path: string,
+    options: { recursive?: boolean },
   ): Promise<void> {
     const segments = remoteSegments(path);
     if (segments.length === 0) {
@@ -200,10 +243,18 @@ export class LocalStore implements Store {
     });
   }
 
-  async move(
+  move(
     from: string,
     to: string,
     options: { noClobber?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#move(from, to, options));
+  }
+
+  async #move(
+    from: string,
+    to: string,
+    options: { noClobber?: boolean },
   ): Promise<void> {
     const fromSegments = remoteSegments(from);
     const toSegments = remoteSegments(to);
@@ -250,9 +301,19 @@ export class LocalStore implements Store {
     }
     const toSegments = remoteSegments(to);
     const fromSegments = remoteSegments(from);
+    // Compared as the folders really are (links inside the root resolved),
+    // so no link can make a copy land inside what it copies.
+    let fromReal: readonly string[];
+    {
+      using folder = await this.root.folder(fromSegments);
+      fromReal = folder.segments;
+    }
+    const target = await this.root.locate(toSegments);
+    const toReal = [...target.parent.segments, target.name];
+    target.parent.close();
     if (
-      fromSegments.length <= toSegments.length &&
-      fromSegments.every((segment, i) => toSegments[i] === segment)
+      fromReal.length <= toReal.length &&
+      fromReal.every((segment, i) => toReal[i] === segment)
     ) {
       throw new WrongTypeError(`"${from}" cannot be copied into itself`);
     }
@@ -260,15 +321,19 @@ export class LocalStore implements Store {
       const there = await this.stat(to).catch(() => null);
       if (there) throw new AlreadyExistsError(`"${to}" already exists`);
     }
+    // The tree is listed first and copied after, so the copy never walks
+    // into what it is making.
+    const items: WalkItem[] = [];
+    for await (const item of this.walk(from)) items.push(item);
     await this.mkdirp(to);
-    for await (const item of this.walk(from)) {
+    for (const item of items) {
       if (item.error) throw item.error;
-      const target = `${toSegments.join("/")}/${item.path}`;
-      if (item.entry.type === "dir") await this.mkdirp(target);
+      const into = `${toSegments.join("/")}/${item.path}`;
+      if (item.entry.type === "dir") await this.mkdirp(into);
       else if (item.entry.type === "file") {
         await this.#copyFile(
           `${fromSegments.join("/")}/${item.path}`,
-          target,
+          into,
           item.entry,
           false,
         );
@@ -284,6 +349,14 @@ export class LocalStore implements Store {
     if (segments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be changed");
     }
+    await this.serialized(() => this.#setMeta(segments, meta, path));
+  }
+
+  async #setMeta(
+    segments: string[],
+    meta: { mode?: number; mtime?: number },
+    path: string,
+  ): Promise<void> {
     const { parent, name } = await this.root.locate(segments);
     using _ = parent;
     await this.root.atInode(parent, name, async (inode) => {
@@ -307,8 +380,7 @@ export class LocalStore implements Store {
         const segments = relative === ""
           ? base
           : [...base, ...relative.split("/")];
-        using folder = await this.root.folder(segments);
-        entries = await listFolder(folder, segments.join("/"));
+        entries = await this.list(segments.join("/"));
       } catch (error) {
         if (relative === "") throw fsError(error, path);
         yield { path: relative, error: fsError(error, join(path, relative)) };
@@ -328,14 +400,20 @@ export class LocalStore implements Store {
 
   /**
    * Resolves where files go, now: for each remote path, a path in its held
-   * parent folder. One handle per distinct folder; release them after use.
+   * parent folder. One handle per distinct folder; release them after use,
+   * soon: in the checked fallback the placement holds the store's one turn
+   * for changes of names (see {@linkcode serialized}).
    *
    * @throws the typed error of the first folder that cannot be resolved.
    */
   async place(paths: readonly string[]): Promise<Placement> {
     const held = new Map<string, Folder>();
+    // In the fallback, no other request renames anything until the renames
+    // into these folders are done (see serialized).
+    const turn = await this.#acquire();
     const release = () => {
       for (const folder of held.values()) folder.close();
+      turn();
     };
     try {
       const targets: string[] = [];
@@ -360,6 +438,34 @@ export class LocalStore implements Store {
     }
   }
 
+  /**
+   * Reads small regular files in a worker thread, for tree downloads: one
+   * file or `null` per remote path (null: serve it through {@linkcode open}).
+   * Never follows a symlink; all `null` where the race-free core cannot run.
+   */
+  async readSmall(
+    paths: readonly (string | null)[],
+    limit: number,
+  ): Promise<(SmallFile | null)[]> {
+    const rootFd = this.root.fd;
+    const segments = paths.map((path) => {
+      try {
+        return path === null ? null : remoteSegments(path);
+      } catch {
+        return null;
+      }
+    });
+    const asked = segments.filter((s): s is string[] =>
+      s !== null && s.length > 0
+    );
+    if (rootFd === null || asked.length === 0) return paths.map(() => null);
+    const files = await this.#reader.read(rootFd, asked, limit);
+    let at = 0;
+    return segments.map((s) =>
+      s !== null && s.length > 0 ? files[at++] ?? null : null
+    );
+  }
+
   /** Removes `name` (a tree upload's staging folder) from the staging area. */
   async dropStaged(name: string): Promise<void> {
     using folder = await this.staging.folder();
@@ -367,6 +473,7 @@ export class LocalStore implements Store {
   }
 
   close(): Promise<void> {
+    this.#reader.close();
     this.root.close();
     return Promise.resolve();
   }
@@ -509,21 +616,24 @@ class LocalUpload implements Upload {
       await Deno.utime(inode, new Date(), new Date(options.mtime));
     });
     // The target's folder is resolved again now, at the moment of the rename.
-    const { parent, name } = await root.locate(this.#target);
-    using _ = parent;
-    const there = await Deno.lstat(`${parent.path}/${name}`).catch(() => null);
-    if (there?.isDirectory) {
-      throw new WrongTypeError(`"${shown}" is a folder on the server`);
-    }
-    await root.rename(
-      this.#staging,
-      this.#claim.key,
-      parent,
-      name,
-      options.noClobber,
-      shown,
-    );
-    await syncFolder(parent);
+    await this.#store.serialized(async () => {
+      const { parent, name } = await root.locate(this.#target);
+      using _ = parent;
+      const there = await Deno.lstat(`${parent.path}/${name}`)
+        .catch(() => null);
+      if (there?.isDirectory) {
+        throw new WrongTypeError(`"${shown}" is a folder on the server`);
+      }
+      await root.rename(
+        this.#staging,
+        this.#claim.key,
+        parent,
+        name,
+        options.noClobber,
+        shown,
+      );
+      await syncFolder(parent);
+    });
     this.#done();
   }
 

@@ -94,6 +94,7 @@ export class FtsServer {
     this.finished = this.#accept(context).finally(async () => {
       clearInterval(this.#sweeper);
       await Promise.all(this.#running);
+      await context.store.close();
     });
   }
 

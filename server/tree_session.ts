@@ -14,15 +14,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import {
   ConnectionError,
   type Entry,
-  errorFromWire,
   type FileMessage,
   FrameBatch,
   FtsError,
-  IntegrityError,
   ProtocolError,
   ReadOnlyError,
   type TreeFailure,
@@ -40,9 +37,15 @@ import {
 } from "../transfer/durable_batch.ts";
 import { receiveFileBody, sendFileBody } from "../transfer/file_body.ts";
 import { readFull } from "../transfer/file_chunks.ts";
+import {
+  batchSmallFile,
+  isUpToDate,
+  receiveFailure,
+} from "../transfer/tree_files.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
+  forEachJsonLine,
   joinTree,
   jsonLines,
   readJsonLines,
@@ -64,6 +67,15 @@ import { normalizePath, remoteSegments } from "./remote_path.ts";
  */
 const TREE_WRITERS = 2;
 
+/**
+ * Most lines in one tree manifest or want list: a bound on what one client
+ * can make the server hold (a want list line is a path, ~100 bytes).
+ */
+const MAX_TREE_LINES = 2_000_000;
+
+/** Folder listings the quick check keeps at once. */
+const LISTINGS_KEPT = 64;
+
 /** Encoded frames are sent once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;
 
@@ -83,17 +95,25 @@ export async function treePut(
 ): Promise<Outcome> {
   const { reader, ctx } = io;
   const store = ctx.store;
-  const manifest = (await readJsonLines(reader.body())).map(asTreeItem);
-  if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
-  const rootPath = normalizePath(request.path);
-  await store.mkdirp(rootPath);
+  // A refusal waits until the manifest is read, so the connection stays in
+  // step for the error reply.
+  let refusal: unknown;
+  let rootPath = "";
+  try {
+    if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
+    rootPath = normalizePath(request.path);
+  } catch (error) {
+    refusal = error;
+  }
 
   // rsync's quick check: same size and modification time means up to date.
-  // Each folder is listed once, through the store, so a fresh upload costs
-  // no failing lstat per file.
+  // The manifest is checked line by line as it arrives, and only the needed
+  // indices are kept; each folder is listed once (the manifest comes folder
+  // by folder), and only the last few listings are kept.
   const present = new Map<string, Map<string, Entry> | null>();
   const entriesIn = async (folder: string) => {
     if (!present.has(folder)) {
+      if (present.size >= LISTINGS_KEPT) present.clear();
       let entries: Map<string, Entry> | null = null;
       try {
         const list = await store.list(joinTree(rootPath, folder));
@@ -106,7 +126,11 @@ export async function treePut(
     return present.get(folder);
   };
   const needed: number[] = [];
-  for (const [index, item] of manifest.entries()) {
+  let total = 0;
+  await forEachJsonLine(reader.body(), async (value) => {
+    const item = asTreeItem(value);
+    const index = total++;
+    if (refusal !== undefined) return;
     const slash = item.path.lastIndexOf("/");
     let entry: Entry | undefined;
     try {
@@ -118,13 +142,10 @@ export async function treePut(
     } catch {
       // Not a valid path: needed, and it fails on arrival.
     }
-    if (
-      entry?.type !== "file" || entry.size !== item.size ||
-      entry.mtime !== item.mtime
-    ) {
-      needed.push(index);
-    }
-  }
+    if (!isUpToDate(entry, item)) needed.push(index);
+  }, MAX_TREE_LINES);
+  if (refusal !== undefined) throw refusal;
+  await store.mkdirp(rootPath);
   present.clear();
   // One staging folder per background writer, so their creates run in
   // parallel; held open for the upload, and all removed at the end.
@@ -144,7 +165,7 @@ export async function treePut(
         }),
       );
     }
-    return await receiveTree(io, request, manifest, needed, rootPath, lanes);
+    return await receiveTree(io, request, total, needed, rootPath, lanes);
   } finally {
     for (const lane of lanes) lane.close();
     for (const name of names) {
@@ -158,7 +179,7 @@ export async function treePut(
 async function receiveTree(
   io: RequestIo,
   request: TreePutRequest,
-  manifest: TreeItem[],
+  total: number,
   needed: number[],
   rootPath: string,
   lanes: Folder[],
@@ -263,32 +284,16 @@ async function receiveTree(
       throw error;
     }
     item.bytes = received.bytes;
-    const { parts } = received;
-    let error: FtsError | undefined;
-    if (received.senderError) {
-      // The client could not read the file; the connection is in step.
-      await discard(item);
-      item.error = errorFromWire(
-        received.senderError,
-        `read "${message.path}"`,
-      );
-      return await batch.add(item);
-    }
-    if (received.writeError !== undefined) {
-      error = typed(received.writeError, message.path);
-    } else if (item.bytes !== message.size) {
-      error = new IntegrityError(
-        `received ${item.bytes} bytes of "${message.path}" but it has ${message.size}`,
-      );
-    } else if (!received.intact) {
-      error = new IntegrityError(
-        `"${message.path}" was damaged in transit (SHA-256 mismatch)`,
-      );
-    }
+    const error = receiveFailure(
+      received,
+      message,
+      (error) => typed(error, message.path),
+      `read "${message.path}"`,
+    );
     if (error) {
       await discard(item);
       item.error = error;
-    } else if (small) return await batch.stage(item, parts, lane);
+    } else if (small) return await batch.stage(item, received.parts, lane);
     await batch.add(item);
   };
 
@@ -355,7 +360,7 @@ async function receiveTree(
     path: rootPath,
     bytes,
     result: `ok, ${files} files, ${
-      manifest.length - needed.length
+      total - needed.length
     } up to date, ${failed} failed`,
   };
 }
@@ -377,18 +382,20 @@ export async function treeList(
     );
   }
   const items: TreeItem[] = [{ ...itemOf("", root), type: "dir", size: 0 }];
+  // A folder's error comes after its siblings; it is set on its own item.
+  const folders = new Map<string, TreeItem>();
   let failed = 0;
   for await (const found of store.walk(rootPath)) {
     if (found.error) {
       failed++;
-      const last = items.at(-1);
       const error = typed(found.error, found.path);
-      if (last?.path === found.path) {
-        last.error = { code: error.code, reason: error.reason };
-      }
+      const folder = folders.get(found.path);
+      if (folder) folder.error = { code: error.code, reason: error.reason };
       continue;
     }
-    items.push(itemOf(found.path, found.entry));
+    const item = itemOf(found.path, found.entry);
+    if (item.type === "dir") folders.set(item.path, item);
+    items.push(item);
   }
   await io.writer.send({ op: "tree-list", path: request.path });
   await io.writer.sendBody(jsonLines(items));
@@ -411,7 +418,7 @@ export async function treeWant(
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
-  const wanted = await readJsonLines(reader.body());
+  const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
   const rootPath = normalizePath(request.path);
   if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
@@ -436,75 +443,73 @@ export async function treeWant(
     });
     failed++;
   };
-  // Each file is opened through the store when its turn comes near; small
-  // ones are read ahead a few at a time, so the disk works while the
-  // socket does.
-  const open = async (value: string): Promise<Opened> => {
-    treeSegments(value);
-    const handle = await store.open(joinTree(rootPath, value), 0, {
-      follow: false,
-    });
-    if (handle.entry.size > SMALL_FILE_SIZE) return { handle };
+  // Small files are read a window at a time by the store's worker, the next
+  // window while this one is sent; the rest (large files, links, errors)
+  // one by one through the store.
+  const paths = (wanted as string[]).map((value) => {
     try {
-      const data = new Uint8Array(handle.entry.size);
-      const n = await readFull(handle, data);
-      return { handle, data: data.subarray(0, n) };
-    } finally {
-      handle.close();
+      treeSegments(value);
+      return joinTree(rootPath, value);
+    } catch {
+      return null;
     }
-  };
-  const ahead: Promise<Opened>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (next < wanted.length && ahead.length < READ_AHEAD) {
-      const promise = open(wanted[next++] as string);
-      promise.catch(() => {});
-      ahead.push(promise);
+  });
+  const readWindow = (start: number) =>
+    store.readSmall(paths.slice(start, start + WANT_WINDOW), WORKER_READ_LIMIT);
+  let window = readWindow(0);
+  for (let start = 0; start < wanted.length; start += WANT_WINDOW) {
+    const small = await window;
+    if (start + WANT_WINDOW < wanted.length) {
+      window = readWindow(start + WANT_WINDOW);
     }
-  };
-  for (const value of wanted as string[]) {
-    fill();
-    let opened: Opened;
-    try {
-      opened = await ahead.shift()!;
-    } catch (error) {
-      refuse(value, error);
-      continue;
-    }
-    const { handle, data } = opened;
-    const { mtime, mode } = handle.entry;
-    if (data) {
-      batch.message({
-        op: "file",
-        path: value,
-        size: data.byteLength,
-        mtime,
-        mode,
-      });
-      batch.data(data);
-      batch.end(
-        request.verify
-          ? { sha256: createHash("sha256").update(data).digest("hex") }
-          : {},
-      );
-      files++;
-      bytes += data.byteLength;
-      if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
-      continue;
-    }
-    await writer.sendEncoded(batch.take());
-    try {
-      const size = handle.entry.size;
-      await writer.send({ op: "file", path: value, size, mtime, mode });
-      const sent = await sendFileBody(writer, handle, ctx.pool, {
-        hasher: request.verify ? startHasher(ctx.pool) : null,
-      });
-      if (sent.readError === undefined) {
+    for (let k = 0; k < WANT_WINDOW && start + k < wanted.length; k++) {
+      const value = wanted[start + k] as string;
+      const read = small[k];
+      if (read) {
+        batchSmallFile(batch, { path: value, ...read }, request.verify);
         files++;
-        bytes += sent.bytes;
-      } else failed++;
-    } finally {
-      handle.close();
+        bytes += read.data.byteLength;
+        if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+        continue;
+      }
+      let handle: ReadHandle;
+      try {
+        const path = paths[start + k];
+        if (path === null) treeSegments(value); // throws the reason
+        handle = await store.open(path!, 0, { follow: false });
+      } catch (error) {
+        refuse(value, error);
+        continue;
+      }
+      try {
+        const { mtime, mode, size } = handle.entry;
+        if (size <= SMALL_FILE_SIZE) {
+          const data = new Uint8Array(size);
+          const n = await readFull(handle, data);
+          batchSmallFile(
+            batch,
+            { path: value, data: data.subarray(0, n), mtime, mode },
+            request.verify,
+          );
+          files++;
+          bytes += n;
+          if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+          continue;
+        }
+        await writer.sendEncoded(batch.take());
+        await writer.send({ op: "file", path: value, size, mtime, mode });
+        const sent = await sendFileBody(writer, handle, ctx.pool, {
+          hasher: request.verify ? startHasher(ctx.pool) : null,
+        });
+        if (sent.readError === undefined) {
+          files++;
+          bytes += sent.bytes;
+        } else failed++;
+      } catch (error) {
+        refuse(value, error);
+      } finally {
+        handle.close();
+      }
     }
   }
   batch.message({ op: "tree-end" });
@@ -516,14 +521,11 @@ export async function treeWant(
   };
 }
 
-/** A wanted file, opened; small ones already read (and closed). */
-interface Opened {
-  handle: ReadHandle;
-  data?: Uint8Array;
-}
+/** Wanted files handed to the small-file worker at once. */
+const WANT_WINDOW = 32;
 
-/** Small files read ahead of the one being sent. */
-const READ_AHEAD = 16;
+/** Largest file the worker reads (bigger small files come one by one). */
+const WORKER_READ_LIMIT = 256 * 1024;
 
 function itemOf(path: string, entry: Entry): TreeItem {
   return {

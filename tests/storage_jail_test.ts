@@ -1,9 +1,11 @@
 /**
- * Tests of the storage jail (server/storage.ts): every path that would lead
- * outside the served folder, or into fts's own `.fts` folder, is refused with
- * an {@linkcode InvalidPathError}, both when calling {@linkcode Storage}
- * directly and end to end through a real server and a real client
- * {@linkcode Connection}, whose session keeps working after each refusal.
+ * Tests of the lexical half of confinement (server/remote_path.ts) and of the
+ * storage core's refusals (server/local_store.ts): every path that would
+ * lead outside the served folder, or into fts's own `.fts` folder (in any
+ * letter case), is refused with an {@linkcode InvalidPathError}, both when
+ * calling the store directly and end to end through a real server and a
+ * real client {@linkcode Connection}, whose session keeps working after
+ * each refusal.
  *
  * @module
  */
@@ -21,13 +23,16 @@ import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import { download } from "../client/download.ts";
 import type { Reporter } from "../client/reporter.ts";
+import { downloadTree } from "../client/tree_download.ts";
+import { uploadTree } from "../client/tree_upload.ts";
 import { upload } from "../client/upload.ts";
 import {
-  AlreadyExistsError,
   InvalidPathError,
   NotFoundError,
+  WrongTypeError,
 } from "../protocol/mod.ts";
-import { Storage } from "../server/storage.ts";
+import { LocalStore } from "../server/local_store.ts";
+import { normalizePath, remoteSegments } from "../server/remote_path.ts";
 import { startServer } from "./helpers/server.ts";
 
 /** Paths that must be refused, and a word their refusal must contain. */
@@ -39,78 +44,106 @@ const BAD_PATHS: [string, string][] = [
   ["./a/./../..", "outside"],
   ["/etc/passwd", "absolute"],
   ["/", "absolute"],
-  ["C:/Windows", "absolute"],
   ["a\0b", "NUL"],
   ["a.txt\0.jpg", "NUL"],
   ["..\\x", "backslash"],
   ["a\\b", "backslash"],
+  ["C:\\Windows", "backslash"],
   [".fts", "reserved"],
   [".fts/partial", "reserved"],
   ["./.fts/partial/x", "reserved"],
   ["a/../.fts", "reserved"],
+  [".FTS", "reserved"],
+  [".Fts/partial/x", "reserved"],
 ];
 
-/** A jail of `root/` with `outside/secret.txt` next to it (not inside). */
+/** A root `root/` with `outside/secret.txt` next to it (not inside). */
 interface Jail {
   base: string;
   root: string;
   outside: string;
-  storage: Storage;
+  store: LocalStore;
 }
 
 async function withJail(test: (jail: Jail) => Promise<void>): Promise<void> {
   const base = await Deno.makeTempDir({ prefix: "fts-jail-" });
+  let store: LocalStore | undefined;
   try {
     const root = join(base, "root");
     const outside = join(base, "outside");
     await Deno.mkdir(outside);
     await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
-    const storage = await Storage.open(root);
-    await test({ base, root, outside, storage });
+    store = await LocalStore.open(root);
+    await test({ base, root, outside, store });
   } finally {
+    await store?.close();
     await Deno.remove(base, { recursive: true });
   }
 }
 
-Deno.test("Storage refuses paths that climb out, are absolute, hold NUL bytes or backslashes, or name .fts", async () => {
-  await withJail(async ({ storage }) => {
-    await Deno.mkdir(join(storage.root, "a"));
+/** Reads a whole file through the store. */
+async function readText(store: LocalStore, path: string): Promise<string> {
+  const handle = await store.open(path);
+  try {
+    const buffer = new Uint8Array(handle.entry.size + 1);
+    const n = await handle.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  } finally {
+    handle.close();
+  }
+}
+
+Deno.test("remote paths that climb out, are absolute, hold NUL bytes or backslashes, or name .fts in any case are refused", async () => {
+  await withJail(async ({ store }) => {
+    await store.mkdirp("a");
     for (const [path, word] of BAD_PATHS) {
       const shown = JSON.stringify(path);
-      assertThrows(
-        () => storage.segments(path),
+      assertThrows(() => remoteSegments(path), InvalidPathError, word, shown);
+      assertThrows(() => normalizePath(path), InvalidPathError, word, shown);
+      await assertRejects(
+        () => store.stat(path),
         InvalidPathError,
         word,
         shown,
       );
-      assertThrows(() => storage.lexical(path), InvalidPathError, word, shown);
       await assertRejects(
-        () => storage.resolveExisting(path),
+        () => store.list(path),
         InvalidPathError,
         word,
         shown,
       );
-      // "/" normalises to the root itself, which resolveNew refuses anyway.
       await assertRejects(
-        () => storage.resolveNew(path),
+        () => store.open(path),
         InvalidPathError,
-        undefined,
+        word,
         shown,
       );
       await assertRejects(
-        () => storage.mkdirs(path),
+        () => store.beginUpload(path, { size: 1, mtime: 0, resume: false }),
         InvalidPathError,
-        undefined,
+        word,
+        shown,
+      );
+      await assertRejects(
+        () => store.mkdirp(path),
+        InvalidPathError,
+        word,
+        shown,
+      );
+      await assertRejects(
+        () => store.remove(path, { recursive: true }),
+        InvalidPathError,
+        word,
         shown,
       );
     }
   });
 });
 
-Deno.test("Storage creates nothing outside the root when refusing mkdirs", async () => {
-  await withJail(async ({ base, storage }) => {
+Deno.test("refusing mkdir -p creates nothing outside the root", async () => {
+  await withJail(async ({ base, store }) => {
     await assertRejects(
-      () => storage.mkdirs("../escaped/deeper"),
+      () => store.mkdirp("../escaped/deeper"),
       InvalidPathError,
     );
     const names = [];
@@ -119,42 +152,49 @@ Deno.test("Storage creates nothing outside the root when refusing mkdirs", async
   });
 });
 
-Deno.test("Storage allows a/../b and other .. that stays inside the root", async () => {
-  await withJail(async ({ root, storage }) => {
+Deno.test("a/../b and other .. that stays inside the root is allowed, and names a POSIX server allows are ordinary", async () => {
+  await withJail(async ({ root, store }) => {
     await Deno.mkdir(join(root, "b"));
     await Deno.writeTextFile(join(root, "b", "f.txt"), "x");
-    assertEquals(storage.segments("a/../b"), ["b"]);
-    assertEquals(storage.lexical("a/../b/./f.txt"), join(root, "b", "f.txt"));
-    assertEquals(
-      await storage.resolveExisting("a/../b/f.txt"),
-      join(root, "b", "f.txt"),
-    );
-    assertEquals(
-      await storage.resolveNew("x/../b/new.txt"),
-      join(root, "b", "new.txt"),
-    );
+    assertEquals(remoteSegments("a/../b"), ["b"]);
+    assertEquals(normalizePath("a/../b/./f.txt"), "b/f.txt");
+    assertEquals(await readText(store, "a/../b/f.txt"), "x");
+    const upload = await store.beginUpload("x/../b/new.txt", {
+      size: 1,
+      mtime: 0,
+      resume: false,
+    });
+    await upload.write(new Uint8Array([65]));
+    await upload.commit({ mode: null, mtime: 0, noClobber: false });
+    assertEquals(await Deno.readTextFile(join(root, "b", "new.txt")), "A");
     // The root itself, however it is spelt.
     for (const path of ["", ".", "./", "a/..", "a/b/../.."]) {
-      assertEquals(storage.segments(path), []);
-      assertEquals(await storage.resolveExisting(path), root);
+      assertEquals(remoteSegments(path), []);
+      assertEquals((await store.stat(path)).type, "dir");
     }
     // .fts is reserved only at the top; deeper it is an ordinary name.
-    assertEquals(storage.segments("b/.fts"), ["b", ".fts"]);
-    assertEquals(storage.segments(".ftsx"), [".ftsx"]);
+    assertEquals(remoteSegments("b/.fts"), ["b", ".fts"]);
+    assertEquals(remoteSegments("b/.FTS/x"), ["b", ".FTS", "x"]);
+    assertEquals(remoteSegments(".ftsx"), [".ftsx"]);
+    // On a POSIX server these are plain relative names.
+    assertEquals(remoteSegments("C:/Windows"), ["C:", "Windows"]);
+    assertEquals(remoteSegments("a:b.txt"), ["a:b.txt"]);
+    await store.mkdirp("b/.fts/C:/Windows");
+    assert(
+      (await Deno.stat(join(root, "b", ".fts", "C:", "Windows"))).isDirectory,
+    );
   });
 });
 
-Deno.test("Storage refuses a symlink inside the root that points outside", async () => {
-  await withJail(async ({ root, outside, storage }) => {
+Deno.test("a symlink inside the root that points outside is refused, also for missing paths behind it", async () => {
+  await withJail(async ({ root, outside, store }) => {
     await Deno.symlink(outside, join(root, "out"));
     await Deno.symlink(join(outside, "secret.txt"), join(root, "secret"));
     await Deno.mkdir(join(root, "d"));
     await Deno.symlink("../../outside", join(root, "d", "up"));
-    // Missing paths behind the link are refused too: a "not found" would tell
-    // what exists outside.
+    // A "not found" would tell what exists outside.
     for (
       const path of [
-        "out",
         "out/secret.txt",
         "secret",
         "d/up/secret.txt",
@@ -164,22 +204,25 @@ Deno.test("Storage refuses a symlink inside the root that points outside", async
       ]
     ) {
       await assertRejects(
-        () => storage.resolveExisting(path),
+        () => store.open(path),
         InvalidPathError,
         "outside the served folder (through a symlink)",
         path,
       );
     }
+    for (const path of ["out", "d/up"]) {
+      await assertRejects(() => store.list(path), InvalidPathError, "symlink");
+    }
     for (const path of ["out/new.txt", "d/up/new.txt", "out/missing/new.txt"]) {
       await assertRejects(
-        () => storage.resolveNew(path),
+        () => store.beginUpload(path, { size: 1, mtime: 0, resume: false }),
         InvalidPathError,
         "through a symlink",
         path,
       );
     }
     await assertRejects(
-      () => storage.mkdirs("out/made"),
+      () => store.mkdirp("out/made"),
       InvalidPathError,
       "through a symlink",
     );
@@ -190,69 +233,76 @@ Deno.test("Storage refuses a symlink inside the root that points outside", async
   });
 });
 
-Deno.test("Storage refuses a symlink to a sibling folder whose name starts with the root's", async () => {
+Deno.test("a symlink to a sibling folder whose name starts with the root's is refused", async () => {
   const base = await Deno.makeTempDir({ prefix: "fts-jail-" });
   try {
     const root = join(base, "data");
     const sibling = join(base, "data-private");
     await Deno.mkdir(sibling);
     await Deno.writeTextFile(join(sibling, "key"), "k");
-    const storage = await Storage.open(root);
-    await Deno.symlink(sibling, join(root, "link"));
-    await assertRejects(
-      () => storage.resolveExisting("link/key"),
-      InvalidPathError,
-      "through a symlink",
-    );
+    for (const noLibc of [false, true]) {
+      const store = await LocalStore.open(root, { noLibc });
+      try {
+        await Deno.symlink(sibling, join(root, "link"));
+        await Deno.symlink("../data-private", join(root, "rel"));
+        for (const path of ["link/key", "rel/key"]) {
+          await assertRejects(
+            () => store.open(path),
+            InvalidPathError,
+            "through a symlink",
+          );
+        }
+      } finally {
+        await store.close();
+        await Deno.remove(join(root, "link"));
+        await Deno.remove(join(root, "rel"));
+      }
+    }
   } finally {
     await Deno.remove(base, { recursive: true });
   }
 });
 
-Deno.test("Storage follows a symlink that points inside the root", async () => {
-  await withJail(async ({ root, storage }) => {
+Deno.test("a symlink that points inside the root is followed, relative or absolute", async () => {
+  await withJail(async ({ root, store }) => {
     await Deno.mkdir(join(root, "real"));
     await Deno.writeTextFile(join(root, "real", "f.txt"), "in");
     await Deno.symlink("real", join(root, "relative"));
     await Deno.symlink(join(root, "real"), join(root, "absolute"));
     for (const link of ["relative", "absolute"]) {
-      const host = await storage.resolveExisting(`${link}/f.txt`);
-      assertEquals(host, join(root, link, "f.txt"));
-      assertEquals(await Deno.readTextFile(host), "in");
-      assertEquals(
-        await storage.resolveNew(`${link}/new.txt`),
-        join(root, link, "new.txt"),
-      );
-      await storage.mkdirs(`${link}/sub-${link}`);
+      assertEquals(await readText(store, `${link}/f.txt`), "in");
+      assertEquals((await store.stat(`${link}/f.txt`)).type, "file");
+      await store.mkdirp(`${link}/sub-${link}`);
     }
     assert((await Deno.stat(join(root, "real", "sub-relative"))).isDirectory);
     assert((await Deno.stat(join(root, "real", "sub-absolute"))).isDirectory);
   });
 });
 
-Deno.test("Storage reports a missing path as NotFoundError, not as a jail breach", async () => {
-  await withJail(async ({ storage }) => {
-    await assertRejects(() => storage.resolveExisting("nope"), NotFoundError);
+Deno.test("a missing path is reported as NotFoundError, not as a breach", async () => {
+  await withJail(async ({ store }) => {
+    await assertRejects(() => store.stat("nope"), NotFoundError);
+    await assertRejects(() => store.open("nope/deeper.txt"), NotFoundError);
     await assertRejects(
-      () => storage.resolveNew("nope/new.txt"),
+      () =>
+        store.beginUpload("nope/new.txt", { size: 1, mtime: 0, resume: false }),
       NotFoundError,
-      'the folder "nope" does not exist',
     );
   });
 });
 
-Deno.test("Storage.mkdirs over an existing file reports AlreadyExistsError", async () => {
-  await withJail(async ({ root, storage }) => {
+Deno.test("mkdir -p over an existing file says it is not a folder", async () => {
+  await withJail(async ({ root, store }) => {
     await Deno.writeTextFile(join(root, "file"), "x");
     await assertRejects(
-      () => storage.mkdirs("file"),
-      AlreadyExistsError,
-      '"file" exists and is a file',
+      () => store.mkdirp("file"),
+      WrongTypeError,
+      '"file" is not a folder',
     );
     await assertRejects(
-      () => storage.mkdirs("file/sub"),
-      AlreadyExistsError,
-      '"file" exists and is a file',
+      () => store.mkdirp("file/sub"),
+      WrongTypeError,
+      '"file" in "file/sub" is not a folder',
     );
   });
 });
@@ -348,6 +398,62 @@ Deno.test("the server refuses each bad path with a clear InvalidPathError, and t
       "payload",
     );
     assertEquals((await conn.stat("a/../uploaded.txt")).size, 7);
+  } finally {
+    await connection?.close();
+    await cleanup();
+    await Deno.remove(local, { recursive: true });
+  }
+});
+
+Deno.test("put -r and get -r refuse a tree root that leads outside through a link, and the session keeps working", async () => {
+  const { root, port, cleanup } = await startServer();
+  const local = await Deno.makeTempDir({ prefix: "fts-jail-local-" });
+  let connection: Connection | undefined;
+  try {
+    const outside = join(local, "outside");
+    await Deno.mkdir(join(outside, "deep"), { recursive: true });
+    await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
+    await Deno.symlink(outside, join(root, "out"));
+    const source = join(local, "src");
+    await Deno.mkdir(join(source, "sub"), { recursive: true });
+    await Deno.writeTextFile(join(source, "sub", "f.txt"), "f");
+    connection = await Connection.open({ hostname: "127.0.0.1", port });
+    const options = { resume: false, noClobber: false, verify: true };
+    for (const target of ["out", "out/deep", "out/new", "../x", ".fts/x"]) {
+      await assertRejects(
+        () => uploadTree(connection!, source, target, options, silent),
+        InvalidPathError,
+        undefined,
+        target,
+      );
+      await assertRejects(
+        () =>
+          downloadTree(
+            connection!,
+            target,
+            join(local, "back"),
+            options,
+            silent,
+          ),
+        InvalidPathError,
+        undefined,
+        target,
+      );
+    }
+    const names = [];
+    for await (const entry of Deno.readDir(outside)) names.push(entry.name);
+    assertEquals(names.sort(), ["deep", "secret.txt"]);
+    assertEquals([...Deno.readDirSync(join(outside, "deep"))], []);
+    assertEquals(
+      await Deno.lstat(join(local, "back")).then(() => true, () => false),
+      false,
+    );
+    // The same session still moves a tree.
+    await uploadTree(connection, source, "ok", options, silent);
+    assertEquals(
+      await Deno.readTextFile(join(root, "ok", "sub", "f.txt")),
+      "f",
+    );
   } finally {
     await connection?.close();
     await cleanup();

@@ -57,31 +57,44 @@ export function* jsonLines(values: readonly unknown[]): Generator<Uint8Array> {
 }
 
 /**
- * Reads a body of JSON lines to its end and returns the parsed values.
+ * Calls `each` with every JSON value of a JSON-lines body, in order, as the
+ * body arrives: a tree of a million files never sits in memory as text.
  *
- * @throws {ProtocolError} when a line is not JSON.
+ * @throws {ProtocolError} when a line is not JSON, the body is not UTF-8, or
+ * it holds more than `maxLines` values.
  */
-export async function readJsonLines(body: Body): Promise<unknown[]> {
+export async function forEachJsonLine(
+  body: Body,
+  each: (value: unknown) => void | Promise<void>,
+  maxLines = Infinity,
+): Promise<void> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  const values: unknown[] = [];
   let rest = "";
-  const take = (text: string, final: boolean) => {
+  let count = 0;
+  const take = async (text: string, final: boolean) => {
     const lines = (rest + text).split("\n");
     rest = final ? "" : lines.pop()!;
     for (const line of lines) {
       if (line === "") continue;
+      if (++count > maxLines) {
+        throw new ProtocolError(
+          `a tree body has more than ${maxLines} lines; send the tree in parts`,
+        );
+      }
+      let value: unknown;
       try {
-        values.push(JSON.parse(line));
+        value = JSON.parse(line);
       } catch {
         throw new ProtocolError("a tree body line is not valid JSON");
       }
+      await each(value);
     }
   };
   try {
     for await (const chunk of body.stream) {
-      take(decoder.decode(chunk, { stream: true }), false);
+      await take(decoder.decode(chunk, { stream: true }), false);
     }
-    take(decoder.decode(), true);
+    await take(decoder.decode(), true);
   } catch (error) {
     if (error instanceof TypeError) {
       throw new ProtocolError("a tree body is not valid UTF-8");
@@ -89,6 +102,18 @@ export async function readJsonLines(body: Body): Promise<unknown[]> {
     throw error;
   }
   await body.trailer;
+}
+
+/**
+ * Reads a whole JSON-lines body into an array (for bodies the reader must
+ * hold anyway); see {@linkcode forEachJsonLine}.
+ */
+export async function readJsonLines(
+  body: Body,
+  maxLines = Infinity,
+): Promise<unknown[]> {
+  const values: unknown[] = [];
+  await forEachJsonLine(body, (value) => void values.push(value), maxLines);
   return values;
 }
 
