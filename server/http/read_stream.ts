@@ -31,6 +31,8 @@ export function readStream(
       handle.close();
     }
   };
+  // Two chunks ahead (highWaterMark 2): the next disk read overlaps the send
+  // (1 GiB GET went from ~1.25x to ~1.0x nginx), and at most ~3 MiB wait.
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       clearTimeout(timer);
@@ -60,7 +62,7 @@ export function readStream(
       }
     },
     cancel: close,
-  }, { highWaterMark: 1 });
+  }, { highWaterMark: 2 });
 }
 
 /** The hex SHA-256 of the rest of `handle`, which is closed afterwards. */
