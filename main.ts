@@ -71,6 +71,11 @@ Options:
   --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
                          the oldest go first (default: no cap)
   --grace SECS           time running transfers get at shutdown (default 10)
+  --http [HOST:]PORT     also serve HTTP/WebDAV and the web page on PORT (off
+                         by default; HTTPS with --tls; 0 picks a free port);
+                         prints "fts http listening on HOST:PORT"
+  --http-allow-basic-insecure
+                         accept HTTP Basic logins (--users) over plain HTTP
   --debug                show stack traces`;
 
 const CONNECT_HELP =
@@ -204,6 +209,7 @@ export async function main(
       "tls",
       "replace",
       "verbose",
+      "http-allow-basic-insecure",
     ],
     string: [
       "cert",
@@ -223,6 +229,7 @@ export async function main(
       "parallel",
       "timeout",
       "b",
+      "http",
     ],
     alias: { h: "help", V: "version", v: "verbose" },
     unknown: (arg: string, key?: string) => {
@@ -292,6 +299,10 @@ export async function main(
           graceMs: flags.grace === undefined
             ? 10_000
             : duration(flags.grace, "--grace"),
+          http: flags.http === undefined
+            ? undefined
+            : httpAddress(flags.http, flags.host ?? "0.0.0.0"),
+          httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
           announce: io.out,
         });
         return 0;
@@ -418,6 +429,21 @@ function seconds(text: string, flag: string): number {
     throw new UsageError(`${flag} takes a number of seconds, not "${text}"`);
   }
   return value * 1000;
+}
+
+/** `--http [HOST:]PORT`; without a host, the one of `--host`. */
+function httpAddress(
+  text: string,
+  defaultHost: string,
+): { hostname: string; port: number } {
+  const match = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(text);
+  if (!match) {
+    throw new UsageError(`--http takes [HOST:]PORT, not "${text}"`);
+  }
+  return {
+    hostname: match[1] || defaultHost,
+    port: integer(match[2], "--http"),
+  };
 }
 
 function integer(text: string, flag: string): number {

@@ -74,6 +74,13 @@ export async function serveCommand(
     `fts listening on ${shown}:${port}, serving ${resolve(options.root)}`,
   );
   if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
+  if (server.http) {
+    const http = server.http.addr;
+    const host = http.hostname.includes(":")
+      ? `[${http.hostname}]`
+      : http.hostname;
+    announce(`fts http listening on ${host}:${http.port}`);
+  }
   let signalled = 0;
   const onSignal = () => {
     signalled++;

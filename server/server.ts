@@ -15,6 +15,7 @@ import { Logins } from "./login.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { LocalStore } from "./local_store.ts";
+import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
@@ -39,6 +40,10 @@ export interface ServerOptions {
   partialTtlMs?: number;
   /** Most bytes the staging area may hold; the oldest partials go first. */
   partialLimit?: number;
+  /** Also serve HTTP/WebDAV here (HTTPS with `tls`); port 0 picks a free one. */
+  http?: { hostname: string; port: number };
+  /** Accept HTTP Basic logins over plain HTTP. */
+  httpAllowBasicInsecure?: boolean;
 }
 
 /** What the server shares with its sessions, and its own limits. */
@@ -60,6 +65,8 @@ interface ServerContext extends SessionContext {
 export class FtsServer {
   /** The address actually bound. */
   readonly addr: Deno.NetAddr;
+  /** The HTTP/WebDAV front-end, when started with `http`. */
+  readonly http: HttpFrontEnd | null;
   /** Resolves when the server has stopped and every session has ended. */
   readonly finished: Promise<void>;
   #listener: Deno.Listener;
@@ -71,8 +78,10 @@ export class FtsServer {
   private constructor(
     listener: Deno.Listener,
     context: ServerContext,
+    http: HttpFrontEnd | null,
   ) {
     this.#listener = listener;
+    this.http = http;
     this.addr = listener.addr as Deno.NetAddr;
     const sweep = () =>
       context.store.staging.sweep(context.partialTtlMs).catch(() => 0);
@@ -111,17 +120,41 @@ export class FtsServer {
     const write = options.log === undefined
       ? (line: string) => console.error(line)
       : options.log;
+    const log = new ServerLog(write);
+    const readOnly = options.readOnly ?? false;
+    const maxConnections = options.maxConnections ?? 256;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+    let http: HttpFrontEnd | null = null;
+    try {
+      http = options.http
+        ? HttpFrontEnd.start({
+          ...options.http,
+          store,
+          log,
+          readOnly,
+          logins,
+          tls: options.tls,
+          allowBasicInsecure: options.httpAllowBasicInsecure,
+          maxRequests: maxConnections,
+          idleTimeoutMs,
+        })
+        : null;
+    } catch (error) {
+      // The HTTP port is taken, say: do not leave the native one open.
+      listener.close();
+      throw error;
+    }
     return new FtsServer(listener, {
       store,
       pool: new BufferPool(DATA_CHUNK_SIZE, 32),
-      log: new ServerLog(write),
-      readOnly: options.readOnly ?? false,
+      log,
+      readOnly,
       tls: options.tls !== undefined,
       logins,
-      idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
-      maxConnections: options.maxConnections ?? 256,
+      idleTimeoutMs,
+      maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
-    });
+    }, http);
   }
 
   /** How many clients are connected. */
@@ -190,10 +223,12 @@ export class FtsServer {
         // Already closed.
       }
       for (const session of this.#sessions) session.shutdown();
+      const httpDone = this.http?.shutdown();
       const timer = setTimeout(() => {
         for (const session of this.#sessions) session.close();
       }, graceMs);
       await this.finished;
+      await httpDone;
       clearTimeout(timer);
     }
     await this.finished;

@@ -32,10 +32,22 @@ export async function runFts(
   args: string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: options.cwd,
+  return await runProgram(Deno.execPath(), ["run", "-A", MAIN, ...args], {
+    ...options,
     env: { NO_COLOR: "1", ...options.env },
+  });
+}
+
+/** Runs any program to completion (killed after `timeoutMs`). */
+export async function runProgram(
+  program: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const child = new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,49 @@
+/**
+ * What every HTTP request handler shares: the same store, log, read-only flag
+ * and logins as the native protocol's sessions, plus WebDAV's lock table and
+ * dead properties.
+ *
+ * @module
+ */
+
+import type { Store } from "../store.ts";
+import type { ServerLog } from "../server_log.ts";
+import type { LockTable } from "./lock_table.ts";
+import type { DeadProperties } from "./dead_properties.ts";
+import type { BasicAuth } from "./basic_auth.ts";
+import type { BrowserLogins } from "./browser_login.ts";
+
+/** Shared by every request of one HTTP front-end. */
+export interface HttpContext {
+  store: Store;
+  log: ServerLog;
+  /** The whole server refuses writes. */
+  readOnly: boolean;
+  /** Checks Basic logins; null when the server needs no login. */
+  auth: BasicAuth | null;
+  /** The web page's SCRAM logins and sessions; null without logins. */
+  browser: BrowserLogins | null;
+  /** The listener speaks HTTPS. */
+  tls: boolean;
+  /** Accept Basic credentials over plain HTTP (`--http-allow-basic-insecure`). */
+  allowBasicInsecure: boolean;
+  locks: LockTable;
+  props: DeadProperties;
+  /** Cut off a request or response body that makes no progress this long. */
+  idleTimeoutMs: number;
+}
+
+/** One request as the handlers see it. */
+export interface HttpRequest {
+  request: Request;
+  url: URL;
+  /** The normalised remote path of the request target. */
+  path: string;
+  /** The request target ended in `/`. */
+  slash: boolean;
+  /** Writes are refused (server or user read-only). */
+  readOnly: boolean;
+  /** The logged-in user, if any. */
+  user?: string;
+  ctx: HttpContext;
+}

@@ -1,0 +1,106 @@
+/**
+ * The HTTP/WebDAV front-end: a `Deno.serve` listener (HTTPS with HTTP/2 via
+ * ALPN when the server has a certificate) answering over the same store as
+ * the native protocol.
+ *
+ * @module
+ */
+
+import type { Store } from "../store.ts";
+import type { ServerLog } from "../server_log.ts";
+import type { Logins } from "../login.ts";
+import { BasicAuth } from "./basic_auth.ts";
+import { BrowserLogins } from "./browser_login.ts";
+import { DeadProperties } from "./dead_properties.ts";
+import { LockTable } from "./lock_table.ts";
+import { route } from "./router.ts";
+import type { HttpContext } from "./context.ts";
+import { errorResponse, HttpError } from "./http_errors.ts";
+
+/** How to run the HTTP front-end. */
+export interface HttpFrontEndOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  store: Store;
+  log: ServerLog;
+  readOnly: boolean;
+  logins: Logins | null;
+  tls?: { certPem: string; keyPem: string };
+  /** Accept Basic logins over plain HTTP. */
+  allowBasicInsecure?: boolean;
+  /** Refuse requests beyond this many at once with 503. */
+  maxRequests: number;
+  /** Cut off bodies that make no progress this long. */
+  idleTimeoutMs: number;
+}
+
+/** A running HTTP front-end. */
+export class HttpFrontEnd {
+  /** The address actually bound. */
+  readonly addr: Deno.NetAddr;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+
+  private constructor(server: Deno.HttpServer<Deno.NetAddr>) {
+    this.#server = server;
+    this.addr = server.addr;
+  }
+
+  /** Starts listening. */
+  static start(options: HttpFrontEndOptions): HttpFrontEnd {
+    const ctx: HttpContext = {
+      store: options.store,
+      log: options.log,
+      readOnly: options.readOnly,
+      auth: options.logins ? new BasicAuth(options.logins) : null,
+      browser: options.logins
+        ? new BrowserLogins(options.logins, options.tls !== undefined)
+        : null,
+      tls: options.tls !== undefined,
+      allowBasicInsecure: options.allowBasicInsecure ?? false,
+      locks: new LockTable(),
+      props: new DeadProperties(),
+      idleTimeoutMs: options.idleTimeoutMs,
+    };
+    let inFlight = 0;
+    const handler = async (
+      request: Request,
+      info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    ): Promise<Response> => {
+      if (inFlight >= options.maxRequests) {
+        return errorResponse(
+          new HttpError(503, "the server is at its limit of requests", {
+            "retry-after": "5",
+          }),
+          request.method,
+        );
+      }
+      inFlight++;
+      try {
+        return await route(ctx, request, info.remoteAddr);
+      } finally {
+        inFlight--;
+      }
+    };
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      ...(options.tls
+        ? { cert: options.tls.certPem, key: options.tls.keyPem }
+        : {}),
+      onListen: () => {},
+      onError: (error) => errorResponse(error, "GET"),
+    }, handler);
+    return new HttpFrontEnd(server);
+  }
+
+  /** Stops listening and waits for running requests. */
+  async shutdown(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  /** Resolves when the listener has stopped. */
+  get finished(): Promise<void> {
+    return this.#server.finished;
+  }
+}

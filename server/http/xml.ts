@@ -1,0 +1,160 @@
+/**
+ * The bits of XML WebDAV needs: a strict, namespace-aware parse of request
+ * bodies (`@xmldom/xmldom`; unbound prefixes and malformed XML are 400),
+ * serialising a property element with its namespace declarations, and
+ * escaping text.
+ *
+ * @module
+ */
+
+import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
+import { HttpError } from "./http_errors.ts";
+
+/** The WebDAV namespace. */
+export const DAV = "DAV:";
+
+/** A parsed XML element (xmldom's, typed loosely: the package is JS-first). */
+export interface XmlElement {
+  namespaceURI: string | null;
+  localName: string;
+  childNodes: ArrayLike<XmlNode>;
+  textContent: string | null;
+}
+/** Any XML node. */
+export interface XmlNode {
+  nodeType: number;
+}
+
+const ELEMENT_NODE = 1;
+
+/** Longest XML request body accepted (PROPFIND, PROPPATCH, LOCK). */
+export const MAX_XML_BODY = 1024 * 1024;
+
+/**
+ * The document element of an XML request body, or null for an empty body.
+ *
+ * @throws {HttpError} 400 for malformed XML, 413 for a body over the limit.
+ */
+export async function readXmlBody(
+  request: Request,
+): Promise<XmlElement | null> {
+  const text = await readLimitedText(request, MAX_XML_BODY);
+  if (text.trim() === "") return null;
+  try {
+    const parser = new DOMParser({
+      onError: (level: string, message: string) => {
+        if (level !== "warning") throw new Error(message);
+      },
+    });
+    const doc = parser.parseFromString(text, "application/xml");
+    return doc.documentElement as unknown as XmlElement;
+  } catch {
+    throw new HttpError(400, "the request body is not well-formed XML");
+  }
+}
+
+/** The body as text, refusing more than `limit` bytes. */
+export async function readLimitedText(
+  request: Request,
+  limit: number,
+): Promise<string> {
+  if (!request.body) return "";
+  const length = Number(request.headers.get("content-length") ?? 0);
+  if (length > limit) throw new HttpError(413, "the request body is too large");
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body) {
+    total += chunk.byteLength;
+    if (total > limit) {
+      throw new HttpError(413, "the request body is too large");
+    }
+    parts.push(chunk);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(all);
+  } catch {
+    throw new HttpError(400, "the request body is not UTF-8");
+  }
+}
+
+/** The element children of `node`. */
+export function childElements(node: XmlElement): XmlElement[] {
+  return Array.from(node.childNodes).filter((n) =>
+    n.nodeType === ELEMENT_NODE
+  ) as unknown as XmlElement[];
+}
+
+/** Whether `node` is `DAV:name`. */
+export function isDav(node: XmlElement, name: string): boolean {
+  return node.namespaceURI === DAV && node.localName === name;
+}
+
+/** The key of a property name: `{namespace}local`. */
+export function propertyKey(node: XmlElement): string {
+  return `{${node.namespaceURI ?? ""}}${node.localName}`;
+}
+
+/** Serialises an element with the namespace declarations it needs. */
+export function serialize(node: XmlElement | XmlNode): string {
+  // deno-lint-ignore no-explicit-any
+  return new XMLSerializer().serializeToString(node as any);
+}
+
+/** Escapes text for XML content and attribute values. */
+export function escapeXml(text: string): string {
+  return text.replace(
+    /[<>&"']/g,
+    (c) =>
+      ({
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        '"': "&quot;",
+        "'": "&apos;",
+      })[
+        c
+      ]!,
+  );
+}
+
+/** An empty element for property key `{ns}local`, declaring its namespace. */
+export function emptyElementOf(key: string): string {
+  const close = key.indexOf("}");
+  const ns = key.slice(1, close);
+  const local = key.slice(close + 1);
+  return ns === DAV
+    ? `<D:${local}/>`
+    : `<X:${local} xmlns:X="${escapeXml(ns)}"/>`;
+}
+
+/** A `207 Multi-Status` response around `responses` (each a `D:response`). */
+export function multistatus(responses: string[]): Response {
+  return new Response(
+    `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${
+      responses.join("")
+    }</D:multistatus>\n`,
+    {
+      status: 207,
+      headers: { "content-type": "application/xml; charset=utf-8" },
+    },
+  );
+}
+
+/** The reason phrase used in `D:status` lines. */
+export function statusLine(status: number): string {
+  const text: Record<number, string> = {
+    200: "OK",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    424: "Failed Dependency",
+    423: "Locked",
+  };
+  return `HTTP/1.1 ${status} ${text[status] ?? ""}`;
+}

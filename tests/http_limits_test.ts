@@ -1,0 +1,91 @@
+/**
+ * The HTTP front-end's edges: HTTPS with the server's certificate (and Basic
+ * logins accepted there without any flag), and bodies that stall in either
+ * direction cut off after the idle timeout without touching the target.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { join } from "@std/path";
+import { createSelfSignedCertificate } from "../server/certificate.ts";
+import { addUser } from "../server/users.ts";
+import { rawExchange, startHttpServer } from "./helpers/http.ts";
+import { randomBytes } from "./helpers/cli.ts";
+
+Deno.test("with TLS the HTTP port speaks HTTPS with the same certificate, and Basic logins need no flag there", async () => {
+  const cert = await createSelfSignedCertificate();
+  const dir = await Deno.makeTempDir({ prefix: "fts-https-" });
+  const users = join(dir, "users.json");
+  await addUser(users, "ann", "pw", { iterations: 4096 });
+  const s = await startHttpServer({
+    tls: { certPem: cert.certPem, keyPem: cert.keyPem },
+    users,
+  });
+  const client = Deno.createHttpClient({ caCerts: [cert.certPem] });
+  try {
+    assert(s.url.startsWith("https://"));
+    await Deno.writeTextFile(join(s.root, "t.txt"), "over tls");
+    const r = await fetch(`${s.url}/t.txt`, {
+      client,
+      headers: { authorization: `Basic ${btoa("ann:pw")}` },
+    });
+    assertEquals(r.status, 200);
+    assertEquals(await r.text(), "over tls");
+  } finally {
+    client.close();
+    await s.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a PUT whose body stalls is cut off after the idle timeout and the old file stays", async () => {
+  const s = await startHttpServer({ idleTimeoutMs: 300 });
+  try {
+    await Deno.writeTextFile(join(s.root, "keep.txt"), "old");
+    // Headers and one chunk, then nothing: the server answers 408 after its
+    // 300 ms (Deno keeps the connection open, so rawExchange stops at 2 s).
+    const reply = await rawExchange(
+      s.server.http!.addr.port,
+      "PUT /keep.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+      { timeoutMs: 2000 },
+    );
+    assert(reply.startsWith("HTTP/1.1 408"), JSON.stringify(reply));
+    assertEquals(await Deno.readTextFile(join(s.root, "keep.txt")), "old");
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a download the client stops reading is closed after the idle timeout", async () => {
+  const s = await startHttpServer({ idleTimeoutMs: 300 });
+  try {
+    const size = 64 * 1024 * 1024;
+    await Deno.writeFile(join(s.root, "big.bin"), randomBytes(size));
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: s.server.http!.addr.port,
+    });
+    await conn.write(
+      new TextEncoder().encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    let received = 0;
+    const buffer = new Uint8Array(1024 * 1024);
+    const timer = setTimeout(() => conn.close(), 10_000);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        received += n;
+      }
+    } catch {
+      // Closed by the timer: the server did not end the response.
+    } finally {
+      clearTimeout(timer);
+    }
+    assert(received > 0 && received < size, `received ${received}`);
+  } finally {
+    await s.cleanup();
+  }
+});
