@@ -44,8 +44,8 @@ export class ServerLog {
  * and paragraph separators written as `\uXXXX`.
  */
 export function escapeControl(text: string): string {
-  // deno-lint-ignore no-control-regex
   return text.replace(
+    // deno-lint-ignore no-control-regex
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
