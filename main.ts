@@ -53,10 +53,14 @@ Options:
   --users FILE           require a login by a user in FILE
   --read-only            refuse put, rm, mkdir and mv for everyone
   --quiet                no log lines
-  --idle-timeout SECS    close connections idle this long (default 300)
+  --idle-timeout SECS    close connections idle, or whose transfer makes no
+                         progress, this long (default 300)
+  --login-timeout SECS   close connections not logged in this long after
+                         connecting (default 20)
   --max-connections N    refuse connections beyond N at once (default 256)
   --partial-ttl TIME     remove interrupted uploads after TIME (default 24h)
-  --grace SECS           time running transfers get at shutdown (default 10)
+  --grace SECS           time running transfers get at shutdown (default 10);
+                         a second signal stops at once
   --debug                show stack traces`;
 
 const CONNECT_HELP =
@@ -185,6 +189,7 @@ export async function main(
       "host",
       "port",
       "idle-timeout",
+      "login-timeout",
       "max-connections",
       "partial-ttl",
       "grace",
@@ -236,6 +241,9 @@ export async function main(
           idleTimeoutMs: flags["idle-timeout"] === undefined
             ? undefined
             : duration(flags["idle-timeout"], "--idle-timeout"),
+          loginTimeoutMs: flags["login-timeout"] === undefined
+            ? undefined
+            : duration(flags["login-timeout"], "--login-timeout"),
           maxConnections: flags["max-connections"] === undefined
             ? undefined
             : integer(flags["max-connections"], "--max-connections"),
