@@ -28,7 +28,9 @@ const PASSWORDS: Record<string, string> = { ann: "ann's secret", eve: "eve's" };
 /** A server with users `ann` and `eve` and a fast throttle. */
 async function withUsers(
   throttle: LoginThrottle,
-  fn: (setup: TestServer & { usersFile: string; log: string[] }) => Promise<void>,
+  fn: (
+    setup: TestServer & { usersFile: string; log: string[] },
+  ) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "fts-users-" });
   const usersFile = join(dir, "users.json");
@@ -105,23 +107,31 @@ Deno.test("a success as one user does not reset the failures of another", async 
 });
 
 Deno.test("removing a user from the users file ends that user's sessions and no one else's", async () => {
-  await withUsers(new LoginThrottle(), async ({ server, port, usersFile, log }) => {
-    const notices: string[] = [];
-    const ann = await open(port, "ann", PASSWORDS.ann, (m) => notices.push(m));
-    const eve = await open(port, "eve", PASSWORDS.eve);
-    try {
-      assertEquals(await ann.list(""), []);
-      await removeUser(usersFile, "ann");
-      await waitFor("ann's session to end", () => server.connections === 1);
-      await assertRejects(() => ann.list(""), ConnectionError);
-      assertEquals(notices.length, 1, notices.join());
-      assertStringIncludes(notices[0], `user "ann" was removed`);
-      assertEquals(await eve.list(""), []);
-      assert(log.some((line) => line.includes(`user "ann" was removed`)));
-      await assertRejects(() => open(port, "ann", PASSWORDS.ann), AuthError);
-    } finally {
-      ann.abort();
-      await eve.close();
-    }
-  });
+  await withUsers(
+    new LoginThrottle(),
+    async ({ server, port, usersFile, log }) => {
+      const notices: string[] = [];
+      const ann = await open(
+        port,
+        "ann",
+        PASSWORDS.ann,
+        (m) => notices.push(m),
+      );
+      const eve = await open(port, "eve", PASSWORDS.eve);
+      try {
+        assertEquals(await ann.list(""), []);
+        await removeUser(usersFile, "ann");
+        await waitFor("ann's session to end", () => server.connections === 1);
+        await assertRejects(() => ann.list(""), ConnectionError);
+        assertEquals(notices.length, 1, notices.join());
+        assertStringIncludes(notices[0], `user "ann" was removed`);
+        assertEquals(await eve.list(""), []);
+        assert(log.some((line) => line.includes(`user "ann" was removed`)));
+        await assertRejects(() => open(port, "ann", PASSWORDS.ann), AuthError);
+      } finally {
+        ann.abort();
+        await eve.close();
+      }
+    },
+  );
 });

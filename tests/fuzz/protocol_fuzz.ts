@@ -31,7 +31,7 @@ export interface FuzzOptions {
   cases: number;
   /** Seed of the mutation choices (the same seed replays the same cases). */
   seed?: number;
-  /** Sessions replayed at once. Default 8. */
+  /** Sessions replayed at once. Default 16 (many wait on the disk's syncs). */
   concurrency?: number;
   /** Check with a normal client after this many cases. Default 500. */
   checkEvery?: number;
@@ -125,7 +125,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       }
     };
     await Promise.all(
-      Array.from({ length: options.concurrency ?? 8 }, worker),
+      Array.from({ length: options.concurrency ?? 16 }, worker),
     );
     assert(!exited, "the server stopped");
     await normalClientWorks(server.addr.port, local, root);
