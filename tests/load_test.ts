@@ -22,18 +22,13 @@ import {
   RawPeer,
   waitFor,
 } from "./helpers/raw_peer.ts";
+import { openDescriptors } from "./helpers/descriptors.ts";
 import { startServer } from "./helpers/server.ts";
 
 const quiet: Reporter = { info() {}, progress: () => null };
 const TRANSFER = { resume: true, noClobber: false, verify: true };
 /** Descriptors the tests need at most, with room to spare. */
 const NEEDED_FDS = 4096;
-
-async function openDescriptors(): Promise<number> {
-  let count = 0;
-  for await (const _ of Deno.readDir("/proc/self/fd")) count++;
-  return count;
-}
 
 /** Raises this process's soft descriptor limit to `wanted` if it is lower. */
 async function ensureDescriptorLimit(wanted: number): Promise<void> {

@@ -31,6 +31,7 @@ import {
   startAbandonedUpload,
   waitFor,
 } from "./helpers/raw_peer.ts";
+import { openDescriptors } from "./helpers/descriptors.ts";
 import { startServer } from "./helpers/server.ts";
 
 /** Asserts `messages` ends with a notice that mentions `text`. */
@@ -49,13 +50,6 @@ async function tempDir(): Promise<AsyncDisposable & { path: string }> {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
-}
-
-/** The number of descriptors this process has open. */
-async function openDescriptors(): Promise<number> {
-  let count = 0;
-  for await (const _ of Deno.readDir("/proc/self/fd")) count++;
-  return count;
 }
 
 Deno.test("a put whose body stops is ended after the stall timeout; the rerun resumes from the staged bytes", async () => {
