@@ -24,6 +24,7 @@ import { uploadTree } from "../../client/tree_upload.ts";
 import { upload } from "../../client/upload.ts";
 import { FRAME_HEADER_SIZE, frameHeader } from "../../protocol/mod.ts";
 import { FtsServer } from "../../server/server.ts";
+import { concat, HOST } from "../helpers/raw_peer.ts";
 
 /** Options for {@linkcode runFuzz}. */
 export interface FuzzOptions {
@@ -49,7 +50,6 @@ export interface FuzzReport {
   ms: number;
 }
 
-const HOST = "127.0.0.1";
 const quiet: Reporter = { info() {}, progress: () => null };
 const TRANSFER = { resume: true, noClobber: false, verify: true };
 /** Names a mutation may try to create outside the root. */
@@ -221,16 +221,6 @@ async function relay(client: Deno.Conn, port: number): Promise<Uint8Array> {
   const down = server.readable.pipeTo(client.writable).catch(() => {});
   await Promise.all([up, down]);
   return concat(sent);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 /** Splits a recorded byte stream into whole frames (header and payload). */

@@ -66,9 +66,14 @@ export async function waitFor(
   }
 }
 
+/** One frame as the bytes on the wire. */
 export function frameBytes(frame: Frame): Uint8Array {
   const chunks = encodeFrame(frame);
-  if (chunks.length === 1) return chunks[0];
+  return chunks.length === 1 ? chunks[0] : concat(chunks);
+}
+
+/** `chunks` joined into one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let at = 0;
   for (const chunk of chunks) {
@@ -78,6 +83,7 @@ export function frameBytes(frame: Frame): Uint8Array {
   return out;
 }
 
+/** One message frame as the bytes on the wire. */
 export function messageBytes(message: Message): Uint8Array {
   return frameBytes({
     type: FrameType.Message,
@@ -85,6 +91,7 @@ export function messageBytes(message: Message): Uint8Array {
   });
 }
 
+/** Writes all of `bytes` to `conn`. */
 export async function writeAll(
   conn: Deno.Conn,
   bytes: Uint8Array,
