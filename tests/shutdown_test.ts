@@ -16,7 +16,7 @@ import {
 import { join } from "@std/path";
 import type { Message } from "../protocol/mod.ts";
 import { STAGING_DIR } from "../server/storage.ts";
-import { startServe } from "./helpers/cli.ts";
+import { randomFile, runFts, startServe } from "./helpers/cli.ts";
 import {
   HELLO,
   messageBytes,
@@ -107,5 +107,36 @@ Deno.test("fts serve names what it waits for at a signal, and a second signal st
     peer.close();
     await serve.stop("SIGKILL");
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("fts get cut off by a shutdown tells the user the server shut down and that a rerun resumes", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  await randomFile(join(root, "big.bin"), 64 * 1024 * 1024);
+  const serve = await startServe(root, ["--grace", "0.5"]);
+  try {
+    const getting = runFts([
+      "connect",
+      serve.address,
+      "get",
+      "big.bin",
+      join(work, "big.bin"),
+      "--limit-rate",
+      "4M",
+    ], { timeoutMs: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await serve.stop("SIGTERM");
+    const { code, stderr } = await getting;
+    assertEquals(code, 1, stderr);
+    assertStringIncludes(stderr, "server: the server is shutting down");
+    assertStringIncludes(
+      stderr,
+      "server: the server shut down before this transfer finished; run the command again to resume",
+    );
+  } finally {
+    await serve.stop("SIGKILL");
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
   }
 });
