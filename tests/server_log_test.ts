@@ -8,7 +8,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { escapeControl, ServerLog } from "../server/server_log.ts";
-import { HELLO, messageBytes, RawPeer, waitFor } from "./helpers/raw_peer.ts";
+import { messageBytes, RawPeer, waitFor } from "./helpers/raw_peer.ts";
 import { startServer } from "./helpers/server.ts";
 
 Deno.test("escapeControl writes control characters and line separators as \\u escapes", () => {
