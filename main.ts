@@ -65,12 +65,16 @@ Options:
   --users FILE           require a login by a user in FILE
   --read-only            refuse put, rm, mkdir and mv for everyone
   --quiet                no log lines
-  --idle-timeout SECS    close connections idle this long (default 300)
+  --idle-timeout SECS    close connections idle, or whose transfer makes no
+                         progress, this long (default 300)
+  --login-timeout SECS   close connections not logged in this long after
+                         connecting (default 20)
   --max-connections N    refuse connections beyond N at once (default 256)
   --partial-ttl TIME     remove interrupted uploads after TIME (default 24h)
   --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
                          the oldest go first (default: no cap)
-  --grace SECS           time running transfers get at shutdown (default 10)
+  --grace SECS           time running transfers get at shutdown (default 10);
+                         a second signal stops at once
   --http [HOST:]PORT     also serve HTTP/WebDAV and the web page on PORT (off
                          by default; HTTPS with --tls; 0 picks a free port);
                          prints "fts http listening on HOST:PORT"
@@ -220,6 +224,7 @@ export async function main(
       "host",
       "port",
       "idle-timeout",
+      "login-timeout",
       "max-connections",
       "partial-ttl",
       "partial-limit",
@@ -287,6 +292,9 @@ export async function main(
           idleTimeoutMs: flags["idle-timeout"] === undefined
             ? undefined
             : duration(flags["idle-timeout"], "--idle-timeout"),
+          loginTimeoutMs: flags["login-timeout"] === undefined
+            ? undefined
+            : duration(flags["login-timeout"], "--login-timeout"),
           maxConnections: flags["max-connections"] === undefined
             ? undefined
             : integer(flags["max-connections"], "--max-connections"),

@@ -70,6 +70,15 @@ export class LocalStore implements Store {
     return new LocalStore(root, options.partialLimit ?? Infinity);
   }
 
+  /**
+   * Starts the store's worker thread now, as a server does at its start, so
+   * the first tree transfer does not wait for it and its descriptors belong
+   * to the server's baseline.
+   */
+  prepare(): void {
+    if (this.root.fd !== null) this.#reader.start();
+  }
+
   /** Whether resolution is race-free against local processes here. */
   get raceFree(): boolean {
     return this.root.raceFree;

@@ -1,13 +1,14 @@
 /**
  * Password login on the server: the users file, re-read when it changes, and
- * the SCRAM-SHA-256 exchange of one session, slowed per address after
- * failures by a {@linkcode LoginThrottle}.
+ * the SCRAM-SHA-256 exchange of one session, slowed per address and user
+ * after failures, one verdict at a time per address, by a
+ * {@linkcode LoginThrottle}.
  *
  * ```text
  * client                                         server
- *   | auth {mechanism, data: client-first}    -->  |  (throttle wait)
+ *   | auth {mechanism, data: client-first}    -->  |
  *   | <-- auth-continue {data: server-first}       |
- *   | auth {mechanism, data: client-final}    -->  |
+ *   | auth {mechanism, data: client-final}    -->  |  (throttle: turn, wait)
  *   | <-- auth-ok {data: server-final, readOnly}   |
  *   |     or error {code: "auth"}                  |
  * ```
@@ -21,6 +22,7 @@
 import {
   AUTH_MECHANISM,
   type AuthRequest,
+  BusyError,
   ConnectionError,
   type MessageReader,
   type MessageWriter,
@@ -108,16 +110,30 @@ export class Logins {
    * read now, the last good version stays in use.
    */
   async store(): Promise<UserStore> {
+    await this.changed();
+    return this.#store;
+  }
+
+  /**
+   * Reads the users file again if it changed; returns whether it did (and
+   * could be read: a broken file keeps the last good version in use).
+   */
+  async changed(): Promise<boolean> {
     try {
       const version = await fileVersion(this.file);
-      if (version !== this.#version) {
-        this.#store = await loadUsers(this.file);
-        this.#version = version;
-      }
+      if (version === this.#version) return false;
+      this.#store = await loadUsers(this.file);
+      this.#version = version;
+      return true;
     } catch {
       // Being replaced, or broken: keep what worked.
+      return false;
     }
-    return this.#store;
+  }
+
+  /** Whether `name` is a user, as of the last reading of the file. */
+  has(name: string): boolean {
+    return this.#store.users.has(name);
   }
 }
 
@@ -148,7 +164,10 @@ export async function serveLogin(
     { secret: store.secret },
   );
   const name = attemptedUser(first.data);
+  // The throttle's key: a malformed name is throttled as one more name.
+  const throttled = name ?? "";
   let serverFinal: string;
+  let next = () => {};
   try {
     await writer.send({
       op: "auth-continue",
@@ -161,30 +180,40 @@ export async function serveLogin(
     if (final.op !== "auth") {
       throw new ProtocolError(`expected "auth", got "${final.op}"`);
     }
-    // Each failure from this address makes the next verdict wait longer.
-    await logins.throttle.wait(peerHost, io.signal);
+    // One verdict at a time per address, each after the wait its failures
+    // have earned.
+    next = await logins.throttle.turn(peerHost, throttled, io.signal);
     serverFinal = await scram.final(final.data);
   } catch (error) {
     if (error instanceof AuthenticationError) {
-      logins.throttle.failed(peerHost);
+      logins.throttle.failed(peerHost, throttled);
+      next();
       log.record({
         peer,
         op: "login",
-        result: `login failed for ${JSON.stringify(name ?? "?")}`,
+        result: `failed for ${JSON.stringify(name ?? "?")}`,
       });
       await sendAuthError(io, LOGIN_FAILED);
       return null;
     }
     if (error instanceof ScramProtocolError) {
-      logins.throttle.failed(peerHost);
+      logins.throttle.failed(peerHost, throttled);
+      next();
       const reason = error.reason;
-      log.record({ peer, op: "login", result: `login refused: ${reason}` });
+      log.record({ peer, op: "login", result: `refused: ${reason}` });
       await sendAuthError(io, reason);
       return null;
     }
+    if (error instanceof BusyError) {
+      log.record({ peer, op: "login", result: `refused: ${error.reason}` });
+      await writer.send({ op: "error", code: "busy", reason: error.reason });
+      return null;
+    }
+    next();
     throw error;
   }
-  logins.throttle.succeeded(peerHost);
+  logins.throttle.succeeded(peerHost, throttled);
+  next();
   const user = store.users.get(scram.username!)!;
   await writer.send({
     op: "auth-ok",

@@ -1,12 +1,27 @@
 /**
- * Slows down password guessing: after a failed login from an address, the
- * next attempt from that address must wait, twice as long after each further
- * failure, up to a cap. A success, or a long enough quiet spell, forgets the
- * address. IPv6 addresses count per /64 network, since one host usually has a
- * whole /64.
+ * Slows down password guessing.
+ *
+ * - Failures count per address and user: after a failed login as a user from
+ *   an address, that user's next verdict for that address waits, twice as
+ *   long after each further failure, up to a cap. A success from the address
+ *   forgets only its own user's failures there, so logging in as one user
+ *   does not reset the guessing at another.
+ * - The address as a whole gets a larger allowance (`addressAllowance`
+ *   failures across all its users) before its verdicts slow down too, which
+ *   bounds guessing that spreads over many names. Successes do not reset it.
+ * - Verdicts for one address come one at a time, in arrival order, however
+ *   many connections the address opens; at most `maxPending` may wait, and
+ *   further logins are refused at once.
+ *
+ * All of it is keyed by the client's address (IPv6 per /64, since one host
+ * usually has a whole /64), so guessing from one address never slows down a
+ * user logging in from another: no one can lock a user out remotely. Quiet
+ * for `forgetAfterMs`, an address is forgotten.
  *
  * @module
  */
+
+import { BusyError } from "../protocol/mod.ts";
 
 /** Options for {@linkcode LoginThrottle}. */
 export interface LoginThrottleOptions {
@@ -16,8 +31,12 @@ export interface LoginThrottleOptions {
   maxDelayMs?: number;
   /** Failures older than this are forgotten, in milliseconds. Default: 15 minutes. */
   forgetAfterMs?: number;
-  /** The most addresses remembered; the oldest are dropped first. Default: 10,000. */
+  /** The most (address, user) pairs remembered; the oldest are dropped first. Default: 10,000. */
   maxEntries?: number;
+  /** Failures across all users an address may have before all its logins slow down. Default: 10. */
+  addressAllowance?: number;
+  /** Logins from one address that may wait for their verdict at once. Default: 8. */
+  maxPending?: number;
   /** The clock, in milliseconds (for tests). Default: `Date.now`. */
   now?: () => number;
 }
@@ -27,13 +46,22 @@ interface Entry {
   lastFailure: number;
 }
 
-/** Per-address exponential delay after failed logins. */
+interface Queue {
+  pending: number;
+  /** Settles when the last login queued so far has had its verdict. */
+  tail: Promise<void>;
+}
+
+/** Per-address and per-user exponential delay after failed logins. */
 export class LoginThrottle {
   #entries = new Map<string, Entry>();
+  #queues = new Map<string, Queue>();
   #baseDelayMs: number;
   #maxDelayMs: number;
   #forgetAfterMs: number;
   #maxEntries: number;
+  #addressAllowance: number;
+  #maxPending: number;
   #now: () => number;
 
   /** Creates a throttle that remembers nothing yet. */
@@ -42,62 +70,101 @@ export class LoginThrottle {
     this.#maxDelayMs = options.maxDelayMs ?? 30_000;
     this.#forgetAfterMs = options.forgetAfterMs ?? 15 * 60_000;
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#addressAllowance = options.addressAllowance ?? 10;
+    this.#maxPending = options.maxPending ?? 8;
     this.#now = options.now ?? Date.now;
   }
 
-  /** The number of addresses (or /64 networks) currently remembered. */
+  /** The number of (address, user) pairs and addresses remembered. */
   get size(): number {
     return this.#entries.size;
   }
 
   /**
-   * Returns how many milliseconds a login attempt from `address` has to wait
-   * now: 0 without recent failures, else what is left of
-   * `min(base * 2^(failures - 1), max)` since the last failure.
+   * Returns how many milliseconds a login as `user` from `address` has to
+   * wait now: 0 without recent failures, else what is left of
+   * `min(base * 2^(failures - 1), max)` since the last failure, for the
+   * user's failures and for the address's failures beyond its allowance.
    */
-  delay(address: string): number {
-    const entry = this.#current(throttleKey(address));
-    if (entry === undefined) return 0;
+  delay(address: string, user: string): number {
+    const key = throttleKey(address);
+    return Math.max(
+      this.#delayOf(this.#current(pairKey(key, user)), 0),
+      this.#delayOf(this.#current(key), this.#addressAllowance),
+    );
+  }
+
+  /**
+   * Waits until it is this login's turn among the logins from `address`,
+   * then for {@linkcode LoginThrottle.delay}. Returns the function to call
+   * once the verdict is recorded (it lets the next login go). Rejects with
+   * the signal's reason if `signal` aborts (the connection closed).
+   *
+   * @throws {BusyError} when `maxPending` logins from `address` wait already.
+   */
+  async turn(
+    address: string,
+    user: string,
+    signal?: AbortSignal,
+  ): Promise<() => void> {
+    const key = throttleKey(address);
+    const queue = this.#queues.get(key) ??
+      { pending: 0, tail: Promise.resolve() };
+    if (queue.pending >= this.#maxPending) {
+      throw new BusyError(
+        `${queue.pending} logins from this address are waiting already`,
+        { action: "log in" },
+      );
+    }
+    this.#queues.set(key, queue);
+    queue.pending++;
+    const previous = queue.tail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => release = resolve);
+    queue.tail = previous.then(() => mine);
+    let done = false;
+    const next = () => {
+      if (done) return;
+      done = true;
+      release();
+      if (--queue.pending === 0) this.#queues.delete(key);
+    };
+    try {
+      await abortable(previous, signal);
+      await sleep(this.delay(address, user), signal);
+    } catch (error) {
+      next();
+      throw error;
+    }
+    return next;
+  }
+
+  /** Records a failed login as `user` from `address`. */
+  failed(address: string, user: string): void {
+    const key = throttleKey(address);
+    this.#count(pairKey(key, user));
+    this.#count(key);
+    this.#prune();
+  }
+
+  /** Records a successful login as `user` from `address`, forgetting that user's failures there. */
+  succeeded(address: string, user: string): void {
+    this.#entries.delete(pairKey(throttleKey(address), user));
+  }
+
+  #delayOf(entry: Entry | undefined, allowance: number): number {
+    if (entry === undefined || entry.failures <= allowance) return 0;
     const wait = Math.min(
-      this.#baseDelayMs * 2 ** (entry.failures - 1),
+      this.#baseDelayMs * 2 ** (entry.failures - allowance - 1),
       this.#maxDelayMs,
     );
     return Math.max(0, entry.lastFailure + wait - this.#now());
   }
 
-  /**
-   * Waits for {@linkcode LoginThrottle.delay} milliseconds; rejects early with
-   * the signal's reason if `signal` aborts (e.g. the connection closed).
-   */
-  wait(address: string, signal?: AbortSignal): Promise<void> {
-    const ms = this.delay(address);
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (ms === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  /** Records a failed login from `address`. */
-  failed(address: string): void {
-    const key = throttleKey(address);
+  #count(key: string): void {
     const failures = (this.#current(key)?.failures ?? 0) + 1;
     this.#entries.delete(key); // re-insert: the map stays oldest first
     this.#entries.set(key, { failures, lastFailure: this.#now() });
-    this.#prune();
-  }
-
-  /** Records a successful login from `address`, forgetting its failures. */
-  succeeded(address: string): void {
-    this.#entries.delete(throttleKey(address));
   }
 
   #current(key: string): Entry | undefined {
@@ -117,6 +184,36 @@ export class LoginThrottle {
       this.#entries.delete(key);
     }
   }
+}
+
+/** The key of one user at one address (a NUL cannot be in either). */
+function pairKey(addressKey: string, user: string): string {
+  return `${addressKey}\u0000${user}`;
+}
+
+function abortable(
+  promise: Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (ms === 0) return Promise.resolve();
+  let timer: ReturnType<typeof setTimeout>;
+  return abortable(
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    signal,
+  ).finally(() => clearTimeout(timer));
 }
 
 /**

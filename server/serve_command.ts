@@ -52,7 +52,10 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * unit;
 }
 
-/** Serves until a signal arrives, then shuts down gracefully. */
+/**
+ * Serves until a signal arrives, then shuts down gracefully, saying how long
+ * it waits for how many transfers; a second signal stops it at once.
+ */
 export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
@@ -81,15 +84,26 @@ export async function serveCommand(
       : http.hostname;
     announce(`fts http listening on ${host}:${http.port}`);
   }
-  let signalled = 0;
+  const say = options.log === undefined ? console.error : options.log;
+  let signalled = false;
   const onSignal = () => {
-    signalled++;
-    if (signalled === 1) {
-      server.shutdown(options.graceMs);
-    } else {
+    if (signalled) {
       // A second signal: stop waiting for transfers.
       server.shutdown(0);
+      return;
     }
+    signalled = true;
+    const transfers = server.transfers;
+    say?.(
+      transfers === 0
+        ? "shutting down"
+        : `shutting down: waiting up to ${
+          options.graceMs / 1000
+        }s for ${transfers} transfer${
+          transfers === 1 ? "" : "s"
+        } (signal again to stop now)`,
+    );
+    server.shutdown(options.graceMs);
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]

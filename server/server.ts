@@ -1,6 +1,8 @@
 /**
  * The fts server: listens, runs one {@linkcode Session} per connection, all at
- * once, and shuts down gracefully.
+ * once, and shuts down gracefully. When `accept` fails (out of descriptors,
+ * say) it logs that and backs off instead of spinning; when the users file
+ * changes it ends the sessions of users no longer in it.
  *
  * @module
  */
@@ -12,6 +14,7 @@ import {
   MessageWriter,
 } from "../protocol/mod.ts";
 import { Logins } from "./login.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { LocalStore } from "./local_store.ts";
@@ -30,10 +33,22 @@ export interface ServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Require a login by a user of this users file (see `users.ts`). */
   users?: string;
+  /** Slows down password guessing. Default: a `LoginThrottle` with its defaults. */
+  loginThrottle?: LoginThrottle;
   /** Receives each log line; `null` silences the log. Default: stderr. */
   log?: ((line: string) => void) | null;
-  /** Close connections idle this long. Default 5 minutes. */
+  /**
+   * Close connections idle this long, and those whose transfer has made no
+   * progress this long. Default 5 minutes.
+   */
   idleTimeoutMs?: number;
+  /**
+   * Close connections that have not finished the TLS handshake, `hello` and
+   * the login this long after connecting. Default 20 seconds.
+   */
+  loginTimeoutMs?: number;
+  /** How often to look for changes of the users file. Default 2 seconds. */
+  usersPollMs?: number;
   /** Refuse connections beyond this many at once. Default 256. */
   maxConnections?: number;
   /** Remove partial uploads untouched this long. Default 24 hours. */
@@ -50,7 +65,11 @@ export interface ServerOptions {
 interface ServerContext extends SessionContext {
   maxConnections: number;
   partialTtlMs: number;
+  usersPollMs: number;
 }
+
+/** The first and the longest pause after `accept` fails. */
+const ACCEPT_BACKOFF_MS = { first: 50, max: 2000 };
 
 /**
  * A running server.
@@ -73,7 +92,9 @@ export class FtsServer {
   #sessions = new Set<Session>();
   #running = new Set<Promise<void>>();
   #sweeper: ReturnType<typeof setInterval>;
+  #usersPoll: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
+  #log: ServerLog;
 
   private constructor(
     listener: Deno.Listener,
@@ -82,6 +103,7 @@ export class FtsServer {
   ) {
     this.#listener = listener;
     this.http = http;
+    this.#log = context.log;
     this.addr = listener.addr as Deno.NetAddr;
     const sweep = () =>
       context.store.staging.sweep(context.partialTtlMs).catch(() => 0);
@@ -91,8 +113,16 @@ export class FtsServer {
       Math.min(context.partialTtlMs, 3600_000),
     );
     Deno.unrefTimer(this.#sweeper);
+    const logins = context.logins;
+    if (logins !== null) {
+      this.#usersPoll = setInterval(async () => {
+        if (await logins.changed()) this.#endRemovedUsers(logins);
+      }, context.usersPollMs);
+      Deno.unrefTimer(this.#usersPoll);
+    }
     this.finished = this.#accept(context).finally(async () => {
       clearInterval(this.#sweeper);
+      clearInterval(this.#usersPoll);
       await Promise.all(this.#running);
       await context.store.close();
     });
@@ -102,7 +132,7 @@ export class FtsServer {
   static async start(options: ServerOptions): Promise<FtsServer> {
     const logins = options.users === undefined
       ? null
-      : await Logins.open(options.users);
+      : await Logins.open(options.users, options.loginThrottle);
     const store = await LocalStore.open(options.root, {
       partialLimit: options.partialLimit,
     });
@@ -110,13 +140,20 @@ export class FtsServer {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
     };
-    const listener = options.tls
-      ? Deno.listenTls({
-        ...address,
-        cert: options.tls.certPem,
-        key: options.tls.keyPem,
-      })
-      : Deno.listen(address);
+    let listener: Deno.Listener;
+    try {
+      listener = options.tls
+        ? Deno.listenTls({
+          ...address,
+          cert: options.tls.certPem,
+          key: options.tls.keyPem,
+        })
+        : Deno.listen(address);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    store.prepare();
     const write = options.log === undefined
       ? (line: string) => console.error(line)
       : options.log;
@@ -142,6 +179,7 @@ export class FtsServer {
     } catch (error) {
       // The HTTP port is taken, say: do not leave the native one open.
       listener.close();
+      await store.close();
       throw error;
     }
     return new FtsServer(listener, {
@@ -152,6 +190,8 @@ export class FtsServer {
       tls: options.tls !== undefined,
       logins,
       idleTimeoutMs,
+      loginTimeoutMs: options.loginTimeoutMs ?? 20_000,
+      usersPollMs: options.usersPollMs ?? 2000,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
     }, http);
@@ -162,14 +202,37 @@ export class FtsServer {
     return this.#sessions.size;
   }
 
+  /** How many sessions are serving a request right now. */
+  get transfers(): number {
+    let busy = 0;
+    for (const session of this.#sessions) if (session.busy) busy++;
+    return busy;
+  }
+
   async #accept(context: ServerContext): Promise<void> {
+    let backoff = 0;
     while (true) {
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
+        backoff = 0;
       } catch (error) {
         if (this.#stopping) return;
         if (error instanceof Deno.errors.BadResource) return;
+        // Out of descriptors, typically: retrying at once would spin while
+        // nothing frees one.
+        backoff = Math.min(
+          backoff === 0 ? ACCEPT_BACKOFF_MS.first : backoff * 2,
+          ACCEPT_BACKOFF_MS.max,
+        );
+        context.log.record({
+          peer: "-",
+          op: "accept",
+          result: `failed: ${(error as Error).message}; retrying in ${
+            backoff / 1000
+          }s`,
+        });
+        await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
       // Frame headers are small writes; Nagle would hold them back.
@@ -209,28 +272,46 @@ export class FtsServer {
     });
   }
 
+  #endRemovedUsers(logins: Logins): void {
+    for (const session of this.#sessions) {
+      const user = session.user;
+      if (user === undefined || logins.has(user)) continue;
+      this.#log.record({
+        peer: session.peer,
+        op: "login",
+        result: `ended: user ${JSON.stringify(user)} was removed`,
+      });
+      session.end(`user ${JSON.stringify(user)} was removed from this server`);
+    }
+  }
+
   /**
    * Stops accepting connections, tells every client, lets running transfers
-   * finish for up to `graceMs`, then closes what is left. Interrupted uploads
-   * stay in the staging area for a later resume.
+   * finish for up to `graceMs`, then cuts off what is left, telling those
+   * clients that a rerun resumes. Interrupted uploads stay in the staging
+   * area for that resume. Called again while waiting, it stops at once.
    */
   async shutdown(graceMs = 10_000): Promise<void> {
-    if (!this.#stopping) {
-      this.#stopping = true;
-      try {
-        this.#listener.close();
-      } catch {
-        // Already closed.
-      }
-      for (const session of this.#sessions) session.shutdown();
-      const httpDone = this.http?.shutdown();
-      const timer = setTimeout(() => {
-        for (const session of this.#sessions) session.close();
-      }, graceMs);
-      await this.finished;
-      await httpDone;
-      clearTimeout(timer);
+    if (this.#stopping) {
+      this.#cutOff();
+      return await this.finished;
     }
+    this.#stopping = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const session of this.#sessions) session.shutdown();
+    const httpDone = this.http?.shutdown();
+    const timer = setTimeout(() => this.#cutOff(), graceMs);
     await this.finished;
+    await httpDone;
+    clearTimeout(timer);
+  }
+
+  /** Cuts off every session now (after a one-line goodbye, at most 1 s). */
+  #cutOff(): void {
+    for (const session of this.#sessions) session.cutOff();
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The server's log: one line per connection and per operation.
+ * The server's log: one line per connection and per operation. Control
+ * characters in any field (a user name or client agent with a newline, say)
+ * are written escaped, so a client cannot forge or break up log lines.
  *
  * @module
  */
@@ -33,6 +35,18 @@ export class ServerLog {
       parts.push(`${(record.ms / 1000).toFixed(3)}s`);
     }
     parts.push(record.result);
-    this.#write(parts.join(" "));
+    this.#write(escapeControl(parts.join(" ")));
   }
+}
+
+/**
+ * Returns `text` with C0 and C1 control characters, DEL and the Unicode line
+ * and paragraph separators written as `\uXXXX`.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -2,6 +2,16 @@
  * One client connection: the handshake, then requests answered in order until
  * the client leaves, goes idle, breaks the protocol or the server shuts down.
  *
+ * Three clocks bound a session:
+ * - the login deadline (`loginTimeoutMs`), from the connection to the end of
+ *   the TLS handshake, `hello` and (with users) the login; nothing the client
+ *   sends before then (a `ping`, say) extends it;
+ * - the idle timeout (`idleTimeoutMs`) between requests;
+ * - the stall timeout, the same length: a request that moves no frame in
+ *   either direction for that long (a `put` whose body stops, a `get` whose
+ *   client stops reading) ends the session. Its upload stays staged for a
+ *   resume, and its staging lock goes with the request.
+ *
  * @module
  */
 
@@ -24,6 +34,7 @@ import {
 } from "../protocol/mod.ts";
 import { VERSION } from "../version.ts";
 import { coalescingWritable } from "./coalescing_writable.ts";
+import { progressWritable } from "./progress_writable.ts";
 import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
 import { fsError } from "./fs_errors.ts";
@@ -44,9 +55,25 @@ export interface SessionContext {
   tls: boolean;
   /** The users who may log in; null when no login is required. */
   logins: Logins | null;
-  /** Close a connection after this long without a request. */
+  /**
+   * Close a connection after this long without a request, or with a request
+   * that moves nothing.
+   */
   idleTimeoutMs: number;
+  /** Close a connection not logged in (or without `hello`) after this long. */
+  loginTimeoutMs: number;
 }
+
+/** The log line's result for a session one of its clocks ended. */
+const TIMED_OUT = {
+  login: "closed: no login in time",
+  idle: "closed: idle",
+  stalled: "closed: the transfer made no progress",
+  shutdown: "closed: the server shut down",
+} as const;
+
+/** How long a closing session waits for its last message to go out. */
+const LAST_WORDS_MS = 1000;
 
 /** Why a session was refused, for the log line `refused: <message>`. */
 class Refusal extends Error {}
@@ -71,6 +98,10 @@ export class Session {
   /** Writes out replies gathered for a TLS connection (see `coalescing_writable.ts`). */
   #flush: () => Promise<void> = () => Promise.resolve();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #loginTimer: ReturnType<typeof setTimeout> | undefined;
+  #tlsReady = false;
+  /** Which clock ended the session, for its log line. */
+  #timedOut: keyof typeof TIMED_OUT | undefined;
   #lastActivity = performance.now();
 
   constructor(conn: Deno.Conn, ctx: SessionContext) {
@@ -79,20 +110,29 @@ export class Session {
     this.#readOnly = ctx.readOnly;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = `${addr.hostname}:${addr.port}`;
+    const onActivity = () => this.#lastActivity = performance.now();
     this.#reader = new MessageReader(conn.readable, {
-      onActivity: () => this.#lastActivity = performance.now(),
+      onActivity,
       // Replies gathered for TLS go out before waiting on the client.
       beforeRead: ctx.tls ? () => void this.#flush() : undefined,
       pool: ctx.pool,
     });
+    // Each write the socket takes counts as progress: a download whose
+    // client stopped reading makes none.
+    const writable = progressWritable(conn.writable, onActivity);
     if (ctx.tls) {
       // No setNoDelay on a TLS connection: gather small writes instead.
-      const coalescing = coalescingWritable(conn.writable);
+      const coalescing = coalescingWritable(writable);
       this.#flush = coalescing.flush;
       this.#writer = new MessageWriter(coalescing.writable);
     } else {
-      this.#writer = new MessageWriter(conn.writable);
+      this.#writer = new MessageWriter(writable);
     }
+  }
+
+  /** The user who logged in, if any. */
+  get user(): string | undefined {
+    return this.#user;
   }
 
   /** Whether a request is being served right now. */
@@ -105,16 +145,17 @@ export class Session {
     const started = performance.now();
     let result = "closed";
     let op = "disconnect";
-    this.#armIdleTimer();
+    this.#armLoginTimer();
     try {
       if (this.#ctx.tls) await this.#tlsHandshake();
       if (await this.#handshake()) {
+        if (this.#ctx.logins === null) this.#admit();
         while (!this.#closing) {
           const message = await this.#reader.read();
           if (message === null) break;
           if (message.op === "bye") {
             await this.#writer.send({ op: "ok" });
-            result = "logged out";
+            result = this.#user === undefined ? "left" : "logged out";
             break;
           }
           if (message.op === "auth") {
@@ -147,6 +188,7 @@ export class Session {
       }
     } finally {
       await this.#flushThenClose();
+      if (this.#timedOut !== undefined) result = TIMED_OUT[this.#timedOut];
       this.#ctx.log.record({
         peer: this.peer,
         op,
@@ -157,17 +199,56 @@ export class Session {
   }
 
   /**
-   * Tells the client the server is shutting down; an idle session closes at
-   * once, a busy one after its current request.
+   * Tells the client the server is shutting down; an idle session closes
+   * once the notice is out, a busy one after its current request.
    */
   shutdown(): void {
     this.#closing = true;
-    this.#writer.send({
+    this.#timedOut = "shutdown";
+    const notice = this.#lastWords({
       op: "notice",
       message: "the server is shutting down",
       shutdown: true,
-    }).catch(() => {});
-    if (!this.#busy) this.#flushThenClose();
+    });
+    if (!this.#busy) notice.then(() => this.#flushThenClose());
+  }
+
+  /**
+   * Ends the session at shutdown, telling the client that the server shut
+   * down and that running the command again resumes.
+   */
+  cutOff(): Promise<void> {
+    this.#timedOut = "shutdown";
+    return this.end(
+      "the server shut down before this transfer finished; run the command again to resume",
+      true,
+    );
+  }
+
+  /**
+   * Ends the session now, first telling the client `message` (for at most
+   * a second); a transfer in flight fails, an upload stays staged.
+   */
+  async end(message: string, shutdown = false): Promise<void> {
+    this.#closing = true;
+    await this.#lastWords({ op: "notice", message, shutdown });
+    await this.#flushThenClose();
+  }
+
+  /**
+   * Sends `message` unless the session is closed or the handshake has not
+   * happened yet (a TLS write would wait for it), waiting at most
+   * {@linkcode LAST_WORDS_MS}: a client that reads nothing cannot delay the
+   * close.
+   */
+  async #lastWords(message: Message): Promise<void> {
+    if (this.#closed || (this.#ctx.tls && !this.#tlsReady)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#writer.send(message).catch(() => {}),
+      new Promise((resolve) => timer = setTimeout(resolve, LAST_WORDS_MS)),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
@@ -178,8 +259,8 @@ export class Session {
     if (!this.#closed && this.#ctx.tls) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        this.#flush(),
-        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+        this.#flush().catch(() => {}),
+        new Promise((resolve) => timer = setTimeout(resolve, LAST_WORDS_MS)),
       ]);
       clearTimeout(timer);
     }
@@ -191,6 +272,7 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#loginTimer);
     this.#abort.abort(new ConnectionError("the connection was closed"));
     try {
       this.#conn.close();
@@ -199,24 +281,43 @@ export class Session {
     }
   }
 
+  // Until the login is done only this deadline runs: what the client sends
+  // meanwhile does not count as activity.
+  #armLoginTimer(): void {
+    this.#loginTimer = setTimeout(() => {
+      this.#timedOut = "login";
+      this.end(
+        `closing the connection: no login within ${
+          seconds(this.#ctx.loginTimeoutMs)
+        } s`,
+      );
+    }, this.#ctx.loginTimeoutMs);
+  }
+
+  #admit(): void {
+    clearTimeout(this.#loginTimer);
+    this.#lastActivity = performance.now();
+    this.#armIdleTimer();
+  }
+
   // One timer per idle period rather than one per frame: the timer checks
-  // when the last frame arrived and sleeps again for the remainder.
+  // when the last frame moved and sleeps again for the remainder. A busy
+  // session counts frames read and writes taken by the socket as progress.
   #armIdleTimer(delay = this.#ctx.idleTimeoutMs): void {
     clearTimeout(this.#idleTimer);
     if (this.#closed) return;
     this.#idleTimer = setTimeout(() => {
       const idle = performance.now() - this.#lastActivity;
-      if (this.#busy || idle < this.#ctx.idleTimeoutMs) {
-        return this.#armIdleTimer(
-          this.#busy ? this.#ctx.idleTimeoutMs : this.#ctx.idleTimeoutMs - idle,
-        );
+      if (idle < this.#ctx.idleTimeoutMs) {
+        return this.#armIdleTimer(this.#ctx.idleTimeoutMs - idle);
       }
-      this.#writer.send({
-        op: "notice",
-        message: `closing the connection after ${
-          Math.round(this.#ctx.idleTimeoutMs / 1000)
-        } s without a request`,
-      }).catch(() => {}).finally(() => this.#flushThenClose());
+      const limit = seconds(this.#ctx.idleTimeoutMs);
+      this.#timedOut = this.#busy ? "stalled" : "idle";
+      this.end(
+        this.#busy
+          ? `closing the connection: the transfer made no progress for ${limit} s`
+          : `closing the connection after ${limit} s without a request`,
+      );
     }, delay);
   }
 
@@ -225,6 +326,7 @@ export class Session {
   async #tlsHandshake(): Promise<void> {
     try {
       await (this.#conn as Deno.TlsConn).handshake();
+      this.#tlsReady = true;
     } catch (error) {
       const message = describe(error);
       throw new Refusal(
@@ -302,6 +404,7 @@ export class Session {
     if (user !== null) {
       this.#user = user.name;
       this.#readOnly ||= user.readOnly;
+      this.#admit();
     }
   }
 
@@ -398,6 +501,10 @@ export class Session {
       );
     }
   }
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms / 100) / 10;
 }
 
 function describe(error: unknown): string {

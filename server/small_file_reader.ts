@@ -88,6 +88,11 @@ export class SmallFileReader {
     return promise;
   }
 
+  /** Starts the worker now rather than at the first batch. */
+  start(): void {
+    this.#start();
+  }
+
   /** Stops the worker; batches under way answer all `null`. */
   close(): void {
     this.#worker?.terminate();

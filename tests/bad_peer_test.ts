@@ -26,153 +26,27 @@ import { upload } from "../client/upload.ts";
 import {
   BusyError,
   ConnectionError,
-  decodeMessage,
-  encodeFrame,
-  encodeMessage,
-  type Frame,
   frameHeader,
-  FrameReader,
   FrameType,
   type Message,
-  MessageWriter,
 } from "../protocol/mod.ts";
 import { STAGING_DIR } from "../server/remote_path.ts";
+import {
+  frameBytes,
+  HELLO,
+  HOST,
+  messageBytes,
+  RawPeer,
+  startAbandonedUpload,
+  waitFor,
+} from "./helpers/raw_peer.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const HOST = "127.0.0.1";
 const silent: Reporter = { info() {}, progress: () => null };
 const transfer = { resume: false, noClobber: false, verify: true };
-const HELLO: Message = { op: "hello", version: 1, agent: "x", features: [] };
-
-/** Rejects if `promise` takes longer than `ms`; always clears its timer. */
-async function within<T>(
-  ms: number,
-  what: string,
-  promise: Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what}: nothing within ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` every 10 ms for up to `ms`; fails if it never holds. */
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  ms = 3000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function frameBytes(frame: Frame): Uint8Array {
-  const chunks = encodeFrame(frame);
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
-
-function messageBytes(message: Message): Uint8Array {
-  return frameBytes({
-    type: FrameType.Message,
-    payload: encodeMessage(message),
-  });
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.byteLength;) {
-    at += await conn.write(bytes.subarray(at));
-  }
-}
-
-/** A raw socket to the server, reading whole frames. */
-class RawPeer {
-  readonly frames: FrameReader;
-  private constructor(readonly conn: Deno.TcpConn) {
-    this.frames = new FrameReader(conn.readable);
-  }
-
-  static async connect(port: number): Promise<RawPeer> {
-    const conn = await Deno.connect({ hostname: HOST, port });
-    conn.setNoDelay(true);
-    return new RawPeer(conn);
-  }
-
-  send(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.conn, bytes);
-  }
-
-  /** Reads the next message; fails on anything else. */
-  async message(): Promise<Message> {
-    const frame = await within(3000, "message", this.frames.next());
-    if (frame === null) throw new Error("the server closed the connection");
-    assertEquals(frame.type, FrameType.Message);
-    return decodeMessage(frame.payload);
-  }
-
-  /**
-   * Reads until the server closes the socket (a clean end or a reset, which
-   * the server may send when it closes with our bytes still unread) and
-   * returns the messages that arrived first.
-   */
-  async untilClosed(ms = 3000): Promise<Message[]> {
-    const messages: Message[] = [];
-    await within(
-      ms,
-      "server to close the connection",
-      (async () => {
-        for (let i = 0; i < 100; i++) {
-          let frame;
-          try {
-            frame = await this.frames.next();
-          } catch (error) {
-            if (
-              error instanceof Deno.errors.ConnectionReset ||
-              error instanceof Deno.errors.BrokenPipe
-            ) return;
-            throw error;
-          }
-          if (frame === null) return;
-          assertEquals(frame.type, FrameType.Message);
-          messages.push(decodeMessage(frame.payload));
-        }
-        throw new Error("too many frames");
-      })(),
-    );
-    return messages;
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
-}
-
 /** Asserts `messages` is exactly one `protocol` error mentioning `reason`. */
 function assertProtocolError(messages: Message[], reason: string): void {
   assertEquals(messages.length, 1, JSON.stringify(messages));
@@ -338,52 +212,6 @@ Deno.test("a peer that vanishes inside a frame without reading ends only its ses
     // withBadPeer closes the socket outright and checks the rest.
   });
 });
-
-/**
- * Sends hello, a put of 1 MiB to `path` and 300 KB of it plus half a frame,
- * and waits until the server has staged those bytes; leaves the socket open.
- */
-async function startAbandonedUpload(
-  peer: RawPeer,
-  root: string,
-  path: string,
-): Promise<void> {
-  const writer = new MessageWriter(peer.conn.writable);
-  await writer.send(HELLO);
-  assertEquals((await peer.message()).op, "welcome");
-  const size = 1024 * 1024;
-  await writer.send({
-    op: "put",
-    path,
-    size,
-    mtime: 1_700_000_000_000,
-    mode: null,
-    resume: false,
-    noClobber: false,
-    verify: true,
-  });
-  assertEquals(await peer.message(), { op: "ready", offset: 0 });
-  await writer.send({ op: "data", offset: 0, size });
-  for (let i = 0; i < 3; i++) {
-    await peer.send(frameBytes({
-      type: FrameType.Data,
-      payload: new Uint8Array(100_000).fill(i + 1),
-    }));
-  }
-  await peer.send(
-    frameBytes({ type: FrameType.Data, payload: new Uint8Array(5000) })
-      .subarray(0, 2500),
-  );
-  // The server is mid-transfer: its staging area holds the bytes.
-  const staging = join(root, STAGING_DIR, "partial");
-  await waitFor("the server to stage 300 KB", async () => {
-    let staged = 0;
-    for await (const entry of Deno.readDir(staging)) {
-      staged += (await Deno.stat(join(staging, entry.name))).size;
-    }
-    return staged >= 300_000;
-  });
-}
 
 /** Lists the root: no temporary files, and the old target unchanged. */
 async function assertListingClean(

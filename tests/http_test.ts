@@ -178,6 +178,13 @@ Deno.test("a PUT cut off part-way, or failing its digest, never replaces the tar
       }
       return names.length;
     };
+    // The staging folder appears with the upload's begin (not before).
+    for (let i = 0; i < 100; i++) {
+      const began = await Deno.lstat(join(s.root, ".fts/partial"))
+        .then(() => true, () => false);
+      if (began) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     for (let i = 0; i < 100 && await partials() > 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }

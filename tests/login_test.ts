@@ -95,7 +95,7 @@ Deno.test("a wrong password and an unknown user get the same refusal, and are lo
     assertEquals(unknownUser.message, wrongPassword.message);
     assert(
       log.some((line) =>
-        /^\S+ 127\.0\.0\.1:\d+ login login failed for "ann"$/.test(line)
+        /^\S+ 127\.0\.0\.1:\d+ login failed for "ann"$/.test(line)
       ),
       log.join("\n"),
     );

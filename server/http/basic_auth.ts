@@ -15,7 +15,6 @@ import { createHash } from "node:crypto";
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramClient, ScramServer } from "../../protocol/scram.ts";
 import type { Logins } from "../login.ts";
-import { throttleKey } from "../login_throttle.ts";
 
 /** A user who passed the check. */
 export interface BasicUser {
@@ -70,8 +69,9 @@ export class BasicAuth {
       return { name, readOnly: record.readOnly };
     }
     const throttle = this.#logins.throttle;
-    const address = throttleKey(peerHost);
-    await throttle.wait(address);
+    // One verdict at a time per address, after the wait its failures
+    // earned for this user (the native login's throttle, shared).
+    const next = await throttle.turn(peerHost, name);
     try {
       const server = new ScramServer(
         (user) => store.users.get(user)?.verifier,
@@ -82,11 +82,16 @@ export class BasicAuth {
       const serverFinal = await server.final(await client.final(serverFirst));
       client.verify(serverFinal);
     } catch (error) {
-      if (!(error instanceof AuthError)) throw error;
-      throttle.failed(address);
+      if (!(error instanceof AuthError)) {
+        next();
+        throw error;
+      }
+      throttle.failed(peerHost, name);
+      next();
       return null;
     }
-    throttle.succeeded(address);
+    throttle.succeeded(peerHost, name);
+    next();
     const user = { name, readOnly: record!.readOnly };
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
     this.#cache.set(key, { user, until: Date.now() + BASIC_CACHE_MS });

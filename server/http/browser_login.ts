@@ -15,7 +15,6 @@
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramServer } from "../../protocol/scram.ts";
 import type { Logins } from "../login.ts";
-import { throttleKey } from "../login_throttle.ts";
 import { HttpError } from "./http_errors.ts";
 import { readLimitedText } from "./xml.ts";
 
@@ -110,17 +109,21 @@ export class BrowserLogins {
     }
     this.#pending.delete(body.id!);
     const throttle = this.#logins.throttle;
-    const address = throttleKey(peerHost);
-    await throttle.wait(address);
+    const name = pending.scram.username ?? "";
+    // The native login's throttle, shared: one verdict at a time per
+    // address, after the wait its failures earned for this user.
+    const next = await throttle.turn(peerHost, name);
     let data: string;
     try {
       data = await pending.scram.final(body.data);
     } catch (error) {
+      if (error instanceof AuthError) throttle.failed(peerHost, name);
+      next();
       if (!(error instanceof AuthError)) throw error;
-      throttle.failed(address);
       throw new HttpError(401, "wrong user name or password");
     }
-    throttle.succeeded(address);
+    throttle.succeeded(peerHost, name);
+    next();
     const user = store.users.get(pending.scram.username!)!;
     const token = randomToken();
     this.#sessions.set(token, {
