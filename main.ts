@@ -14,7 +14,12 @@ import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
 import { UsageError } from "./client/usage_error.ts";
-import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
+import {
+  type Checksum,
+  DEFAULT_PORT,
+  FtsError,
+  isChecksum,
+} from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
 import { type UserAction, userCommand } from "./server/user_command.ts";
 import { parseRate } from "./transfer/rate_limit_stream.ts";
@@ -87,7 +92,8 @@ ${
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time
-and permission bits. Every transfer is checked with SHA-256 end to end, and
+and permission bits. Every transfer is checked end to end (XXH3-128, or SHA-256 with an
+older server or --checksum sha256), and
 an interrupted transfer resumes where it stopped when run again.
 
 put -r and get -r copy a whole folder tree, empty folders included, as
@@ -103,12 +109,17 @@ files are never followed or created; each is reported as skipped.
 
 Options:
   --json          machine-readable output for ls and stat
-  --hash          ls/stat: include each file's SHA-256
+  --hash          ls/stat: include each file's SHA-256 (see --checksum)
   -r              rm: remove a folder and its contents; put/get: a folder tree
   -P N            put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL})
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
+  --checksum C    put/get: verify with C, xxh128 (default) or sha256;
+                  hash/ls --hash/stat --hash: print C (default sha256)
+  -z, --compress  put/get: compress with zstd where the data shrinks
+  --compress=auto put/get: compress only when the link is slower than
+                  compression (measured as the transfer runs)
   --tls           use TLS; ask about the certificate of a new server
   --fingerprint F use TLS; trust the server whose certificate has
                   fingerprint F (SHA256:..., as fts serve prints it)
@@ -159,7 +170,9 @@ export async function main(
   io: MainIo = defaultIo,
 ): Promise<number> {
   const unknownOptions: string[] = [];
-  const flags = parseArgs(args, {
+  // A boolean flag would take "--compress=auto" as plain "--compress".
+  const compressAuto = args.includes("--compress=auto");
+  const flags = parseArgs(args.filter((arg) => arg !== "--compress=auto"), {
     boolean: [
       "help",
       "version",
@@ -175,6 +188,7 @@ export async function main(
       "recursive",
       "tls",
       "replace",
+      "compress",
     ],
     string: [
       "cert",
@@ -191,8 +205,9 @@ export async function main(
       "limit-rate",
       "P",
       "parallel",
+      "checksum",
     ],
-    alias: { h: "help", V: "version" },
+    alias: { h: "help", V: "version", z: "compress" },
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknownOptions.push(arg);
       return key === undefined;
@@ -200,6 +215,10 @@ export async function main(
     stopEarly: false,
   });
   const positional: string[] = flags._.map(String);
+  const badCompress = args.find((arg) =>
+    arg.startsWith("--compress=") && arg !== "--compress=auto"
+  );
+  if (badCompress) unknownOptions.push(badCompress);
   if (unknownOptions.length > 0) {
     io.err(`fts: unknown option "${unknownOptions[0]}"`);
     io.err(MAIN_HELP);
@@ -276,6 +295,8 @@ export async function main(
             : rate(flags["limit-rate"]),
           parallel: parallelFlag(flags.P ?? flags.parallel) ??
             DEFAULT_PARALLEL,
+          checksum: checksumFlag(flags.checksum),
+          compress: compressAuto ? "auto" : flags.compress ? "on" : undefined,
         });
         return 0;
       case "user": {
@@ -364,6 +385,11 @@ function rate(text: string): number {
       `--limit-rate takes a rate such as 500K or 10M, not "${text}"`,
     );
   }
+}
+
+function checksumFlag(text: string | undefined): Checksum | undefined {
+  if (text === undefined || isChecksum(text)) return text;
+  throw new UsageError(`--checksum takes xxh128 or sha256, not "${text}"`);
 }
 
 function duration(text: string, flag: string): number {

@@ -7,7 +7,12 @@
 
 import { basename, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
-import { type Entry, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
+import {
+  type Entry,
+  NotFoundError,
+  ProtocolError,
+  WrongTypeError,
+} from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { formatBytes } from "./format.ts";
@@ -147,7 +152,11 @@ export class CommandRunner {
     const c = this.#connection;
     switch (name) {
       case "ls": {
-        const entries = await c.list(this.remote(args[0] ?? ""), settings.hash);
+        const entries = await c.list(
+          this.remote(args[0] ?? ""),
+          settings.hash,
+          settings.checksum,
+        );
         this.#print(
           settings.json
             ? JSON.stringify(entries, null, 2)
@@ -156,7 +165,12 @@ export class CommandRunner {
         return;
       }
       case "stat": {
-        const entry = await c.stat(this.remote(args[0]), settings.hash);
+        const entry = await c.stat(
+          this.remote(args[0]),
+          settings.hash,
+          undefined,
+          settings.checksum,
+        );
         this.#print(
           settings.json ? JSON.stringify(entry, null, 2) : formatEntry(entry),
         );
@@ -164,9 +178,19 @@ export class CommandRunner {
       }
       case "hash": {
         const path = this.remote(args[0]);
-        const entry = await c.stat(path, true, `hash "${path}"`);
-        if (!entry.sha256) throw new UsageError(`"${args[0]}" is not a file`);
-        this.#print(`${entry.sha256}  ${args[0]}`);
+        // sha256 by default, so the output matches sha256sum's.
+        const checksum = settings.checksum ?? "sha256";
+        const entry = await c.stat(path, true, `hash "${path}"`, checksum);
+        if (entry.type !== "file") {
+          throw new UsageError(`"${args[0]}" is not a file`);
+        }
+        const digest = entry[checksum];
+        if (!digest) {
+          throw new ProtocolError(`the server does not offer ${checksum}`, {
+            action: `hash "${path}"`,
+          });
+        }
+        this.#print(`${digest}  ${args[0]}`);
         return;
       }
       case "put": {
@@ -342,6 +366,7 @@ export function formatEntry(entry: Entry): string {
     }`,
   ];
   if (entry.sha256) lines.push(`sha256: ${entry.sha256}`);
+  if (entry.xxh128) lines.push(`xxh128: ${entry.xxh128}`);
   return lines.join("\n");
 }
 

@@ -10,9 +10,11 @@ import {
   AuthError,
   type Body,
   BufferPool,
+  type Checksum,
   ConnectionError,
   type Entry,
   errorFromWire,
+  FEATURES,
   FtsError,
   type Message,
   MessageReader,
@@ -117,7 +119,7 @@ export class Connection {
         op: "hello",
         version: PROTOCOL_VERSION,
         agent: `fts/${VERSION}`,
-        features: ["resume", "sha256"],
+        features: FEATURES,
       });
       const reply = await reader.read().catch((error) => {
         if (!tls && error instanceof PeerSpeaksTlsError) {
@@ -238,9 +240,16 @@ export class Connection {
   }
 
   /** Lists a folder (or describes a file) on the server. */
-  async list(path: string, hash = false): Promise<Entry[]> {
+  async list(
+    path: string,
+    hash = false,
+    checksum?: Checksum,
+  ): Promise<Entry[]> {
     const action = `list "${path || "/"}"`;
-    const reply = await this.request({ op: "ls", path, hash }, action);
+    const reply = await this.request(
+      { op: "ls", path, hash, checksum },
+      action,
+    );
     if (reply.op !== "listing") throw unexpected(reply, action);
     const text = await readBodyText(this.reader.body(), this, action);
     return text.split("\n").filter((line) => line !== "").map((line) =>
@@ -253,8 +262,12 @@ export class Connection {
     path: string,
     hash = false,
     action = `stat "${path}"`,
+    checksum?: Checksum,
   ): Promise<Entry> {
-    const reply = await this.request({ op: "stat", path, hash }, action);
+    const reply = await this.request(
+      { op: "stat", path, hash, checksum },
+      action,
+    );
     if (reply.op !== "entry") throw unexpected(reply, action);
     return reply.entry;
   }

@@ -10,6 +10,7 @@ import { basename, join } from "@std/path";
 import {
   AlreadyExistsError,
   ConnectionError,
+  type Digests,
   type Entry,
   type GetRequest,
   IntegrityError,
@@ -25,7 +26,15 @@ import {
 } from "../protocol/mod.ts";
 import { fileChunks, fileSink, hashPrefix } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hasher.ts";
-import { peekDigest } from "../transfer/sha256.ts";
+import {
+  agreeChecksum,
+  checksumLabel,
+  digestFields,
+  digestIn,
+  prefixFields,
+  prefixIn,
+} from "../transfer/checksum.ts";
+import { compression } from "../transfer/compression.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { entryFromInfo } from "../transfer/entry.ts";
 import { mapFsError, STAGING_DIR } from "./storage.ts";
@@ -55,7 +64,7 @@ export async function list(
     for (const entry of entries) {
       if (entry.type === "file") {
         const path = info.isDirectory ? join(host, entry.name) : host;
-        entry.sha256 = await hashFile(path);
+        Object.assign(entry, await hashFile(path, request.checksum));
       }
     }
   }
@@ -73,9 +82,12 @@ export async function list(
   return { result: `${entries.length} entries` };
 }
 
-async function hashFile(host: string): Promise<string> {
+/** The file's digest in its field; SHA-256 unless `checksum` asks else. */
+async function hashFile(host: string, checksum: unknown): Promise<Digests> {
   const size = (await Deno.stat(host)).size;
-  return peekDigest(await hashPrefix(host, size));
+  const agreed = agreeChecksum(checksum);
+  const hash = await hashPrefix(host, size, agreed);
+  return digestFields(agreed, hash.hex());
 }
 
 /** `stat`: one entry, with its SHA-256 on request. */
@@ -88,7 +100,7 @@ export async function stat(
   const segments = storage.segments(request.path);
   const entry = entryFromInfo(segments.at(-1) ?? ".", await Deno.stat(host));
   if (request.hash && entry.type === "file") {
-    entry.sha256 = await hashFile(host);
+    Object.assign(entry, await hashFile(host, request.checksum));
   }
   await io.writer.send({ op: "entry", entry });
   return {};
@@ -111,15 +123,18 @@ export async function get(
   }
   const mtime = Math.round(info.mtime?.getTime() ?? 0);
   let offset = 0;
-  let hasher = request.verify ? await createHasher(pool) : skipHashing(pool);
+  const checksum = agreeChecksum(request.checksum);
+  let hasher = request.verify
+    ? await createHasher(pool, checksum)
+    : skipHashing(pool);
   const unchanged = request.expect === undefined ||
     (request.expect.size === info.size && request.expect.mtime === mtime);
   if (
     request.offset > 0 && request.verify && unchanged &&
     request.offset <= info.size
   ) {
-    const prefix = await createHasher(pool, host, request.offset);
-    if (prefix.hex() === request.prefixSha256) {
+    const prefix = await createHasher(pool, checksum, host, request.offset);
+    if (prefix.hex() === prefixIn(request, checksum)) {
       hasher = prefix;
       offset = request.offset;
     }
@@ -131,12 +146,16 @@ export async function get(
     mtime,
     mode: info.mode === null ? null : info.mode & 0o7777,
     restarted: request.offset > 0 && offset === 0,
+    checksum: request.checksum === undefined ? undefined : checksum,
   });
   await file.seek(offset, Deno.SeekMode.Start);
   await io.writer.sendBody(
     fileChunks(file, pool),
-    () => request.verify ? { sha256: hasher.hex() } : {},
+    () => hasher.digests(),
     (chunk) => hasher.update(chunk),
+    compression(
+      request.compress === "auto" ? "auto" : request.compress && "on",
+    ),
   );
   return {
     bytes: info.size - offset,
@@ -165,11 +184,15 @@ export async function put(
   );
   let keep = staged.resumable;
   try {
+    const checksum = agreeChecksum(request.checksum);
     const ready: Ready = { op: "ready", offset: staged.existing };
+    // Only a client that asked gets the new fields: older ones never did.
+    if (request.checksum !== undefined) ready.checksum = checksum;
+    if (request.compress) ready.compress = true;
     const prefix = staged.existing > 0 && request.verify
-      ? await createHasher(pool, staged.path, staged.existing)
+      ? await createHasher(pool, checksum, staged.path, staged.existing)
       : null;
-    if (prefix) ready.prefixSha256 = prefix.hex();
+    if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     await io.writer.send(ready);
     const data = await io.reader.read();
     if (data === null) {
@@ -186,7 +209,7 @@ export async function put(
       ? skipHashing(pool)
       : offset > 0 && prefix
       ? prefix
-      : await createHasher(pool);
+      : await createHasher(pool, checksum);
     let received = 0;
     using file = await Deno.open(staged.path, { write: true, create: true });
     await file.truncate(offset);
@@ -203,11 +226,13 @@ export async function put(
         `received ${offset + received} bytes but the file has ${request.size}`,
       );
     }
-    const sha256 = hasher.hex();
-    if (request.verify && trailer.sha256 !== sha256) {
+    const digest = hasher.hex();
+    if (request.verify && digestIn(trailer, checksum) !== digest) {
       keep = false;
       throw new IntegrityError(
-        "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
+        `the data was damaged in transit (${
+          checksumLabel(checksum)
+        } mismatch); the file on the server was not changed`,
       );
     }
     await file.syncData();
@@ -221,7 +246,7 @@ export async function put(
     await io.writer.send({
       op: "done",
       bytes: received,
-      sha256: request.verify ? sha256 : undefined,
+      ...(request.verify ? digestFields(checksum, digest) : {}),
     });
     return {
       path,

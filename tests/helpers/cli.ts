@@ -86,6 +86,8 @@ export interface ServeOptions {
   lines?: number;
   /** The port to listen on. Default 0 (a free one). */
   port?: number;
+  /** The main.ts to run (an older build, say). Default this build's. */
+  main?: string;
 }
 
 /** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
@@ -98,7 +100,7 @@ export async function startServe(
     args: [
       "run",
       "-A",
-      MAIN,
+      options.main ?? MAIN,
       "serve",
       root,
       "--host",
