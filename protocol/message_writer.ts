@@ -24,6 +24,11 @@ export interface SendBodyOptions {
   compress?: (chunk: Uint8Array) => boolean;
   /** Told how long each compression took and what it gave (for `auto`). */
   onCompressed?: (raw: number, sent: number, milliseconds: number) => void;
+  /**
+   * Told how long each piece waited for the stream to take more (the
+   * peer's or the link's backpressure), in milliseconds.
+   */
+  onWaited?: (milliseconds: number) => void;
 }
 
 /**
@@ -70,10 +75,15 @@ export class MessageWriter {
     onWritten?: (chunk: Uint8Array) => void,
     options: SendBodyOptions = {},
   ): Promise<void> {
-    const { compress, onCompressed } = options;
+    const { compress, onCompressed, onWaited } = options;
     try {
       for await (const chunk of chunks) {
         if (chunk.byteLength === 0) continue;
+        if (onWaited) {
+          const waiting = performance.now();
+          await this.#writer.ready;
+          onWaited(performance.now() - waiting);
+        }
         if (compress?.(chunk)) {
           const started = performance.now();
           const packed = compressPayload(chunk);

@@ -160,32 +160,51 @@ Deno.test("a compressed frame that inflates past the frame limit is a protocol e
   await sent;
 });
 
-Deno.test("auto compression turns on for a slow link, stays off on a fast one, and backs off from incompressible data", () => {
-  // A fast link: 1 MiB per millisecond, far above what zstd sustains.
+Deno.test("auto compression turns on when the link is the bound, stays off when the sender is, and backs off from incompressible data", () => {
+  // A fast link: 1 MiB per millisecond and no waiting for the socket.
   const fast = new AutoCompression();
   let now = 0;
   for (let i = 0; i < 40; i++) assertEquals(fast.next(MiB, now += 1), false);
-  // A slow link: 1 MiB per 80 ms (about 100 Mbit/s).
+  // A slow link (1 MiB per 80 ms, about 100 Mbit/s): the first 8 MiB fill
+  // the socket buffers without waiting, then the sender waits on each piece.
   const slow = new AutoCompression();
   now = 0;
   const decisions: boolean[] = [];
-  for (let i = 0; i < 20; i++) {
-    const packing = slow.next(MiB, now += 80);
+  for (let i = 0; i < 30; i++) {
+    const filling = i < 8;
+    const packing = slow.next(MiB, now += filling ? 1 : 80);
+    if (!filling) slow.waited(packing ? 10 : 75);
     decisions.push(packing);
     if (packing) slow.measured(MiB, MiB / 4, 2);
   }
-  assertEquals(decisions.slice(0, 8), Array(8).fill(false));
-  assert(decisions.slice(9).every((packing) => packing));
-  // Incompressible data on a slow link: one window packed, then raw again.
+  assertEquals(decisions.slice(0, 16), Array(16).fill(false));
+  assert(decisions.slice(17).every((packing) => packing));
+  // Incompressible data on the slow link: packed a window, then raw again.
   const random = new AutoCompression();
   now = 0;
   const tries: boolean[] = [];
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < 60; i++) {
     const packing = random.next(MiB, now += 80);
+    random.waited(70);
     tries.push(packing);
     if (packing) random.measured(MiB, MiB, 0.4);
   }
   assert(tries.includes(true));
-  assert(tries.filter((packing) => packing).length <= 16);
-  assertEquals(tries.slice(17, 17 + 8 * 4).every((p) => !p), true);
+  const first = tries.indexOf(true);
+  // One window of 8 pieces packed, then raw for the back-off of 4 windows.
+  assertEquals(tries.slice(first, first + 8), Array(8).fill(true));
+  assertEquals(tries.slice(first + 8, first + 8 + 32), Array(32).fill(false));
+  // A compressor that is the bound (no waiting while packed) goes back raw.
+  const bound = new AutoCompression();
+  now = 0;
+  let packedAt = -1;
+  let rawAgain = -1;
+  for (let i = 0; i < 40; i++) {
+    const packing = bound.next(MiB, now += 80);
+    if (packing && packedAt < 0) packedAt = i;
+    if (!packing && packedAt >= 0 && rawAgain < 0) rawAgain = i;
+    bound.waited(packing ? 0 : 70);
+    if (packing) bound.measured(MiB, MiB / 4, 70);
+  }
+  assert(packedAt > 0 && rawAgain > packedAt);
 });
