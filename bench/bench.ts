@@ -26,6 +26,7 @@ import {
   putNoVerifyCase,
   putTlsCase,
 } from "./cases_file.ts";
+import { compressCase } from "./cases_compress.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
 import { treeCase } from "./cases_tree.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
@@ -55,6 +56,8 @@ const CASE_IDS = [
   "mem-clients",
   "startup",
   "put-file-noverify",
+  "compress-text",
+  "compress-random",
 ] as const;
 
 const USAGE = `Usage: deno task bench [options]
@@ -156,6 +159,8 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       ),
     "startup": () => startupCase(ctx),
     "put-file-noverify": () => putNoVerifyCase(ctx),
+    "compress-text": () => compressCase(ctx, "text"),
+    "compress-random": () => compressCase(ctx, "random"),
   };
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",

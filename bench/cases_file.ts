@@ -24,7 +24,7 @@ import {
   removeQuietly,
   skippedCase,
 } from "./context.ts";
-import { connectArgs, type FtsServer } from "./fts_runner.ts";
+import { connectArgs, type FtsLauncher, type FtsServer } from "./fts_runner.ts";
 import type { CaseResult } from "./model.ts";
 import { missingNote, ncGet, ncPut, scpPut } from "./peers.ts";
 import { formatBytes, formatSeconds } from "./stats.ts";
@@ -33,15 +33,16 @@ import { formatBytes, formatSeconds } from "./stats.ts";
  * One fts client run against `server`: wall time, peak memory and CPU
  * seconds of each side (the server's from /proc before and after).
  */
-async function timedClient(
+export async function timedClient(
   ctx: BenchContext,
   server: FtsServer,
   args: string[],
   timeoutMs: number,
+  launcher?: FtsLauncher,
 ): Promise<RunOutcome> {
   await server.resetPeak();
   const cpuBefore = await server.cpuSeconds();
-  const result = await ftsClient(ctx, args, timeoutMs);
+  const result = await ftsClient(ctx, args, timeoutMs, launcher);
   const cpuAfter = await server.cpuSeconds();
   return {
     seconds: result.seconds,
