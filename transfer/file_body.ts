@@ -13,7 +13,10 @@ import type { BufferPool } from "../protocol/buffer_pool.ts";
 import type { WireError } from "../protocol/errors.ts";
 import type { Checksum } from "../protocol/messages.ts";
 import type { Body } from "../protocol/message_reader.ts";
-import type { MessageWriter } from "../protocol/message_writer.ts";
+import type {
+  MessageWriter,
+  SendBodyOptions,
+} from "../protocol/message_writer.ts";
 import { digestIn } from "./checksum.ts";
 import { readFull } from "./file_chunks.ts";
 import { type Hasher, skipHashing, startHasher } from "./hasher.ts";
@@ -27,6 +30,11 @@ export interface FileBodyOptions {
   throttle?: Throttle | null;
   /** Called with each chunk's size as it is handed to the writer. */
   onBytes?: (bytes: number) => void;
+  /**
+   * Compresses pieces (`compression(mode)` from compression.ts), once the
+   * peer agreed to compressed frames.
+   */
+  compression?: SendBodyOptions;
 }
 
 /** What {@linkcode sendFileBody} did. */
@@ -51,7 +59,7 @@ export async function sendFileBody(
   pool: BufferPool,
   options: FileBodyOptions = {},
 ): Promise<FileBodyResult> {
-  const { hasher, throttle, onBytes } = options;
+  const { hasher, throttle, onBytes, compression } = options;
   let readError: unknown;
   let bytes = 0;
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -89,6 +97,7 @@ export async function sendFileBody(
       chunks(),
       () => hasher ? hasher.digests() : {},
       (chunk) => hasher ? hasher.update(chunk) : pool.give(chunk),
+      compression,
     );
   } catch (error) {
     if (readError === undefined) throw error;
