@@ -92,9 +92,9 @@ ${
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time
-and permission bits. Every transfer is checked end to end (XXH3-128, or SHA-256 with an
-older server or --checksum sha256), and
-an interrupted transfer resumes where it stopped when run again.
+and permission bits. Every transfer is checked end to end (XXH3-128; SHA-256
+with an older server or --checksum sha256), and an interrupted transfer
+resumes where it stopped when run again.
 
 put -r and get -r copy a whole folder tree, empty folders included, as
 cp -r does: a destination that does not exist becomes the copy; an existing

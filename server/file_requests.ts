@@ -34,7 +34,7 @@ import {
   prefixFields,
   prefixIn,
 } from "../transfer/checksum.ts";
-import { compression } from "../transfer/compression.ts";
+import { compression, requestedMode } from "../transfer/compression.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { entryFromInfo } from "../transfer/entry.ts";
 import { mapFsError, STAGING_DIR } from "./storage.ts";
@@ -153,9 +153,7 @@ export async function get(
     fileChunks(file, pool),
     () => hasher.digests(),
     (chunk) => hasher.update(chunk),
-    compression(
-      request.compress === "auto" ? "auto" : request.compress && "on",
-    ),
+    compression(requestedMode(request.compress)),
   );
   return {
     bytes: info.size - offset,

@@ -23,6 +23,14 @@ import type { SendBodyOptions } from "../protocol/message_writer.ts";
 /** How a transfer compresses: always, by measurement, or (absent) never. */
 export type CompressMode = "on" | "auto";
 
+/**
+ * The mode a peer asked for in a request's `compress` field: `"auto"`, or
+ * `"on"` for any other value that is set; absent means no compression.
+ */
+export function requestedMode(value: unknown): CompressMode | undefined {
+  return value === "auto" ? "auto" : value ? "on" : undefined;
+}
+
 /** Bytes per decision window of `auto`. */
 const WINDOW = 8 * 1024 * 1024;
 /** Compression speed assumed before any is measured, bytes per ms. */
