@@ -16,7 +16,12 @@ import { parallelFlag } from "./client/shell.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
 import { safeText } from "./client/safe_text.ts";
 import { UsageError } from "./client/usage_error.ts";
-import { DEFAULT_PORT, FtsError } from "./protocol/mod.ts";
+import {
+  type Checksum,
+  DEFAULT_PORT,
+  FtsError,
+  isChecksum,
+} from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
 import { type UserAction, userCommand } from "./server/user_command.ts";
 import { parseRate } from "./transfer/rate_limit_stream.ts";
@@ -118,8 +123,9 @@ SOURCE TARGET.
 
 put and get replace an existing target atomically: the old version stays
 until the new one is complete and verified. Both keep the modification time
-and permission bits. Every transfer is checked with SHA-256 end to end, and
-an interrupted transfer resumes where it stopped when run again.
+and permission bits. Every transfer is checked end to end (XXH3-128; SHA-256
+with an older server or --checksum sha256), and an interrupted transfer
+resumes where it stopped when run again.
 
 put -r and get -r copy a whole folder tree, empty folders included, as
 cp -r does: a destination that does not exist becomes the copy; an existing
@@ -134,12 +140,17 @@ files are never followed or created; each is reported as skipped.
 
 Options:
   --json          machine-readable output for ls and stat
-  --hash          ls/stat: include each file's SHA-256
+  --hash          ls/stat: include each file's SHA-256 (see --checksum)
   -r              rm: remove a folder and its contents; put/get: a folder tree
   -P N            put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL})
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
+  --checksum C    put/get: verify with C, xxh128 (default) or sha256;
+                  hash/ls --hash/stat --hash: print C (default sha256)
+  -z, --compress  put/get: compress with zstd where the data shrinks
+  --compress=auto put/get: compress only when the link is slower than
+                  compression (measured as the transfer runs)
   --tls           use TLS; ask about the certificate of a new server
   --fingerprint F use TLS; trust the server whose certificate has
                   fingerprint F (SHA256:..., as fts serve prints it)
@@ -196,7 +207,9 @@ export async function main(
   io: MainIo = defaultIo,
 ): Promise<number> {
   const unknownOptions: string[] = [];
-  const flags = parseArgs(args, {
+  // A boolean flag would take "--compress=auto" as plain "--compress".
+  const compressAuto = args.includes("--compress=auto");
+  const flags = parseArgs(args.filter((arg) => arg !== "--compress=auto"), {
     boolean: [
       "help",
       "version",
@@ -214,6 +227,7 @@ export async function main(
       "replace",
       "verbose",
       "http-allow-basic-insecure",
+      "compress",
     ],
     string: [
       "cert",
@@ -235,8 +249,9 @@ export async function main(
       "timeout",
       "b",
       "http",
+      "checksum",
     ],
-    alias: { h: "help", V: "version", v: "verbose" },
+    alias: { h: "help", V: "version", v: "verbose", z: "compress" },
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknownOptions.push(arg);
       return key === undefined;
@@ -245,6 +260,10 @@ export async function main(
   });
   const positional: string[] = flags._.map(String);
   const [subcommand, ...rest] = positional;
+  const badCompress = args.find((arg) =>
+    arg.startsWith("--compress=") && arg !== "--compress=auto"
+  );
+  if (badCompress) unknownOptions.push(badCompress);
   if (unknownOptions.length > 0) {
     io.err(`fts: unknown option "${unknownOptions[0]}"`);
     io.err(tryHelp(subcommand));
@@ -352,6 +371,8 @@ export async function main(
             : rate(flags["limit-rate"]),
           parallel: parallelFlag(flags.P ?? flags.parallel) ??
             DEFAULT_PARALLEL,
+          checksum: checksumFlag(flags.checksum),
+          compress: compressAuto ? "auto" : flags.compress ? "on" : undefined,
         });
         return 0;
       case "user": {
@@ -480,6 +501,11 @@ function size(text: string, flag: string): number {
       `${flag} takes a size such as 500M or 10G, not "${text}"`,
     );
   }
+}
+
+function checksumFlag(text: string | undefined): Checksum | undefined {
+  if (text === undefined || isChecksum(text)) return text;
+  throw new UsageError(`--checksum takes xxh128 or sha256, not "${text}"`);
 }
 
 function duration(text: string, flag: string): number {

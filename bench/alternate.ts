@@ -18,6 +18,10 @@ export interface RunOutcome {
   serverPeakKiB?: number | null;
   /** Peak memory of the fts client, KiB. */
   clientPeakKiB?: number | null;
+  /** CPU seconds of the fts server during the run (from /proc). */
+  serverCpuSeconds?: number | null;
+  /** CPU seconds of the fts client (from GNU time). */
+  clientCpuSeconds?: number | null;
   /** Case-specific extras. */
   extra?: Record<string, number | string | boolean | null>;
 }
@@ -128,6 +132,8 @@ export function contenderResult(
     summary: summaryOf(samples, (s) => s[metric]) ?? summarize([]),
     serverPeak: summaryOf(samples, (s) => s.serverPeakKiB),
     clientPeak: summaryOf(samples, (s) => s.clientPeakKiB),
+    serverCpu: summaryOf(samples, (s) => s.serverCpuSeconds),
+    clientCpu: summaryOf(samples, (s) => s.clientCpuSeconds),
   };
   if (error !== undefined) result.error = error;
   return result;

@@ -26,6 +26,7 @@ import {
   putNoVerifyCase,
   putTlsCase,
 } from "./cases_file.ts";
+import { compressCase } from "./cases_compress.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
 import { treeCase } from "./cases_tree.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
@@ -39,6 +40,7 @@ import type { BenchReport, CaseResult } from "./model.ts";
 import { findPeerTools, type PeerTools } from "./peers.ts";
 import { cleanup, makeTempDir, removeQuietly } from "./process.ts";
 import { renderReport, writeReport } from "./report.ts";
+import { mountTmpfs, unmountTmpfs } from "./tmpfs.ts";
 import { formatBytes } from "./stats.ts";
 import { denoInfo, hostInfo, peerInfo } from "./system_info.ts";
 
@@ -54,6 +56,8 @@ const CASE_IDS = [
   "mem-clients",
   "startup",
   "put-file-noverify",
+  "compress-text",
+  "compress-random",
 ] as const;
 
 const USAGE = `Usage: deno task bench [options]
@@ -67,6 +71,7 @@ Options:
   --only IDS     comma-separated case ids to run (others are listed as skipped)
   --no-peers     run fts only
   --peers        run the peers also with --quick
+  --disk         keep the work folder on disk (default: a tmpfs, when root)
   -h, --help     show this help
 
 Cases: ${CASE_IDS.join(", ")}
@@ -79,15 +84,16 @@ interface Flags {
   out?: string;
   only?: string;
   peers?: boolean;
+  disk: boolean;
   help: boolean;
 }
 
 function parseFlags(args: string[]): Flags {
   const flags: Flags = parseArgs(args, {
-    boolean: ["quick", "help", "peers"],
+    boolean: ["quick", "help", "peers", "disk"],
     string: ["runs", "out", "only"],
     negatable: ["peers"],
-    default: { quick: false, help: false },
+    default: { quick: false, help: false, disk: false },
     alias: { h: "help" },
     unknown: (arg: string) => {
       throw new Error(`unknown option ${arg}\n\n${USAGE}`);
@@ -153,6 +159,8 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       ),
     "startup": () => startupCase(ctx),
     "put-file-noverify": () => putNoVerifyCase(ctx),
+    "compress-text": () => compressCase(ctx, "text"),
+    "compress-random": () => compressCase(ctx, "random"),
   };
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",
@@ -311,13 +319,22 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const work = await makeTempDir("fts-bench-");
+    const tmpfsNote = flags.disk
+      ? "--disk: work folder on disk"
+      : await mountTmpfs(work);
+    if (!flags.disk && tmpfsNote === null) {
+      cleanup.addAction(() => unmountTmpfs(work));
+    }
+    log(`work folder ${work}: ${tmpfsNote ?? "tmpfs"}`);
     // The servers' certificates and the clients' known hosts stay in the
     // work folder, out of the user's configuration.
     Deno.env.set("FTS_CONFIG_DIR", join(work, "fts-config") as string);
     ctx = new BenchContext({ config, launcher, features, tools, work, log });
     const cases = await runCases(ctx);
 
-    const notes: string[] = [];
+    const notes: string[] = [
+      tmpfsNote ?? "work folder (data, served folders, outputs) on tmpfs",
+    ];
     if (!config.peers) {
       notes.push(
         config.quick ? "--quick: peers not run" : "--no-peers: peers not run",

@@ -24,10 +24,36 @@ import {
   removeQuietly,
   skippedCase,
 } from "./context.ts";
-import { connectArgs, type FtsServer } from "./fts_runner.ts";
+import { connectArgs, type FtsLauncher, type FtsServer } from "./fts_runner.ts";
 import type { CaseResult } from "./model.ts";
 import { missingNote, ncGet, ncPut, scpPut } from "./peers.ts";
 import { formatBytes, formatSeconds } from "./stats.ts";
+
+/**
+ * One fts client run against `server`: wall time, peak memory and CPU
+ * seconds of each side (the server's from /proc before and after).
+ */
+export async function timedClient(
+  ctx: BenchContext,
+  server: FtsServer,
+  args: string[],
+  timeoutMs: number,
+  launcher?: FtsLauncher,
+): Promise<RunOutcome> {
+  await server.resetPeak();
+  const cpuBefore = await server.cpuSeconds();
+  const result = await ftsClient(ctx, args, timeoutMs, launcher);
+  const cpuAfter = await server.cpuSeconds();
+  return {
+    seconds: result.seconds,
+    serverPeakKiB: await server.peakKiB(),
+    clientPeakKiB: result.peakKiB,
+    serverCpuSeconds: cpuBefore === null || cpuAfter === null
+      ? null
+      : cpuAfter - cpuBefore,
+    clientCpuSeconds: result.cpuSeconds,
+  };
+}
 
 /** A put of `file` as `name` into `server`, timed with server and client peak memory. */
 function ftsPut(
@@ -46,19 +72,8 @@ function ftsPut(
     fts: true,
     description: `fts ${args.join(" ")}`,
     prepare: () => removeQuietly(out),
-    run: async (): Promise<RunOutcome> => {
-      await server.resetPeak();
-      const result = await ftsClient(
-        ctx,
-        args,
-        ctx.transferTimeoutMs(file.bytes),
-      );
-      return {
-        seconds: result.seconds,
-        serverPeakKiB: await server.peakKiB(),
-        clientPeakKiB: result.peakKiB,
-      };
-    },
+    run: () =>
+      timedClient(ctx, server, args, ctx.transferTimeoutMs(file.bytes)),
     verify: () => expectFile(out, file),
   };
 }
@@ -159,15 +174,7 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
       fts: true,
       description: `fts ${args.join(" ")}`,
       prepare: () => removeQuietly(out),
-      run: async () => {
-        await server.resetPeak();
-        const result = await ftsClient(ctx, args, timeout);
-        return {
-          seconds: result.seconds,
-          serverPeakKiB: await server.peakKiB(),
-          clientPeakKiB: result.peakKiB,
-        };
-      },
+      run: () => timedClient(ctx, server, args, timeout),
       verify: () => expectFile(out, file),
     }];
     const note = peerNote(ctx, ["nc"]);

@@ -397,13 +397,17 @@ export async function expectTree(
   );
 }
 
-/** Runs an fts client and throws when it fails; returns the result. */
+/**
+ * Runs an fts client (through `launcher`, default the context's) and throws
+ * when it fails; returns the result.
+ */
 export async function ftsClient(
   ctx: BenchContext,
   args: string[],
   timeoutMs: number,
+  launcher: FtsLauncher = ctx.launcher!,
 ): Promise<Awaited<ReturnType<typeof runClient>>> {
-  const result = await runClient(ctx.launcher!, args, timeoutMs);
+  const result = await runClient(launcher, args, timeoutMs);
   if (!result.success) {
     throw new Error(
       `fts ${args.join(" ")} ${

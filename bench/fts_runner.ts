@@ -17,6 +17,7 @@ import {
   findGnuTime,
   parseGnuTimeMaxRss,
   PeakPoller,
+  processCpuSeconds,
   readStatusKiB,
   resetPeak,
 } from "./memory.ts";
@@ -334,6 +335,15 @@ export class FtsServer {
     return this.#resettable;
   }
 
+  /**
+   * CPU seconds (user + system, all threads) the server has used since it
+   * started, from `/proc/PID/stat`; null when unreadable. Read before and
+   * after a run for that run's share.
+   */
+  async cpuSeconds(): Promise<number | null> {
+    return await processCpuSeconds(this.pid);
+  }
+
   /** Peak resident memory (`VmHWM`) since the last reset, in KiB. */
   peakKiB(): Promise<number | null> {
     return readStatusKiB(this.pid, "VmHWM");
@@ -402,6 +412,8 @@ export function tlsClientFlags(
 export interface ClientResult extends RunResult {
   /** Peak resident memory of the fts client in KiB, null when unknown. */
   peakKiB: number | null;
+  /** User + system CPU seconds of the client (GNU time), null when unknown. */
+  cpuSeconds: number | null;
 }
 
 /**
@@ -423,7 +435,7 @@ export async function runClient(
         gnuTime,
         [
           "-f",
-          "%M",
+          "%M\n%U %S",
           "-o",
           memFile,
           launcher.command,
@@ -433,10 +445,14 @@ export async function runClient(
         { timeoutMs },
       );
       let peakKiB: number | null = null;
+      let cpuSeconds: number | null = null;
       try {
-        peakKiB = parseGnuTimeMaxRss(await Deno.readTextFile(memFile));
+        const text = await Deno.readTextFile(memFile);
+        peakKiB = parseGnuTimeMaxRss(text);
+        const cpu = /^(\d+\.\d+) (\d+\.\d+)$/m.exec(text);
+        if (cpu) cpuSeconds = Number(cpu[1]) + Number(cpu[2]);
       } catch { /* killed before time wrote it */ }
-      return { ...result, peakKiB };
+      return { ...result, peakKiB, cpuSeconds };
     } finally {
       await Deno.remove(memFile).catch(() => {});
     }
@@ -457,5 +473,5 @@ async function runPolled(
     },
   });
   const peakKiB = poller ? await (poller as PeakPoller).stop() : null;
-  return { ...result, peakKiB };
+  return { ...result, peakKiB, cpuSeconds: null };
 }

@@ -122,6 +122,25 @@ export function parseGnuTimeMaxRss(text: string): number | null {
   return null;
 }
 
+/** Clock ticks per second of `/proc/PID/stat` (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * User + system CPU seconds of `pid` and its waited-for children, from
+ * `/proc/PID/stat`; null when unreadable.
+ */
+export async function processCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    // utime, stime: fields 14 and 15 of the whole line, 12 and 13 here.
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
 /** Converts KiB to MiB for display. */
 export function kibToMiB(kib: number): number {
   return kib / 1024;

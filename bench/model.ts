@@ -19,6 +19,10 @@ export interface Sample {
   serverPeakKiB?: number | null;
   /** Peak resident memory of the fts client (the largest one, with several), KiB. */
   clientPeakKiB?: number | null;
+  /** CPU seconds (user + system) the fts server spent on the run. */
+  serverCpuSeconds?: number | null;
+  /** CPU seconds (user + system) of the fts client process. */
+  clientCpuSeconds?: number | null;
   /** Case-specific extras, e.g. bytes moved or clients intact. */
   extra?: Record<string, number | string | boolean | null>;
 }
@@ -44,6 +48,10 @@ export interface ContenderResult {
   serverPeak: Summary | null;
   /** Summary of the client peak memory over measured samples, when measured. */
   clientPeak: Summary | null;
+  /** Summary of the server's CPU seconds per run, when measured. */
+  serverCpu?: Summary | null;
+  /** Summary of the client's CPU seconds per run, when measured. */
+  clientCpu?: Summary | null;
   /** Set when the contender failed; its remaining runs were skipped. */
   error?: string;
 }

@@ -70,6 +70,8 @@ export function renderCase(result: CaseResult): string {
     "fts/this, per pair: median (min – max)",
     "server peak",
     "client peak",
+    "server CPU s: median (min – max)",
+    "client CPU s",
   ]];
   for (const c of result.contenders) {
     const ratio = result.ratios.find((r) => r.denominator === c.name && !c.fts);
@@ -84,6 +86,8 @@ export function renderCase(result: CaseResult): string {
         : "",
       peakCell(c.serverPeak),
       peakCell(c.clientPeak),
+      cpuCell(c.serverCpu),
+      cpuCell(c.clientCpu),
     ]);
   }
   lines.push(renderColumns(rows, "    "));
@@ -95,6 +99,12 @@ export function renderCase(result: CaseResult): string {
   );
   for (const note of result.notes) lines.push(`    note: ${note}`);
   return lines.join("\n");
+}
+
+function cpuCell(summary: Summary | null | undefined): string {
+  if (!summary) return "";
+  const f = (v: number) => v.toFixed(2);
+  return `${f(summary.median)} (${f(summary.min)} – ${f(summary.max)})`;
 }
 
 /** Label of a case in the summary: PASS, MISS, SKIPPED, FAILED or INFO. */

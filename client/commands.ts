@@ -7,7 +7,12 @@
 
 import { basename, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
-import { type Entry, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
+import {
+  type Entry,
+  NotFoundError,
+  ProtocolError,
+  WrongTypeError,
+} from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { formatBytes } from "./format.ts";
@@ -178,14 +183,23 @@ export class CommandRunner {
     const c = this.#connection;
     switch (name) {
       case "ls": {
-        const entries = await c.list(this.remote(args[0] ?? ""), settings.hash);
+        const entries = await c.list(
+          this.remote(args[0] ?? ""),
+          settings.hash,
+          settings.checksum,
+        );
         this.#print(
           settings.json ? safeJson(entries) : formatListing(entries),
         );
         return;
       }
       case "stat": {
-        const entry = await c.stat(this.remote(args[0]), settings.hash);
+        const entry = await c.stat(
+          this.remote(args[0]),
+          settings.hash,
+          undefined,
+          settings.checksum,
+        );
         this.#print(
           settings.json ? safeJson(entry) : formatEntry(entry),
         );
@@ -193,9 +207,19 @@ export class CommandRunner {
       }
       case "hash": {
         const path = this.remote(args[0]);
-        const entry = await c.stat(path, true, `hash "${path}"`);
-        if (!entry.sha256) throw new UsageError(`"${args[0]}" is not a file`);
-        this.#print(`${safeText(entry.sha256)}  ${args[0]}`);
+        // sha256 by default, so the output matches sha256sum's.
+        const checksum = settings.checksum ?? "sha256";
+        const entry = await c.stat(path, true, `hash "${path}"`, checksum);
+        if (entry.type !== "file") {
+          throw new UsageError(`"${args[0]}" is not a file`);
+        }
+        const digest = entry[checksum];
+        if (!digest) {
+          throw new ProtocolError(`the server does not offer ${checksum}`, {
+            action: `hash "${path}"`,
+          });
+        }
+        this.#print(`${safeText(digest)}  ${args[0]}`);
         return;
       }
       case "put": {
@@ -320,7 +344,7 @@ export class CommandRunner {
     if (result.resumedAt > 0) {
       parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
     }
-    if (result.sha256) parts.push("verified");
+    if (result.digest) parts.push(`verified (${result.checksum})`);
     this.#reporter.info(parts.join(", "));
   }
 
@@ -432,6 +456,7 @@ export function formatEntry(entry: Entry): string {
     }`,
   ];
   if (entry.sha256) lines.push(`sha256: ${safeText(entry.sha256)}`);
+  if (entry.xxh128) lines.push(`xxh128: ${safeText(entry.xxh128)}`);
   return lines.join("\n");
 }
 

@@ -10,9 +10,11 @@ import {
   AuthError,
   type Body,
   BufferPool,
+  type Checksum,
   ConnectionError,
   type Entry,
   errorFromWire,
+  FEATURES,
   FtsError,
   type Message,
   MessageReader,
@@ -26,6 +28,7 @@ import {
 } from "../protocol/mod.ts";
 import { ScramClient } from "../protocol/scram.ts";
 import type { Trailer } from "../protocol/messages.ts";
+import type { SendBodyOptions } from "../protocol/message_writer.ts";
 import {
   type FileBodyOptions,
   type FileBodyResult,
@@ -141,7 +144,7 @@ export class Connection {
         op: "hello",
         version: PROTOCOL_VERSION,
         agent: `fts/${VERSION}`,
-        features: ["resume", "sha256"],
+        features: FEATURES,
       });
       const reply = await reader.read().catch((error) => {
         if (!tls && error instanceof PeerSpeaksTlsError) {
@@ -261,8 +264,9 @@ export class Connection {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     trailer?: () => Trailer | Promise<Trailer>,
     onWritten?: (chunk: Uint8Array) => void,
+    options?: SendBodyOptions,
   ): Promise<void> {
-    await this.#writer.sendBody(chunks, trailer, onWritten);
+    await this.#writer.sendBody(chunks, trailer, onWritten, options);
   }
 
   /** Sends frames a `FrameBatch` encoded, in one write. */
@@ -308,9 +312,16 @@ export class Connection {
   }
 
   /** Lists a folder (or describes a file) on the server. */
-  async list(path: string, hash = false): Promise<Entry[]> {
+  async list(
+    path: string,
+    hash = false,
+    checksum?: Checksum,
+  ): Promise<Entry[]> {
     const action = `list "${path || "/"}"`;
-    const reply = await this.request({ op: "ls", path, hash }, action);
+    const reply = await this.request(
+      { op: "ls", path, hash, checksum },
+      action,
+    );
     if (reply.op !== "listing") throw unexpected(reply, action);
     const text = await readBodyText(this.body(), this, action);
     return text.split("\n").filter((line) => line !== "").map((line) => {
@@ -329,8 +340,12 @@ export class Connection {
     path: string,
     hash = false,
     action = `stat "${path}"`,
+    checksum?: Checksum,
   ): Promise<Entry> {
-    const reply = await this.request({ op: "stat", path, hash }, action);
+    const reply = await this.request(
+      { op: "stat", path, hash, checksum },
+      action,
+    );
     if (reply.op !== "entry") throw unexpected(reply, action);
     return checkEntry(reply.entry, action);
   }

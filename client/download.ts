@@ -17,6 +17,14 @@ import {
   ProtocolError,
   WrongTypeError,
 } from "../protocol/mod.ts";
+import type { Checksum } from "../protocol/messages.ts";
+import {
+  checksumLabel,
+  DEFAULT_CHECKSUM,
+  digestIn,
+  prefixFields,
+  repliedChecksum,
+} from "../transfer/checksum.ts";
 import { fileSink } from "../transfer/file_chunks.ts";
 import { createHasher, type Hasher, skipHashing } from "../transfer/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
@@ -143,16 +151,19 @@ export async function download(
   const partial = partialPath(local, remote, entry);
   const held = options.resume && options.verify ? await heldBytes(partial) : 0;
   const offer = held <= entry.size ? held : 0;
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
   let hasher = !options.verify
     ? skipHashing(pool)
-    : await createHasher(pool, partial, offer);
+    : await createHasher(pool, wanted, partial, offer);
   const header = await connection.request({
     op: "get",
     path: remote,
     offset: offer,
-    prefixSha256: offer > 0 ? hasher.hex() : undefined,
+    ...(offer > 0 ? prefixFields(wanted, hasher.hex()) : {}),
     expect: { size: entry.size, mtime: entry.mtime },
     verify: options.verify,
+    checksum: wanted,
+    compress: options.compress,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
   const body = connection.body();
@@ -166,6 +177,7 @@ export async function download(
       { action },
     );
   }
+  const checksum = repliedChecksum(header);
   if (offset > 0) {
     reporter.info(
       `resuming "${remote}" at ${formatBytes(offset)} of ${
@@ -176,7 +188,10 @@ export async function download(
     reporter.info(
       `the partial download of "${remote}" is stale; starting over`,
     );
-    hasher = await createHasher(pool);
+  }
+  if (options.verify && (offset !== offer || checksum !== wanted)) {
+    // Starting over, or an older server that hashes with SHA-256 only.
+    hasher = await createHasher(pool, checksum, partial, offset);
   }
 
   let file: Deno.FsFile;
@@ -232,7 +247,8 @@ export async function download(
   return {
     bytes: received,
     resumedAt: offset,
-    sha256: options.verify ? hasher.hex() : undefined,
+    digest: options.verify ? hasher.hex() : undefined,
+    checksum,
   };
 }
 
@@ -259,9 +275,10 @@ async function receive(
     hasher.update(chunk);
   }));
   const trailer = await body.trailer;
-  if (options.verify && trailer.sha256 !== hasher.hex()) {
+  const checksum: Checksum | null = hasher.checksum;
+  if (checksum && digestIn(trailer, checksum) !== hasher.hex()) {
     throw new IntegrityError(
-      `the data was damaged in transit (SHA-256 mismatch)`,
+      `the data was damaged in transit (${checksumLabel(checksum)} mismatch)`,
       { action: action },
     );
   }
@@ -280,10 +297,13 @@ async function toStdout(
     path: remote,
     offset: 0,
     verify: options.verify,
+    checksum: options.checksum ?? DEFAULT_CHECKSUM,
+    compress: options.compress,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
+  const checksum = repliedChecksum(header);
   const hasher = options.verify
-    ? await createHasher(connection.pool)
+    ? await createHasher(connection.pool, checksum)
     : skipHashing(connection.pool);
   // The bar goes to stderr, and only when that is a terminal.
   const bar = reporter.progress(remote, header.size, 0);
@@ -299,7 +319,12 @@ async function toStdout(
     throw connection.wrap(error, action);
   });
   bar?.finish();
-  return { bytes: received, resumedAt: 0, sha256: hasher.hex() };
+  return {
+    bytes: received,
+    resumedAt: 0,
+    digest: options.verify ? hasher.hex() : undefined,
+    checksum,
+  };
 }
 
 /**

@@ -13,6 +13,15 @@ import {
   NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
+import type { Checksum } from "../protocol/messages.ts";
+import {
+  checksumLabel,
+  DEFAULT_CHECKSUM,
+  digestIn,
+  prefixIn,
+  repliedChecksum,
+} from "../transfer/checksum.ts";
+import { compression, type CompressMode } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
@@ -30,6 +39,13 @@ export interface TransferOptions {
   verify: boolean;
   /** Bytes per second at most (`--limit-rate`); unlimited when absent. */
   limitRate?: number;
+  /**
+   * The checksum to ask for (`--checksum`, XXH3-128 when absent); an older
+   * server answers with SHA-256, and that is used then.
+   */
+  checksum?: Checksum;
+  /** Compress the data (`-z`, `--compress=auto`), if the server agrees. */
+  compress?: CompressMode;
 }
 
 /** What a finished transfer did. */
@@ -38,8 +54,10 @@ export interface TransferResult {
   bytes: number;
   /** Where a resume started, 0 when the transfer started fresh. */
   resumedAt: number;
-  /** SHA-256 of the whole file, when verified. */
-  sha256?: string;
+  /** The whole file's digest, when verified. */
+  digest?: string;
+  /** The checksum of `digest`. */
+  checksum?: Checksum;
 }
 
 /**
@@ -83,15 +101,20 @@ export async function upload(
       resume: options.resume,
       noClobber: options.noClobber,
       verify: options.verify,
+      checksum: options.checksum ?? DEFAULT_CHECKSUM,
+      compress: options.compress !== undefined || undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
 
     const { pool } = connection;
+    const checksum = repliedChecksum(ready);
     let offset = 0;
-    let hasher = options.verify ? await createHasher(pool) : skipHashing(pool);
+    let hasher = options.verify
+      ? await createHasher(pool, checksum)
+      : skipHashing(pool);
     if (ready.offset > 0 && size !== null) {
-      const prefix = await createHasher(pool, local, ready.offset);
-      if (prefix.hex() === ready.prefixSha256) {
+      const prefix = await createHasher(pool, checksum, local, ready.offset);
+      if (prefix.hex() === prefixIn(ready, checksum)) {
         hasher = prefix;
         offset = ready.offset;
         reporter.info(
@@ -118,12 +141,13 @@ export async function upload(
     try {
       await connection.sendBody(
         chunks,
-        () => options.verify ? { sha256: hasher.hex() } : {},
+        () => hasher.digests(),
         (chunk) => {
           sent += chunk.byteLength;
           bar?.advance(chunk.byteLength);
           hasher.update(chunk);
         },
+        compression(ready.compress ? options.compress : undefined),
       );
     } catch (error) {
       bar?.clear();
@@ -143,13 +167,14 @@ export async function upload(
       bar?.finish();
     }
     if (done.op !== "done") throw unexpected(done, action);
-    if (options.verify && done.sha256 !== hasher.hex()) {
+    const digest = options.verify ? digestIn(done, checksum) : undefined;
+    if (options.verify && digest !== hasher.hex()) {
       throw new IntegrityError(
-        `the server's checksum differs from the local one`,
+        `the server's ${checksumLabel(checksum)} differs from the local one`,
         { action: action },
       );
     }
-    return { bytes: sent, resumedAt: offset, sha256: done.sha256 };
+    return { bytes: sent, resumedAt: offset, digest, checksum };
   } finally {
     if (!fromStdin) file.close();
   }

@@ -34,6 +34,13 @@ export const FrameType = {
   Data: 2,
   /** The end of a body: UTF-8 JSON trailer (`{ sha256? }` or `{ error }`). */
   End: 3,
+  /**
+   * A piece of a body compressed as one zstd frame; it stands for the DATA
+   * payload it decompresses to. Sent only to a peer that agreed to it (see
+   * `compress` in `put`/`ready` and `get`), and only where it shrinks the
+   * piece: every other piece of the same body stays a plain DATA frame.
+   */
+  Compressed: 4,
 } as const;
 
 /** One of the {@linkcode FrameType} values. */
@@ -48,7 +55,7 @@ export interface Frame {
 /** Returns whether `type` is a known frame type. */
 export function isFrameType(type: number): type is FrameType {
   return type === FrameType.Message || type === FrameType.Data ||
-    type === FrameType.End;
+    type === FrameType.End || type === FrameType.Compressed;
 }
 
 /**

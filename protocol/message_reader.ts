@@ -6,7 +6,8 @@
 
 import { ConnectionError, errorFromWire, ProtocolError } from "./errors.ts";
 import { type FrameDecoderOptions, FrameReader } from "./frame_decoder.ts";
-import { FrameType } from "./frame.ts";
+import { decompressPayload } from "./frame_compression.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "./frame.ts";
 import {
   BODY_OPS,
   decodeMessage,
@@ -31,7 +32,8 @@ export interface MessageReaderOptions extends FrameDecoderOptions {
 
 /**
  * A body: the file bytes (or listing) that follow a message, as a byte stream
- * whose chunks are whole DATA frame payloads. It must be read to its end or
+ * whose chunks are whole DATA frame payloads (compressed frames arrive
+ * decompressed). It must be read to its end or
  * cancelled before the next message can be read; `trailer` resolves when its
  * END frame has arrived.
  */
@@ -124,6 +126,12 @@ export class MessageReader {
         }
         this.#options.onActivity?.();
         if (frame.type === FrameType.Data) return frame.payload;
+        if (frame.type === FrameType.Compressed) {
+          return decompressPayload(
+            frame.payload,
+            this.#options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+          );
+        }
         if (frame.type === FrameType.End) {
           ended = true;
           this.#bodyOpen = false;

@@ -6,6 +6,7 @@
 
 import { type ErrorCode, FtsError } from "./errors.ts";
 import { encodeFrame } from "./frame_encoder.ts";
+import { compressPayload } from "./frame_compression.ts";
 import { type FrameType, FrameType as Type } from "./frame.ts";
 import {
   encodeMessage,
@@ -13,6 +14,22 @@ import {
   type Message,
   type Trailer,
 } from "./messages.ts";
+
+/** Options for {@linkcode MessageWriter.sendBody}. */
+export interface SendBodyOptions {
+  /**
+   * Says for each chunk whether to try zstd on it (the peer must have agreed
+   * to compressed frames). A chunk that does not shrink goes out raw anyway.
+   */
+  compress?: (chunk: Uint8Array) => boolean;
+  /** Told how long each compression took and what it gave (for `auto`). */
+  onCompressed?: (raw: number, sent: number, milliseconds: number) => void;
+  /**
+   * Told how long each piece waited for the stream to take more (the
+   * peer's or the link's backpressure), in milliseconds.
+   */
+  onWaited?: (milliseconds: number) => void;
+}
 
 /**
  * Writes {@linkcode Message}s and bodies to a byte stream. Frames are written
@@ -46,7 +63,8 @@ export class MessageWriter {
    * returns once every chunk has been written. Waits for the stream's
    * readiness between frames, so a slow peer slows the reading of `chunks`
    * (backpressure). `onWritten` receives each chunk once the stream is done
-   * with it (to hash it and reuse its buffer).
+   * with it (to hash it and reuse its buffer); it always gets the original
+   * bytes, also of a chunk that left compressed, so checksums cover them.
    *
    * When reading `chunks` fails, the END frame carries the error so the peer
    * stays in step, and the error is rethrown.
@@ -55,12 +73,31 @@ export class MessageWriter {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     trailer: () => Trailer | Promise<Trailer> = () => ({}),
     onWritten?: (chunk: Uint8Array) => void,
+    options: SendBodyOptions = {},
   ): Promise<void> {
+    const { compress, onCompressed, onWaited } = options;
     try {
       for await (const chunk of chunks) {
-        if (chunk.byteLength > 0) {
-          await this.#frame(Type.Data, chunk, onWritten);
+        if (chunk.byteLength === 0) continue;
+        if (onWaited) {
+          const waiting = performance.now();
+          await this.#writer.ready;
+          onWaited(performance.now() - waiting);
         }
+        if (compress?.(chunk)) {
+          const started = performance.now();
+          const packed = compressPayload(chunk);
+          onCompressed?.(
+            chunk.byteLength,
+            packed?.byteLength ?? chunk.byteLength,
+            performance.now() - started,
+          );
+          if (packed) {
+            await this.#frame(Type.Compressed, packed, onWritten, chunk);
+            continue;
+          }
+        }
+        await this.#frame(Type.Data, chunk, onWritten);
       }
       await this.#lastWrite;
     } catch (error) {
@@ -92,6 +129,7 @@ export class MessageWriter {
     type: FrameType,
     payload: Uint8Array,
     onWritten?: (chunk: Uint8Array) => void,
+    original: Uint8Array = payload,
   ): Promise<void> {
     await this.#writer.ready;
     // Written without awaiting in between, so no other frame can interleave.
@@ -100,7 +138,7 @@ export class MessageWriter {
       written = this.#writer.write(bytes);
       written.catch(() => {});
     }
-    if (onWritten) written.then(() => onWritten(payload), () => {});
+    if (onWritten) written.then(() => onWritten(original), () => {});
     this.#lastWrite = written;
   }
 

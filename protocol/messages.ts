@@ -24,8 +24,36 @@ export const PROTOCOL_VERSION = 1;
 /** The oldest protocol version this build still accepts. */
 export const MIN_PROTOCOL_VERSION = 1;
 
+/**
+ * The features this build announces in `hello` and `welcome`: resuming,
+ * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
+ * also names what it wants and each reply what was agreed (`checksum`,
+ * `compress`), so an older peer that announces only `resume` and `sha256`
+ * and ignores those fields keeps working unchanged.
+ */
+export const FEATURES: string[] = ["resume", "sha256", "xxh128", "zstd"];
+
 /** The login mechanism fts servers ask for in `welcome.auth`. */
 export const AUTH_MECHANISM = "scram-sha-256";
+
+/**
+ * The end-to-end checksums a transfer can use. `xxh128` (XXH3-128) is the
+ * default; `sha256` is what every peer speaks, so a peer that names no
+ * checksum, or one this build does not know, gets `sha256`. Each digest
+ * travels in a field named after its checksum (`sha256`, `xxh128`).
+ */
+export type Checksum = "sha256" | "xxh128";
+
+/** Every {@linkcode Checksum}, best first. */
+export const CHECKSUMS: readonly Checksum[] = ["xxh128", "sha256"];
+
+/** The digest fields a trailer, `done` or an entry may carry. */
+export interface Digests {
+  /** Lower-case hex SHA-256. */
+  sha256?: string;
+  /** Lower-case hex XXH3-128. */
+  xxh128?: string;
+}
 
 /** What a directory entry is. */
 export type EntryType = "file" | "dir" | "symlink" | "other";
@@ -42,6 +70,8 @@ export interface Entry {
   mode: number | null;
   /** Lower-case hex SHA-256 of the content, when asked for. */
   sha256?: string;
+  /** Lower-case hex XXH3-128 of the content, when asked for. */
+  xxh128?: string;
 }
 
 /** First message of a connection, client to server. */
@@ -114,6 +144,8 @@ export interface ListRequest {
   op: "ls";
   path: string;
   hash?: boolean;
+  /** Which digest `hash` asks for; `sha256` when absent. */
+  checksum?: string;
 }
 /** A folder's entries as a body of JSON lines, one {@linkcode Entry} each. */
 export interface Listing {
@@ -125,6 +157,8 @@ export interface StatRequest {
   op: "stat";
   path: string;
   hash?: boolean;
+  /** Which digest `hash` asks for; `sha256` when absent. */
+  checksum?: string;
 }
 /** One entry. */
 export interface EntryMessage {
@@ -145,6 +179,10 @@ export interface PutRequest {
   noClobber: boolean;
   /** Hash the bytes and compare with the sender's checksum. */
   verify: boolean;
+  /** The checksum the client would like; older servers ignore it. */
+  checksum?: string;
+  /** The client would like to send zstd frames; older servers ignore it. */
+  compress?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -152,6 +190,12 @@ export interface Ready {
   offset: number;
   /** SHA-256 of the first `offset` bytes the server already holds. */
   prefixSha256?: string;
+  /** XXH3-128 of those bytes, when the checksum is `xxh128`. */
+  prefixXxh128?: string;
+  /** The checksum of this upload; `sha256` when absent (an older server). */
+  checksum?: Checksum;
+  /** The server accepts zstd frames in this upload's body. */
+  compress?: boolean;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -165,13 +209,14 @@ export interface DataMessage {
   mode?: number | null;
   /** The receiver's partial data could not be used; the body starts over. */
   restarted?: boolean;
+  /** The checksum in the body's trailer; `sha256` when absent. */
+  checksum?: Checksum;
 }
 /** An upload is complete and in place. */
-export interface Done {
+export interface Done extends Digests {
   op: "done";
   /** Bytes received in this exchange. */
   bytes: number;
-  sha256?: string;
 }
 /** Starts a download; answered by `data` and a body. */
 export interface GetRequest {
@@ -181,9 +226,18 @@ export interface GetRequest {
   offset: number;
   /** SHA-256 of those bytes, checked by the server before it skips them. */
   prefixSha256?: string;
+  /** XXH3-128 of those bytes, when asking for `xxh128`. */
+  prefixXxh128?: string;
   /** Size and mtime the partial was started from; a change restarts. */
   expect?: { size: number; mtime: number };
   verify: boolean;
+  /** The checksum the client would like; older servers ignore it. */
+  checksum?: string;
+  /**
+   * Send zstd frames where they shrink the data: on every piece, or when
+   * the measured rate says so (`auto`); older servers ignore it.
+   */
+  compress?: "on" | "auto";
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -352,9 +406,7 @@ export type Message =
   | TreeError;
 
 /** The trailer in an END frame. */
-export interface Trailer {
-  /** SHA-256 of the whole file, when the sender hashed it. */
-  sha256?: string;
+export interface Trailer extends Digests {
   /** Set when the sender gave up part-way (e.g. its disk failed). */
   error?: { code: ErrorCode; reason: string };
 }
@@ -378,7 +430,8 @@ type FieldKind =
   | "array"
   | "mode"
   | "size"
-  | "code";
+  | "code"
+  | "checksum";
 
 // Required fields per op; a trailing "?" marks an optional one.
 const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
@@ -398,9 +451,9 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   notice: { message: "string", "shutdown?": "boolean" },
   ping: {},
   ok: {},
-  ls: { path: "string", "hash?": "boolean" },
+  ls: { path: "string", "hash?": "boolean", "checksum?": "string" },
   listing: { path: "string" },
-  stat: { path: "string", "hash?": "boolean" },
+  stat: { path: "string", "hash?": "boolean", "checksum?": "string" },
   entry: { entry: "object" },
   put: {
     path: "string",
@@ -410,22 +463,34 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     resume: "boolean",
     noClobber: "boolean",
     verify: "boolean",
+    "checksum?": "string",
+    "compress?": "boolean",
   },
-  ready: { offset: "number", "prefixSha256?": "string" },
+  ready: {
+    offset: "number",
+    "prefixSha256?": "string",
+    "prefixXxh128?": "string",
+    "checksum?": "checksum",
+    "compress?": "boolean",
+  },
   data: {
     offset: "number",
     size: "size",
     "mtime?": "number",
     "mode?": "mode",
     "restarted?": "boolean",
+    "checksum?": "checksum",
   },
-  done: { bytes: "number", "sha256?": "string" },
+  done: { bytes: "number", "sha256?": "string", "xxh128?": "string" },
   get: {
     path: "string",
     offset: "number",
     "prefixSha256?": "string",
+    "prefixXxh128?": "string",
     "expect?": "object",
     verify: "boolean",
+    "checksum?": "string",
+    "compress?": "string",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
@@ -461,11 +526,18 @@ function fits(value: unknown, kind: FieldKind): boolean {
         (typeof value === "number" && Number.isInteger(value));
     case "code":
       return isErrorCode(value);
+    case "checksum":
+      return isChecksum(value);
     case "string":
       return typeof value === "string";
     case "boolean":
       return typeof value === "boolean";
   }
+}
+
+/** Returns whether `value` names a checksum this build speaks. */
+export function isChecksum(value: unknown): value is Checksum {
+  return CHECKSUMS.includes(value as Checksum);
 }
 
 const encoder = new TextEncoder();
@@ -509,8 +581,10 @@ export function encodeTrailer(trailer: Trailer): Uint8Array {
 export function decodeTrailer(payload: Uint8Array): Trailer {
   if (payload.byteLength === 0) return {};
   const value = parseJson(payload) as Trailer;
-  if (value.sha256 !== undefined && typeof value.sha256 !== "string") {
-    throw new ProtocolError("trailer has a bad checksum");
+  for (const checksum of CHECKSUMS) {
+    if (value[checksum] !== undefined && typeof value[checksum] !== "string") {
+      throw new ProtocolError("trailer has a bad checksum");
+    }
   }
   if (
     value.error !== undefined &&

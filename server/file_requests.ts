@@ -9,7 +9,9 @@
 
 import {
   AlreadyExistsError,
+  type Checksum,
   ConnectionError,
+  type Digests,
   type Entry,
   type GetRequest,
   IntegrityError,
@@ -23,12 +25,16 @@ import {
   type StatRequest,
 } from "../protocol/mod.ts";
 import { fileChunks, readFull } from "../transfer/file_chunks.ts";
+import { type Hasher, skipHashing, startHasher } from "../transfer/hasher.ts";
 import {
-  createHasher,
-  type Hasher,
-  skipHashing,
-  startHasher,
-} from "../transfer/hasher.ts";
+  agreeChecksum,
+  checksumLabel,
+  digestFields,
+  digestIn,
+  prefixFields,
+  prefixIn,
+} from "../transfer/checksum.ts";
+import { compression, requestedMode } from "../transfer/compression.ts";
 import type { BufferPool } from "../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { normalizePath } from "./remote_path.ts";
@@ -50,7 +56,10 @@ export async function list(
         const path = self.type === "dir"
           ? joinPath(request.path, entry.name)
           : request.path;
-        entry.sha256 = await hashFile(store, path, io.ctx.pool);
+        Object.assign(
+          entry,
+          await hashFile(store, path, io.ctx.pool, request.checksum),
+        );
       }
     }
   }
@@ -68,15 +77,18 @@ export async function list(
   return { result: `${entries.length} entries` };
 }
 
-/** The SHA-256 of a whole file in the store. */
+/** A whole file's digest in its field; SHA-256 unless `checksum` asks else. */
 async function hashFile(
   store: Store,
   path: string,
   pool: BufferPool,
-): Promise<string> {
+  checksum: unknown,
+): Promise<Digests> {
+  const agreed = agreeChecksum(checksum);
   const handle = await store.open(path);
   try {
-    return (await hashRead(handle, handle.entry.size, pool)).hex();
+    const hasher = await hashRead(handle, handle.entry.size, pool, agreed);
+    return digestFields(agreed, hasher.hex());
   } finally {
     handle.close();
   }
@@ -90,8 +102,9 @@ async function hashRead(
   handle: ReadHandle,
   length: number,
   pool: BufferPool,
+  checksum: Checksum,
 ): Promise<Hasher> {
-  const hasher = startHasher(pool);
+  const hasher = startHasher(pool, checksum);
   for (let left = length; left > 0;) {
     const buffer = pool.take();
     const n = await readFull(
@@ -113,7 +126,10 @@ export async function stat(
   const { store } = io.ctx;
   const entry = await store.stat(request.path, { follow: true });
   if (request.hash && entry.type === "file") {
-    entry.sha256 = await hashFile(store, request.path, io.ctx.pool);
+    Object.assign(
+      entry,
+      await hashFile(store, request.path, io.ctx.pool, request.checksum),
+    );
   }
   await io.writer.send({ op: "entry", entry });
   return {};
@@ -131,7 +147,10 @@ export async function get(
   let handle = await store.open(request.path);
   try {
     let offset = 0;
-    let hasher = request.verify ? startHasher(pool) : skipHashing(pool);
+    const checksum = agreeChecksum(request.checksum);
+    let hasher = request.verify
+      ? startHasher(pool, checksum)
+      : skipHashing(pool);
     const first = handle.entry;
     const unchanged = request.expect === undefined ||
       (request.expect.size === first.size &&
@@ -140,8 +159,8 @@ export async function get(
       request.offset > 0 && request.verify && unchanged &&
       request.offset <= first.size
     ) {
-      const prefix = await hashRead(handle, request.offset, pool);
-      if (prefix.hex() === request.prefixSha256) {
+      const prefix = await hashRead(handle, request.offset, pool, checksum);
+      if (prefix.hex() === prefixIn(request, checksum)) {
         hasher = prefix;
         offset = request.offset;
       } else {
@@ -158,11 +177,14 @@ export async function get(
       mtime: info.mtime,
       mode: info.mode,
       restarted: request.offset > 0 && offset === 0,
+      // Only a client that asked gets the new field: older ones never did.
+      checksum: request.checksum === undefined ? undefined : checksum,
     });
     await io.writer.sendBody(
       fileChunks(handle, pool),
-      () => request.verify ? { sha256: hasher.hex() } : {},
+      () => hasher.digests(),
       (chunk) => hasher.update(chunk),
+      compression(requestedMode(request.compress)),
     );
     return {
       bytes: info.size - offset,
@@ -198,16 +220,20 @@ export async function put(
   });
   let keep = upload.resumable;
   try {
+    const checksum = agreeChecksum(request.checksum);
     const ready: Ready = { op: "ready", offset: upload.offset };
+    // Only a client that asked gets the new fields: older ones never did.
+    if (request.checksum !== undefined) ready.checksum = checksum;
+    if (request.compress) ready.compress = true;
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
       const staged = await upload.openStaged();
       try {
-        prefix = await hashRead(staged, upload.offset, pool);
+        prefix = await hashRead(staged, upload.offset, pool, checksum);
       } finally {
         staged.close();
       }
-      ready.prefixSha256 = prefix.hex();
+      Object.assign(ready, prefixFields(checksum, prefix.hex()));
     }
     await io.writer.send(ready);
     const data = await io.reader.read();
@@ -225,7 +251,7 @@ export async function put(
       ? skipHashing(pool)
       : offset > 0 && prefix
       ? prefix
-      : await createHasher(pool);
+      : startHasher(pool, checksum);
     let received = 0;
     await upload.truncate(offset);
     const body = io.reader.body();
@@ -245,11 +271,13 @@ export async function put(
         `received ${offset + received} bytes but the file has ${request.size}`,
       );
     }
-    const sha256 = hasher.hex();
-    if (request.verify && trailer.sha256 !== sha256) {
+    const digest = hasher.hex();
+    if (request.verify && digestIn(trailer, checksum) !== digest) {
       keep = false;
       throw new IntegrityError(
-        "the data was damaged in transit (SHA-256 mismatch); the file on the server was not changed",
+        `the data was damaged in transit (${
+          checksumLabel(checksum)
+        } mismatch); the file on the server was not changed`,
       );
     }
     await upload.commit({
@@ -260,7 +288,7 @@ export async function put(
     await io.writer.send({
       op: "done",
       bytes: received,
-      sha256: request.verify ? sha256 : undefined,
+      ...(request.verify ? digestFields(checksum, digest) : {}),
     });
     return {
       path,

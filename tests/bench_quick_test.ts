@@ -25,6 +25,8 @@ const CASES = [
   "mem-clients",
   "startup",
   "put-file-noverify",
+  "compress-text",
+  "compress-random",
 ];
 
 /** Cases that need nothing beyond the basic fts put and get, so they must run. */

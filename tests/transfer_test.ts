@@ -79,7 +79,8 @@ Deno.test("put and get move files of every awkward size byte for byte", async ()
       const back = join(work, `out-${size}`);
       const got = await download(c, `f-${size}`, back, OPTIONS, recorder());
       assertEquals(got.bytes, size);
-      assertEquals(got.sha256, sent.sha256);
+      assertEquals(got.digest, sent.digest);
+      assertEquals(got.checksum, "xxh128");
       assertEquals(await Deno.readFile(back), data);
     }
   });

@@ -1,6 +1,6 @@
 /**
  * One file of a tree as a body, both ways. Sending: pooled chunks, optionally
- * paced and hashed, with the SHA-256 in the END trailer. Receiving: chunks
+ * paced and hashed, with the hasher's digest in the END trailer. Receiving: chunks
  * hashed and either gathered (small files, written later in a batch) or
  * written as they arrive. Either way a failure of the file itself is told
  * apart from a failure of the connection, because only the latter ends the
@@ -11,8 +11,13 @@
 
 import type { BufferPool } from "../protocol/buffer_pool.ts";
 import type { WireError } from "../protocol/errors.ts";
+import type { Checksum } from "../protocol/messages.ts";
 import type { Body } from "../protocol/message_reader.ts";
-import type { MessageWriter } from "../protocol/message_writer.ts";
+import type {
+  MessageWriter,
+  SendBodyOptions,
+} from "../protocol/message_writer.ts";
+import { digestIn } from "./checksum.ts";
 import { readFull } from "./file_chunks.ts";
 import { type Hasher, skipHashing, startHasher } from "./hasher.ts";
 import type { Throttle } from "./throttle.ts";
@@ -25,6 +30,11 @@ export interface FileBodyOptions {
   throttle?: Throttle | null;
   /** Called with each chunk's size as it is handed to the writer. */
   onBytes?: (bytes: number) => void;
+  /**
+   * Compresses pieces (`compression(mode)` from compression.ts), once the
+   * peer agreed to compressed frames.
+   */
+  compression?: SendBodyOptions;
 }
 
 /** What {@linkcode sendFileBody} did. */
@@ -49,7 +59,7 @@ export async function sendFileBody(
   pool: BufferPool,
   options: FileBodyOptions = {},
 ): Promise<FileBodyResult> {
-  const { hasher, throttle, onBytes } = options;
+  const { hasher, throttle, onBytes, compression } = options;
   let readError: unknown;
   let bytes = 0;
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -85,8 +95,9 @@ export async function sendFileBody(
   try {
     await writer.sendBody(
       chunks(),
-      () => hasher ? { sha256: hasher.hex() } : {},
+      () => hasher ? hasher.digests() : {},
       (chunk) => hasher ? hasher.update(chunk) : pool.give(chunk),
+      compression,
     );
   } catch (error) {
     if (readError === undefined) throw error;
@@ -103,6 +114,8 @@ export interface ReceiveOptions {
   gatherLimit: number;
   /** Hash the bytes and compare with the sender's trailer. */
   verify: boolean;
+  /** The checksum agreed for the transfer; `sha256` when absent. */
+  checksum?: Checksum;
   /** Called with each chunk's size before it is stored (pacing, progress). */
   onChunk?: (bytes: number) => void | Promise<void>;
 }
@@ -116,7 +129,7 @@ export interface ReceivedBody {
   writeError?: unknown;
   /** The sender gave up part-way; the connection is still in step. */
   senderError?: WireError;
-  /** The sender's SHA-256 matches what arrived (always true unverified). */
+  /** The sender's digest matches what arrived (always true unverified). */
   intact: boolean;
 }
 
@@ -130,7 +143,10 @@ export async function receiveFileBody(
   pool: BufferPool,
   options: ReceiveOptions,
 ): Promise<ReceivedBody> {
-  const hasher = options.verify ? startHasher(pool) : skipHashing(pool);
+  const checksum = options.checksum ?? "sha256";
+  const hasher = options.verify
+    ? startHasher(pool, checksum)
+    : skipHashing(pool);
   const received: ReceivedBody = { bytes: 0, parts: [], intact: true };
   const chunks = body.stream.getReader();
   while (true) {
@@ -161,7 +177,8 @@ export async function receiveFileBody(
     hasher.update(chunk);
   }
   const trailer = await body.trailer;
-  received.intact = !options.verify || trailer.sha256 === hasher.hex();
+  received.intact = !options.verify ||
+    digestIn(trailer, checksum) === hasher.hex();
   return received;
 }
 

@@ -10,7 +10,8 @@
 
 import { BufferPool } from "../protocol/buffer_pool.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
-import { createSha256, type Sha256 } from "./sha256.ts";
+import type { Checksum } from "../protocol/messages.ts";
+import { type RunningHash, startHash } from "./checksum.ts";
 
 /**
  * Returns a stream of `file`'s bytes from its current position to its end in
@@ -47,14 +48,15 @@ export async function readFull(
 }
 
 /**
- * Hashes the first `length` bytes of the file at `path` and returns the
- * running hash, so a resumed transfer can continue it.
+ * Hashes the first `length` bytes of the file at `path` with `checksum` and
+ * returns the running hash, so a resumed transfer can continue it.
  */
 export async function hashPrefix(
   path: string,
   length: number,
-): Promise<Sha256> {
-  const hash = createSha256();
+  checksum: Checksum = "sha256",
+): Promise<RunningHash> {
+  const hash = startHash(checksum);
   if (length === 0) return hash;
   using file = await Deno.open(path);
   const buffer = new Uint8Array(Math.min(DATA_CHUNK_SIZE, length));

@@ -103,7 +103,17 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   server.finished.then(() => exited = true);
   const started = performance.now();
   try {
-    const sessions = await recordSessions(server.addr.port, local);
+    // Recorded against a server with the default timeouts, so a slow disk
+    // under load cannot cut a real session short; replayed against the
+    // one with short timeouts, so stalled mutants end soon.
+    const recorder = await FtsServer.start({
+      root,
+      hostname: HOST,
+      port: 0,
+      log: null,
+    });
+    const sessions = await recordSessions(recorder.addr.port, local)
+      .finally(() => recorder.shutdown(100));
     const rssBefore = Deno.memoryUsage().rss;
     const next = random(options.seed ?? 1);
     const checkEvery = options.checkEvery ?? 500;

@@ -98,6 +98,8 @@ export interface ServeOptions {
   lines?: number;
   /** The port to listen on. Default 0 (a free one). */
   port?: number;
+  /** The main.ts to run (an older build, say). Default this build's. */
+  main?: string;
 }
 
 /** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
@@ -110,7 +112,7 @@ export async function startServe(
     args: [
       "run",
       "-A",
-      MAIN,
+      options.main ?? MAIN,
       "serve",
       root,
       "--host",
@@ -141,7 +143,9 @@ export async function startServe(
   }
   clearTimeout(deadline);
   reader.cancel().catch(() => {});
-  const match = /^fts listening on 127\.0\.0\.1:(\d+), serving .*\n/.exec(text);
+  const match = /^fts listening on 127\.0\.0\.1:(\d+)(?:, serving .*)?\n/.exec(
+    text,
+  );
   if (!match) {
     child.kill("SIGKILL");
     await child.status;

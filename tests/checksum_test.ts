@@ -1,0 +1,100 @@
+/**
+ * The checksums: XXH3-128 against the reference implementation's digests,
+ * running hashes that interleave, and the rule that a peer naming no
+ * checksum gets SHA-256.
+ *
+ * @module
+ */
+
+import { assertEquals } from "@std/assert";
+import { createHash } from "node:crypto";
+import {
+  agreeChecksum,
+  digestFields,
+  digestIn,
+  prefixFields,
+  prefixIn,
+  repliedChecksum,
+  startHash,
+} from "../transfer/checksum.ts";
+import { BufferPool } from "../protocol/buffer_pool.ts";
+import { createHasher } from "../transfer/hasher.ts";
+import { Xxh128 } from "../transfer/xxh128.ts";
+
+const text = (value: string) => new TextEncoder().encode(value);
+
+/** 300,000 bytes of (i * 31 + 7) mod 251, as the vectors below were made. */
+function pattern(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) % 251;
+  return bytes;
+}
+
+// Digests printed by `xxhsum -H2` (xxHash 0.8.1, the reference C code).
+const VECTORS: [string, Uint8Array, string][] = [
+  ["empty", new Uint8Array(0), "99aa06d3014798d86001c324468d497f"],
+  ["abc", text("abc"), "06b05ab6733a618578af5f94892f3950"],
+  ["100,000 a", text("a".repeat(100_000)), "819d5302938c790308f809ef04c54838"],
+  ["300,000 pattern", pattern(300_000), "e064c65f8982f7b5bd166ac77b8df711"],
+];
+
+Deno.test("xxh128 gives the reference digests, whole and in odd pieces", () => {
+  for (const [name, bytes, digest] of VECTORS) {
+    assertEquals(new Xxh128().update(bytes).hex(), digest, name);
+    const pieces = new Xxh128();
+    for (let at = 0; at < bytes.byteLength; at += 65_537) {
+      pieces.update(bytes.subarray(at, at + 65_537));
+    }
+    assertEquals(pieces.hex(), digest, `${name} in pieces`);
+  }
+});
+
+Deno.test("xxh128 hashes that take turns, and peeks between updates, do not disturb each other", () => {
+  const data = pattern(300_000);
+  const first = new Xxh128();
+  const second = new Xxh128();
+  for (let i = 0; i < 30; i++) {
+    first.update(data.subarray(i * 10_000, (i + 1) * 10_000));
+    first.hex();
+    if (i < 25) second.update(text("a".repeat(4_000)));
+  }
+  assertEquals(second.hex(), VECTORS[2][2]);
+  assertEquals(first.hex(), VECTORS[3][2]);
+  assertEquals(first.hex(), VECTORS[3][2]);
+  assertEquals(new Xxh128().hex(), VECTORS[0][2]);
+});
+
+Deno.test("a hasher resumed from a file prefix gives the whole file's digest", async () => {
+  const data = pattern(300_000);
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, data);
+    for (const checksum of ["xxh128", "sha256"] as const) {
+      const pool = new BufferPool(64 * 1024);
+      const hasher = await createHasher(pool, checksum, path, 123_456);
+      hasher.update(data.slice(123_456));
+      const whole = startHash(checksum);
+      whole.update(data);
+      assertEquals(hasher.hex(), whole.hex());
+      assertEquals(hasher.digests(), digestFields(checksum, whole.hex()));
+    }
+    const hash = startHash("sha256");
+    hash.update(data);
+    assertEquals(hash.hex(), createHash("sha256").update(data).digest("hex"));
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("a peer that names no checksum, or an unknown one, gets SHA-256", () => {
+  assertEquals(agreeChecksum(undefined), "sha256");
+  assertEquals(agreeChecksum("blake3"), "sha256");
+  assertEquals(agreeChecksum("xxh128"), "xxh128");
+  assertEquals(repliedChecksum({}), "sha256");
+  assertEquals(repliedChecksum({ checksum: "xxh128" }), "xxh128");
+  assertEquals(digestIn({ sha256: "a" }, "xxh128"), undefined);
+  assertEquals(digestIn(digestFields("xxh128", "b"), "xxh128"), "b");
+  assertEquals(prefixFields("sha256", "c"), { prefixSha256: "c" });
+  assertEquals(prefixIn({ prefixSha256: "c" }, "xxh128"), undefined);
+  assertEquals(prefixIn(prefixFields("xxh128", "d"), "xxh128"), "d");
+});
