@@ -22,7 +22,12 @@
  */
 
 import { AlreadyExistsError, IoError } from "../protocol/errors.ts";
-import type { CommitOptions, ReadHandle, Upload, UploadOptions } from "./store.ts";
+import type {
+  CommitOptions,
+  ReadHandle,
+  Upload,
+  UploadOptions,
+} from "./store.ts";
 import { deleteKeys, listObjects } from "./s3_bucket.ts";
 import { copySource, type S3Client } from "./s3_client.ts";
 import { modeMeta, mtimeMeta } from "./s3_read_handle.ts";
@@ -46,7 +51,10 @@ export interface UploadTuning {
  * 8 MiB parts, 4 at a time: on the local gateway (2 shared cores) this kept
  * a 1 GiB put near the gateway's own PUT rate while using ~40 MiB per upload.
  */
-export const DEFAULT_TUNING: UploadTuning = { partSize: 8 * MiB, concurrency: 4 };
+export const DEFAULT_TUNING: UploadTuning = {
+  partSize: 8 * MiB,
+  concurrency: 4,
+};
 
 /** {@linkcode UploadOptions} plus what S3 needs at creation to avoid a copy. */
 export interface S3UploadOptions extends UploadOptions {
@@ -182,7 +190,11 @@ export class S3Upload implements Upload {
       mtime: this.#mtime,
       mode: null,
     };
-    return Promise.resolve({ entry, read: () => Promise.resolve(null), close() {} });
+    return Promise.resolve({
+      entry,
+      read: () => Promise.resolve(null),
+      close() {},
+    });
   }
 
   /**
@@ -255,15 +267,16 @@ export class S3Upload implements Upload {
     const parts = [...this.#parts].filter(([n]) => n < this.#nextPart)
       .sort(([a], [b]) => a - b)
       .map(([n, etag]) =>
-        `<Part><PartNumber>${n}</PartNumber><ETag>${xmlEscape(etag)}</ETag></Part>`
+        `<Part><PartNumber>${n}</PartNumber><ETag>${
+          xmlEscape(etag)
+        }</ETag></Part>`
       ).join("");
     const answer = await client.text({
       method: "POST",
       key,
       query: { uploadId: this.#uploadId },
       headers: { "content-type": "application/xml" },
-      body:
-        `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`,
+      body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`,
     }, path);
     // CompleteMultipartUpload can fail with a 200 whose body is an error.
     const failed = xmlBlocks(answer, "Error")[0];
@@ -391,7 +404,10 @@ export class S3Upload implements Upload {
 
   async #refuseExisting(): Promise<void> {
     const { client, key, path } = this.#target;
-    const head = await client.send({ method: "HEAD", key, accept: [404] }, path);
+    const head = await client.send(
+      { method: "HEAD", key, accept: [404] },
+      path,
+    );
     if (head.status !== 404) {
       throw new AlreadyExistsError(`"${path}" already exists`);
     }
@@ -399,7 +415,11 @@ export class S3Upload implements Upload {
 
   /** Deletes the `state` and hash-state records (best effort). */
   async #dropState(): Promise<void> {
-    await dropUploadState(this.#target.client, this.#target.staging, this.#uploadId!)
+    await dropUploadState(
+      this.#target.client,
+      this.#target.staging,
+      this.#uploadId!,
+    )
       .catch(() => {});
   }
 }
