@@ -60,7 +60,7 @@ export function s3ConfigFrom(
     throw new InvalidPathError(`"${target}" is not an s3:// address`);
   }
   const [bucket, ...rest] = target.slice("s3://".length).split("/");
-  if (!/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(bucket)) {
+  if (!/^[a-z0-9][a-z0-9.\-_]{2,62}$/i.test(bucket)) {
     throw new InvalidPathError(`"${bucket}" is not a valid bucket name`);
   }
   const segments = rest.filter((segment) => segment !== "");
