@@ -9,6 +9,7 @@
  */
 
 import { InvalidPathError, IoError } from "../protocol/errors.ts";
+import type { Store } from "./store.ts";
 
 /** Everything the S3 client needs; the secret never leaves it. */
 export interface S3Config {
@@ -93,4 +94,17 @@ export function s3ConfigFrom(
     secretAccessKey,
     sessionToken: read("AWS_SESSION_TOKEN"),
   };
+}
+
+/**
+ * Opens the store for an `s3://` serve target. The S3 modules and the
+ * signing library are imported only here, on first use, so a server of a
+ * local folder never loads them.
+ */
+export async function openS3Store(
+  target: string,
+  overrides: S3ConfigOverrides = {},
+): Promise<Store> {
+  const { S3Store } = await import("./s3_store.ts");
+  return await S3Store.open(target, overrides);
 }

@@ -21,7 +21,12 @@
  * @module
  */
 
-import { AlreadyExistsError, IoError } from "../protocol/errors.ts";
+import { createHash } from "node:crypto";
+import {
+  AlreadyExistsError,
+  IoError,
+  NotFoundError,
+} from "../protocol/errors.ts";
 import type {
   CommitOptions,
   ReadHandle,
@@ -265,27 +270,8 @@ export class S3Upload implements Upload {
     await this.#settle();
     this.#check();
     const parts = [...this.#parts].filter(([n]) => n < this.#nextPart)
-      .sort(([a], [b]) => a - b)
-      .map(([n, etag]) =>
-        `<Part><PartNumber>${n}</PartNumber><ETag>${
-          xmlEscape(etag)
-        }</ETag></Part>`
-      ).join("");
-    const answer = await client.text({
-      method: "POST",
-      key,
-      query: { uploadId: this.#uploadId },
-      headers: { "content-type": "application/xml" },
-      body: `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`,
-    }, path);
-    // CompleteMultipartUpload can fail with a 200 whose body is an error.
-    const failed = xmlBlocks(answer, "Error")[0];
-    if (failed !== undefined) {
-      throw client.error(
-        { status: 500, code: xmlText(failed, "Code") ?? "" },
-        path,
-      );
-    }
+      .sort(([a], [b]) => a - b);
+    await this.#complete(parts);
     this.#finished = true;
     await this.#dropState();
     const stale = meta["x-amz-meta-mtime"] !== mtimeMeta(this.#mtime) ||
@@ -317,6 +303,51 @@ export class S3Upload implements Upload {
       accept: [404],
     }, this.#target.path);
     await this.#dropState();
+  }
+
+  /**
+   * CompleteMultipartUpload. When a retry meets NoSuchUpload, the first try
+   * may have succeeded with its answer lost: the object then carries the
+   * multipart ETag these parts give (MD5 of their MD5s, "-N"), and that
+   * counts as done.
+   */
+  async #complete(parts: [number, string][]): Promise<void> {
+    const { client, key, path } = this.#target;
+    const body = `<CompleteMultipartUpload>${
+      parts.map(([n, etag]) =>
+        `<Part><PartNumber>${n}</PartNumber><ETag>${
+          xmlEscape(etag)
+        }</ETag></Part>`
+      ).join("")
+    }</CompleteMultipartUpload>`;
+    let answer: string;
+    try {
+      answer = await client.text({
+        method: "POST",
+        key,
+        query: { uploadId: this.#uploadId! },
+        headers: { "content-type": "application/xml" },
+        body,
+      }, path);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      const head = await client.send(
+        { method: "HEAD", key, accept: [404] },
+        path,
+      );
+      if (head.headers.get("etag") !== multipartEtag(parts.map(([, e]) => e))) {
+        throw error;
+      }
+      return;
+    }
+    // CompleteMultipartUpload can fail with a 200 whose body is an error.
+    const failed = xmlBlocks(answer, "Error")[0];
+    if (failed !== undefined) {
+      throw client.error(
+        { status: 500, code: xmlText(failed, "Code") ?? "" },
+        path,
+      );
+    }
   }
 
   /** CreateMultipartUpload, and the `state` record beside it. */
@@ -422,6 +453,18 @@ export class S3Upload implements Upload {
     )
       .catch(() => {});
   }
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' MD5s, then "-N". */
+export function multipartEtag(partEtags: string[]): string {
+  const md5 = createHash("md5");
+  for (const etag of partEtags) {
+    md5.update(Uint8Array.from(
+      etag.replace(/"/g, "").match(/../g) ?? [],
+      (hex) => parseInt(hex, 16),
+    ));
+  }
+  return `"${md5.digest("hex")}-${partEtags.length}"`;
 }
 
 /** Deletes everything under `staging/uploadId/`. */
