@@ -656,3 +656,102 @@ function assertThrowsFts(fn: () => unknown): Error {
   }
   throw new Error("expected an error");
 }
+
+/** The gateway's own folder, when the tests may restart it (.ci/s3_env sets it). */
+const gatewayDir = Deno.env.get("FTS_TEST_S3_DIR");
+
+/** Kills radosgw -9 by the pid its start script recorded (checked to be it). */
+async function killGateway(dir: string): Promise<void> {
+  const pid = Number(await Deno.readTextFile(`${dir}/run/client.rgw.a.pid`));
+  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+  assert(
+    cmdline.includes(`${dir}/ceph.conf`),
+    "the pid file names our radosgw",
+  );
+  Deno.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100; i++) {
+    try {
+      await Deno.stat(`/proc/${pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function startGateway(dir: string): Promise<void> {
+  const output = await new Deno.Command("bash", {
+    args: ["tests/s3/start_radosgw.sh", dir],
+    env: { FTS_S3_TIMEOUT: "120" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert(output.success, new TextDecoder().decode(output.stderr));
+}
+
+if (env && gatewayDir) {
+  Deno.test({
+    name:
+      "s3 store: kill -9 of radosgw mid-upload gives one ConnectionError, and after its restart the upload resumes intact",
+    sanitizeResources: false,
+    async fn() {
+      const t = await makeTestBucket(env, "root", {
+        tuning: TUNING,
+        retry: {
+          attempts: 3,
+          baseDelayMs: 100,
+          maxDelayMs: 300,
+          timeoutMs: 3000,
+        },
+      });
+      let up = true;
+      try {
+        const bytes = randomBytes(17 * MiB, 21);
+        const options = { size: bytes.length, mtime: 42_000, resume: true };
+        const first = await t.store.beginUpload(
+          "crash.bin",
+          options,
+        ) as S3Upload;
+        const part = first.checkpointInterval;
+        await first.write(bytes.subarray(0, part), new Uint8Array([1]));
+        await first.write(bytes.subarray(part, 2 * part), new Uint8Array([2]));
+        // Parts are sent in the background: wait until both (and their hash
+        // states) are stored, as a server that ran a while longer would.
+        for (let i = 0; i < 100; i++) {
+          const listing = new TextDecoder().decode(
+            await t.s3cmd("ls", "--recursive", `s3://${t.bucket}/root/.fts/`),
+          );
+          if (/\/1\n/.test(listing) && /\/2\n/.test(listing)) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        await killGateway(gatewayDir);
+        up = false;
+        const error = await assertRejects(async () => {
+          await first.write(bytes.subarray(2 * part), new Uint8Array([3]));
+          await first.commit({ mode: null, mtime: 42_000, noClobber: false });
+        }, ConnectionError);
+        assert(!error.message.includes("\n"), error.message);
+        assert(error.message.includes("cannot be reached"), error.message);
+        await first.abort(true).catch(() => {});
+        await startGateway(gatewayDir);
+        up = true;
+        await assertRejects(() => t.store.stat("crash.bin"), NotFoundError);
+        const second = await (await t.reopen()).beginUpload(
+          "crash.bin",
+          options,
+        ) as S3Upload;
+        assert(second.offset >= part, `resumed at ${second.offset}`);
+        assertEquals(second.hashState?.[0], second.offset / part);
+        await second.write(bytes.subarray(second.offset));
+        await second.commit({ mode: null, mtime: 42_000, noClobber: false });
+        assertEquals(
+          await sha256(await readAll(await t.store.open("crash.bin"))),
+          await sha256(bytes),
+        );
+      } finally {
+        if (!up) await startGateway(gatewayDir);
+        await t.cleanup();
+      }
+    },
+  });
+}
