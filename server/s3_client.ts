@@ -166,17 +166,26 @@ export class S3Client {
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       if (attempt > 0) await this.#backoff(attempt);
       let response: Response;
+      // The time limit ends once the headers are in: a long body (a GET of
+      // a large file) is the reader's business, not this limit's.
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new DOMException("timed out", "TimeoutError")),
+        this.retry.timeoutMs,
+      );
       try {
         const signed = await this.#signer.sign(url.toString(), {
           method: request.method,
           headers: request.headers,
           body: request.body as BodyInit | undefined,
-          signal: AbortSignal.timeout(this.retry.timeoutMs),
+          signal: controller.signal,
         });
         response = await fetch(signed);
       } catch (error) {
         last = error instanceof Error ? error : new Error(String(error));
         continue;
+      } finally {
+        clearTimeout(timer);
       }
       if (response.ok || request.accept?.includes(response.status)) {
         return response;

@@ -123,7 +123,7 @@ export class S3ReadHandle implements ReadHandle {
       if (!this.#pending) {
         if (!this.#reader || this.#position >= this.entry.size) return null;
         try {
-          const { value, done } = await this.#reader.read();
+          const { value, done } = await this.#next(this.#reader);
           if (done) {
             if (this.#position >= this.entry.size) return null;
             throw new IoError("the object store ended the body early");
@@ -153,6 +153,27 @@ export class S3ReadHandle implements ReadHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#reader?.cancel().catch(() => {});
+  }
+
+  /**
+   * The next chunk of the body, or a TimeoutError when none comes within the
+   * client's request time limit (a stalled connection is then asked again).
+   */
+  async #next(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<ReadableStreamReadResult<Uint8Array>> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DOMException("no data", "TimeoutError")),
+        this.#client.retry.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([reader.read(), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Asks again from the position reached, for the same version only. */

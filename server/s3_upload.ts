@@ -184,8 +184,10 @@ export class S3Upload implements Upload {
 
   openStaged(): Promise<ReadHandle> {
     if (this.offset > 0) {
-      throw new IoError(
-        "an unfinished S3 upload cannot be read back; its saved hash state stands for it",
+      return Promise.reject(
+        new IoError(
+          "an unfinished S3 upload cannot be read back; its saved hash state stands for it",
+        ),
       );
     }
     const entry = {

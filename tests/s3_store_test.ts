@@ -660,28 +660,10 @@ function assertThrowsFts(fn: () => unknown): Error {
 /** The gateway's own folder, when the tests may restart it (.ci/s3_env sets it). */
 const gatewayDir = Deno.env.get("FTS_TEST_S3_DIR");
 
-/** Kills radosgw -9 by the pid its start script recorded (checked to be it). */
-async function killGateway(dir: string): Promise<void> {
-  const pid = Number(await Deno.readTextFile(`${dir}/run/client.rgw.a.pid`));
-  const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-  assert(
-    cmdline.includes(`${dir}/ceph.conf`),
-    "the pid file names our radosgw",
-  );
-  Deno.kill(pid, "SIGKILL");
-  for (let i = 0; i < 100; i++) {
-    try {
-      await Deno.stat(`/proc/${pid}`);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function startGateway(dir: string): Promise<void> {
+/** Runs one of the gateway scripts in tests/s3 on `dir`; throws with its stderr. */
+async function gatewayScript(script: string, dir: string): Promise<void> {
   const output = await new Deno.Command("bash", {
-    args: ["tests/s3/start_radosgw.sh", dir],
+    args: [`tests/s3/${script}`, dir],
     env: { FTS_S3_TIMEOUT: "120" },
     stdout: "null",
     stderr: "piped",
@@ -724,7 +706,7 @@ if (env && gatewayDir) {
           if (/\/1\n/.test(listing) && /\/2\n/.test(listing)) break;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        await killGateway(gatewayDir);
+        await gatewayScript("kill_radosgw.sh", gatewayDir);
         up = false;
         const error = await assertRejects(async () => {
           await first.write(bytes.subarray(2 * part), new Uint8Array([3]));
@@ -733,7 +715,7 @@ if (env && gatewayDir) {
         assert(!error.message.includes("\n"), error.message);
         assert(error.message.includes("cannot be reached"), error.message);
         await first.abort(true).catch(() => {});
-        await startGateway(gatewayDir);
+        await gatewayScript("start_radosgw.sh", gatewayDir);
         up = true;
         await assertRejects(() => t.store.stat("crash.bin"), NotFoundError);
         const second = await (await t.reopen()).beginUpload(
@@ -749,7 +731,7 @@ if (env && gatewayDir) {
           await sha256(bytes),
         );
       } finally {
-        if (!up) await startGateway(gatewayDir);
+        if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
         await t.cleanup();
       }
     },
