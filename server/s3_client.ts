@@ -28,7 +28,7 @@ import {
   NotFoundError,
 } from "../protocol/errors.ts";
 import type { S3Config } from "./s3_config.ts";
-import { xmlText } from "./s3_xml.ts";
+import { xmlBlocks, xmlText } from "./s3_xml.ts";
 
 /** How hard the client tries before it gives up. */
 export interface RetryPolicy {
@@ -200,6 +200,20 @@ export class S3Client {
   /** Sends a request and returns its whole answer as text. */
   async text(request: S3Request, what = ""): Promise<string> {
     return await (await this.send(request, what)).text();
+  }
+
+  /**
+   * Throws the error a 200 answer may hold: CompleteMultipartUpload and
+   * the copies can fail after their status line was sent.
+   */
+  checkAnswer(xml: string, what: string): void {
+    const failed = xmlBlocks(xml, "Error")[0];
+    if (failed !== undefined) {
+      throw this.error(
+        { status: 500, code: xmlText(failed, "Code") ?? "" },
+        what,
+      );
+    }
   }
 
   /** The typed error for an S3 error answer about remote path `what`. */

@@ -33,18 +33,12 @@ import {
   type Entry,
   type FtsError,
   InvalidPathError,
-  IoError,
   NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { remoteSegments, STAGING_DIR } from "./remote_path.ts";
 import { deleteKeys, type ListedObject, listObjects } from "./s3_bucket.ts";
-import {
-  copySource,
-  DEFAULT_RETRY,
-  type RetryPolicy,
-  S3Client,
-} from "./s3_client.ts";
+import { DEFAULT_RETRY, type RetryPolicy, S3Client } from "./s3_client.ts";
 import { s3ConfigFrom, type S3ConfigOverrides } from "./s3_config.ts";
 import {
   entryFromHeaders,
@@ -54,7 +48,6 @@ import {
 } from "./s3_read_handle.ts";
 import {
   DEFAULT_TUNING,
-  MAX_COPY,
   metaHeaders,
   S3Upload,
   type S3UploadOptions,
@@ -62,11 +55,18 @@ import {
   type UploadTuning,
 } from "./s3_upload.ts";
 import type { Store, StoreCapabilities, WalkItem } from "./store.ts";
-import { xmlBlocks, xmlText } from "./s3_xml.ts";
+import {
+  copyObject,
+  type CopyTuning,
+  DEFAULT_COPY,
+  metadataOf,
+} from "./s3_copy.ts";
 
 /** How an {@linkcode S3Store} is opened. */
 export interface S3StoreOptions extends S3ConfigOverrides {
   tuning?: UploadTuning;
+  /** When copies (mv, cp, time and mode changes) go multipart. */
+  copy?: CopyTuning;
   retry?: RetryPolicy;
   /** HEAD requests in flight while listing (one per file, for its metadata). */
   headConcurrency?: number;
@@ -119,6 +119,7 @@ export class S3Store implements Store {
   #prefix: string;
   #staging: string;
   #tuning: UploadTuning;
+  #copy: CopyTuning;
   #headConcurrency: number;
 
   private constructor(
@@ -130,6 +131,7 @@ export class S3Store implements Store {
     this.#prefix = prefix;
     this.#staging = `${prefix}${STAGING_DIR}/uploads/`;
     this.#tuning = options.tuning ?? DEFAULT_TUNING;
+    this.#copy = options.copy ?? DEFAULT_COPY;
     this.#headConcurrency = options.headConcurrency ?? 16;
   }
 
@@ -246,6 +248,7 @@ export class S3Store implements Store {
       path,
       staging: this.#staging,
       tuning: this.#tuning,
+      copy: this.#copy,
     }, options);
   }
 
@@ -335,17 +338,16 @@ export class S3Store implements Store {
     );
     if (head.status !== 404) {
       const entry = entryFromHeaders("", head.headers);
-      if (entry.size > MAX_COPY) {
-        throw new IoError(
-          "times and modes of files over 5 GiB cannot be changed on S3",
-        );
-      }
-      await this.#copyObject(key, key, path, {
-        "x-amz-metadata-directive": "REPLACE",
-        "content-type": head.headers.get("content-type") ??
-          "application/octet-stream",
-        ...metaHeaders(meta.mtime ?? entry.mtime, meta.mode ?? entry.mode),
-      });
+      await copyObject(this.client, {
+        from: key,
+        to: key,
+        what: path,
+        size: entry.size,
+        meta: {
+          ...metadataOf(head.headers),
+          ...metaHeaders(meta.mtime ?? entry.mtime, meta.mode ?? entry.mode),
+        },
+      }, this.#copy);
       return;
     }
     const folder = await this.#folder(key + "/", "", path);
@@ -586,30 +588,6 @@ export class S3Store implements Store {
     }
   }
 
-  async #copyObject(
-    from: string,
-    to: string,
-    what: string,
-    headers: Record<string, string> = {},
-  ): Promise<void> {
-    const answer = await this.client.text({
-      method: "PUT",
-      key: to,
-      headers: {
-        "x-amz-copy-source": copySource(this.client, from),
-        ...headers,
-      },
-    }, what);
-    // CopyObject, like Complete, can fail with a 200 whose body is an error.
-    const failed = xmlBlocks(answer, "Error")[0];
-    if (failed !== undefined) {
-      throw this.client.error(
-        { status: 500, code: xmlText(failed, "Code") ?? "" },
-        what,
-      );
-    }
-  }
-
   /** Copies (and with `remove`, moves) a file or folder. */
   async #transfer(
     from: string,
@@ -644,12 +622,11 @@ export class S3Store implements Store {
     if (head.status !== 404) {
       if (targetFolder) throw new WrongTypeError(`"${to}" is a folder`);
       const size = entryFromHeaders("", head.headers).size;
-      if (size > MAX_COPY) {
-        throw new IoError(
-          `"${from}" is over 5 GiB; moving or copying it on S3 is not supported yet`,
-        );
-      }
-      await this.#copyObject(fromKey, toKey, to);
+      await copyObject(
+        this.client,
+        { from: fromKey, to: toKey, what: to, size },
+        this.#copy,
+      );
       if (remove) {
         await this.client.send({ method: "DELETE", key: fromKey }, from);
       }
@@ -658,22 +635,29 @@ export class S3Store implements Store {
         throw new WrongTypeError(`"${to}" is not a folder`);
       }
       const dir = fromKey + "/";
-      const keys: string[] = [];
+      const objects: ListedObject[] = [];
       for await (const page of listObjects(this.client, dir, { what: from })) {
-        keys.push(...page.objects.map((object) => object.key));
+        objects.push(...page.objects);
       }
-      if (keys.length === 0) {
+      if (objects.length === 0) {
         throw new NotFoundError("no such file or folder on the server");
       }
-      const copies = pooledMap(COPY_CONCURRENCY, keys, async (key) => {
+      const copies = pooledMap(COPY_CONCURRENCY, objects, async (object) => {
         try {
-          await this.#copyObject(key, toKey + "/" + key.slice(dir.length), to);
+          await copyObject(this.client, {
+            from: object.key,
+            to: toKey + "/" + object.key.slice(dir.length),
+            what: to,
+            size: object.size,
+          }, this.#copy);
         } catch (error) {
           return error as Error;
         }
       });
       for await (const failed of copies) if (failed) throw failed;
-      if (remove) await deleteKeys(this.client, keys, from);
+      if (remove) {
+        await deleteKeys(this.client, objects.map((o) => o.key), from);
+      }
     }
     if (remove) await this.#keepParent(source);
   }

@@ -34,15 +34,14 @@ import type {
   UploadOptions,
 } from "./store.ts";
 import { deleteKeys, listObjects } from "./s3_bucket.ts";
-import { copySource, type S3Client } from "./s3_client.ts";
+import type { S3Client } from "./s3_client.ts";
+import { copyObject, type CopyTuning } from "./s3_copy.ts";
 import { modeMeta, mtimeMeta } from "./s3_read_handle.ts";
-import { xmlBlocks, xmlEscape, xmlText } from "./s3_xml.ts";
+import { completeXml, xmlBlocks, xmlText } from "./s3_xml.ts";
 
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts per upload. */
 const MAX_PARTS = 10_000;
-/** CopyObject copies at most 5 GiB in one request. */
-export const MAX_COPY = 5 * 1024 * MiB;
 
 /** Part size and parallelism of multipart uploads. */
 export interface UploadTuning {
@@ -77,6 +76,8 @@ export interface UploadTarget {
   /** `PREFIX/.fts/uploads/`. */
   staging: string;
   tuning: UploadTuning;
+  /** How the metadata copy after a commit is made. */
+  copy?: CopyTuning;
 }
 
 /** The `state` record of a multipart upload. */
@@ -127,6 +128,8 @@ export class S3Upload implements Upload {
   #mode: number | null;
   #uploadId: string | null;
   #parts = new Map<number, string>();
+  /** Bytes of each part sent (for the size of the finished object). */
+  #sizes = new Map<number, number>();
   #nextPart: number;
   #buffer: Uint8Array;
   #filled = 0;
@@ -151,6 +154,7 @@ export class S3Upload implements Upload {
     this.checkpointInterval = partSize;
     this.#uploadId = resumed?.uploadId ?? null;
     this.#parts = resumed?.parts ?? new Map();
+    for (const part of this.#parts.keys()) this.#sizes.set(part, partSize);
     this.#nextPart = this.#parts.size + 1;
     this.offset = this.#parts.size * partSize;
     this.hashState = resumed?.hashState ?? null;
@@ -218,7 +222,10 @@ export class S3Upload implements Upload {
     }
     this.#nextPart = offset / size + 1;
     for (const part of [...this.#parts.keys()]) {
-      if (part >= this.#nextPart) this.#parts.delete(part);
+      if (part >= this.#nextPart) {
+        this.#parts.delete(part);
+        this.#sizes.delete(part);
+      }
     }
     this.#filled = 0;
   }
@@ -278,18 +285,15 @@ export class S3Upload implements Upload {
     await this.#dropState();
     const stale = meta["x-amz-meta-mtime"] !== mtimeMeta(this.#mtime) ||
       (options.mode ?? null) !== this.#mode;
-    if (stale && (this.#size ?? Infinity) <= MAX_COPY) {
+    if (stale) {
       // Metadata is fixed at CreateMultipartUpload; put the final one on.
-      await client.send({
-        method: "PUT",
-        key,
-        headers: {
-          "x-amz-copy-source": copySource(client, key),
-          "x-amz-metadata-directive": "REPLACE",
-          "content-type": "application/octet-stream",
-          ...meta,
-        },
-      }, path);
+      await copyObject(client, {
+        from: key,
+        to: key,
+        what: path,
+        size: [...this.#sizes.values()].reduce((a, b) => a + b, 0),
+        meta: { "content-type": "application/octet-stream", ...meta },
+      }, this.#target.copy);
     }
   }
 
@@ -315,13 +319,7 @@ export class S3Upload implements Upload {
    */
   async #complete(parts: [number, string][]): Promise<void> {
     const { client, key, path } = this.#target;
-    const body = `<CompleteMultipartUpload>${
-      parts.map(([n, etag]) =>
-        `<Part><PartNumber>${n}</PartNumber><ETag>${
-          xmlEscape(etag)
-        }</ETag></Part>`
-      ).join("")
-    }</CompleteMultipartUpload>`;
+    const body = completeXml(parts);
     let answer: string;
     try {
       answer = await client.text({
@@ -342,14 +340,7 @@ export class S3Upload implements Upload {
       }
       return;
     }
-    // CompleteMultipartUpload can fail with a 200 whose body is an error.
-    const failed = xmlBlocks(answer, "Error")[0];
-    if (failed !== undefined) {
-      throw client.error(
-        { status: 500, code: xmlText(failed, "Code") ?? "" },
-        path,
-      );
-    }
+    client.checkAnswer(answer, path);
   }
 
   /** CreateMultipartUpload, and the `state` record beside it. */
@@ -417,6 +408,7 @@ export class S3Upload implements Upload {
     }, path);
     await answer.body?.cancel();
     this.#parts.set(part, answer.headers.get("etag") ?? "");
+    this.#sizes.set(part, body.length);
     if (hashState && this.resumable) {
       await client.send({
         method: "PUT",

@@ -54,3 +54,14 @@ export function xmlText(xml: string, tag: string): string | undefined {
   const [block] = xmlBlocks(xml, tag);
   return block === undefined ? undefined : xmlDecode(block);
 }
+
+/** The body of a CompleteMultipartUpload: part numbers and their ETags. */
+export function completeXml(parts: [number, string][]): string {
+  return `<CompleteMultipartUpload>${
+    parts.map(([n, etag]) =>
+      `<Part><PartNumber>${n}</PartNumber><ETag>${
+        xmlEscape(etag)
+      }</ETag></Part>`
+    ).join("")
+  }</CompleteMultipartUpload>`;
+}

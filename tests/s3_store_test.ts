@@ -21,7 +21,7 @@ import {
 import type { Entry } from "../protocol/messages.ts";
 import { s3ConfigFrom } from "../server/s3_config.ts";
 import { listObjects } from "../server/s3_bucket.ts";
-import { S3Store } from "../server/s3_store.ts";
+import { S3Store, type S3StoreOptions } from "../server/s3_store.ts";
 import { multipartEtag, type S3Upload } from "../server/s3_upload.ts";
 import type { ReadHandle, WalkItem } from "../server/store.ts";
 import {
@@ -47,13 +47,17 @@ const TUNING = { partSize: 5 * MiB, concurrency: 3 };
 function s3Test(
   name: string,
   body: (t: TestBucket, env: S3TestEnv) => Promise<void>,
+  options: S3StoreOptions = {},
 ) {
   if (!env) return;
   Deno.test({
     name: `s3 store: ${name}`,
     sanitizeResources: false,
     async fn() {
-      const bucket = await makeTestBucket(env, "root", { tuning: TUNING });
+      const bucket = await makeTestBucket(env, "root", {
+        tuning: TUNING,
+        ...options,
+      });
       try {
         await body(bucket, env);
       } finally {
@@ -472,6 +476,32 @@ s3Test(
     );
     await assertRejects(() => t.store.move("dst", "nowhere/x"), NotFoundError);
   },
+);
+
+s3Test(
+  "objects above the single-copy limit move and change metadata by multipart copy",
+  async (t) => {
+    const bytes = randomBytes(12 * MiB + 9, 15);
+    await putBytes(t.store, "big.bin", bytes, 1_600_000_000_000, 0o600);
+    await t.store.move("big.bin", "moved.bin");
+    await t.store.setMeta("moved.bin", { mtime: 1_610_000_000_000 });
+    await assertRejects(() => t.store.stat("big.bin"), NotFoundError);
+    const entry = await t.store.stat("moved.bin");
+    assertEquals(
+      [entry.size, entry.mtime, entry.mode],
+      [bytes.length, 1_610_000_000_000, 0o600],
+    );
+    const head = await t.store.client.send({
+      method: "HEAD",
+      key: "root/moved.bin",
+    });
+    assert(head.headers.get("etag")?.endsWith('-3"'), "copied in 3 parts");
+    assertEquals(
+      await sha256(await readAll(await t.store.open("moved.bin"))),
+      await sha256(bytes),
+    );
+  },
+  { copy: { singleLimit: 6 * MiB, partSize: 5 * MiB, concurrency: 2 } },
 );
 
 s3Test(
