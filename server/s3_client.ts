@@ -118,6 +118,14 @@ export class S3Client {
   readonly origin: string;
   /** Retry settings, changeable by tests. */
   retry: RetryPolicy;
+  /** Requests sent so far, by method (attempts counted), for tests and benchmarks. */
+  readonly sent: Record<S3Request["method"], number> = {
+    GET: 0,
+    HEAD: 0,
+    PUT: 0,
+    POST: 0,
+    DELETE: 0,
+  };
   #signer: Signer;
   #base: string;
 
@@ -165,6 +173,7 @@ export class S3Client {
     let last: S3Failure | Error | undefined;
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       if (attempt > 0) await this.#backoff(attempt);
+      this.sent[request.method]++;
       let response: Response;
       // The time limit ends once the headers are in: a long body (a GET of
       // a large file) is the reader's business, not this limit's.

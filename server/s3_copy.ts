@@ -55,12 +55,12 @@ export function metadataOf(headers: Headers): Record<string, string> {
   return meta;
 }
 
-/** Copies one object inside the client's bucket. */
+/** Copies one object inside the client's bucket; returns the copy's ETag. */
 export async function copyObject(
   client: S3Client,
   request: CopyRequest,
   tuning: CopyTuning = DEFAULT_COPY,
-): Promise<void> {
+): Promise<string> {
   const { from, to, what, size } = request;
   if (size <= tuning.singleLimit) {
     const headers: Record<string, string> = {
@@ -73,7 +73,7 @@ export async function copyObject(
     }
     const answer = await client.text({ method: "PUT", key: to, headers }, what);
     client.checkAnswer(answer, what);
-    return;
+    return xmlText(answer, "ETag") ?? "";
   }
   let meta = request.meta;
   if (!meta) {
@@ -125,6 +125,7 @@ export async function copyObject(
       body: completeXml(etags.map((etag, i) => [i + 1, etag])),
     }, what);
     client.checkAnswer(answer, what);
+    return xmlText(answer, "ETag") ?? "";
   } catch (error) {
     await client.send({
       method: "DELETE",

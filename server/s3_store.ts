@@ -55,6 +55,7 @@ import {
   type UploadTuning,
 } from "./s3_upload.ts";
 import type { Store, StoreCapabilities, WalkItem } from "./store.ts";
+import { bareEtag, type ListedStamp, type Stamp, Stamps } from "./s3_stamps.ts";
 import {
   copyObject,
   type CopyTuning,
@@ -118,6 +119,7 @@ export class S3Store implements Store {
   readonly client: S3Client;
   #prefix: string;
   #staging: string;
+  #stamps: Stamps;
   #tuning: UploadTuning;
   #copy: CopyTuning;
   #headConcurrency: number;
@@ -130,6 +132,7 @@ export class S3Store implements Store {
     this.client = client;
     this.#prefix = prefix;
     this.#staging = `${prefix}${STAGING_DIR}/uploads/`;
+    this.#stamps = new Stamps(client, `${prefix}${STAGING_DIR}/stamps/`);
     this.#tuning = options.tuning ?? DEFAULT_TUNING;
     this.#copy = options.copy ?? DEFAULT_COPY;
     this.#headConcurrency = options.headConcurrency ?? 16;
@@ -177,6 +180,8 @@ export class S3Store implements Store {
     const files = new Map<string, ListedObject>();
     const folders = new Set<string>();
     let exists = segments.length === 0;
+    const stamps = this.#stamps.read(segments, false);
+    stamps.catch(() => {}); // awaited below; an early listing error wins
     for await (
       const page of listObjects(this.client, dir, {
         delimiter: "/",
@@ -196,12 +201,16 @@ export class S3Store implements Store {
     }
     if (!exists) await this.#notAFolder(segments, path);
     const names = [...new Set([...files.keys(), ...folders])].sort();
+    const known = await this.#matchStamps(
+      await stamps.catch(() => new Map()),
+      files,
+    );
     const described = pooledMap(
       this.#headConcurrency,
       names,
       (name) =>
         files.has(name)
-          ? this.#fileEntry(dir + name, name, files.get(name)!, path)
+          ? this.#fileEntry(dir + name, name, files.get(name)!, path, known)
           : this.#markerEntry(dir + name + "/", name, path),
     );
     const entries: Entry[] = [];
@@ -249,6 +258,8 @@ export class S3Store implements Store {
       staging: this.#staging,
       tuning: this.#tuning,
       copy: this.#copy,
+      onCommit: (stamp) =>
+        this.#stamps.put(segments.slice(0, -1), segments.at(-1)!, stamp),
     }, options);
   }
 
@@ -288,8 +299,10 @@ export class S3Store implements Store {
       { method: "HEAD", key, accept: [404] },
       path,
     );
+    const [parent, name] = [segments.slice(0, -1), segments.at(-1)!];
     if (head.status !== 404) {
       await this.client.send({ method: "DELETE", key }, path);
+      await this.#stamps.dropPath(parent, name, false);
     } else {
       const dir = key + "/";
       let found = false;
@@ -305,6 +318,7 @@ export class S3Store implements Store {
       if (!found) {
         throw new NotFoundError("no such file or folder on the server");
       }
+      await this.#stamps.dropPath(parent, name, true);
     }
     await this.#keepParent(segments);
   }
@@ -338,16 +352,23 @@ export class S3Store implements Store {
     );
     if (head.status !== 404) {
       const entry = entryFromHeaders("", head.headers);
-      await copyObject(this.client, {
+      const mtime = meta.mtime ?? entry.mtime;
+      const mode = meta.mode ?? entry.mode;
+      const etag = await copyObject(this.client, {
         from: key,
         to: key,
         what: path,
         size: entry.size,
         meta: {
           ...metadataOf(head.headers),
-          ...metaHeaders(meta.mtime ?? entry.mtime, meta.mode ?? entry.mode),
+          ...metaHeaders(mtime, mode),
         },
       }, this.#copy);
+      await this.#stamps.put(segments.slice(0, -1), segments.at(-1)!, {
+        etag,
+        mtime,
+        mode,
+      });
       return;
     }
     const folder = await this.#folder(key + "/", "", path);
@@ -374,6 +395,8 @@ export class S3Store implements Store {
     if (segments.length > 0 && !(await this.#folder(dir, "", path))) {
       await this.#notAFolder(segments, path);
     }
+    const stamps = this.#stamps.read(segments, true);
+    stamps.catch(() => {}); // awaited below; an early listing error wins
     type Item = { path: string; parts: string[]; object?: ListedObject };
     const items = new Map<string, Item>();
     const refused: WalkItem[] = [];
@@ -420,6 +443,16 @@ export class S3Store implements Store {
       return;
     }
     yield* refused;
+    const files = new Map<string, ListedObject>();
+    for (const item of items.values()) {
+      if (item.object) files.set(item.path, item.object);
+    }
+    let known = new Map<string, Stamp>();
+    try {
+      known = await this.#matchStamps(await stamps, files);
+    } catch {
+      // Without stamps every file is asked with a HEAD.
+    }
     const ordered = [...items.values()].sort((a, b) =>
       compareParts(a.parts, b.parts)
     );
@@ -431,7 +464,7 @@ export class S3Store implements Store {
         const key = dir + item.path;
         try {
           const entry = item.object
-            ? await this.#fileEntry(key, name, item.object, path)
+            ? await this.#fileEntry(key, name, item.object, path, known)
             : await this.#markerEntry(key + "/", name, path);
           return entry ? { path: item.path, entry } : null;
         } catch (error) {
@@ -506,13 +539,27 @@ export class S3Store implements Store {
     throw new NotFoundError("no such file or folder on the server");
   }
 
-  /** A file's entry from a HEAD (its metadata), or null if it went away. */
+  /**
+   * A file's entry: from its stamp when `known` has one for this key,
+   * otherwise from a HEAD (its metadata); null if it went away.
+   */
   async #fileEntry(
     key: string,
     name: string,
     listed: ListedObject,
     what: string,
+    known: Map<string, Stamp>,
   ): Promise<Entry | null> {
+    const stamp = known.get(listed.key);
+    if (stamp) {
+      return {
+        name,
+        type: "file",
+        size: listed.size,
+        mtime: stamp.mtime,
+        mode: stamp.mode,
+      };
+    }
     const head = await this.client.send(
       { method: "HEAD", key, accept: [404] },
       what,
@@ -520,6 +567,39 @@ export class S3Store implements Store {
     if (head.status === 404) return null;
     const entry = entryFromHeaders(name, head.headers);
     return { ...entry, size: entry.size || listed.size };
+  }
+
+  /**
+   * Pairs listed files with their stamps (same relative path, same ETag,
+   * and no disagreeing twin), by key, and deletes the stamps that no longer
+   * match their object.
+   */
+  async #matchStamps(
+    stamps: Map<string, ListedStamp[]>,
+    files: Map<string, ListedObject>,
+  ): Promise<Map<string, Stamp>> {
+    const known = new Map<string, Stamp>();
+    const stale: string[] = [];
+    for (const [path, list] of stamps) {
+      const object = files.get(path);
+      const matching = list.filter((stamp) =>
+        object && bareEtag(object.etag) === stamp.etag
+      );
+      stale.push(
+        ...list.filter((stamp) => !matching.includes(stamp)).map((s) => s.key),
+      );
+      // Two stamps for the same content (a commit not done cleaning up):
+      // trust neither, ask the object.
+      const [first] = matching;
+      if (
+        object && first &&
+        matching.every((stamp) =>
+          stamp.mtime === first.mtime && stamp.mode === first.mode
+        )
+      ) known.set(object.key, first);
+    }
+    await this.#stamps.drop(stale);
+    return known;
   }
 
   /** A folder's entry from its marker's metadata (a bare prefix: time 0). */
@@ -621,14 +701,20 @@ export class S3Store implements Store {
     }
     if (head.status !== 404) {
       if (targetFolder) throw new WrongTypeError(`"${to}" is a folder`);
-      const size = entryFromHeaders("", head.headers).size;
-      await copyObject(
+      const entry = entryFromHeaders("", head.headers);
+      const etag = await copyObject(
         this.client,
-        { from: fromKey, to: toKey, what: to, size },
+        { from: fromKey, to: toKey, what: to, size: entry.size },
         this.#copy,
       );
+      await this.#stamps.put(target.slice(0, -1), target.at(-1)!, {
+        etag,
+        mtime: entry.mtime,
+        mode: entry.mode,
+      });
       if (remove) {
         await this.client.send({ method: "DELETE", key: fromKey }, from);
+        await this.#stamps.dropPath(source.slice(0, -1), source.at(-1)!, false);
       }
     } else {
       if (targetFile.status !== 404) {
@@ -657,6 +743,7 @@ export class S3Store implements Store {
       for await (const failed of copies) if (failed) throw failed;
       if (remove) {
         await deleteKeys(this.client, objects.map((o) => o.key), from);
+        await this.#stamps.dropPath(source.slice(0, -1), source.at(-1)!, true);
       }
     }
     if (remove) await this.#keepParent(source);

@@ -36,6 +36,7 @@ import type {
 import { deleteKeys, listObjects } from "./s3_bucket.ts";
 import type { S3Client } from "./s3_client.ts";
 import { copyObject, type CopyTuning } from "./s3_copy.ts";
+import type { Stamp } from "./s3_stamps.ts";
 import { modeMeta, mtimeMeta } from "./s3_read_handle.ts";
 import { completeXml, xmlBlocks, xmlText } from "./s3_xml.ts";
 
@@ -78,6 +79,8 @@ export interface UploadTarget {
   tuning: UploadTuning;
   /** How the metadata copy after a commit is made. */
   copy?: CopyTuning;
+  /** Called once the object is in place, with its ETag (for its stamp). */
+  onCommit?: (stamp: Stamp) => Promise<void>;
 }
 
 /** The `state` record of a multipart upload. */
@@ -262,7 +265,7 @@ export class S3Upload implements Upload {
     const meta = metaHeaders(options.mtime, options.mode);
     if (options.noClobber) await this.#refuseExisting();
     if (this.#uploadId === null) {
-      await client.send({
+      const answer = await client.send({
         method: "PUT",
         key,
         body: this.#buffer.subarray(0, this.#filled),
@@ -272,7 +275,9 @@ export class S3Upload implements Upload {
           ...(options.noClobber ? { "if-none-match": "*" } : {}),
         },
       }, path);
+      await answer.body?.cancel();
       this.#finished = true;
+      await this.#committed(answer.headers.get("etag") ?? "", options);
       return;
     }
     if (this.#filled > 0 || this.#nextPart === 1) await this.#sendPart();
@@ -280,14 +285,14 @@ export class S3Upload implements Upload {
     this.#check();
     const parts = [...this.#parts].filter(([n]) => n < this.#nextPart)
       .sort(([a], [b]) => a - b);
-    await this.#complete(parts);
+    let etag = await this.#complete(parts);
     this.#finished = true;
     await this.#dropState();
     const stale = meta["x-amz-meta-mtime"] !== mtimeMeta(this.#mtime) ||
       (options.mode ?? null) !== this.#mode;
     if (stale) {
       // Metadata is fixed at CreateMultipartUpload; put the final one on.
-      await copyObject(client, {
+      etag = await copyObject(client, {
         from: key,
         to: key,
         what: path,
@@ -295,6 +300,16 @@ export class S3Upload implements Upload {
         meta: { "content-type": "application/octet-stream", ...meta },
       }, this.#target.copy);
     }
+    await this.#committed(etag, options);
+  }
+
+  /** Tells the store what the committed object is (for its stamp). */
+  async #committed(etag: string, options: CommitOptions): Promise<void> {
+    await this.#target.onCommit?.({
+      etag,
+      mtime: options.mtime,
+      mode: options.mode,
+    });
   }
 
   async abort(keep: boolean): Promise<void> {
@@ -317,7 +332,7 @@ export class S3Upload implements Upload {
    * multipart ETag these parts give (MD5 of their MD5s, "-N"), and that
    * counts as done.
    */
-  async #complete(parts: [number, string][]): Promise<void> {
+  async #complete(parts: [number, string][]): Promise<string> {
     const { client, key, path } = this.#target;
     const body = completeXml(parts);
     let answer: string;
@@ -335,12 +350,12 @@ export class S3Upload implements Upload {
         { method: "HEAD", key, accept: [404] },
         path,
       );
-      if (head.headers.get("etag") !== multipartEtag(parts.map(([, e]) => e))) {
-        throw error;
-      }
-      return;
+      const etag = multipartEtag(parts.map(([, e]) => e));
+      if (head.headers.get("etag") !== etag) throw error;
+      return etag;
     }
     client.checkAnswer(answer, path);
+    return xmlText(answer, "ETag") ?? "";
   }
 
   /** CreateMultipartUpload, and the `state` record beside it. */
