@@ -525,6 +525,14 @@ export class S3Store implements Store {
     return null;
   }
 
+  /** Whether nothing but its marker is under folder prefix `dir`. */
+  async #emptyFolder(dir: string, what: string): Promise<boolean> {
+    for await (
+      const page of listObjects(this.client, dir, { maxKeys: 2, what })
+    ) return page.objects.every((object) => object.key === dir);
+    return true;
+  }
+
   /** Why a path with nothing under it cannot be listed. */
   async #notAFolder(segments: string[], path: string): Promise<never> {
     if (segments.length > 0) {
@@ -719,6 +727,11 @@ export class S3Store implements Store {
     } else {
       if (targetFile.status !== 404) {
         throw new WrongTypeError(`"${to}" is not a folder`);
+      }
+      // As rename(2): a folder may replace an empty folder, never merge
+      // into a full one.
+      if (targetFolder && !(await this.#emptyFolder(toKey + "/", to))) {
+        throw new WrongTypeError(`the folder "${to}" is not empty`);
       }
       const dir = fromKey + "/";
       const objects: ListedObject[] = [];

@@ -558,6 +558,26 @@ s3Test(
   },
 );
 
+s3Test("two stores on one bucket see each other's files at once", async (t) => {
+  const other = await t.reopen();
+  const bytes = randomBytes(6 * MiB + 1, 30);
+  await putBytes(t.store, "shared.bin", bytes, 1_234_000);
+  const seen = await other.stat("shared.bin");
+  assertEquals([seen.size, seen.mtime], [bytes.length, 1_234_000]);
+  assertEquals(await readAll(await other.open("shared.bin")), bytes);
+  await other.mkdirp("from-other/full");
+  await putBytes(other, "from-other/full/x", randomBytes(5));
+  assertEquals((await t.store.list("from-other")).map((e) => e.name), ["full"]);
+  await t.store.mkdirp("empty");
+  await assertRejects(
+    () => t.store.move("empty", "from-other"),
+    WrongTypeError,
+    "not empty",
+  );
+  await other.remove("shared.bin");
+  await assertRejects(() => t.store.stat("shared.bin"), NotFoundError);
+});
+
 s3Test(
   "setMeta changes the time and mode of a file and of a folder",
   async (t) => {
