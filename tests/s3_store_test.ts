@@ -843,3 +843,48 @@ if (env && gatewayDir) {
     },
   });
 }
+
+if (env && gatewayDir) {
+  Deno.test({
+    name:
+      "s3 store: a download goes on across a kill -9 and restart of radosgw, from where it stopped",
+    sanitizeResources: false,
+    async fn() {
+      const t = await makeTestBucket(env, "root", {
+        tuning: TUNING,
+        retry: {
+          attempts: 12,
+          baseDelayMs: 200,
+          maxDelayMs: 1000,
+          timeoutMs: 5000,
+        },
+      });
+      let up = true;
+      try {
+        const bytes = randomBytes(96 * MiB, 31);
+        await putBytes(t.store, "long.bin", bytes);
+        const handle = await t.store.open("long.bin");
+        const buffer = new Uint8Array(MiB);
+        const first = await handle.read(buffer) ?? 0;
+        assert(first > 0);
+        const head = buffer.slice(0, first);
+        const gets = t.store.client.sent.GET;
+        await gatewayScript("kill_radosgw.sh", gatewayDir);
+        up = false;
+        // Restart while the reader is retrying.
+        const restart = gatewayScript("start_radosgw.sh", gatewayDir);
+        const rest = await readAll(handle);
+        await restart;
+        up = true;
+        assert(t.store.client.sent.GET > gets, "the body was asked for again");
+        const all = new Uint8Array(head.length + rest.length);
+        all.set(head);
+        all.set(rest, head.length);
+        assertEquals(await sha256(all), await sha256(bytes));
+      } finally {
+        if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
+        await t.cleanup();
+      }
+    },
+  });
+}
