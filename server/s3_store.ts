@@ -10,8 +10,9 @@
  *   marker object with that key so that empty folders exist;
  * - the modification time and permission bits travel in the object's
  *   metadata (`x-amz-meta-mtime`, seconds; `x-amz-meta-mode`, octal);
- * - fts's own records (unfinished uploads) live under `PREFIX/.fts/`, a name
- *   no remote path can reach.
+ * - fts's own records (unfinished uploads, and the stamps that let a listing
+ *   show mtimes without a HEAD per file: `s3_stamps.ts`) live under
+ *   `PREFIX/.fts/`, a name no remote path can reach.
  *
  * Confinement is lexical and complete: every key is built here from
  * `remoteSegments`, so it starts with PREFIX and holds no `.`, `..` or empty
@@ -65,11 +66,13 @@ import {
 
 /** How an {@linkcode S3Store} is opened. */
 export interface S3StoreOptions extends S3ConfigOverrides {
+  /** Part size and parallelism of uploads. */
   tuning?: UploadTuning;
   /** When copies (mv, cp, time and mode changes) go multipart. */
   copy?: CopyTuning;
+  /** Retries and time limits of every request. */
   retry?: RetryPolicy;
-  /** HEAD requests in flight while listing (one per file, for its metadata). */
+  /** HEAD requests in flight while listing (one per file without a stamp). */
   headConcurrency?: number;
 }
 
