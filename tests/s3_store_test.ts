@@ -23,7 +23,7 @@ import { s3ConfigFrom } from "../server/s3_config.ts";
 import { listObjects } from "../server/s3_bucket.ts";
 import { S3Store, type S3StoreOptions } from "../server/s3_store.ts";
 import { multipartEtag, type S3Upload } from "../server/s3_upload.ts";
-import type { ReadHandle, WalkItem } from "../server/store.ts";
+import type { ReadHandle, Upload, WalkItem } from "../server/store.ts";
 import {
   awsEnv,
   makeTestBucket,
@@ -108,6 +108,30 @@ async function readAll(handle: ReadHandle): Promise<Uint8Array> {
   return all;
 }
 
+/** Writes `bytes` from `offset` on in 1 MiB chunks. */
+async function writeFrom(
+  upload: Upload,
+  bytes: Uint8Array,
+  offset = 0,
+): Promise<void> {
+  for (let at = offset; at < bytes.length; at += MiB) {
+    await upload.write(bytes.subarray(at, Math.min(bytes.length, at + MiB)));
+  }
+}
+
+/** Asserts that file `path` in `store` holds exactly `bytes`. */
+async function assertHolds(
+  store: S3Store,
+  path: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  assertEquals(
+    await sha256(await readAll(await store.open(path))),
+    await sha256(bytes),
+    path,
+  );
+}
+
 /** Writes `bytes` in 1 MiB chunks (never across a part boundary) and commits. */
 async function putBytes(
   store: S3Store,
@@ -121,9 +145,7 @@ async function putBytes(
     mtime,
     resume: false,
   });
-  for (let at = 0; at < bytes.length; at += MiB) {
-    await upload.write(bytes.subarray(at, Math.min(bytes.length, at + MiB)));
-  }
+  await writeFrom(upload, bytes);
   await upload.commit({ mode, mtime, noClobber: false });
 }
 
@@ -257,10 +279,7 @@ s3Test(
         .digest("hex")
     );
     assertEquals(head.headers.get("etag"), multipartEtag(partMd5s));
-    assertEquals(
-      await sha256(await readAll(await t.store.open("f.bin"))),
-      await sha256(bytes),
-    );
+    await assertHolds(t.store, "f.bin", bytes);
   },
 );
 
@@ -300,9 +319,7 @@ s3Test(
       new TextDecoder().decode(second.hashState!),
       `state@${2 * interval}:${await sha256(bytes.subarray(0, 2 * interval))}`,
     );
-    for (let at = second.offset; at < bytes.length; at += MiB) {
-      await second.write(bytes.subarray(at, Math.min(bytes.length, at + MiB)));
-    }
+    await writeFrom(second, bytes, second.offset);
     await second.commit({
       mode: 0o644,
       mtime: options.mtime,
@@ -394,14 +411,9 @@ s3Test(
       resume: false,
     });
     assertEquals(upload.resumable, false);
-    for (let at = 0; at < bytes.length; at += MiB) {
-      await upload.write(bytes.subarray(at, at + MiB));
-    }
+    await writeFrom(upload, bytes);
     await upload.commit({ mode: null, mtime: 0, noClobber: false });
-    assertEquals(
-      await sha256(await readAll(await t.store.open("pipe.bin"))),
-      await sha256(bytes),
-    );
+    await assertHolds(t.store, "pipe.bin", bytes);
   },
 );
 
@@ -496,10 +508,7 @@ s3Test(
       key: "root/moved.bin",
     });
     assert(head.headers.get("etag")?.endsWith('-3"'), "copied in 3 parts");
-    assertEquals(
-      await sha256(await readAll(await t.store.open("moved.bin"))),
-      await sha256(bytes),
-    );
+    await assertHolds(t.store, "moved.bin", bytes);
   },
   { copy: { singleLimit: 6 * MiB, partSize: 5 * MiB, concurrency: 2 } },
 );
@@ -832,10 +841,7 @@ if (env && gatewayDir) {
         assertEquals(second.hashState?.[0], 2);
         await second.write(bytes.subarray(second.offset));
         await second.commit({ mode: null, mtime: 42_000, noClobber: false });
-        assertEquals(
-          await sha256(await readAll(await t.store.open("crash.bin"))),
-          await sha256(bytes),
-        );
+        await assertHolds(t.store, "crash.bin", bytes);
       } finally {
         if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
         await t.cleanup();
