@@ -108,7 +108,7 @@ export class S3ReadHandle implements ReadHandle {
     }, what);
     if (response.status === 416) {
       // The offset is at or past the end: nothing to read, but the entry.
-      await response.body?.cancel();
+      await response.arrayBuffer();
       const head = await client.send({ method: "HEAD", key }, what);
       const entry = entryFromHeaders(name, head.headers);
       return new S3ReadHandle(client, key, what, null, entry, entry.size);

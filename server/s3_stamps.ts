@@ -46,6 +46,7 @@ export function bareEtag(etag: string): string {
 export class Stamps {
   #client: S3Client;
   #root: string;
+  #pending = new Set<Promise<void>>();
 
   constructor(client: S3Client, root: string) {
     this.#client = client;
@@ -67,20 +68,24 @@ export class Stamps {
     }~${stamp.mode === null ? "-" : stamp.mode.toString(8)}`;
     if (encoder.encode(key).length >= 1024) return;
     try {
-      const answer = await this.#client.send({
-        method: "PUT",
-        key,
-        body: new Uint8Array(0),
-      });
-      await answer.body?.cancel();
-      // Then the older stamps of the name go (same content stamped again
-      // has the same ETag; until they are gone, a listing sees two stamps
-      // that disagree and asks the object itself).
-      const older = await this.#keysOf(dir, name);
-      await this.drop(older.filter((other) => other !== key));
+      await this.#client.send({ method: "PUT", key, body: new Uint8Array(0) });
     } catch {
-      // Best effort, as said.
+      return; // best effort, as said
     }
+    // Then the older stamps of the name go, in the background (a listing
+    // costs ~40 ms on the local gateway). Same content stamped again has
+    // the same ETag; until the old stamp is gone, a listing sees two stamps
+    // that disagree and asks the object itself.
+    const cleanup = this.#keysOf(dir, name)
+      .then((older) => this.drop(older.filter((other) => other !== key)))
+      .catch(() => {})
+      .finally(() => this.#pending.delete(cleanup));
+    this.#pending.add(cleanup);
+  }
+
+  /** Waits for the background cleanups started so far. */
+  async flush(): Promise<void> {
+    while (this.#pending.size) await Promise.all(this.#pending);
   }
 
   /** The keys of every stamp of file `name` in folder `dir`. */

@@ -488,8 +488,14 @@ export class S3Store implements Store {
     return await sweepUploads(this.client, this.#prefix, this.#staging, ttlMs);
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Waits for background work (the cleanup of replaced stamps). */
+  async flush(): Promise<void> {
+    await this.#stamps.flush();
+  }
+
+  /** Nothing to release but background work: waits for it. */
+  async close(): Promise<void> {
+    await this.flush();
   }
 
   /** The key of a path's segments (already normalised). */
@@ -654,7 +660,13 @@ export class S3Store implements Store {
     const parent = segments.slice(0, -1);
     if (parent.length === 0) return;
     const what = parent.join("/");
-    if (!(await this.#folder(this.#keyOf(parent) + "/", "", what))) {
+    const marker = this.#keyOf(parent) + "/";
+    // A marker answers with a HEAD (fast); a bare prefix needs a listing.
+    const head = await this.client.send(
+      { method: "HEAD", key: marker, accept: [404] },
+      what,
+    );
+    if (head.status === 404 && !(await this.#folder(marker, "", what))) {
       await this.#notAFolder(parent, what).catch((error: FtsError) => {
         throw error instanceof NotFoundError
           ? new NotFoundError(

@@ -275,7 +275,6 @@ export class S3Upload implements Upload {
           ...(options.noClobber ? { "if-none-match": "*" } : {}),
         },
       }, path);
-      await answer.body?.cancel();
       this.#finished = true;
       await this.#committed(answer.headers.get("etag") ?? "", options);
       return;
@@ -421,7 +420,6 @@ export class S3Upload implements Upload {
       query: { partNumber: String(part), uploadId: this.#uploadId! },
       body,
     }, path);
-    await answer.body?.cancel();
     this.#parts.set(part, answer.headers.get("etag") ?? "");
     this.#sizes.set(part, body.length);
     if (hashState && this.resumable) {
@@ -540,7 +538,7 @@ async function findUpload(
       accept: [404],
     }, path);
     if (answer.status === 404) {
-      await answer.body?.cancel();
+      await answer.arrayBuffer();
       continue;
     }
     const state = await answer.json().catch(() => null) as UploadState | null;
