@@ -159,8 +159,9 @@ export class S3Client {
 
   /**
    * Sends a request, retrying what may succeed on a second try, and returns
-   * a 2xx answer (or one whose status is in `accept`). The body of the answer
-   * is the caller's to read or cancel.
+   * a 2xx answer (or one whose status is in `accept`). A GET answer's body
+   * is the caller's to read or cancel; every other answer comes with its
+   * body read already, so its connection goes back to the pool.
    *
    * @throws {FtsError} a typed error for every other answer; `what` (a
    * remote path) names the file in it.
