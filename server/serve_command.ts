@@ -5,7 +5,7 @@
  */
 
 import { resolve } from "@std/path";
-import { WrongTypeError } from "../protocol/mod.ts";
+import { InvalidPathError, WrongTypeError } from "../protocol/mod.ts";
 import { configDir } from "../transfer/config_dir.ts";
 import {
   type CertificateKeyPair,
@@ -59,6 +59,13 @@ export function parseDuration(text: string): number {
 export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.root)) {
+    // Not a folder name: without this, "s3://b" would become ./s3:/b.
+    throw new InvalidPathError(
+      "serving object stores is not available yet; give a folder",
+      { action: `serve "${options.root}"` },
+    );
+  }
   const info = await Deno.stat(options.root).catch(() => null);
   if (info && !info.isDirectory) {
     throw new WrongTypeError(`it exists and is not a folder`, {

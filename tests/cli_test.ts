@@ -236,3 +236,23 @@ Deno.test("a read-only server refuses writes and still serves reads", async () =
     assertEquals(get.stdout, "read me");
   }, ["--read-only"]);
 });
+
+Deno.test("serve refuses an s3:// target in one line and makes no folder for it", async () => {
+  const work = await Deno.makeTempDir({ prefix: "fts-cli-s3-" });
+  try {
+    const result = await runFts(
+      ["serve", "s3://bucket/prefix", "--port", "0"],
+      {
+        cwd: work,
+      },
+    );
+    assertEquals(result.code, 1);
+    assertEquals(
+      result.stderr,
+      'fts: cannot serve "s3://bucket/prefix": serving object stores is not available yet; give a folder\n',
+    );
+    assertEquals([...Deno.readDirSync(work)], []);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});

@@ -182,14 +182,6 @@ export async function receiveFileBody(
   return received;
 }
 
-/** Writes all of `bytes` to `file` with sync calls (for small chunks). */
-export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += file.writeSync(bytes.subarray(written));
-  }
-}
-
 /** Writes all of `bytes` to `file`. */
 export async function writeAll(
   file: Deno.FsFile,
