@@ -9,7 +9,6 @@
 
 import {
   AlreadyExistsError,
-  type Checksum,
   ConnectionError,
   type Digests,
   type Entry,
@@ -24,8 +23,13 @@ import {
   type RmRequest,
   type StatRequest,
 } from "../protocol/mod.ts";
-import { fileChunks, readFull } from "../transfer/file_chunks.ts";
-import { type Hasher, skipHashing, startHasher } from "../transfer/hasher.ts";
+import { fileChunks } from "../transfer/file_chunks.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+  startHasher,
+} from "../transfer/hasher.ts";
 import {
   agreeChecksum,
   checksumLabel,
@@ -37,8 +41,9 @@ import {
 import { compression, requestedMode } from "../transfer/compression.ts";
 import type { BufferPool } from "../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
+import { joinTree } from "../transfer/tree_manifest.ts";
 import { normalizePath } from "./remote_path.ts";
-import type { ReadHandle, Store } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -54,7 +59,7 @@ export async function list(
     for (const entry of entries) {
       if (entry.type === "file") {
         const path = self.type === "dir"
-          ? joinPath(request.path, entry.name)
+          ? joinTree(normalizePath(request.path), entry.name)
           : request.path;
         Object.assign(
           entry,
@@ -87,35 +92,11 @@ async function hashFile(
   const agreed = agreeChecksum(checksum);
   const handle = await store.open(path);
   try {
-    const hasher = await hashRead(handle, handle.entry.size, pool, agreed);
+    const hasher = await createHasher(pool, agreed, handle, handle.entry.size);
     return digestFields(agreed, hasher.hex());
   } finally {
     handle.close();
   }
-}
-
-/**
- * Hashes the first `length` bytes of `handle` into a new hasher, which goes
- * on from there when a transfer resumes.
- */
-async function hashRead(
-  handle: ReadHandle,
-  length: number,
-  pool: BufferPool,
-  checksum: Checksum,
-): Promise<Hasher> {
-  const hasher = startHasher(pool, checksum);
-  for (let left = length; left > 0;) {
-    const buffer = pool.take();
-    const n = await readFull(
-      handle,
-      buffer.subarray(0, Math.min(left, buffer.byteLength)),
-    );
-    hasher.update(pool.lend(buffer.subarray(0, n)));
-    if (n === 0) break;
-    left -= n;
-  }
-  return hasher;
 }
 
 /** `stat`: one entry, with its SHA-256 on request. */
@@ -159,7 +140,7 @@ export async function get(
       request.offset > 0 && request.verify && unchanged &&
       request.offset <= first.size
     ) {
-      const prefix = await hashRead(handle, request.offset, pool, checksum);
+      const prefix = await createHasher(pool, checksum, handle, request.offset);
       if (prefix.hex() === prefixIn(request, checksum)) {
         hasher = prefix;
         offset = request.offset;
@@ -229,7 +210,7 @@ export async function put(
     if (upload.offset > 0 && request.verify) {
       const staged = await upload.openStaged();
       try {
-        prefix = await hashRead(staged, upload.offset, pool, checksum);
+        prefix = await createHasher(pool, checksum, staged, upload.offset);
       } finally {
         staged.close();
       }
@@ -333,13 +314,8 @@ export async function move(
   const from = normalizePath(request.from);
   let to = normalizePath(request.to);
   const target = await store.stat(to, { follow: true }).catch(() => null);
-  if (target?.type === "dir") to = joinPath(to, from.split("/").at(-1) ?? "");
+  if (target?.type === "dir") to = joinTree(to, from.split("/").at(-1) ?? "");
   await store.move(from, to);
   await io.writer.send({ op: "ok" });
   return { path: `${request.from} -> ${request.to}` };
-}
-
-function joinPath(folder: string, name: string): string {
-  const base = normalizePath(folder);
-  return base === "" ? name : `${base}/${name}`;
 }

@@ -15,7 +15,9 @@ import {
   WrongTypeError,
 } from "../protocol/mod.ts";
 import { entryFromInfo } from "../transfer/entry.ts";
+import { syncFolder } from "../transfer/commit_files.ts";
 import { readFull } from "../transfer/file_chunks.ts";
+import { joinTree } from "../transfer/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
 import { fsError } from "./fs_errors.ts";
 import { remoteSegments, STAGING_DIR } from "./remote_path.ts";
@@ -337,11 +339,11 @@ export class LocalStore implements Store {
     await this.mkdirp(to);
     for (const item of items) {
       if (item.error) throw item.error;
-      const into = `${toSegments.join("/")}/${item.path}`;
+      const into = joinTree(toSegments.join("/"), item.path);
       if (item.entry.type === "dir") await this.mkdirp(into);
       else if (item.entry.type === "file") {
         await this.#copyFile(
-          `${fromSegments.join("/")}/${item.path}`,
+          joinTree(fromSegments.join("/"), item.path),
           into,
           item.entry,
           false,
@@ -392,7 +394,10 @@ export class LocalStore implements Store {
         entries = await this.list(segments.join("/"));
       } catch (error) {
         if (relative === "") throw fsError(error, path);
-        yield { path: relative, error: fsError(error, join(path, relative)) };
+        yield {
+          path: relative,
+          error: fsError(error, joinTree(path, relative)),
+        };
         continue;
       }
       const subfolders: string[] = [];
@@ -641,7 +646,7 @@ class LocalUpload implements Upload {
         options.noClobber,
         shown,
       );
-      await syncFolder(parent);
+      await syncFolder(parent.path);
     });
     this.#done();
   }
@@ -701,18 +706,4 @@ function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
       }
     },
   };
-}
-
-/** Makes a rename in `folder` durable; some file systems cannot sync folders. */
-export async function syncFolder(folder: Folder): Promise<void> {
-  try {
-    using handle = await Deno.open(folder.path);
-    await handle.sync();
-  } catch {
-    // The file itself is synced; that is what matters most.
-  }
-}
-
-function join(a: string, b: string): string {
-  return a === "" ? b : `${a}/${b}`;
 }

@@ -20,7 +20,7 @@ import { type RunningHash, startHash } from "./checksum.ts";
  * slows the disk. It does not close the file.
  */
 export function fileChunks(
-  file: { read(buffer: Uint8Array): Promise<number | null> },
+  file: ByteSource,
   pool: BufferPool = new BufferPool(DATA_CHUNK_SIZE, 0),
 ): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
@@ -35,7 +35,7 @@ export function fileChunks(
 
 /** Reads until `buffer` is full or the file ends; returns the bytes read. */
 export async function readFull(
-  file: { read(buffer: Uint8Array): Promise<number | null> },
+  file: ByteSource,
   buffer: Uint8Array,
 ): Promise<number> {
   let filled = 0;
@@ -47,18 +47,35 @@ export async function readFull(
   return filled;
 }
 
+/** Something to read bytes from, like the read side of `Deno.FsFile`. */
+export interface ByteSource {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
 /**
- * Hashes the first `length` bytes of the file at `path` with `checksum` and
- * returns the running hash, so a resumed transfer can continue it.
+ * Hashes the first `length` bytes of `source` (a local path, or an open
+ * file read from its current position) with `checksum` and returns the
+ * running hash, so a resumed transfer can continue it.
  */
 export async function hashPrefix(
-  path: string,
+  source: string | ByteSource,
   length: number,
   checksum: Checksum = "sha256",
 ): Promise<RunningHash> {
   const hash = startHash(checksum);
   if (length === 0) return hash;
-  using file = await Deno.open(path);
+  if (typeof source === "string") {
+    using file = await Deno.open(source);
+    return await hashInto(hash, file, length);
+  }
+  return await hashInto(hash, source, length);
+}
+
+async function hashInto(
+  hash: RunningHash,
+  file: ByteSource,
+  length: number,
+): Promise<RunningHash> {
   const buffer = new Uint8Array(Math.min(DATA_CHUNK_SIZE, length));
   let left = length;
   while (left > 0) {

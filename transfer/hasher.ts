@@ -14,7 +14,7 @@
 import type { BufferPool } from "../protocol/buffer_pool.ts";
 import type { Checksum, Digests } from "../protocol/messages.ts";
 import { digestFields, type RunningHash, startHash } from "./checksum.ts";
-import { hashPrefix } from "./file_chunks.ts";
+import { type ByteSource, hashPrefix } from "./file_chunks.ts";
 
 /** Consumes a transfer's chunks in order, and gives their buffers back. */
 export interface Hasher {
@@ -33,8 +33,8 @@ export interface Hasher {
 
 /**
  * Returns a hasher of `checksum` that starts empty, or from the first
- * `prefixLength` bytes of the file at `prefixPath` (a resumed transfer's
- * bytes already in place).
+ * `prefixLength` bytes of `prefix`, a local path or an open file (a resumed
+ * transfer's bytes already in place).
  *
  * @example
  * ```ts
@@ -46,14 +46,14 @@ export interface Hasher {
 export async function createHasher(
   pool: BufferPool,
   checksum: Checksum,
-  prefixPath?: string,
+  prefix?: string | ByteSource,
   prefixLength = 0,
 ): Promise<Hasher> {
-  return prefixPath && prefixLength > 0
+  return prefix && prefixLength > 0
     ? hasherFrom(
       pool,
       checksum,
-      await hashPrefix(prefixPath, prefixLength, checksum),
+      await hashPrefix(prefix, prefixLength, checksum),
     )
     : startHasher(pool, checksum);
 }
