@@ -1,12 +1,17 @@
 /**
- * Reads exact byte counts from a byte stream.
+ * Reads exact byte counts from a byte stream or from a reader.
  *
- * On a byte stream (a socket's `readable`) it uses a BYOB reader so that each
- * large read lands straight in the caller's buffer and one read can return
- * megabytes, while small reads (frame headers, messages, small files) are
- * served from one read-ahead of up to {@linkcode READ_AHEAD} bytes, so a run
- * of small frames costs one system call rather than two per frame. On any
- * other stream it gathers the chunks it is given.
+ * From a reader (a socket's own `read`, as `Deno.Conn` has) each large read
+ * lands straight in the caller's buffer, and a frame is gathered from as many
+ * reads as it takes: a plain socket returns megabytes per read, a TLS
+ * connection one 16 KiB record per read, and calling `read` directly rather
+ * than through `conn.readable` saves the stream machinery on each of them
+ * (65,536 reads per GiB over TLS; see docs/performance.md). On a byte stream
+ * it uses a BYOB reader to the same end. Either way small reads (frame
+ * headers, messages, small files) are served from one read-ahead of up to
+ * {@linkcode READ_AHEAD} bytes, so a run of small frames costs one system
+ * call rather than two per frame. On any other stream it gathers the chunks
+ * it is given.
  *
  * @module
  */
@@ -16,20 +21,37 @@ import { TruncatedFrameError } from "./errors.ts";
 /** Reads smaller than this are served from a read-ahead of this size. */
 export const READ_AHEAD = 64 * 1024;
 
-/** Reads exact byte counts from a `ReadableStream<Uint8Array>`. */
+/**
+ * Something that fills part of a buffer per call, like `Deno.Conn`: `read`
+ * resolves to the number of bytes it put at the start of `buffer`, or `null`
+ * at the end of the input.
+ */
+export interface ByteReader {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** What an {@linkcode ExactReader} reads from. */
+export type ByteInput = ReadableStream<Uint8Array> | ByteReader;
+
+/** Reads exact byte counts from a `ReadableStream<Uint8Array>` or a reader. */
 export class ExactReader {
+  #direct: ByteReader | undefined;
   #byob: ReadableStreamBYOBReader | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #pending: Uint8Array | undefined;
   /** The read-ahead buffer, when no pending bytes still live in it. */
   #spare: ArrayBuffer | undefined;
 
-  /** Locks `readable` for reading. */
-  constructor(readable: ReadableStream<Uint8Array>) {
+  /** Locks `input` for reading when it is a stream. */
+  constructor(input: ByteInput) {
+    if (!(input instanceof ReadableStream)) {
+      this.#direct = input;
+      return;
+    }
     try {
-      this.#byob = readable.getReader({ mode: "byob" });
+      this.#byob = input.getReader({ mode: "byob" });
     } catch {
-      this.#reader = readable.getReader();
+      this.#reader = input.getReader();
     }
   }
 
@@ -61,10 +83,13 @@ export class ExactReader {
       if (take < this.#pending.byteLength) {
         this.#pending = this.#pending.subarray(take);
       } else {
-        if (this.#byob) this.#spare = this.#pending.buffer as ArrayBuffer;
+        if (!this.#reader) this.#spare = this.#pending.buffer as ArrayBuffer;
         this.#pending = undefined;
       }
       filled = take;
+    }
+    if (this.#direct) {
+      return filled < size ? this.#readDirect(target, filled) : target;
     }
     while (filled < size) {
       if (this.#byob && size - filled < READ_AHEAD) {
@@ -101,6 +126,37 @@ export class ExactReader {
     return new Uint8Array(buffer, start, size);
   }
 
+  // Nothing is pending here (what was is already in `target`), so the
+  // read-ahead buffer is free, and no read transfers a buffer.
+  async #readDirect(
+    target: Uint8Array,
+    filled: number,
+  ): Promise<Uint8Array | null> {
+    const size = target.byteLength;
+    const input = this.#direct!;
+    while (filled < size) {
+      if (size - filled < READ_AHEAD) {
+        const spare = new Uint8Array(
+          this.#spare ??= new ArrayBuffer(READ_AHEAD),
+        );
+        const n = await input.read(spare);
+        if (n === null) return this.#ended(filled, size);
+        const take = Math.min(size - filled, n);
+        target.set(spare.subarray(0, take), filled);
+        filled += take;
+        if (take < n) {
+          this.#pending = spare.subarray(take, n);
+          this.#spare = undefined;
+        }
+      } else {
+        const n = await input.read(target.subarray(filled));
+        if (n === null) return this.#ended(filled, size);
+        filled += n;
+      }
+    }
+    return target;
+  }
+
   #ended(filled: number, size: number): null {
     if (filled === 0) return null;
     throw new TruncatedFrameError(
@@ -108,8 +164,8 @@ export class ExactReader {
     );
   }
 
-  /** Cancels the underlying stream. */
+  /** Cancels the underlying stream (a reader's owner closes it instead). */
   async cancel(reason?: unknown): Promise<void> {
-    await (this.#byob ?? this.#reader)!.cancel(reason).catch(() => {});
+    await (this.#byob ?? this.#reader)?.cancel(reason).catch(() => {});
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import type { BufferPool } from "./buffer_pool.ts";
-import { ExactReader } from "./exact_reader.ts";
+import { type ByteInput, ExactReader } from "./exact_reader.ts";
 import { PeerSpeaksTlsError, ProtocolError } from "./errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
@@ -41,12 +41,15 @@ export class FrameReader {
   #pool: BufferPool | undefined;
   #first = true;
 
-  /** Locks `readable` for reading. */
+  /**
+   * Reads from `input`, a byte stream (locked for reading) or a reader such
+   * as a `Deno.Conn` (the faster choice: see `exact_reader.ts`).
+   */
   constructor(
-    readable: ReadableStream<Uint8Array>,
+    input: ByteInput,
     options: FrameDecoderOptions = {},
   ) {
-    this.#input = new ExactReader(readable);
+    this.#input = new ExactReader(input);
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#pool = options.pool;
   }

@@ -5,6 +5,7 @@
  */
 
 import { ConnectionError, errorFromWire, ProtocolError } from "./errors.ts";
+import type { ByteInput } from "./exact_reader.ts";
 import { type FrameDecoderOptions, FrameReader } from "./frame_decoder.ts";
 import { decompressPayload } from "./frame_compression.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "./frame.ts";
@@ -48,7 +49,7 @@ export interface Body {
  *
  * @example
  * ```ts
- * const reader = new MessageReader(conn.readable);
+ * const reader = new MessageReader(conn);
  * const message = await reader.read();
  * if (message?.op === "data") {
  *   const body = reader.body();
@@ -63,12 +64,16 @@ export class MessageReader {
   #bodyPending = false;
   #bodyOpen = false;
 
-  /** Locks `readable` for reading. */
+  /**
+   * Reads from `input`: a byte stream (locked for reading), or a reader
+   * such as a `Deno.Conn`, read with its own `read` (fewer promises per
+   * read, which matters for TLS's 16 KiB reads).
+   */
   constructor(
-    readable: ReadableStream<Uint8Array>,
+    input: ByteInput,
     options: MessageReaderOptions = {},
   ) {
-    this.#frames = new FrameReader(readable, options);
+    this.#frames = new FrameReader(input, options);
     this.#options = options;
   }
 

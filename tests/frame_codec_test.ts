@@ -136,9 +136,36 @@ function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * A reader like `Deno.Conn`: each `read` returns at most the rest of the
+ * current chunk (a TLS connection returns one record per read), counting
+ * the calls it served.
+ */
+function chunkReader(
+  chunks: Uint8Array[],
+): { read(buffer: Uint8Array): Promise<number | null>; calls: number } {
+  let next = 0;
+  let rest: Uint8Array | undefined;
+  return {
+    calls: 0,
+    read(buffer) {
+      this.calls++;
+      while (!rest?.byteLength && next < chunks.length) rest = chunks[next++];
+      if (!rest?.byteLength) return Promise.resolve(null);
+      const n = Math.min(buffer.byteLength, rest.byteLength);
+      buffer.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return Promise.resolve(n);
+    },
+  };
+}
+
 /** Decodes `chunks` with a FrameReader on a byte stream (the BYOB path). */
-async function decodeByob(chunks: Uint8Array[]): Promise<Frame[]> {
-  const reader = new FrameReader(byteStream(chunks));
+function decodeByob(chunks: Uint8Array[]): Promise<Frame[]> {
+  return decodeWith(new FrameReader(byteStream(chunks)));
+}
+
+async function decodeWith(reader: FrameReader): Promise<Frame[]> {
   const frames: Frame[] = [];
   for (let i = 0; i < 10_000; i++) {
     const frame = await reader.next();
@@ -352,12 +379,72 @@ Deno.test("FrameReader on a byte stream (BYOB, as on a socket) decodes the same 
   }
 });
 
+Deno.test("FrameReader on a reader (conn.read, as the server and client use) decodes the same frames however the bytes are split", async () => {
+  const frames = sampleFrames();
+  const expected = copyFrames(frames);
+  const bytes = encodeAll(frames);
+  const decode = (chunks: Uint8Array[]) =>
+    decodeWith(new FrameReader(chunkReader(chunks)));
+  assertSameFrames(await decode([bytes]), expected, "one chunk");
+  assertSameFrames(
+    await decode(
+      Array.from({ length: bytes.byteLength }, (_, i) => bytes.slice(i, i + 1)),
+    ),
+    expected,
+    "one byte/read",
+  );
+  // 16 KiB per read, as a TLS connection hands out its records.
+  const records = Array.from(
+    { length: Math.ceil(bytes.byteLength / 16384) },
+    (_, i) => bytes.slice(i * 16384, (i + 1) * 16384),
+  );
+  assertSameFrames(await decode(records), expected, "16 KiB records");
+  const random = prng(43);
+  for (let round = 0; round < 30; round++) {
+    const cuts = Array.from(
+      { length: 1 + Math.floor(random() * 200) },
+      () => Math.floor(random() * (bytes.byteLength + 1)),
+    ).sort((a, b) => a - b);
+    assertSameFrames(
+      await decode(splitAt(bytes, cuts)),
+      expected,
+      `reader round ${round}`,
+    );
+  }
+});
+
+Deno.test("FrameReader on a reader serves a run of small frames from one read-ahead", async () => {
+  const frames = Array.from({ length: 100 }, (_, i) => ({
+    type: FrameType.Message,
+    payload: encodeMessage({ op: "stat", path: `f${i}` }),
+  }));
+  const source = chunkReader([encodeAll(copyFrames(frames))]);
+  assertSameFrames(
+    await decodeWith(new FrameReader(source)),
+    frames,
+    "small frames",
+  );
+  // One read for all of them (they fit the read-ahead) and one for the end.
+  assertEquals(source.calls, 2);
+});
+
+Deno.test("FrameReader on a reader reports a reader that ends inside a frame as a ProtocolError", async () => {
+  const bytes = encodeAll([{
+    type: FrameType.Data,
+    payload: patterned(200_000, 5),
+  }]);
+  for (const cut of [3, 5, 6, 100_000, bytes.byteLength - 1]) {
+    const reader = new FrameReader(chunkReader([bytes.slice(0, cut)]));
+    await assertRejects(() => reader.next(), ProtocolError);
+  }
+});
+
 Deno.test("FrameReader with a BufferPool decodes the same frames while each DATA buffer is given back and reused", async () => {
   const frames = sampleFrames();
   const expected = copyFrames(frames);
   const bytes = encodeAll(frames);
   const random = prng(7);
-  for (const byob of [true, false]) {
+  for (const source of ["byob", "stream", "reader"]) {
     // Room for every DATA payload, so all of them land in pooled buffers.
     const pool = new BufferPool(64 * 1024 + 1, 2);
     for (let round = 0; round < 10; round++) {
@@ -367,7 +454,11 @@ Deno.test("FrameReader with a BufferPool decodes the same frames while each DATA
       ).sort((a, b) => a - b);
       const chunks = splitAt(bytes, cuts);
       const reader = new FrameReader(
-        byob ? byteStream(chunks) : ReadableStream.from(chunks),
+        source === "byob"
+          ? byteStream(chunks)
+          : source === "reader"
+          ? chunkReader(chunks)
+          : ReadableStream.from(chunks),
         { pool },
       );
       const decoded: Frame[] = [];
@@ -381,7 +472,7 @@ Deno.test("FrameReader with a BufferPool decodes the same frames while each DATA
         }
         pool.give(frame.payload);
       }
-      assertSameFrames(decoded, expected, `byob ${byob}, round ${round}`);
+      assertSameFrames(decoded, expected, `${source}, round ${round}`);
     }
   }
 });
