@@ -22,6 +22,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { fromFileUrl, join, resolve } from "@std/path";
 import {
   getFileCase,
+  getTlsCase,
   putFileCase,
   putNoVerifyCase,
   putTlsCase,
@@ -49,6 +50,7 @@ const CASE_IDS = [
   "put-file",
   "get-file",
   "put-file-tls",
+  "get-file-tls",
   "tree-put",
   "tree-get",
   "clients",
@@ -134,6 +136,7 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "put-file": () => putFileCase(ctx),
     "get-file": () => getFileCase(ctx),
     "put-file-tls": () => putTlsCase(ctx),
+    "get-file-tls": () => getTlsCase(ctx),
     "tree-put": () => treeCase(ctx, "put"),
     "tree-get": () => treeCase(ctx, "get"),
     "clients": () => clientsCase(ctx),

@@ -1,7 +1,8 @@
 /**
  * Single large file cases: put and get against `nc`, put with TLS against
- * `scp` (aes128-gcm and the default cipher), and put without verification
- * (`--no-verify`) against a normal put to show the cost of hashing.
+ * `scp` (aes128-gcm and the default cipher), get with TLS against `scp`
+ * (aes128-gcm), and put without verification (`--no-verify`) against a
+ * normal put to show the cost of hashing.
  *
  * Every fts run goes to a fresh server per case; the server's peak memory is
  * reset before and read after each run.
@@ -26,7 +27,7 @@ import {
 } from "./context.ts";
 import { connectArgs, type FtsLauncher, type FtsServer } from "./fts_runner.ts";
 import type { CaseResult } from "./model.ts";
-import { missingNote, ncGet, ncPut, scpPut } from "./peers.ts";
+import { missingNote, ncGet, ncPut, scpGet, scpPut } from "./peers.ts";
 import { formatBytes, formatSeconds } from "./stats.ts";
 
 /**
@@ -219,7 +220,7 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
 export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
   const id = "put-file-tls";
   const title = `${formatBytes(ctx.config.fileBytes)} put with TLS`;
-  const target = "fts time ≤ 0.8x scp aes128-gcm";
+  const target = "fts time ≤ 0.5x scp aes128-gcm";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
   if (!ctx.features?.tls) {
@@ -288,7 +289,93 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
         target,
         results,
         ratios.find((r) => r.denominator === "scp aes128-gcm"),
-        0.8,
+        0.5,
+        notes[0] ?? "scp did not run",
+      ),
+      metrics: { bytes: file.bytes },
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** `<size> get with TLS`: fts get `--tls` against `scp -c aes128-gcm@openssh.com` fetching. */
+export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
+  const id = "get-file-tls";
+  const title = `${formatBytes(ctx.config.fileBytes)} get with TLS`;
+  const target = "fts time ≤ 0.5x scp aes128-gcm";
+  const missing = ftsMissing(ctx);
+  if (missing) return skippedCase(id, title, target, missing);
+  if (!ctx.features?.tls) {
+    return skippedCase(
+      id,
+      title,
+      target,
+      "`fts serve --help` does not mention --tls",
+    );
+  }
+  const file = await ctx.bigFile();
+  const timeout = ctx.transferTimeoutMs(file.bytes);
+  // Serve the data dir itself, so the big file is served without a copy.
+  const server = await ctx.startServer(
+    ctx.path("data"),
+    true,
+    ctx.serverLifetimeMs(2, timeout),
+  );
+  const notes: string[] = [];
+  try {
+    const out = ctx.path("fts-tls-get.bin");
+    const args = connectArgs(server, ["get", "big.bin", out]);
+    const contenders: Contender[] = [{
+      name: "fts --tls",
+      fts: true,
+      description: `fts ${args.join(" ")}`,
+      prepare: () => removeQuietly(out),
+      run: () => timedClient(ctx, server, args, timeout),
+      verify: () => expectFile(out, file),
+    }];
+    let note = peerNote(ctx, ["scp", "ssh", "sshd", "sshKeygen"]);
+    if (!note) {
+      try {
+        const ssh = await ctx.ssh();
+        const scpOut = ctx.path("scp-aes-get.bin");
+        contenders.push({
+          name: "scp aes128-gcm",
+          fts: false,
+          description:
+            "scp -c aes128-gcm@openssh.com -P PORT -i KEY 127.0.0.1:in out",
+          prepare: () => removeQuietly(scpOut),
+          run: async () => ({
+            seconds: await scpGet(
+              ctx.tools,
+              ssh,
+              file.path,
+              scpOut,
+              "aes128-gcm@openssh.com",
+              timeout,
+            ),
+          }),
+          verify: () => expectFile(scpOut, file),
+        });
+      } catch (error) {
+        note = (error as Error).message;
+      }
+    }
+    if (note) notes.push(`scp: ${note}`);
+    const results = await ctx.alternate(contenders);
+    const ratios = ftsRatios(results);
+    return {
+      id,
+      title,
+      status: caseStatus(results),
+      notes: [...notes, ...errorNotes(results)],
+      contenders: results,
+      ratios,
+      target: ratioTarget(
+        target,
+        results,
+        ratios.find((r) => r.denominator === "scp aes128-gcm"),
+        0.5,
         notes[0] ?? "scp did not run",
       ),
       metrics: { bytes: file.bytes },

@@ -396,7 +396,7 @@ export function tarNcGet(
 }
 
 /** `scp [-c cipher] src 127.0.0.1:dst` through the local sshd: a put. */
-export async function scpPut(
+export function scpPut(
   tools: PeerTools,
   ssh: SshServer,
   src: string,
@@ -404,12 +404,35 @@ export async function scpPut(
   cipher: string | null,
   timeoutMs: number,
 ): Promise<number> {
+  return scp(tools, ssh, src, `127.0.0.1:${dst}`, cipher, timeoutMs);
+}
+
+/** `scp [-c cipher] 127.0.0.1:src dst` through the local sshd: a get. */
+export function scpGet(
+  tools: PeerTools,
+  ssh: SshServer,
+  src: string,
+  dst: string,
+  cipher: string | null,
+  timeoutMs: number,
+): Promise<number> {
+  return scp(tools, ssh, `127.0.0.1:${src}`, dst, cipher, timeoutMs);
+}
+
+async function scp(
+  tools: PeerTools,
+  ssh: SshServer,
+  from: string,
+  to: string,
+  cipher: string | null,
+  timeoutMs: number,
+): Promise<number> {
   const args = [
     "-q",
     ...(cipher ? ["-c", cipher] : []),
     ...ssh.scpArgs(),
-    src,
-    `127.0.0.1:${dst}`,
+    from,
+    to,
   ];
   const result = await run(tools.scp!, args, { timeoutMs });
   check(result, "scp");

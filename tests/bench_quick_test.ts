@@ -18,6 +18,7 @@ const CASES = [
   "put-file",
   "get-file",
   "put-file-tls",
+  "get-file-tls",
   "tree-put",
   "tree-get",
   "clients",
