@@ -140,7 +140,9 @@ export class Connection {
       beforeRead: () => watch.readStart(),
       onActivity: () => watch.frameArrived(),
     });
-    const writer = new MessageWriter(watch.watchWritable(conn.writable));
+    const writer = new MessageWriter(watch.watchWritable(conn.writable), {
+      pool,
+    });
     try {
       await writer.send({
         op: "hello",

@@ -24,8 +24,8 @@ export interface FrameDecoderOptions {
   /** Largest payload accepted; a larger length is a protocol error. */
   maxFrameSize?: number;
   /**
-   * Where DATA payloads that fit are read into; the consumer gives each one
-   * back once it is done with it.
+   * Where DATA and compressed payloads that fit are read into; the consumer
+   * gives each one back once it is done with it.
    */
   pool?: BufferPool;
 }
@@ -76,8 +76,8 @@ export class FrameReader {
       );
     }
     if (length === 0) return { type, payload: new Uint8Array(0) };
-    const pooled = type === FrameType.Data && this.#pool &&
-      length <= this.#pool.size;
+    const pooled = (type === FrameType.Data || type === FrameType.Compressed) &&
+      this.#pool && length <= this.#pool.size;
     const payload = pooled
       ? await this.#input.readInto(this.#pool!.take().subarray(0, length))
       : await this.#input.read(length);

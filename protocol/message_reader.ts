@@ -132,10 +132,14 @@ export class MessageReader {
         this.#options.onActivity?.();
         if (frame.type === FrameType.Data) return frame.payload;
         if (frame.type === FrameType.Compressed) {
-          return decompressPayload(
+          const { pool, maxFrameSize } = this.#options;
+          const piece = decompressPayload(
             frame.payload,
-            this.#options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+            maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+            pool,
           );
+          pool?.give(frame.payload);
+          return piece;
         }
         if (frame.type === FrameType.End) {
           ended = true;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { BufferPool } from "./buffer_pool.ts";
 import { type ErrorCode, FtsError } from "./errors.ts";
 import { encodeFrame } from "./frame_encoder.ts";
 import { compressPayload } from "./frame_compression.ts";
@@ -46,10 +47,19 @@ export interface SendBodyOptions {
 export class MessageWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #lastWrite: Promise<void> = Promise.resolve();
+  #pool: BufferPool | undefined;
 
-  /** Locks `writable` for writing. */
-  constructor(writable: WritableStream<Uint8Array>) {
+  /**
+   * Locks `writable` for writing. Compressed pieces are written into
+   * buffers of `pool` (the connection's), or of a small pool of the
+   * writer's own made when the first piece is compressed.
+   */
+  constructor(
+    writable: WritableStream<Uint8Array>,
+    options: { pool?: BufferPool } = {},
+  ) {
     this.#writer = writable.getWriter();
+    this.#pool = options.pool;
   }
 
   /** Writes one message and waits until the stream has taken it. */
@@ -86,16 +96,26 @@ export class MessageWriter {
         }
         if (compress?.(chunk)) {
           const started = performance.now();
-          const packed = compressPayload(chunk);
+          const pool = this.#pool ??= new BufferPool(undefined, 2);
+          const target = pool.lend(pool.take());
+          const packed = compressPayload(chunk, target);
           onCompressed?.(
             chunk.byteLength,
             packed?.byteLength ?? chunk.byteLength,
             performance.now() - started,
           );
+          // The buffer is reused once the socket has taken the frame.
           if (packed) {
-            await this.#frame(Type.Compressed, packed, onWritten, chunk);
+            await this.#frame(
+              Type.Compressed,
+              packed,
+              onWritten,
+              chunk,
+              () => pool.give(target),
+            );
             continue;
           }
+          pool.give(target);
         }
         await this.#frame(Type.Data, chunk, onWritten);
       }
@@ -130,6 +150,7 @@ export class MessageWriter {
     payload: Uint8Array,
     onWritten?: (chunk: Uint8Array) => void,
     original: Uint8Array = payload,
+    release?: () => void,
   ): Promise<void> {
     await this.#writer.ready;
     // Written without awaiting in between, so no other frame can interleave.
@@ -139,6 +160,7 @@ export class MessageWriter {
       written.catch(() => {});
     }
     if (onWritten) written.then(() => onWritten(original), () => {});
+    if (release) written.then(release, () => {});
     this.#lastWrite = written;
   }
 

@@ -128,9 +128,9 @@ export class Session {
       // No setNoDelay on a TLS connection: gather small writes instead.
       const coalescing = coalescingWritable(writable);
       this.#flush = coalescing.flush;
-      this.#writer = new MessageWriter(coalescing.writable);
+      this.#writer = new MessageWriter(coalescing.writable, { pool: ctx.pool });
     } else {
-      this.#writer = new MessageWriter(writable);
+      this.#writer = new MessageWriter(writable, { pool: ctx.pool });
     }
   }
 

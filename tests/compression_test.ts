@@ -12,8 +12,10 @@ import {
   compressPayload,
   decompressPayload,
 } from "../protocol/frame_compression.ts";
+import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { BufferPool } from "../protocol/buffer_pool.ts";
 import { FrameReader } from "../protocol/frame_decoder.ts";
-import { FrameType } from "../protocol/frame.ts";
+import { FRAME_HEADER_SIZE, FrameType } from "../protocol/frame.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
@@ -49,12 +51,16 @@ async function wireTypes(
   return types;
 }
 
-/** Sends `pieces` compressed and returns what a reader receives. */
+/**
+ * Sends `pieces` compressed and returns what a reader receives; with
+ * `pool`, both ends take their buffers from it, as client and server do.
+ */
 async function roundTrip(
   pieces: Uint8Array[],
+  pool?: BufferPool,
 ): Promise<{ bytes: Uint8Array; digest?: string; own: string }> {
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = new MessageWriter(pipe.writable);
+  const writer = new MessageWriter(pipe.writable, { pool });
   const hash = new Xxh128();
   const sent = (async () => {
     await writer.send({ op: "data", offset: 0, size: null });
@@ -65,7 +71,7 @@ async function roundTrip(
       compression("on"),
     );
   })();
-  const reader = new MessageReader(pipe.readable);
+  const reader = new MessageReader(pipe.readable, { pool });
   assertEquals((await reader.read())?.op, "data");
   const body = reader.body();
   const parts: Uint8Array[] = [];
@@ -73,6 +79,7 @@ async function roundTrip(
   for await (const part of body.stream) {
     parts.push(part.slice());
     received.update(part);
+    pool?.give(part);
   }
   await sent;
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -98,6 +105,77 @@ Deno.test("text compressed per frame arrives byte for byte, checksummed over the
     FrameType.Compressed,
     FrameType.End,
   ]);
+});
+
+Deno.test("pieces are compressed into the pool's buffers and decompressed into them, byte for byte, while the buffers are reused", async () => {
+  const pool = new BufferPool(MiB, 4);
+  const data = textBytes(4 * MiB);
+  // Whole pool-sized pieces, a short one, a random one sent raw between.
+  const pieces = [
+    data.subarray(0, MiB),
+    randomBytes(MiB),
+    data.subarray(MiB, 2 * MiB),
+    data.subarray(2 * MiB, 2 * MiB + 777),
+    data.subarray(3 * MiB),
+  ];
+  for (let round = 0; round < 3; round++) {
+    const got = await roundTrip(pieces, pool);
+    const whole = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const piece of pieces) {
+      whole.set(piece, (at += piece.byteLength) - piece.byteLength);
+    }
+    assertEquals(got.bytes, whole);
+    assertEquals(got.digest, got.own);
+  }
+  // The writer and the reader gave every buffer back.
+  const idle = [pool.take(), pool.take(), pool.take(), pool.take()];
+  assertEquals(new Set(idle.map((view) => view.buffer)).size, 4);
+});
+
+Deno.test("compressPayload writes into the buffer it is given, framed in place, and each piece is a zstd frame of its own at level 1", () => {
+  const pool = new BufferPool(MiB, 2);
+  const text = textBytes(MiB);
+  // An incompressible attempt first: the context must start clean after it.
+  assertEquals(compressPayload(randomBytes(MiB), pool.take()), null);
+  const target = pool.take();
+  const packed = compressPayload(text.subarray(1), target)!;
+  assert(packed.buffer === target.buffer, "written into the given buffer");
+  assertEquals(packed.byteOffset, FRAME_HEADER_SIZE);
+  const oneShot = zstdCompressSync(text.subarray(1), {
+    params: { [constants.ZSTD_c_compressionLevel]: 1 },
+  });
+  assertEquals(packed, new Uint8Array(oneShot));
+  assertEquals(new Uint8Array(zstdDecompressSync(packed)), text.subarray(1));
+  // Without a buffer (or with one too small) it makes its own.
+  const own = compressPayload(text, new Uint8Array(10))!;
+  assertEquals(new Uint8Array(zstdDecompressSync(own)), text);
+});
+
+Deno.test("decompressPayload fills a pool buffer when the piece fits one, and a new buffer when it is larger", () => {
+  const pool = new BufferPool(MiB, 2);
+  const exact = textBytes(MiB);
+  const packed = compressPayload(exact)!;
+  const piece = decompressPayload(packed, 16 * MiB, pool);
+  assertEquals(piece, exact);
+  assertEquals(piece.byteOffset, FRAME_HEADER_SIZE, "a pooled buffer");
+  pool.give(piece);
+  // Twice the pool's size: the one-shot path, same bytes.
+  const large = textBytes(2 * MiB);
+  const big = decompressPayload(compressPayload(large)!, 16 * MiB, pool);
+  assertEquals(new Uint8Array(big), large);
+  assertThrows(
+    () => decompressPayload(compressPayload(large)!, MiB, pool),
+    ProtocolError,
+    "holds more",
+  );
+  assertThrows(
+    () => decompressPayload(new Uint8Array([1, 2, 3, 4, 5]), MiB, pool),
+    ProtocolError,
+    "not valid zstd",
+  );
+  // The context is still good after the failures.
+  assertEquals(decompressPayload(packed, 16 * MiB, pool), exact);
 });
 
 Deno.test("random data is sent in raw frames even with compression on", async () => {
