@@ -28,6 +28,7 @@ import {
   putTlsCase,
 } from "./cases_file.ts";
 import { compressCase } from "./cases_compress.ts";
+import { diskFileCase, diskTreeCase } from "./cases_disk.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
 import { treeCase } from "./cases_tree.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
@@ -53,6 +54,10 @@ const CASE_IDS = [
   "get-file-tls",
   "tree-put",
   "tree-get",
+  "put-file-disk",
+  "get-file-disk",
+  "tree-put-disk",
+  "tree-get-disk",
   "clients",
   "mem-put",
   "mem-clients",
@@ -139,6 +144,10 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "get-file-tls": () => getTlsCase(ctx),
     "tree-put": () => treeCase(ctx, "put"),
     "tree-get": () => treeCase(ctx, "get"),
+    "put-file-disk": () => diskFileCase(ctx, "put"),
+    "get-file-disk": () => diskFileCase(ctx, "get"),
+    "tree-put-disk": () => diskTreeCase(ctx, "put"),
+    "tree-get-disk": () => diskTreeCase(ctx, "get"),
     "clients": () => clientsCase(ctx),
     "mem-put": () =>
       Promise.resolve(

@@ -365,6 +365,35 @@ export function ncGet(
   );
 }
 
+/**
+ * `ncPut` or `ncGet` whose receiving end then runs `sync FILE` (an fsync of
+ * that file alone), so the time covers the data reaching the disk: the
+ * durable peer fts is measured against on disk.
+ */
+export function ncSynced(
+  tools: PeerTools,
+  direction: "put" | "get",
+  src: string,
+  dst: string,
+  timeoutMs: number,
+): Promise<number> {
+  const receive = '"$1" -l 127.0.0.1 "$2" > "$3" && exec sync "$3"';
+  const fetch = '"$1" -d 127.0.0.1 "$2" > "$3" && exec sync "$3"';
+  return direction === "put"
+    ? listenerPair(
+      tools,
+      { script: receive, path: dst },
+      { script: 'exec "$1" -N 127.0.0.1 "$2" < "$3"', path: src },
+      timeoutMs,
+    )
+    : listenerPair(
+      tools,
+      { script: 'exec "$1" -N -l 127.0.0.1 "$2" < "$3"', path: src },
+      { script: fetch, path: dst },
+      timeoutMs,
+    );
+}
+
 /** `tar c -C srcDir . | nc` into `nc -l | tar x -C dstDir`: a tree put. `dstDir` must exist. */
 export function tarNcPut(
   tools: PeerTools,
@@ -439,16 +468,21 @@ async function scp(
   return result.seconds;
 }
 
-/** `rsync -a -e "ssh ..." srcDir/ 127.0.0.1:dstDir/`: a tree put. */
+/**
+ * `rsync -a -e "ssh ..." srcDir/ 127.0.0.1:dstDir/`: a tree put; `flags`
+ * (`--fsync`, say) go after `-a`.
+ */
 export async function rsyncPut(
   tools: PeerTools,
   ssh: SshServer,
   srcDir: string,
   dstDir: string,
   timeoutMs: number,
+  flags: string[] = [],
 ): Promise<number> {
   const args = [
     "-a",
+    ...flags,
     "-e",
     ssh.rsyncShell(tools.ssh!),
     `${srcDir}/`,
@@ -459,16 +493,18 @@ export async function rsyncPut(
   return result.seconds;
 }
 
-/** `rsync -a -e "ssh ..." 127.0.0.1:srcDir/ dstDir/`: a tree get. */
+/** `rsync -a -e "ssh ..." 127.0.0.1:srcDir/ dstDir/`: a tree get; `flags` go after `-a`. */
 export async function rsyncGet(
   tools: PeerTools,
   ssh: SshServer,
   srcDir: string,
   dstDir: string,
   timeoutMs: number,
+  flags: string[] = [],
 ): Promise<number> {
   const args = [
     "-a",
+    ...flags,
     "-e",
     ssh.rsyncShell(tools.ssh!),
     `127.0.0.1:${srcDir}/`,
