@@ -307,6 +307,13 @@ export async function main(
         if ((flags.cert === undefined) !== (flags.key === undefined)) {
           throw new UsageError("--cert and --key go together");
         }
+        if (
+          rest[0]?.startsWith("s3://") && flags["partial-limit"] !== undefined
+        ) {
+          throw new UsageError(
+            "--partial-limit caps a folder's staging area; unfinished S3 uploads are bounded by --partial-ttl",
+          );
+        }
         if (flags["s3-path-style"] && flags["s3-virtual-host"]) {
           throw new UsageError(
             "--s3-path-style and --s3-virtual-host cannot go together",
