@@ -47,7 +47,7 @@ import { fsError } from "./fs_errors.ts";
 import { LocalStore } from "./local_store.ts";
 import { readSmallFiles } from "./small_file_reads.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
-import type { TreeSink, TreeSinkOptions } from "./tree_sink.ts";
+import type { TreeSinkOptions } from "./tree_sink.ts";
 import { uploadSink } from "./tree_upload_sink.ts";
 import { normalizePath, remoteSegments } from "./remote_path.ts";
 
@@ -202,86 +202,79 @@ async function receiveTree(
   const sink = store instanceof LocalStore
     ? await openStagingSink(store, ctx.pool, options)
     : uploadSink(store, ctx.pool, options);
+  let fatal: unknown;
   try {
-    return await receiveAll(sink);
-  } finally {
-    await sink.close();
+    while (true) {
+      const message = await reader.read();
+      if (message === null) {
+        throw new ConnectionError("the client left during a tree upload");
+      }
+      if (message.op === "tree-end") break;
+      if (message.op === "file") {
+        await sink.receive(message, reader.body());
+      } else if (message.op === "dir") {
+        try {
+          treeSegments(message.path);
+          await ensureFolder(message.path);
+          dirs.push({ ...message, type: "dir", size: 0 });
+        } catch (error) {
+          extraFailures.push(fail(message.path, typed(error, message.path)));
+        }
+      } else {
+        throw new ProtocolError(
+          `unexpected "${message.op}" in a tree upload`,
+        );
+      }
+    }
+  } catch (error) {
+    fatal = error;
   }
-
-  async function receiveAll(sink: TreeSink): Promise<Outcome> {
-    let fatal: unknown;
-    try {
-      while (true) {
-        const message = await reader.read();
-        if (message === null) {
-          throw new ConnectionError("the client left during a tree upload");
-        }
-        if (message.op === "tree-end") break;
-        if (message.op === "file") {
-          await sink.receive(message, reader.body());
-        } else if (message.op === "dir") {
-          try {
-            treeSegments(message.path);
-            await ensureFolder(message.path);
-            dirs.push({ ...message, type: "dir", size: 0 });
-          } catch (error) {
-            extraFailures.push(fail(message.path, typed(error, message.path)));
-          }
-        } else {
-          throw new ProtocolError(
-            `unexpected "${message.op}" in a tree upload`,
-          );
-        }
-      }
-    } catch (error) {
-      fatal = error;
-    }
-    // Whatever arrived whole and verified is kept, even when the client left.
-    await sink.finish().catch(() => {});
-    if (fatal !== undefined) {
-      if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
-        throw fatal;
-      }
-      await writer.send({
-        op: "error",
-        code: fatal instanceof FtsError ? fatal.code : "io",
-        reason: fatal instanceof Error ? fatal.message : String(fatal),
-      }).catch(() => {});
-      throw new ConnectionError(
-        `tree upload failed: ${
-          fatal instanceof Error ? fatal.message : String(fatal)
-        }`,
-      );
-    }
-    // Folders last, deepest first: writing their files changed their mtimes.
-    // The served root itself keeps its own mode and time.
-    dirs.sort((a, b) => depth(b.path) - depth(a.path));
-    for (const item of dirs) {
-      const path = joinTree(rootPath, item.path);
-      if (path === "") continue;
-      try {
-        await store.setMeta(path, {
-          mode: item.mode ?? undefined,
-          mtime: item.mtime,
-        });
-      } catch (error) {
-        extraFailures.push(fail(item.path || ".", typed(error, item.path)));
-      }
+  // Whatever arrived whole and verified is kept, even when the client left.
+  await sink.finish().catch(() => {});
+  await sink.close();
+  if (fatal !== undefined) {
+    if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
+      throw fatal;
     }
     await writer.send({
-      op: "tree-ack",
-      done,
-      failed: extraFailures.splice(0),
-    });
-    await writer.send({ op: "tree-done", files, bytes, failed });
-    return {
-      path: rootPath,
-      bytes,
-      result: `ok, ${files} files, ${
-        total - needed.length
-      } up to date, ${failed} failed`,
-    };
+      op: "error",
+      code: fatal instanceof FtsError ? fatal.code : "io",
+      reason: fatal instanceof Error ? fatal.message : String(fatal),
+    }).catch(() => {});
+    throw new ConnectionError(
+      `tree upload failed: ${
+        fatal instanceof Error ? fatal.message : String(fatal)
+      }`,
+    );
   }
+  // Folders last, deepest first: writing their files changed their mtimes.
+  // The served root itself keeps its own mode and time.
+  dirs.sort((a, b) => depth(b.path) - depth(a.path));
+  for (const item of dirs) {
+    const path = joinTree(rootPath, item.path);
+    if (path === "") continue;
+    try {
+      await store.setMeta(path, {
+        mode: item.mode ?? undefined,
+        mtime: item.mtime,
+      });
+    } catch (error) {
+      extraFailures.push(fail(item.path || ".", typed(error, item.path)));
+    }
+  }
+  await writer.send({
+    op: "tree-ack",
+    done,
+    failed: extraFailures.splice(0),
+  });
+  await writer.send({ op: "tree-done", files, bytes, failed });
+  return {
+    path: rootPath,
+    bytes,
+    result: `ok, ${files} files, ${
+      total - needed.length
+    } up to date, ${failed} failed`,
+  };
 }
 
 /**
