@@ -84,31 +84,41 @@ export function uploadSink(
 
   const receive = async (message: FileMessage, body: Body): Promise<void> => {
     const small = message.size <= SMALL_FILE_SIZE;
-    let upload: Upload | null = null;
-    try {
-      const target = await options.locate(message.path);
-      await room();
-      upload = await store.beginUpload(target, {
+    const start = (target: string) =>
+      store.beginUpload(target, {
         size: message.size,
         mtime: message.mtime,
         mode: message.mode,
         resume: false,
+        fresh: options.fresh(message.path),
       });
+    // A large file streams into its upload, begun now; a small one is
+    // gathered first and its upload begun in the background, so the
+    // round trips of starting it (a parent and a folder check on S3) do
+    // not hold up the files behind it.
+    let target: string;
+    let upload: Upload | null = null;
+    try {
+      target = await options.locate(message.path);
+      if (!small) {
+        await room();
+        upload = await start(target);
+      }
     } catch (error) {
       await body.stream.cancel();
       await body.trailer.catch(() => {});
       return failed(message, error);
     }
-    const open = upload;
+    const streamed = upload;
     let received;
     try {
       received = await receiveFileBody(body, pool, {
-        write: small ? undefined : (chunk) => open.write(chunk),
+        write: streamed ? (chunk) => streamed.write(chunk) : undefined,
         gatherLimit: SMALL_FILE_SIZE,
         verify: options.verify,
       });
     } catch (error) {
-      await open.abort(false).catch(() => {});
+      await streamed?.abort(false).catch(() => {});
       throw error;
     }
     const error = receiveFailure(
@@ -118,12 +128,17 @@ export function uploadSink(
       `read "${message.path}"`,
     );
     if (error) {
-      await open.abort(false).catch(() => {});
+      await streamed?.abort(false).catch(() => {});
       return failed(message, error, received.bytes);
     }
+    if (!streamed) await room();
     track(async () => {
+      let open: Upload | null = streamed;
       try {
-        for (const part of received.parts) await open.write(part);
+        if (!open) {
+          open = await start(target);
+          for (const part of received.parts) await open.write(part);
+        }
         await open.commit({
           mode: message.mode,
           mtime: message.mtime,
@@ -131,7 +146,7 @@ export function uploadSink(
         });
         return { name: message.path, bytes: received.bytes };
       } catch (error) {
-        await open.abort(false).catch(() => {});
+        await open?.abort(false).catch(() => {});
         return {
           name: message.path,
           bytes: received.bytes,
