@@ -32,6 +32,19 @@ import type {
  */
 const COMMITS_IN_FLIGHT = 16;
 
+/**
+ * Bytes the files waiting for their commit may hold at once (a file of up
+ * to one part is buffered until its PUT): bounds the memory of one tree
+ * upload, whatever its mix of sizes.
+ */
+const BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/** Most a store upload buffers until its commit (S3: one 8 MiB part). */
+const BUFFERED_AT_COMMIT = 8 * 1024 * 1024;
+
+/** What a file of `size` bytes holds while it waits for its commit. */
+const heldBy = (size: number) => Math.min(size, BUFFERED_AT_COMMIT);
+
 /** A file whose outcome is not reported yet. */
 interface Pending {
   settled: Promise<void>;
@@ -46,6 +59,7 @@ export function uploadSink(
 ): TreeSink {
   const queue: Pending[] = [];
   const running = new Set<Promise<void>>();
+  let held = 0;
   let draining: Promise<void> | null = null;
 
   // Reports settled files in order, as many at once as are ready.
@@ -60,10 +74,12 @@ export function uploadSink(
     }
     draining = null;
   };
-  const track = (work: () => Promise<TreeFileOutcome>): void => {
+  const track = (work: () => Promise<TreeFileOutcome>, bytes = 0): void => {
     const pending: Pending = { settled: Promise.resolve() };
+    held += bytes;
     pending.settled = work().then((outcome) => {
       pending.outcome = outcome;
+      held -= bytes;
     });
     running.add(pending.settled);
     pending.settled.finally(() => running.delete(pending.settled));
@@ -78,8 +94,11 @@ export function uploadSink(
         error: options.typed(error, message.path),
       })
     );
-  const room = async () => {
-    while (running.size >= COMMITS_IN_FLIGHT) await Promise.race(running);
+  const room = async (bytes: number) => {
+    while (
+      running.size >= COMMITS_IN_FLIGHT ||
+      (running.size > 0 && held + bytes > BYTES_IN_FLIGHT)
+    ) await Promise.race(running);
   };
 
   const receive = async (message: FileMessage, body: Body): Promise<void> => {
@@ -101,7 +120,7 @@ export function uploadSink(
     try {
       target = await options.locate(message.path);
       if (!small) {
-        await room();
+        await room(heldBy(message.size));
         upload = await start(target);
       }
     } catch (error) {
@@ -131,7 +150,7 @@ export function uploadSink(
       await streamed?.abort(false).catch(() => {});
       return failed(message, error, received.bytes);
     }
-    if (!streamed) await room();
+    if (!streamed) await room(heldBy(received.bytes));
     track(async () => {
       let open: Upload | null = streamed;
       try {
@@ -153,7 +172,7 @@ export function uploadSink(
           error: options.typed(error, message.path),
         };
       }
-    });
+    }, heldBy(received.bytes));
   };
 
   const finish = async () => {
