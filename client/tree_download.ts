@@ -21,6 +21,7 @@ import {
   type TreeItem,
   WrongTypeError,
 } from "../protocol/mod.ts";
+import { DEFAULT_CHECKSUM, repliedChecksum } from "../transfer/checksum.ts";
 import { DurableBatch, type StagedFile } from "../transfer/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
 import { Throttle } from "../transfer/throttle.ts";
@@ -393,6 +394,8 @@ async function receiveLane(
       op: "tree-want",
       path: remote,
       verify: options.verify,
+      checksum: options.checksum ?? DEFAULT_CHECKSUM,
+      compress: options.compress,
     });
     await connection.sendBody(jsonLines(files.map((f) => f.path)));
   } catch (error) {
@@ -454,6 +457,7 @@ async function receiveLane(
         file: staged.file,
         gatherLimit: SMALL_FILE_SIZE,
         verify: options.verify,
+        checksum: repliedChecksum(message),
         onChunk: async (bytes) => {
           if (throttle) await throttle.consume(bytes);
           tally.moved(bytes);

@@ -15,6 +15,7 @@
 
 import { join } from "@std/path";
 import {
+  type Checksum,
   DATA_CHUNK_SIZE,
   FrameBatch,
   type Message,
@@ -22,6 +23,8 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
+import { DEFAULT_CHECKSUM } from "../transfer/checksum.ts";
+import { compression } from "../transfer/compression.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { batchSmallFile } from "../transfer/tree_files.ts";
@@ -75,9 +78,8 @@ export async function uploadTree(
     tally.failFolder(path, code, `cannot read the folder: ${reason}`);
   }
 
-  const needed =
-    (await startPut(connection, remote, tree.files, options, action))
-      .map((index) => tree.files[index]);
+  const main = await startPut(connection, remote, tree.files, options, action);
+  const needed = main.needed.map((index) => tree.files[index]);
   tally.upToDate(tree.files.length - needed.length);
   tally.start(
     remote || ".",
@@ -85,21 +87,27 @@ export async function uploadTree(
     needed.reduce((sum, item) => sum + item.size, 0),
   );
   const throttle = options.limitRate ? new Throttle(options.limitRate) : null;
+  // Each connection agrees on its own checksum and compression.
+  const agreed = new Map<Connection, Agreed>();
   const extras = await openExtras(
     openExtra,
     Math.min(options.parallel ?? 1, needed.length) - 1,
-    async (extra) => void await startPut(extra, remote, [], options, action),
+    async (extra) => {
+      agreed.set(extra, await startPut(extra, remote, [], options, action));
+    },
     reporter,
   );
   const shares = partition(needed, 1 + extras.length);
   const lane = (
     c: Connection,
+    terms: Agreed,
     files: TreeItem[],
     dirs: TreeItem[],
     beforeEnd?: () => Promise<unknown>,
   ) =>
     sendLane(c, tree.root, files, dirs, {
       options,
+      agreed: terms,
       throttle,
       tally,
       action,
@@ -108,7 +116,7 @@ export async function uploadTree(
   const others = Promise.allSettled(
     extras.map(async (extra, i) => {
       try {
-        await lane(extra, shares[i + 1] ?? [], []);
+        await lane(extra, agreed.get(extra)!, shares[i + 1] ?? [], []);
       } finally {
         await extra.close();
       }
@@ -116,7 +124,7 @@ export async function uploadTree(
   );
   try {
     // The main connection ends last: the server sets folder times at its end.
-    await lane(connection, shares[0], tree.dirs, () => others);
+    await lane(connection, main, shares[0], tree.dirs, () => others);
     for (const settled of await others) {
       if (settled.status === "rejected") throw settled.reason;
     }
@@ -165,9 +173,17 @@ export async function openExtras(
   return extras;
 }
 
+/** What the server agreed to for one connection's files. */
+interface Agreed {
+  /** The checksum it named; absent from an older server (then SHA-256). */
+  checksum?: Checksum;
+  /** It takes compressed frames. */
+  compress: boolean;
+}
+
 /**
  * Sends `tree-put` with the manifest of `files` and returns the indices of
- * the files the server needs.
+ * the files the server needs, and what it agreed to.
  */
 async function startPut(
   connection: Connection,
@@ -175,12 +191,14 @@ async function startPut(
   files: TreeItem[],
   options: TreeOptions,
   action: string,
-): Promise<number[]> {
+): Promise<Agreed & { needed: number[] }> {
   try {
     await connection.send({
       op: "tree-put",
       path: remote,
       verify: options.verify,
+      checksum: options.checksum ?? DEFAULT_CHECKSUM,
+      compress: options.compress !== undefined || undefined,
     });
     await connection.sendBody(jsonLines(files));
   } catch (error) {
@@ -197,7 +215,11 @@ async function startPut(
         { action: action },
       );
     }
-    return needed;
+    return {
+      needed,
+      checksum: reply.checksum,
+      compress: reply.compress === true,
+    };
   } catch (error) {
     throw connection.wrap(error, action);
   }
@@ -206,6 +228,8 @@ async function startPut(
 /** What every lane of an upload shares. */
 interface LaneContext {
   options: TreeOptions;
+  /** What the server agreed to on this lane's connection. */
+  agreed: Agreed;
   throttle: Throttle | null;
   tally: TreeTally;
   action: string;
@@ -224,7 +248,8 @@ async function sendLane(
   dirs: TreeItem[],
   context: LaneContext,
 ): Promise<TreeDone> {
-  const { options, throttle, tally, action } = context;
+  const { options, agreed, throttle, tally, action } = context;
+  const pack = compression(agreed.compress ? options.compress : undefined);
   const sent: TreeItem[] = [];
   let settled = 0;
 
@@ -304,6 +329,8 @@ async function sendLane(
           batch,
           { path: item.path, data, mtime, mode: item.mode },
           options.verify,
+          agreed.checksum,
+          pack.compress,
         );
         tally.moved(data.byteLength);
         if (batch.size >= flushAt) await flush();
@@ -328,13 +355,17 @@ async function sendLane(
           size: info.size,
           mtime,
           mode: item.mode,
+          checksum: agreed.checksum,
         });
         // A read failure goes to the server in the trailer; it reports the
         // file as failed in its acknowledgement.
         await connection.sendFileBody(file, {
-          hasher: options.verify ? startHasher(connection.pool) : null,
+          hasher: options.verify
+            ? startHasher(connection.pool, agreed.checksum)
+            : null,
           throttle,
           onBytes: (n) => tally.moved(n),
+          compression: pack,
         });
       } finally {
         file.close();

@@ -59,6 +59,14 @@ export class FrameBatch {
     if (bytes.byteLength > 0) this.#frame(Type.Data, bytes);
   }
 
+  /**
+   * Appends `packed` (from `compressPayload`) as one compressed frame, for a
+   * peer that agreed to them.
+   */
+  compressed(packed: Uint8Array): void {
+    this.#frame(Type.Compressed, packed);
+  }
+
   /** Appends an END frame with `trailer`. */
   end(trailer: Trailer): void {
     this.#frame(Type.End, encodeTrailer(trailer));

@@ -295,6 +295,10 @@ export interface TreePutRequest {
   path: string;
   /** Hash each file and compare with the sender's checksum. */
   verify: boolean;
+  /** The checksum the client would like; older servers ignore it. */
+  checksum?: string;
+  /** The client would like to send zstd frames; older servers ignore it. */
+  compress?: boolean;
 }
 /**
  * Which manifest files the receiver lacks: a body of JSON lines, each a
@@ -304,14 +308,26 @@ export interface TreeNeed {
   op: "tree-need";
   /** How many files are needed. */
   files: number;
+  /**
+   * The checksum of every file's trailer in this upload, when the client
+   * named one; `sha256` when absent (an older server, or an older client).
+   */
+  checksum?: Checksum;
+  /** The server accepts zstd frames in this upload's bodies. */
+  compress?: boolean;
 }
-/** One file of a tree; its bytes follow as a body whose trailer has the SHA-256. */
+/** One file of a tree; its bytes follow as a body whose trailer has the checksum. */
 export interface FileMessage {
   op: "file";
   path: string;
   size: number;
   mtime: number;
   mode: number | null;
+  /**
+   * The checksum in the body's trailer; `sha256` when absent. A server
+   * answering `tree-want` sets it when the client named one.
+   */
+  checksum?: Checksum;
 }
 /** One folder of a tree upload; created at once, its mtime and mode set at the end. */
 export interface DirMessage {
@@ -365,6 +381,13 @@ export interface TreeWantRequest {
   op: "tree-want";
   path: string;
   verify: boolean;
+  /** The checksum the client would like; older servers ignore it. */
+  checksum?: string;
+  /**
+   * Compress the files' bodies (`on`) or decide by the link's speed
+   * (`auto`); older servers ignore it and send every frame raw.
+   */
+  compress?: "on" | "auto";
 }
 /** A file of a tree download could not be sent. */
 export interface TreeError {
@@ -501,16 +524,36 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   mkdir: { path: "string" },
   mv: { from: "string", to: "string" },
   bye: {},
-  "tree-put": { path: "string", verify: "boolean" },
-  "tree-need": { files: "number" },
-  file: { path: "string", size: "number", mtime: "number", mode: "mode" },
+  "tree-put": {
+    path: "string",
+    verify: "boolean",
+    "checksum?": "string",
+    "compress?": "boolean",
+  },
+  "tree-need": {
+    files: "number",
+    "checksum?": "checksum",
+    "compress?": "boolean",
+  },
+  file: {
+    path: "string",
+    size: "number",
+    mtime: "number",
+    mode: "mode",
+    "checksum?": "checksum",
+  },
   dir: { path: "string", mtime: "number", mode: "mode" },
   "tree-end": {},
   "tree-ack": { done: "number", failed: "array" },
   "tree-done": { files: "number", bytes: "number", failed: "number" },
   "tree-get": { path: "string" },
   "tree-list": { path: "string" },
-  "tree-want": { path: "string", verify: "boolean" },
+  "tree-want": {
+    path: "string",
+    verify: "boolean",
+    "checksum?": "string",
+    "compress?": "string",
+  },
   "tree-error": { path: "string", code: "code", reason: "string" },
 };
 

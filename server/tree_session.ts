@@ -27,6 +27,8 @@ import {
   type TreeWantRequest,
   WrongTypeError,
 } from "../protocol/mod.ts";
+import { agreeChecksum } from "../transfer/checksum.ts";
+import { compression, requestedMode } from "../transfer/compression.ts";
 import { sendFileBody } from "../transfer/file_body.ts";
 import { readFull } from "../transfer/file_chunks.ts";
 import { batchSmallFile, isUpToDate } from "../transfer/tree_files.ts";
@@ -159,7 +161,14 @@ async function receiveTree(
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
-  await writer.send({ op: "tree-need", files: needed.length });
+  const checksum = agreeChecksum(request.checksum);
+  // Only a client that asked gets the new fields: older ones never did.
+  await writer.send({
+    op: "tree-need",
+    files: needed.length,
+    checksum: request.checksum === undefined ? undefined : checksum,
+    compress: request.compress ? true : undefined,
+  });
   await writer.sendBody(jsonLines(toRanges(needed)));
 
   const folders = new Map<string, Promise<void>>();
@@ -199,6 +208,7 @@ async function receiveTree(
     fresh,
     typed,
     verify: request.verify,
+    checksum,
     onSettled: async (settled) => {
       const failures = extraFailures.splice(0);
       for (const { name, bytes: size, error } of settled) {
@@ -337,8 +347,9 @@ export async function treeList(
 
 /**
  * Serves `tree-want`: streams the asked-for files back to back, each as a
- * `file` message and a body with its SHA-256, or a `tree-error`, then
- * `tree-end`.
+ * `file` message and a body with its checksum (the one the client named,
+ * else SHA-256; large files compressed when asked), or a `tree-error`,
+ * then `tree-end`.
  */
 export async function treeWant(
   io: RequestIo,
@@ -347,6 +358,11 @@ export async function treeWant(
   const { reader, writer, ctx } = io;
   const { store } = ctx;
   const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
+  // Only a client that asked gets the checksum named in each `file`.
+  const named = request.checksum === undefined
+    ? undefined
+    : agreeChecksum(request.checksum);
+  const pack = compression(requestedMode(request.compress));
   const rootPath = normalizePath(request.path);
   if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
@@ -398,7 +414,13 @@ export async function treeWant(
       const value = wanted[start + k] as string;
       const read = small[k];
       if (read) {
-        batchSmallFile(batch, { path: value, ...read }, request.verify);
+        batchSmallFile(
+          batch,
+          { path: value, ...read },
+          request.verify,
+          named,
+          pack.compress,
+        );
         files++;
         bytes += read.data.byteLength;
         if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
@@ -422,6 +444,8 @@ export async function treeWant(
             batch,
             { path: value, data: data.subarray(0, n), mtime, mode },
             request.verify,
+            named,
+            pack.compress,
           );
           files++;
           bytes += n;
@@ -429,9 +453,17 @@ export async function treeWant(
           continue;
         }
         await writer.sendEncoded(batch.take());
-        await writer.send({ op: "file", path: value, size, mtime, mode });
+        await writer.send({
+          op: "file",
+          path: value,
+          size,
+          mtime,
+          mode,
+          checksum: named,
+        });
         const sent = await sendFileBody(writer, handle, ctx.pool, {
-          hasher: request.verify ? startHasher(ctx.pool) : null,
+          hasher: request.verify ? startHasher(ctx.pool, named) : null,
+          compression: pack,
         });
         if (sent.readError === undefined) {
           files++;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Body, FileMessage, FtsError } from "../protocol/mod.ts";
+import type { Body, Checksum, FileMessage, FtsError } from "../protocol/mod.ts";
 
 /** What became of one received file. */
 export interface TreeFileOutcome {
@@ -39,6 +39,8 @@ export interface TreeSinkOptions {
   typed(error: unknown, path: string): FtsError;
   /** Hash the bodies and compare with the sender's trailers. */
   verify: boolean;
+  /** The checksum agreed for the upload's trailers (`sha256` when absent). */
+  checksum?: Checksum;
   /** Receives outcomes in the order the files came, once each is settled. */
   onSettled(outcomes: TreeFileOutcome[]): Promise<void>;
 }

@@ -124,6 +124,7 @@ export async function openStagingSink(
         file: item.file,
         gatherLimit: SMALL_FILE_SIZE,
         verify: options.verify,
+        checksum: options.checksum,
       });
     } catch (error) {
       await discard(item);

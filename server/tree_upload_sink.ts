@@ -135,6 +135,7 @@ export function uploadSink(
         write: streamed ? (chunk) => streamed.write(chunk) : undefined,
         gatherLimit: SMALL_FILE_SIZE,
         verify: options.verify,
+        checksum: options.checksum,
       });
     } catch (error) {
       await streamed?.abort(false).catch(() => {});

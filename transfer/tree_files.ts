@@ -6,15 +6,18 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import {
   errorFromWire,
   type FtsError,
   IntegrityError,
 } from "../protocol/errors.ts";
 import type { FrameBatch } from "../protocol/frame_batch.ts";
+import { compressPayload } from "../protocol/frame_compression.ts";
+import { allocatePayload } from "../protocol/frame_encoder.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
-import type { Entry, TreeItem } from "../protocol/messages.ts";
+import type { SendBodyOptions } from "../protocol/message_writer.ts";
+import type { Checksum, Entry, TreeItem } from "../protocol/messages.ts";
+import { digestFields, startHash } from "./checksum.ts";
 import type { ReceivedBody } from "./file_body.ts";
 
 /**
@@ -29,20 +32,44 @@ export function isUpToDate(
     have.mtime === item.mtime;
 }
 
-/** A small file's message, bytes and trailer, added to `batch` in order. */
+/** Where small files are compressed before the batch copies them in. */
+let scratch: Uint8Array | undefined;
+
+/**
+ * A small file's message, bytes and trailer, added to `batch` in order. The
+ * trailer's digest is of `checksum`, which the `file` message then names;
+ * without one it is SHA-256 and the message names none (as older peers
+ * expect). Pieces go compressed where `compress` (from `compression(mode)`,
+ * once the peer agreed) says so and they shrink.
+ */
 export function batchSmallFile(
   batch: FrameBatch,
   file: { path: string; data: Uint8Array; mtime: number; mode: number | null },
   verify: boolean,
+  checksum?: Checksum,
+  compress?: SendBodyOptions["compress"],
 ): void {
   const { path, data, mtime, mode } = file;
-  batch.message({ op: "file", path, size: data.byteLength, mtime, mode });
+  batch.message({
+    op: "file",
+    path,
+    size: data.byteLength,
+    mtime,
+    mode,
+    checksum,
+  });
   for (let at = 0; at < data.byteLength; at += DATA_CHUNK_SIZE) {
-    batch.data(data.subarray(at, at + DATA_CHUNK_SIZE));
+    const piece = data.subarray(at, at + DATA_CHUNK_SIZE);
+    const packed = compress?.(piece)
+      ? compressPayload(piece, scratch ??= allocatePayload(DATA_CHUNK_SIZE))
+      : null;
+    if (packed) batch.compressed(packed);
+    else batch.data(piece);
   }
-  batch.end(
-    verify ? { sha256: createHash("sha256").update(data).digest("hex") } : {},
-  );
+  if (!verify) return batch.end({});
+  const hash = startHash(checksum ?? "sha256");
+  hash.update(data);
+  batch.end(digestFields(checksum ?? "sha256", hash.hex()));
 }
 
 /**
