@@ -12,6 +12,7 @@ import {
   agreeChecksum,
   digestFields,
   digestIn,
+  digestOf,
   prefixFields,
   prefixIn,
   repliedChecksum,
@@ -62,6 +63,32 @@ Deno.test("xxh128 hashes that take turns, and peeks between updates, do not dist
   assertEquals(first.hex(), VECTORS[3][2]);
   assertEquals(first.hex(), VECTORS[3][2]);
   assertEquals(new Xxh128().hex(), VECTORS[0][2]);
+});
+
+Deno.test("digestOf gives the reference digests of whole parts without disturbing a running hash", () => {
+  const running = new Xxh128();
+  const data = pattern(300_000);
+  for (const [name, bytes, digest] of VECTORS) {
+    running.update(data.subarray(0, 100_000));
+    assertEquals(digestOf("xxh128", [bytes]), digest, name);
+    const cut = bytes.byteLength >> 1;
+    assertEquals(
+      digestOf("xxh128", [bytes.subarray(0, cut), bytes.subarray(cut)]),
+      digest,
+      `${name} in two parts`,
+    );
+    assertEquals(
+      digestOf("sha256", [bytes.subarray(0, cut), bytes.subarray(cut)]),
+      createHash("sha256").update(bytes).digest("hex"),
+      `${name}, SHA-256`,
+    );
+  }
+  running.update(data.subarray(0, 100_000)).update(new Uint8Array(0));
+  const expected = new Xxh128();
+  for (let i = 0; i < VECTORS.length + 1; i++) {
+    expected.update(data.subarray(0, 100_000));
+  }
+  assertEquals(running.hex(), expected.hex());
 });
 
 Deno.test("a hasher resumed from a file prefix gives the whole file's digest", async () => {

@@ -17,7 +17,7 @@ import type {
   MessageWriter,
   SendBodyOptions,
 } from "../protocol/message_writer.ts";
-import { digestIn } from "./checksum.ts";
+import { digestIn, digestOf } from "./checksum.ts";
 import { readFull } from "./file_chunks.ts";
 import { type Hasher, skipHashing, startHasher } from "./hasher.ts";
 import type { Throttle } from "./throttle.ts";
@@ -149,14 +149,16 @@ export async function receiveFileBody(
   options: ReceiveOptions,
 ): Promise<ReceivedBody> {
   const checksum = options.checksum ?? "sha256";
-  const hasher = options.verify
-    ? startHasher(pool, checksum)
-    : skipHashing(pool);
   const received: ReceivedBody = { bytes: 0, parts: [], intact: true };
   const file = options.file;
   const write = file
     ? (chunk: Uint8Array) => writeAll(file, chunk)
     : options.write;
+  // Gathered bytes are hashed whole at the end (cheaper per small file
+  // than a running hash); written ones as they pass.
+  const hasher = options.verify && write
+    ? startHasher(pool, checksum)
+    : skipHashing(pool);
   const chunks = body.stream.getReader();
   while (true) {
     let next: ReadableStreamReadResult<Uint8Array>;
@@ -186,8 +188,15 @@ export async function receiveFileBody(
     hasher.update(chunk);
   }
   const trailer = await body.trailer;
-  received.intact = !options.verify ||
-    digestIn(trailer, checksum) === hasher.hex();
+  if (options.verify) {
+    const digest = write
+      ? hasher.hex()
+      : received.bytes <= options.gatherLimit
+      ? digestOf(checksum, received.parts)
+      : undefined;
+    received.intact = digest !== undefined &&
+      digestIn(trailer, checksum) === digest;
+  }
   return received;
 }
 

@@ -17,7 +17,7 @@ import { allocatePayload } from "../protocol/frame_encoder.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
 import type { SendBodyOptions } from "../protocol/message_writer.ts";
 import type { Checksum, Entry, TreeItem } from "../protocol/messages.ts";
-import { digestFields, startHash } from "./checksum.ts";
+import { digestFields, digestOf } from "./checksum.ts";
 import type { ReceivedBody } from "./file_body.ts";
 
 /**
@@ -66,10 +66,8 @@ export function batchSmallFile(
     if (packed) batch.compressed(packed);
     else batch.data(piece);
   }
-  if (!verify) return batch.end({});
-  const hash = startHash(checksum ?? "sha256");
-  hash.update(data);
-  batch.end(digestFields(checksum ?? "sha256", hash.hex()));
+  const agreed = checksum ?? "sha256";
+  batch.end(verify ? digestFields(agreed, digestOf(agreed, [data])) : {});
 }
 
 /**
