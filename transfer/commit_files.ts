@@ -35,9 +35,13 @@ export async function commitFiles(
   files: readonly CommitFile[],
   folders: Iterable<string>,
 ): Promise<(unknown | null)[]> {
+  // Only the syncs run as async ops, all at once, so the file system can
+  // share its journal commits among them. The other calls are synchronous:
+  // a few µs each, where an async op's trip through Deno's blocking pool
+  // cost about three times that (~0.5 s of CPU per 10,000 files received).
   const synced = await Promise.allSettled(files.map(async (entry) => {
     if (entry.error !== undefined) throw entry.error;
-    const file = entry.file ?? await Deno.open(entry.staged, { write: true });
+    const file = entry.file ?? Deno.openSync(entry.staged, { write: true });
     try {
       await file.syncData();
     } finally {
@@ -46,21 +50,23 @@ export async function commitFiles(
     }
   }));
   const now = new Date();
-  const results = await Promise.all(files.map(async (entry, i) => {
+  const results = files.map((entry, i) => {
     try {
       const sync = synced[i];
       if (sync.status === "rejected") throw sync.reason;
-      if (entry.mode !== null) {
-        await Deno.chmod(entry.staged, entry.mode & 0o777);
-      }
-      await Deno.utime(entry.staged, now, new Date(entry.mtime));
-      await Deno.rename(entry.staged, entry.target);
+      if (entry.mode !== null) Deno.chmodSync(entry.staged, entry.mode & 0o777);
+      Deno.utimeSync(entry.staged, now, new Date(entry.mtime));
+      Deno.renameSync(entry.staged, entry.target);
       return null;
     } catch (error) {
-      await Deno.remove(entry.staged).catch(() => {});
+      try {
+        Deno.removeSync(entry.staged);
+      } catch {
+        // Already gone.
+      }
       return error;
     }
-  }));
+  });
   // The renames are durable once their folders are synced.
   await Promise.all([...new Set(folders)].map(syncFolder));
   return results;
