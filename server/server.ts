@@ -18,6 +18,7 @@ import type { LoginThrottle } from "./login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { LocalStore } from "./local_store.ts";
+import { closeConnection } from "./socket_release.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
@@ -67,6 +68,9 @@ interface ServerContext extends SessionContext {
   partialTtlMs: number;
   usersPollMs: number;
 }
+
+/** How long a refused client has to finish its TLS handshake and read why. */
+const REFUSAL_MS = 2000;
 
 /** The first and the longest pause after `accept` fails. */
 const ACCEPT_BACKOFF_MS = { first: 50, max: 2000 };
@@ -238,7 +242,7 @@ export class FtsServer {
       // Frame headers are small writes; Nagle would hold them back.
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       if (this.#sessions.size >= context.maxConnections) {
-        this.#refuse(conn, context.maxConnections, context.log);
+        this.#refuse(conn, context);
         continue;
       }
       const session = new Session(conn, context);
@@ -251,24 +255,37 @@ export class FtsServer {
     }
   }
 
-  #refuse(conn: Deno.Conn, limit: number, log: ServerLog): void {
+  /**
+   * Tells a client beyond the limit that the server is busy, and closes.
+   * Over TLS the message waits for the handshake, so a client that never
+   * makes one is closed after {@linkcode REFUSAL_MS} (and its socket shut
+   * down, see socket_release.ts) instead of holding a descriptor forever.
+   */
+  #refuse(conn: Deno.Conn, context: ServerContext): void {
     const addr = conn.remoteAddr as Deno.NetAddr;
-    log.record({
+    context.log.record({
       peer: `${addr.hostname}:${addr.port}`,
       op: "connect",
       result: "refused: too many connections",
     });
     const writer = new MessageWriter(conn.writable);
-    writer.send({
+    let sent = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const said = writer.send({
       op: "error",
       code: "busy",
-      reason: `the server is at its limit of ${limit} connections`,
-    }).then(() => writer.close(), () => {}).finally(() => {
-      try {
-        conn.close();
-      } catch {
-        // Closed by the writer already.
-      }
+      reason:
+        `the server is at its limit of ${context.maxConnections} connections`,
+    }).then(() => {
+      sent = true;
+      return writer.close();
+    }, () => {});
+    Promise.race([
+      said,
+      new Promise((resolve) => timer = setTimeout(resolve, REFUSAL_MS)),
+    ]).then(() => {
+      clearTimeout(timer);
+      closeConnection(conn, context.tls && !sent);
     });
   }
 

@@ -1,0 +1,141 @@
+/**
+ * TCP connections that never send a ClientHello to a TLS server: at the
+ * login deadline their sessions end and their descriptors are really freed
+ * while the silent peers still hold their ends (Deno alone would keep each
+ * until its peer leaves, see server/socket_release.ts), so do those refused
+ * at the connection limit, and a TLS client is served meanwhile and after.
+ * The silent peers run in a child process, so that every descriptor this
+ * process holds beyond its baseline is a server-side one.
+ *
+ * @module
+ */
+
+import { assertEquals } from "@std/assert";
+import { join } from "@std/path";
+import { Connection } from "../client/connection.ts";
+import { KnownHosts } from "../client/known_hosts.ts";
+import { TransportOpener } from "../client/tls_connect.ts";
+import { createSelfSignedCertificate } from "../server/certificate.ts";
+import { FtsServer } from "../server/server.ts";
+import { ipBytes } from "../server/socket_release.ts";
+import { openDescriptors } from "./helpers/descriptors.ts";
+import { waitFor } from "./helpers/raw_peer.ts";
+
+/**
+ * Opens `count` TCP connections to `hostname:port` once told to on stdin,
+ * says `connected` and holds them, sending nothing, until stdin closes.
+ */
+const SILENT_PEERS = `
+const [hostname, port, count] = Deno.args;
+const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
+await lines.read();
+const held = [];
+for (let i = 0; i < Number(count); i++) {
+  held.push(await Deno.connect({ hostname, port: Number(port) }));
+}
+await Deno.stdout.write(new TextEncoder().encode("connected\\n"));
+while (!(await lines.read()).done);
+`;
+
+/** Whether this machine has an IPv6 loopback. */
+function haveIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const hostname of ["127.0.0.1", "::1"]) {
+  Deno.test({
+    name:
+      `silent TCP connections to a TLS server on ${hostname} give back their descriptors at the handshake deadline while the peers hold them, also beyond the connection limit; a TLS client is served`,
+    ignore: hostname === "::1" && !haveIpv6(),
+    async fn() {
+      const cert = await createSelfSignedCertificate();
+      const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+      const config = await Deno.makeTempDir({ prefix: "fts-config-" });
+      const limit = 10;
+      const server = await FtsServer.start({
+        root,
+        hostname,
+        port: 0,
+        log: null,
+        tls: cert,
+        loginTimeoutMs: 300,
+        maxConnections: limit,
+      });
+      const port = server.addr.port;
+      const peers = new Deno.Command(Deno.execPath(), {
+        args: ["eval", SILENT_PEERS, hostname, String(port), String(2 * limit)],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const stdin = peers.stdin.getWriter();
+      const stdout = peers.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      const tlsClient = async () => {
+        const connection = await Connection.open({ hostname, port }, {
+          transport: new TransportOpener({
+            fingerprint: cert.fingerprint,
+            knownHosts: new KnownHosts(join(config, "known_hosts")),
+          }),
+        });
+        assertEquals(await connection.list(""), []);
+        await connection.close();
+      };
+      try {
+        // Counted with the child's pipes open and before it connects.
+        const baseline = await openDescriptors();
+        await stdin.write(new TextEncoder().encode("go\n"));
+        assertEquals((await stdout.read()).value, "connected\n");
+        // Half of them hold sessions, the other half are refused as busy.
+        await waitFor("the sessions to start", () => server.connections > 0);
+        await waitFor(
+          "descriptors back to the baseline with the peers still connected",
+          async () => await openDescriptors() <= baseline,
+          10_000,
+        );
+        assertEquals(server.connections, 0);
+        // The peers only leave when their stdin closes.
+        await tlsClient();
+      } finally {
+        await stdin.close().catch(() => {});
+        await peers.status;
+        await stdout.cancel().catch(() => {});
+        await server.shutdown(1000);
+        await Deno.remove(root, { recursive: true });
+        await Deno.remove(config, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test("ipBytes reads IPv4, IPv6 and IPv4-mapped addresses as the kernel stores them", () => {
+  const hex = (text: string) => {
+    const bytes = ipBytes(text);
+    return bytes === null ? null : Array.from(
+      bytes,
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+  };
+  const mapped = "00000000000000000000ffff7f000001";
+  assertEquals(hex("127.0.0.1"), mapped);
+  assertEquals(hex("::ffff:127.0.0.1"), mapped);
+  assertEquals(hex("::ffff:7f00:1"), mapped);
+  assertEquals(hex("::1"), "00000000000000000000000000000001");
+  assertEquals(hex("::"), "0".repeat(32));
+  assertEquals(
+    hex("[fe80::1:2%eth0]"),
+    "fe800000000000000000000000010002",
+  );
+  assertEquals(
+    hex("2001:db8:0:1:2:3:4:5"),
+    "20010db8000000010002000300040005",
+  );
+  for (const bad of ["1.2.3", "256.0.0.1", "1::2::3", "1:2:3", "host", ""]) {
+    assertEquals(hex(bad), null, bad);
+  }
+});
