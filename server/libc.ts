@@ -69,6 +69,7 @@ const SYMBOLS = {
     result: "i32",
   },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -265,4 +266,17 @@ export function socketAddress(
     address.set(addressBuffer.subarray(8, 24));
   } else return null;
   return { address, port };
+}
+
+/**
+ * The soft limit on open descriptors (`getrlimit(RLIMIT_NOFILE)`): every
+ * descriptor number is below it. Throws {@linkcode LibcError}.
+ */
+export function descriptorLimit(): number {
+  const lib = load()!;
+  const limits = new BigUint64Array(2);
+  if (lib.getrlimit(7, /* RLIMIT_NOFILE */ new Uint8Array(limits.buffer)) < 0) {
+    throw new LibcError("getrlimit", errno(lib));
+  }
+  return Number(limits[0]);
 }

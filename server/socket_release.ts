@@ -19,13 +19,14 @@
  * once, the handshake fails and Deno frees the descriptor. That costs a
  * scan of `/proc/self/fd` for such connections (those that missed their
  * handshake deadline, or were refused at the connection limit), and nothing
- * on the hot path. Without libc (not Linux, no `--allow-ffi`) or `/proc` the
+ * on the hot path, also when no descriptor is left to list them with. Without libc (not Linux, no `--allow-ffi`) or `/proc` the
  * connection is only closed, and its descriptor stays until the peer goes.
  *
  * @module
  */
 
 import {
+  descriptorLimit,
   haveLibc,
   type InetAddress,
   shutdownSocket,
@@ -67,15 +68,8 @@ function scan(): void {
   const wanted = new Set(pending);
   pending.clear();
   const peers = new Set([...wanted].map((both) => both.split(" ")[0]));
-  let names: Iterable<Deno.DirEntry>;
-  try {
-    names = Deno.readDirSync("/proc/self/fd");
-  } catch {
-    return; // No /proc, or not allowed to read it: closed is all we can do.
-  }
-  for (const { name } of names) {
+  for (const fd of descriptors()) {
     if (wanted.size === 0) return;
-    const fd = Number(name);
     // The peer first: it tells apart the listener and most other sockets.
     const peer = socketAddress(fd, "peer");
     if (peer === null || !peers.has(key(peer))) continue;
@@ -88,6 +82,34 @@ function scan(): void {
       // Gone meanwhile: freed already.
     }
   }
+}
+
+/**
+ * The numbers of the open descriptors, from `/proc/self/fd`. Listing that
+ * needs a descriptor itself, and the case that matters most is the one
+ * where none is left (silent connections used them up): then every number
+ * below the descriptor limit is tried, which at that point are about as
+ * many as there are open ones.
+ */
+function* descriptors(): Generator<number> {
+  let names: string[] | undefined;
+  try {
+    names = [...Deno.readDirSync("/proc/self/fd")].map((entry) => entry.name);
+  } catch {
+    // Out of descriptors, no /proc, or not allowed to read it.
+  }
+  if (names !== undefined) {
+    for (const name of names) yield Number(name);
+    return;
+  }
+  let limit = 0;
+  try {
+    limit = descriptorLimit();
+  } catch {
+    return; // Closed is all that can be done.
+  }
+  // Capped at Linux's default most (fs.nr_open) for an unlimited setting.
+  for (let fd = 0; fd < Math.min(limit, 1 << 20); fd++) yield fd;
 }
 
 function key({ address, port }: InetAddress): string {

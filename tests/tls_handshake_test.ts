@@ -3,7 +3,9 @@
  * login deadline their sessions end and their descriptors are really freed
  * while the silent peers still hold their ends (Deno alone would keep each
  * until its peer leaves, see server/socket_release.ts), so do those refused
- * at the connection limit, and a TLS client is served meanwhile and after.
+ * at the connection limit, and a TLS client is served meanwhile and after;
+ * `fts serve --tls` under a low descriptor limit outlasts more silent
+ * connections than it has descriptors.
  * The silent peers run in a child process, so that every descriptor this
  * process holds beyond its baseline is a server-side one.
  *
@@ -19,7 +21,8 @@ import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { FtsServer } from "../server/server.ts";
 import { ipBytes } from "../server/socket_release.ts";
 import { openDescriptors } from "./helpers/descriptors.ts";
-import { waitFor } from "./helpers/raw_peer.ts";
+import { MAIN, runFts } from "./helpers/cli.ts";
+import { HOST, waitFor } from "./helpers/raw_peer.ts";
 
 /**
  * Opens `count` TCP connections to `hostname:port` once told to on stdin,
@@ -112,6 +115,79 @@ for (const hostname of ["127.0.0.1", "::1"]) {
     },
   });
 }
+
+/** How many descriptors process `pid` has open, counted by `ls`. */
+async function descriptorsOf(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", {
+    args: [`/proc/${pid}/fd`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
+}
+
+Deno.test("fts serve --tls under ulimit -n 64 outlasts 100 silent connections held open: its descriptors come back and a TLS client is served", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const serverConfig = await Deno.makeTempDir({ prefix: "fts-config-" });
+  const clientConfig = await Deno.makeTempDir({ prefix: "fts-config-" });
+  const command =
+    `ulimit -n 64 && exec "$0" run -A "$1" serve "$2" --host ${HOST} --port 0 --tls --login-timeout 1`;
+  const child = new Deno.Command("sh", {
+    args: ["-c", command, Deno.execPath(), MAIN, root],
+    env: { FTS_CONFIG_DIR: serverConfig },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const log: string[] = [];
+  const logDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void log.push(text) }),
+  );
+  const silent: Deno.TcpConn[] = [];
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let banner = "";
+    while (!/fingerprint \S+\n/.test(banner)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`fts serve did not start: ${banner}`);
+      banner += value;
+    }
+    reader.releaseLock();
+    const port = Number(/listening on [\d.]+:(\d+)/.exec(banner)?.[1]);
+    const fingerprint = /fingerprint (\S+)/.exec(banner)![1];
+    const baseline = await descriptorsOf(child.pid);
+    // More than the limit: the later ones wait in the backlog meanwhile.
+    for (let i = 0; i < 100; i++) {
+      silent.push(await Deno.connect({ hostname: HOST, port }));
+    }
+    await waitFor(
+      "every silent session to end at the deadline",
+      () => log.join("").split("closed: no login in time").length > 100,
+      30_000,
+    );
+    await waitFor(
+      "the server's descriptors back to the baseline",
+      async () => await descriptorsOf(child.pid) <= baseline,
+    );
+    // The silent peers still hold all their ends.
+    assertEquals(silent.length, 100);
+    const listed = await runFts(
+      ["connect", `${HOST}:${port}`, "ls", "--fingerprint", fingerprint],
+      { env: { FTS_CONFIG_DIR: clientConfig }, timeoutMs: 20_000 },
+    );
+    assertEquals(listed.code, 0, listed.stderr);
+  } finally {
+    for (const conn of silent) conn.close();
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await logDone.catch(() => {});
+    for (const dir of [root, serverConfig, clientConfig]) {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
 
 Deno.test("ipBytes reads IPv4, IPv6 and IPv4-mapped addresses as the kernel stores them", () => {
   const hex = (text: string) => {
