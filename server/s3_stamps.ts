@@ -61,8 +61,16 @@ export class Stamps {
   /**
    * Writes a stamp for file `name` in folder `dir`. Best effort: without it
    * a listing asks the object itself, so a failure here fails nothing.
+   * Without `older` (a file the caller knows was new) no older stamps are
+   * looked for; one left over from a deleted file is ignored by listings,
+   * its ETag being another, and deleted when a listing meets it.
    */
-  async put(dir: string[], name: string, stamp: Stamp): Promise<void> {
+  async put(
+    dir: string[],
+    name: string,
+    stamp: Stamp,
+    options: { older?: boolean } = {},
+  ): Promise<void> {
     const key = `${this.folderKey(dir)}${name}~${bareEtag(stamp.etag)}~${
       Math.round(stamp.mtime)
     }~${stamp.mode === null ? "-" : stamp.mode.toString(8)}`;
@@ -72,6 +80,7 @@ export class Stamps {
     } catch {
       return; // best effort, as said
     }
+    if (options.older === false) return;
     // Then the older stamps of the name go, in the background (a listing
     // costs ~40 ms on the local gateway). Same content stamped again has
     // the same ETag; until the old stamp is gone, a listing sees two stamps
