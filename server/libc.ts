@@ -70,6 +70,10 @@ const SYMBOLS = {
   },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -279,4 +283,30 @@ export function descriptorLimit(): number {
     throw new LibcError("getrlimit", errno(lib));
   }
   return Number(limits[0]);
+}
+
+const tcpInfo = new Uint8Array(256);
+const tcpInfoView = new DataView(tcpInfo.buffer);
+const tcpInfoLength = new Uint32Array(1);
+// struct tcp_info (linux/tcp.h): tcpi_bytes_received is the u64 at 128,
+// there since Linux 4.1.
+const BYTES_RECEIVED_OFFSET = 128;
+
+/**
+ * How many bytes the peer of TCP socket `fd` has sent so far
+ * (`getsockopt(TCP_INFO)`), or null when `fd` is no TCP socket or the
+ * kernel does not say.
+ */
+export function tcpBytesReceived(fd: number): number | null {
+  const lib = load()!;
+  tcpInfoLength[0] = tcpInfo.byteLength;
+  const result = lib.getsockopt(
+    fd,
+    6, /* IPPROTO_TCP */
+    11, /* TCP_INFO */
+    tcpInfo,
+    new Uint8Array(tcpInfoLength.buffer),
+  );
+  if (result < 0 || tcpInfoLength[0] < BYTES_RECEIVED_OFFSET + 8) return null;
+  return Number(tcpInfoView.getBigUint64(BYTES_RECEIVED_OFFSET, true));
 }

@@ -50,7 +50,8 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /**
    * Close connections that have not finished the TLS handshake, `hello` and
-   * the login this long after connecting. Default 20 seconds.
+   * the login this long after connecting, and HTTP connections that have
+   * sent nothing. Default 20 seconds.
    */
   loginTimeoutMs?: number;
   /** How often to look for changes of the users file. Default 2 seconds. */
@@ -172,6 +173,7 @@ export class FtsServer {
     const readOnly = options.readOnly ?? false;
     const maxConnections = options.maxConnections ?? 256;
     const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+    const loginTimeoutMs = options.loginTimeoutMs ?? 20_000;
     let http: HttpFrontEnd | null = null;
     try {
       http = options.http
@@ -185,6 +187,7 @@ export class FtsServer {
           allowBasicInsecure: options.httpAllowBasicInsecure,
           maxRequests: maxConnections,
           idleTimeoutMs,
+          silentTimeoutMs: loginTimeoutMs,
         })
         : null;
     } catch (error) {
@@ -201,7 +204,7 @@ export class FtsServer {
       tls: options.tls !== undefined,
       logins,
       idleTimeoutMs,
-      loginTimeoutMs: options.loginTimeoutMs ?? 20_000,
+      loginTimeoutMs,
       usersPollMs: options.usersPollMs ?? 2000,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,

@@ -91,7 +91,7 @@ function scan(): void {
  * below the descriptor limit is tried, which at that point are about as
  * many as there are open ones.
  */
-function* descriptors(): Generator<number> {
+export function* descriptors(): Generator<number> {
   let names: string[] | undefined;
   try {
     names = [...Deno.readDirSync("/proc/self/fd")].map((entry) => entry.name);
@@ -112,7 +112,8 @@ function* descriptors(): Generator<number> {
   for (let fd = 0; fd < Math.min(limit, 1 << 20); fd++) yield fd;
 }
 
-function key({ address, port }: InetAddress): string {
+/** A socket address as a string, to compare and look up. */
+export function key({ address, port }: InetAddress): string {
   return `${address.join(".")}/${port}`;
 }
 

@@ -5,7 +5,8 @@
  * until its peer leaves, see server/socket_release.ts), so do those refused
  * at the connection limit, and a TLS client is served meanwhile and after;
  * `fts serve --tls` under a low descriptor limit outlasts more silent
- * connections than it has descriptors.
+ * connections than it has descriptors; and the HTTP front-end, plain or
+ * TLS, closes connections that send nothing at the same deadline.
  * The silent peers run in a child process, so that every descriptor this
  * process holds beyond its baseline is a server-side one.
  *
@@ -40,6 +41,45 @@ await Deno.stdout.write(new TextEncoder().encode("connected\\n"));
 while (!(await lines.read()).done);
 `;
 
+/** The silent peers of {@linkcode SILENT_PEERS} in a child process. */
+interface SilentPeers {
+  /**
+   * Has them connect; returns this process's descriptor count from before
+   * (with the child's pipes open).
+   */
+  connect(): Promise<number>;
+  /** Has them leave and waits for the child to end. */
+  leave(): Promise<void>;
+}
+
+function silentPeers(
+  hostname: string,
+  port: number,
+  count: number,
+): SilentPeers {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", SILENT_PEERS, hostname, String(port), String(count)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  return {
+    async connect() {
+      const baseline = await openDescriptors();
+      await stdin.write(new TextEncoder().encode("go\n"));
+      assertEquals((await stdout.read()).value, "connected\n");
+      return baseline;
+    },
+    async leave() {
+      await stdin.close().catch(() => {});
+      await child.status;
+      await stdout.cancel().catch(() => {});
+    },
+  };
+}
+
 /** Whether this machine has an IPv6 loopback. */
 function haveIpv6(): boolean {
   try {
@@ -70,15 +110,7 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         maxConnections: limit,
       });
       const port = server.addr.port;
-      const peers = new Deno.Command(Deno.execPath(), {
-        args: ["eval", SILENT_PEERS, hostname, String(port), String(2 * limit)],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const stdin = peers.stdin.getWriter();
-      const stdout = peers.stdout.pipeThrough(new TextDecoderStream())
-        .getReader();
+      const peers = silentPeers(hostname, port, 2 * limit);
       const tlsClient = async () => {
         const connection = await Connection.open({ hostname, port }, {
           transport: new TransportOpener({
@@ -90,12 +122,13 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         await connection.close();
       };
       try {
-        // Counted with the child's pipes open and before it connects.
-        const baseline = await openDescriptors();
-        await stdin.write(new TextEncoder().encode("go\n"));
-        assertEquals((await stdout.read()).value, "connected\n");
-        // Half of them hold sessions, the other half are refused as busy.
-        await waitFor("the sessions to start", () => server.connections > 0);
+        const baseline = await peers.connect();
+        // Half of them hold sessions, the other half are refused as busy
+        // (and held for a while to be told so).
+        await waitFor(
+          "the refused connections to be held",
+          async () => await openDescriptors() >= baseline + limit,
+        );
         await waitFor(
           "descriptors back to the baseline with the peers still connected",
           async () => await openDescriptors() <= baseline,
@@ -105,14 +138,54 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         // The peers only leave when their stdin closes.
         await tlsClient();
       } finally {
-        await stdin.close().catch(() => {});
-        await peers.status;
-        await stdout.cancel().catch(() => {});
+        await peers.leave();
         await server.shutdown(1000);
         await Deno.remove(root, { recursive: true });
         await Deno.remove(config, { recursive: true });
       }
     },
+  });
+}
+
+for (const tls of [false, true]) {
+  const scheme = tls ? "https" : "http";
+  Deno.test(`TCP connections that send nothing to the ${scheme} front-end are closed at the login deadline while the peers hold them; a browser request is served`, async () => {
+    const cert = tls ? await createSelfSignedCertificate() : undefined;
+    const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+    const server = await FtsServer.start({
+      root,
+      hostname: HOST,
+      port: 0,
+      log: null,
+      tls: cert,
+      loginTimeoutMs: 300,
+      http: { hostname: HOST, port: 0 },
+    });
+    const port = server.http!.addr.port;
+    const peers = silentPeers(HOST, port, 20);
+    const client = cert
+      ? Deno.createHttpClient({ caCerts: [cert.certPem] })
+      : undefined;
+    try {
+      const baseline = await peers.connect();
+      await waitFor(
+        "the connections to be accepted",
+        async () => await openDescriptors() >= baseline + 20,
+      );
+      await waitFor(
+        "descriptors back to the baseline with the peers still connected",
+        async () => await openDescriptors() <= baseline,
+        10_000,
+      );
+      const response = await fetch(`${scheme}://${HOST}:${port}/`, { client });
+      await response.body?.cancel();
+      assertEquals(response.status, 200);
+    } finally {
+      client?.close();
+      await peers.leave();
+      await server.shutdown(1000);
+      await Deno.remove(root, { recursive: true });
+    }
   });
 }
 
