@@ -92,14 +92,15 @@ function scan(): void {
  * many as there are open ones.
  */
 export function* descriptors(): Generator<number> {
-  let names: string[] | undefined;
+  let names: Deno.DirEntry[] | undefined;
   try {
-    names = [...Deno.readDirSync("/proc/self/fd")].map((entry) => entry.name);
-  } catch {
-    // Out of descriptors, no /proc, or not allowed to read it.
+    names = [...Deno.readDirSync("/proc/self/fd")];
+  } catch (error) {
+    // No /proc, or not allowed to read it: nothing to be done.
+    if (!outOfDescriptors(error)) return;
   }
   if (names !== undefined) {
-    for (const name of names) yield Number(name);
+    for (const { name } of names) yield Number(name);
     return;
   }
   let limit = 0;
@@ -110,6 +111,11 @@ export function* descriptors(): Generator<number> {
   }
   // Capped at Linux's default most (fs.nr_open) for an unlimited setting.
   for (let fd = 0; fd < Math.min(limit, 1 << 20); fd++) yield fd;
+}
+
+function outOfDescriptors(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === "EMFILE" ||
+    /os error 24\b/.test(String(error));
 }
 
 /** A socket address as a string, to compare and look up. */
