@@ -7,8 +7,8 @@
  * `fts serve --tls` under a low descriptor limit outlasts more silent
  * connections than it has descriptors; and the HTTP front-end, plain or
  * TLS, closes connections that send nothing at the same deadline.
- * The silent peers run in a child process, so that every descriptor this
- * process holds beyond its baseline is a server-side one.
+ * The silent peers run in a child process, so that the sockets counted here
+ * on the server's port are the server's ends only.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import { TransportOpener } from "../client/tls_connect.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { FtsServer } from "../server/server.ts";
 import { ipBytes } from "../server/socket_release.ts";
-import { openDescriptors } from "./helpers/descriptors.ts";
+import { connectionsOn } from "./helpers/descriptors.ts";
 import { MAIN, runFts } from "./helpers/cli.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";
 
@@ -43,11 +43,8 @@ while (!(await lines.read()).done);
 
 /** The silent peers of {@linkcode SILENT_PEERS} in a child process. */
 interface SilentPeers {
-  /**
-   * Has them connect; returns this process's descriptor count from before
-   * (with the child's pipes open).
-   */
-  connect(): Promise<number>;
+  /** Has them connect. */
+  connect(): Promise<void>;
   /** Has them leave and waits for the child to end. */
   leave(): Promise<void>;
 }
@@ -67,10 +64,8 @@ function silentPeers(
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   return {
     async connect() {
-      const baseline = await openDescriptors();
       await stdin.write(new TextEncoder().encode("go\n"));
       assertEquals((await stdout.read()).value, "connected\n");
-      return baseline;
     },
     async leave() {
       await stdin.close().catch(() => {});
@@ -122,16 +117,16 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         await connection.close();
       };
       try {
-        const baseline = await peers.connect();
+        await peers.connect();
         // Half of them hold sessions, the other half are refused as busy
         // (and held for a while to be told so).
         await waitFor(
           "the refused connections to be held",
-          async () => await openDescriptors() >= baseline + limit,
+          () => connectionsOn(port) >= limit,
         );
         await waitFor(
-          "descriptors back to the baseline with the peers still connected",
-          async () => await openDescriptors() <= baseline,
+          "no server-side socket left with the peers still connected",
+          () => connectionsOn(port) === 0,
           10_000,
         );
         assertEquals(server.connections, 0);
@@ -167,14 +162,14 @@ for (const tls of [false, true]) {
       ? Deno.createHttpClient({ caCerts: [cert.certPem] })
       : undefined;
     try {
-      const baseline = await peers.connect();
+      await peers.connect();
       await waitFor(
         "the connections to be accepted",
-        async () => await openDescriptors() >= baseline + 20,
+        () => connectionsOn(port) === 20,
       );
       await waitFor(
-        "descriptors back to the baseline with the peers still connected",
-        async () => await openDescriptors() <= baseline,
+        "no server-side socket left with the peers still connected",
+        () => connectionsOn(port) === 0,
         10_000,
       );
       const response = await fetch(`${scheme}://${HOST}:${port}/`, { client });
