@@ -157,7 +157,9 @@ Deno.test("fts get cut off by a shutdown tells the user the server shut down and
       "--limit-rate",
       "4M",
     ], { timeoutMs: 30_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Under way (its partial growing) before the signal, however slowly
+    // the client started.
+    await waitForPartial(work, (name) => name.startsWith(".fts-partial-"), 1);
     await serve.stop("SIGTERM");
     const { code, stderr } = await getting;
     assertEquals(code, 1, stderr);
