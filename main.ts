@@ -47,9 +47,12 @@ Lists or forgets the servers whose TLS certificates were trusted (the
 known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). After removing a
 server, the next connection asks about its certificate again.`;
 
-const SERVE_HELP = `Usage: fts serve [DIR] [options]
+const SERVE_HELP = `Usage: fts serve [DIR | s3://BUCKET[/PREFIX]] [options]
 
-Serves DIR (default ./data, created if missing) to fts clients. The first line
+Serves DIR (default ./data, created if missing) to fts clients, or the
+objects under PREFIX in an S3 bucket (AWS S3 or an S3-compatible store; it
+reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION
+and AWS_ENDPOINT_URL, as every S3 tool does). The first line
 printed is "fts listening on HOST:PORT". Logs one line per connection and per
 operation on stderr. SIGINT/SIGTERM stop accepting connections and let running
 transfers finish (a second signal stops at once).
@@ -85,6 +88,10 @@ Options:
                          prints "fts http listening on HOST:PORT"
   --http-allow-basic-insecure
                          accept HTTP Basic logins (--users) over plain HTTP
+  --s3-path-style        address the bucket as ENDPOINT/BUCKET (the default
+                         when AWS_ENDPOINT_URL is set)
+  --s3-virtual-host      address the bucket as BUCKET.ENDPOINT (the default
+                         for AWS)
   --debug                show stack traces`;
 
 const CONNECT_HELP =
@@ -228,6 +235,8 @@ export async function main(
       "verbose",
       "http-allow-basic-insecure",
       "compress",
+      "s3-path-style",
+      "s3-virtual-host",
     ],
     string: [
       "cert",
@@ -292,9 +301,23 @@ export async function main(
         return 0;
       case "serve":
         if (flags.help) return io.out(SERVE_HELP), 0;
-        if (rest.length > 1) throw new UsageError("serve takes one folder");
+        if (rest.length > 1) {
+          throw new UsageError("serve takes one folder or s3:// address");
+        }
         if ((flags.cert === undefined) !== (flags.key === undefined)) {
           throw new UsageError("--cert and --key go together");
+        }
+        if (
+          rest[0]?.startsWith("s3://") && flags["partial-limit"] !== undefined
+        ) {
+          throw new UsageError(
+            "--partial-limit caps a folder's staging area; unfinished S3 uploads are bounded by --partial-ttl",
+          );
+        }
+        if (flags["s3-path-style"] && flags["s3-virtual-host"]) {
+          throw new UsageError(
+            "--s3-path-style and --s3-virtual-host cannot go together",
+          );
         }
         await serveCommand({
           root: rest[0] ?? "./data",
@@ -330,6 +353,11 @@ export async function main(
             ? undefined
             : httpAddress(flags.http, flags.host ?? "0.0.0.0"),
           httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
+          s3: flags["s3-path-style"]
+            ? { pathStyle: true }
+            : flags["s3-virtual-host"]
+            ? { pathStyle: false }
+            : undefined,
           announce: io.out,
         });
         return 0;

@@ -278,8 +278,11 @@ export class CommandRunner {
         return await c.remove(this.remote(args[0]), settings.recursive);
       case "mkdir":
         return await c.mkdir(this.remote(args[0]));
-      case "mv":
-        return await c.move(this.remote(args[0]), this.remote(args[1]));
+      case "mv": {
+        const notice = await c.move(this.remote(args[0]), this.remote(args[1]));
+        if (notice) this.#reporter.info(notice);
+        return;
+      }
     }
   }
 

@@ -360,14 +360,24 @@ export class Connection {
     await this.#expectOk({ op: "mkdir", path }, `create folder "${path}"`);
   }
 
-  /** Renames or moves a path; into a folder if `to` is one. */
-  async move(from: string, to: string): Promise<void> {
-    await this.#expectOk({ op: "mv", from, to }, `move "${from}" to "${to}"`);
+  /**
+   * Renames or moves a path; into a folder if `to` is one. Returns the
+   * server's notice about it, if any (not atomic on an object store).
+   */
+  async move(from: string, to: string): Promise<string | undefined> {
+    return await this.#expectOk(
+      { op: "mv", from, to },
+      `move "${from}" to "${to}"`,
+    );
   }
 
-  async #expectOk(request: Message, action: string): Promise<void> {
+  async #expectOk(
+    request: Message,
+    action: string,
+  ): Promise<string | undefined> {
     const reply = await this.request(request, action);
     if (reply.op !== "ok") throw unexpected(reply, action);
+    return typeof reply.notice === "string" ? reply.notice : undefined;
   }
 
   /** Logs out politely and closes the connection. */

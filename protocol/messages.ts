@@ -138,6 +138,11 @@ export interface Ping {
 /** A request succeeded and has nothing to return. */
 export interface Ok {
   op: "ok";
+  /**
+   * Something the user should know about how it was done (a folder moved
+   * object by object on S3); clients show it as one line.
+   */
+  notice?: string;
 }
 /** Lists a folder; answered by `listing`. */
 export interface ListRequest {
@@ -450,7 +455,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   error: { code: "code", reason: "string" },
   notice: { message: "string", "shutdown?": "boolean" },
   ping: {},
-  ok: {},
+  ok: { "notice?": "string" },
   ls: { path: "string", "hash?": "boolean", "checksum?": "string" },
   listing: { path: "string" },
   stat: { path: "string", "hash?": "boolean", "checksum?": "string" },

@@ -9,6 +9,7 @@
 
 import {
   AlreadyExistsError,
+  type Checksum,
   ConnectionError,
   type Digests,
   type Entry,
@@ -27,6 +28,7 @@ import { fileChunks } from "../transfer/file_chunks.ts";
 import {
   createHasher,
   type Hasher,
+  resumeHasher,
   skipHashing,
   startHasher,
 } from "../transfer/hasher.ts";
@@ -43,7 +45,7 @@ import type { BufferPool } from "../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../transfer/tree_manifest.ts";
 import { normalizePath } from "./remote_path.ts";
-import type { Store } from "./store.ts";
+import type { Store, Upload } from "./store.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -197,25 +199,22 @@ export async function put(
   const upload = await store.beginUpload(path, {
     size: request.size,
     mtime: request.mtime,
+    mode: request.mode,
     resume,
   });
   let keep = upload.resumable;
   try {
     const checksum = agreeChecksum(request.checksum);
-    const ready: Ready = { op: "ready", offset: upload.offset };
+    let prefix: Hasher | null = null;
+    if (upload.offset > 0 && request.verify) {
+      prefix = await stagedHasher(upload, pool, checksum);
+    }
+    // Staged bytes whose hash cannot be continued are sent again.
+    const ready: Ready = { op: "ready", offset: prefix ? upload.offset : 0 };
     // Only a client that asked gets the new fields: older ones never did.
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
-    let prefix: Hasher | null = null;
-    if (upload.offset > 0 && request.verify) {
-      const staged = await upload.openStaged();
-      try {
-        prefix = await createHasher(pool, checksum, staged, upload.offset);
-      } finally {
-        staged.close();
-      }
-      Object.assign(ready, prefixFields(checksum, prefix.hex()));
-    }
+    if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     await io.writer.send(ready);
     const data = await io.reader.read();
     if (data === null) {
@@ -223,7 +222,7 @@ export async function put(
     }
     if (
       data.op !== "data" ||
-      (data.offset !== 0 && data.offset !== upload.offset)
+      (data.offset !== 0 && data.offset !== ready.offset)
     ) {
       throw new ProtocolError(`unexpected "${data.op}" during an upload`);
     }
@@ -235,13 +234,36 @@ export async function put(
       : startHasher(pool, checksum);
     let received = 0;
     await upload.truncate(offset);
+    const interval = upload.checkpointInterval;
     const body = io.reader.body();
     await body.stream.pipeTo(
       new WritableStream<Uint8Array>({
         async write(chunk) {
-          await upload.write(chunk);
-          received += chunk.byteLength;
-          hasher.update(chunk);
+          // A store that keeps hash states (S3) gets one at each of its
+          // checkpoints, so a later run can resume from there.
+          let at = 0;
+          while (interval > 0) {
+            const cut = interval - ((offset + received) % interval);
+            if (cut > chunk.byteLength - at) break;
+            const piece = chunk.subarray(at, at + cut);
+            hasher.update(piece);
+            await upload.write(piece, hasher.save() ?? undefined);
+            at += cut;
+            received += cut;
+          }
+          if (at === 0) {
+            await upload.write(chunk);
+            received += chunk.byteLength;
+            hasher.update(chunk);
+            return;
+          }
+          const rest = chunk.subarray(at);
+          if (rest.byteLength > 0) {
+            hasher.update(rest);
+            await upload.write(rest);
+            received += rest.byteLength;
+          }
+          pool.give(chunk);
         },
       }),
     );
@@ -282,6 +304,27 @@ export async function put(
   }
 }
 
+/**
+ * A hasher holding the first `upload.offset` bytes an earlier run staged:
+ * from the hash state the store kept, or by reading them back. Null when
+ * neither works (a state of another checksum), so the upload starts afresh.
+ */
+async function stagedHasher(
+  upload: Upload,
+  pool: BufferPool,
+  checksum: Checksum,
+): Promise<Hasher | null> {
+  if (upload.hashState) {
+    return resumeHasher(pool, checksum, upload.hashState);
+  }
+  const staged = await upload.openStaged();
+  try {
+    return await createHasher(pool, checksum, staged, upload.offset);
+  } finally {
+    staged.close();
+  }
+}
+
 /** `rm`: a file, or a folder (with `recursive`). */
 export async function remove(
   io: RequestIo,
@@ -315,7 +358,16 @@ export async function move(
   let to = normalizePath(request.to);
   const target = await store.stat(to, { follow: true }).catch(() => null);
   if (target?.type === "dir") to = joinTree(to, from.split("/").at(-1) ?? "");
+  const folder = !store.capabilities.atomicFolderMove &&
+    (await store.stat(from).catch(() => null))?.type === "dir";
   await store.move(from, to);
-  await io.writer.send({ op: "ok" });
+  await io.writer.send({
+    op: "ok",
+    // An object store moves a folder object by object: say so, as the
+    // README does, since readers could have seen it half moved.
+    notice: folder
+      ? `moved "${from}" object by object: the object store has no atomic folder move, so others could see it half moved meanwhile`
+      : undefined,
+  });
   return { path: `${request.from} -> ${request.to}` };
 }

@@ -72,6 +72,11 @@ export class LocalStore implements Store {
     return new LocalStore(root, options.partialLimit ?? Infinity);
   }
 
+  /** Removes partial uploads untouched for `ttlMs` from the staging area. */
+  sweep(ttlMs: number): Promise<number> {
+    return this.staging.sweep(ttlMs);
+  }
+
   /**
    * Starts the store's worker thread now, as a server does at its start, so
    * the first tree transfer does not wait for it and its descriptors belong
@@ -559,6 +564,9 @@ export class LocalStore implements Store {
 class LocalUpload implements Upload {
   readonly offset: number;
   readonly resumable: boolean;
+  /** The staged prefix is read back instead. */
+  readonly hashState = null;
+  readonly checkpointInterval = 0;
   #store: LocalStore;
   #target: readonly string[];
   #staging: Folder;

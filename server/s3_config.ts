@@ -10,6 +10,7 @@
 
 import { InvalidPathError, IoError } from "../protocol/errors.ts";
 import type { Store } from "./store.ts";
+import type { S3StoreOptions } from "./s3_store.ts";
 
 /** Everything the S3 client needs; the secret never leaves it. */
 export interface S3Config {
@@ -103,8 +104,8 @@ export function s3ConfigFrom(
  */
 export async function openS3Store(
   target: string,
-  overrides: S3ConfigOverrides = {},
+  options: S3StoreOptions = {},
 ): Promise<Store> {
   const { S3Store } = await import("./s3_store.ts");
-  return await S3Store.open(target, overrides);
+  return await S3Store.open(target, options);
 }

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { pooledMap as untypedPooledMap } from "@std/async/pool";
+import { pooledMap } from "./pooled_map.ts";
 import {
   AlreadyExistsError,
   type Entry,
@@ -51,11 +51,15 @@ import {
   DEFAULT_TUNING,
   metaHeaders,
   S3Upload,
-  type S3UploadOptions,
   sweepUploads,
   type UploadTuning,
 } from "./s3_upload.ts";
-import type { Store, StoreCapabilities, WalkItem } from "./store.ts";
+import type {
+  Store,
+  StoreCapabilities,
+  UploadOptions,
+  WalkItem,
+} from "./store.ts";
 import { bareEtag, type ListedStamp, type Stamp, Stamps } from "./s3_stamps.ts";
 import {
   copyObject,
@@ -82,13 +86,6 @@ const MAX_KEY_BYTES = 1024;
 const COPY_CONCURRENCY = 8;
 const FOLDER_TYPE = "application/x-directory";
 const encoder = new TextEncoder();
-
-/** std's `pooledMap` (untyped from npm), results in input order. */
-const pooledMap = untypedPooledMap as <T, R>(
-  limit: number,
-  items: Iterable<T>,
-  map: (item: T) => Promise<R>,
-) => AsyncIterable<R>;
 
 /** Whether a name another tool gave a key can be shown as an fts name. */
 function safeName(name: string, atRoot: boolean): boolean {
@@ -244,7 +241,7 @@ export class S3Store implements Store {
     }
   }
 
-  async beginUpload(path: string, options: S3UploadOptions): Promise<S3Upload> {
+  async beginUpload(path: string, options: UploadOptions): Promise<S3Upload> {
     const segments = remoteSegments(path);
     if (segments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be replaced");
@@ -480,11 +477,11 @@ export class S3Store implements Store {
 
   /**
    * Aborts fts's unfinished uploads older than `ttlMs` and deletes their
-   * records (the S3 side of `--partial-ttl`). Not in the `Store` interface.
+   * records (the S3 side of `--partial-ttl`).
    *
    * @returns how many uploads were aborted.
    */
-  async sweepStaleUploads(ttlMs: number): Promise<number> {
+  async sweep(ttlMs: number): Promise<number> {
     return await sweepUploads(this.client, this.#prefix, this.#staging, ttlMs);
   }
 

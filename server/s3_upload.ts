@@ -61,12 +61,6 @@ export const DEFAULT_TUNING: UploadTuning = {
   concurrency: 4,
 };
 
-/** {@linkcode UploadOptions} plus what S3 needs at creation to avoid a copy. */
-export interface S3UploadOptions extends UploadOptions {
-  /** Permission bits known at the start (metadata is fixed at CreateMultipartUpload). */
-  mode?: number | null;
-}
-
 /** Where an upload goes and how it is made. */
 export interface UploadTarget {
   client: S3Client;
@@ -118,9 +112,8 @@ export class S3Upload implements Upload {
   readonly resumable: boolean;
   /**
    * The caller's hash state after the first {@linkcode offset} bytes, saved
-   * by an earlier run (null when starting afresh). Not yet in the `Upload`
-   * interface: a resume on S3 needs it, since {@linkcode openStaged} cannot
-   * read an unfinished upload back.
+   * by an earlier run (null when starting afresh): a resume on S3 needs it,
+   * since {@linkcode openStaged} cannot read an unfinished upload back.
    */
   readonly hashState: Uint8Array | null;
   /** Bytes between two points where {@linkcode write} keeps a hash state. */
@@ -142,7 +135,7 @@ export class S3Upload implements Upload {
 
   private constructor(
     target: UploadTarget,
-    options: S3UploadOptions,
+    options: UploadOptions,
     partSize: number,
     resumed?: {
       uploadId: string;
@@ -173,7 +166,7 @@ export class S3Upload implements Upload {
    */
   static async begin(
     target: UploadTarget,
-    options: S3UploadOptions,
+    options: UploadOptions,
   ): Promise<S3Upload> {
     const partSize = partSizeFor(options.size, target.tuning.partSize);
     if (options.size === null || options.size <= target.tuning.partSize) {

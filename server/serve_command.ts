@@ -5,7 +5,7 @@
  */
 
 import { resolve } from "@std/path";
-import { InvalidPathError, WrongTypeError } from "../protocol/mod.ts";
+import { FtsError, InvalidPathError, WrongTypeError } from "../protocol/mod.ts";
 import { configDir } from "../transfer/config_dir.ts";
 import {
   type CertificateKeyPair,
@@ -13,6 +13,7 @@ import {
   loadOrCreateCertificate,
 } from "./certificate.ts";
 import { FtsServer, type ServerOptions } from "./server.ts";
+import { isS3Target } from "./s3_config.ts";
 
 /** Options of `fts serve`, already parsed. */
 export interface ServeCommandOptions extends Omit<ServerOptions, "tls"> {
@@ -59,29 +60,36 @@ export function parseDuration(text: string): number {
 export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.root)) {
-    // Not a folder name: without this, "s3://b" would become ./s3:/b.
+  const action = `serve "${options.root}"`;
+  const s3 = isS3Target(options.root);
+  if (!s3 && /^[a-z][a-z0-9+.-]*:\/\//i.test(options.root)) {
+    // Not a folder name: without this, "gs://b" would become ./gs:/b.
     throw new InvalidPathError(
-      "serving object stores is not available yet; give a folder",
-      { action: `serve "${options.root}"` },
+      "only folders and s3://BUCKET[/PREFIX] can be served",
+      { action },
     );
   }
-  const info = await Deno.stat(options.root).catch(() => null);
-  if (info && !info.isDirectory) {
-    throw new WrongTypeError(`it exists and is not a folder`, {
-      action: `serve "${options.root}"`,
-    });
+  if (!s3) {
+    const info = await Deno.stat(options.root).catch(() => null);
+    if (info && !info.isDirectory) {
+      throw new WrongTypeError(`it exists and is not a folder`, { action });
+    }
   }
   const certificate = await serverCertificate(options);
-  const server = await FtsServer.start({
-    ...options,
-    tls: certificate,
-  });
+  let server: FtsServer;
+  try {
+    server = await FtsServer.start({ ...options, tls: certificate });
+  } catch (error) {
+    // The bucket's answer (no such bucket, a refused key) names no secret.
+    throw s3 && error instanceof FtsError ? error.withAction(action) : error;
+  }
   const { hostname, port } = server.addr;
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
   const announce = options.announce ?? console.log;
   announce(
-    `fts listening on ${shown}:${port}, serving ${resolve(options.root)}`,
+    `fts listening on ${shown}:${port}, serving ${
+      s3 ? options.root : resolve(options.root)
+    }`,
   );
   if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
   if (server.http) {

@@ -18,12 +18,17 @@ import type { LoginThrottle } from "./login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { LocalStore } from "./local_store.ts";
+import { isS3Target, openS3Store } from "./s3_config.ts";
+import type { S3StoreOptions } from "./s3_store.ts";
+import type { Store } from "./store.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
-  /** The folder to serve; created if missing. */
+  /** The folder to serve (created if missing), or `s3://BUCKET[/PREFIX]`. */
   root: string;
+  /** How an `s3://` root is reached, beyond what the environment says. */
+  s3?: S3StoreOptions;
   hostname?: string;
   /** 0 picks a free port. Default {@linkcode DEFAULT_PORT}. */
   port?: number;
@@ -106,7 +111,7 @@ export class FtsServer {
     this.#log = context.log;
     this.addr = listener.addr as Deno.NetAddr;
     const sweep = () =>
-      context.store.staging.sweep(context.partialTtlMs).catch(() => 0);
+      context.store.sweep(context.partialTtlMs).catch(() => 0);
     sweep();
     this.#sweeper = setInterval(
       sweep,
@@ -133,9 +138,11 @@ export class FtsServer {
     const logins = options.users === undefined
       ? null
       : await Logins.open(options.users, options.loginThrottle);
-    const store = await LocalStore.open(options.root, {
-      partialLimit: options.partialLimit,
-    });
+    const store: Store = isS3Target(options.root)
+      ? await openS3Store(options.root, options.s3)
+      : await LocalStore.open(options.root, {
+        partialLimit: options.partialLimit,
+      });
     const address = {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
@@ -153,7 +160,7 @@ export class FtsServer {
       await store.close();
       throw error;
     }
-    store.prepare();
+    if (store instanceof LocalStore) store.prepare();
     const write = options.log === undefined
       ? (line: string) => console.error(line)
       : options.log;

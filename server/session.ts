@@ -39,7 +39,7 @@ import { progressWritable } from "./progress_writable.ts";
 import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
 import { fsError } from "./fs_errors.ts";
-import type { LocalStore } from "./local_store.ts";
+import type { Store } from "./store.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
@@ -47,7 +47,7 @@ import { treeList, treePut, treeWant } from "./tree_session.ts";
 /** What every session of one server shares. */
 export interface SessionContext {
   /** The storage core every request goes through. */
-  store: LocalStore;
+  store: Store;
   /** Chunk buffers shared by every session. */
   pool: BufferPool;
   log: ServerLog;

@@ -53,6 +53,11 @@ export interface UploadOptions {
   mtime: number;
   /** Continue bytes staged by an earlier, interrupted upload of the same source. */
   resume: boolean;
+  /**
+   * Permission bits known at the start, or null. S3 fixes an object's
+   * metadata when the upload is created; giving them here saves a copy.
+   */
+  mode?: number | null;
 }
 
 /** How an upload replaces its target. */
@@ -75,12 +80,33 @@ export interface Upload {
   readonly offset: number;
   /** Whether the staged bytes survive {@linkcode abort} for a later resume. */
   readonly resumable: boolean;
-  /** Opens the staged prefix (the first {@linkcode offset} bytes) to check it. */
+  /**
+   * The caller's hash state after the first {@linkcode offset} bytes, as
+   * handed to {@linkcode write} by the run that staged them; null when the
+   * staged bytes can be read back with {@linkcode openStaged} instead. S3
+   * cannot give back the bytes of an unfinished multipart upload, so it
+   * keeps the state beside each part.
+   */
+  readonly hashState: Uint8Array | null;
+  /**
+   * Bytes between two points where {@linkcode write} keeps a hash state
+   * (a resume can only start at one); 0 when the store needs none.
+   */
+  readonly checkpointInterval: number;
+  /**
+   * Opens the staged prefix (the first {@linkcode offset} bytes) to check
+   * it. Fails when {@linkcode hashState} stands for it.
+   */
   openStaged(): Promise<ReadHandle>;
   /** Drops staged bytes after `offset` (and from then on writes go there). */
   truncate(offset: number): Promise<void>;
-  /** Appends `chunk`; resolves once the store took it (backpressure). */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Appends `chunk`; resolves once the store took it (backpressure). When the
+   * bytes written reach a multiple of {@linkcode checkpointInterval} exactly
+   * at the end of `chunk`, `hashState` (the caller's hash state after it) is
+   * kept for a resume from there.
+   */
+  write(chunk: Uint8Array, hashState?: Uint8Array): Promise<void>;
   /** Makes the staged bytes durable and moves them under the target name. */
   commit(options: CommitOptions): Promise<void>;
   /**
@@ -141,6 +167,13 @@ export interface Store {
    * item and skipped; the walk goes on.
    */
   walk(path: string): AsyncIterable<WalkItem>;
+  /**
+   * Frees what unfinished uploads untouched for `ttlMs` left behind
+   * (`--partial-ttl`).
+   *
+   * @returns how many were freed.
+   */
+  sweep(ttlMs: number): Promise<number>;
   /** Releases what the store holds (handles, connections). */
   close(): Promise<void>;
 }

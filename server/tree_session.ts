@@ -3,13 +3,12 @@
  * one pipelined stream, `tree-get` lists a tree and `tree-want` streams the
  * files a client asks for.
  *
- * Every path goes through the storage core ({@linkcode LocalStore}) at the
+ * Every path goes through the storage core (a {@linkcode Store}) at the
  * moment it is used: folders are made and resolved there for each file, the
  * quick check lists each folder through it, each commit resolves its
  * target's folder afresh, and nothing is ever followed or created as a
- * symlink. Uploaded files are written to the staging area, verified, made
- * durable in batches and only then renamed into place and acknowledged,
- * exactly as a single `put` but without a round trip per file.
+ * symlink. Where uploaded files go until they are committed and
+ * acknowledged is the store's business: see `tree_sink.ts`.
  *
  * @module
  */
@@ -17,7 +16,6 @@
 import {
   ConnectionError,
   type Entry,
-  type FileMessage,
   FrameBatch,
   FtsError,
   ProtocolError,
@@ -29,19 +27,9 @@ import {
   type TreeWantRequest,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import {
-  DurableBatch,
-  type Placement,
-  type SettledFile,
-  type StagedFile,
-} from "../transfer/durable_batch.ts";
-import { receiveFileBody, sendFileBody } from "../transfer/file_body.ts";
+import { sendFileBody } from "../transfer/file_body.ts";
 import { readFull } from "../transfer/file_chunks.ts";
-import {
-  batchSmallFile,
-  isUpToDate,
-  receiveFailure,
-} from "../transfer/tree_files.ts";
+import { batchSmallFile, isUpToDate } from "../transfer/tree_files.ts";
 import { startHasher } from "../transfer/hasher.ts";
 import {
   asTreeItem,
@@ -54,18 +42,14 @@ import {
   treeSegments,
 } from "../transfer/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import type { Folder } from "./confined_root.ts";
 import type { ReadHandle } from "./store.ts";
 import { fsError } from "./fs_errors.ts";
-import { PARTIAL_SEGMENTS } from "./upload_staging.ts";
+import { LocalStore } from "./local_store.ts";
+import { readSmallFiles } from "./small_file_reads.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
+import type { TreeSinkOptions } from "./tree_sink.ts";
+import { uploadSink } from "./tree_upload_sink.ts";
 import { normalizePath, remoteSegments } from "./remote_path.ts";
-
-/**
- * Background writers of a tree upload, each with its own staging folder.
- * Creating a file is the dearest step (the kernel's work, ~20 µs to 0.5 ms
- * here); two writers in two folders spread it over two cores.
- */
-const TREE_WRITERS = 2;
 
 /**
  * Most lines in one tree manifest or want list: a bound on what one client
@@ -147,32 +131,7 @@ export async function treePut(
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
   present.clear();
-  // One staging folder per background writer, so their creates run in
-  // parallel; held open for the upload, and all removed at the end.
-  const tag = crypto.randomUUID().slice(0, 8);
-  const names = Array.from(
-    { length: TREE_WRITERS },
-    (_, lane) => `tree-${tag}-${lane}`,
-  );
-  const unlock = names.map((name) => store.staging.lock(name));
-  const lanes: Folder[] = [];
-  try {
-    for (const name of names) {
-      lanes.push(
-        await store.root.folder([...PARTIAL_SEGMENTS, name], {
-          create: true,
-          internal: true,
-        }),
-      );
-    }
-    return await receiveTree(io, request, total, needed, rootPath, lanes);
-  } finally {
-    for (const lane of lanes) lane.close();
-    for (const name of names) {
-      await store.dropStaged(name).catch(() => {});
-    }
-    for (const release of unlock) release();
-  }
+  return await receiveTree(io, request, total, needed, rootPath);
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
@@ -182,7 +141,6 @@ async function receiveTree(
   total: number,
   needed: number[],
   rootPath: string,
-  lanes: Folder[],
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
@@ -201,7 +159,6 @@ async function receiveTree(
   };
   const dirs: TreeItem[] = [];
   const extraFailures: TreeFailure[] = [];
-  let sequence = 0;
   let done = 0;
   let files = 0;
   let bytes = 0;
@@ -216,87 +173,35 @@ async function receiveTree(
     });
     return { path, code: error.code, reason: error.reason };
   };
-  const batch = new DurableBatch({
-    writers: lanes.length,
-    // Each batch's target folders are resolved at its commit, not before.
-    place: (items): Promise<Placement> =>
-      store.place(items.map((item) => item.target)),
-    mapError: (error, item) =>
-      error instanceof Deno.errors.IsADirectory
-        ? new WrongTypeError(`"${item.name}" is a folder on the server`)
-        : typed(error, item.name),
-    onSettled: async (settled: SettledFile[]) => {
+  const options: TreeSinkOptions = {
+    locate: async (path) => {
+      treeSegments(path);
+      const target = joinTree(rootPath, path);
+      remoteSegments(target);
+      await ensureFolder(path.split("/").slice(0, -1).join("/"));
+      return target;
+    },
+    typed,
+    verify: request.verify,
+    onSettled: async (settled) => {
       const failures = extraFailures.splice(0);
-      for (const { item, error } of settled) {
-        if (error) failures.push(fail(item.name, error));
+      for (const { name, bytes: size, error } of settled) {
+        if (error) failures.push(fail(name, error));
         else {
           files++;
-          bytes += item.bytes;
+          bytes += size;
         }
       }
       done += settled.length;
       await writer.send({ op: "tree-ack", done, failed: failures })
         .catch(() => {});
     },
-  });
-
-  const receiveFile = async (message: FileMessage): Promise<void> => {
-    const body = reader.body();
-    const lane = sequence % lanes.length;
-    const item: StagedFile = {
-      name: message.path,
-      file: null,
-      staged: `${lanes[lane].path}/${sequence++}`,
-      target: "",
-      mode: message.mode,
-      mtime: message.mtime,
-      bytes: 0,
-    };
-    const small = message.size <= SMALL_FILE_SIZE;
-    try {
-      treeSegments(message.path);
-      item.target = joinTree(rootPath, message.path);
-      remoteSegments(item.target);
-      await ensureFolder(message.path.split("/").slice(0, -1).join("/"));
-      if (!small) {
-        item.file = await Deno.open(item.staged, {
-          write: true,
-          createNew: true,
-        });
-      }
-    } catch (error) {
-      await body.stream.cancel();
-      await body.trailer.catch(() => {});
-      item.error = typed(error, message.path);
-      return await batch.add(item);
-    }
-    // Small files are gathered (copied out of the pooled buffers) and written
-    // in the background; large ones are written as they arrive.
-    let received;
-    try {
-      received = await receiveFileBody(body, ctx.pool, {
-        file: item.file,
-        gatherLimit: SMALL_FILE_SIZE,
-        verify: request.verify,
-      });
-    } catch (error) {
-      await discard(item);
-      throw error;
-    }
-    item.bytes = received.bytes;
-    const error = receiveFailure(
-      received,
-      message,
-      (error) => typed(error, message.path),
-      `read "${message.path}"`,
-    );
-    if (error) {
-      await discard(item);
-      item.error = error;
-    } else if (small) return await batch.stage(item, received.parts, lane);
-    await batch.add(item);
   };
-
+  // The local disk stages and syncs in batches; other stores take each file
+  // as an upload of its own.
+  const sink = store instanceof LocalStore
+    ? await openStagingSink(store, ctx.pool, options)
+    : uploadSink(store, ctx.pool, options);
   let fatal: unknown;
   try {
     while (true) {
@@ -306,7 +211,7 @@ async function receiveTree(
       }
       if (message.op === "tree-end") break;
       if (message.op === "file") {
-        await receiveFile(message);
+        await sink.receive(message, reader.body());
       } else if (message.op === "dir") {
         try {
           treeSegments(message.path);
@@ -316,14 +221,17 @@ async function receiveTree(
           extraFailures.push(fail(message.path, typed(error, message.path)));
         }
       } else {
-        throw new ProtocolError(`unexpected "${message.op}" in a tree upload`);
+        throw new ProtocolError(
+          `unexpected "${message.op}" in a tree upload`,
+        );
       }
     }
   } catch (error) {
     fatal = error;
   }
   // Whatever arrived whole and verified is kept, even when the client left.
-  await batch.finish().catch(() => {});
+  await sink.finish().catch(() => {});
+  await sink.close();
   if (fatal !== undefined) {
     if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
       throw fatal;
@@ -354,7 +262,11 @@ async function receiveTree(
       extraFailures.push(fail(item.path || ".", typed(error, item.path)));
     }
   }
-  await writer.send({ op: "tree-ack", done, failed: extraFailures.splice(0) });
+  await writer.send({
+    op: "tree-ack",
+    done,
+    failed: extraFailures.splice(0),
+  });
   await writer.send({ op: "tree-done", files, bytes, failed });
   return {
     path: rootPath,
@@ -454,8 +366,12 @@ export async function treeWant(
       return null;
     }
   });
-  const readWindow = (start: number) =>
-    store.readSmall(paths.slice(start, start + WANT_WINDOW), WORKER_READ_LIMIT);
+  const readWindow = (start: number) => {
+    const window = paths.slice(start, start + WANT_WINDOW);
+    return store instanceof LocalStore
+      ? store.readSmall(window, WORKER_READ_LIMIT)
+      : readSmallFiles(store, window, WORKER_READ_LIMIT);
+  };
   let window = readWindow(0);
   for (let start = 0; start < wanted.length; start += WANT_WINDOW) {
     const small = await window;
@@ -535,16 +451,6 @@ function itemOf(path: string, entry: Entry): TreeItem {
     mtime: entry.mtime,
     mode: entry.mode,
   };
-}
-
-async function discard(item: StagedFile): Promise<void> {
-  try {
-    item.file?.close();
-  } catch {
-    // Closed already.
-  }
-  item.file = null;
-  await Deno.remove(item.staged).catch(() => {});
 }
 
 function depth(path: string): number {

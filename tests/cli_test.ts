@@ -237,19 +237,37 @@ Deno.test("a read-only server refuses writes and still serves reads", async () =
   }, ["--read-only"]);
 });
 
-Deno.test("serve refuses an s3:// target in one line and makes no folder for it", async () => {
+Deno.test("serve of s3:// without credentials names the variables in one line and makes no folder", async () => {
   const work = await Deno.makeTempDir({ prefix: "fts-cli-s3-" });
   try {
     const result = await runFts(
       ["serve", "s3://bucket/prefix", "--port", "0"],
       {
         cwd: work,
+        env: { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
       },
     );
     assertEquals(result.code, 1);
     assertEquals(
       result.stderr,
-      'fts: cannot serve "s3://bucket/prefix": serving object stores is not available yet; give a folder\n',
+      'fts: cannot serve "s3://bucket/prefix": AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to serve s3://\n',
+    );
+    assertEquals([...Deno.readDirSync(work)], []);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("serve refuses another scheme in one line and makes no folder for it", async () => {
+  const work = await Deno.makeTempDir({ prefix: "fts-cli-gs-" });
+  try {
+    const result = await runFts(["serve", "gs://bucket", "--port", "0"], {
+      cwd: work,
+    });
+    assertEquals(result.code, 1);
+    assertEquals(
+      result.stderr,
+      'fts: cannot serve "gs://bucket": only folders and s3://BUCKET[/PREFIX] can be served\n',
     );
     assertEquals([...Deno.readDirSync(work)], []);
   } finally {

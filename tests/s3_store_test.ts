@@ -380,7 +380,7 @@ s3Test(
 );
 
 s3Test(
-  "sweepStaleUploads aborts fts's old unfinished uploads and keeps young ones",
+  "sweep aborts fts's old unfinished uploads and keeps young ones",
   async (t) => {
     const bytes = randomBytes(6 * MiB, 10);
     for (const name of ["a.bin", "b.bin"]) {
@@ -392,8 +392,8 @@ s3Test(
       await upload.write(bytes);
       await upload.abort(true);
     }
-    assertEquals(await t.store.sweepStaleUploads(60 * 60 * 1000), 0);
-    assertEquals(await t.store.sweepStaleUploads(0), 2);
+    assertEquals(await t.store.sweep(60 * 60 * 1000), 0);
+    assertEquals(await t.store.sweep(0), 2);
     const uploads = new TextDecoder().decode(
       await t.s3cmd("multipart", `s3://${t.bucket}`),
     );

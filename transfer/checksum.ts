@@ -26,15 +26,58 @@ export interface RunningHash {
   update(bytes: Uint8Array): void;
   /** The hex digest so far; the hash stays usable. */
   hex(): string;
+  /**
+   * The state so far, for {@linkcode resumeHash} (an S3 upload resumed by
+   * another server); null when this checksum's state cannot be saved
+   * (node:crypto's SHA-256 cannot).
+   */
+  save(): Uint8Array | null;
 }
+
+/** First byte of a saved XXH3-128 state, so no other state is mistaken for one. */
+const XXH128_STATE = 0x78;
 
 /** Starts a running hash of `checksum`. */
 export function startHash(checksum: Checksum): RunningHash {
-  if (checksum === "xxh128") return new Xxh128();
+  return checksum === "xxh128" ? xxh128Hash(new Xxh128()) : sha256Hash();
+}
+
+/**
+ * Continues a hash from what its {@linkcode RunningHash.save} gave; null
+ * when `state` is not a saved state of `checksum`.
+ */
+export function resumeHash(
+  checksum: Checksum,
+  state: Uint8Array,
+): RunningHash | null {
+  if (checksum !== "xxh128" || state[0] !== XXH128_STATE) return null;
+  try {
+    return xxh128Hash(Xxh128.load(state.subarray(1)));
+  } catch {
+    return null;
+  }
+}
+
+function xxh128Hash(hash: Xxh128): RunningHash {
+  return {
+    update: (bytes) => void hash.update(bytes),
+    hex: () => hash.hex(),
+    save: () => {
+      const state = hash.save();
+      const saved = new Uint8Array(state.byteLength + 1);
+      saved[0] = XXH128_STATE;
+      saved.set(state, 1);
+      return saved;
+    },
+  };
+}
+
+function sha256Hash(): RunningHash {
   const hash = createSha256();
   return {
     update: (bytes) => void hash.update(bytes),
     hex: () => peekDigest(hash),
+    save: () => null,
   };
 }
 

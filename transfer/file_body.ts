@@ -108,8 +108,13 @@ export async function sendFileBody(
 
 /** How {@linkcode receiveFileBody} stores what arrives. */
 export interface ReceiveOptions {
-  /** Writes each chunk here as it arrives; without it chunks are gathered. */
+  /**
+   * Writes each chunk here as it arrives; without it (and without
+   * {@linkcode ReceiveOptions.write}) chunks are gathered.
+   */
   file?: Deno.FsFile | null;
+  /** Hands each chunk to this as it arrives (a store's upload), instead of a file. */
+  write?: (chunk: Uint8Array) => Promise<void>;
   /** Gather at most this many bytes (more means a size mismatch anyway). */
   gatherLimit: number;
   /** Hash the bytes and compare with the sender's trailer. */
@@ -123,7 +128,7 @@ export interface ReceiveOptions {
 /** What {@linkcode receiveFileBody} received. */
 export interface ReceivedBody {
   bytes: number;
-  /** The gathered bytes (copied out of the pool's buffers), without `file`. */
+  /** The gathered bytes (copied out of the pool's buffers), without `file` or `write`. */
   parts: Uint8Array[];
   /** Writing to `file` failed; the rest of the body was still read. */
   writeError?: unknown;
@@ -148,6 +153,10 @@ export async function receiveFileBody(
     ? startHasher(pool, checksum)
     : skipHashing(pool);
   const received: ReceivedBody = { bytes: 0, parts: [], intact: true };
+  const file = options.file;
+  const write = file
+    ? (chunk: Uint8Array) => writeAll(file, chunk)
+    : options.write;
   const chunks = body.stream.getReader();
   while (true) {
     let next: ReadableStreamReadResult<Uint8Array>;
@@ -163,13 +172,13 @@ export async function receiveFileBody(
     const chunk = next.value;
     received.bytes += chunk.byteLength;
     await options.onChunk?.(chunk.byteLength);
-    if (!options.file) {
+    if (!write) {
       if (received.bytes <= options.gatherLimit) {
         received.parts.push(chunk.slice());
       }
     } else if (received.writeError === undefined) {
       try {
-        await writeAll(options.file, chunk);
+        await write(chunk);
       } catch (error) {
         received.writeError = error;
       }

@@ -13,7 +13,12 @@
 
 import type { BufferPool } from "../protocol/buffer_pool.ts";
 import type { Checksum, Digests } from "../protocol/messages.ts";
-import { digestFields, type RunningHash, startHash } from "./checksum.ts";
+import {
+  digestFields,
+  resumeHash,
+  type RunningHash,
+  startHash,
+} from "./checksum.ts";
 import { type ByteSource, hashPrefix } from "./file_chunks.ts";
 
 /** Consumes a transfer's chunks in order, and gives their buffers back. */
@@ -29,6 +34,8 @@ export interface Hasher {
   hex(): string;
   /** The digest so far in its named field (empty when not hashing). */
   digests(): Digests;
+  /** The state so far for {@linkcode resumeHasher}, or null when it cannot be saved. */
+  save(): Uint8Array | null;
 }
 
 /**
@@ -69,6 +76,20 @@ export function startHasher(
   return hasherFrom(pool, checksum, startHash(checksum));
 }
 
+/**
+ * Continues a hasher from a state its {@linkcode Hasher.save} gave (kept by
+ * a store that cannot give the staged bytes back); null when `state` is not
+ * one of `checksum`.
+ */
+export function resumeHasher(
+  pool: BufferPool,
+  checksum: Checksum,
+  state: Uint8Array,
+): Hasher | null {
+  const hash = resumeHash(checksum, state);
+  return hash && hasherFrom(pool, checksum, hash);
+}
+
 function hasherFrom(
   pool: BufferPool,
   checksum: Checksum,
@@ -82,6 +103,7 @@ function hasherFrom(
     },
     hex: () => hash.hex(),
     digests: () => digestFields(checksum, hash.hex()),
+    save: () => hash.save(),
   };
 }
 
@@ -92,5 +114,6 @@ export function skipHashing(pool: BufferPool): Hasher {
     update: (chunk) => pool.give(chunk),
     hex: () => "",
     digests: () => ({}),
+    save: () => null,
   };
 }

@@ -44,6 +44,18 @@ export class Xxh128 {
     return this;
   }
 
+  /** Continues the hash whose {@linkcode save} gave `state`. */
+  static load(state: Uint8Array): Xxh128 {
+    const hash = new Xxh128();
+    hash.#parked = state.slice();
+    return hash;
+  }
+
+  /** The hash's state so far, for {@linkcode load} (a resume on another server). */
+  save(): Uint8Array {
+    return this.#activate().save();
+  }
+
   /** Returns the lower-case hex digest so far; the hash stays usable. */
   hex(): string {
     const instance = this.#activate();
