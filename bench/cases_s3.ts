@@ -20,7 +20,6 @@ import {
   type DataFile,
   errorNotes,
   expectFile,
-  ftsClient,
   ftsMissing,
   ftsRatios,
   ratioTarget,
@@ -28,6 +27,7 @@ import {
   skippedCase,
 } from "./context.ts";
 import { makeTree, type TreeDigest } from "./files.ts";
+import { run } from "./process.ts";
 import { connectArgs, FtsServer } from "./fts_runner.ts";
 import type { CaseResult, ContenderResult } from "./model.ts";
 import type { S3Gateway } from "./s3_gateway.ts";
@@ -145,12 +145,16 @@ async function expectObject(
   name: string,
   file: DataFile,
 ): Promise<void> {
-  const result = await ftsClient(
-    ctx,
-    connectArgs(server, ["hash", name]),
-    ctx.transferTimeoutMs(file.bytes),
+  const launcher = ctx.launcher!;
+  const result = await run(
+    launcher.command,
+    [...launcher.prefix, ...connectArgs(server, ["hash", name])],
+    { timeoutMs: ctx.transferTimeoutMs(file.bytes), captureStdout: true },
   );
   const digest = result.stdout.trim().split(/\s+/)[0];
+  if (!result.success) {
+    throw new Error(`fts hash ${name} failed: ${result.stderr.trim()}`);
+  }
   if (digest !== file.sha256) {
     throw new Error(`the object ${name} differs from its source (SHA-256)`);
   }
