@@ -567,6 +567,41 @@ s3Test(
   },
 );
 
+s3Test(
+  "replaced stamps of many files of a folder go in one listing, and the newest stamps stay",
+  async (t) => {
+    await t.store.mkdirp("batch");
+    const names = Array.from({ length: 12 }, (_, i) => `${i}.txt`);
+    for (const [i, name] of names.entries()) {
+      await putBytes(t.store, `batch/${name}`, randomBytes(20, i), 1_000_000);
+    }
+    await t.store.flush();
+    const gets = t.store.client.sent.GET;
+    // Same content, new times: each file gets a second stamp, same ETag.
+    await Promise.all(
+      names.map((name) =>
+        t.store.setMeta(`batch/${name}`, { mtime: 5_000_000 })
+      ),
+    );
+    await t.store.flush();
+    assertEquals(t.store.client.sent.GET - gets, 1, "one listing for all");
+    const stamps: string[] = [];
+    for await (
+      const page of listObjects(t.store.client, "root/.fts/stamps/batch/")
+    ) stamps.push(...page.objects.map((o) => o.key.split("/").pop()!));
+    assertEquals(stamps.length, names.length, stamps.join(" "));
+    assert(
+      stamps.every((key) => key.endsWith("~5000000~644")),
+      stamps.join(" "),
+    );
+    const heads = t.store.client.sent.HEAD;
+    const listed = await t.store.list("batch");
+    assertEquals(listed.map((e) => e.mtime), names.map(() => 5_000_000));
+    // No HEAD: every file's time came from its stamp.
+    assertEquals(t.store.client.sent.HEAD - heads, 0);
+  },
+);
+
 s3Test("two stores on one bucket see each other's files at once", async (t) => {
   const other = await t.reopen();
   const bytes = randomBytes(6 * MiB + 1, 30);
