@@ -69,20 +69,32 @@ export class Stamps {
   /**
    * Writes a stamp for file `name` in folder `dir`. Best effort: without it
    * a listing asks the object itself, so a failure here fails nothing.
+   * Without `older` (a file the caller knows was new) no older stamps are
+   * looked for; one left over from a deleted file is ignored by listings,
+   * its ETag being another, and deleted when a listing meets it.
    */
-  async put(dir: string[], name: string, stamp: Stamp): Promise<void> {
+  async put(
+    dir: string[],
+    name: string,
+    stamp: Stamp,
+    options: { older?: boolean } = {},
+  ): Promise<void> {
     const key = `${this.folderKey(dir)}${name}~${bareEtag(stamp.etag)}~${
       Math.round(stamp.mtime)
     }~${stamp.mode === null ? "-" : stamp.mode.toString(8)}`;
     if (encoder.encode(key).length >= 1024) return;
     const folder = this.folderKey(dir);
-    // Before the PUT, so that no cleanup running meanwhile takes it for old.
-    this.#latest.set(folder + name, key);
+    // Before the PUT, so that no cleanup running meanwhile takes it for old
+    // (a new file's stamp only if a cleanup of its name is pending).
+    if (options.older !== false || this.#latest.has(folder + name)) {
+      this.#latest.set(folder + name, key);
+    }
     try {
       await this.#client.send({ method: "PUT", key, body: new Uint8Array(0) });
     } catch {
       return; // best effort, as said
     }
+    if (options.older === false) return;
     // Then the older stamps of the name go, in the background and gathered
     // per folder: a listing costs ~1.2-1.5 ms of the local gateway's CPU,
     // as much as the PUT itself, and a tree upload commits many files of a

@@ -247,9 +247,11 @@ export class S3Store implements Store {
       throw new InvalidPathError("the served folder itself cannot be replaced");
     }
     const key = this.#keyOf(segments);
-    await this.#requireParent(segments);
-    if (await this.#folder(key + "/", "", path)) {
-      throw new WrongTypeError(`"${path}" is a folder`);
+    if (!options.fresh) {
+      await this.#requireParent(segments);
+      if (await this.#folder(key + "/", "", path)) {
+        throw new WrongTypeError(`"${path}" is a folder`);
+      }
     }
     return await S3Upload.begin({
       client: this.client,
@@ -259,7 +261,9 @@ export class S3Store implements Store {
       tuning: this.#tuning,
       copy: this.#copy,
       onCommit: (stamp) =>
-        this.#stamps.put(segments.slice(0, -1), segments.at(-1)!, stamp),
+        this.#stamps.put(segments.slice(0, -1), segments.at(-1)!, stamp, {
+          older: !options.fresh,
+        }),
     }, options);
   }
 

@@ -58,6 +58,13 @@ export interface UploadOptions {
    * metadata when the upload is created; giving them here saves a copy.
    */
   mode?: number | null;
+  /**
+   * The caller listed the target's folder moments ago and saw nothing of
+   * this name there (a tree's quick check). A store may then skip its own
+   * checks for a folder in the way and for older versions to clean up,
+   * which on S3 are a round trip each per file.
+   */
+  fresh?: boolean;
 }
 
 /** How an upload replaces its target. */

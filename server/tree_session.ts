@@ -57,6 +57,9 @@ import { normalizePath, remoteSegments } from "./remote_path.ts";
  */
 const MAX_TREE_LINES = 2_000_000;
 
+/** Needed paths with something in their place that a tree-put remembers. */
+const MAX_REPLACING = 100_000;
+
 /** Folder listings the quick check keeps at once. */
 const LISTINGS_KEPT = 64;
 
@@ -110,6 +113,11 @@ export async function treePut(
     return present.get(folder);
   };
   const needed: number[] = [];
+  // Needed paths the quick check found something at; every other needed
+  // path was seen free, which spares a store its own checks (see
+  // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
+  const replacing = new Set<string>();
+  let listed = true;
   let total = 0;
   await forEachJsonLine(reader.body(), async (value) => {
     const item = asTreeItem(value);
@@ -126,12 +134,18 @@ export async function treePut(
     } catch {
       // Not a valid path: needed, and it fails on arrival.
     }
-    if (!isUpToDate(entry, item)) needed.push(index);
+    if (isUpToDate(entry, item)) return;
+    needed.push(index);
+    if (entry) {
+      replacing.add(item.path);
+      if (replacing.size > MAX_REPLACING) listed = false;
+    }
   }, MAX_TREE_LINES);
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
   present.clear();
-  return await receiveTree(io, request, total, needed, rootPath);
+  const fresh = (path: string) => listed && !replacing.has(path);
+  return await receiveTree(io, request, total, needed, rootPath, fresh);
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
@@ -141,6 +155,7 @@ async function receiveTree(
   total: number,
   needed: number[],
   rootPath: string,
+  fresh: (path: string) => boolean,
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
@@ -181,6 +196,7 @@ async function receiveTree(
       await ensureFolder(path.split("/").slice(0, -1).join("/"));
       return target;
     },
+    fresh,
     typed,
     verify: request.verify,
     onSettled: async (settled) => {

@@ -30,6 +30,11 @@ export interface TreeSinkOptions {
    * remote path; throws the reason the file cannot be kept.
    */
   locate(path: string): Promise<string>;
+  /**
+   * Whether the quick check saw nothing at tree-relative `path` (passed to
+   * the store as `UploadOptions.fresh`).
+   */
+  fresh(path: string): boolean;
   /** Maps an error about tree-relative `path` to a typed one. */
   typed(error: unknown, path: string): FtsError;
   /** Hash the bodies and compare with the sender's trailers. */

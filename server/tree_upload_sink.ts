@@ -32,6 +32,19 @@ import type {
  */
 const COMMITS_IN_FLIGHT = 16;
 
+/**
+ * Bytes the files waiting for their commit may hold at once (a file of up
+ * to one part is buffered until its PUT): bounds the memory of one tree
+ * upload, whatever its mix of sizes.
+ */
+const BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/** Most a store upload buffers until its commit (S3: one 8 MiB part). */
+const BUFFERED_AT_COMMIT = 8 * 1024 * 1024;
+
+/** What a file of `size` bytes holds while it waits for its commit. */
+const heldBy = (size: number) => Math.min(size, BUFFERED_AT_COMMIT);
+
 /** A file whose outcome is not reported yet. */
 interface Pending {
   settled: Promise<void>;
@@ -46,6 +59,7 @@ export function uploadSink(
 ): TreeSink {
   const queue: Pending[] = [];
   const running = new Set<Promise<void>>();
+  let held = 0;
   let draining: Promise<void> | null = null;
 
   // Reports settled files in order, as many at once as are ready.
@@ -60,10 +74,12 @@ export function uploadSink(
     }
     draining = null;
   };
-  const track = (work: () => Promise<TreeFileOutcome>): void => {
+  const track = (work: () => Promise<TreeFileOutcome>, bytes = 0): void => {
     const pending: Pending = { settled: Promise.resolve() };
+    held += bytes;
     pending.settled = work().then((outcome) => {
       pending.outcome = outcome;
+      held -= bytes;
     });
     running.add(pending.settled);
     pending.settled.finally(() => running.delete(pending.settled));
@@ -78,37 +94,50 @@ export function uploadSink(
         error: options.typed(error, message.path),
       })
     );
-  const room = async () => {
-    while (running.size >= COMMITS_IN_FLIGHT) await Promise.race(running);
+  const room = async (bytes: number) => {
+    while (
+      running.size >= COMMITS_IN_FLIGHT ||
+      (running.size > 0 && held + bytes > BYTES_IN_FLIGHT)
+    ) await Promise.race(running);
   };
 
   const receive = async (message: FileMessage, body: Body): Promise<void> => {
     const small = message.size <= SMALL_FILE_SIZE;
-    let upload: Upload | null = null;
-    try {
-      const target = await options.locate(message.path);
-      await room();
-      upload = await store.beginUpload(target, {
+    const start = (target: string) =>
+      store.beginUpload(target, {
         size: message.size,
         mtime: message.mtime,
         mode: message.mode,
         resume: false,
+        fresh: options.fresh(message.path),
       });
+    // A large file streams into its upload, begun now; a small one is
+    // gathered first and its upload begun in the background, so the
+    // round trips of starting it (a parent and a folder check on S3) do
+    // not hold up the files behind it.
+    let target: string;
+    let upload: Upload | null = null;
+    try {
+      target = await options.locate(message.path);
+      if (!small) {
+        await room(heldBy(message.size));
+        upload = await start(target);
+      }
     } catch (error) {
       await body.stream.cancel();
       await body.trailer.catch(() => {});
       return failed(message, error);
     }
-    const open = upload;
+    const streamed = upload;
     let received;
     try {
       received = await receiveFileBody(body, pool, {
-        write: small ? undefined : (chunk) => open.write(chunk),
+        write: streamed ? (chunk) => streamed.write(chunk) : undefined,
         gatherLimit: SMALL_FILE_SIZE,
         verify: options.verify,
       });
     } catch (error) {
-      await open.abort(false).catch(() => {});
+      await streamed?.abort(false).catch(() => {});
       throw error;
     }
     const error = receiveFailure(
@@ -118,12 +147,17 @@ export function uploadSink(
       `read "${message.path}"`,
     );
     if (error) {
-      await open.abort(false).catch(() => {});
+      await streamed?.abort(false).catch(() => {});
       return failed(message, error, received.bytes);
     }
+    if (!streamed) await room(heldBy(received.bytes));
     track(async () => {
+      let open: Upload | null = streamed;
       try {
-        for (const part of received.parts) await open.write(part);
+        if (!open) {
+          open = await start(target);
+          for (const part of received.parts) await open.write(part);
+        }
         await open.commit({
           mode: message.mode,
           mtime: message.mtime,
@@ -131,14 +165,14 @@ export function uploadSink(
         });
         return { name: message.path, bytes: received.bytes };
       } catch (error) {
-        await open.abort(false).catch(() => {});
+        await open?.abort(false).catch(() => {});
         return {
           name: message.path,
           bytes: received.bytes,
           error: options.typed(error, message.path),
         };
       }
-    });
+    }, heldBy(received.bytes));
   };
 
   const finish = async () => {
