@@ -191,6 +191,57 @@ function s3Result(
   };
 }
 
+/** Untimed steps around each run of a contender. */
+interface Checks {
+  prepare: () => Promise<void>;
+  verify: () => Promise<void>;
+}
+
+/**
+ * The fts contender: `fts connect SERVER COMMAND` (built anew for each run)
+ * through the S3-served server, with the gateway's CPU.
+ */
+function ftsContender(
+  ctx: BenchContext,
+  setup: S3Setup,
+  command: () => string[],
+  timeout: number,
+  checks: Checks,
+): Contender {
+  const { gateway, server } = setup;
+  return {
+    name: "fts",
+    fts: true,
+    description: `fts ${
+      connectArgs(server, command()).join(" ")
+    } (server: fts serve s3://BUCKET/${PREFIX})`,
+    ...checks,
+    run: withGatewayCpu(
+      gateway,
+      () => timedClient(ctx, server, connectArgs(server, command()), timeout),
+    ),
+  };
+}
+
+/** The s3cmd contender: `s3cmd ARGS` (built anew for each run), with the gateway's CPU. */
+function s3cmdContender(
+  gateway: S3Gateway,
+  name: string,
+  args: () => string[],
+  timeout: number,
+  checks: Checks,
+): Contender {
+  return {
+    name,
+    fts: false,
+    description: gateway.describe(args()),
+    ...checks,
+    run: withGatewayCpu(gateway, async () => ({
+      seconds: await gateway.s3cmdOk(args(), timeout),
+    })),
+  };
+}
+
 /** `<size> random file, put to S3`: fts put against `s3cmd put`. */
 export async function s3PutFileCase(ctx: BenchContext): Promise<CaseResult> {
   const head = {
@@ -202,36 +253,23 @@ export async function s3PutFileCase(ctx: BenchContext): Promise<CaseResult> {
   const timeout = ctx.transferTimeoutMs(file.bytes);
   return await withS3(ctx, head, 2, timeout, async (setup) => {
     const { gateway, bucket, server } = setup;
-    const args = connectArgs(server, ["put", file.path, "put.bin"]);
-    const contenders: Contender[] = [{
-      name: "fts",
-      fts: true,
-      description: `fts ${
-        args.join(" ")
-      } (server: fts serve s3://BUCKET/${PREFIX})`,
-      prepare: () => gateway.collectGarbage(),
-      run: withGatewayCpu(
-        gateway,
-        () => timedClient(ctx, server, args, timeout),
-      ),
-      verify: () => expectObject(ctx, server, "put.bin", file),
-    }];
-    if (ctx.config.peers) {
-      const s3cmdArgs = [
-        "put",
-        file.path,
-        `s3://${bucket}/${PREFIX}/s3cmd-put.bin`,
-      ];
-      contenders.push({
-        name: "s3cmd put",
-        fts: false,
-        description: gateway.describe(s3cmdArgs),
+    const contenders = [
+      ftsContender(ctx, setup, () => ["put", file.path, "put.bin"], timeout, {
         prepare: () => gateway.collectGarbage(),
-        run: withGatewayCpu(gateway, async () => ({
-          seconds: await gateway.s3cmdOk(s3cmdArgs, timeout),
-        })),
-        verify: () => expectObject(ctx, server, "s3cmd-put.bin", file),
-      });
+        verify: () => expectObject(ctx, server, "put.bin", file),
+      }),
+    ];
+    if (ctx.config.peers) {
+      contenders.push(s3cmdContender(
+        gateway,
+        "s3cmd put",
+        () => ["put", file.path, `s3://${bucket}/${PREFIX}/s3cmd-put.bin`],
+        timeout,
+        {
+          prepare: () => gateway.collectGarbage(),
+          verify: () => expectObject(ctx, server, "s3cmd-put.bin", file),
+        },
+      ));
     }
     const results = await ctx.alternate(contenders);
     return s3Result(head, results, 1.2, gateway, { bytes: file.bytes });
@@ -248,38 +286,29 @@ export async function s3GetFileCase(ctx: BenchContext): Promise<CaseResult> {
   const file = await ctx.bigFile();
   const timeout = ctx.transferTimeoutMs(file.bytes);
   return await withS3(ctx, head, 2, timeout, async (setup) => {
-    const { gateway, bucket, server } = setup;
+    const { gateway, bucket } = setup;
     const object = `s3://${bucket}/${PREFIX}/big.bin`;
     ctx.log(`  putting ${formatBytes(file.bytes)} into ${object} with s3cmd`);
     await gateway.s3cmdOk(["put", file.path, object], timeout);
     const out = ctx.path("s3-fts-get.bin");
-    const args = connectArgs(server, ["get", "big.bin", out]);
-    const contenders: Contender[] = [{
-      name: "fts",
-      fts: true,
-      description: `fts ${
-        args.join(" ")
-      } (server: fts serve s3://BUCKET/${PREFIX})`,
-      prepare: () => removeQuietly(out),
-      run: withGatewayCpu(
-        gateway,
-        () => timedClient(ctx, server, args, timeout),
-      ),
-      verify: () => expectFile(out, file),
-    }];
+    const contenders = [
+      ftsContender(ctx, setup, () => ["get", "big.bin", out], timeout, {
+        prepare: () => removeQuietly(out),
+        verify: () => expectFile(out, file),
+      }),
+    ];
     if (ctx.config.peers) {
       const s3cmdOut = ctx.path("s3cmd-get.bin");
-      const s3cmdArgs = ["get", "--force", object, s3cmdOut];
-      contenders.push({
-        name: "s3cmd get",
-        fts: false,
-        description: gateway.describe(s3cmdArgs),
-        prepare: () => removeQuietly(s3cmdOut),
-        run: withGatewayCpu(gateway, async () => ({
-          seconds: await gateway.s3cmdOk(s3cmdArgs, timeout),
-        })),
-        verify: () => expectFile(s3cmdOut, file),
-      });
+      contenders.push(s3cmdContender(
+        gateway,
+        "s3cmd get",
+        () => ["get", "--force", object, s3cmdOut],
+        timeout,
+        {
+          prepare: () => removeQuietly(s3cmdOut),
+          verify: () => expectFile(s3cmdOut, file),
+        },
+      ));
     }
     const results = await ctx.alternate(contenders);
     return s3Result(head, results, 1.2, gateway, { bytes: file.bytes });
@@ -324,57 +353,50 @@ export async function s3TreePutCase(ctx: BenchContext): Promise<CaseResult> {
   };
   const timeout = 60_000 + files * 200;
   return await withS3(ctx, head, 2, timeout, async (setup) => {
-    const { gateway, bucket, server } = setup;
+    const { gateway, bucket } = setup;
     const tree = ctx.path("s3-tree");
     ctx.log(`  creating ${files} files of ${formatBytes(shape.fileSize)}`);
     const digest = await makeTree(tree, shape);
     // Every run goes to a new folder, so each starts from an empty target.
     let ftsRun = 0;
     let s3cmdRun = 0;
-    const ftsArgs = () =>
-      connectArgs(server, ["put", "-r", tree, `fts-${ftsRun}`]);
-    const contenders: Contender[] = [{
-      name: "fts",
-      fts: true,
-      description: `fts ${
-        ftsArgs().join(" ").replace("fts-0", "fts-N")
-      } (server: fts serve s3://BUCKET/${PREFIX})`,
-      prepare: () => Promise.resolve(void ftsRun++),
-      run: withGatewayCpu(
-        gateway,
-        () => timedClient(ctx, server, ftsArgs(), timeout),
+    const contenders = [
+      ftsContender(
+        ctx,
+        setup,
+        () => ["put", "-r", tree, `fts-${ftsRun}`],
+        timeout,
+        {
+          prepare: () => Promise.resolve(void ftsRun++),
+          verify: () =>
+            expectTreeObjects(
+              gateway,
+              `s3://${bucket}/${PREFIX}/fts-${ftsRun}/`,
+              digest,
+            ),
+        },
       ),
-      verify: () =>
-        expectTreeObjects(
-          gateway,
-          `s3://${bucket}/${PREFIX}/fts-${ftsRun}/`,
-          digest,
-        ),
-    }];
+    ];
     if (ctx.config.peers) {
-      const s3cmdArgs = () => [
-        "sync",
-        `${tree}/`,
-        `s3://${bucket}/${PREFIX}/s3cmd-${s3cmdRun}/`,
-      ];
-      contenders.push({
-        name: "s3cmd sync",
-        fts: false,
-        description: gateway.describe(s3cmdArgs()).replace(
-          "s3cmd-0",
-          "s3cmd-N",
-        ),
-        prepare: () => Promise.resolve(void s3cmdRun++),
-        run: withGatewayCpu(gateway, async () => ({
-          seconds: await gateway.s3cmdOk(s3cmdArgs(), timeout),
-        })),
-        verify: () =>
-          expectTreeObjects(
-            gateway,
-            `s3://${bucket}/${PREFIX}/s3cmd-${s3cmdRun}/`,
-            digest,
-          ),
-      });
+      contenders.push(s3cmdContender(
+        gateway,
+        "s3cmd sync",
+        () => [
+          "sync",
+          `${tree}/`,
+          `s3://${bucket}/${PREFIX}/s3cmd-${s3cmdRun}/`,
+        ],
+        timeout,
+        {
+          prepare: () => Promise.resolve(void s3cmdRun++),
+          verify: () =>
+            expectTreeObjects(
+              gateway,
+              `s3://${bucket}/${PREFIX}/s3cmd-${s3cmdRun}/`,
+              digest,
+            ),
+        },
+      ));
     }
     const results = await ctx.alternate(contenders);
     return s3Result(head, results, 1.0, gateway, {
