@@ -223,6 +223,20 @@ async function serveBucket(
   });
 }
 
+/**
+ * Starts `fts connect ARGS...` as a subprocess without waiting for it; its
+ * output is kept for `output()`.
+ */
+function spawnConnect(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "connect", ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** The non-empty lines of a program's output. */
 function lines(text: string): string[] {
   return text.trim().split("\n").filter((line) => line !== "");
@@ -472,23 +486,14 @@ s3Session(
     assertEquals((await s.fts(a, ["put", big])).code, 0);
     const down = join(s.work, "down");
     await Deno.mkdir(down);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "connect",
-        a,
-        "get",
-        "big.bin",
-        join(down, "big.bin"),
-        "--limit-rate",
-        "16M",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnConnect([
+      a,
+      "get",
+      "big.bin",
+      join(down, "big.bin"),
+      "--limit-rate",
+      "16M",
+    ]);
     try {
       await waitForPartial(
         down,
@@ -497,7 +502,7 @@ s3Session(
       );
     } finally {
       child.kill("SIGKILL");
-      await child.status;
+      await child.output();
     }
     const rerun = await s.fts(a, ["get", "big.bin", join(down, "big.bin")]);
     assertEquals(rerun.code, 0, rerun.stderr);
@@ -661,23 +666,13 @@ s3Session(
     const client = s.t.store.client;
     const first = await s.serveProcess();
     // Throttled so that the kill lands in the middle of the transfer.
-    const put = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "connect",
-        first.address,
-        "put",
-        source,
-        "--limit-rate",
-        "60M",
-      ],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const put = spawnConnect([
+      first.address,
+      "put",
+      source,
+      "--limit-rate",
+      "60M",
+    ]);
     let stored = 0;
     try {
       await until("100 MiB of parts on the gateway", async () => {
@@ -745,23 +740,13 @@ if (env && gatewayDir) {
       const client = s.t.store.client;
       let up = true;
       try {
-        const put = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            MAIN,
-            "connect",
-            address,
-            "put",
-            source,
-            "--limit-rate",
-            "8M",
-          ],
-          env: { NO_COLOR: "1" },
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+        const put = spawnConnect([
+          address,
+          "put",
+          source,
+          "--limit-rate",
+          "8M",
+        ]);
         await until(
           "a part on the gateway",
           async () => (await storedParts(client, key)).bytes > 0,
