@@ -28,6 +28,21 @@ const SCRIPTS = fromFileUrl(new URL("../tests/s3/", import.meta.url));
 /** The OSD of a gateway started here: room for every run's objects. */
 const OSD_GB = 40;
 
+/** What a gateway is made of. */
+interface GatewayInit {
+  endpoint: string;
+  /** Where it came from, for the report. */
+  origin: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  /** The s3cmd program and its configuration file. */
+  s3cmd: string;
+  config: string;
+  /** The cluster folder when known. */
+  dir: string | null;
+}
+
 /** A reachable gateway with its credentials and an s3cmd configured for it. */
 export class S3Gateway {
   /** `http://127.0.0.1:PORT`. */
@@ -42,16 +57,7 @@ export class S3Gateway {
   /** The cluster folder when known (its garbage can then be collected). */
   #dir: string | null;
 
-  private constructor(init: {
-    endpoint: string;
-    origin: string;
-    accessKey: string;
-    secretKey: string;
-    region: string;
-    s3cmd: string;
-    config: string;
-    dir: string | null;
-  }) {
+  private constructor(init: GatewayInit) {
     this.endpoint = init.endpoint;
     this.origin = init.origin;
     this.#accessKey = init.accessKey;
@@ -144,15 +150,7 @@ export class S3Gateway {
     });
   }
 
-  static async #make(init: {
-    endpoint: string;
-    origin: string;
-    accessKey: string;
-    secretKey: string;
-    region: string;
-    s3cmd: string;
-    dir: string | null;
-  }): Promise<S3Gateway> {
+  static async #make(init: Omit<GatewayInit, "config">): Promise<S3Gateway> {
     const folder = await makeTempDir("fts-bench-s3cmd-");
     const config = join(folder, "s3cfg");
     const host = new URL(init.endpoint).host;
