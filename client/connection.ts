@@ -14,6 +14,7 @@ import {
   ConnectionError,
   type Entry,
   errorFromWire,
+  type ErrorMessage,
   FEATURES,
   FtsError,
   type Message,
@@ -37,7 +38,14 @@ import {
 import { VERSION } from "../version.ts";
 import { DEFAULT_TIMEOUT_SECONDS, LinkWatch } from "./link_watch.ts";
 import type { Target } from "./target.ts";
+import { socketWritable } from "./socket_writable.ts";
 import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
+
+/**
+ * How long, after a write failed, the client goes on reading what the server
+ * sent before it closed (its shutdown notice, an error).
+ */
+const LAST_WORDS_MS = 1000;
 
 /** Options for {@linkcode Connection.open}. */
 export interface ConnectOptions {
@@ -89,6 +97,8 @@ export class Connection {
   #writer: MessageWriter;
   #watch: LinkWatch;
   #closed = false;
+  /** What the server said about its end, shared with the reader's hook. */
+  #heard: Heard;
 
   private constructor(
     conn: Deno.Conn,
@@ -99,8 +109,10 @@ export class Connection {
     label: string,
     pool: BufferPool,
     session: { tls: boolean; user: string | undefined; readOnly: boolean },
+    heard: Heard,
   ) {
     this.#conn = conn;
+    this.#heard = heard;
     this.pool = pool;
     this.tls = session.tls;
     this.user = session.user;
@@ -132,13 +144,19 @@ export class Connection {
         // Already closed.
       }
     });
+    const heard: Heard = { shutdown: false };
     const reader = new MessageReader(conn.readable, {
-      onNotice: options.onNotice,
+      onNotice: (notice) => {
+        if (notice.shutdown) heard.shutdown = true;
+        options.onNotice?.(notice);
+      },
       pool,
       beforeRead: () => watch.readStart(),
       onActivity: () => watch.frameArrived(),
     });
-    const writer = new MessageWriter(watch.watchWritable(conn.writable));
+    // Not conn.writable: that closes the connection on a failed write, and
+    // the server's last words could no longer be read.
+    const writer = new MessageWriter(watch.watchWritable(socketWritable(conn)));
     try {
       await writer.send({
         op: "hello",
@@ -198,7 +216,7 @@ export class Connection {
         tls,
         user,
         readOnly,
-      });
+      }, heard);
     } catch (error) {
       watch.stop();
       try {
@@ -259,14 +277,50 @@ export class Connection {
     await this.#writer.send(message);
   }
 
-  /** Sends a body; see {@linkcode MessageWriter.sendBody}. */
+  /**
+   * Sends a body; see {@linkcode MessageWriter.sendBody}. When the server
+   * drops the connection meanwhile (a broken pipe, a reset), first reads
+   * what it sent before closing, for at most a second, so that
+   * {@linkcode wrap} can tell a shutdown or the server's error from a lost
+   * link. Call it with no read in flight on this connection.
+   */
   async sendBody(
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     trailer?: () => Trailer | Promise<Trailer>,
     onWritten?: (chunk: Uint8Array) => void,
     options?: SendBodyOptions,
   ): Promise<void> {
-    await this.#writer.sendBody(chunks, trailer, onWritten, options);
+    try {
+      await this.#writer.sendBody(chunks, trailer, onWritten, options);
+    } catch (error) {
+      if (droppedByPeer(error)) await this.#readLastWords();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads what is left of the server's messages until it closed, keeping
+   * the first `error` (notices are noted by the reader's hook), then closes
+   * the connection. Bounded by {@linkcode LAST_WORDS_MS}: a server that
+   * sends nothing more cannot hold the client.
+   */
+  async #readLastWords(): Promise<void> {
+    const timer = setTimeout(() => this.abort(), LAST_WORDS_MS);
+    try {
+      while (true) {
+        const message = await this.#reader.read();
+        if (message === null) break;
+        if (message.op === "error") {
+          this.#heard.error = message;
+          break;
+        }
+      }
+    } catch {
+      // The reset, or the close at the deadline: all there was to hear.
+    } finally {
+      clearTimeout(timer);
+      this.abort();
+    }
   }
 
   /** Sends frames a `FrameBatch` encoded, in one write. */
@@ -289,8 +343,9 @@ export class Connection {
 
   /**
    * Turns a low-level failure into a typed error about `action`. A lost or
-   * stalled link says so (and, when `resumable`, that a rerun resumes);
-   * the server's own errors pass unchanged.
+   * stalled link says so (and, when `resumable`, that a rerun resumes), as
+   * does a link the server closed after announcing its shutdown, or after
+   * an error; the server's own errors pass unchanged.
    */
   wrap(error: unknown, action: string, resumable = false): Error {
     const hint = resumable ? "; run the same command again to resume" : "";
@@ -302,6 +357,13 @@ export class Connection {
       error instanceof TruncatedFrameError || !(error instanceof FtsError);
     if (!lost) return error;
     this.#closed = true;
+    if (this.#heard.error) return errorFromWire(this.#heard.error, action);
+    if (this.#heard.shutdown) {
+      return new ConnectionError(`the server shut down${hint}`, {
+        action,
+        cause: error,
+      });
+    }
     if (error instanceof ConnectionError && error.action === action) {
       return error;
     }
@@ -401,6 +463,20 @@ export class Connection {
       // Already closed.
     }
   }
+}
+
+/** What the server said about its end of the session. */
+interface Heard {
+  /** It announced that it is shutting down. */
+  shutdown: boolean;
+  /** The error it sent just before dropping the connection. */
+  error?: ErrorMessage;
+}
+
+/** Whether a write failed because the server dropped the connection. */
+function droppedByPeer(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionReset;
 }
 
 /**

@@ -356,7 +356,8 @@ async function sendLane(
   const sending = send();
   sending.catch(stop);
   const results = await Promise.allSettled([sending, acks]);
-  if (first !== undefined) throw connection.wrap(first, action);
+  // The files acknowledged so far are in place, and a rerun skips them.
+  if (first !== undefined) throw connection.wrap(first, action, true);
   return (results[1] as PromiseFulfilledResult<TreeDone>).value;
 }
 

@@ -18,6 +18,7 @@ import type { LoginThrottle } from "./login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./session.ts";
 import { LocalStore } from "./local_store.ts";
+import { closeConnection } from "./socket_release.ts";
 import { isS3Target, openS3Store } from "./s3_config.ts";
 import type { S3StoreOptions } from "./s3_store.ts";
 import type { Store } from "./store.ts";
@@ -49,7 +50,8 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /**
    * Close connections that have not finished the TLS handshake, `hello` and
-   * the login this long after connecting. Default 20 seconds.
+   * the login this long after connecting, and HTTP connections that have
+   * sent nothing. Default 20 seconds.
    */
   loginTimeoutMs?: number;
   /** How often to look for changes of the users file. Default 2 seconds. */
@@ -72,6 +74,9 @@ interface ServerContext extends SessionContext {
   partialTtlMs: number;
   usersPollMs: number;
 }
+
+/** How long a refused client has to finish its TLS handshake and read why. */
+const REFUSAL_MS = 2000;
 
 /** The first and the longest pause after `accept` fails. */
 const ACCEPT_BACKOFF_MS = { first: 50, max: 2000 };
@@ -168,6 +173,7 @@ export class FtsServer {
     const readOnly = options.readOnly ?? false;
     const maxConnections = options.maxConnections ?? 256;
     const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+    const loginTimeoutMs = options.loginTimeoutMs ?? 20_000;
     let http: HttpFrontEnd | null = null;
     try {
       http = options.http
@@ -181,6 +187,7 @@ export class FtsServer {
           allowBasicInsecure: options.httpAllowBasicInsecure,
           maxRequests: maxConnections,
           idleTimeoutMs,
+          silentTimeoutMs: loginTimeoutMs,
         })
         : null;
     } catch (error) {
@@ -197,7 +204,7 @@ export class FtsServer {
       tls: options.tls !== undefined,
       logins,
       idleTimeoutMs,
-      loginTimeoutMs: options.loginTimeoutMs ?? 20_000,
+      loginTimeoutMs,
       usersPollMs: options.usersPollMs ?? 2000,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
@@ -245,7 +252,7 @@ export class FtsServer {
       // Frame headers are small writes; Nagle would hold them back.
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       if (this.#sessions.size >= context.maxConnections) {
-        this.#refuse(conn, context.maxConnections, context.log);
+        this.#refuse(conn, context);
         continue;
       }
       const session = new Session(conn, context);
@@ -258,24 +265,37 @@ export class FtsServer {
     }
   }
 
-  #refuse(conn: Deno.Conn, limit: number, log: ServerLog): void {
+  /**
+   * Tells a client beyond the limit that the server is busy, and closes.
+   * Over TLS the message waits for the handshake, so a client that never
+   * makes one is closed after {@linkcode REFUSAL_MS} (and its socket shut
+   * down, see socket_release.ts) instead of holding a descriptor forever.
+   */
+  #refuse(conn: Deno.Conn, context: ServerContext): void {
     const addr = conn.remoteAddr as Deno.NetAddr;
-    log.record({
+    context.log.record({
       peer: `${addr.hostname}:${addr.port}`,
       op: "connect",
       result: "refused: too many connections",
     });
     const writer = new MessageWriter(conn.writable);
-    writer.send({
+    let sent = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const said = writer.send({
       op: "error",
       code: "busy",
-      reason: `the server is at its limit of ${limit} connections`,
-    }).then(() => writer.close(), () => {}).finally(() => {
-      try {
-        conn.close();
-      } catch {
-        // Closed by the writer already.
-      }
+      reason:
+        `the server is at its limit of ${context.maxConnections} connections`,
+    }).then(() => {
+      sent = true;
+      return writer.close();
+    }, () => {});
+    Promise.race([
+      said,
+      new Promise((resolve) => timer = setTimeout(resolve, REFUSAL_MS)),
+    ]).then(() => {
+      clearTimeout(timer);
+      closeConnection(conn, context.tls && !sent);
     });
   }
 

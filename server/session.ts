@@ -39,6 +39,7 @@ import { progressWritable } from "./progress_writable.ts";
 import { type Logins, serveLogin } from "./login.ts";
 import type { ServerLog } from "./server_log.ts";
 import { fsError } from "./fs_errors.ts";
+import { closeConnection } from "./socket_release.ts";
 import type { Store } from "./store.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
@@ -101,6 +102,8 @@ export class Session {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
   #tlsReady = false;
+  /** The TLS handshake has not ended (neither finished nor failed). */
+  #handshaking: boolean;
   /** Which clock ended the session, for its log line. */
   #timedOut: keyof typeof TIMED_OUT | undefined;
   #lastActivity = performance.now();
@@ -109,6 +112,8 @@ export class Session {
     this.#conn = conn;
     this.#ctx = ctx;
     this.#readOnly = ctx.readOnly;
+    // Deno starts a TLS handshake at accept, not when it is awaited.
+    this.#handshaking = ctx.tls;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = `${addr.hostname}:${addr.port}`;
     const onActivity = () => this.#lastActivity = performance.now();
@@ -275,11 +280,9 @@ export class Session {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#loginTimer);
     this.#abort.abort(new ConnectionError("the connection was closed"));
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer.
-    }
+    // A TLS connection closed mid-handshake would keep its descriptor until
+    // the peer leaves; see socket_release.ts.
+    closeConnection(this.#conn, this.#handshaking);
   }
 
   // Until the login is done only this deadline runs: what the client sends
@@ -323,12 +326,15 @@ export class Session {
   }
 
   // Done before the first read so that a client without TLS is told apart
-  // from one that fails later; the idle timer bounds a stalled handshake.
+  // from one that fails later; the login deadline bounds a stalled one.
   async #tlsHandshake(): Promise<void> {
     try {
       await (this.#conn as Deno.TlsConn).handshake();
       this.#tlsReady = true;
+      this.#handshaking = false;
     } catch (error) {
+      // Failed by itself (not cut short by close()): its task let go.
+      if (!this.#closed) this.#handshaking = false;
       const message = describe(error);
       throw new Refusal(
         /InvalidContentType|corrupt message/i.test(message)

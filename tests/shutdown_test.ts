@@ -1,8 +1,10 @@
 /**
  * Shutdown tells every client: idle ones get the notice before the close,
  * uploading ones during their transfer, and those cut off at the end of the
- * grace period that the server shut down and a rerun resumes. `fts serve`
- * says what it waits for, and a second signal stops it at once.
+ * grace period that the server shut down and a rerun resumes. `fts put`
+ * and `put -r` cut off mid-send (their writes fail with a broken pipe) still
+ * read the server's last words and say it shut down, and the rerun resumes.
+ * `fts serve` says what it waits for, and a second signal stops it at once.
  *
  * @module
  */
@@ -15,8 +17,19 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import type { Message } from "../protocol/mod.ts";
+import {
+  type CertificateKeyPair,
+  createSelfSignedCertificate,
+} from "../server/certificate.ts";
 import { STAGING_DIR } from "../server/remote_path.ts";
-import { randomFile, runFts, startServe } from "./helpers/cli.ts";
+import { FtsServer } from "../server/server.ts";
+import {
+  randomFile,
+  runFts,
+  sha256File,
+  startServe,
+  waitForPartial,
+} from "./helpers/cli.ts";
 import {
   HELLO,
   messageBytes,
@@ -30,6 +43,25 @@ function notices(messages: Message[]): string[] {
     if (message.op !== "notice") throw new Error(JSON.stringify(message));
     return message.message;
   });
+}
+
+/** A real server on 127.0.0.1, port 0, over `root` (kept across restarts). */
+function serveRoot(
+  root: string,
+  tls?: CertificateKeyPair,
+): Promise<FtsServer> {
+  return FtsServer.start({
+    root,
+    hostname: "127.0.0.1",
+    port: 0,
+    log: null,
+    tls,
+  });
+}
+
+/** The last line of `text`, without trailing newlines. */
+function lastLine(text: string): string {
+  return text.trimEnd().split("\n").at(-1)!;
 }
 
 async function stagedBytes(root: string): Promise<number> {
@@ -125,7 +157,9 @@ Deno.test("fts get cut off by a shutdown tells the user the server shut down and
       "--limit-rate",
       "4M",
     ], { timeoutMs: 30_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Under way (its partial growing) before the signal, however slowly
+    // the client started.
+    await waitForPartial(work, (name) => name.startsWith(".fts-partial-"), 1);
     await serve.stop("SIGTERM");
     const { code, stderr } = await getting;
     assertEquals(code, 1, stderr);
@@ -134,8 +168,117 @@ Deno.test("fts get cut off by a shutdown tells the user the server shut down and
       stderr,
       "server: the server shut down before this transfer finished; run the command again to resume",
     );
+    assertEquals(
+      lastLine(stderr),
+      'fts: cannot get "big.bin": the server shut down; run the same command again to resume',
+    );
   } finally {
     await serve.stop("SIGKILL");
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+for (const tls of [false, true]) {
+  const over = tls ? "over TLS" : "over TCP";
+  Deno.test(`fts put cut off by a shutdown ${over} says the server shut down, and the rerun resumes`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+    const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+    const config = await Deno.makeTempDir({ prefix: "fts-config-" });
+    const cert = tls ? await createSelfSignedCertificate() : undefined;
+    const local = join(work, "big.bin");
+    await randomFile(local, 32 * 1024 * 1024);
+    let server = await serveRoot(root, cert);
+    try {
+      const put = (extra: string[]) =>
+        runFts([
+          "connect",
+          `127.0.0.1:${server.addr.port}`,
+          "put",
+          local,
+          ...(cert ? ["--fingerprint", cert.fingerprint] : []),
+          ...extra,
+        ], { env: { FTS_CONFIG_DIR: config }, timeoutMs: 30_000 });
+      // Slow enough that the shutdown lands while the client is writing.
+      const putting = put(["--limit-rate", "8M"]);
+      await waitForPartial(
+        join(root, STAGING_DIR, "partial"),
+        () => true,
+        2 * 1024 * 1024,
+      );
+      await server.shutdown(300);
+      const cut = await putting;
+      assertEquals(cut.code, 1, cut.stderr);
+      assertEquals(
+        lastLine(cut.stderr),
+        'fts: cannot put "big.bin": the server shut down; run the same command again to resume',
+      );
+      assertStringIncludes(cut.stderr, "server: the server is shutting down");
+
+      server = await serveRoot(root, cert);
+      const rerun = await put([]);
+      assertEquals(rerun.code, 0, rerun.stderr);
+      assertStringIncludes(rerun.stderr, 'resuming "big.bin" at ');
+      assertEquals(
+        await sha256File(join(root, "big.bin")),
+        await sha256File(local),
+      );
+    } finally {
+      await server.shutdown(0);
+      for (const dir of [root, work, config]) {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  });
+}
+
+Deno.test("fts put -r cut off by a shutdown says the server shut down, and the rerun skips the files already sent", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  await Deno.mkdir(join(work, "tree"));
+  // Above the small-file size, so each goes as its own body; sent in order.
+  await randomFile(join(work, "tree", "a.bin"), 4 * 1024 * 1024);
+  await randomFile(join(work, "tree", "b.bin"), 32 * 1024 * 1024);
+  let server = await serveRoot(root);
+  try {
+    const put = (extra: string[]) =>
+      runFts(
+        [
+          "connect",
+          `127.0.0.1:${server.addr.port}`,
+          "put",
+          "-r",
+          "tree",
+          ...extra,
+        ],
+        { cwd: work, timeoutMs: 30_000 },
+      );
+    const putting = put(["--limit-rate", "8M"]);
+    await waitForPartial(
+      join(root, "tree"),
+      (name) => name === "a.bin",
+      4 * 1024 * 1024,
+    );
+    await server.shutdown(300);
+    const cut = await putting;
+    assertEquals(cut.code, 1, cut.stderr);
+    assertEquals(
+      lastLine(cut.stderr),
+      'fts: cannot put -r "tree": the server shut down; run the same command again to resume',
+    );
+
+    server = await serveRoot(root);
+    const rerun = await put([]);
+    assertEquals(rerun.code, 0, rerun.stderr);
+    assertStringIncludes(rerun.stderr, "1 already up to date");
+    for (const name of ["a.bin", "b.bin"]) {
+      assertEquals(
+        await sha256File(join(root, "tree", name)),
+        await sha256File(join(work, "tree", name)),
+      );
+    }
+  } finally {
+    await server.shutdown(0);
     await Deno.remove(root, { recursive: true });
     await Deno.remove(work, { recursive: true });
   }

@@ -2,8 +2,8 @@
  * The clocks that bound a session, with real sockets: a transfer that makes
  * no progress is ended (its staged bytes kept and its lock released, so the
  * rerun resumes), a connection that does not log in in time is closed
- * whatever it sends meanwhile, and a TLS connection that never says hello
- * gives back its descriptor.
+ * whatever it sends meanwhile. (Silent connections to a TLS server are in
+ * tls_handshake_test.ts.)
  *
  * @module
  */
@@ -16,10 +16,7 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
-import { KnownHosts } from "../client/known_hosts.ts";
-import { TransportOpener } from "../client/tls_connect.ts";
 import { FrameType, type Message, MessageWriter } from "../protocol/mod.ts";
-import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { addUser } from "../server/users.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import {
@@ -31,7 +28,6 @@ import {
   startAbandonedUpload,
   waitFor,
 } from "./helpers/raw_peer.ts";
-import { openDescriptors } from "./helpers/descriptors.ts";
 import { startServer } from "./helpers/server.ts";
 
 /** Asserts `messages` ends with a notice that mentions `text`. */
@@ -41,15 +37,6 @@ function assertLastNotice(messages: Message[], text: string): void {
     throw new Error(`expected a notice: ${JSON.stringify(messages)}`);
   }
   assertStringIncludes(last.message, text);
-}
-
-/** A fresh folder, removed by `using`. */
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "fts-config-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
 }
 
 Deno.test("a put whose body stops is ended after the stall timeout; the rerun resumes from the staged bytes", async () => {
@@ -182,43 +169,6 @@ Deno.test("a connection that never sends hello is closed at the login deadline",
     await good.close();
   } finally {
     peer.close();
-    await cleanup();
-  }
-});
-
-// Deno 2.9.6 keeps the socket of a TlsConn closed before its handshake
-// until the peer goes (its handshake task owns it), so the descriptors are
-// checked once the silent peers have left.
-Deno.test("TCP connections that never start TLS lose their sessions at the login deadline; a TLS client is still served", async () => {
-  const cert = await createSelfSignedCertificate();
-  const { server, port, cleanup } = await startServer({
-    tls: cert,
-    loginTimeoutMs: 300,
-  });
-  const baseline = await openDescriptors();
-  const silent: Deno.TcpConn[] = [];
-  try {
-    for (let i = 0; i < 20; i++) {
-      silent.push(await Deno.connect({ hostname: HOST, port }));
-    }
-    await waitFor("the sessions to start", () => server.connections === 20);
-    await waitFor("the sessions to end", () => server.connections === 0);
-    await using config = await tempDir();
-    const good = await Connection.open({ hostname: HOST, port }, {
-      transport: new TransportOpener({
-        fingerprint: cert.fingerprint,
-        knownHosts: new KnownHosts(join(config.path, "known_hosts")),
-      }),
-    });
-    assertEquals(await good.list(""), []);
-    await good.close();
-    for (const conn of silent.splice(0)) conn.close();
-    await waitFor(
-      "descriptors back to the baseline",
-      async () => await openDescriptors() <= baseline,
-    );
-  } finally {
-    for (const conn of silent) conn.close();
     await cleanup();
   }
 });

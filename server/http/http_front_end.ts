@@ -1,13 +1,15 @@
 /**
  * The HTTP/WebDAV front-end: a `Deno.serve` listener (HTTPS with HTTP/2 via
  * ALPN when the server has a certificate) answering over the same store as
- * the native protocol.
+ * the native protocol. Connections that never send a byte are closed after
+ * the login deadline (see `silent_sweep.ts`).
  *
  * @module
  */
 
 import type { Store } from "../store.ts";
 import type { ServerLog } from "../server_log.ts";
+import { SilentSweep } from "../silent_sweep.ts";
 import type { Logins } from "../login.ts";
 import { BasicAuth } from "./basic_auth.ts";
 import { BrowserLogins } from "./browser_login.ts";
@@ -33,6 +35,11 @@ export interface HttpFrontEndOptions {
   maxRequests: number;
   /** Cut off bodies that make no progress this long. */
   idleTimeoutMs: number;
+  /**
+   * Close connections that have sent nothing (not even a TLS ClientHello)
+   * this long after connecting; see `silent_sweep.ts`. Default 20 s.
+   */
+  silentTimeoutMs?: number;
 }
 
 /** A running HTTP front-end. */
@@ -40,9 +47,14 @@ export class HttpFrontEnd {
   /** The address actually bound. */
   readonly addr: Deno.NetAddr;
   #server: Deno.HttpServer<Deno.NetAddr>;
+  #silent: SilentSweep;
 
-  private constructor(server: Deno.HttpServer<Deno.NetAddr>) {
+  private constructor(
+    server: Deno.HttpServer<Deno.NetAddr>,
+    silent: SilentSweep,
+  ) {
     this.#server = server;
+    this.#silent = silent;
     this.addr = server.addr;
   }
 
@@ -91,11 +103,19 @@ export class HttpFrontEnd {
       onListen: () => {},
       onError: (error) => errorResponse(error, "GET"),
     }, handler);
-    return new HttpFrontEnd(server);
+    // Deno.serve itself never gives up on a connection that sends nothing.
+    const silent = new SilentSweep(
+      server.addr,
+      options.silentTimeoutMs ?? 20_000,
+      options.log,
+      options.tls ? "https" : "http",
+    );
+    return new HttpFrontEnd(server, silent);
   }
 
   /** Stops listening and waits for running requests. */
   async shutdown(): Promise<void> {
+    this.#silent.stop();
     await this.#server.shutdown();
   }
 

@@ -1,6 +1,7 @@
 /**
  * Test helper: how many file descriptors this process has open, counted by a
- * child process (reading `/proc/self/fd` directly needs `--allow-all`).
+ * child process (reading `/proc/self/fd` directly needs `--allow-all`), and
+ * how many of them are the server's ends of connections to one port.
  *
  * @module
  */
@@ -16,4 +17,38 @@ export async function openDescriptors(): Promise<number> {
     stderr: "null",
   }).output();
   return Number(new TextDecoder().decode(stdout).trim());
+}
+
+/**
+ * How many TCP sockets of this process have local port `port` and are not
+ * listening: the server's ends of the connections to that port. Reads
+ * `/proc/net/tcp{,6}` and `/proc/self/fd` (needs `--allow-all`).
+ */
+export function connectionsOn(port: number): number {
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(table);
+    } catch {
+      continue; // No IPv6.
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10) continue;
+      const localPort = parseInt(fields[1].split(":")[1], 16);
+      const listening = fields[3] === "0A";
+      if (localPort === port && !listening) inodes.add(fields[9]);
+    }
+  }
+  let count = 0;
+  for (const { name } of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const link = Deno.readLinkSync(`/proc/self/fd/${name}`);
+      if (inodes.has(/^socket:\[(\d+)\]$/.exec(link)?.[1] ?? "")) count++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return count;
 }
