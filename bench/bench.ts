@@ -1,5 +1,6 @@
 /**
- * `deno task bench`: benchmarks fts against nc, scp and rsync in one run.
+ * `deno task bench`: benchmarks fts against nc, scp and rsync in one run,
+ * and `fts serve s3://` against s3cmd on a local S3 gateway.
  *
  * Every case runs its contenders in alternation (A B A B ...) after a
  * warm-up, reports median and min–max, the fts/peer ratio of each pair of
@@ -29,6 +30,7 @@ import {
 } from "./cases_file.ts";
 import { compressCase } from "./cases_compress.ts";
 import { diskFileCase, diskTreeCase } from "./cases_disk.ts";
+import { s3GetFileCase, s3PutFileCase, s3TreePutCase } from "./cases_s3.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
 import { treeCase } from "./cases_tree.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
@@ -65,11 +67,17 @@ const CASE_IDS = [
   "put-file-noverify",
   "compress-text",
   "compress-random",
+  "s3-put-file",
+  "s3-get-file",
+  "s3-tree-put",
 ] as const;
 
 const USAGE = `Usage: deno task bench [options]
 
-Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders.
+Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders,
+and fts serving s3:// against s3cmd on a local Ceph RADOS Gateway (the tests'
+one from FTS_TEST_S3_*, else one started for the run when Ceph is installed;
+FTS_BENCH_S3=0 skips the S3 cases).
 
 Options:
   --runs N       measured runs per contender and case (default 5; 1 with --quick)
@@ -173,6 +181,9 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "put-file-noverify": () => putNoVerifyCase(ctx),
     "compress-text": () => compressCase(ctx, "text"),
     "compress-random": () => compressCase(ctx, "random"),
+    "s3-put-file": () => s3PutFileCase(ctx),
+    "s3-get-file": () => s3GetFileCase(ctx),
+    "s3-tree-put": () => s3TreePutCase(ctx),
   };
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",

@@ -36,6 +36,7 @@ import type {
   TargetResult,
 } from "./model.ts";
 import { type PeerTools, SshServer } from "./peers.ts";
+import { S3Gateway } from "./s3_gateway.ts";
 import { removeQuietly } from "./process.ts";
 import { formatBytes, formatRatio } from "./stats.ts";
 
@@ -57,6 +58,8 @@ export interface BenchConfig {
   clients: number;
   /** Size of each concurrent client's file. */
   clientBytes: number;
+  /** Shape of the tree of small files put to S3. */
+  s3Tree: TreeShape;
   /** Case ids to run (`--only`); null runs all. */
   only: string[] | null;
 }
@@ -82,6 +85,7 @@ export function makeConfig(
       tree: { folders: 2, filesPerFolder: 10, fileSize: 4096 },
       clients: 3,
       clientBytes: 1 * MiB,
+      s3Tree: { folders: 2, filesPerFolder: 10, fileSize: 4096 },
       only: options.only ?? null,
     };
   }
@@ -94,6 +98,7 @@ export function makeConfig(
     tree: { folders: 10, filesPerFolder: 1000, fileSize: 4096 },
     clients: 50,
     clientBytes: 20 * MiB,
+    s3Tree: { folders: 10, filesPerFolder: 100, fileSize: 4096 },
     only: options.only ?? null,
   };
 }
@@ -127,6 +132,7 @@ export class BenchContext {
     null;
   #clientFiles: Promise<DataFile[]> | null = null;
   #ssh: Promise<SshServer> | null = null;
+  #s3: Promise<S3Gateway | string> | null = null;
 
   /** Bundles the run's state. */
   constructor(init: {
@@ -214,6 +220,16 @@ export class BenchContext {
       return await SshServer.start(this.tools, 4 * 3600_000);
     })();
     return this.#ssh;
+  }
+
+  /**
+   * The S3 gateway for the S3 cases, found or started on first use and kept
+   * for the whole run (stopped at clean-up if started here); a note saying
+   * why there is none otherwise. `--quick` never starts one.
+   */
+  s3(): Promise<S3Gateway | string> {
+    this.#s3 ??= S3Gateway.find(this.log, !this.config.quick);
+    return this.#s3;
   }
 
   /** Stops the sshd if it was started. */

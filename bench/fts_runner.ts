@@ -221,6 +221,8 @@ export interface ServerOptions {
   tls: boolean;
   /** Kill the server after this long, whatever happens. */
   lifetimeMs: number;
+  /** Extra environment variables (the `AWS_*` of an `s3://` target). */
+  env?: Record<string, string>;
 }
 
 /** A running `fts serve` on 127.0.0.1 with a kernel-chosen port. */
@@ -242,7 +244,8 @@ export class FtsServer {
 
   /**
    * Starts `fts serve DIR --port 0 --host 127.0.0.1 --quiet [--tls]` and
-   * waits for its first stdout line, `fts listening on HOST:PORT`.
+   * waits for its first stdout line, `fts listening on HOST:PORT`. DIR may
+   * be an `s3://BUCKET/PREFIX` target.
    */
   static async start(
     launcher: FtsLauncher,
@@ -268,6 +271,7 @@ export class FtsServer {
     let first = true;
     const proc = startBackground(launcher.command, args, {
       timeoutMs: options.lifetimeMs,
+      env: options.env,
       onStdoutLine: (line) => {
         if (first) {
           first = false;

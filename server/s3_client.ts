@@ -15,14 +15,15 @@
  * Retries: network failures, timeouts, 5xx, 429 and S3's throttling codes are
  * retried with full-jitter exponential backoff; then one typed error whose
  * reason names the store's origin and the S3 error code, never a secret or a
- * signature.
+ * signature. A store that cannot be reached is an `IoError` (the server's
+ * storage failed), never a `ConnectionError`, which sessions keep for their
+ * own client's link.
  *
  * @module
  */
 
 import {
   AlreadyExistsError,
-  ConnectionError,
   type FtsError,
   IoError,
   NotFoundError,
@@ -256,19 +257,24 @@ export class S3Client {
     return new IoError(`the object store refused the request (${detail})`);
   }
 
+  /**
+   * The error after the last retry. An `IoError`, not a `ConnectionError`:
+   * to a session a ConnectionError means its own client's link is gone, so
+   * it would drop the connection instead of telling the client why.
+   */
   #gaveUp(last: S3Failure | Error | undefined): FtsError {
     const tries = `${this.retry.attempts} attempts`;
     if (last instanceof Error) {
       const why = last.name === "TimeoutError"
         ? `no answer within ${this.retry.timeoutMs / 1000} s`
         : "the connection failed";
-      return new ConnectionError(
+      return new IoError(
         `the object store at ${this.origin} cannot be reached (${why}, ${tries})`,
         { cause: last },
       );
     }
     const detail = last ? `${last.status} ${last.code}`.trim() : "";
-    return new ConnectionError(
+    return new IoError(
       `the object store at ${this.origin} keeps failing (${detail}, ${tries})`,
     );
   }

@@ -32,6 +32,9 @@ const CASES = [
   "put-file-noverify",
   "compress-text",
   "compress-random",
+  "s3-put-file",
+  "s3-get-file",
+  "s3-tree-put",
 ];
 
 /** Cases that need nothing beyond the basic fts put and get, so they must run. */

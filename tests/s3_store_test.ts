@@ -12,7 +12,6 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import {
   AlreadyExistsError,
-  ConnectionError,
   InvalidPathError,
   IoError,
   NotFoundError,
@@ -568,6 +567,41 @@ s3Test(
   },
 );
 
+s3Test(
+  "replaced stamps of many files of a folder go in one listing, and the newest stamps stay",
+  async (t) => {
+    await t.store.mkdirp("batch");
+    const names = Array.from({ length: 12 }, (_, i) => `${i}.txt`);
+    for (const [i, name] of names.entries()) {
+      await putBytes(t.store, `batch/${name}`, randomBytes(20, i), 1_000_000);
+    }
+    await t.store.flush();
+    const gets = t.store.client.sent.GET;
+    // Same content, new times: each file gets a second stamp, same ETag.
+    await Promise.all(
+      names.map((name) =>
+        t.store.setMeta(`batch/${name}`, { mtime: 5_000_000 })
+      ),
+    );
+    await t.store.flush();
+    assertEquals(t.store.client.sent.GET - gets, 1, "one listing for all");
+    const stamps: string[] = [];
+    for await (
+      const page of listObjects(t.store.client, "root/.fts/stamps/batch/")
+    ) stamps.push(...page.objects.map((o) => o.key.split("/").pop()!));
+    assertEquals(stamps.length, names.length, stamps.join(" "));
+    assert(
+      stamps.every((key) => key.endsWith("~5000000~644")),
+      stamps.join(" "),
+    );
+    const heads = t.store.client.sent.HEAD;
+    const listed = await t.store.list("batch");
+    assertEquals(listed.map((e) => e.mtime), names.map(() => 5_000_000));
+    // No HEAD: every file's time came from its stamp.
+    assertEquals(t.store.client.sent.HEAD - heads, 0);
+  },
+);
+
 s3Test("two stores on one bucket see each other's files at once", async (t) => {
   const other = await t.reopen();
   const bytes = randomBytes(6 * MiB + 1, 30);
@@ -703,7 +737,7 @@ if (env) {
   });
 }
 
-Deno.test("s3 store: an unreachable store is retried, then one ConnectionError line", async () => {
+Deno.test("s3 store: an unreachable store is retried, then one IoError line", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -723,7 +757,7 @@ Deno.test("s3 store: an unreachable store is retried, then one ConnectionError l
           timeoutMs: 2000,
         },
       }),
-    ConnectionError,
+    IoError,
   );
   assertEquals(
     error.message,
@@ -789,7 +823,7 @@ async function gatewayScript(script: string, dir: string): Promise<void> {
 if (env && gatewayDir) {
   Deno.test({
     name:
-      "s3 store: kill -9 of radosgw mid-upload gives one ConnectionError, and after its restart the upload resumes intact",
+      "s3 store: kill -9 of radosgw mid-upload gives one IoError line, and after its restart the upload resumes intact",
     sanitizeResources: false,
     async fn() {
       const t = await makeTestBucket(env, "root", {
@@ -827,7 +861,7 @@ if (env && gatewayDir) {
         const error = await assertRejects(async () => {
           await first.write(bytes.subarray(2 * part), new Uint8Array([3]));
           await first.commit({ mode: null, mtime: 42_000, noClobber: false });
-        }, ConnectionError);
+        }, IoError);
         assert(!error.message.includes("\n"), error.message);
         assert(error.message.includes("cannot be reached"), error.message);
         await first.abort(true).catch(() => {});
