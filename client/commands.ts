@@ -228,12 +228,20 @@ export class CommandRunner {
         }
         const [local, remoteArg] = args;
         if (settings.recursive) {
-          const remote = await this.#treePutTarget(local, remoteArg);
+          const { remote, created } = await this.#treePutTarget(
+            local,
+            remoteArg,
+          );
+          // A rerun of this command would put the tree inside the folder
+          // this run made: the advice names the command that resumes.
+          const rerun = created
+            ? `put -r ${intoItself(local)} ${remoteArg}`
+            : undefined;
           await uploadTree(
             c,
             local,
             remote,
-            settings,
+            { ...settings, rerun },
             this.#reporter,
             this.#openExtra,
           );
@@ -255,7 +263,7 @@ export class CommandRunner {
           await downloadTree(
             c,
             remote,
-            await treeGetTarget(remote, localArg),
+            await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
             settings,
             this.#reporter,
             this.#openExtra,
@@ -375,21 +383,28 @@ export class CommandRunner {
   /**
    * Where `put -r LOCAL [REMOTE]` puts the tree, as `cp -r` would: into
    * REMOTE/NAME when REMOTE is a folder (default: the remote working
-   * folder), else at REMOTE itself.
+   * folder), else at REMOTE itself (`created`: this run makes it). With a
+   * slash after LOCAL (`dir/`, as rsync reads it) REMOTE is the copy even
+   * when it exists.
    */
   async #treePutTarget(
     local: string,
     remoteArg: string | undefined,
-  ): Promise<string> {
+  ): Promise<{ remote: string; created: boolean }> {
     const name = basename(resolve(local));
     const remote = this.remote(remoteArg ?? "");
     if (remoteArg === undefined || remote === "") {
-      return posix.join(remote || ".", name);
+      return { remote: posix.join(remote || ".", name), created: false };
     }
     const action = `put -r "${local}"`;
     try {
       const entry = await this.#connection.stat(remote, false, action);
-      if (entry.type === "dir") return posix.join(remote, name);
+      if (entry.type === "dir") {
+        return {
+          remote: endsInSlash(local) ? remote : posix.join(remote, name),
+          created: false,
+        };
+      }
       throw new WrongTypeError(
         `"${remoteArg}" is a file on the server`,
         { action: action },
@@ -397,23 +412,29 @@ export class CommandRunner {
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }
-    return remote;
+    return { remote, created: true };
   }
 }
 
 /**
  * Where `get -r REMOTE [LOCAL]` puts the tree, as `cp -r` would: into
  * LOCAL/NAME when LOCAL is a folder (default: the working folder), else at
- * LOCAL itself.
+ * LOCAL itself; with `itself` (a slash after REMOTE, as rsync reads it) at
+ * LOCAL even when it exists.
  */
 async function treeGetTarget(
   remote: string,
   localArg: string | undefined,
+  itself: boolean,
 ): Promise<string> {
   const name = posix.basename(remote);
   const local = localArg ?? ".";
   const info = await Deno.stat(local).catch(() => null);
-  if (info?.isDirectory) return name === "" ? local : join(local, name);
+  if (info?.isDirectory) {
+    return name === "" || (itself && localArg !== undefined)
+      ? local
+      : join(local, name);
+  }
   if (info) {
     throw new WrongTypeError(
       `cannot get -r "${remote || "/"}": "${local}" is a file`,
@@ -485,4 +506,14 @@ function formatTime(ms: number): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${
     pad(date.getDate())
   } ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** Whether a path ends in a slash: "the folder itself" to rsync and fts. */
+function endsInSlash(path: string | undefined): boolean {
+  return path !== undefined && /[^\\/][\\/]+$/.test(path);
+}
+
+/** `path` with one slash after it, so that a rerun copies into itself. */
+function intoItself(path: string): string {
+  return endsInSlash(path) ? path : `${path}/`;
 }

@@ -348,12 +348,21 @@ export class Connection {
 
   /**
    * Turns a low-level failure into a typed error about `action`. A lost or
-   * stalled link says so (and, when `resumable`, that a rerun resumes), as
-   * does a link the server closed after announcing its shutdown, or after
-   * an error; the server's own errors pass unchanged.
+   * stalled link says so (and, when `resumable`, that a rerun resumes; a
+   * string names the command that does), as does a link the server closed
+   * after announcing its shutdown, or after an error; the server's own
+   * errors pass unchanged.
    */
-  wrap(error: unknown, action: string, resumable = false): Error {
-    const hint = resumable ? "; run the same command again to resume" : "";
+  wrap(
+    error: unknown,
+    action: string,
+    resumable: boolean | string = false,
+  ): Error {
+    const hint = typeof resumable === "string"
+      ? `; run "${resumable}" to resume`
+      : resumable
+      ? "; run the same command again to resume"
+      : "";
     if (this.#watch.stalled) {
       this.#closed = true;
       return stalledError(this.#watch, action, hint);

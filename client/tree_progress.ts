@@ -29,6 +29,11 @@ export const DEFAULT_PARALLEL = 1;
 export interface TreeOptions extends TransferOptions {
   /** Connections to use at once (`-P`); 1 when absent. */
   parallel?: number;
+  /**
+   * The command that resumes this transfer, when it is not the same one
+   * (its target folder was made by this run); said when the link is lost.
+   */
+  rerun?: string;
 }
 
 /** Opens one more connection to the same server, for `-P`. */

@@ -388,7 +388,9 @@ async function sendLane(
   sending.catch(stop);
   const results = await Promise.allSettled([sending, acks]);
   // The files acknowledged so far are in place, and a rerun skips them.
-  if (first !== undefined) throw connection.wrap(first, action, true);
+  if (first !== undefined) {
+    throw connection.wrap(first, action, options.rerun ?? true);
+  }
   return (results[1] as PromiseFulfilledResult<TreeDone>).value;
 }
 

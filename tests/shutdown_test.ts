@@ -232,54 +232,66 @@ for (const tls of [false, true]) {
   });
 }
 
-Deno.test("fts put -r cut off by a shutdown says the server shut down, and the rerun skips the files already sent", async () => {
-  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
-  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  await Deno.mkdir(join(work, "tree"));
-  // Above the small-file size, so each goes as its own body; sent in order.
-  await randomFile(join(work, "tree", "a.bin"), 4 * 1024 * 1024);
-  await randomFile(join(work, "tree", "b.bin"), 32 * 1024 * 1024);
-  let server = await serveRoot(root);
-  try {
-    const put = (extra: string[]) =>
-      runFts(
-        [
-          "connect",
-          `127.0.0.1:${server.addr.port}`,
-          "put",
-          "-r",
-          "tree",
-          ...extra,
-        ],
-        { cwd: work, timeoutMs: 30_000 },
-      );
-    const putting = put(["--limit-rate", "8M"]);
-    await waitForPartial(
-      join(root, "tree"),
-      (name) => name === "a.bin",
-      4 * 1024 * 1024,
-    );
-    await server.shutdown(300);
-    const cut = await putting;
-    assertEquals(cut.code, 1, cut.stderr);
-    assertEquals(
-      lastLine(cut.stderr),
-      'fts: cannot put -r "tree": the server shut down; run the same command again to resume',
-    );
+for (const dest of [undefined, "copy"]) {
+  const how = dest ? " into a folder it made," : "";
+  Deno.test(
+    `fts put -r${how} cut off by a shutdown says the server shut down and how to resume, and that rerun skips the files already sent`,
+    async () => {
+      const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+      const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+      await Deno.mkdir(join(work, "tree"));
+      // Above the small-file size, so each goes as its own body; sent in order.
+      await randomFile(join(work, "tree", "a.bin"), 4 * 1024 * 1024);
+      await randomFile(join(work, "tree", "b.bin"), 32 * 1024 * 1024);
+      let server = await serveRoot(root);
+      try {
+        // The first run makes "copy"; rerun as it is, it would nest inside.
+        const args = dest ? ["tree", dest] : ["tree"];
+        const rerunArgs = dest ? ["tree/", dest] : args;
+        const target = join(root, dest ?? "tree");
+        const put = (args: string[], extra: string[]) =>
+          runFts(
+            [
+              "connect",
+              `127.0.0.1:${server.addr.port}`,
+              "put",
+              "-r",
+              ...args,
+              ...extra,
+            ],
+            { cwd: work, timeoutMs: 30_000 },
+          );
+        const putting = put(args, ["--limit-rate", "8M"]);
+        await waitForPartial(
+          target,
+          (name) => name === "a.bin",
+          4 * 1024 * 1024,
+        );
+        await server.shutdown(300);
+        const cut = await putting;
+        assertEquals(cut.code, 1, cut.stderr);
+        assertEquals(
+          lastLine(cut.stderr),
+          dest
+            ? 'fts: cannot put -r "tree": the server shut down; run "put -r tree/ copy" to resume'
+            : 'fts: cannot put -r "tree": the server shut down; run the same command again to resume',
+        );
 
-    server = await serveRoot(root);
-    const rerun = await put([]);
-    assertEquals(rerun.code, 0, rerun.stderr);
-    assertStringIncludes(rerun.stderr, "1 already up to date");
-    for (const name of ["a.bin", "b.bin"]) {
-      assertEquals(
-        await sha256File(join(root, "tree", name)),
-        await sha256File(join(work, "tree", name)),
-      );
-    }
-  } finally {
-    await server.shutdown(0);
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(work, { recursive: true });
-  }
-});
+        server = await serveRoot(root);
+        const rerun = await put(rerunArgs, []);
+        assertEquals(rerun.code, 0, rerun.stderr);
+        assertStringIncludes(rerun.stderr, "1 already up to date");
+        for (const name of ["a.bin", "b.bin"]) {
+          assertEquals(
+            await sha256File(join(target, name)),
+            await sha256File(join(work, "tree", name)),
+          );
+        }
+      } finally {
+        await server.shutdown(0);
+        await Deno.remove(root, { recursive: true });
+        await Deno.remove(work, { recursive: true });
+      }
+    },
+  );
+}

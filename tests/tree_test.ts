@@ -75,6 +75,16 @@ function snapshot(
   return result;
 }
 
+/** Whether anything is at `path` (a link counts). */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const notFts = (name: string) =>
   name === ".fts" || name.startsWith(".fts-partial-");
 
@@ -262,6 +272,28 @@ Deno.test("put -r and get -r follow cp -r: a new destination becomes the copy, a
     const notDir = await fts("get", "-r", "a-file", "x");
     assertEquals(notDir.code, 1);
     assertStringIncludes(notDir.stderr, "use get without -r");
+  });
+});
+
+Deno.test("put -r SRC/ DEST and get -r SRC/ DEST copy into DEST itself when it exists, so a rerun after a first run that made DEST does not nest", async () => {
+  await withServe(async (address, root, work) => {
+    const source = join(work, "photos");
+    makeTree(source);
+    const expected = snapshot(source);
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    assertEquals((await fts("put", "-r", "photos", "backup")).code, 0);
+    const again = await fts("put", "-r", "photos/", "backup");
+    assertEquals(again.code, 0, again.stderr);
+    assertStringIncludes(again.stderr, "already up to date");
+    assertEquals(snapshot(join(root, "backup")), expected);
+    assert(!exists(join(root, "backup", "photos")));
+
+    assertEquals((await fts("get", "-r", "backup", "restored")).code, 0);
+    const reget = await fts("get", "-r", "backup/", "restored");
+    assertEquals(reget.code, 0, reget.stderr);
+    assertEquals(snapshot(join(work, "restored"), notFts), expected);
+    assert(!exists(join(work, "restored", "backup")));
   });
 });
 
