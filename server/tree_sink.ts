@@ -13,6 +13,8 @@
  */
 
 import type { Body, Checksum, FileMessage, FtsError } from "../protocol/mod.ts";
+import type { ReceivedBody } from "../transfer/file_body.ts";
+import { receiveFailure } from "../transfer/tree_files.ts";
 
 /** What became of one received file. */
 export interface TreeFileOutcome {
@@ -58,4 +60,21 @@ export interface TreeSink {
   finish(): Promise<void>;
   /** Frees what the sink holds; after {@linkcode finish}, or instead of it. */
   close(): Promise<void>;
+}
+
+/**
+ * Why the file of `message` cannot be kept, or undefined when `received`
+ * is whole and intact; errors of the store are typed by `options`.
+ */
+export function fileFailure(
+  options: TreeSinkOptions,
+  received: ReceivedBody,
+  message: FileMessage,
+): FtsError | undefined {
+  return receiveFailure(
+    received,
+    message,
+    (error) => options.typed(error, message.path),
+    `read "${message.path}"`,
+  );
 }

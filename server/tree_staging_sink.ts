@@ -24,11 +24,14 @@ import {
   type StagedFile,
 } from "../transfer/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
-import { receiveFailure } from "../transfer/tree_files.ts";
 import { SMALL_FILE_SIZE } from "../transfer/tree_manifest.ts";
 import type { Folder } from "./confined_root.ts";
 import type { LocalStore } from "./local_store.ts";
-import type { TreeSink, TreeSinkOptions } from "./tree_sink.ts";
+import {
+  fileFailure,
+  type TreeSink,
+  type TreeSinkOptions,
+} from "./tree_sink.ts";
 import { PARTIAL_SEGMENTS } from "./upload_staging.ts";
 
 /** Background writers of a tree upload, each with its own staging folder. */
@@ -131,12 +134,7 @@ export async function openStagingSink(
       throw error;
     }
     item.bytes = received.bytes;
-    const error = receiveFailure(
-      received,
-      message,
-      (error) => options.typed(error, message.path),
-      `read "${message.path}"`,
-    );
+    const error = fileFailure(options, received, message);
     if (error) {
       await discard(item);
       item.error = error;

@@ -17,13 +17,13 @@
 
 import type { Body, BufferPool, FileMessage } from "../protocol/mod.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
-import { receiveFailure } from "../transfer/tree_files.ts";
 import { SMALL_FILE_SIZE } from "../transfer/tree_manifest.ts";
 import type { Store, Upload } from "./store.ts";
-import type {
-  TreeFileOutcome,
-  TreeSink,
-  TreeSinkOptions,
+import {
+  fileFailure,
+  type TreeFileOutcome,
+  type TreeSink,
+  type TreeSinkOptions,
 } from "./tree_sink.ts";
 
 /**
@@ -141,12 +141,7 @@ export function uploadSink(
       await streamed?.abort(false).catch(() => {});
       throw error;
     }
-    const error = receiveFailure(
-      received,
-      message,
-      (error) => options.typed(error, message.path),
-      `read "${message.path}"`,
-    );
+    const error = fileFailure(options, received, message);
     if (error) {
       await streamed?.abort(false).catch(() => {});
       return failed(message, error, received.bytes);

@@ -44,16 +44,11 @@ import {
   awsEnv,
   makeTestBucket,
   type S3TestEnv,
-  s3TestEnv,
+  s3TestEnvFor,
   type TestBucket,
 } from "./helpers/s3.ts";
 
-const env = s3TestEnv();
-if (!env) {
-  console.log(
-    "s3_session_test: FTS_TEST_S3_ENDPOINT is not set; the fts serve s3:// tests are skipped (see README, S3)",
-  );
-}
+const env = s3TestEnvFor("s3_session_test");
 /** The gateway's folder, for the tests that kill and restart radosgw. */
 const gatewayDir = Deno.env.get("FTS_TEST_S3_DIR");
 

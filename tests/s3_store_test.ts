@@ -27,16 +27,11 @@ import {
   awsEnv,
   makeTestBucket,
   type S3TestEnv,
-  s3TestEnv,
+  s3TestEnvFor,
   type TestBucket,
 } from "./helpers/s3.ts";
 
-const env = s3TestEnv();
-if (!env) {
-  console.log(
-    "s3_store_test: FTS_TEST_S3_ENDPOINT is not set; the S3 gateway tests are skipped (see README, S3)",
-  );
-}
+const env = s3TestEnvFor("s3_store_test");
 
 const MiB = 1024 * 1024;
 /** S3's smallest part: uploads in these tests cut 5 MiB parts. */

@@ -17,20 +17,16 @@ import { uploadTree } from "../client/tree_upload.ts";
 import { WrongTypeError } from "../protocol/mod.ts";
 import { FtsServer } from "../server/server.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { plant as plantFile } from "./helpers/plant.ts";
 import {
   awsEnv,
   makeTestBucket,
   type S3TestEnv,
-  s3TestEnv,
+  s3TestEnvFor,
   type TestBucket,
 } from "./helpers/s3.ts";
 
-const env = s3TestEnv();
-if (!env) {
-  console.log(
-    "s3_tree_test: FTS_TEST_S3_ENDPOINT is not set; the S3 gateway tests are skipped (see README, S3)",
-  );
-}
+const env = s3TestEnvFor("s3_tree_test");
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
 
@@ -79,20 +75,18 @@ function s3TreeTest(
   });
 }
 
-/** Writes `data` at `path` under `root` with `mode` and a whole-second mtime. */
+/** S3 keeps modification times to the second. */
+const WHOLE_SECOND = new Date("2023-05-06T07:08:09Z");
+
+/** {@linkcode plantFile} with a time S3 keeps exactly. */
 function plant(
   root: string,
   path: string,
   data: Uint8Array | string,
   mode = 0o644,
-  mtime = new Date("2023-05-06T07:08:09Z"),
+  mtime = WHOLE_SECOND,
 ): void {
-  const host = join(root, path);
-  Deno.mkdirSync(join(host, ".."), { recursive: true });
-  if (typeof data === "string") Deno.writeTextFileSync(host, data);
-  else Deno.writeFileSync(host, data);
-  Deno.chmodSync(host, mode);
-  Deno.utimeSync(host, mtime, mtime);
+  plantFile(root, path, data, mode, mtime);
 }
 
 /** Every file under `root`: mode bits, mtime and bytes; folders by name. */

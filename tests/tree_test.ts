@@ -24,6 +24,7 @@ import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { FtsError } from "../protocol/mod.ts";
 import { randomBytes, runFts, spawnFts, startServe } from "./helpers/cli.ts";
+import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
@@ -87,22 +88,6 @@ function exists(path: string): boolean {
 
 const notFts = (name: string) =>
   name === ".fts" || name.startsWith(".fts-partial-");
-
-/** Writes `data` at `path` (parents created) with `mode` and a fixed mtime. */
-function plant(
-  root: string,
-  path: string,
-  data: Uint8Array | string,
-  mode = 0o644,
-  mtime = new Date("2023-05-06T07:08:09.123Z"),
-): void {
-  const host = join(root, path);
-  Deno.mkdirSync(join(host, ".."), { recursive: true });
-  if (typeof data === "string") Deno.writeTextFileSync(host, data);
-  else Deno.writeFileSync(host, data);
-  Deno.chmodSync(host, mode);
-  Deno.utimeSync(host, mtime, mtime);
-}
 
 /**
  * A tree with nested folders, Unicode names, spaces, empty files, empty

@@ -41,6 +41,20 @@ export function s3TestEnv(): S3TestEnv | null {
   };
 }
 
+/**
+ * The gateway from the environment for the test file `file`, or null after
+ * printing the one line that says its tests are skipped.
+ */
+export function s3TestEnvFor(file: string): S3TestEnv | null {
+  const env = s3TestEnv();
+  if (!env) {
+    console.log(
+      `${file}: FTS_TEST_S3_ENDPOINT is not set; its S3 gateway tests are skipped (see README, S3)`,
+    );
+  }
+  return env;
+}
+
 /** The `AWS_*` variables a store or `fts serve s3://…` reads, for `env`. */
 export function awsEnv(env: S3TestEnv): Record<string, string> {
   return {
