@@ -271,6 +271,7 @@ async function receiveFiles(
   const { options, tally, action, reporter, openExtra } = context;
   const batch = new DurableBatch({
     writers: staging.length,
+    syncFolders: staging,
     mapError: (error) => {
       const { code, reason } = localReason(error);
       return errorFromWire({ code, reason }, "write");

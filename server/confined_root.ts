@@ -36,8 +36,6 @@ import {
   ELOOP,
   ENOENT,
   ENOTDIR,
-  haveLibc,
-  LibcError,
   O_CREAT,
   O_DIRECTORY,
   O_EXCL,
@@ -49,6 +47,7 @@ import {
   openFolderPath,
   renameNoReplace,
 } from "./libc.ts";
+import { haveLibc, LibcError } from "../transfer/libc.ts";
 import { fsError } from "./fs_errors.ts";
 import { STAGING_DIR } from "./remote_path.ts";
 

@@ -8,29 +8,30 @@
  * on `/proc/self/fd/N/name` paths, which the kernel resolves from the held
  * folder, not from the folder's current name.
  *
- * Linux only (x86-64 and arm64 share these flag values). Loaded on first use
- * with `Deno.dlopen`, which needs `--allow-ffi`; FFI can do anything the
- * process can, so the server runs with `--allow-all` anyway.
+ * Linux only (x86-64 and arm64 share these flag values). The binding itself
+ * (`Deno.dlopen`, which needs `--allow-ffi`) is `transfer/libc.ts`, shared
+ * with the client; FFI can do anything the process can, so the server runs
+ * with `--allow-all` anyway.
  *
  * @module
  */
 
-/** `open` flags (Linux, x86-64 and arm64). */
-export const O_RDONLY = 0;
-/** Open for reading and writing. */
-export const O_RDWR = 0o2;
-/** Create the file if missing. */
-export const O_CREAT = 0o100;
-/** With `O_CREAT`: fail if it exists (never follows a symlink). */
-export const O_EXCL = 0o200;
-/** Do not wait (a FIFO's open would wait for a writer). */
-export const O_NONBLOCK = 0o4000;
-/** Fail unless the name is a folder. */
-export const O_DIRECTORY = 0o200000;
-/** Fail if the last component is a symlink. */
-export const O_NOFOLLOW = 0o400000;
-/** Close on exec, so a spawned process never inherits a held folder. */
-export const O_CLOEXEC = 0o2000000;
+import { cString, errno, LibcError, loadLibc } from "../transfer/libc.ts";
+
+// Opening and closing descriptors is shared with the client (transfer/libc.ts).
+export {
+  closeFd,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  openAt,
+  openFolderPath,
+} from "../transfer/libc.ts";
 
 /** `errno` values the core tells apart. */
 export const ENOENT = 2;
@@ -53,103 +54,6 @@ export const EINVAL = 22;
 
 const RENAME_NOREPLACE = 1;
 
-const SYMBOLS = {
-  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  renameat2: {
-    parameters: ["i32", "buffer", "i32", "buffer", "u32"],
-    result: "i32",
-  },
-  read: {
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-  },
-  fstatat: {
-    parameters: ["i32", "buffer", "buffer", "i32"],
-    result: "i32",
-  },
-  shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  getsockopt: {
-    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
-    result: "i32",
-  },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | null | undefined;
-const encoder = new TextEncoder();
-
-/** Whether the race-free core can run here: Linux with libc reachable by FFI. */
-export function haveLibc(): boolean {
-  return load() !== null;
-}
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    libc = null; // no --allow-ffi, or no glibc: the checked fallback serves
-  }
-  return libc;
-}
-
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = encoder.encode(text);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
-
-function errno(lib: Libc): number {
-  const pointer = lib.__errno_location();
-  return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
-}
-
-/** A failed libc call: `errno` and the call's name. */
-export class LibcError extends Error {
-  /** The `errno` value. */
-  readonly errno: number;
-  constructor(call: string, code: number) {
-    super(`${call} failed (errno ${code})`);
-    this.name = "LibcError";
-    this.errno = code;
-  }
-}
-
-/**
- * `openat(dir, name, flags, mode)`: a new descriptor, or throws a
- * {@linkcode LibcError}. `O_CLOEXEC` is always added.
- */
-export function openAt(
-  dir: number,
-  name: string,
-  flags: number,
-  mode = 0o600,
-): number {
-  const lib = load()!;
-  const fd = lib.openat(dir, cString(name), flags | O_CLOEXEC, mode);
-  if (fd < 0) throw new LibcError("openat", errno(lib));
-  return fd;
-}
-
-/** Opens a folder by absolute host path (the served root, once). */
-export function openFolderPath(path: string): number {
-  return openAt(-100, /* AT_FDCWD */ path, O_RDONLY | O_DIRECTORY);
-}
-
-/** Closes a descriptor opened here. */
-export function closeFd(fd: number): void {
-  load()!.close(fd);
-}
-
 /**
  * Renames `fromDir/from` to `toDir/to`, failing with `EEXIST` instead of
  * replacing an existing `to`. Throws {@linkcode LibcError}; `EINVAL` means
@@ -161,7 +65,7 @@ export function renameNoReplace(
   toDir: number,
   to: string,
 ): void {
-  const lib = load()!;
+  const lib = loadLibc()!;
   const result = lib.renameat2(
     fromDir,
     cString(from),
@@ -205,7 +109,7 @@ const statView = new DataView(statBuffer.buffer);
  * Throws {@linkcode LibcError}.
  */
 export function statAt(dir: number, name: string): RawStat {
-  const lib = load()!;
+  const lib = loadLibc()!;
   const result = name === ""
     ? lib.fstatat(dir, EMPTY, statBuffer, AT_EMPTY_PATH)
     : lib.fstatat(dir, cString(name), statBuffer, AT_SYMLINK_NOFOLLOW);
@@ -221,7 +125,7 @@ export function statAt(dir: number, name: string): RawStat {
 
 /** `read(fd, buffer)`: bytes read (0 at the end). Throws {@linkcode LibcError}. */
 export function readFd(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
-  const lib = load()!;
+  const lib = loadLibc()!;
   const n = Number(lib.read(fd, buffer, BigInt(buffer.byteLength)));
   if (n < 0) throw new LibcError("read", errno(lib));
   return n;
@@ -229,7 +133,7 @@ export function readFd(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
 
 /** `shutdown(fd, SHUT_RDWR)`. Throws {@linkcode LibcError}. */
 export function shutdownSocket(fd: number): void {
-  const lib = load()!;
+  const lib = loadLibc()!;
   if (lib.shutdown(fd, 2 /* SHUT_RDWR */) < 0) {
     throw new LibcError("shutdown", errno(lib));
   }
@@ -256,7 +160,7 @@ export function socketAddress(
   fd: number,
   side: "local" | "peer",
 ): InetAddress | null {
-  const lib = load()!;
+  const lib = loadLibc()!;
   addressLength[0] = addressBuffer.byteLength;
   const call = side === "local" ? lib.getsockname : lib.getpeername;
   if (call(fd, addressBuffer, addressLengthBytes) < 0) return null;
@@ -277,7 +181,7 @@ export function socketAddress(
  * descriptor number is below it. Throws {@linkcode LibcError}.
  */
 export function descriptorLimit(): number {
-  const lib = load()!;
+  const lib = loadLibc()!;
   const limits = new BigUint64Array(2);
   if (lib.getrlimit(7, /* RLIMIT_NOFILE */ new Uint8Array(limits.buffer)) < 0) {
     throw new LibcError("getrlimit", errno(lib));
@@ -298,7 +202,7 @@ const BYTES_RECEIVED_OFFSET = 128;
  * kernel does not say.
  */
 export function tcpBytesReceived(fd: number): number | null {
-  const lib = load()!;
+  const lib = loadLibc()!;
   tcpInfoLength[0] = tcpInfo.byteLength;
   const result = lib.getsockopt(
     fd,

@@ -18,12 +18,8 @@
  * @module
  */
 
-import {
-  haveLibc,
-  shutdownSocket,
-  socketAddress,
-  tcpBytesReceived,
-} from "./libc.ts";
+import { shutdownSocket, socketAddress, tcpBytesReceived } from "./libc.ts";
+import { haveLibc } from "../transfer/libc.ts";
 import { descriptors, ipBytes, key } from "./socket_release.ts";
 import type { ServerLog } from "./server_log.ts";
 

@@ -27,11 +27,11 @@
 
 import {
   descriptorLimit,
-  haveLibc,
   type InetAddress,
   shutdownSocket,
   socketAddress,
 } from "./libc.ts";
+import { haveLibc } from "../transfer/libc.ts";
 
 /**
  * Closes `conn`. With `handshaking` (its TLS handshake may not have ended)

@@ -76,6 +76,9 @@ export async function openStagingSink(
 
   const batch = new DurableBatch({
     writers: lanes.length,
+    // One syncfs per batch where libc is reachable; the checked fallback
+    // (no libc, or `noLibc` in tests) keeps the sync per file.
+    syncFolders: store.raceFree ? lanes.map((lane) => lane.path) : undefined,
     place: (items): Promise<Placement> =>
       store.place(items.map((item) => item.target)),
     mapError: (error, item) =>

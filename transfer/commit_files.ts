@@ -1,9 +1,10 @@
 /**
  * The one commit step of a received tree's files, shared by the batch on
- * the main thread and the staging workers: make each staged file durable,
- * give it its mode and modification time, rename it over its target, then
- * sync the folders that received renames. A file that fails is removed from
- * staging and reported; the others still go in.
+ * the main thread and the staging workers: make each staged file durable
+ * (unless the caller already made the whole file system durable, see
+ * `file_system_sync.ts`), give it its mode and modification time, rename it
+ * over its target, then sync the folders that received renames. A file that
+ * fails is removed from staging and reported; the others still go in.
  *
  * Paths are whatever the owner resolved: plain local paths on the client,
  * `/proc/self/fd/N/name` paths of held folders on the server (see
@@ -27,13 +28,24 @@ export interface CommitFile {
   error?: unknown;
 }
 
+/** Options of {@linkcode commitFiles}. */
+export interface CommitOptions {
+  /**
+   * The files' data is durable already (a `syncfs` after their writes
+   * succeeded): skip the per-file syncs.
+   */
+  dataDurable?: boolean;
+}
+
 /**
- * Commits `files`, then syncs `folders` (those holding the targets).
- * Resolves with one error, or `null` for a file now in place, per file.
+ * Commits `files`, then syncs `folders` (those holding the targets; none
+ * when the caller makes the renames durable itself). Resolves with one
+ * error, or `null` for a file now in place, per file.
  */
 export async function commitFiles(
   files: readonly CommitFile[],
   folders: Iterable<string>,
+  options: CommitOptions = {},
 ): Promise<(unknown | null)[]> {
   // Only the syncs run as async ops, all at once, so the file system can
   // share its journal commits among them. The other calls are synchronous:
@@ -41,6 +53,11 @@ export async function commitFiles(
   // cost about three times that (~0.5 s of CPU per 10,000 files received).
   const synced = await Promise.allSettled(files.map(async (entry) => {
     if (entry.error !== undefined) throw entry.error;
+    if (options.dataDurable) {
+      entry.file?.close();
+      entry.file = null;
+      return;
+    }
     const file = entry.file ?? Deno.openSync(entry.staged, { write: true });
     try {
       await file.syncData();

@@ -1,11 +1,19 @@
 /**
  * Makes received files durable in batches: the receiver of a tree writes each
  * file to a staging path and hands it here; every batch (so many files, so
- * many bytes, or a tenth of a second) is synced to disk with one concurrent
- * round of `fdatasync`, then each file gets its mode and modification time
- * and is renamed into place, and the folders holding them are synced. Only
- * then is the batch reported as settled (acknowledged), so a settled file
- * survives a crash and an unsettled one is sent again on the next run.
+ * many bytes, or a tenth of a second) is synced to disk, then each file gets
+ * its mode and modification time and is renamed into place, and the renames
+ * are made durable. Only then is the batch reported as settled
+ * (acknowledged), so a settled file survives a crash and an unsettled one is
+ * sent again on the next run.
+ *
+ * Where it can ({@linkcode DurableBatchOptions.syncFolders}), a batch's data
+ * is made durable with one `syncfs` of the staging folders' file system,
+ * after every file of the batch is written and before any is renamed, and
+ * the renames with the next `syncfs` (see `file_system_sync.ts` for why and
+ * what it costs). Otherwise, and for good once a `syncfs` fails, with one
+ * concurrent round of `fdatasync`, one per file, and a sync of each folder
+ * that received renames.
  *
  * Small files are written by worker threads ({@linkcode DurableBatch.stage},
  * `staging_worker.ts`): creating, syncing and renaming a file cost the
@@ -18,7 +26,8 @@
 
 import { dirname } from "@std/path";
 import { FtsError } from "../protocol/errors.ts";
-import { commitFiles } from "./commit_files.ts";
+import { commitFiles, syncFolder } from "./commit_files.ts";
+import { FileSystemSync } from "./file_system_sync.ts";
 import {
   type CommitReply,
   describeWorkerError,
@@ -102,6 +111,13 @@ export interface DurableBatchOptions {
    * plain path. The server resolves them through its confined root.
    */
   place?: (items: readonly StagedFile[]) => Promise<Placement>;
+  /**
+   * Folders holding every staged file (the staging folders), opened now: a
+   * batch is then made durable with one `syncfs` of their file system
+   * where it can run. Give them before any file is written. Default: none,
+   * one `fdatasync` per file.
+   */
+  syncFolders?: readonly string[];
   /** Turns a file-system error about `item` into a typed error. */
   mapError: (error: unknown, item: StagedFile) => FtsError;
   /** Receives each flushed batch, in order. */
@@ -129,9 +145,12 @@ export class DurableBatch {
   #flushes: Promise<void>[] = [];
   #writers: Promise<void>[];
   #workers: (StagingWriter | null)[] = [];
+  #fileSystem: FileSystemSync | null;
+  #fileSystemBatches = 0;
 
   constructor(options: DurableBatchOptions) {
     this.#options = options;
+    this.#fileSystem = FileSystemSync.open(options.syncFolders ?? []);
     this.#writers = Array.from(
       { length: Math.max(1, options.writers ?? 1) },
       () => Promise.resolve(),
@@ -202,7 +221,13 @@ export class DurableBatch {
     await this.#chain;
     for (const worker of this.#workers) worker?.close();
     this.#workers = [];
+    this.#fileSystem?.close();
     if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Batches made durable with `syncfs` rather than file by file. */
+  get fileSystemSyncs(): number {
+    return this.#fileSystemBatches;
   }
 
   /** The worker of `lane`, started on first use; `null` if none can start. */
@@ -242,6 +267,21 @@ export class DurableBatch {
     return this.#flushes.length > limit ? this.#flushes[0] : Promise.resolve();
   }
 
+  /**
+   * Makes the data of a batch durable with one `syncfs`, once every file is
+   * written: the main thread's writes are (the caller awaited them), the
+   * workers' of `lanes` once each answers a drain. `false` where `syncfs`
+   * cannot serve or failed: sync each file instead. Nothing is renamed yet,
+   * so falling back loses nothing.
+   */
+  async #syncData(lanes: number[]): Promise<boolean> {
+    if (this.#fileSystem === null) return false;
+    await Promise.all(
+      lanes.map((lane) => this.#workers[lane]!.drain().catch(() => {})),
+    );
+    return await this.#fileSystem.sync();
+  }
+
   /** Makes `items` durable and in place; returns what became of each. */
   async #settle(items: StagedFile[]): Promise<SettledFile[]> {
     const { mapError } = this.#options;
@@ -272,6 +312,10 @@ export class DurableBatch {
         list.push(i);
         byWorker.set(item.worker.lane, list);
       });
+      const dataDurable = await this.#syncData([...byWorker.keys()]);
+      // With the data durable, the renames are made durable below with one
+      // more syncfs, not a sync per folder.
+      const folders = dataDurable ? [] : placement.folders;
       const entry = (i: number) => ({
         staged: live[i].staged,
         target: placement.targets[i],
@@ -284,7 +328,8 @@ export class DurableBatch {
           try {
             results = await this.#workers[lane]!.commit(
               indices.map((i) => ({ ...entry(i), id: live[i].worker!.id })),
-              placement.folders,
+              folders,
+              dataDurable,
             );
           } catch (error) {
             results = indices.map(() => describeError(error));
@@ -303,7 +348,8 @@ export class DurableBatch {
                 ? (written[i] as PromiseRejectedResult).reason
                 : undefined,
             })),
-            placement.folders,
+            folders,
+            { dataDurable },
           );
           here.forEach((i, k) => {
             live[i].file = null;
@@ -311,6 +357,14 @@ export class DurableBatch {
           });
         })(),
       ]);
+      if (dataDurable) {
+        this.#fileSystemBatches++;
+        // The renames are durable once the file system is synced again (or,
+        // should that fail, their folders are).
+        if (!await this.#fileSystem!.sync()) {
+          await Promise.all(placement.folders.map(syncFolder));
+        }
+      }
     } finally {
       placement.release();
     }
@@ -386,12 +440,35 @@ class StagingWriter {
   commit(
     files: WorkerCommitFile[],
     folders: string[],
+    dataDurable: boolean,
+  ): Promise<(WorkerError | null)[]> {
+    return this.#ask({
+      type: "commit",
+      files,
+      folders,
+      dataDurable,
+    });
+  }
+
+  /** Resolves once every file handed over so far is written. */
+  async drain(): Promise<void> {
+    await this.#ask({ type: "drain" });
+  }
+
+  /** Sends `request` under a new ticket; resolves with the worker's answer. */
+  #ask(
+    request: { type: "drain" } | {
+      type: "commit";
+      files: WorkerCommitFile[];
+      folders: string[];
+      dataDurable: boolean;
+    },
   ): Promise<(WorkerError | null)[]> {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const ticket = this.#nextTicket++;
     return new Promise((resolve, reject) => {
       this.#tickets.set(ticket, { resolve, reject });
-      this.#worker.postMessage({ type: "commit", ticket, files, folders });
+      this.#worker.postMessage({ ...request, ticket });
     });
   }
 

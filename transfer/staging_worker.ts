@@ -6,9 +6,10 @@
  * `StagingWriter` in `durable_batch.ts`.
  *
  * Messages are handled in order: `write` creates a staging file (never
- * through an existing name or link) and writes it; `commit` runs the shared
- * {@linkcode commitFiles} on a batch and answers with one error (or `null`)
- * per file. Files are open only while written, so descriptors are not held
+ * through an existing name or link) and writes it; `drain` answers once
+ * every write before it is done (so the main thread can make them durable
+ * with one `syncfs`); `commit` runs the shared {@linkcode commitFiles} on a
+ * batch and answers with one error (or `null`) per file. Files are open only while written, so descriptors are not held
  * while a batch fills.
  *
  * @module
@@ -37,10 +38,18 @@ export interface CommitRequest {
   files: WorkerCommitFile[];
   /** The folders holding the targets, synced after the renames. */
   folders: string[];
+  /** The files' data is durable already: rename without syncing each. */
+  dataDurable: boolean;
+}
+
+/** Answers (with no errors) once every write before it is done. */
+export interface DrainRequest {
+  type: "drain";
+  ticket: number;
 }
 
 /** A request to the worker. */
-export type StagingRequest = WriteRequest | CommitRequest;
+export type StagingRequest = WriteRequest | DrainRequest | CommitRequest;
 
 const written = new Set<number>();
 const failed = new Map<number, WorkerError>();
@@ -70,7 +79,9 @@ async function commit(request: CommitRequest): Promise<void> {
     failed.delete(entry.id);
     return { ...entry, error };
   });
-  const results = await commitFiles(files, request.folders);
+  const results = await commitFiles(files, request.folders, {
+    dataDurable: request.dataDurable,
+  });
   const reply: CommitReply = {
     type: "committed",
     ticket: request.ticket,
@@ -88,5 +99,13 @@ async function commit(request: CommitRequest): Promise<void> {
 self.onmessage = (event: MessageEvent<StagingRequest>) => {
   const request = event.data;
   if (request.type === "write") write(request);
-  else void commit(request);
+  else if (request.type === "drain") {
+    // Writes are synchronous, so every one before this message is done.
+    const reply: CommitReply = {
+      type: "committed",
+      ticket: request.ticket,
+      errors: [],
+    };
+    self.postMessage(reply);
+  } else void commit(request);
 };
