@@ -18,13 +18,10 @@ import { join } from "@std/path";
 import { type Contender, runAlternating } from "./alternate.ts";
 import {
   type BenchContext,
-  caseStatus,
-  errorNotes,
   expectFile,
   expectTree,
   ftsMissing,
-  ftsRatios,
-  ratioTarget,
+  peerCaseResult,
   removeQuietly,
   skippedCase,
 } from "./context.ts";
@@ -148,24 +145,12 @@ export async function diskFileCase(
       });
     }
     const results = await alternateFew(ctx, contenders);
-    const ratios = ftsRatios(results);
     await removeQuietly(out);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "nc + sync"),
-        1.0,
-        notes.find((n) => n.startsWith("nc")) ?? "nc did not run",
-      ),
-      metrics: { bytes: file.bytes, disk: dir },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "nc + sync",
+      limit: 1.0,
+      missing: notes.find((n) => n.startsWith("nc")) ?? "nc did not run",
+    }, { bytes: file.bytes, disk: dir });
   } finally {
     await server.stop();
   }
@@ -261,24 +246,12 @@ export async function diskTreeCase(
     }
     if (rsyncNote) notes.push(`rsync: ${rsyncNote}`);
     const results = await alternateFew(ctx, contenders);
-    const ratios = ftsRatios(results);
     await removeQuietly(out);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "rsync -a"),
-        1.0,
-        rsyncNote ?? "rsync did not run",
-      ),
-      metrics: { files: tree.digest.files, bytes: tree.digest.bytes },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "rsync -a",
+      limit: 1.0,
+      missing: rsyncNote ?? "rsync did not run",
+    }, { files: tree.digest.files, bytes: tree.digest.bytes });
   } finally {
     await server.stop();
   }

@@ -14,14 +14,13 @@ import { join } from "@std/path";
 import type { Contender, RunOutcome } from "./alternate.ts";
 import {
   type BenchContext,
-  caseStatus,
   type DataFile,
   errorNotes,
   expectFile,
   ftsClient,
   ftsMissing,
   ftsRatios,
-  ratioTarget,
+  peerCaseResult,
   removeQuietly,
   skippedCase,
 } from "./context.ts";
@@ -126,26 +125,14 @@ export async function putFileCase(ctx: BenchContext): Promise<CaseResult> {
       });
     }
     const results = await ctx.alternate(contenders);
-    const ratios = ftsRatios(results);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "nc"),
-        1.0,
-        notes[0] ?? "nc did not run",
-      ),
-      metrics: {
-        bytes: file.bytes,
-        serverPeakResettable: server.peakResettable,
-      },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "nc",
+      limit: 1.0,
+      missing: notes[0] ?? "nc did not run",
+    }, {
+      bytes: file.bytes,
+      serverPeakResettable: server.peakResettable,
+    });
   } finally {
     await server.stop();
   }
@@ -194,23 +181,11 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
       });
     }
     const results = await ctx.alternate(contenders);
-    const ratios = ftsRatios(results);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "nc"),
-        1.0,
-        notes[0] ?? "nc did not run",
-      ),
-      metrics: { bytes: file.bytes },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "nc",
+      limit: 1.0,
+      missing: notes[0] ?? "nc did not run",
+    }, { bytes: file.bytes });
   } finally {
     await server.stop();
   }
@@ -277,23 +252,11 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
     }
     if (note) notes.push(`scp: ${note}`);
     const results = await ctx.alternate(contenders);
-    const ratios = ftsRatios(results);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "scp aes128-gcm"),
-        0.5,
-        notes[0] ?? "scp did not run",
-      ),
-      metrics: { bytes: file.bytes },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "scp aes128-gcm",
+      limit: 0.5,
+      missing: notes[0] ?? "scp did not run",
+    }, { bytes: file.bytes });
   } finally {
     await server.stop();
   }
@@ -363,23 +326,11 @@ export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
     }
     if (note) notes.push(`scp: ${note}`);
     const results = await ctx.alternate(contenders);
-    const ratios = ftsRatios(results);
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator === "scp aes128-gcm"),
-        0.5,
-        notes[0] ?? "scp did not run",
-      ),
-      metrics: { bytes: file.bytes },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: "scp aes128-gcm",
+      limit: 0.5,
+      missing: notes[0] ?? "scp did not run",
+    }, { bytes: file.bytes });
   } finally {
     await server.stop();
   }

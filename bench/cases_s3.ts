@@ -16,13 +16,10 @@ import type { Contender, RunOutcome } from "./alternate.ts";
 import { timedClient } from "./cases_file.ts";
 import {
   type BenchContext,
-  caseStatus,
   type DataFile,
-  errorNotes,
   expectFile,
   ftsMissing,
-  ftsRatios,
-  ratioTarget,
+  peerCaseResult,
   removeQuietly,
   skippedCase,
 } from "./context.ts";
@@ -168,27 +165,17 @@ function s3Result(
   gateway: S3Gateway,
   metrics: Record<string, number | string | boolean | null>,
 ): CaseResult {
-  const ratios = ftsRatios(results);
-  return {
-    id: head.id,
-    title: head.title,
-    status: caseStatus(results),
-    notes: [
-      `gateway: ${gateway.origin}`,
-      boundNote(results),
-      ...errorNotes(results),
-    ],
-    contenders: results,
-    ratios,
-    target: ratioTarget(
-      head.target,
-      results,
-      ratios.find((r) => r.denominator.startsWith("s3cmd")),
+  return peerCaseResult(
+    head,
+    results,
+    [`gateway: ${gateway.origin}`, boundNote(results)],
+    {
+      peer: (name) => name.startsWith("s3cmd"),
       limit,
-      "s3cmd did not run",
-    ),
-    metrics: { ...metrics, ...gatewayCpuMetrics(results) },
-  };
+      missing: "s3cmd did not run",
+    },
+    { ...metrics, ...gatewayCpuMetrics(results) },
+  );
 }
 
 /** Untimed steps around each run of a contender. */

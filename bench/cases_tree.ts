@@ -10,14 +10,11 @@ import { join } from "@std/path";
 import type { Contender } from "./alternate.ts";
 import {
   type BenchContext,
-  caseStatus,
-  errorNotes,
   expectTree,
   freshDir,
   ftsClient,
   ftsMissing,
-  ftsRatios,
-  ratioTarget,
+  peerCaseResult,
   removeQuietly,
   skippedCase,
 } from "./context.ts";
@@ -181,34 +178,22 @@ export async function treeCase(
       }
     }
     const results = await ctx.alternate(contenders);
-    const ratios = ftsRatios(results);
     const rsyncMissing = notes.find((n) =>
       n.startsWith("rsync") || n.startsWith("peers")
     ) ?? "rsync did not run";
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [...notes, ...errorNotes(results)],
-      contenders: results,
-      ratios,
-      target: ratioTarget(
-        target,
-        results,
-        ratios.find((r) => r.denominator.startsWith("rsync")),
-        1.0,
-        rsyncMissing,
-      ),
-      metrics: {
-        files: tree.digest.files,
-        bytes: tree.digest.bytes,
-        ftsLayout: layout === out
-          ? "REMOTE holds the files"
-          : layout
-          ? "REMOTE/<name>/ holds the files"
-          : null,
-      },
-    };
+    return peerCaseResult({ id, title, target }, results, notes, {
+      peer: (name) => name.startsWith("rsync"),
+      limit: 1.0,
+      missing: rsyncMissing,
+    }, {
+      files: tree.digest.files,
+      bytes: tree.digest.bytes,
+      ftsLayout: layout === out
+        ? "REMOTE holds the files"
+        : layout
+        ? "REMOTE/<name>/ holds the files"
+        : null,
+    });
   } finally {
     await server.stop();
   }

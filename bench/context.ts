@@ -370,6 +370,50 @@ export function errorNotes(results: ContenderResult[]): string[] {
   );
 }
 
+/** The peer a case's target is measured against. */
+export interface TargetPeer {
+  /** The peer's contender name, or a test of it. */
+  peer: string | ((name: string) => boolean);
+  /** Most fts/peer ratio that meets the target. */
+  limit: number;
+  /** Why there is no ratio when the peer did not run. */
+  missing: string;
+}
+
+/**
+ * The result of a case that compares fts with peers: ratios against each,
+ * the target's verdict against `against`, and the failed contenders noted.
+ */
+export function peerCaseResult(
+  head: { id: string; title: string; target: string },
+  results: ContenderResult[],
+  notes: string[],
+  against: TargetPeer,
+  metrics: CaseResult["metrics"],
+): CaseResult {
+  const ratios = ftsRatios(results);
+  const { peer } = against;
+  const matches = typeof peer === "string"
+    ? (name: string) => name === peer
+    : peer;
+  return {
+    id: head.id,
+    title: head.title,
+    status: caseStatus(results),
+    notes: [...notes, ...errorNotes(results)],
+    contenders: results,
+    ratios,
+    target: ratioTarget(
+      head.target,
+      results,
+      ratios.find((r) => matches(r.denominator)),
+      against.limit,
+      against.missing,
+    ),
+    metrics,
+  };
+}
+
 /** Throws unless the file at `path` has the expected SHA-256. */
 export async function expectFile(
   path: string,
