@@ -78,6 +78,29 @@ function ftsPut(
   };
 }
 
+/** The fts contender getting the data dir's big file (served as is) to `out`. */
+function ftsGet(
+  ctx: BenchContext,
+  server: FtsServer,
+  file: DataFile,
+  out: string,
+  label: string,
+): Contender {
+  const args = connectArgs(server, ["get", "big.bin", out]);
+  return {
+    name: label,
+    fts: true,
+    description: `fts ${args.join(" ")}`,
+    prepare: () => removeQuietly(out),
+    run: () =>
+      timedClient(ctx, server, args, ctx.transferTimeoutMs(file.bytes)),
+    verify: () => expectFile(out, file),
+  };
+}
+
+/** Why the TLS cases skip when the fts under test has no TLS. */
+const NO_TLS = "`fts serve --help` does not mention --tls";
+
 /** Peers that apply, or a note saying why not. */
 function peerNote(
   ctx: BenchContext,
@@ -155,16 +178,9 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
   );
   const notes: string[] = [];
   try {
-    const out = ctx.path("fts-get.bin");
-    const args = connectArgs(server, ["get", "big.bin", out]);
-    const contenders: Contender[] = [{
-      name: "fts",
-      fts: true,
-      description: `fts ${args.join(" ")}`,
-      prepare: () => removeQuietly(out),
-      run: () => timedClient(ctx, server, args, timeout),
-      verify: () => expectFile(out, file),
-    }];
+    const contenders = [
+      ftsGet(ctx, server, file, ctx.path("fts-get.bin"), "fts"),
+    ];
     const note = peerNote(ctx, ["nc"]);
     if (note) notes.push(`nc: ${note}`);
     else {
@@ -198,14 +214,7 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
   const target = "fts time ≤ 0.5x scp aes128-gcm";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
-  if (!ctx.features?.tls) {
-    return skippedCase(
-      id,
-      title,
-      target,
-      "`fts serve --help` does not mention --tls",
-    );
-  }
+  if (!ctx.features?.tls) return skippedCase(id, title, target, NO_TLS);
   const file = await ctx.bigFile();
   const served = ctx.path("srv-tls");
   const timeout = ctx.transferTimeoutMs(file.bytes);
@@ -269,14 +278,7 @@ export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
   const target = "fts time ≤ 0.5x scp aes128-gcm";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
-  if (!ctx.features?.tls) {
-    return skippedCase(
-      id,
-      title,
-      target,
-      "`fts serve --help` does not mention --tls",
-    );
-  }
+  if (!ctx.features?.tls) return skippedCase(id, title, target, NO_TLS);
   const file = await ctx.bigFile();
   const timeout = ctx.transferTimeoutMs(file.bytes);
   // Serve the data dir itself, so the big file is served without a copy.
@@ -287,16 +289,9 @@ export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
   );
   const notes: string[] = [];
   try {
-    const out = ctx.path("fts-tls-get.bin");
-    const args = connectArgs(server, ["get", "big.bin", out]);
-    const contenders: Contender[] = [{
-      name: "fts --tls",
-      fts: true,
-      description: `fts ${args.join(" ")}`,
-      prepare: () => removeQuietly(out),
-      run: () => timedClient(ctx, server, args, timeout),
-      verify: () => expectFile(out, file),
-    }];
+    const contenders = [
+      ftsGet(ctx, server, file, ctx.path("fts-tls-get.bin"), "fts --tls"),
+    ];
     let note = peerNote(ctx, ["scp", "ssh", "sshd", "sshKeygen"]);
     if (!note) {
       try {
