@@ -8,7 +8,7 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "@std/path";
 import { createHash } from "node:crypto";
 import { Connection } from "../client/connection.ts";
 import { download } from "../client/download.ts";
@@ -20,11 +20,9 @@ import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
 import { Xxh128 } from "../transfer/xxh128.ts";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
+import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";
 
-/** The last commit before XXH3-128 and zstd: a real older peer. */
-const ROUND_ONE = "c94384e";
-const REPO = fromFileUrl(new URL("..", import.meta.url));
 const OPTIONS: TransferOptions = {
   resume: true,
   noClobber: false,
@@ -40,25 +38,8 @@ function textBytes(size: number): Uint8Array {
     .subarray(0, size);
 }
 
-/** Extracts the round-1 sources into a temporary folder. */
-async function roundOneSources(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "fts-round1-" });
-  const archive = new Deno.Command("git", {
-    args: ["-C", REPO, "archive", "--format=tar", ROUND_ONE],
-    stdout: "piped",
-  }).spawn();
-  const untar = new Deno.Command("tar", {
-    args: ["-x", "-C", dir],
-    stdin: "piped",
-  }).spawn();
-  await archive.stdout.pipeTo(untar.stdin);
-  assert((await archive.status).success, "git archive failed");
-  assert((await untar.status).success, "tar failed");
-  return dir;
-}
-
 Deno.test("put and get with a round-1 server fall back to SHA-256 and no compression", async () => {
-  const sources = await roundOneSources();
+  const sources = await sourcesOf(ROUND_ONE);
   const root = await Deno.makeTempDir({ prefix: "fts-old-root-" });
   const work = await Deno.makeTempDir({ prefix: "fts-work-" });
   const serve = await startServe(root, [], { main: join(sources, "main.ts") });

@@ -9,7 +9,7 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "@std/path";
 import { createHash } from "node:crypto";
 import { Connection } from "../client/connection.ts";
 import type { Reporter } from "../client/reporter.ts";
@@ -24,13 +24,11 @@ import type { Message, TreeItem } from "../protocol/messages.ts";
 import { compression } from "../transfer/compression.ts";
 import { Xxh128 } from "../transfer/xxh128.ts";
 import { randomBytes, startServe } from "./helpers/cli.ts";
+import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";
 
-/** The last commit before XXH3-128 and zstd. */
-const ROUND_ONE = "c94384e";
 /** The last commit before trees negotiated their checksum and compression. */
 const BEFORE_TREES = "d9ea6fa";
-const REPO = fromFileUrl(new URL("..", import.meta.url));
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
 const quiet: Reporter = { info: () => {}, progress: () => null };
 const MiB = 1024 * 1024;
@@ -61,23 +59,6 @@ async function assertTree(dir: string, files: Map<string, Uint8Array>) {
   for (const [path, data] of files) {
     assertEquals(await Deno.readFile(join(dir, path)), data, path);
   }
-}
-
-/** Extracts the sources of `commit` into a temporary folder. */
-async function sourcesOf(commit: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: `fts-${commit}-` });
-  const archive = new Deno.Command("git", {
-    args: ["-C", REPO, "archive", "--format=tar", commit],
-    stdout: "piped",
-  }).spawn();
-  const untar = new Deno.Command("tar", {
-    args: ["-x", "-C", dir],
-    stdin: "piped",
-  }).spawn();
-  await archive.stdout.pipeTo(untar.stdin);
-  assert((await archive.status).success, "git archive failed");
-  assert((await untar.status).success, "tar failed");
-  return dir;
 }
 
 for (
