@@ -23,7 +23,7 @@ import {
   isChecksum,
 } from "./protocol/mod.ts";
 import { parseDuration, serveCommand } from "./server/serve_command.ts";
-import { type UserAction, userCommand } from "./server/user_command.ts";
+import { type UserAction, userCommand } from "./server/auth/user_command.ts";
 import { parseRate } from "./transfer/rate_limit_stream.ts";
 import { VERSION } from "./version.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import { TextLineStream } from "@std/streams";
-import { configDir } from "../transfer/config_dir.ts";
+import { configDir } from "../config/config_dir.ts";
 import {
   checkCommand,
   CommandRunner,

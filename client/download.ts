@@ -24,9 +24,13 @@ import {
   digestIn,
   prefixFields,
   repliedChecksum,
-} from "../transfer/checksum.ts";
+} from "../transfer/hash/checksum.ts";
 import { fileSink } from "../transfer/file_chunks.ts";
-import { createHasher, type Hasher, skipHashing } from "../transfer/hasher.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+} from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";

@@ -11,7 +11,7 @@
  */
 
 import { concat } from "@std/bytes/concat";
-import { derToPem } from "../transfer/pem.ts";
+import { derToPem } from "../config/pem.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */

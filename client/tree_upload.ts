@@ -23,17 +23,17 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
-import { DEFAULT_CHECKSUM } from "../transfer/checksum.ts";
+import { DEFAULT_CHECKSUM } from "../transfer/hash/checksum.ts";
 import { compression } from "../transfer/compression.ts";
-import { startHasher } from "../transfer/hasher.ts";
+import { startHasher } from "../transfer/hash/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
-import { batchSmallFile } from "../transfer/tree_files.ts";
+import { batchSmallFile } from "../transfer/tree/tree_files.ts";
 import {
   fromRanges,
   jsonLines,
   readJsonLines,
   SMALL_FILE_SIZE,
-} from "../transfer/tree_manifest.ts";
+} from "../transfer/tree/tree_manifest.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {

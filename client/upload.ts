@@ -20,10 +20,10 @@ import {
   digestIn,
   prefixIn,
   repliedChecksum,
-} from "../transfer/checksum.ts";
+} from "../transfer/hash/checksum.ts";
 import { compression, type CompressMode } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
-import { createHasher, skipHashing } from "../transfer/hasher.ts";
+import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";

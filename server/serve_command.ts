@@ -6,14 +6,14 @@
 
 import { resolve } from "@std/path";
 import { FtsError, InvalidPathError, WrongTypeError } from "../protocol/mod.ts";
-import { configDir } from "../transfer/config_dir.ts";
+import { configDir } from "../config/config_dir.ts";
 import {
   type CertificateKeyPair,
   loadCertificate,
   loadOrCreateCertificate,
 } from "./certificate.ts";
 import { FtsServer, type ServerOptions } from "./server.ts";
-import { isS3Target } from "./s3_config.ts";
+import { isS3Target } from "./storage/s3/config.ts";
 
 /** Options of `fts serve`, already parsed. */
 export interface ServeCommandOptions extends Omit<ServerOptions, "tls"> {

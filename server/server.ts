@@ -13,15 +13,15 @@ import {
   DEFAULT_PORT,
   MessageWriter,
 } from "../protocol/mod.ts";
-import { Logins } from "./login.ts";
-import type { LoginThrottle } from "./login_throttle.ts";
+import { Logins } from "./auth/login.ts";
+import type { LoginThrottle } from "./auth/login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
-import { Session, type SessionContext } from "./session.ts";
-import { LocalStore } from "./local_store.ts";
-import { closeConnection } from "./socket_release.ts";
-import { isS3Target, openS3Store } from "./s3_config.ts";
-import type { S3StoreOptions } from "./s3_store.ts";
-import type { Store } from "./store.ts";
+import { Session, type SessionContext } from "./native/session.ts";
+import { LocalStore } from "./storage/local/local_store.ts";
+import { closeConnection } from "./net/socket_release.ts";
+import { isS3Target, openS3Store } from "./storage/s3/config.ts";
+import type { S3StoreOptions } from "./storage/s3/s3_store.ts";
+import type { Store } from "./storage/store.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */

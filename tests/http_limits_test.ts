@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { rawExchange, startHttpServer } from "./helpers/http.ts";
 import { randomBytes } from "./helpers/cli.ts";
 

@@ -11,7 +11,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { crc32 } from "node:zlib";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { ScramClient } from "../protocol/scram.ts";
 import {
   installed,

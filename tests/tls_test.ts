@@ -35,7 +35,7 @@ import {
   type CertificateKeyPair,
   createSelfSignedCertificate,
 } from "../server/certificate.ts";
-import { coalescingWritable } from "../server/coalescing_writable.ts";
+import { coalescingWritable } from "../server/net/coalescing_writable.ts";
 import { FtsServer } from "../server/server.ts";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";

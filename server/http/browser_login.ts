@@ -14,7 +14,7 @@
 
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramServer } from "../../protocol/scram.ts";
-import type { Logins } from "../login.ts";
+import type { Logins } from "../auth/login.ts";
 import { HttpError } from "./http_errors.ts";
 import { readLimitedText } from "./xml.ts";
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { Store } from "../store.ts";
+import type { Store } from "../storage/store.ts";
 import type { ServerLog } from "../server_log.ts";
-import type { LockTable } from "./lock_table.ts";
-import type { DeadProperties } from "./dead_properties.ts";
+import type { LockTable } from "./webdav/lock_table.ts";
+import type { DeadProperties } from "./webdav/dead_properties.ts";
 import type { BasicAuth } from "./basic_auth.ts";
 import type { BrowserLogins } from "./browser_login.ts";
 

@@ -7,14 +7,14 @@
  * @module
  */
 
-import type { Store } from "../store.ts";
+import type { Store } from "../storage/store.ts";
 import type { ServerLog } from "../server_log.ts";
-import { SilentSweep } from "../silent_sweep.ts";
-import type { Logins } from "../login.ts";
+import { SilentSweep } from "../net/silent_sweep.ts";
+import type { Logins } from "../auth/login.ts";
 import { BasicAuth } from "./basic_auth.ts";
 import { BrowserLogins } from "./browser_login.ts";
-import { DeadProperties } from "./dead_properties.ts";
-import { LockTable } from "./lock_table.ts";
+import { DeadProperties } from "./webdav/dead_properties.ts";
+import { LockTable } from "./webdav/lock_table.ts";
 import { route } from "./router.ts";
 import type { HttpContext } from "./context.ts";
 import { errorResponse, HttpError } from "./http_errors.ts";

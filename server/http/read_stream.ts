@@ -6,7 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { ReadHandle } from "../store.ts";
+import type { ReadHandle } from "../storage/store.ts";
 
 /** Chunk size of body reads; large reads are what makes Deno fast. */
 export const BODY_CHUNK = 1024 * 1024;

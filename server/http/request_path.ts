@@ -7,7 +7,7 @@
  * @module
  */
 
-import { normalizePath } from "../remote_path.ts";
+import { normalizePath } from "../storage/remote_path.ts";
 import { HttpError } from "./http_errors.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });

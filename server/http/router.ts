@@ -10,8 +10,8 @@ import type { HttpContext, HttpRequest } from "./context.ts";
 import { errorResponse, HttpError, statusOf } from "./http_errors.ts";
 import { rawPathOf, remotePathOf } from "./request_path.ts";
 import { handleDelete, handleGet, handlePut } from "./file_handlers.ts";
-import { handlePropfind, handleProppatch } from "./webdav_props.ts";
-import { handleCopyMove, handleMkcol } from "./webdav_collections.ts";
+import { handlePropfind, handleProppatch } from "./webdav/props.ts";
+import { handleCopyMove, handleMkcol } from "./webdav/collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import { CSRF_HEADER } from "./browser_login.ts";
 import { pageResponse } from "./folder_listing.ts";
@@ -20,7 +20,7 @@ import {
   handleLock,
   handleUnlock,
   writeTargets,
-} from "./webdav_locks.ts";
+} from "./webdav/locks.ts";
 
 /** Methods this front-end answers, for `Allow`. */
 export const METHODS =

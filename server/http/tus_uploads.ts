@@ -26,7 +26,7 @@ import { sha256OfHandle } from "./read_stream.ts";
 import { joinPath, parentOf } from "./paths.ts";
 import { statOrNull } from "./file_handlers.ts";
 import { remotePathOf, urlPathOf } from "./request_path.ts";
-import { checkLocks, writeTargets } from "./webdav_locks.ts";
+import { checkLocks, writeTargets } from "./webdav/locks.ts";
 
 /** The protocol version spoken. */
 export const TUS_VERSION = "1.0.0";

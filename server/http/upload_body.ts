@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { IntegrityError } from "../../protocol/errors.ts";
-import type { Upload } from "../store.ts";
+import type { Upload } from "../storage/store.ts";
 import { BODY_CHUNK } from "./read_stream.ts";
 import { HttpError } from "./http_errors.ts";
 

@@ -1,0 +1,54 @@
+/**
+ * Remote paths as every front-end receives them, made safe to hand to a
+ * {@linkcode Store}: split into segments, `.` dropped, `..` applied without
+ * ever climbing above the root, and the malformed or reserved refused.
+ *
+ * This is only the lexical half of confinement; the other half (symlinks,
+ * races) lives inside each store operation.
+ *
+ * @module
+ */
+
+import { InvalidPathError } from "../../protocol/errors.ts";
+
+/** Name of the hidden folder under the root where fts keeps its own files. */
+export const STAGING_DIR = ".fts";
+
+/**
+ * The normalised segments of a remote path (empty for the root).
+ *
+ * @throws {InvalidPathError} for NUL bytes, backslashes, absolute paths, a
+ * `..` that climbs out, and paths into the reserved `.fts` folder.
+ */
+export function remoteSegments(path: string): string[] {
+  if (path.includes("\0")) {
+    throw new InvalidPathError("the path contains a NUL byte");
+  }
+  if (path.includes("\\")) {
+    throw new InvalidPathError("the path contains a backslash");
+  }
+  if (path.startsWith("/")) {
+    throw new InvalidPathError("absolute paths are not allowed");
+  }
+  const stack: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") {
+      if (stack.length === 0) {
+        throw new InvalidPathError("the path leads outside the served folder");
+      }
+      stack.pop();
+    } else {
+      stack.push(segment);
+    }
+  }
+  if (stack[0]?.toLowerCase() === STAGING_DIR) {
+    throw new InvalidPathError(`"${STAGING_DIR}" is reserved for fts`);
+  }
+  return stack;
+}
+
+/** The normalised form of a remote path (`""` for the root). */
+export function normalizePath(path: string): string {
+  return remoteSegments(path).join("/");
+}
