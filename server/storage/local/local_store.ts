@@ -24,14 +24,18 @@ import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
 import type {
   CommitOptions,
   ReadHandle,
+  SmallFile,
+  SmallFileReads,
   Store,
   StoreCapabilities,
+  TreeStaging,
   Upload,
   UploadOptions,
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
-import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
+import { SmallFileReader } from "./small_file_reader.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
 /** Options of {@linkcode LocalStore.open}. */
@@ -55,6 +59,15 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
+  readonly smallFileReads: SmallFileReads = this;
+  /**
+   * Tree uploads are staged in folders of their own and made durable in
+   * batches (`tree_staging_sink.ts`).
+   */
+  readonly treeStaging: TreeStaging = {
+    openTreeSink: (pool, options) => openStagingSink(this, pool, options),
+  };
   #reader = new SmallFileReader();
   #turn: Promise<void> = Promise.resolve();
 

@@ -18,7 +18,7 @@
 import type { Body, BufferPool, FileMessage } from "../../protocol/mod.ts";
 import { receiveFileBody } from "../../transfer/file_body.ts";
 import { SMALL_FILE_SIZE } from "../../transfer/tree/tree_manifest.ts";
-import type { Store, Upload } from "../storage/store.ts";
+import type { Store, Upload } from "./store.ts";
 import {
   fileFailure,
   type TreeFileOutcome,
@@ -49,6 +49,21 @@ const heldBy = (size: number) => Math.min(size, BUFFERED_AT_COMMIT);
 interface Pending {
   settled: Promise<void>;
   outcome?: TreeFileOutcome;
+}
+
+/**
+ * Opens the sink of one tree upload into `store`: the store's own
+ * `TreeStaging` where it has that ability (the local disk stages
+ * and syncs in batches), otherwise {@linkcode uploadSink}.
+ */
+export async function openTreeSink(
+  store: Store,
+  pool: BufferPool,
+  options: TreeSinkOptions,
+): Promise<TreeSink> {
+  return store.treeStaging
+    ? await store.treeStaging.openTreeSink(pool, options)
+    : uploadSink(store, pool, options);
 }
 
 /** Returns a sink that uploads each file to `store` on its own. */
