@@ -19,7 +19,7 @@ import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeText } from "./safe_text.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 import { UsageError } from "./usage_error.ts";
 
 const SHELL_COMMANDS: Record<string, string> = {

@@ -6,11 +6,9 @@
  */
 
 import {
-  AlreadyExistsError,
   FtsError,
   IntegrityError,
   IoError,
-  NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import type { Checksum } from "../protocol/messages.ts";
@@ -28,6 +26,7 @@ import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { localError } from "./local_errors.ts";
 
 /** How to upload. */
 export interface TransferOptions {
@@ -215,33 +214,4 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
-}
-
-/** Maps a local file-system error to a one-line typed error. */
-export function localError(error: unknown, action: string): Error {
-  if (error instanceof FtsError) return error.withAction(action);
-  if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError(`no such local file`, { action: action });
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return new IoError(`permission denied`, { action: action });
-  }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`it is a folder`, { action: action });
-  }
-  if (error instanceof Deno.errors.AlreadyExists) {
-    return new AlreadyExistsError(`it already exists`, { action: action });
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new WrongTypeError(`a parent is not a folder`, { action: action });
-  }
-  const code = (error as { code?: string } | null)?.code;
-  if (code === "ENOSPC") {
-    return new IoError(`the local disk is full`, { action: action });
-  }
-  // The OS message names host paths; the code alone says what happened.
-  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
-    action: action,
-    cause: error,
-  });
 }
