@@ -21,7 +21,8 @@ import { safeJson, safeText } from "./safe_text.ts";
 import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
-import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
+import type { TransferOptions, TransferResult } from "./options.ts";
+import { upload } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One remote command: how it is called and what it does. */

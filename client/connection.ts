@@ -39,7 +39,11 @@ import { VERSION } from "../version.ts";
 import { DEFAULT_TIMEOUT_SECONDS, LinkWatch } from "./link_watch.ts";
 import type { Target } from "./target.ts";
 import { socketWritable } from "./socket_writable.ts";
-import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
+import {
+  connectReason,
+  TlsRequiredError,
+  TransportOpener,
+} from "./tls_connect.ts";
 
 /**
  * How long, after a write failed, the client goes on reading what the server
@@ -232,7 +236,7 @@ export class Connection {
       if (watch.stalled) throw stalledError(watch, `connect to ${label}`);
       if (error instanceof FtsError) throw error;
       throw new ConnectionError(
-        `${reason(error)}`,
+        `${connectReason(error)}`,
         { action: `connect to ${label}`, cause: error },
       );
     }
@@ -594,13 +598,4 @@ function stalledError(
     `nothing moved to or from the server for ${watch.seconds} s; the link seems dead (see --timeout)${hint}`,
     { action },
   );
-}
-
-function reason(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return "connection refused";
-  }
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
-  if (error instanceof Error) return error.message;
-  return String(error);
 }

@@ -7,7 +7,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
-import { createHash } from "node:crypto";
+import { createSha256 } from "../transfer/hash/sha256.ts";
 import {
   AlreadyExistsError,
   type Body,
@@ -37,7 +37,7 @@ import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
-import type { TransferOptions, TransferResult } from "./upload.ts";
+import type { TransferOptions, TransferResult } from "./options.ts";
 import { localError } from "./local_errors.ts";
 import { osFailure } from "../transfer/os_errors.ts";
 
@@ -54,7 +54,7 @@ export function partialPath(
   remote: string,
   entry: Entry,
 ): string {
-  const key = createHash("sha256")
+  const key = createSha256()
     .update(`${remote}\0${entry.size}\0${entry.mtime}`)
     .digest("hex").slice(0, 16);
   const prefix = `${PARTIAL_PREFIX}${key}-`;

@@ -314,7 +314,7 @@ async function connectTcp(
     });
   } catch (error) {
     if (signal.aborted) throw connectTimeout(label, timeoutMs);
-    throw new ConnectionError(`${reason(error)}`, {
+    throw new ConnectionError(`${connectReason(error)}`, {
       action: `connect to ${label}`,
       cause: error,
     });
@@ -335,7 +335,7 @@ async function probe(target: Target, label: string): Promise<string> {
       );
     }
     throw new ConnectionError(
-      `${reason(error)}`,
+      `${connectReason(error)}`,
       { action: `connect to ${label}`, cause: error },
     );
   }
@@ -350,7 +350,7 @@ async function readCa(file: string, label: string): Promise<string> {
     return pem;
   } catch (error) {
     throw new UntrustedCertificateError(
-      `cannot read --ca ${file}: ${reason(error)}`,
+      `cannot read --ca ${file}: ${connectReason(error)}`,
       { action: `connect to ${label}`, cause: error },
     );
   }
@@ -368,7 +368,7 @@ function connectTimeout(label: string, timeoutMs: number): ConnectionError {
 /** Turns a failed TLS handshake into the error a user can act on. */
 function handshakeError(error: unknown, label: string): Error {
   if (error instanceof ConnectionError) return error;
-  const message = reason(error);
+  const message = connectReason(error);
   if (/certificate|UnknownIssuer|NotValidForName|BadSignature/i.test(message)) {
     return new UntrustedCertificateError(
       `the server's certificate is not trusted (${message})`,
@@ -391,7 +391,8 @@ function handshakeError(error: unknown, label: string): Error {
   );
 }
 
-function reason(error: unknown): string {
+/** Why connecting failed, in a few words (the OS's for the rarer cases). */
+export function connectReason(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
     return "connection refused";
   }

@@ -47,7 +47,7 @@ import {
   type TreeResult,
   TreeTally,
 } from "./tree_progress.ts";
-import { openExtras, partition } from "./tree_upload.ts";
+import { openExtras, partition } from "./tree_lanes.ts";
 import { treeItem } from "./tree_walk.ts";
 import { localReason } from "./local_errors.ts";
 

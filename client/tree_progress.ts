@@ -16,7 +16,7 @@ import type { Connection } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
-import type { TransferOptions } from "./upload.ts";
+import type { TransferOptions } from "./options.ts";
 
 /**
  * Connections a tree transfer uses unless told otherwise (`-P`). One: on

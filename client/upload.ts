@@ -11,7 +11,6 @@ import {
   IoError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import type { Checksum } from "../protocol/messages.ts";
 import {
   checksumLabel,
   DEFAULT_CHECKSUM,
@@ -19,7 +18,7 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression, type CompressMode } from "../transfer/compression.ts";
+import { compression } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
@@ -27,37 +26,7 @@ import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { localError } from "./local_errors.ts";
-
-/** How to upload. */
-export interface TransferOptions {
-  /** Continue an interrupted transfer instead of starting over. */
-  resume: boolean;
-  /** Refuse to replace an existing target. */
-  noClobber: boolean;
-  /** Hash on both ends and compare (on by default; off only for benchmarks). */
-  verify: boolean;
-  /** Bytes per second at most (`--limit-rate`); unlimited when absent. */
-  limitRate?: number;
-  /**
-   * The checksum to ask for (`--checksum`, XXH3-128 when absent); an older
-   * server answers with SHA-256, and that is used then.
-   */
-  checksum?: Checksum;
-  /** Compress the data (`-z`, `--compress=auto`), if the server agrees. */
-  compress?: CompressMode;
-}
-
-/** What a finished transfer did. */
-export interface TransferResult {
-  /** Bytes moved over the network in this run. */
-  bytes: number;
-  /** Where a resume started, 0 when the transfer started fresh. */
-  resumedAt: number;
-  /** The whole file's digest, when verified. */
-  digest?: string;
-  /** The checksum of `digest`. */
-  checksum?: Checksum;
-}
+import type { TransferOptions, TransferResult } from "./options.ts";
 
 /**
  * Uploads `local` (a path, or `-` for stdin) to `remote`.

@@ -18,7 +18,8 @@ import {
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import type { Reporter } from "../client/reporter.ts";
-import { type TransferOptions, upload } from "../client/upload.ts";
+import type { TransferOptions } from "../client/options.ts";
+import { upload } from "../client/upload.ts";
 import { DiskFullError } from "../protocol/mod.ts";
 import { FtsServer } from "../server/server.ts";
 import { randomBytes } from "./helpers/cli.ts";

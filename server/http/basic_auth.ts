@@ -11,7 +11,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createSha256 } from "../../transfer/hash/sha256.ts";
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramClient, ScramServer } from "../../protocol/scram.ts";
 import type { Logins } from "../auth/login.ts";
@@ -61,7 +61,7 @@ export class BasicAuth {
     const record = store.users.get(name);
     // Keyed by the stored key too: a new password or a removed user is
     // never served from the cache.
-    const key = createHash("sha256").update(
+    const key = createSha256().update(
       `${decoded}\0${record?.verifier.storedKey ?? ""}`,
     ).digest("hex");
     const cached = this.#cache.get(key);

@@ -10,7 +10,7 @@ import type { Entry } from "../../protocol/messages.ts";
 import type { HttpRequest } from "./context.ts";
 import { ZipWriter } from "./zip_writer.ts";
 import { BODY_CHUNK } from "./read_stream.ts";
-import { joinPath } from "./paths.ts";
+import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { webPage } from "./web_page.ts";
 
 /** The JSON form of a folder listing. */
@@ -116,7 +116,7 @@ function zipFolder(req: HttpRequest): Response {
   (async () => {
     for await (const item of req.ctx.store.walk(req.path)) {
       if (item.error) continue;
-      const full = joinPath(req.path, item.path);
+      const full = joinTree(req.path, item.path);
       if (item.entry.type === "dir") {
         await zip.addFolder(item.path, item.entry.mtime);
       } else if (item.entry.type === "file") {

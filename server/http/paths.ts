@@ -15,8 +15,3 @@ export function isWithin(path: string, ancestor: string): boolean {
   return ancestor === "" || path === ancestor ||
     path.startsWith(`${ancestor}/`);
 }
-
-/** `child` appended to `folder`. */
-export function joinPath(folder: string, child: string): string {
-  return folder === "" ? child : `${folder}/${child}`;
-}

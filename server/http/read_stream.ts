@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createSha256 } from "../../transfer/hash/sha256.ts";
 import type { ReadHandle } from "../storage/store.ts";
 
 /** Chunk size of body reads; large reads are what makes Deno fast. */
@@ -68,7 +68,7 @@ export function readStream(
 /** The hex SHA-256 of the rest of `handle`, which is closed afterwards. */
 export async function sha256OfHandle(handle: ReadHandle): Promise<string> {
   try {
-    const hash = createHash("sha256");
+    const hash = createSha256();
     const buffer = new Uint8Array(BODY_CHUNK);
     while (true) {
       const n = await handle.read(buffer);

@@ -23,7 +23,8 @@ import type { HttpRequest } from "./context.ts";
 import { HttpError } from "./http_errors.ts";
 import { copyBody } from "./upload_body.ts";
 import { sha256OfHandle } from "./read_stream.ts";
-import { joinPath, parentOf } from "./paths.ts";
+import { parentOf } from "./paths.ts";
+import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { statOrNull } from "./file_handlers.ts";
 import { remotePathOf, urlPathOf } from "./request_path.ts";
 import { checkLocks, writeTargets } from "./webdav/locks.ts";
@@ -119,7 +120,7 @@ async function create(req: HttpRequest): Promise<Response> {
     );
   }
   // The name goes through the same decoding and normalisation as a URL.
-  const target = remotePathOf(urlPathOf(joinPath(req.path, name), false));
+  const target = remotePathOf(urlPathOf(joinTree(req.path, name), false));
   await checkLocks({ ...req, path: target }, writeTargets(target, false));
   // The source's time comes from the client when it says (a later POST of
   // the same file resumes), else now.

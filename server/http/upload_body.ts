@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createSha256 } from "../../transfer/hash/sha256.ts";
 import { IntegrityError } from "../../protocol/errors.ts";
 import { BODY_CHUNK } from "./read_stream.ts";
 import { HttpError } from "./http_errors.ts";
@@ -31,7 +31,7 @@ export async function copyBody(
   hash: boolean,
   idleMs: number,
 ): Promise<BodyResult> {
-  const hasher = hash ? createHash("sha256") : null;
+  const hasher = hash ? createSha256() : null;
   // One buffer, reused: a store is done with a chunk once write resolves,
   // and a fresh 1 MiB per chunk made uploads 3-6x slower (GC of buffers).
   const buffer = new Uint8Array(BODY_CHUNK);

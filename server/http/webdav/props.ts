@@ -12,7 +12,7 @@ import type { HttpRequest } from "../context.ts";
 import { HttpError } from "../http_errors.ts";
 import { etagOf, httpDate } from "../file_get.ts";
 import { contentTypeOf } from "../content_type.ts";
-import { joinPath } from "../paths.ts";
+import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { urlPathOf } from "../request_path.ts";
 import { MAX_PROPERTY_BYTES } from "./dead_properties.ts";
 import { lockDiscoveryXml, SUPPORTED_LOCK_XML } from "./locks.ts";
@@ -173,7 +173,7 @@ export async function handlePropfind(req: HttpRequest): Promise<Response> {
     for (const child of await store.list(req.path)) {
       if (child.type !== "file" && child.type !== "dir") continue;
       responses.push(
-        describe(req, joinPath(req.path, child.name), child, what),
+        describe(req, joinTree(req.path, child.name), child, what),
       );
     }
   }

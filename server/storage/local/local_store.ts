@@ -33,7 +33,7 @@ import type {
   UploadOptions,
   WalkItem,
 } from "../store.ts";
-import { UploadStaging } from "./upload_staging.ts";
+import { type StagedClaim, UploadStaging } from "./upload_staging.ts";
 import { SmallFileReader } from "./small_file_reader.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
@@ -583,7 +583,7 @@ class LocalUpload implements Upload {
   #store: LocalStore;
   #target: readonly string[];
   #staging: Folder;
-  #claim: ReturnType<UploadStaging["claim"]>;
+  #claim: StagedClaim;
   #file: Deno.FsFile | null;
   #full = false;
 
@@ -591,7 +591,7 @@ class LocalUpload implements Upload {
     store: LocalStore,
     target: readonly string[],
     staging: Folder,
-    claim: ReturnType<UploadStaging["claim"]>,
+    claim: StagedClaim,
     file: Deno.FsFile,
     offset: number,
   ) {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createSha256 } from "../../../transfer/hash/sha256.ts";
 import { DiskFullError, NotFoundError } from "../../../protocol/errors.ts";
 import type { ConfinedRoot, Folder } from "./confined_root.ts";
 import { STAGING_DIR } from "../remote_path.ts";
@@ -54,7 +54,7 @@ export class UploadStaging {
    * `mtime` to `target` (a normalised remote path).
    */
   claim(target: string, size: number | null, mtime: number): StagedClaim {
-    let key = createHash("sha256").update(`${target}\0${size}\0${mtime}`)
+    let key = createSha256().update(`${target}\0${size}\0${mtime}`)
       .digest("hex").slice(0, 32);
     const resumable = size !== null && !this.#locked.has(key);
     if (!resumable) key += `-${crypto.randomUUID()}`;
