@@ -19,7 +19,7 @@ import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeJson, safeText } from "./safe_text.ts";
 import { downloadTree } from "./tree_download.ts";
-import type { OpenConnection } from "./tree_progress.ts";
+import type { OpenConnection } from "./tree_lanes.ts";
 import { uploadTree } from "./tree_upload.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 import { upload } from "./upload.ts";

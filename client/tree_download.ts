@@ -42,12 +42,11 @@ import {
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {
-  type OpenConnection,
   type TreeOptions,
   type TreeResult,
   TreeTally,
 } from "./tree_progress.ts";
-import { openExtras, partition } from "./tree_lanes.ts";
+import { type OpenConnection, openExtras, partition } from "./tree_lanes.ts";
 import { treeItem } from "./tree_walk.ts";
 import { localReason } from "./local_errors.ts";
 

@@ -8,7 +8,9 @@
 
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
-import type { OpenConnection } from "./tree_progress.ts";
+
+/** Opens one more connection to the same server, for `-P`. */
+export type OpenConnection = () => Promise<Connection>;
 
 /**
  * Opens up to `count` more connections and prepares each with `prepare`;

@@ -12,7 +12,6 @@ import {
   type FtsError,
   type TreeItem,
 } from "../protocol/mod.ts";
-import type { Connection } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
@@ -35,9 +34,6 @@ export interface TreeOptions extends TransferOptions {
    */
   rerun?: string;
 }
-
-/** Opens one more connection to the same server, for `-P`. */
-export type OpenConnection = () => Promise<Connection>;
 
 /** What a tree transfer did. */
 export interface TreeResult {

@@ -162,8 +162,17 @@ export interface WireError {
  * ```
  */
 export function errorFromWire(wire: WireError, action: string): FtsError {
-  const Class = CLASSES[wire.code] ?? IoError;
-  return new Class(wire.reason, { action });
+  return errorOfCode(wire.code, wire.reason, { action });
+}
+
+/** A new typed error of the kind `code` names (an unknown code: `IoError`). */
+export function errorOfCode(
+  code: ErrorCode,
+  reason: string,
+  options?: FtsErrorOptions,
+): FtsError {
+  const Class = CLASSES[code] ?? IoError;
+  return new Class(reason, options);
 }
 
 /** Returns whether `code` is a known error code. */

@@ -11,16 +11,10 @@
  */
 
 import {
-  AlreadyExistsError,
-  DiskFullError,
+  type ErrorCode,
+  errorOfCode,
   type FtsError,
   type FtsErrorOptions,
-  InvalidPathError,
-  IoError,
-  NotFoundError,
-  PermissionError,
-  ReadOnlyError,
-  WrongTypeError,
 } from "../protocol/errors.ts";
 
 /** What an OS file-system error means, as fts tells failures apart. */
@@ -53,24 +47,25 @@ export function osErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** The errno codes each failure stands for. */
-const CODES: Record<string, OsFailure> = {
-  ENOENT: "not_found",
-  EEXIST: "exists",
-  ENOTDIR: "not_a_folder",
-  EISDIR: "is_a_folder",
-  EACCES: "permission",
-  EPERM: "permission",
-  ENOSPC: "disk_full",
-  EDQUOT: "disk_full",
-  EROFS: "read_only",
-  ENOTEMPTY: "not_empty",
-  ENAMETOOLONG: "name_too_long",
-  ELOOP: "symlink_loop",
-  EMFILE: "too_many_open",
-  ENFILE: "too_many_open",
-  EXDEV: "cross_device",
-};
+/**
+ * Each failure: the kind of typed error it is reported as (the same on both
+ * ends), and the errno codes that stand for it.
+ */
+const FAILURES: readonly (readonly [OsFailure, ErrorCode, ...string[]])[] = [
+  ["not_found", "not_found", "ENOENT"],
+  ["exists", "exists", "EEXIST"],
+  ["not_a_folder", "wrong_type", "ENOTDIR"],
+  ["is_a_folder", "wrong_type", "EISDIR"],
+  ["permission", "permission", "EACCES", "EPERM"],
+  ["disk_full", "no_space", "ENOSPC", "EDQUOT"],
+  ["read_only", "read_only", "EROFS"],
+  ["not_empty", "wrong_type", "ENOTEMPTY"],
+  ["name_too_long", "invalid_path", "ENAMETOOLONG"],
+  ["symlink_loop", "invalid_path", "ELOOP"],
+  ["too_many_open", "io", "EMFILE", "ENFILE"],
+  ["cross_device", "io", "EXDEV"],
+  ["unknown", "io"],
+];
 
 /** What `error` (a `Deno.errors` class or an error with an errno code) means. */
 export function osFailure(error: unknown): OsFailure {
@@ -80,28 +75,9 @@ export function osFailure(error: unknown): OsFailure {
   if (error instanceof Deno.errors.IsADirectory) return "is_a_folder";
   if (error instanceof Deno.errors.PermissionDenied) return "permission";
   const code = osErrorCode(error);
-  return (code !== undefined && CODES[code]) || "unknown";
+  const found = FAILURES.find(([, , ...codes]) => codes.includes(code ?? ""));
+  return found?.[0] ?? "unknown";
 }
-
-/** The typed error class of each failure, the same on both ends. */
-const CLASSES: Record<
-  OsFailure,
-  new (reason: string, options?: FtsErrorOptions) => FtsError
-> = {
-  not_found: NotFoundError,
-  exists: AlreadyExistsError,
-  not_a_folder: WrongTypeError,
-  is_a_folder: WrongTypeError,
-  permission: PermissionError,
-  disk_full: DiskFullError,
-  read_only: ReadOnlyError,
-  not_empty: WrongTypeError,
-  name_too_long: InvalidPathError,
-  symlink_loop: InvalidPathError,
-  too_many_open: IoError,
-  cross_device: IoError,
-  unknown: IoError,
-};
 
 /**
  * The typed error for OS error `error`, worded by `reason` (one end's
@@ -113,8 +89,9 @@ export function typedOsError(
   options: FtsErrorOptions = {},
 ): FtsError {
   const failure = osFailure(error);
-  const Class = CLASSES[failure];
-  return new Class(
+  const kind = FAILURES.find(([name]) => name === failure)?.[1] ?? "io";
+  return errorOfCode(
+    kind,
     reason(failure, osErrorCode(error)),
     failure === "unknown" ? { ...options, cause: error } : options,
   );

@@ -18,19 +18,7 @@
 import { cString, errno, LibcError, loadLibc } from "../../../transfer/libc.ts";
 
 // Opening and closing descriptors is shared with the client (transfer/libc.ts).
-export {
-  closeFd,
-  O_CLOEXEC,
-  O_CREAT,
-  O_DIRECTORY,
-  O_EXCL,
-  O_NOFOLLOW,
-  O_NONBLOCK,
-  O_RDONLY,
-  O_RDWR,
-  openAt,
-  openFolderPath,
-} from "../../../transfer/libc.ts";
+export * from "../../../transfer/libc.ts";
 
 /** `errno` values the core tells apart. */
 export const ENOENT = 2;
