@@ -210,148 +210,203 @@ async function sendLane(
   dirs: TreeItem[],
   context: LaneContext,
 ): Promise<TreeDone> {
-  const { options, agreed, throttle, tally, action } = context;
-  const pack = compression(agreed.compress ? options.compress : undefined);
-  const sent: TreeItem[] = [];
-  let settled = 0;
-
-  const readAcks = async (): Promise<TreeDone> => {
-    while (true) {
-      const reply: Message = await connection.reply(action);
-      if (reply.op === "tree-done") {
-        for (; settled < sent.length; settled++) {
-          tally.fail(sent[settled].path, "io", "the server did not confirm it");
-        }
-        return reply;
-      }
-      if (reply.op !== "tree-ack") throw unexpected(reply, action);
-      const failures = new Map(reply.failed.map((f) => [f.path, f]));
-      if (reply.done > sent.length || reply.done < settled) {
-        throw new ProtocolError(
-          `the server acknowledged files it was not sent`,
-          { action: action },
-        );
-      }
-      for (; settled < reply.done; settled++) {
-        const item = sent[settled];
-        const failure = failures.get(item.path);
-        if (failure) {
-          failures.delete(item.path);
-          tally.fail(item.path, failure.code, failure.reason);
-        } else tally.done(item.size);
-      }
-      // Failures that are not files: folders that could not be made or set.
-      for (const failure of failures.values()) {
-        tally.fail(failure.path, failure.code, failure.reason);
-      }
-    }
-  };
-
-  const send = async (): Promise<void> => {
-    const batch = new FrameBatch(SEND_BATCH + DATA_CHUNK_SIZE);
-    const flushAt = throttle
-      ? Math.min(SEND_BATCH, throttle.slice)
-      : SEND_BATCH;
-    const flush = async () => {
-      const bytes = batch.take();
-      if (throttle) await throttle.consume(bytes.byteLength);
-      await connection.sendEncoded(bytes);
-    };
-    for (const dir of dirs) {
-      batch.message({
-        op: "dir",
-        path: dir.path,
-        mtime: dir.mtime,
-        mode: dir.mode,
-      });
-    }
-    for (const item of files) {
-      const host = join(root, item.path);
-      tally.current(item.path);
-      if (item.size <= SMALL_FILE_SIZE) {
-        let data: Uint8Array;
-        try {
-          data = Deno.readFileSync(host);
-        } catch (error) {
-          const { code, reason } = localReason(error);
-          tally.fail(item.path, code, reason);
-          continue;
-        }
-        let mtime = item.mtime;
-        if (data.byteLength !== item.size) {
-          // Changed since the walk: send what was read, with its new time.
-          try {
-            mtime = treeItem(item.path, Deno.lstatSync(host)).mtime;
-          } catch {
-            // Keep the old time.
-          }
-        }
-        sent.push({ ...item, size: data.byteLength, mtime });
-        batchSmallFile(
-          batch,
-          { path: item.path, data, mtime, mode: item.mode },
-          options.verify,
-          agreed.checksum,
-          pack.compress,
-        );
-        tally.moved(data.byteLength);
-        if (batch.size >= flushAt) await flush();
-        continue;
-      }
-      await flush();
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(host);
-      } catch (error) {
-        const { code, reason } = localReason(error);
-        tally.fail(item.path, code, reason);
-        continue;
-      }
-      try {
-        const info = await file.stat();
-        const mtime = treeItem(item.path, info).mtime;
-        sent.push({ ...item, size: info.size, mtime });
-        await connection.send({
-          op: "file",
-          path: item.path,
-          size: info.size,
-          mtime,
-          mode: item.mode,
-          checksum: agreed.checksum,
-        });
-        // A read failure goes to the server in the trailer; it reports the
-        // file as failed in its acknowledgement.
-        await connection.sendFileBody(file, {
-          hasher: options.verify
-            ? startHasher(connection.pool, agreed.checksum)
-            : null,
-          throttle,
-          onBytes: (n) => tally.moved(n),
-          compression: pack,
-        });
-      } finally {
-        file.close();
-      }
-    }
-    await flush();
-    await context.beforeEnd?.();
-    batch.message({ op: "tree-end" });
-    await flush();
-  };
-
+  const sent: SentFiles = { items: [], settled: 0 };
   let first: unknown;
   const stop = (error: unknown) => {
     first ??= error;
     connection.abort();
   };
-  const acks = readAcks();
+  const acks = readAcks(connection, sent, context);
   acks.catch(stop);
-  const sending = send();
+  const sending = sendFiles(connection, root, files, dirs, sent, context);
   sending.catch(stop);
   const results = await Promise.allSettled([sending, acks]);
   // The files acknowledged so far are in place, and a rerun skips them.
   if (first !== undefined) {
-    throw connection.wrap(first, action, options.rerun ?? true);
+    throw connection.wrap(first, context.action, context.options.rerun ?? true);
   }
   return (results[1] as PromiseFulfilledResult<TreeDone>).value;
+}
+
+/** The files one lane sent, in order, and how many the server settled. */
+interface SentFiles {
+  items: TreeItem[];
+  settled: number;
+}
+
+/**
+ * Reads the server's acknowledgements of a lane's files until `tree-done`,
+ * tallying each file as done or failed.
+ */
+async function readAcks(
+  connection: Connection,
+  sent: SentFiles,
+  { tally, action }: LaneContext,
+): Promise<TreeDone> {
+  while (true) {
+    const reply: Message = await connection.reply(action);
+    if (reply.op === "tree-done") {
+      for (; sent.settled < sent.items.length; sent.settled++) {
+        tally.fail(
+          sent.items[sent.settled].path,
+          "io",
+          "the server did not confirm it",
+        );
+      }
+      return reply;
+    }
+    if (reply.op !== "tree-ack") throw unexpected(reply, action);
+    const failures = new Map(reply.failed.map((f) => [f.path, f]));
+    if (reply.done > sent.items.length || reply.done < sent.settled) {
+      throw new ProtocolError(
+        `the server acknowledged files it was not sent`,
+        { action: action },
+      );
+    }
+    for (; sent.settled < reply.done; sent.settled++) {
+      const item = sent.items[sent.settled];
+      const failure = failures.get(item.path);
+      if (failure) {
+        failures.delete(item.path);
+        tally.fail(item.path, failure.code, failure.reason);
+      } else tally.done(item.size);
+    }
+    // Failures that are not files: folders that could not be made or set.
+    for (const failure of failures.values()) {
+      tally.fail(failure.path, failure.code, failure.reason);
+    }
+  }
+}
+
+/** What sending one lane's files shares. */
+interface LaneSend {
+  connection: Connection;
+  batch: FrameBatch;
+  pack: ReturnType<typeof compression>;
+  sent: SentFiles;
+  context: LaneContext;
+  /** Sends what the batch gathered, paced by the throttle. */
+  flush(): Promise<void>;
+}
+
+/** Sends `dirs`, then `files`, then `tree-end` over `connection`. */
+async function sendFiles(
+  connection: Connection,
+  root: string,
+  files: TreeItem[],
+  dirs: TreeItem[],
+  sent: SentFiles,
+  context: LaneContext,
+): Promise<void> {
+  const { options, agreed, throttle, tally } = context;
+  const batch = new FrameBatch(SEND_BATCH + DATA_CHUNK_SIZE);
+  const flushAt = throttle ? Math.min(SEND_BATCH, throttle.slice) : SEND_BATCH;
+  const lane: LaneSend = {
+    connection,
+    batch,
+    pack: compression(agreed.compress ? options.compress : undefined),
+    sent,
+    context,
+    flush: async () => {
+      const bytes = batch.take();
+      if (throttle) await throttle.consume(bytes.byteLength);
+      await connection.sendEncoded(bytes);
+    },
+  };
+  for (const dir of dirs) {
+    batch.message({
+      op: "dir",
+      path: dir.path,
+      mtime: dir.mtime,
+      mode: dir.mode,
+    });
+  }
+  for (const item of files) {
+    const host = join(root, item.path);
+    tally.current(item.path);
+    if (item.size <= SMALL_FILE_SIZE) {
+      batchSmall(lane, item, host);
+      if (batch.size >= flushAt) await lane.flush();
+      continue;
+    }
+    await lane.flush();
+    await sendLarge(lane, item, host);
+  }
+  await lane.flush();
+  await context.beforeEnd?.();
+  batch.message({ op: "tree-end" });
+  await lane.flush();
+}
+
+/** Reads a small file whole and adds it to the lane's batch. */
+function batchSmall(lane: LaneSend, item: TreeItem, host: string): void {
+  const { options, agreed, tally } = lane.context;
+  let data: Uint8Array;
+  try {
+    data = Deno.readFileSync(host);
+  } catch (error) {
+    const { code, reason } = localReason(error);
+    tally.fail(item.path, code, reason);
+    return;
+  }
+  let mtime = item.mtime;
+  if (data.byteLength !== item.size) {
+    // Changed since the walk: send what was read, with its new time.
+    try {
+      mtime = treeItem(item.path, Deno.lstatSync(host)).mtime;
+    } catch {
+      // Keep the old time.
+    }
+  }
+  lane.sent.items.push({ ...item, size: data.byteLength, mtime });
+  batchSmallFile(
+    lane.batch,
+    { path: item.path, data, mtime, mode: item.mode },
+    options.verify,
+    agreed.checksum,
+    lane.pack.compress,
+  );
+  tally.moved(data.byteLength);
+}
+
+/** Streams a large file as a `file` message and its body. */
+async function sendLarge(
+  lane: LaneSend,
+  item: TreeItem,
+  host: string,
+): Promise<void> {
+  const { connection, context: { options, agreed, throttle, tally } } = lane;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(host);
+  } catch (error) {
+    const { code, reason } = localReason(error);
+    tally.fail(item.path, code, reason);
+    return;
+  }
+  try {
+    const info = await file.stat();
+    const mtime = treeItem(item.path, info).mtime;
+    lane.sent.items.push({ ...item, size: info.size, mtime });
+    await connection.send({
+      op: "file",
+      path: item.path,
+      size: info.size,
+      mtime,
+      mode: item.mode,
+      checksum: agreed.checksum,
+    });
+    // A read failure goes to the server in the trailer; it reports the
+    // file as failed in its acknowledgement.
+    await connection.sendFileBody(file, {
+      hasher: options.verify
+        ? startHasher(connection.pool, agreed.checksum)
+        : null,
+      throttle,
+      onBytes: (n) => tally.moved(n),
+      compression: lane.pack,
+    });
+  } finally {
+    file.close();
+  }
 }

@@ -14,7 +14,10 @@
  */
 
 import {
+  type BufferPool,
+  type Checksum,
   ConnectionError,
+  type DirMessage,
   type Entry,
   FrameBatch,
   FtsError,
@@ -44,10 +47,10 @@ import {
   treeSegments,
 } from "../../transfer/tree/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
-import type { ReadHandle } from "../storage/store.ts";
+import type { ReadHandle, SmallFile, Store } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
-import type { TreeSinkOptions } from "../storage/tree_sink.ts";
+import type { TreeSink, TreeSinkOptions } from "../storage/tree_sink.ts";
 import { openTreeSink } from "../storage/tree_upload_sink.ts";
 import { normalizePath, remoteSegments } from "../storage/remote_path.ts";
 
@@ -157,7 +160,7 @@ async function receiveTree(
   rootPath: string,
   fresh: (path: string) => boolean,
 ): Promise<Outcome> {
-  const { reader, writer, ctx } = io;
+  const { writer, ctx } = io;
   const { store } = ctx;
   const checksum = agreeChecksum(request.checksum);
   // Only a client that asked gets the new fields: older ones never did.
@@ -224,66 +227,21 @@ async function receiveTree(
   // The local disk stages and syncs in batches; other stores take each file
   // as an upload of its own.
   const sink = await openTreeSink(store, ctx.pool, options);
-  let fatal: unknown;
-  try {
-    while (true) {
-      const message = await reader.read();
-      if (message === null) {
-        throw new ConnectionError("the client left during a tree upload");
-      }
-      if (message.op === "tree-end") break;
-      if (message.op === "file") {
-        await sink.receive(message, reader.body());
-      } else if (message.op === "dir") {
-        try {
-          treeSegments(message.path);
-          await ensureFolder(message.path);
-          dirs.push({ ...message, type: "dir", size: 0 });
-        } catch (error) {
-          extraFailures.push(fail(message.path, typed(error, message.path)));
-        }
-      } else {
-        throw new ProtocolError(
-          `unexpected "${message.op}" in a tree upload`,
-        );
-      }
-    }
-  } catch (error) {
-    fatal = error;
-  }
+  const fatal = await receiveMessages(io, sink, async (message) => {
+    treeSegments(message.path);
+    await ensureFolder(message.path);
+    dirs.push({ ...message, type: "dir", size: 0 });
+  }, (path, error) => extraFailures.push(fail(path, typed(error, path))));
   // Whatever arrived whole and verified is kept, even when the client left.
   await sink.finish().catch(() => {});
   await sink.close();
-  if (fatal !== undefined) {
-    if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
-      throw fatal;
-    }
-    await writer.send({
-      op: "error",
-      code: fatal instanceof FtsError ? fatal.code : "io",
-      reason: fatal instanceof Error ? fatal.message : String(fatal),
-    }).catch(() => {});
-    throw new ConnectionError(
-      `tree upload failed: ${
-        fatal instanceof Error ? fatal.message : String(fatal)
-      }`,
-    );
-  }
-  // Folders last, deepest first: writing their files changed their mtimes.
-  // The served root itself keeps its own mode and time.
-  dirs.sort((a, b) => depth(b.path) - depth(a.path));
-  for (const item of dirs) {
-    const path = joinTree(rootPath, item.path);
-    if (path === "") continue;
-    try {
-      await store.setMeta(path, {
-        mode: item.mode ?? undefined,
-        mtime: item.mtime,
-      });
-    } catch (error) {
-      extraFailures.push(fail(item.path || ".", typed(error, item.path)));
-    }
-  }
+  if (fatal !== undefined) await refuseTree(io, fatal);
+  await setFolderTimes(
+    store,
+    rootPath,
+    dirs,
+    (path, error) => extraFailures.push(fail(path || ".", typed(error, path))),
+  );
   await writer.send({
     op: "tree-ack",
     done,
@@ -297,6 +255,93 @@ async function receiveTree(
       total - needed.length
     } up to date, ${failed} failed`,
   };
+}
+
+/**
+ * Reads the `dir` and `file` messages of a tree upload until `tree-end`,
+ * handing files to `sink` and folders to `onDir` (whose failure goes to
+ * `onDirFailure`). Returns what ended it early (the client left, a broken
+ * message), or undefined.
+ */
+async function receiveMessages(
+  { reader }: RequestIo,
+  sink: TreeSink,
+  onDir: (message: DirMessage) => Promise<void>,
+  onDirFailure: (path: string, error: unknown) => void,
+): Promise<unknown> {
+  try {
+    while (true) {
+      const message = await reader.read();
+      if (message === null) {
+        throw new ConnectionError("the client left during a tree upload");
+      }
+      if (message.op === "tree-end") return undefined;
+      if (message.op === "file") {
+        await sink.receive(message, reader.body());
+      } else if (message.op === "dir") {
+        await onDir(message).catch((error) =>
+          onDirFailure(message.path, error)
+        );
+      } else {
+        throw new ProtocolError(
+          `unexpected "${message.op}" in a tree upload`,
+        );
+      }
+    }
+  } catch (error) {
+    return error;
+  }
+}
+
+/**
+ * Ends a tree upload that `fatal` broke off: a broken connection or message
+ * as it is, anything else told to the client first.
+ *
+ * @throws always.
+ */
+async function refuseTree(
+  { writer }: RequestIo,
+  fatal: unknown,
+): Promise<never> {
+  if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
+    throw fatal;
+  }
+  await writer.send({
+    op: "error",
+    code: fatal instanceof FtsError ? fatal.code : "io",
+    reason: fatal instanceof Error ? fatal.message : String(fatal),
+  }).catch(() => {});
+  throw new ConnectionError(
+    `tree upload failed: ${
+      fatal instanceof Error ? fatal.message : String(fatal)
+    }`,
+  );
+}
+
+/**
+ * Gives the folders of a tree upload their modes and times, last and
+ * deepest first (writing their files changed their mtimes). The served
+ * root itself keeps its own mode and time.
+ */
+async function setFolderTimes(
+  store: Store,
+  rootPath: string,
+  dirs: TreeItem[],
+  onFailure: (path: string, error: unknown) => void,
+): Promise<void> {
+  dirs.sort((a, b) => depth(b.path) - depth(a.path));
+  for (const item of dirs) {
+    const path = joinTree(rootPath, item.path);
+    if (path === "") continue;
+    try {
+      await store.setMeta(path, {
+        mode: item.mode ?? undefined,
+        mtime: item.mtime,
+      });
+    } catch (error) {
+      onFailure(item.path, error);
+    }
+  }
 }
 
 /**
@@ -354,11 +399,6 @@ export async function treeWant(
   const { reader, writer, ctx } = io;
   const { store } = ctx;
   const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
-  // Only a client that asked gets the checksum named in each `file`.
-  const named = request.checksum === undefined
-    ? undefined
-    : agreeChecksum(request.checksum);
-  const pack = compression(requestedMode(request.compress));
   const rootPath = normalizePath(request.path);
   if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
@@ -368,21 +408,7 @@ export async function treeWant(
       throw new ProtocolError("a wanted path is not a string");
     }
   }
-  const batch = new FrameBatch(SEND_BATCH + 64 * 1024);
-  let files = 0;
-  let bytes = 0;
-  let failed = 0;
-  // Tells the client why one wanted file cannot come; the others go on.
-  const refuse = (path: string, error: unknown) => {
-    const wire = typed(error, path);
-    batch.message({
-      op: "tree-error",
-      path,
-      code: wire.code,
-      reason: wire.reason,
-    });
-    failed++;
-  };
+  const sender = new WantedSender(writer, ctx.pool, request);
   // Small files are read a window at a time by the store's worker, the next
   // window while this one is sent; the rest (large files, links, errors)
   // one by one through the store.
@@ -407,76 +433,128 @@ export async function treeWant(
     for (let k = 0; k < WANT_WINDOW && start + k < wanted.length; k++) {
       const value = wanted[start + k] as string;
       const read = small[k];
-      if (read) {
-        batchSmallFile(
-          batch,
-          { path: value, ...read },
-          request.verify,
-          named,
-          pack.compress,
-        );
-        files++;
-        bytes += read.data.byteLength;
-        if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
-        continue;
-      }
-      let handle: ReadHandle;
-      try {
-        const path = paths[start + k];
-        if (path === null) treeSegments(value); // throws the reason
-        handle = await store.open(path!, 0, { follow: false });
-      } catch (error) {
-        refuse(value, error);
-        continue;
-      }
-      try {
-        const { mtime, mode, size } = handle.entry;
-        if (size <= SMALL_FILE_SIZE) {
-          const data = new Uint8Array(size);
-          const n = await readFull(handle, data);
-          batchSmallFile(
-            batch,
-            { path: value, data: data.subarray(0, n), mtime, mode },
-            request.verify,
-            named,
-            pack.compress,
-          );
-          files++;
-          bytes += n;
-          if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
-          continue;
-        }
-        await writer.sendEncoded(batch.take());
-        await writer.send({
-          op: "file",
-          path: value,
-          size,
-          mtime,
-          mode,
-          checksum: named,
-        });
-        const sent = await sendFileBody(writer, handle, ctx.pool, {
-          hasher: request.verify ? startHasher(ctx.pool, named) : null,
-          compression: pack,
-        });
-        if (sent.readError === undefined) {
-          files++;
-          bytes += sent.bytes;
-        } else failed++;
-      } catch (error) {
-        refuse(value, error);
-      } finally {
-        handle.close();
-      }
+      if (read) await sender.small(value, read);
+      else await sender.open(store, value, paths[start + k]);
     }
   }
-  batch.message({ op: "tree-end" });
-  await writer.sendEncoded(batch.take());
+  await sender.end();
   return {
     path: rootPath,
-    bytes,
-    result: `ok, ${files} files sent, ${failed} failed`,
+    bytes: sender.bytes,
+    result: `ok, ${sender.files} files sent, ${sender.failed} failed`,
   };
+}
+
+/** Sends the files of one `tree-want`, small ones gathered in batches. */
+class WantedSender {
+  files = 0;
+  bytes = 0;
+  failed = 0;
+  #writer: RequestIo["writer"];
+  #pool: BufferPool;
+  #verify: boolean;
+  /** The checksum named in each `file`: only for a client that asked. */
+  #named: Checksum | undefined;
+  #pack: ReturnType<typeof compression>;
+  #batch = new FrameBatch(SEND_BATCH + 64 * 1024);
+
+  constructor(
+    writer: RequestIo["writer"],
+    pool: BufferPool,
+    request: TreeWantRequest,
+  ) {
+    this.#writer = writer;
+    this.#pool = pool;
+    this.#verify = request.verify;
+    this.#named = request.checksum === undefined
+      ? undefined
+      : agreeChecksum(request.checksum);
+    this.#pack = compression(requestedMode(request.compress));
+  }
+
+  /** Adds a small file read whole to the batch. */
+  async small(path: string, read: SmallFile): Promise<void> {
+    batchSmallFile(
+      this.#batch,
+      { path, ...read },
+      this.#verify,
+      this.#named,
+      this.#pack.compress,
+    );
+    this.files++;
+    this.bytes += read.data.byteLength;
+    if (this.#batch.size >= SEND_BATCH) {
+      await this.#writer.sendEncoded(this.#batch.take());
+    }
+  }
+
+  /**
+   * Sends wanted `value` (remote `path`, null when not a valid path) read
+   * through the store: read whole when small, else streamed.
+   */
+  async open(store: Store, value: string, path: string | null): Promise<void> {
+    let handle: ReadHandle;
+    try {
+      if (path === null) treeSegments(value); // throws the reason
+      handle = await store.open(path!, 0, { follow: false });
+    } catch (error) {
+      this.#refuse(value, error);
+      return;
+    }
+    try {
+      const { mtime, mode, size } = handle.entry;
+      if (size <= SMALL_FILE_SIZE) {
+        const data = new Uint8Array(size);
+        const n = await readFull(handle, data);
+        await this.small(value, { data: data.subarray(0, n), mtime, mode });
+        return;
+      }
+      await this.#stream(value, handle);
+    } catch (error) {
+      this.#refuse(value, error);
+    } finally {
+      handle.close();
+    }
+  }
+
+  /** Ends the stream of files with `tree-end`. */
+  async end(): Promise<void> {
+    this.#batch.message({ op: "tree-end" });
+    await this.#writer.sendEncoded(this.#batch.take());
+  }
+
+  async #stream(path: string, handle: ReadHandle): Promise<void> {
+    const { mtime, mode, size } = handle.entry;
+    await this.#writer.sendEncoded(this.#batch.take());
+    await this.#writer.send({
+      op: "file",
+      path,
+      size,
+      mtime,
+      mode,
+      checksum: this.#named,
+    });
+    const sent = await sendFileBody(this.#writer, handle, this.#pool, {
+      hasher: this.#verify ? startHasher(this.#pool, this.#named) : null,
+      compression: this.#pack,
+    });
+    if (sent.readError === undefined) {
+      this.files++;
+      this.bytes += sent.bytes;
+    } else this.failed++;
+  }
+
+  /** Tells the client why one wanted file cannot come; the others go on. */
+  #refuse(path: string, error: unknown): void {
+    const wire = typed(error, path);
+    this.#batch.message({
+      op: "tree-error",
+      path,
+      code: wire.code,
+      reason: wire.reason,
+    });
+    this.failed++;
+  }
 }
 
 /** Wanted files handed to the small-file worker at once. */
