@@ -172,16 +172,7 @@ async function receiveTree(
   });
   await writer.sendBody(jsonLines(toRanges(needed)));
 
-  const folders = new Map<string, Promise<void>>();
-  const ensureFolder = (relative: string): Promise<void> => {
-    let made = folders.get(relative);
-    if (!made) {
-      made = store.mkdirp(joinTree(rootPath, relative));
-      made.catch(() => {});
-      folders.set(relative, made);
-    }
-    return made;
-  };
+  const ensureFolder = folderMaker(store, rootPath);
   const dirs: TreeItem[] = [];
   const extraFailures: TreeFailure[] = [];
   let done = 0;
@@ -254,6 +245,26 @@ async function receiveTree(
     result: `ok, ${files} files, ${
       total - needed.length
     } up to date, ${failed} failed`,
+  };
+}
+
+/**
+ * Makes the folders of a tree upload under `rootPath` as they are needed,
+ * each once (tree-relative path in, the same promise for every file in it).
+ */
+function folderMaker(
+  store: Store,
+  rootPath: string,
+): (relative: string) => Promise<void> {
+  const folders = new Map<string, Promise<void>>();
+  return (relative) => {
+    let made = folders.get(relative);
+    if (!made) {
+      made = store.mkdirp(joinTree(rootPath, relative));
+      made.catch(() => {});
+      folders.set(relative, made);
+    }
+    return made;
   };
 }
 

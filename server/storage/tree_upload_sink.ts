@@ -73,35 +73,9 @@ export function uploadSink(
   pool: BufferPool,
   options: TreeSinkOptions,
 ): TreeSink {
-  const queue: Pending[] = [];
-  const running = new Set<Promise<void>>();
-  let held = 0;
-  let draining: Promise<void> | null = null;
-
-  // Reports settled files in order, as many at once as are ready.
-  const drain = async () => {
-    while (queue.length > 0) {
-      await queue[0].settled;
-      const ready: TreeFileOutcome[] = [];
-      while (queue.length > 0 && queue[0].outcome) {
-        ready.push(queue.shift()!.outcome!);
-      }
-      await options.onSettled(ready);
-    }
-    draining = null;
-  };
-  const track = (work: () => Promise<TreeFileOutcome>, bytes = 0): void => {
-    const pending: Pending = { settled: Promise.resolve() };
-    held += bytes;
-    pending.settled = work().then((outcome) => {
-      pending.outcome = outcome;
-      held -= bytes;
-    });
-    running.add(pending.settled);
-    pending.settled.finally(() => running.delete(pending.settled));
-    queue.push(pending);
-    draining ??= drain();
-  };
+  const queue = new SettleQueue(options.onSettled);
+  const track = queue.track.bind(queue);
+  const room = queue.room.bind(queue);
   const failed = (message: FileMessage, error: unknown, bytes = 0) =>
     track(() =>
       Promise.resolve({
@@ -110,12 +84,6 @@ export function uploadSink(
         error: options.typed(error, message.path),
       })
     );
-  const room = async (bytes: number) => {
-    while (
-      running.size >= COMMITS_IN_FLIGHT ||
-      (running.size > 0 && held + bytes > BYTES_IN_FLIGHT)
-    ) await Promise.race(running);
-  };
 
   const receive = async (message: FileMessage, body: Body): Promise<void> => {
     const small = message.size <= SMALL_FILE_SIZE;
@@ -187,9 +155,68 @@ export function uploadSink(
     }, heldBy(received.bytes));
   };
 
-  const finish = async () => {
-    await Promise.all(running);
-    await draining;
+  return {
+    receive,
+    finish: () => queue.finish(),
+    close: () => Promise.resolve(),
   };
-  return { receive, finish, close: () => Promise.resolve() };
+}
+
+/**
+ * The files of one tree upload whose commits run in the background: their
+ * outcomes are reported in arrival order, as many at once as are ready, and
+ * {@linkcode room} bounds how many commits and bytes wait at once.
+ */
+class SettleQueue {
+  #queue: Pending[] = [];
+  #running = new Set<Promise<void>>();
+  #held = 0;
+  #draining: Promise<void> | null = null;
+  #onSettled: (outcomes: TreeFileOutcome[]) => Promise<void>;
+
+  constructor(onSettled: (outcomes: TreeFileOutcome[]) => Promise<void>) {
+    this.#onSettled = onSettled;
+  }
+
+  /** Runs `work` in the background, holding `bytes` until it settles. */
+  track(work: () => Promise<TreeFileOutcome>, bytes = 0): void {
+    const pending: Pending = { settled: Promise.resolve() };
+    this.#held += bytes;
+    pending.settled = work().then((outcome) => {
+      pending.outcome = outcome;
+      this.#held -= bytes;
+    });
+    this.#running.add(pending.settled);
+    pending.settled.finally(() => this.#running.delete(pending.settled));
+    this.#queue.push(pending);
+    this.#draining ??= this.#drain();
+  }
+
+  /** Waits until a file holding `bytes` may be tracked. */
+  async room(bytes: number): Promise<void> {
+    while (
+      this.#running.size >= COMMITS_IN_FLIGHT ||
+      (this.#running.size > 0 && this.#held + bytes > BYTES_IN_FLIGHT)
+    ) await Promise.race(this.#running);
+  }
+
+  /** Waits for every file tracked and its report. */
+  async finish(): Promise<void> {
+    await Promise.all(this.#running);
+    await this.#draining;
+  }
+
+  /** Reports settled files in order, as many at once as are ready. */
+  async #drain(): Promise<void> {
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      await queue[0].settled;
+      const ready: TreeFileOutcome[] = [];
+      while (queue.length > 0 && queue[0].outcome) {
+        ready.push(queue.shift()!.outcome!);
+      }
+      await this.#onSettled(ready);
+    }
+    this.#draining = null;
+  }
 }

@@ -57,34 +57,7 @@ export async function openStagingSink(
   pool: BufferPool,
   options: TreeSinkOptions,
 ): Promise<TreeSink> {
-  const tag = crypto.randomUUID().slice(0, 8);
-  const names = Array.from(
-    { length: TREE_WRITERS },
-    (_, lane) => `tree-${tag}-${lane}`,
-  );
-  const unlock = names.map((name) => store.staging.lock(name));
-  const lanes: Folder[] = [];
-  const close = async () => {
-    for (const lane of lanes) lane.close();
-    for (const name of names) {
-      await store.dropStaged(name).catch(() => {});
-    }
-    for (const release of unlock) release();
-  };
-  try {
-    for (const name of names) {
-      lanes.push(
-        await store.root.folder([...PARTIAL_SEGMENTS, name], {
-          create: true,
-          internal: true,
-        }),
-      );
-    }
-  } catch (error) {
-    await close();
-    throw error;
-  }
-
+  const { lanes, close } = await openLanes(store);
   const batch = new DurableBatch({
     writers: lanes.length,
     // One syncfs per batch where libc is reachable; the checked fallback
@@ -157,6 +130,44 @@ export async function openStagingSink(
   };
 
   return { receive, finish: () => batch.finish(), close };
+}
+
+/**
+ * Opens the staging folders of one tree upload, one per writer, locked so
+ * no sweep takes them; `close` releases and removes them.
+ */
+async function openLanes(
+  store: StagingArea,
+): Promise<{ lanes: Folder[]; close: () => Promise<void> }> {
+  const tag = crypto.randomUUID().slice(0, 8);
+  const names = Array.from(
+    { length: TREE_WRITERS },
+    (_, lane) => `tree-${tag}-${lane}`,
+  );
+  const unlock = names.map((name) => store.staging.lock(name));
+  const lanes: Folder[] = [];
+  const close = async () => {
+    for (const lane of lanes) lane.close();
+    for (const name of names) {
+      await store.dropStaged(name).catch(() => {});
+    }
+    for (const release of unlock) release();
+  };
+  try {
+    for (const name of names) {
+      lanes.push(
+        await store.root.folder([...PARTIAL_SEGMENTS, name], {
+          create: true,
+          internal: true,
+        }),
+      );
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  return { lanes, close };
 }
 
 async function discard(item: StagedFile): Promise<void> {
