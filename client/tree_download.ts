@@ -16,6 +16,7 @@
 import { join, resolve } from "@std/path";
 import {
   errorFromWire,
+  type FileMessage,
   FtsError,
   ProtocolError,
   type TreeItem,
@@ -129,77 +130,8 @@ export async function downloadTree(
     }
   }
 
-  // Folders first, parents before children; one that cannot be made fails
-  // with everything under it.
-  const broken = new Map<string, string>();
-  const brokenParent = (path: string): string | undefined => {
-    for (
-      let at = path.lastIndexOf("/");
-      at > 0;
-      at = path.lastIndexOf("/", at - 1)
-    ) {
-      const reason = broken.get(path.slice(0, at));
-      if (reason !== undefined) return reason;
-    }
-    return broken.get("");
-  };
-  for (const dir of dirs) {
-    const inherited = dir.path === "" ? undefined : brokenParent(dir.path);
-    if (inherited !== undefined) {
-      broken.set(dir.path, inherited);
-      continue;
-    }
-    try {
-      makeFolder(join(root, dir.path), dir.path === "");
-    } catch (error) {
-      const { code, reason } = localReason(error);
-      broken.set(dir.path, reason);
-      tally.failFolder(dir.path, code, reason);
-    }
-  }
-
-  // Each folder is listed once, so a fresh download costs no failing lstat
-  // per file.
-  const present = new Map<string, Set<string>>();
-  const namesIn = (folder: string): Set<string> => {
-    let names = present.get(folder);
-    if (!names) {
-      names = new Set();
-      try {
-        for (const entry of Deno.readDirSync(join(root, folder))) {
-          names.add(entry.name);
-        }
-      } catch {
-        // Unreadable: every file in it is needed, and fails if it must.
-      }
-      present.set(folder, names);
-    }
-    return names;
-  };
-  const needed: TreeItem[] = [];
-  let upToDate = 0;
-  for (const item of files) {
-    const inherited = brokenParent(item.path);
-    if (inherited !== undefined) {
-      tally.fail(item.path, "wrong_type", inherited);
-      continue;
-    }
-    const slash = item.path.lastIndexOf("/");
-    let info: Deno.FileInfo | null = null;
-    try {
-      const folder = slash < 0 ? "" : item.path.slice(0, slash);
-      if (namesIn(folder).has(item.path.slice(slash + 1))) {
-        info = Deno.lstatSync(join(root, item.path));
-      }
-    } catch {
-      // Gone: needed.
-    }
-    if (info?.isDirectory) {
-      tally.fail(item.path, "wrong_type", "a local folder is in the way");
-    } else if (info && isUpToDate(treeItem(item.path, info), item)) {
-      upToDate++;
-    } else needed.push(item);
-  }
+  const broken = makeFolders(root, dirs, tally);
+  const { needed, upToDate } = neededFiles(root, files, broken, tally);
   tally.upToDate(upToDate);
   tally.start(
     remote || "/",
@@ -235,7 +167,117 @@ export async function downloadTree(
     }
   }
 
-  // Folder times and modes last, deepest first: the files changed them.
+  setFolderTimes(root, dirs, broken, tally);
+  return tally.finish(action, files.length);
+}
+
+/**
+ * Makes the local folders of a tree, parents before children. Returns the
+ * folders that could not be made (or are under one), each with the reason:
+ * everything under them fails with it.
+ */
+function makeFolders(
+  root: string,
+  dirs: TreeItem[],
+  tally: TreeTally,
+): Map<string, string> {
+  const broken = new Map<string, string>();
+  for (const dir of dirs) {
+    const inherited = dir.path === ""
+      ? undefined
+      : brokenParent(broken, dir.path);
+    if (inherited !== undefined) {
+      broken.set(dir.path, inherited);
+      continue;
+    }
+    try {
+      makeFolder(join(root, dir.path), dir.path === "");
+    } catch (error) {
+      const { code, reason } = localReason(error);
+      broken.set(dir.path, reason);
+      tally.failFolder(dir.path, code, reason);
+    }
+  }
+  return broken;
+}
+
+/** Why a folder above `path` could not be made, or undefined. */
+function brokenParent(
+  broken: Map<string, string>,
+  path: string,
+): string | undefined {
+  for (
+    let at = path.lastIndexOf("/");
+    at > 0;
+    at = path.lastIndexOf("/", at - 1)
+  ) {
+    const reason = broken.get(path.slice(0, at));
+    if (reason !== undefined) return reason;
+  }
+  return broken.get("");
+}
+
+/**
+ * The files of a tree download that are not up to date locally (rsync's
+ * quick check). Each local folder is listed once, so a fresh download
+ * costs no failing lstat per file.
+ */
+function neededFiles(
+  root: string,
+  files: TreeItem[],
+  broken: Map<string, string>,
+  tally: TreeTally,
+): { needed: TreeItem[]; upToDate: number } {
+  const present = new Map<string, Set<string>>();
+  const namesIn = (folder: string): Set<string> => {
+    let names = present.get(folder);
+    if (!names) {
+      names = new Set();
+      try {
+        for (const entry of Deno.readDirSync(join(root, folder))) {
+          names.add(entry.name);
+        }
+      } catch {
+        // Unreadable: every file in it is needed, and fails if it must.
+      }
+      present.set(folder, names);
+    }
+    return names;
+  };
+  const needed: TreeItem[] = [];
+  let upToDate = 0;
+  for (const item of files) {
+    const inherited = brokenParent(broken, item.path);
+    if (inherited !== undefined) {
+      tally.fail(item.path, "wrong_type", inherited);
+      continue;
+    }
+    const slash = item.path.lastIndexOf("/");
+    let info: Deno.FileInfo | null = null;
+    try {
+      const folder = slash < 0 ? "" : item.path.slice(0, slash);
+      if (namesIn(folder).has(item.path.slice(slash + 1))) {
+        info = Deno.lstatSync(join(root, item.path));
+      }
+    } catch {
+      // Gone: needed.
+    }
+    if (info?.isDirectory) {
+      tally.fail(item.path, "wrong_type", "a local folder is in the way");
+    } else if (info && isUpToDate(treeItem(item.path, info), item)) {
+      upToDate++;
+    } else needed.push(item);
+  }
+  return { needed, upToDate };
+}
+
+/** Folder times and modes last, deepest first: the files changed them. */
+function setFolderTimes(
+  root: string,
+  dirs: TreeItem[],
+  broken: Map<string, string>,
+  tally: TreeTally,
+): void {
   const now = new Date();
   const deepestFirst = dirs.filter((dir) => !broken.has(dir.path))
     .sort((a, b) => depth(b.path) - depth(a.path));
@@ -249,7 +291,6 @@ export async function downloadTree(
       tally.failFolder(dir.path, code, reason);
     }
   }
-  return tally.finish(action, files.length);
 }
 
 /** What {@linkcode receiveFiles} needs besides the files. */
@@ -393,7 +434,7 @@ async function receiveLane(
   context: LaneContext,
 ): Promise<void> {
   if (files.length === 0) return;
-  const { options, throttle, tally, batch, action, staging } = context;
+  const { options, tally, action } = context;
   const wanted = new Map(files.map((item) => [item.path, item]));
   try {
     await connection.send({
@@ -425,73 +466,84 @@ async function receiveLane(
       tally.fail(message.path, message.code, message.reason);
       continue;
     }
-    tally.current(message.path);
-    const target = join(root, message.path);
-    const body = connection.body();
-    const number = staging.next++;
-    const writer = number % staging.folders.length;
-    const staged: StagedFile = {
-      name: message.path,
-      file: null,
-      staged: join(staging.folders[writer], String(number)),
-      target,
-      mode: message.mode,
-      mtime: message.mtime,
-      bytes: 0,
-    };
-    // Small files are gathered (copied out of the pooled buffers) and written
-    // in the background; large ones are written as they arrive.
-    const small = message.size <= SMALL_FILE_SIZE;
-    if (!small) {
-      try {
-        staged.file = Deno.openSync(staged.staged, {
-          write: true,
-          create: true,
-          truncate: true,
-        });
-      } catch (error) {
-        await body.stream.cancel();
-        await body.trailer.catch(() => {});
-        const { code, reason } = localReason(error);
-        tally.fail(message.path, code, reason);
-        continue;
-      }
-    }
-    let received;
-    try {
-      received = await receiveFileBody(body, connection.pool, {
-        file: staged.file,
-        gatherLimit: SMALL_FILE_SIZE,
-        verify: options.verify,
-        checksum: repliedChecksum(message),
-        onChunk: async (bytes) => {
-          if (throttle) await throttle.consume(bytes);
-          tally.moved(bytes);
-        },
-      });
-    } catch (error) {
-      throw connection.wrap(error, action);
-    }
-    staged.bytes = received.bytes;
-    const { parts } = received;
-    const failure = receiveFailure(
-      received,
-      message,
-      (error) => errorFromWire(localReason(error), "write"),
-      `get "${message.path}"`,
-    );
-    if (failure) {
-      staged.file?.close();
-      if (!small) await Deno.remove(staged.staged).catch(() => {});
-      tally.failWith(message.path, failure);
-      continue;
-    }
-    if (small) await batch.stage(staged, parts, writer);
-    else await batch.add(staged);
+    await receiveOne(connection, message, root, context);
   }
   for (const path of wanted.keys()) {
     tally.fail(path, "protocol", "the server did not send it");
   }
+}
+
+/** Receives one file of a lane into its staging folder and the batch. */
+async function receiveOne(
+  connection: Connection,
+  message: FileMessage,
+  root: string,
+  context: LaneContext,
+): Promise<void> {
+  const { options, throttle, tally, batch, action, staging } = context;
+  tally.current(message.path);
+  const target = join(root, message.path);
+  const body = connection.body();
+  const number = staging.next++;
+  const writer = number % staging.folders.length;
+  const staged: StagedFile = {
+    name: message.path,
+    file: null,
+    staged: join(staging.folders[writer], String(number)),
+    target,
+    mode: message.mode,
+    mtime: message.mtime,
+    bytes: 0,
+  };
+  // Small files are gathered (copied out of the pooled buffers) and written
+  // in the background; large ones are written as they arrive.
+  const small = message.size <= SMALL_FILE_SIZE;
+  if (!small) {
+    try {
+      staged.file = Deno.openSync(staged.staged, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+    } catch (error) {
+      await body.stream.cancel();
+      await body.trailer.catch(() => {});
+      const { code, reason } = localReason(error);
+      tally.fail(message.path, code, reason);
+      return;
+    }
+  }
+  let received;
+  try {
+    received = await receiveFileBody(body, connection.pool, {
+      file: staged.file,
+      gatherLimit: SMALL_FILE_SIZE,
+      verify: options.verify,
+      checksum: repliedChecksum(message),
+      onChunk: async (bytes) => {
+        if (throttle) await throttle.consume(bytes);
+        tally.moved(bytes);
+      },
+    });
+  } catch (error) {
+    throw connection.wrap(error, action);
+  }
+  staged.bytes = received.bytes;
+  const { parts } = received;
+  const failure = receiveFailure(
+    received,
+    message,
+    (error) => errorFromWire(localReason(error), "write"),
+    `get "${message.path}"`,
+  );
+  if (failure) {
+    staged.file?.close();
+    if (!small) await Deno.remove(staged.staged).catch(() => {});
+    tally.failWith(message.path, failure);
+    return;
+  }
+  if (small) await batch.stage(staged, parts, writer);
+  else await batch.add(staged);
 }
 
 function depth(path: string): number {
