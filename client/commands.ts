@@ -223,66 +223,10 @@ export class CommandRunner {
         this.#print(`${safeText(digest)}  ${args[0]}`);
         return;
       }
-      case "put": {
-        if (args.length > 2) {
-          return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [local, remoteArg] = args;
-        if (settings.recursive) {
-          const { remote, created } = await this.#treePutTarget(
-            local,
-            remoteArg,
-          );
-          // A rerun of this command would put the tree inside the folder
-          // this run made: the advice names the command that resumes.
-          const rerun = created
-            ? `put -r ${intoItself(local)} ${remoteArg}`
-            : undefined;
-          await uploadTree(
-            c,
-            local,
-            remote,
-            { ...settings, rerun },
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const remote = await this.#putTarget(local, remoteArg);
-        const started = performance.now();
-        const result = await upload(c, local, remote, settings, this.#reporter);
-        this.#summary("sent", result, started);
-        return;
-      }
-      case "get": {
-        if (args.length > 2) {
-          return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [remoteArg, localArg] = args;
-        const remote = this.remote(remoteArg);
-        if (settings.recursive) {
-          await downloadTree(
-            c,
-            remote,
-            await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
-            settings,
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const local = await getTarget(remote, localArg);
-        const started = performance.now();
-        const result = await download(
-          c,
-          remote,
-          local,
-          settings,
-          this.#reporter,
-        );
-        if (local !== "-") this.#summary("received", result, started);
-        return;
-      }
+      case "put":
+        return await this.#put(args, settings);
+      case "get":
+        return await this.#get(args, settings);
       case "rm":
         return await c.remove(this.remote(args[0]), settings.recursive);
       case "mkdir":
@@ -293,6 +237,70 @@ export class CommandRunner {
         return;
       }
     }
+  }
+
+  /** `put [-r] LOCAL [REMOTE]`, or several sources into a folder. */
+  async #put(args: string[], settings: CommandSettings): Promise<void> {
+    const c = this.#connection;
+    if (args.length > 2) {
+      return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [local, remoteArg] = args;
+    if (settings.recursive) {
+      const { remote, created } = await this.#treePutTarget(
+        local,
+        remoteArg,
+      );
+      // A rerun of this command would put the tree inside the folder
+      // this run made: the advice names the command that resumes.
+      const rerun = created
+        ? `put -r ${intoItself(local)} ${remoteArg}`
+        : undefined;
+      await uploadTree(
+        c,
+        local,
+        remote,
+        { ...settings, rerun },
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const remote = await this.#putTarget(local, remoteArg);
+    const started = performance.now();
+    const result = await upload(c, local, remote, settings, this.#reporter);
+    this.#summary("sent", result, started);
+  }
+
+  /** `get [-r] REMOTE [LOCAL]`, or several sources into a folder. */
+  async #get(args: string[], settings: CommandSettings): Promise<void> {
+    const c = this.#connection;
+    if (args.length > 2) {
+      return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [remoteArg, localArg] = args;
+    const remote = this.remote(remoteArg);
+    if (settings.recursive) {
+      await downloadTree(
+        c,
+        remote,
+        await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
+        settings,
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const local = await getTarget(remote, localArg);
+    const started = performance.now();
+    const result = await download(
+      c,
+      remote,
+      local,
+      settings,
+      this.#reporter,
+    );
+    if (local !== "-") this.#summary("received", result, started);
   }
 
   /**

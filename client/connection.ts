@@ -167,37 +167,7 @@ export class Connection {
       { pool },
     );
     try {
-      await writer.send({
-        op: "hello",
-        version: PROTOCOL_VERSION,
-        agent: `fts/${VERSION}`,
-        features: FEATURES,
-      });
-      const reply = await reader.read().catch((error) => {
-        if (!tls && error instanceof PeerSpeaksTlsError) {
-          throw new TlsRequiredError(
-            `the server requires TLS (use --tls)`,
-            { action: `connect to ${label}` },
-          );
-        }
-        throw error;
-      });
-      if (reply === null && !tls) {
-        // A TLS server drops a client that sends fts frames.
-        throw new TlsRequiredError(
-          `the server closed the connection at once; it may require TLS (use --tls)`,
-          { action: `connect to ${label}` },
-        );
-      }
-      if (reply?.op === "error") {
-        throw errorFromWire(reply, `connect to ${label}`);
-      }
-      if (reply?.op !== "welcome") {
-        throw new ProtocolError(
-          `the server did not answer as an fts server`,
-          { action: `connect to ${label}` },
-        );
-      }
+      const reply = await greet(reader, writer, tls, label);
       let user: string | undefined;
       let readOnly = reply.readOnly;
       if (reply.auth !== undefined) {
@@ -587,6 +557,50 @@ async function readBodyText(
   } catch (error) {
     throw connection.wrap(error, action);
   }
+}
+
+/**
+ * Says hello and reads the server's welcome; refuses an answer that is not
+ * one (an error, a TLS server spoken to in plain text, another protocol).
+ */
+async function greet(
+  reader: MessageReader,
+  writer: MessageWriter,
+  tls: boolean,
+  label: string,
+): Promise<Welcome> {
+  await writer.send({
+    op: "hello",
+    version: PROTOCOL_VERSION,
+    agent: `fts/${VERSION}`,
+    features: FEATURES,
+  });
+  const reply = await reader.read().catch((error) => {
+    if (!tls && error instanceof PeerSpeaksTlsError) {
+      throw new TlsRequiredError(
+        `the server requires TLS (use --tls)`,
+        { action: `connect to ${label}` },
+      );
+    }
+    throw error;
+  });
+  if (reply === null && !tls) {
+    // A TLS server drops a client that sends fts frames.
+    throw new TlsRequiredError(
+      `the server closed the connection at once; it may require TLS (use --tls)`,
+      { action: `connect to ${label}` },
+    );
+  }
+  if (reply?.op === "error") {
+    throw errorFromWire(reply, `connect to ${label}`);
+  }
+  if (reply?.op !== "welcome") {
+    throw new ProtocolError(
+      `the server did not answer as an fts server`,
+      { action: `connect to ${label}` },
+    );
+  }
+  return reply;
 }
 
 function stalledError(

@@ -11,6 +11,7 @@ import { createSha256 } from "../transfer/hash/sha256.ts";
 import {
   AlreadyExistsError,
   type Body,
+  type DataMessage,
   DiskFullError,
   type Entry,
   IntegrityError,
@@ -129,27 +130,11 @@ export async function download(
   reporter: Reporter,
 ): Promise<TransferResult> {
   const action = `get "${remote}"`;
-  const entry = await connection.stat(remote, false, action);
-  if (entry.type !== "file") {
-    throw new WrongTypeError(
-      entry.type === "dir"
-        ? "it is a folder (use get -r)"
-        : "it is not a regular file",
-      { action },
-    );
-  }
+  const entry = await remoteFile(connection, remote, action);
   if (local === "-") {
     return await toStdout(connection, remote, options, reporter, action);
   }
-
-  if (options.noClobber && await exists(local)) {
-    throw new AlreadyExistsError(`"${local}" already exists`, {
-      action: action,
-    });
-  }
-  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
-    throw new WrongTypeError(`"${local}" is a local folder`, { action });
-  }
+  await checkTarget(local, options, action);
   const { pool } = connection;
   const partial = partialPath(local, remote, entry);
   const held = options.resume && options.verify ? await heldBytes(partial) : 0;
@@ -181,17 +166,7 @@ export async function download(
     );
   }
   const checksum = repliedChecksum(header);
-  if (offset > 0) {
-    reporter.info(
-      `resuming "${remote}" at ${formatBytes(offset)} of ${
-        formatBytes(header.size ?? 0)
-      }`,
-    );
-  } else if (offer > 0) {
-    reporter.info(
-      `the partial download of "${remote}" is stale; starting over`,
-    );
-  }
+  reportResume(reporter, remote, offer, header);
   if (options.verify && (offset !== offer || checksum !== wanted)) {
     // Starting over, or an older server that hashes with SHA-256 only.
     hasher = await createHasher(pool, checksum, partial, offset);
@@ -232,6 +207,80 @@ export async function download(
     file.close();
   }
   bar?.finish();
+  await placeDownload(partial, local, header, options, action);
+  return {
+    bytes: received,
+    resumedAt: offset,
+    digest: options.verify ? hasher.hex() : undefined,
+    checksum,
+  };
+}
+
+/** The entry of remote file `remote`; refuses a folder or a special file. */
+async function remoteFile(
+  connection: Connection,
+  remote: string,
+  action: string,
+): Promise<Entry> {
+  const entry = await connection.stat(remote, false, action);
+  if (entry.type !== "file") {
+    throw new WrongTypeError(
+      entry.type === "dir"
+        ? "it is a folder (use get -r)"
+        : "it is not a regular file",
+      { action },
+    );
+  }
+  return entry;
+}
+
+/** Refuses a local target that is a folder, or exists with `noClobber`. */
+async function checkTarget(
+  local: string,
+  options: TransferOptions,
+  action: string,
+): Promise<void> {
+  if (options.noClobber && await exists(local)) {
+    throw new AlreadyExistsError(`"${local}" already exists`, {
+      action: action,
+    });
+  }
+  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
+    throw new WrongTypeError(`"${local}" is a local folder`, { action });
+  }
+}
+
+/** Says whether the download resumes, or starts over from a stale partial. */
+function reportResume(
+  reporter: Reporter,
+  remote: string,
+  offer: number,
+  header: DataMessage,
+): void {
+  if (header.offset > 0) {
+    reporter.info(
+      `resuming "${remote}" at ${formatBytes(header.offset)} of ${
+        formatBytes(header.size ?? 0)
+      }`,
+    );
+  } else if (offer > 0) {
+    reporter.info(
+      `the partial download of "${remote}" is stale; starting over`,
+    );
+  }
+}
+
+/**
+ * Gives the finished partial file the source's mode and time and renames it
+ * over the target (checked again with `noClobber`).
+ */
+async function placeDownload(
+  partial: string,
+  local: string,
+  header: DataMessage,
+  options: TransferOptions,
+  action: string,
+): Promise<void> {
   if (header.mode != null) await Deno.chmod(partial, header.mode & 0o777);
   if (header.mtime !== undefined) {
     await Deno.utime(partial, new Date(), new Date(header.mtime));
@@ -247,12 +296,6 @@ export async function download(
     // A folder appeared at the target meanwhile: keep the partial, say so.
     throw localError(error, action);
   }
-  return {
-    bytes: received,
-    resumedAt: offset,
-    digest: options.verify ? hasher.hex() : undefined,
-    checksum,
-  };
 }
 
 /**

@@ -6,9 +6,11 @@
  */
 
 import {
+  type BufferPool,
   FtsError,
   IntegrityError,
   IoError,
+  type Ready,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import {
@@ -20,7 +22,11 @@ import {
 } from "../transfer/hash/checksum.ts";
 import { compression } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
-import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+} from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
@@ -76,26 +82,12 @@ export async function upload(
 
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
-    let offset = 0;
-    let hasher = options.verify
-      ? await createHasher(pool, checksum)
-      : skipHashing(pool);
-    if (ready.offset > 0 && size !== null) {
-      const prefix = await createHasher(pool, checksum, local, ready.offset);
-      if (prefix.hex() === prefixIn(ready, checksum)) {
-        hasher = prefix;
-        offset = ready.offset;
-        reporter.info(
-          `resuming "${remote}" at ${formatBytes(offset)} of ${
-            formatBytes(size)
-          }`,
-        );
-      } else {
-        reporter.info(
-          `the partial upload of "${remote}" does not match "${local}"; starting over`,
-        );
-      }
-    }
+    const { hasher, offset } = await resumePoint(
+      connection.pool,
+      ready,
+      { local, remote, size, verify: options.verify },
+      reporter,
+    );
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
@@ -183,4 +175,42 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Where the upload starts: at the server's offer when the prefix it holds
+ * hashes as the local file's does (the hasher then holds that prefix), else
+ * at 0.
+ */
+async function resumePoint(
+  pool: BufferPool,
+  ready: Ready,
+  source: {
+    local: string;
+    remote: string;
+    size: number | null;
+    verify: boolean;
+  },
+  reporter: Reporter,
+): Promise<{ hasher: Hasher; offset: number }> {
+  const { local, remote, size } = source;
+  const checksum = repliedChecksum(ready);
+  const hasher = source.verify
+    ? await createHasher(pool, checksum)
+    : skipHashing(pool);
+  if (ready.offset > 0 && size !== null) {
+    const prefix = await createHasher(pool, checksum, local, ready.offset);
+    if (prefix.hex() === prefixIn(ready, checksum)) {
+      reporter.info(
+        `resuming "${remote}" at ${formatBytes(ready.offset)} of ${
+          formatBytes(size)
+        }`,
+      );
+      return { hasher: prefix, offset: ready.offset };
+    }
+    reporter.info(
+      `the partial upload of "${remote}" does not match "${local}"; starting over`,
+    );
+  }
+  return { hasher, offset: 0 };
 }
