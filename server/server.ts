@@ -16,7 +16,8 @@ import {
 import { Logins } from "./auth/login.ts";
 import type { LoginThrottle } from "./auth/login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
-import { Session, type SessionContext } from "./native/session.ts";
+import { Session } from "./native/session.ts";
+import type { SessionContext } from "./native/request_io.ts";
 import { closeConnection } from "./net/socket_release.ts";
 import { type BucketOptions, openStore } from "./storage/open.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";

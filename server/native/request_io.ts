@@ -1,12 +1,40 @@
 /**
  * What a request handler gets from its session: the connection's reader and
- * writer, the server's shared context, and the session's write permission.
+ * writer, the server's shared context ({@linkcode SessionContext}), and the
+ * session's write permission.
  *
  * @module
  */
 
-import type { MessageReader, MessageWriter } from "../../protocol/mod.ts";
-import type { SessionContext } from "./session.ts";
+import type {
+  BufferPool,
+  MessageReader,
+  MessageWriter,
+} from "../../protocol/mod.ts";
+import type { Logins } from "../auth/login.ts";
+import type { ServerLog } from "../server_log.ts";
+import type { Store } from "../storage/store.ts";
+
+/** What every session of one server shares. */
+export interface SessionContext {
+  /** The storage core every request goes through. */
+  store: Store;
+  /** Chunk buffers shared by every session. */
+  pool: BufferPool;
+  log: ServerLog;
+  readOnly: boolean;
+  /** Connections are TLS connections (`Deno.TlsConn`). */
+  tls: boolean;
+  /** The users who may log in; null when no login is required. */
+  logins: Logins | null;
+  /**
+   * Close a connection after this long without a request, or with a request
+   * that moves nothing.
+   */
+  idleTimeoutMs: number;
+  /** Close a connection not logged in (or without `hello`) after this long. */
+  loginTimeoutMs: number;
+}
 
 /** A session as its request handlers see it. */
 export interface RequestIo {

@@ -18,7 +18,6 @@
 import {
   AUTH_MECHANISM,
   type AuthRequest,
-  type BufferPool,
   ConnectionError,
   FEATURES,
   FtsError,
@@ -36,35 +35,12 @@ import {
 import { VERSION } from "../../version.ts";
 import { coalescingWritable } from "../net/coalescing_writable.ts";
 import { progressWritable } from "../net/progress_writable.ts";
-import { type Logins, serveLogin } from "../auth/login.ts";
-import type { ServerLog } from "../server_log.ts";
+import { serveLogin } from "../auth/login.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { closeConnection } from "../net/socket_release.ts";
-import type { Store } from "../storage/store.ts";
 import * as files from "./file_requests.ts";
-import type { Outcome, RequestIo } from "./request_io.ts";
+import type { Outcome, RequestIo, SessionContext } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
-
-/** What every session of one server shares. */
-export interface SessionContext {
-  /** The storage core every request goes through. */
-  store: Store;
-  /** Chunk buffers shared by every session. */
-  pool: BufferPool;
-  log: ServerLog;
-  readOnly: boolean;
-  /** Connections are TLS connections (`Deno.TlsConn`). */
-  tls: boolean;
-  /** The users who may log in; null when no login is required. */
-  logins: Logins | null;
-  /**
-   * Close a connection after this long without a request, or with a request
-   * that moves nothing.
-   */
-  idleTimeoutMs: number;
-  /** Close a connection not logged in (or without `hello`) after this long. */
-  loginTimeoutMs: number;
-}
 
 /** The log line's result for a session one of its clocks ended. */
 const TIMED_OUT = {

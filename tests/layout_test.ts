@@ -1,0 +1,223 @@
+/**
+ * The layout rules of the product code (server/, client/, transfer/,
+ * protocol/, config/, main.ts), read from the files on disk: no function
+ * over 100 lines, no import cycles, client/ and server/ never import each
+ * other, a storage backend's modules are imported only in its folder (and by
+ * `server/storage/open.ts`, the one place a backend is chosen), and every
+ * module the compiled binary loads at run time (a worker, a dynamic import)
+ * is listed with `--include` in deno.json's `compile` task and in the
+ * release workflow, the two lists being the same.
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { dirname, fromFileUrl, join, normalize } from "@std/path";
+import { functionLengths } from "./helpers/function_lengths.ts";
+
+const ROOT = fromFileUrl(new URL("..", import.meta.url));
+const PRODUCT_DIRS = ["server", "client", "transfer", "protocol", "config"];
+const MAX_FUNCTION_LINES = 100;
+/** Functions allowed to be longer, and why. */
+const LONG_ALLOWED = new Set([
+  // The command line's one dispatcher; being rewritten to parse per
+  // subcommand (issue 23).
+  "main.ts main",
+]);
+
+/** Repository-relative paths of every product module. */
+async function productFiles(): Promise<string[]> {
+  const files: string[] = ["main.ts"];
+  const visit = async (dir: string) => {
+    for await (const entry of Deno.readDir(join(ROOT, dir))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await visit(path);
+      else if (entry.isFile && path.endsWith(".ts")) files.push(path);
+    }
+  };
+  for (const dir of PRODUCT_DIRS) await visit(dir);
+  return files.sort();
+}
+
+/** One import of a module: its target (repository-relative) and kind. */
+interface Import {
+  target: string;
+  typeOnly: boolean;
+}
+
+/** The relative imports and re-exports of `file` (static ones). */
+function importsOf(file: string, source: string): Import[] {
+  const found: Import[] = [];
+  const pattern =
+    /^\s*(import|export)\s+(type\s+)?(?:[^"';]*?\s+from\s+)?["'](\.{1,2}\/[^"']+)["']/gm;
+  for (const match of source.matchAll(pattern)) {
+    found.push({
+      target: normalize(join(dirname(file), match[3])),
+      typeOnly: match[2] !== undefined,
+    });
+  }
+  return found;
+}
+
+/** The modules `file` starts as workers or imports dynamically. */
+function runtimeLoadsOf(file: string, source: string): string[] {
+  const loads: string[] = [];
+  const patterns = [
+    /new\s+Worker\(\s*new\s+URL\(\s*["'](\.{1,2}\/[^"']+)["']/g,
+    /\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g,
+  ];
+  for (const pattern of patterns) {
+    for (const match of source.matchAll(pattern)) {
+      loads.push(normalize(join(dirname(file), match[1])));
+    }
+  }
+  return loads;
+}
+
+/** The `--include` paths of a `deno compile` command line. */
+function includesOf(text: string): string[] {
+  // A path with an extension: prose such as "--include list" is not one.
+  return [...text.matchAll(/--include[=\s]+([\w./-]+\.\w+)/g)].map((m) =>
+    normalize(m[1])
+  )
+    .sort();
+}
+
+const files = await productFiles();
+const sources = new Map(
+  await Promise.all(
+    files.map(async (file) =>
+      [file, await Deno.readTextFile(join(ROOT, file))] as const
+    ),
+  ),
+);
+
+Deno.test(`no product function is over ${MAX_FUNCTION_LINES} lines`, () => {
+  const long: string[] = [];
+  for (const [file, source] of sources) {
+    for (
+      const { name, line, lines } of functionLengths(
+        file,
+        source,
+        MAX_FUNCTION_LINES + 1,
+      )
+    ) {
+      if (!LONG_ALLOWED.has(`${file} ${name}`)) {
+        long.push(`${file}:${line} ${name} (${lines} lines)`);
+      }
+    }
+  }
+  assertEquals(long, []);
+});
+
+Deno.test("product modules import each other without a cycle", () => {
+  const graph = new Map<string, string[]>();
+  for (const [file, source] of sources) {
+    graph.set(file, importsOf(file, source).map((i) => i.target));
+  }
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (state.get(next) === "open") {
+        cycles.push([...stack.slice(stack.indexOf(next)), next].join(" -> "));
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+  assertEquals(cycles, []);
+});
+
+Deno.test("client/ and server/ never import each other", () => {
+  const crossing: string[] = [];
+  for (const [file, source] of sources) {
+    const side = file.split("/")[0];
+    if (side !== "client" && side !== "server") continue;
+    const other = side === "client" ? "server/" : "client/";
+    for (const { target } of importsOf(file, source)) {
+      if (target.startsWith(other)) crossing.push(`${file} -> ${target}`);
+    }
+  }
+  assertEquals(crossing, []);
+});
+
+Deno.test("a storage backend's modules are imported only in its folder and by storage/open.ts", () => {
+  const leaks: string[] = [];
+  const backends = [
+    {
+      folder: "server/storage/local/",
+      modules: [
+        "server/storage/local/local_store.ts",
+        "server/storage/local/confined_root.ts",
+      ],
+    },
+    { folder: "server/storage/s3/", modules: null },
+  ];
+  for (const [file, source] of sources) {
+    if (file === "server/storage/open.ts") continue;
+    for (const { target } of importsOf(file, source)) {
+      for (const { folder, modules } of backends) {
+        if (file.startsWith(folder) || !target.startsWith(folder)) continue;
+        if (modules === null || modules.includes(target)) {
+          leaks.push(`${file} -> ${target}`);
+        }
+      }
+    }
+  }
+  assertEquals(leaks, []);
+  // Nor does anything outside a backend test for one.
+  for (const [file, source] of sources) {
+    if (file.startsWith("server/storage/local/")) continue;
+    assert(
+      !/instanceof\s+(LocalStore|S3Store)\b/.test(source),
+      `${file} tests for a concrete store`,
+    );
+  }
+});
+
+Deno.test("every worker and dynamically imported module is in the compile task and the release workflow", async () => {
+  const loaded = new Set<string>();
+  for (const [file, source] of sources) {
+    for (const target of runtimeLoadsOf(file, source)) loaded.add(target);
+  }
+  assert(loaded.size > 0, "no worker or dynamic import was found");
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const task = config.tasks.compile;
+  const compile = includesOf(typeof task === "string" ? task : task.command);
+  const workflow = includesOf(
+    await Deno.readTextFile(join(ROOT, ".github/workflows/release.yml")),
+  );
+  for (const target of loaded) {
+    assert(compile.includes(target), `deno.json's compile misses ${target}`);
+    assert(workflow.includes(target), `release.yml misses ${target}`);
+  }
+  // The two lists are the same, and every included file exists.
+  assertEquals(workflow, compile);
+  for (const path of compile) {
+    const info = await Deno.stat(join(ROOT, path)).catch(() => null);
+    assert(info?.isFile, `--include ${path} names no file`);
+  }
+});
+
+Deno.test("the release workflow's smoke test serves, then puts and gets a file and a tree with the built binary", async () => {
+  const workflow = await Deno.readTextFile(
+    join(ROOT, ".github/workflows/release.yml"),
+  );
+  const smoke = workflow.slice(workflow.indexOf("name: Smoke test"));
+  for (
+    const step of [
+      /"\$fts" serve /,
+      /"\$fts" connect \S+ put [^-]/,
+      /"\$fts" connect \S+ put -r /,
+      /"\$fts" connect \S+ get [^-]/,
+      /"\$fts" connect \S+ get -r /,
+      /cmp /,
+      /diff -r /,
+    ]
+  ) {
+    assert(step.test(smoke), `the smoke test lacks ${step.source}`);
+  }
+});
