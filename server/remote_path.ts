@@ -48,7 +48,35 @@ export function remoteSegments(path: string): string[] {
   return stack;
 }
 
-/** The normalised form of a remote path (`""` for the root). */
+/**
+ * The one reason given, on every front-end, for a name no listing could
+ * show: WebDAV's XML cannot carry control characters at all, and a name
+ * that is not UTF-8 is not the name the client meant.
+ */
+export const UNSHOWABLE_NAME =
+  "names may not contain control characters or invalid UTF-8";
+
+/**
+ * Refuses a path with control characters (below 0x20, and 0x7F) or lone
+ * surrogates (what invalid UTF-8 becomes once decoded, e.g. a JSON `\ud800`).
+ *
+ * @throws {InvalidPathError} with {@linkcode UNSHOWABLE_NAME}.
+ */
+export function checkShowable(path: string): void {
+  // deno-lint-ignore no-control-regex -- control characters are the point
+  if (/[\u0000-\u001f\u007f]/.test(path) || !path.isWellFormed()) {
+    throw new InvalidPathError(UNSHOWABLE_NAME);
+  }
+}
+
+/**
+ * The normalised form of a remote path (`""` for the root), as a
+ * front-end receives it: names no listing could show are refused here
+ * (see {@linkcode checkShowable}), while the store still reaches what older
+ * files are called, so a tree that holds one can be listed and fetched.
+ */
 export function normalizePath(path: string): string {
-  return remoteSegments(path).join("/");
+  const segments = remoteSegments(path);
+  checkShowable(path);
+  return segments.join("/");
 }

@@ -16,10 +16,7 @@ import { checkLocks, writeTargets } from "./webdav_locks.ts";
 
 /** MKCOL: one new folder whose parent exists. */
 export async function handleMkcol(req: HttpRequest): Promise<Response> {
-  const body = req.request.body ? await req.request.arrayBuffer() : null;
-  if (body && body.byteLength > 0) {
-    throw new HttpError(415, "MKCOL takes no body");
-  }
+  // A body was refused from the headers already (see the router).
   if (req.path === "" || await statOrNull(req, req.path)) {
     throw new HttpError(405, "something is there already", {
       allow: "GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK",
@@ -84,6 +81,8 @@ export async function handleCopyMove(req: HttpRequest): Promise<Response> {
   if (existing && !overwrite) {
     throw new HttpError(412, "the Destination exists and Overwrite is F");
   }
+  const shallow = source.type === "dir" && depth === "0";
+  if (!move) props.checkCopy(from, !shallow);
   if (existing) {
     await store.remove(to, { recursive: true });
     props.removeTree(to);
@@ -93,7 +92,7 @@ export async function handleCopyMove(req: HttpRequest): Promise<Response> {
     await store.move(from, to, { noClobber: true });
     props.moveTree(from, to);
     locks.removeTree(from);
-  } else if (source.type === "dir" && depth === "0") {
+  } else if (shallow) {
     await store.mkdirp(to);
     props.copyTree(from, to, false);
   } else {
