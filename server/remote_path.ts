@@ -69,14 +69,22 @@ export function checkShowable(path: string): void {
   }
 }
 
-/**
- * The normalised form of a remote path (`""` for the root), as a
- * front-end receives it: names no listing could show are refused here
- * (see {@linkcode checkShowable}), while the store still reaches what older
- * files are called, so a tree that holds one can be listed and fetched.
- */
+/** The normalised form of a remote path (`""` for the root). */
 export function normalizePath(path: string): string {
+  return remoteSegments(path).join("/");
+}
+
+/**
+ * The segments of a path a store is about to create (an upload's target, a
+ * new folder, the target of a move or copy): {@linkcode remoteSegments}
+ * and {@linkcode checkShowable}. Every store calls it there, so every
+ * front-end refuses such names, while files that already carry one can
+ * still be listed, fetched, renamed and removed.
+ *
+ * @throws {InvalidPathError} as both do.
+ */
+export function newNameSegments(path: string): string[] {
   const segments = remoteSegments(path);
   checkShowable(path);
-  return segments.join("/");
+  return segments;
 }

@@ -51,7 +51,7 @@ import { readSmallFiles } from "./small_file_reads.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { TreeSinkOptions } from "./tree_sink.ts";
 import { uploadSink } from "./tree_upload_sink.ts";
-import { normalizePath } from "./remote_path.ts";
+import { newNameSegments, normalizePath } from "./remote_path.ts";
 
 /**
  * Most lines in one tree manifest or want list: a bound on what one client
@@ -201,7 +201,7 @@ async function receiveTree(
     locate: async (path) => {
       treeSegments(path);
       const target = joinTree(rootPath, path);
-      normalizePath(target);
+      newNameSegments(target);
       await ensureFolder(path.split("/").slice(0, -1).join("/"));
       return target;
     },

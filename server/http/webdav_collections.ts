@@ -13,6 +13,7 @@ import { statOrNull } from "./file_handlers.ts";
 import { isWithin, parentOf } from "./paths.ts";
 import { rawPathOf, remotePathOf } from "./request_path.ts";
 import { checkLocks, writeTargets } from "./webdav_locks.ts";
+import { checkShowable } from "../remote_path.ts";
 
 /** MKCOL: one new folder whose parent exists. */
 export async function handleMkcol(req: HttpRequest): Promise<Response> {
@@ -47,7 +48,10 @@ function destinationOf(req: HttpRequest): string {
   const raw = /^[a-z][a-z0-9+.-]*:/i.test(header)
     ? rawPathOf(header)
     : header.split(/[?#]/)[0];
-  return remotePathOf(raw);
+  const path = remotePathOf(raw);
+  // Refused before an Overwrite removes what is there.
+  checkShowable(path);
+  return path;
 }
 
 /** COPY and MOVE. */
