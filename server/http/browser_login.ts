@@ -16,7 +16,7 @@ import { AuthError } from "../../protocol/errors.ts";
 import { ScramServer } from "../../protocol/scram.ts";
 import type { Logins } from "../auth/login.ts";
 import { HttpError } from "./http_errors.ts";
-import { readLimitedText } from "./xml.ts";
+import { readLimitedText } from "./request_body.ts";
 
 /** Cookie name of a page session. */
 export const SESSION_COOKIE = "fts_session";
@@ -40,9 +40,13 @@ export class BrowserLogins {
   #sessions = new Map<string, PageUser & { until: number }>();
   #pending = new Map<string, { scram: ScramServer; until: number }>();
 
-  constructor(logins: Logins, tls: boolean) {
+  #bodyDeadlineMs: number;
+
+  /** `bodyDeadlineMs`: time a login step's body may take to arrive. */
+  constructor(logins: Logins, tls: boolean, bodyDeadlineMs = 20_000) {
     this.#logins = logins;
     this.#tls = tls;
+    this.#bodyDeadlineMs = bodyDeadlineMs;
   }
 
   /** The session user of a request's cookie, if any. */
@@ -72,7 +76,9 @@ export class BrowserLogins {
     if (url.searchParams.has("logout")) return this.#logout(request);
     let body: { step?: string; id?: string; data?: string };
     try {
-      body = JSON.parse(await readLimitedText(request, 4096));
+      body = JSON.parse(
+        await readLimitedText(request, 4096, this.#bodyDeadlineMs),
+      );
     } catch (error) {
       if (error instanceof HttpError) throw error;
       throw new HttpError(400, "the login body is not JSON");

@@ -31,6 +31,11 @@ export interface HttpContext {
   props: DeadProperties;
   /** Cut off a request or response body that makes no progress this long. */
   idleTimeoutMs: number;
+  /**
+   * Time a small body read whole (login step, PROPFIND, PROPPATCH, LOCK)
+   * may take to arrive completely: the login deadline.
+   */
+  bodyDeadlineMs: number;
 }
 
 /** One request as the handlers see it. */
@@ -45,5 +50,7 @@ export interface HttpRequest {
   readOnly: boolean;
   /** The logged-in user, if any. */
   user?: string;
+  /** The client's address (who holds a lock on an open server). */
+  peer: string;
   ctx: HttpContext;
 }

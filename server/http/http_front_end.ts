@@ -60,19 +60,25 @@ export class HttpFrontEnd {
 
   /** Starts listening. */
   static start(options: HttpFrontEndOptions): HttpFrontEnd {
+    const loginDeadlineMs = options.silentTimeoutMs ?? 20_000;
     const ctx: HttpContext = {
       store: options.store,
       log: options.log,
       readOnly: options.readOnly,
       auth: options.logins ? new BasicAuth(options.logins) : null,
       browser: options.logins
-        ? new BrowserLogins(options.logins, options.tls !== undefined)
+        ? new BrowserLogins(
+          options.logins,
+          options.tls !== undefined,
+          loginDeadlineMs,
+        )
         : null,
       tls: options.tls !== undefined,
       allowBasicInsecure: options.allowBasicInsecure ?? false,
       locks: new LockTable(),
       props: new DeadProperties(),
       idleTimeoutMs: options.idleTimeoutMs,
+      bodyDeadlineMs: loginDeadlineMs,
     };
     let inFlight = 0;
     const handler = async (
@@ -106,7 +112,7 @@ export class HttpFrontEnd {
     // Deno.serve itself never gives up on a connection that sends nothing.
     const silent = new SilentSweep(
       server.addr,
-      options.silentTimeoutMs ?? 20_000,
+      loginDeadlineMs,
       options.log,
       options.tls ? "https" : "http",
     );
