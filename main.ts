@@ -88,6 +88,9 @@ Options:
                          prints "fts http listening on HOST:PORT"
   --http-allow-basic-insecure
                          accept HTTP Basic logins (--users) over plain HTTP
+  --http-host NAME       also accept requests for NAME (repeatable; the names
+                         a reverse proxy uses); by default only this
+                         machine's names and addresses and localhost
   --s3-path-style        address the bucket as ENDPOINT/BUCKET (the default
                          when AWS_ENDPOINT_URL is set)
   --s3-virtual-host      address the bucket as BUCKET.ENDPOINT (the default
@@ -258,8 +261,10 @@ export async function main(
       "timeout",
       "b",
       "http",
+      "http-host",
       "checksum",
     ],
+    collect: ["http-host"],
     alias: { h: "help", V: "version", v: "verbose", z: "compress" },
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknownOptions.push(arg);
@@ -349,9 +354,10 @@ export async function main(
           graceMs: flags.grace === undefined
             ? 10_000
             : duration(flags.grace, "--grace"),
-          http: flags.http === undefined
-            ? undefined
-            : httpAddress(flags.http, flags.host ?? "0.0.0.0"),
+          http: flags.http === undefined ? undefined : {
+            ...httpAddress(flags.http, flags.host ?? "0.0.0.0"),
+            hosts: flags["http-host"] as string[],
+          },
           httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
           s3: flags["s3-path-style"]
             ? { pathStyle: true }

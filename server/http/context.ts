@@ -12,6 +12,7 @@ import type { LockTable } from "./lock_table.ts";
 import type { DeadProperties } from "./dead_properties.ts";
 import type { BasicAuth } from "./basic_auth.ts";
 import type { BrowserLogins } from "./browser_login.ts";
+import type { AllowedHosts } from "./allowed_hosts.ts";
 
 /** Shared by every request of one HTTP front-end. */
 export interface HttpContext {
@@ -31,6 +32,8 @@ export interface HttpContext {
   props: DeadProperties;
   /** Cut off a request or response body that makes no progress this long. */
   idleTimeoutMs: number;
+  /** The names a request's `Host` may carry (DNS rebinding). */
+  hosts: AllowedHosts;
 }
 
 /** One request as the handlers see it. */
