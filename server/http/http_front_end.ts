@@ -87,12 +87,12 @@ export class HttpFrontEnd {
     let inFlight = 0;
     // Deno.serve never gives up on a connection that sends nothing, or
     // trickles its headers: the sweep closes those (see silent_sweep.ts).
-    let silent: SilentSweep | undefined;
+    const sweep: { silent?: SilentSweep } = {};
     const handler = (
       request: Request,
       info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     ): Promise<Response> => {
-      const ended = silent?.begin(info.remoteAddr);
+      const ended = sweep.silent?.begin(info.remoteAddr);
       if (ended) info.completed.then(ended, ended);
       return answer(request, info);
     };
@@ -124,7 +124,7 @@ export class HttpFrontEnd {
       onListen: () => {},
       onError: (error) => errorResponse(error, "GET"),
     }, handler);
-    silent = new SilentSweep(
+    const silent = sweep.silent = new SilentSweep(
       server.addr,
       options.silentTimeoutMs ?? 20_000,
       options.log,
