@@ -49,7 +49,7 @@ export class BrowserLogins {
   >();
   #pending = new Map<
     string,
-    { scram: ScramServer; until: number; address: string }
+    { scram: ScramServer; until: number; release: () => void }
   >();
   /** Unfinished logins per throttle key of their address. */
   #pendingPer = new Map<string, number>();
@@ -135,19 +135,26 @@ export class BrowserLogins {
       if (this.#pending.size >= MAX_PENDING) {
         this.#forget(this.#pending.keys().next().value!);
       }
+      // Counted before the first await, so concurrent steps see it.
+      this.#pendingPer.set(address, (this.#pendingPer.get(address) ?? 0) + 1);
+      const release = () => {
+        const left = (this.#pendingPer.get(address) ?? 1) - 1;
+        if (left > 0) this.#pendingPer.set(address, left);
+        else this.#pendingPer.delete(address);
+      };
       const scram = new ScramServer(
         (name) => store.users.get(name)?.verifier,
         { secret: store.secret },
       );
       const id = randomToken();
       const data = await scram.first(body.data).catch((error) => {
+        release();
         throw new HttpError(
           400,
           error instanceof AuthError ? error.reason : "bad login",
         );
       });
-      this.#pending.set(id, { scram, until: now + PENDING_MS, address });
-      this.#pendingPer.set(address, (this.#pendingPer.get(address) ?? 0) + 1);
+      this.#pending.set(id, { scram, until: now + PENDING_MS, release });
       return Response.json({ id, data });
     }
     const pending = this.#pending.get(body.id ?? "");
@@ -189,9 +196,7 @@ export class BrowserLogins {
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);
-    const left = (this.#pendingPer.get(pending.address) ?? 1) - 1;
-    if (left > 0) this.#pendingPer.set(pending.address, left);
-    else this.#pendingPer.delete(pending.address);
+    pending.release();
   }
 
   #logout(request: Request): Response {

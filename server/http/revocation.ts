@@ -24,12 +24,18 @@ export function userChanges(
   const changes = new Map<string, string>();
   for (const [name, old] of before.users) {
     const now = after.users.get(name);
-    if (now === undefined) changes.set(name, "was removed");
-    else if (now.verifier.storedKey !== old.verifier.storedKey) {
-      changes.set(name, "has a new password");
-    } else if (now.readOnly && !old.readOnly) {
-      changes.set(name, "was made read-only");
+    if (now === undefined) {
+      changes.set(name, "was removed");
+      continue;
     }
+    // `fts user add --replace` always makes a new verifier (a new salt).
+    const why = [
+      ...(now.verifier.storedKey !== old.verifier.storedKey
+        ? ["has a new password"]
+        : []),
+      ...(now.readOnly && !old.readOnly ? ["was made read-only"] : []),
+    ];
+    if (why.length > 0) changes.set(name, why.join(" and "));
   }
   return changes;
 }
