@@ -132,7 +132,12 @@ export async function upload(
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
     let chunks = fileChunks(file, pool);
-    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
+    chunks = checkedReads(
+      chunks,
+      size === null ? null : size - offset,
+      action,
+      info === null ? undefined : () => unchanged(file, local, info),
+    );
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
@@ -189,11 +194,14 @@ function checkedReads(
   chunks: ReadableStream<Uint8Array>,
   bytes: number | null,
   action: string,
+  stillSame?: () => Promise<boolean>,
 ): ReadableStream<Uint8Array> {
   const reader = chunks.getReader();
   let seen = 0;
+  // An integrity error: the server then drops the staged bytes, which are
+  // keyed by the old size and time and so could never be resumed.
   const changed = () =>
-    new IoError(
+    new IntegrityError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   return new ReadableStream<Uint8Array>({
@@ -206,6 +214,9 @@ function checkedReads(
       }
       if (next.done) {
         if (bytes !== null && seen !== bytes) throw changed();
+        // Rewritten in place at the same size while it was read: what was
+        // sent may mix old and new bytes, and both ends hashed the mix.
+        if (stillSame && !(await stillSame())) throw changed();
         controller.close();
         return;
       }
@@ -215,6 +226,27 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Whether the open `file` (at `path`) is still the file described by
+ * `before`: same device and inode, size, modification and change times.
+ */
+async function unchanged(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): Promise<boolean> {
+  const same = (after: Deno.FileInfo) =>
+    after.dev === before.dev && after.ino === before.ino &&
+    after.size === before.size &&
+    after.mtime?.getTime() === before.mtime?.getTime() &&
+    after.ctime?.getTime() === before.ctime?.getTime();
+  try {
+    return same(await file.stat()) && same(await Deno.stat(path));
+  } catch {
+    return false; // Removed or replaced meanwhile.
+  }
 }
 
 /** Maps a local file-system error to a one-line typed error. */

@@ -299,7 +299,9 @@ export async function put(
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
   } catch (error) {
-    await upload.abort(keep);
+    // The client's source changed (its trailer says integrity): the staged
+    // bytes are keyed by the old size and time, so no rerun could resume them.
+    await upload.abort(keep && !(error instanceof IntegrityError));
     throw error;
   }
 }
