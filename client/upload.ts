@@ -76,21 +76,8 @@ export async function upload(
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
   const fromStdin = local === "-";
-  let file: Deno.FsFile;
+  const { file, info } = await openSource(local, action);
   try {
-    file = fromStdin
-      ? Deno.stdin as unknown as Deno.FsFile
-      : await Deno.open(local);
-  } catch (error) {
-    throw localError(error, action);
-  }
-  try {
-    const info = fromStdin ? null : await file.stat();
-    if (info && !info.isFile) {
-      throw new WrongTypeError(`it is a folder (use put -r)`, {
-        action: action,
-      });
-    }
     const size = info ? info.size : null;
     const ready = await connection.request({
       op: "put",
@@ -114,26 +101,21 @@ export async function upload(
       : skipHashing(pool);
     if (ready.offset > 0 && size !== null) {
       const prefix = await createHasher(pool, checksum, local, ready.offset);
-      if (prefix.hex() === prefixIn(ready, checksum)) {
-        hasher = prefix;
-        offset = ready.offset;
-        reporter.info(
-          `resuming "${remote}" at ${formatBytes(offset)} of ${
+      const matches = prefix.hex() === prefixIn(ready, checksum);
+      if (matches) [hasher, offset] = [prefix, ready.offset];
+      reporter.info(
+        matches
+          ? `resuming "${remote}" at ${formatBytes(offset)} of ${
             formatBytes(size)
-          }`,
-        );
-      } else {
-        reporter.info(
-          `the partial upload of "${remote}" does not match "${local}"; starting over`,
-        );
-      }
+          }`
+          : `the partial upload of "${remote}" does not match "${local}"; starting over`,
+      );
     }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    let chunks = fileChunks(file, pool);
-    chunks = checkedReads(
-      chunks,
+    let chunks = checkedReads(
+      fileChunks(file, pool),
       size === null ? null : size - offset,
       action,
       info === null ? undefined : () => unchanged(file, local, info),
@@ -226,6 +208,34 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/** Opens the source of a put (stdin for `-`) and describes it. */
+async function openSource(
+  local: string,
+  action: string,
+): Promise<{ file: Deno.FsFile; info: Deno.FileInfo | null }> {
+  if (local === "-") {
+    return { file: Deno.stdin as unknown as Deno.FsFile, info: null };
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(local);
+  } catch (error) {
+    throw localError(error, action);
+  }
+  try {
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new WrongTypeError(`it is a folder (use put -r)`, {
+        action: action,
+      });
+    }
+    return { file, info };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
 }
 
 /**
