@@ -136,11 +136,8 @@ export class SilentSweep {
         // Gone meanwhile.
       }
     }
-    // Forgets closed connections; one that ended a request since the scan
-    // began keeps its fresh time.
-    for (const [id, since] of this.#idleSince) {
-      if (since > now) seen.set(id, since);
-    }
+    // Forgets closed connections (the scan runs in one go: no request can
+    // start or end during it).
     this.#idleSince = seen;
     return { silent, slow };
   }
