@@ -47,7 +47,7 @@ Deno.test("a PUT whose body stalls is cut off after the idle timeout and the old
     // 300 ms (Deno keeps the connection open, so rawExchange stops at 2 s).
     const reply = await rawExchange(
       s.server.http!.addr.port,
-      "PUT /keep.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+      "PUT /keep.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
       { timeoutMs: 2000 },
     );
     assert(reply.startsWith("HTTP/1.1 408"), JSON.stringify(reply));
@@ -67,7 +67,9 @@ Deno.test("a download the client stops reading is closed after the idle timeout"
       port: s.server.http!.addr.port,
     });
     await conn.write(
-      new TextEncoder().encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"),
+      new TextEncoder().encode(
+        "GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      ),
     );
     await new Promise((r) => setTimeout(r, 1500));
     let received = 0;

@@ -12,6 +12,7 @@ import type { LockTable } from "./webdav/lock_table.ts";
 import type { DeadProperties } from "./webdav/dead_properties.ts";
 import type { BasicAuth } from "./basic_auth.ts";
 import type { BrowserLogins } from "./browser_login.ts";
+import type { AllowedHosts } from "./allowed_hosts.ts";
 
 /** Shared by every request of one HTTP front-end. */
 export interface HttpContext {
@@ -36,6 +37,8 @@ export interface HttpContext {
    * may take to arrive completely: the login deadline.
    */
   bodyDeadlineMs: number;
+  /** The names a request's `Host` may carry (DNS rebinding). */
+  hosts: AllowedHosts;
 }
 
 /** One request as the handlers see it. */

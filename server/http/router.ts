@@ -174,6 +174,15 @@ export async function route(
       // would delete something the client did not name.
       throw new HttpError(400, "the URL contains a fragment");
     }
+    const host = request.headers.get("host") ?? new URL(request.url).host;
+    if (!ctx.hosts.allows(host)) {
+      // DNS rebinding: a page on an attacker's name pointed at this server.
+      throw new HttpError(
+        421,
+        `${JSON.stringify(host.slice(0, 100))} is not a name of this server ` +
+          "(serve with --http-host NAME to allow it)",
+      );
+    }
     if (NO_BODY.has(method)) refuseBody(method, request.headers);
     const raw = rawPathOf(request.url);
     path = remotePathOf(raw);

@@ -233,15 +233,23 @@ export async function put(
     let received = 0;
     await upload.restartAt(offset);
     const body = io.reader.body();
-    await body.stream.pipeTo(
-      new WritableStream<Uint8Array>({
-        async write(chunk) {
-          received += chunk.byteLength;
-          await upload.write(chunk, hasher, pool);
-        },
-      }),
-    );
-    const trailer = await body.trailer;
+    let trailer;
+    try {
+      await body.stream.pipeTo(
+        new WritableStream<Uint8Array>({
+          async write(chunk) {
+            received += chunk.byteLength;
+            await upload.write(chunk, hasher, pool);
+          },
+        }),
+      );
+      trailer = await body.trailer;
+    } catch (error) {
+      // The client's source changed (its trailer says integrity): the staged
+      // bytes are keyed by the old size and time, so no rerun could resume them.
+      if (error instanceof IntegrityError) upload.keep = false;
+      throw error;
+    }
     if (request.size !== null && offset + received !== request.size) {
       upload.keep = false;
       throw new IntegrityError(

@@ -37,6 +37,8 @@ export interface Lock {
   owner: string;
   /** Who took it: a user name, or `@address` on an open server. */
   holder: string;
+  /** The logged-in user who took it (none on an open server). */
+  user?: string;
   /** Seconds the lock lives after its last refresh. */
   timeoutSeconds: number;
   /** When it expires (ms since the epoch). */
@@ -179,6 +181,21 @@ export class LockTable {
   /** Drops every lock on `path` or below it (the resources are gone). */
   removeTree(path: string): void {
     for (const lock of this.inside(path)) this.#locks.delete(lock.token);
+  }
+
+  /**
+   * Drops every lock taken by one of `users` (their access was revoked);
+   * returns how many went.
+   */
+  releaseUsers(users: ReadonlySet<string>): number {
+    let dropped = 0;
+    for (const [token, lock] of this.#locks) {
+      if (lock.user !== undefined && users.has(lock.user)) {
+        this.#locks.delete(token);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   /** Seconds left of `lock`. */

@@ -203,6 +203,7 @@ export async function handleLock(req: HttpRequest): Promise<Response> {
     owner,
     holder: req.user ?? `@${req.peer}`,
     timeoutSeconds: timeout,
+    user: req.user,
   });
   if (!lock) throw new HttpError(423, `"${req.path}" is locked`);
   if (!existing) {
