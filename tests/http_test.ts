@@ -13,12 +13,8 @@ import { join } from "@std/path";
 import { crc32 } from "node:zlib";
 import { addUser } from "../server/users.ts";
 import { ScramClient } from "../protocol/scram.ts";
-import {
-  installed,
-  rawExchange,
-  run,
-  startHttpServer,
-} from "./helpers/http.ts";
+import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
+import { needsProgram } from "./helpers/prerequisite.ts";
 import { randomBytes, startServe } from "./helpers/cli.ts";
 
 Deno.test("GET and HEAD carry Content-Length, Last-Modified and ETag, and honour Range, If-Range and If-None-Match", async () => {
@@ -94,11 +90,11 @@ Deno.test("GET and HEAD carry Content-Length, Last-Modified and ETag, and honour
   }
 });
 
-Deno.test("curl downloads, resumes with -C -, uploads with and without Content-Length, and deletes", async () => {
-  if (!await installed("curl")) {
-    console.log("skipped: curl is not installed");
-    return;
-  }
+Deno.test({
+  name:
+    "curl downloads, resumes with -C -, uploads with and without Content-Length, and deletes (needs curl)",
+  ignore: needsProgram("curl"),
+}, async () => {
   const s = await startHttpServer();
   const work = await Deno.makeTempDir({ prefix: "fts-curl-" });
   try {
