@@ -15,6 +15,7 @@ import { IntegrityError } from "../protocol/mod.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { MAIN, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
+import { canMountTmpfs, prerequisite } from "./helpers/prerequisite.ts";
 
 async function withTemp(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "fts-test-msg-" });
@@ -207,22 +208,12 @@ Deno.test("fts connect ALIAS works end to end", async () => {
 });
 
 // A private mount namespace with a 1 MiB tmpfs stands in for a full disk.
-const canMountTmpfs = (() => {
-  try {
-    return new Deno.Command("unshare", {
-      args: ["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const noTmpfs = prerequisite("root, to mount a tmpfs", canMountTmpfs());
 
 Deno.test({
   name:
-    "a full local disk during get is blamed on the disk, not the connection",
-  ignore: !canMountTmpfs,
+    "a full local disk during get is blamed on the disk, not the connection (needs root for a tmpfs)",
+  ignore: noTmpfs,
   fn: async () => {
     const server = await startServer();
     try {
