@@ -23,7 +23,8 @@ import type { OpenConnection } from "./tree_lanes.ts";
 import { uploadTree } from "./tree_upload.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 import { upload } from "./upload.ts";
-import { UsageError } from "./usage_error.ts";
+import { closest } from "../cli/suggest.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** One remote command: how it is called and what it does. */
 export interface CommandSpec {
@@ -31,17 +32,20 @@ export interface CommandSpec {
   summary: string;
   /** Smallest and largest number of arguments. */
   args: [number, number];
-  /** The flags it takes (the shell refuses others). */
+  /** The long names of the flags it takes, in `COMMAND_FLAGS`. */
   flags: string[];
 }
 
 const TRANSFER_FLAGS = [
-  "r",
   "recursive",
   "no-clobber",
   "no-resume",
-  "P",
+  "no-verify",
+  "limit-rate",
   "parallel",
+  "P",
+  "checksum",
+  "compress",
 ];
 
 /** Every remote command. */
@@ -50,19 +54,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "ls [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   stat: {
     usage: "stat PATH",
     summary: "describe one file or folder",
     args: [1, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   hash: {
     usage: "hash PATH",
     summary: "print a file's SHA-256 as sha256sum does",
     args: [1, 1],
-    flags: [],
+    flags: ["checksum"],
   },
   put: {
     usage: "put [-r] LOCAL... [REMOTE]",
@@ -80,7 +84,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "rm [-r] PATH",
     summary: "remove a file, or a folder with -r",
     args: [1, 1],
-    flags: ["r", "recursive"],
+    flags: ["recursive"],
   },
   mkdir: {
     usage: "mkdir PATH",
@@ -104,7 +108,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
  */
 export function checkCommand(name: string, args: string[]): CommandSpec {
   const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  if (!spec) {
+    const near = closest(name, Object.keys(COMMANDS));
+    throw new UsageError(
+      `unknown command "${name}"${near ? ` (did you mean ${near}?)` : ""}`,
+    );
+  }
   if (args.length < spec.args[0] || args.length > spec.args[1]) {
     throw new UsageError(`usage: ${spec.usage}`);
   }
@@ -121,6 +130,10 @@ export interface CommandSettings extends TransferOptions {
   parallel?: number;
   /** Include each file's SHA-256 (`ls`, `stat`). */
   hash: boolean;
+  /** `rm -f`: a missing path is no error. */
+  force?: boolean;
+  /** `ls -l`: the long listing (the listing is always long). */
+  long?: boolean;
 }
 
 /**

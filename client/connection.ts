@@ -16,6 +16,7 @@ import {
   errorFromWire,
   type ErrorMessage,
   FEATURES,
+  ForeignPeerError,
   FtsError,
   type Message,
   MessageReader,
@@ -44,6 +45,7 @@ import {
   TlsRequiredError,
   TransportOpener,
 } from "./tls_connect.ts";
+import { foreignPeerError, silentPeerError } from "./wrong_port.ts";
 
 /**
  * How long, after a write failed, the client goes on reading what the server
@@ -166,8 +168,14 @@ export class Connection {
       watch.watchWritable(socketWritable(conn)),
       { pool },
     );
+    let answered = false;
     try {
-      const reply = await greet(reader, writer, tls, label);
+      const reply = await greet(reader, writer, {
+        tls,
+        label,
+        port: target.port,
+        onAnswer: () => answered = true,
+      });
       let user: string | undefined;
       let readOnly = reply.readOnly;
       if (reply.auth !== undefined) {
@@ -202,6 +210,9 @@ export class Connection {
         conn.close();
       } catch {
         // Closed by the watch.
+      }
+      if (watch.stalled && !answered) {
+        throw silentPeerError(label, target.port, watch.seconds);
       }
       if (watch.stalled) throw stalledError(watch, `connect to ${label}`);
       if (error instanceof FtsError) throw error;
@@ -562,13 +573,14 @@ async function readBodyText(
 /**
  * Says hello and reads the server's welcome; refuses an answer that is not
  * one (an error, a TLS server spoken to in plain text, another protocol).
+ * `onAnswer` runs once the server answered anything at all.
  */
 async function greet(
   reader: MessageReader,
   writer: MessageWriter,
-  tls: boolean,
-  label: string,
+  peer: { tls: boolean; label: string; port: number; onAnswer(): void },
 ): Promise<Welcome> {
+  const { tls, label } = peer;
   await writer.send({
     op: "hello",
     version: PROTOCOL_VERSION,
@@ -576,6 +588,9 @@ async function greet(
     features: FEATURES,
   });
   const reply = await reader.read().catch((error) => {
+    if (error instanceof ForeignPeerError) {
+      throw foreignPeerError(label, peer.port, error.greeting);
+    }
     if (!tls && error instanceof PeerSpeaksTlsError) {
       throw new TlsRequiredError(
         `the server requires TLS (use --tls)`,
@@ -584,6 +599,7 @@ async function greet(
     }
     throw error;
   });
+  if (reply !== null) peer.onAnswer();
   if (reply === null && !tls) {
     // A TLS server drops a client that sends fts frames.
     throw new TlsRequiredError(

@@ -5,14 +5,7 @@
  * @module
  */
 
-import {
-  type BufferPool,
-  FtsError,
-  IntegrityError,
-  IoError,
-  type Ready,
-  WrongTypeError,
-} from "../protocol/mod.ts";
+import { FtsError, IntegrityError, WrongTypeError } from "../protocol/mod.ts";
 import {
   checksumLabel,
   DEFAULT_CHECKSUM,
@@ -22,11 +15,7 @@ import {
 } from "../transfer/hash/checksum.ts";
 import { compression } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
-import {
-  createHasher,
-  type Hasher,
-  skipHashing,
-} from "../transfer/hash/hasher.ts";
+import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
@@ -50,21 +39,8 @@ export async function upload(
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
   const fromStdin = local === "-";
-  let file: Deno.FsFile;
+  const { file, info } = await openSource(local, action);
   try {
-    file = fromStdin
-      ? Deno.stdin as unknown as Deno.FsFile
-      : await Deno.open(local);
-  } catch (error) {
-    throw localError(error, action);
-  }
-  try {
-    const info = fromStdin ? null : await file.stat();
-    if (info && !info.isFile) {
-      throw new WrongTypeError(`it is a folder (use put -r)`, {
-        action: action,
-      });
-    }
     const size = info ? info.size : null;
     const ready = await connection.request({
       op: "put",
@@ -82,17 +58,31 @@ export async function upload(
 
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
-    const { hasher, offset } = await resumePoint(
-      connection.pool,
-      ready,
-      { local, remote, size, verify: options.verify },
-      reporter,
-    );
+    let offset = 0;
+    let hasher = options.verify
+      ? await createHasher(pool, checksum)
+      : skipHashing(pool);
+    if (ready.offset > 0 && size !== null) {
+      const prefix = await createHasher(pool, checksum, local, ready.offset);
+      const matches = prefix.hex() === prefixIn(ready, checksum);
+      if (matches) [hasher, offset] = [prefix, ready.offset];
+      reporter.info(
+        matches
+          ? `resuming "${remote}" at ${formatBytes(offset)} of ${
+            formatBytes(size)
+          }`
+          : `the partial upload of "${remote}" does not match "${local}"; starting over`,
+      );
+    }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    let chunks = fileChunks(file, pool);
-    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
+    let chunks = checkedReads(
+      fileChunks(file, pool),
+      size === null ? null : size - offset,
+      action,
+      info === null ? undefined : () => unchanged(file, local, info),
+    );
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
@@ -149,11 +139,14 @@ function checkedReads(
   chunks: ReadableStream<Uint8Array>,
   bytes: number | null,
   action: string,
+  stillSame?: () => Promise<boolean>,
 ): ReadableStream<Uint8Array> {
   const reader = chunks.getReader();
   let seen = 0;
+  // An integrity error: the server then drops the staged bytes, which are
+  // keyed by the old size and time and so could never be resumed.
   const changed = () =>
-    new IoError(
+    new IntegrityError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   return new ReadableStream<Uint8Array>({
@@ -166,6 +159,9 @@ function checkedReads(
       }
       if (next.done) {
         if (bytes !== null && seen !== bytes) throw changed();
+        // Rewritten in place at the same size while it was read: what was
+        // sent may mix old and new bytes, and both ends hashed the mix.
+        if (stillSame && !(await stillSame())) throw changed();
         controller.close();
         return;
       }
@@ -177,40 +173,51 @@ function checkedReads(
   }, { highWaterMark: 0 });
 }
 
-/**
- * Where the upload starts: at the server's offer when the prefix it holds
- * hashes as the local file's does (the hasher then holds that prefix), else
- * at 0.
- */
-async function resumePoint(
-  pool: BufferPool,
-  ready: Ready,
-  source: {
-    local: string;
-    remote: string;
-    size: number | null;
-    verify: boolean;
-  },
-  reporter: Reporter,
-): Promise<{ hasher: Hasher; offset: number }> {
-  const { local, remote, size } = source;
-  const checksum = repliedChecksum(ready);
-  const hasher = source.verify
-    ? await createHasher(pool, checksum)
-    : skipHashing(pool);
-  if (ready.offset > 0 && size !== null) {
-    const prefix = await createHasher(pool, checksum, local, ready.offset);
-    if (prefix.hex() === prefixIn(ready, checksum)) {
-      reporter.info(
-        `resuming "${remote}" at ${formatBytes(ready.offset)} of ${
-          formatBytes(size)
-        }`,
-      );
-      return { hasher: prefix, offset: ready.offset };
-    }
-    reporter.info(
-      `the partial upload of "${remote}" does not match "${local}"; starting over`,
-    );
+/** Opens the source of a put (stdin for `-`) and describes it. */
+async function openSource(
+  local: string,
+  action: string,
+): Promise<{ file: Deno.FsFile; info: Deno.FileInfo | null }> {
+  if (local === "-") {
+    return { file: Deno.stdin as unknown as Deno.FsFile, info: null };
   }
-  return { hasher, offset: 0 };
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(local);
+  } catch (error) {
+    throw localError(error, action);
+  }
+  try {
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new WrongTypeError(`it is a folder (use put -r)`, {
+        action: action,
+      });
+    }
+    return { file, info };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/**
+ * Whether the open `file` (at `path`) is still the file described by
+ * `before`: same device and inode, size, modification and change times.
+ */
+async function unchanged(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): Promise<boolean> {
+  const same = (after: Deno.FileInfo) =>
+    after.dev === before.dev && after.ino === before.ino &&
+    after.size === before.size &&
+    after.mtime?.getTime() === before.mtime?.getTime() &&
+    after.ctime?.getTime() === before.ctime?.getTime();
+  try {
+    return same(await file.stat()) && same(await Deno.stat(path));
+  } catch {
+    return false; // Removed or replaced meanwhile.
+  }
 }

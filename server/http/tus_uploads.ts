@@ -213,6 +213,9 @@ async function append(req: HttpRequest): Promise<Response> {
       length,
       false,
       req.ctx.idleTimeoutMs,
+      // A chunked body past Upload-Length stops there: nothing beyond the
+      // declared (and --partial-limit-checked) size is ever staged.
+      upload.size - staged.offset,
     )).bytes;
     const now = staged.offset + received;
     if (now > upload.size) {

@@ -213,18 +213,7 @@ export async function put(
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
-    await io.writer.send(ready);
-    const data = await io.reader.read();
-    if (data === null) {
-      throw new ConnectionError("the client left before sending data");
-    }
-    if (
-      data.op !== "data" ||
-      (data.offset !== 0 && data.offset !== ready.offset)
-    ) {
-      throw new ProtocolError(`unexpected "${data.op}" during an upload`);
-    }
-    const offset = data.offset;
+    const offset = await startData(io, ready);
     const hasher = !request.verify
       ? skipHashing(pool)
       : offset > 0 && prefix
@@ -233,15 +222,23 @@ export async function put(
     let received = 0;
     await upload.restartAt(offset);
     const body = io.reader.body();
-    await body.stream.pipeTo(
-      new WritableStream<Uint8Array>({
-        async write(chunk) {
-          received += chunk.byteLength;
-          await upload.write(chunk, hasher, pool);
-        },
-      }),
-    );
-    const trailer = await body.trailer;
+    let trailer;
+    try {
+      await body.stream.pipeTo(
+        new WritableStream<Uint8Array>({
+          async write(chunk) {
+            received += chunk.byteLength;
+            await upload.write(chunk, hasher, pool);
+          },
+        }),
+      );
+      trailer = await body.trailer;
+    } catch (error) {
+      // The client's source changed (its trailer says integrity): the staged
+      // bytes are keyed by the old size and time, so no rerun could resume them.
+      if (error instanceof IntegrityError) upload.keep = false;
+      throw error;
+    }
     if (request.size !== null && offset + received !== request.size) {
       upload.keep = false;
       throw new IntegrityError(
@@ -273,6 +270,25 @@ export async function put(
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
   });
+}
+
+/**
+ * Sends `ready` and reads the client's `data` message: the offset it sends
+ * from (0, or the one offered).
+ */
+async function startData(io: RequestIo, ready: Ready): Promise<number> {
+  await io.writer.send(ready);
+  const data = await io.reader.read();
+  if (data === null) {
+    throw new ConnectionError("the client left before sending data");
+  }
+  if (
+    data.op !== "data" ||
+    (data.offset !== 0 && data.offset !== ready.offset)
+  ) {
+    throw new ProtocolError(`unexpected "${data.op}" during an upload`);
+  }
+  return data.offset;
 }
 
 /** `rm`: a file, or a folder (with `recursive`). */
