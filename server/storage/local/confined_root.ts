@@ -18,40 +18,35 @@
  *
  * Elsewhere (macOS, Windows, no FFI) the same walk runs on host paths with
  * `lstat` at each step and a `realPath` check of the result: the window
- * between check and use is narrowed, not closed. README, "Safety".
+ * between check and use is narrowed, not closed (docs/security.md).
+ *
+ * The walk and the following of symlinks live here; each step's platform
+ * half is a {@linkcode FolderAccess}: `openat_folders.ts` (held descriptors)
+ * or `checked_folders.ts` (the fallback), chosen once when the root opens.
  *
  * @module
  */
 
-import { join, SEPARATOR } from "@std/path";
+import { SEPARATOR } from "@std/path";
 import {
-  type FtsError,
   InvalidPathError,
   NotFoundError,
   WrongTypeError,
 } from "../../../protocol/errors.ts";
-import {
-  closeFd,
-  EEXIST,
-  EINVAL,
-  ELOOP,
-  ENOENT,
-  ENOTDIR,
-  errnoName,
-  O_CREAT,
-  O_DIRECTORY,
-  O_EXCL,
-  O_NOFOLLOW,
-  O_NONBLOCK,
-  O_RDONLY,
-  O_RDWR,
-  openAt,
-  openFolderPath,
-  renameNoReplace,
-} from "./libc.ts";
-import { haveLibc, LibcError } from "../../../transfer/libc.ts";
+import { haveLibc } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
 import { STAGING_DIR } from "../remote_path.ts";
+import { CheckedFolders } from "./checked_folders.ts";
+import {
+  escapeRefused,
+  type FolderAccess,
+  type Handle,
+  type OpenFileOptions,
+  symlinkRefused,
+} from "./folder_access.ts";
+import { OpenatFolders } from "./openat_folders.ts";
+
+export type { OpenFileOptions };
 
 /** Symlinks followed in one resolution before it is refused (as Linux's). */
 const MAX_LINKS = 40;
@@ -72,47 +67,18 @@ export interface Folder {
   [Symbol.dispose](): void;
 }
 
-/** How to open a file in a held folder; never follows a symlink. */
-export interface OpenFileOptions {
-  /** Open for writing too. */
-  write?: boolean;
-  /** Create it; fails if anything is there already. */
-  createNew?: boolean;
-  /** Permission bits for a new file. Default 0o600 (staging). */
-  mode?: number;
-}
-
 /** The served root, and confined resolution under it. */
 export class ConfinedRoot {
   /** The root's real host path (only for logs and the fallback). */
   readonly hostRoot: string;
   /** Whether resolution is race-free here (held descriptors), see the module doc. */
   readonly raceFree: boolean;
-  #rootFd: number | null;
+  #access: FolderAccess;
 
-  private constructor(hostRoot: string, rootFd: number | null) {
+  private constructor(hostRoot: string, access: FolderAccess) {
     this.hostRoot = hostRoot;
-    this.#rootFd = rootFd;
-    this.raceFree = rootFd !== null;
-  }
-
-  /**
-   * Follows the served folder when it is replaced under its name (`rm -rf
-   * data; mkdir data` while serving): when a walk finds nothing, the held
-   * root is compared with what the name now holds, and opened again if
-   * they differ. Returns whether it was.
-   */
-  async #refreshRoot(): Promise<boolean> {
-    if (this.#rootFd === null) return false;
-    const named = await Deno.stat(this.hostRoot).catch(() => null);
-    if (!named?.isDirectory) return false;
-    const held = await Deno.stat(`/proc/self/fd/${this.#rootFd}`);
-    if (named.ino === held.ino && named.dev === held.dev) return false;
-    const old = this.#rootFd;
-    this.#rootFd = openFolderPath(this.hostRoot);
-    // Walks under way may still use the old descriptor for a moment.
-    Deno.unrefTimer(setTimeout(() => closeFd(old), 10_000));
-    return true;
+    this.#access = access;
+    this.raceFree = access.raceFree;
   }
 
   /** Opens (creating it if missing) the folder to serve. */
@@ -125,25 +91,30 @@ export class ConfinedRoot {
         action: `serve "${root}"`,
       });
     }
-    const fd = useLibc && haveLibc() ? openFolderPath(real) : null;
-    return new ConfinedRoot(real, fd);
+    const access = useLibc && haveLibc()
+      ? new OpenatFolders(real)
+      : new CheckedFolders(real);
+    return new ConfinedRoot(real, access);
   }
 
   /** The held root's descriptor (Linux), for worker threads; null elsewhere. */
   get fd(): number | null {
-    return this.#rootFd;
+    return this.#access.fd;
   }
 
   /** Closes the root's descriptor. */
   close(): void {
-    if (this.#rootFd !== null) closeFd(this.#rootFd);
-    this.#rootFd = null;
+    this.#access.close();
   }
 
   /**
    * Opens the folder at `segments`, following symlinks only inside the
    * root. With `create`, missing folders on the way are made (mkdir -p).
    * `internal` allows the reserved `.fts` folder (the staging area).
+   *
+   * When a walk finds nothing, the served folder may have been replaced
+   * under its name (`rm -rf data; mkdir data` while serving): the walk runs
+   * again from the new one.
    *
    * @throws {NotFoundError} {@linkcode WrongTypeError}
    *   {@linkcode InvalidPathError}, or the typed form of an OS error.
@@ -155,7 +126,7 @@ export class ConfinedRoot {
     try {
       return await this.#walk(segments, options);
     } catch (error) {
-      if (error instanceof NotFoundError && await this.#refreshRoot()) {
+      if (error instanceof NotFoundError && await this.#access.refresh()) {
         return await this.#walk(segments, options);
       }
       throw error;
@@ -166,11 +137,12 @@ export class ConfinedRoot {
     segments: readonly string[],
     options: { create?: boolean; internal?: boolean },
   ): Promise<Folder> {
+    const access = this.#access;
     const shown = segments.join("/") || ".";
     let list = [...segments];
     let links = 0;
     restart: while (true) {
-      let handle: Handle = this.#rootHandle();
+      let handle: Handle = access.rootHandle();
       const names: string[] = [];
       try {
         for (let i = 0; i < list.length; i++) {
@@ -178,25 +150,25 @@ export class ConfinedRoot {
           if (names.length === 0 && !options.internal && isReserved(name)) {
             throw new InvalidPathError(`"${STAGING_DIR}" is reserved for fts`);
           }
-          const child = await this.#child(handle, name, options.create, shown);
+          const child = await access.child(handle, name, options.create, shown);
           if (typeof child === "string") {
             if (++links > MAX_LINKS) {
               throw new InvalidPathError(`"${shown}" has too many symlinks`);
             }
             list = this.#follow(names, child, list.slice(i + 1));
-            this.#release(handle);
+            access.release(handle);
             continue restart;
           }
-          this.#release(handle);
+          access.release(handle);
           handle = child;
           names.push(name);
         }
       } catch (error) {
-        this.#release(handle);
+        access.release(handle);
         throw error;
       }
-      if (handle.fd === null) await this.#checkReal(handle.path, shown);
-      return folderOf(handle, names, handle.root);
+      await access.settle(handle, shown);
+      return this.#folderOf(handle, names);
     }
   }
 
@@ -248,9 +220,9 @@ export class ConfinedRoot {
    */
   async child(parent: Folder, name: string, shown = name): Promise<Folder> {
     const handle: Handle = { fd: parent.fd, path: parent.path, root: true };
-    const child = await this.#child(handle, name, false, shown);
+    const child = await this.#access.child(handle, name, false, shown);
     if (typeof child === "string") throw symlinkRefused(shown);
-    return folderOf(child, [...parent.segments, name], false);
+    return this.#folderOf(child, [...parent.segments, name]);
   }
 
   /**
@@ -258,47 +230,13 @@ export class ConfinedRoot {
    *
    * @throws {WrongTypeError} when `name` is a symlink or a folder.
    */
-  async openFile(
+  openFile(
     parent: Folder,
     name: string,
     options: OpenFileOptions = {},
     shown = name,
   ): Promise<Deno.FsFile> {
-    const write = options.write || options.createNew;
-    if (parent.fd === null) {
-      return await openChecked(parent.path, name, options, shown);
-    }
-    let fd: number;
-    try {
-      fd = openAt(
-        parent.fd,
-        name,
-        // O_NONBLOCK: opening a FIFO must not wait for a writer.
-        (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK |
-          (options.createNew ? O_CREAT | O_EXCL : 0),
-        options.mode ?? 0o600,
-      );
-    } catch (error) {
-      throw await this.#explain(error, parent, name, shown, false);
-    }
-    try {
-      // Only a regular file is opened again by its /proc name: a device or
-      // a FIFO there would block or misbehave.
-      const info = await Deno.stat(`/proc/self/fd/${fd}`);
-      if (!info.isFile) {
-        throw new WrongTypeError(
-          info.isDirectory
-            ? `"${shown}" is a folder`
-            : `"${shown}" is not a regular file`,
-        );
-      }
-      return await Deno.open(`/proc/self/fd/${fd}`, {
-        read: true,
-        write: !!write,
-      });
-    } finally {
-      closeFd(fd);
-    }
+    return this.#access.openFile(handleOf(parent), name, options, shown);
   }
 
   /**
@@ -306,31 +244,13 @@ export class ConfinedRoot {
    * itself (a file or a folder, never a symlink there): for chmod and utime,
    * which Deno only offers by path and which follow links.
    */
-  async atInode<T>(
+  atInode<T>(
     parent: Folder,
     name: string,
     action: (path: string) => Promise<T>,
     shown = name,
   ): Promise<T> {
-    if (parent.fd === null) {
-      const path = join(parent.path, name);
-      const info = await Deno.lstat(path).catch((error) => {
-        throw fsError(error, shown);
-      });
-      if (info.isSymlink) throw symlinkRefused(shown);
-      return await action(path);
-    }
-    let fd: number;
-    try {
-      fd = openAt(parent.fd, name, O_RDONLY | O_NOFOLLOW);
-    } catch (error) {
-      throw await this.#explain(error, parent, name, shown, false);
-    }
-    try {
-      return await action(`/proc/self/fd/${fd}`);
-    } finally {
-      closeFd(fd);
-    }
+    return this.#access.atInode(handleOf(parent), name, action, shown);
   }
 
   /**
@@ -345,21 +265,15 @@ export class ConfinedRoot {
     noReplace: boolean,
     shown: string,
   ): Promise<void> {
-    if (noReplace && fromParent.fd !== null && toParent.fd !== null) {
-      try {
-        renameNoReplace(fromParent.fd, from, toParent.fd, to);
-        return;
-      } catch (error) {
-        if (!(error instanceof LibcError) || error.errno !== EINVAL) {
-          if (error instanceof LibcError && error.errno === EEXIST) {
-            throw fsError(new Deno.errors.AlreadyExists(), shown);
-          }
-          throw fsError(errnoError(error), shown);
-        }
-        // This file system cannot; check, then rename.
-      }
-    }
     if (noReplace) {
+      const done = this.#access.renameNoReplace(
+        handleOf(fromParent),
+        from,
+        handleOf(toParent),
+        to,
+        shown,
+      );
+      if (done) return;
       const there = await Deno.lstat(`${toParent.path}/${to}`).catch(() =>
         null
       );
@@ -369,88 +283,6 @@ export class ConfinedRoot {
       .catch((error) => {
         throw fsError(error, shown);
       });
-  }
-
-  #rootHandle(): Handle {
-    return this.#rootFd === null
-      ? { fd: null, path: this.hostRoot, root: true }
-      : { fd: this.#rootFd, path: `/proc/self/fd/${this.#rootFd}`, root: true };
-  }
-
-  #release(handle: Handle): void {
-    if (!handle.root && handle.fd !== null) closeFd(handle.fd);
-  }
-
-  /**
-   * Opens folder `name` in `handle`: a new handle, or the symlink's target
-   * when `name` is a symlink (the caller follows it), or throws.
-   */
-  async #child(
-    handle: Handle,
-    name: string,
-    create: boolean | undefined,
-    shown: string,
-  ): Promise<Handle | string> {
-    for (let attempt = 0;; attempt++) {
-      const path = `${handle.path}/${name}`;
-      if (handle.fd === null) {
-        let info: Deno.FileInfo;
-        try {
-          info = await Deno.lstat(path);
-        } catch (error) {
-          if (create && error instanceof Deno.errors.NotFound && attempt < 2) {
-            await makeFolder(path, shown);
-            continue;
-          }
-          throw fsError(error, shown);
-        }
-        if (info.isSymlink) return await Deno.readLink(path);
-        if (!info.isDirectory) throw notAFolder(name, shown);
-        return { fd: null, path: join(handle.path, name), root: false };
-      }
-      try {
-        const fd = openAt(handle.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        return { fd, path: `/proc/self/fd/${fd}`, root: false };
-      } catch (error) {
-        if (
-          create && error instanceof LibcError && error.errno === ENOENT &&
-          attempt < 2
-        ) {
-          await makeFolder(path, shown);
-          continue;
-        }
-        if (
-          error instanceof LibcError &&
-          (error.errno === ENOTDIR || error.errno === ELOOP)
-        ) {
-          const info = await Deno.lstat(path).catch(() => null);
-          if (info?.isSymlink) return await Deno.readLink(path);
-          if (info && !info.isDirectory) throw notAFolder(name, shown);
-        }
-        throw fsError(errnoError(error), shown);
-      }
-    }
-  }
-
-  /** Why opening `name` failed, as a typed error. */
-  async #explain(
-    error: unknown,
-    parent: Folder,
-    name: string,
-    shown: string,
-    folder: boolean,
-  ): Promise<FtsError> {
-    if (
-      error instanceof LibcError &&
-      (error.errno === ELOOP || error.errno === ENOTDIR)
-    ) {
-      const info = await Deno.lstat(`${parent.path}/${name}`).catch(() => null);
-      if (info?.isSymlink) return symlinkRefused(shown);
-      if (info?.isDirectory && !folder) {
-        return new WrongTypeError(`"${shown}" is a folder`);
-      }
-    }
-    return fsError(errnoError(error), shown);
   }
 
   /**
@@ -479,118 +311,28 @@ export class ConfinedRoot {
     return out;
   }
 
-  /** The fallback's narrowing: the walked path must still be what it was. */
-  async #checkReal(path: string, shown: string): Promise<void> {
-    const real: string = await Deno.realPath(path).catch((error) => {
-      throw fsError(error, shown);
-    });
-    const root = this.hostRoot;
-    if (
-      real !== path || (real !== root && !real.startsWith(root + SEPARATOR))
-    ) {
-      throw escapeRefused();
-    }
+  /** A held folder for callers; closing it releases the handle once. */
+  #folderOf(handle: Handle, names: string[]): Folder {
+    let open = true;
+    const close = () => {
+      if (open) this.#access.release(handle);
+      open = false;
+    };
+    return {
+      path: handle.path,
+      fd: handle.fd,
+      segments: names,
+      close,
+      [Symbol.dispose]: close,
+    };
   }
 }
 
-/** A held folder during a walk: its descriptor or checked host path. */
-interface Handle {
-  fd: number | null;
-  path: string;
-  root: boolean;
-}
-
-function folderOf(handle: Handle, names: string[], isRoot: boolean): Folder {
-  let open = true;
-  const close = () => {
-    if (open && !isRoot && handle.fd !== null) closeFd(handle.fd);
-    open = false;
-  };
-  return {
-    path: handle.path,
-    fd: handle.fd,
-    segments: names,
-    close,
-    [Symbol.dispose]: close,
-  };
-}
-
-async function makeFolder(path: string, shown: string): Promise<void> {
-  try {
-    await Deno.mkdir(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) {
-      throw fsError(error, shown);
-    }
-  }
-}
-
-/** The fallback's open: refuses a symlink, then checks the opened inode. */
-async function openChecked(
-  folder: string,
-  name: string,
-  options: OpenFileOptions,
-  shown: string,
-): Promise<Deno.FsFile> {
-  const path = join(folder, name);
-  const before = options.createNew
-    ? null
-    : await Deno.lstat(path).catch((error) => {
-      throw fsError(error, shown);
-    });
-  if (before?.isSymlink) throw symlinkRefused(shown);
-  if (before?.isDirectory) throw new WrongTypeError(`"${shown}" is a folder`);
-  if (before && !before.isFile) {
-    throw new WrongTypeError(`"${shown}" is not a regular file`);
-  }
-  const file = await Deno.open(path, {
-    read: true,
-    write: options.write || options.createNew,
-    createNew: options.createNew,
-    mode: options.mode ?? 0o600,
-  }).catch((error) => {
-    throw fsError(error, shown);
-  });
-  if (before) {
-    const after = await file.stat();
-    if (after.ino !== before.ino || after.dev !== before.dev) {
-      file.close();
-      throw new InvalidPathError(`"${shown}" changed while it was opened`);
-    }
-  }
-  return file;
-}
-
-/**
- * A {@linkcode LibcError} as an error carrying its errno name in `code`,
- * as Deno's own errors do, for {@linkcode fsError} to read.
- */
-function errnoError(error: unknown): unknown {
-  if (!(error instanceof LibcError)) return error;
-  const name = errnoName(error.errno);
-  return Object.assign(new Error(name), { code: name });
+/** A caller's folder as a handle the walk never closes. */
+function handleOf(folder: Folder): Handle {
+  return { fd: folder.fd, path: folder.path, root: true };
 }
 
 function isReserved(name: string): boolean {
   return name.toLowerCase() === STAGING_DIR;
-}
-
-function notAFolder(name: string, shown: string): WrongTypeError {
-  return new WrongTypeError(
-    name === shown
-      ? `"${shown}" is not a folder`
-      : `"${name}" in "${shown}" is not a folder`,
-  );
-}
-
-function symlinkRefused(shown: string): WrongTypeError {
-  return new WrongTypeError(
-    `"${shown}" is a symlink, which fts does not follow here`,
-  );
-}
-
-function escapeRefused(): InvalidPathError {
-  return new InvalidPathError(
-    "the path leads outside the served folder (through a symlink)",
-  );
 }
