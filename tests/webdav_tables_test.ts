@@ -2,13 +2,14 @@
  * WebDAV's in-memory tables are bounded: lock owners, locks per holder, per
  * resource and in all, and dead properties per resource and in all. A LOCK
  * answers with its own lock only, and a PROPFIND over a file as locked as
- * the limits allow stays small.
+ * the limits allow stays small; a PROPFIND of a large folder is streamed.
  *
  * @module
  */
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "@std/path";
+import { DOMParser } from "@xmldom/xmldom";
 import { LOCK_LIMITS, LockTable } from "../server/http/lock_table.ts";
 import {
   DeadProperties,
@@ -206,4 +207,48 @@ Deno.test("dead properties stop at 8 MiB in all, and a COPY that would pass it i
   // Freed room can be used again.
   props.removeTree("d/f0");
   props.set("e", new Map([["{urn:x}p", value]]));
+});
+
+Deno.test("a PROPFIND of a large folder under eight depth-infinity locks is streamed in pieces and is valid XML naming every file", async () => {
+  const s = await startHttpServer();
+  try {
+    await Deno.mkdir(join(s.root, "big"));
+    for (let i = 0; i < 500; i++) {
+      Deno.writeTextFileSync(join(s.root, "big", `f${i}.txt`), "x");
+    }
+    for (let i = 0; i < LOCK_LIMITS.perResource; i++) {
+      const r = await fetch(`${s.url}/big/`, {
+        method: "LOCK",
+        headers: { depth: "infinity", "content-type": "application/xml" },
+        body: lockInfo("shared", `o${i}-` + "o".repeat(900)),
+      });
+      assertEquals(r.status, 200);
+      await r.body?.cancel();
+    }
+    const r = await fetch(`${s.url}/big/`, {
+      method: "PROPFIND",
+      headers: { depth: "1" },
+    });
+    assertEquals(r.status, 207);
+    assertEquals(r.headers.get("content-length"), null);
+    let pieces = 0;
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of r.body!) {
+      pieces++;
+      text += decoder.decode(chunk, { stream: true });
+    }
+    assert(pieces > 1, `${pieces} pieces`);
+    console.log(`${text.length} characters in ${pieces} pieces`);
+    const errors: string[] = [];
+    const doc = new DOMParser({
+      onError: (level: string, message: string) => {
+        if (level !== "warning") errors.push(message);
+      },
+    }).parseFromString(text, "application/xml");
+    assertEquals(errors, []);
+    assertEquals(doc.getElementsByTagNameNS("DAV:", "response").length, 501);
+  } finally {
+    await s.cleanup();
+  }
 });
