@@ -10,7 +10,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { startHttpServer } from "./helpers/http.ts";
 import { waitFor } from "./helpers/raw_peer.ts";
 

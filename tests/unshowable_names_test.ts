@@ -20,7 +20,7 @@ import { upload } from "../client/upload.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { InvalidPathError } from "../protocol/errors.ts";
-import { UNSHOWABLE_NAME } from "../server/remote_path.ts";
+import { UNSHOWABLE_NAME } from "../server/storage/remote_path.ts";
 import { startHttpServer } from "./helpers/http.ts";
 
 const OPTIONS = { resume: false, noClobber: false, verify: true };

@@ -10,11 +10,11 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "@std/path";
 import { DOMParser } from "@xmldom/xmldom";
-import { LOCK_LIMITS, LockTable } from "../server/http/lock_table.ts";
+import { LOCK_LIMITS, LockTable } from "../server/http/webdav/lock_table.ts";
 import {
   DeadProperties,
   PROPERTY_LIMITS,
-} from "../server/http/dead_properties.ts";
+} from "../server/http/webdav/dead_properties.ts";
 import { HttpError } from "../server/http/http_errors.ts";
 import { startHttpServer } from "./helpers/http.ts";
 

@@ -8,7 +8,7 @@
  */
 
 import { InvalidPathError } from "../../protocol/errors.ts";
-import { normalizePath, UNSHOWABLE_NAME } from "../remote_path.ts";
+import { normalizePath, UNSHOWABLE_NAME } from "../storage/remote_path.ts";
 import { HttpError } from "./http_errors.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });

@@ -10,8 +10,8 @@ import type { HttpContext, HttpRequest } from "./context.ts";
 import { errorResponse, HttpError, statusOf } from "./http_errors.ts";
 import { rawPathOf, remotePathOf } from "./request_path.ts";
 import { handleDelete, handleGet, handlePut } from "./file_handlers.ts";
-import { handlePropfind, handleProppatch } from "./webdav_props.ts";
-import { handleCopyMove, handleMkcol } from "./webdav_collections.ts";
+import { handlePropfind, handleProppatch } from "./webdav/props.ts";
+import { handleCopyMove, handleMkcol } from "./webdav/collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import { CSRF_HEADER } from "./browser_login.ts";
 import { pageResponse } from "./folder_listing.ts";
@@ -21,7 +21,7 @@ import {
   handleLock,
   handleUnlock,
   writeTargets,
-} from "./webdav_locks.ts";
+} from "./webdav/locks.ts";
 
 /** Methods this front-end answers, for `Allow`. */
 export const METHODS =
@@ -173,6 +173,15 @@ export async function route(
       // A fragment never belongs in a request; acting on the path before it
       // would delete something the client did not name.
       throw new HttpError(400, "the URL contains a fragment");
+    }
+    const host = request.headers.get("host") ?? new URL(request.url).host;
+    if (!ctx.hosts.allows(host)) {
+      // DNS rebinding: a page on an attacker's name pointed at this server.
+      throw new HttpError(
+        421,
+        `${JSON.stringify(host.slice(0, 100))} is not a name of this server ` +
+          "(serve with --http-host NAME to allow it)",
+      );
     }
     if (NO_BODY.has(method)) refuseBody(method, request.headers);
     const raw = rawPathOf(request.url);
