@@ -209,22 +209,27 @@ Deno.test("dead properties stop at 8 MiB in all, and a COPY that would pass it i
   props.set("e", new Map([["{urn:x}p", value]]));
 });
 
+/** A folder `big` of 500 files under eight depth-infinity locks. */
+async function lockedFolder(url: string, root: string): Promise<void> {
+  await Deno.mkdir(join(root, "big"));
+  for (let i = 0; i < 500; i++) {
+    Deno.writeTextFileSync(join(root, "big", `f${i}.txt`), "x");
+  }
+  for (let i = 0; i < LOCK_LIMITS.perResource; i++) {
+    const r = await fetch(`${url}/big/`, {
+      method: "LOCK",
+      headers: { depth: "infinity", "content-type": "application/xml" },
+      body: lockInfo("shared", `o${i}-` + "o".repeat(900)),
+    });
+    assertEquals(r.status, 200);
+    await r.body?.cancel();
+  }
+}
+
 Deno.test("a PROPFIND of a large folder under eight depth-infinity locks is streamed in pieces and is valid XML naming every file", async () => {
   const s = await startHttpServer();
   try {
-    await Deno.mkdir(join(s.root, "big"));
-    for (let i = 0; i < 500; i++) {
-      Deno.writeTextFileSync(join(s.root, "big", `f${i}.txt`), "x");
-    }
-    for (let i = 0; i < LOCK_LIMITS.perResource; i++) {
-      const r = await fetch(`${s.url}/big/`, {
-        method: "LOCK",
-        headers: { depth: "infinity", "content-type": "application/xml" },
-        body: lockInfo("shared", `o${i}-` + "o".repeat(900)),
-      });
-      assertEquals(r.status, 200);
-      await r.body?.cancel();
-    }
+    await lockedFolder(s.url, s.root);
     const r = await fetch(`${s.url}/big/`, {
       method: "PROPFIND",
       headers: { depth: "1" },
@@ -248,6 +253,43 @@ Deno.test("a PROPFIND of a large folder under eight depth-infinity locks is stre
     }).parseFromString(text, "application/xml");
     assertEquals(errors, []);
     assertEquals(doc.getElementsByTagNameNS("DAV:", "response").length, 501);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a streamed PROPFIND the client stops reading is ended after the idle timeout", async () => {
+  const s = await startHttpServer({ idleTimeoutMs: 300 });
+  try {
+    await lockedFolder(s.url, s.root);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: s.server.http!.addr.port,
+    });
+    await conn.write(
+      new TextEncoder().encode(
+        "PROPFIND /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 1\r\n\r\n",
+      ),
+    );
+    // Reads nothing until well past the idle timeout, then drains.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    let text = "";
+    const buffer = new Uint8Array(1024 * 1024);
+    const timer = setTimeout(() => conn.close(), 10_000);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // Closed by the timer: the server did not end the response.
+    } finally {
+      clearTimeout(timer);
+    }
+    assert(text.startsWith("HTTP/1.1 207"), text.slice(0, 100));
+    assert(!text.includes("</D:multistatus>"), "the whole answer came");
+    assert(text.length < 5_000_000, `${text.length} characters`);
   } finally {
     await s.cleanup();
   }
