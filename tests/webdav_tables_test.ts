@@ -16,7 +16,7 @@ import {
   PROPERTY_LIMITS,
 } from "../server/http/webdav/dead_properties.ts";
 import { HttpError } from "../server/http/http_errors.ts";
-import { startHttpServer } from "./helpers/http.ts";
+import { rawExchange, startHttpServer } from "./helpers/http.ts";
 
 /** A LOCK body with `scope` and an owner of `owner` characters. */
 function lockInfo(scope: "shared" | "exclusive", owner: string): string {
@@ -262,31 +262,12 @@ Deno.test("a streamed PROPFIND the client stops reading is ended after the idle 
   const s = await startHttpServer({ idleTimeoutMs: 300 });
   try {
     await lockedFolder(s.url, s.root);
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: s.server.http!.addr.port,
-    });
-    await conn.write(
-      new TextEncoder().encode(
-        "PROPFIND /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 1\r\n\r\n",
-      ),
+    // Reads nothing for five idle timeouts, then drains what came.
+    const text = await rawExchange(
+      s.server.http!.addr.port,
+      "PROPFIND /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 1\r\n\r\n",
+      { stallMs: 1500, timeoutMs: 10_000 },
     );
-    // Reads nothing until well past the idle timeout, then drains.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    let text = "";
-    const buffer = new Uint8Array(1024 * 1024);
-    const timer = setTimeout(() => conn.close(), 10_000);
-    try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        text += new TextDecoder().decode(buffer.subarray(0, n));
-      }
-    } catch {
-      // Closed by the timer: the server did not end the response.
-    } finally {
-      clearTimeout(timer);
-    }
     assert(text.startsWith("HTTP/1.1 207"), text.slice(0, 100));
     assert(!text.includes("</D:multistatus>"), "the whole answer came");
     assert(text.length < 5_000_000, `${text.length} characters`);
