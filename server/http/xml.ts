@@ -1,8 +1,10 @@
 /**
  * The bits of XML WebDAV needs: a strict, namespace-aware parse of request
  * bodies (`@xmldom/xmldom`; unbound prefixes and malformed XML are 400),
- * serialising a property element with its namespace declarations, and
- * escaping text.
+ * bounded in size, arrival time and shape before xmldom runs; serialising
+ * a property element with its namespace declarations; escaping text so any
+ * name stays valid XML; and `207 Multi-Status` answers, streamed for
+ * listings.
  *
  * @module
  */
