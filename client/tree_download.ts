@@ -22,10 +22,7 @@ import {
   type TreeItem,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import {
-  DEFAULT_CHECKSUM,
-  repliedChecksum,
-} from "../transfer/hash/checksum.ts";
+import { repliedChecksum } from "../transfer/hash/checksum.ts";
 import {
   DurableBatch,
   type StagedFile,
@@ -46,6 +43,7 @@ import {
   type TreeOptions,
   type TreeResult,
   TreeTally,
+  verifyFields,
 } from "./tree_progress.ts";
 import { type OpenConnection, openExtras, partition } from "./tree_lanes.ts";
 import { treeItem } from "./tree_walk.ts";
@@ -440,8 +438,7 @@ async function receiveLane(
     await connection.send({
       op: "tree-want",
       path: remote,
-      verify: options.verify,
-      checksum: options.checksum ?? DEFAULT_CHECKSUM,
+      ...verifyFields(options),
       compress: options.compress,
     });
     await connection.sendBody(jsonLines(files.map((f) => f.path)));

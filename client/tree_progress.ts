@@ -12,6 +12,8 @@ import {
   type FtsError,
   type TreeItem,
 } from "../protocol/mod.ts";
+import type { Checksum } from "../protocol/messages.ts";
+import { DEFAULT_CHECKSUM } from "../transfer/hash/checksum.ts";
 import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
@@ -191,4 +193,17 @@ export class TreeTally {
     }
     return this.result;
   }
+}
+
+/**
+ * The fields every tree request carries: whether to verify, and the
+ * checksum asked for (XXH3-128 unless `--checksum` says otherwise).
+ */
+export function verifyFields(
+  options: TreeOptions,
+): { verify: boolean; checksum: Checksum } {
+  return {
+    verify: options.verify,
+    checksum: options.checksum ?? DEFAULT_CHECKSUM,
+  };
 }

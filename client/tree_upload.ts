@@ -23,7 +23,6 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
-import { DEFAULT_CHECKSUM } from "../transfer/hash/checksum.ts";
 import { compression } from "../transfer/compression.ts";
 import { startHasher } from "../transfer/hash/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
@@ -40,6 +39,7 @@ import {
   type TreeOptions,
   type TreeResult,
   TreeTally,
+  verifyFields,
 } from "./tree_progress.ts";
 import { treeItem, walkLocalTree } from "./tree_walk.ts";
 import { localError, localReason } from "./local_errors.ts";
@@ -158,8 +158,7 @@ async function startPut(
     await connection.send({
       op: "tree-put",
       path: remote,
-      verify: options.verify,
-      checksum: options.checksum ?? DEFAULT_CHECKSUM,
+      ...verifyFields(options),
       compress: options.compress !== undefined || undefined,
     });
     await connection.sendBody(jsonLines(files));

@@ -11,13 +11,11 @@
 import { join, SEPARATOR } from "@std/path";
 import { InvalidPathError, WrongTypeError } from "../../../protocol/errors.ts";
 import { fsError } from "../fs_errors.ts";
+import type { FolderAccess, Handle } from "./folder_access.ts";
 import {
   escapeRefused,
-  type FolderAccess,
-  type Handle,
   makeFolder,
   notAFolder,
-  type OpenFileOptions,
   symlinkRefused,
 } from "./folder_access.ts";
 
@@ -40,12 +38,7 @@ export class CheckedFolders implements FolderAccess {
     // Nothing is held.
   }
 
-  async child(
-    handle: Handle,
-    name: string,
-    create: boolean | undefined,
-    shown: string,
-  ): Promise<Handle | string> {
+  child: FolderAccess["child"] = async (handle, name, create, shown) => {
     for (let attempt = 0;; attempt++) {
       const path = `${handle.path}/${name}`;
       let info: Deno.FileInfo;
@@ -62,7 +55,7 @@ export class CheckedFolders implements FolderAccess {
       if (!info.isDirectory) throw notAFolder(name, shown);
       return { fd: null, path: join(handle.path, name), root: false };
     }
-  }
+  };
 
   /** The walked path must still be what it was, inside the root. */
   async settle(handle: Handle, shown: string): Promise<void> {
@@ -79,12 +72,7 @@ export class CheckedFolders implements FolderAccess {
   }
 
   /** Refuses a symlink, then checks the opened inode is the one seen. */
-  async openFile(
-    parent: Handle,
-    name: string,
-    options: OpenFileOptions,
-    shown: string,
-  ): Promise<Deno.FsFile> {
+  openFile: FolderAccess["openFile"] = async (parent, name, options, shown) => {
     const path = join(parent.path, name);
     const before = options.createNew
       ? null
@@ -112,21 +100,16 @@ export class CheckedFolders implements FolderAccess {
       }
     }
     return file;
-  }
+  };
 
-  async atInode<T>(
-    parent: Handle,
-    name: string,
-    action: (path: string) => Promise<T>,
-    shown: string,
-  ): Promise<T> {
+  atInode: FolderAccess["atInode"] = async (parent, name, action, shown) => {
     const path = join(parent.path, name);
     const info = await Deno.lstat(path).catch((error) => {
       throw fsError(error, shown);
     });
     if (info.isSymlink) throw symlinkRefused(shown);
     return await action(path);
-  }
+  };
 
   renameNoReplace(): boolean {
     // No atomic way here: the caller checks, then renames.

@@ -12,14 +12,8 @@
 import { type FtsError, WrongTypeError } from "../../../protocol/errors.ts";
 import { LibcError } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
-import {
-  type FolderAccess,
-  type Handle,
-  makeFolder,
-  notAFolder,
-  type OpenFileOptions,
-  symlinkRefused,
-} from "./folder_access.ts";
+import type { FolderAccess, Handle } from "./folder_access.ts";
+import { makeFolder, notAFolder, symlinkRefused } from "./folder_access.ts";
 import {
   closeFd,
   EEXIST,
@@ -69,12 +63,7 @@ export class OpenatFolders implements FolderAccess {
     if (!handle.root && handle.fd !== null) closeFd(handle.fd);
   }
 
-  async child(
-    handle: Handle,
-    name: string,
-    create: boolean | undefined,
-    shown: string,
-  ): Promise<Handle | string> {
+  child: FolderAccess["child"] = async (handle, name, create, shown) => {
     for (let attempt = 0;; attempt++) {
       const path = `${handle.path}/${name}`;
       try {
@@ -103,19 +92,14 @@ export class OpenatFolders implements FolderAccess {
         throw fsError(errnoError(error), shown);
       }
     }
-  }
+  };
 
   settle(): Promise<void> {
     // Held descriptors need no check after the walk.
     return Promise.resolve();
   }
 
-  async openFile(
-    parent: Handle,
-    name: string,
-    options: OpenFileOptions,
-    shown: string,
-  ): Promise<Deno.FsFile> {
+  openFile: FolderAccess["openFile"] = async (parent, name, options, shown) => {
     const write = options.write || options.createNew;
     let fd: number;
     try {
@@ -148,14 +132,9 @@ export class OpenatFolders implements FolderAccess {
     } finally {
       closeFd(fd);
     }
-  }
+  };
 
-  async atInode<T>(
-    parent: Handle,
-    name: string,
-    action: (path: string) => Promise<T>,
-    shown: string,
-  ): Promise<T> {
+  atInode: FolderAccess["atInode"] = async (parent, name, action, shown) => {
     let fd: number;
     try {
       fd = openAt(parent.fd!, name, O_RDONLY | O_NOFOLLOW);
@@ -167,15 +146,15 @@ export class OpenatFolders implements FolderAccess {
     } finally {
       closeFd(fd);
     }
-  }
+  };
 
-  renameNoReplace(
-    fromParent: Handle,
-    from: string,
-    toParent: Handle,
-    to: string,
-    shown: string,
-  ): boolean {
+  renameNoReplace: FolderAccess["renameNoReplace"] = (
+    fromParent,
+    from,
+    toParent,
+    to,
+    shown,
+  ) => {
     try {
       renameNoReplace(fromParent.fd!, from, toParent.fd!, to);
       return true;
@@ -189,7 +168,7 @@ export class OpenatFolders implements FolderAccess {
       }
       throw fsError(errnoError(error), shown);
     }
-  }
+  };
 
   async refresh(): Promise<boolean> {
     if (this.#closed) return false;
