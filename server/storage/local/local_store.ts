@@ -72,12 +72,13 @@ export class LocalStore implements Store {
   readonly treeStaging: TreeStaging = {
     openTreeSink: (pool, options) => openStagingSink(this, pool, options),
   };
-  #reader = new SmallFileReader();
+  #reader: SmallFileReader;
   #turn: Promise<void> = Promise.resolve();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.#reader = new SmallFileReader(() => root.fd);
   }
 
   /** Opens (creating it if missing) the folder at host path `dir`. */
@@ -100,7 +101,7 @@ export class LocalStore implements Store {
    * to the server's baseline.
    */
   prepare(): void {
-    if (this.root.fd !== null) this.#reader.start();
+    this.#reader.start();
   }
 
   /** Whether resolution is race-free against local processes here. */
@@ -127,12 +128,10 @@ export class LocalStore implements Store {
 
   async list(path: string): Promise<Entry[]> {
     const segments = remoteSegments(path);
-    const rootFd = this.root.fd;
-    if (rootFd !== null) {
-      // The plain road, in the worker; links and errors come this way.
-      const [listed] = await this.#reader.list(rootFd, [segments]);
-      if (listed) return listed;
-    }
+    // The plain road, in the worker; links and errors (and everything in
+    // the checked fallback, where no worker runs) come this way.
+    const [listed] = await this.#reader.list([segments]);
+    if (listed) return listed;
     using folder = await this.root.folder(segments);
     return await listFolder(folder, path);
   }
@@ -484,7 +483,6 @@ export class LocalStore implements Store {
     paths: readonly (string | null)[],
     limit: number,
   ): Promise<(SmallFile | null)[]> {
-    const rootFd = this.root.fd;
     const segments = paths.map((path) => {
       try {
         return path === null ? null : remoteSegments(path);
@@ -495,8 +493,8 @@ export class LocalStore implements Store {
     const asked = segments.filter((s): s is string[] =>
       s !== null && s.length > 0
     );
-    if (rootFd === null || asked.length === 0) return paths.map(() => null);
-    const files = await this.#reader.read(rootFd, asked, limit);
+    if (asked.length === 0) return paths.map(() => null);
+    const files = await this.#reader.read(asked, limit);
     let at = 0;
     return segments.map((s) =>
       s !== null && s.length > 0 ? files[at++] ?? null : null

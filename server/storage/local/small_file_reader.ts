@@ -35,23 +35,30 @@ export interface SmallReadReply {
 export class SmallFileReader {
   #worker: Worker | null = null;
   #broken = false;
+  #rootFd: () => number | null;
   #tickets = new Map<number, (reply: SmallReadReply | null) => void>();
   #next = 1;
 
   /**
-   * Reads the files at `paths` (normalised segments under the root held as
-   * `rootFd`), each of at most `limit` bytes. Resolves with `null` for a
-   * file the worker leaves to the caller, and all `null` when no worker can
-   * run here.
+   * A reader of the root whose descriptor `rootFd` gives: the worker walks
+   * from it, so where no descriptor is held (the checked fallback) no
+   * worker runs and every answer is `null`.
+   */
+  constructor(rootFd: () => number | null) {
+    this.#rootFd = rootFd;
+  }
+
+  /**
+   * Reads the files at `paths` (normalised segments under the root), each
+   * of at most `limit` bytes. Resolves with `null` for a file the worker
+   * leaves to the caller, and all `null` when no worker can run here.
    */
   async read(
-    rootFd: number,
     paths: string[][],
     limit: number,
   ): Promise<(SmallFile | null)[]> {
     const reply = await this.#ask({
       ticket: 0,
-      rootFd,
       op: "read",
       paths,
       limit,
@@ -63,10 +70,9 @@ export class SmallFileReader {
    * Lists the folders at `paths`: sorted entries, `.fts` left out at the
    * root, or `null` for a folder left to the caller.
    */
-  async list(rootFd: number, paths: string[][]): Promise<(Entry[] | null)[]> {
+  async list(paths: string[][]): Promise<(Entry[] | null)[]> {
     const reply = await this.#ask({
       ticket: 0,
-      rootFd,
       op: "list",
       paths,
       limit: 0,
@@ -74,19 +80,25 @@ export class SmallFileReader {
     return paths.map((_, i) => reply?.lists?.[i] ?? null);
   }
 
-  #ask(request: SmallReadRequest): Promise<SmallReadReply | null> {
-    const worker = this.#start();
+  #ask(
+    request: Omit<SmallReadRequest, "rootFd">,
+  ): Promise<SmallReadReply | null> {
+    const rootFd = this.#rootFd();
+    const worker = rootFd === null ? null : this.#start();
     if (!worker) return Promise.resolve(null);
     const ticket = this.#next++;
     const { promise, resolve } = Promise.withResolvers<SmallReadReply | null>();
     this.#tickets.set(ticket, resolve);
-    worker.postMessage({ ...request, ticket });
+    worker.postMessage({ ...request, rootFd, ticket });
     return promise;
   }
 
-  /** Starts the worker now rather than at the first batch. */
+  /**
+   * Starts the worker now rather than at the first batch (none where no
+   * descriptor is held).
+   */
   start(): void {
-    this.#start();
+    if (this.#rootFd() !== null) this.#start();
   }
 
   /** Stops the worker; batches under way answer all `null`. */
