@@ -1,0 +1,82 @@
+/**
+ * Reads a file as content-defined chunks, streaming: one 4 MiB window is
+ * refilled as it is used, so memory stays the same for a file of any size
+ * and no chunk's bytes are kept once it has been handed on.
+ *
+ * @module
+ */
+
+import { readFull } from "../file_chunks.ts";
+import { chunkEnd, MAX_CHUNK } from "./gear.ts";
+
+/** Something to read bytes from, like the read side of `Deno.FsFile`. */
+export interface ChunkSource {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+const WINDOW = 4 * 1024 * 1024;
+
+/**
+ * Reads `source`'s chunks from its current position to its end. Each chunk
+ * is a view into the window, valid only until the next one is asked for;
+ * `offset` is where it starts in the source. A reader that stops chunking
+ * part-way takes {@linkcode ChunkReader.rest}: the bytes read ahead, after
+ * which `source` continues.
+ */
+export class ChunkReader {
+  #source: ChunkSource;
+  #window = new Uint8Array(WINDOW);
+  #filled = 0;
+  #start = 0;
+  #base = 0;
+  #last = false;
+
+  constructor(source: ChunkSource) {
+    this.#source = source;
+  }
+
+  /** The next chunk, or null at the end of the source. */
+  async next(): Promise<{ bytes: Uint8Array; offset: number } | null> {
+    if (!this.#last && this.#filled - this.#start < MAX_CHUNK) {
+      const window = this.#window;
+      window.copyWithin(0, this.#start, this.#filled);
+      this.#base += this.#start;
+      this.#filled -= this.#start;
+      this.#start = 0;
+      this.#filled += await readFull(
+        this.#source,
+        window.subarray(this.#filled),
+      );
+      this.#last = this.#filled < WINDOW;
+    }
+    const start = this.#start;
+    if (start === this.#filled) return null;
+    // Never -1: at least MAX_CHUNK bytes are at hand unless at the end.
+    const end = chunkEnd(this.#window, start, this.#filled, this.#last);
+    this.#start = end;
+    return {
+      bytes: this.#window.subarray(start, end),
+      offset: this.#base + start,
+    };
+  }
+
+  /** Where the next chunk (or {@linkcode rest}) starts in the source. */
+  get position(): number {
+    return this.#base + this.#start;
+  }
+
+  /** The bytes read ahead of the last chunk; the source goes on after them. */
+  rest(): Uint8Array {
+    return this.#window.subarray(this.#start, this.#filled);
+  }
+}
+
+/** Yields the chunks of `source` (see {@linkcode ChunkReader}). */
+export async function* readChunks(
+  source: ChunkSource,
+): AsyncGenerator<{ bytes: Uint8Array; offset: number }> {
+  const reader = new ChunkReader(source);
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+    yield chunk;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The delta encoding: the body a delta sender writes instead of the file.
+ * A sequence of instructions that rebuild the new version in order:
+ *
+ * - `COPY index count`: the receiver's own chunks `index` to
+ *   `index + count - 1` (of the summary it sent), read from its old version;
+ * - `LITERAL length` followed by `length` new bytes.
+ *
+ * Numbers are unsigned LEB128 varints. The body's trailer carries the
+ * checksum of the whole new file, as for a plain body.
+ *
+ * @module
+ */
+
+/** Tag of a copy of old chunks. */
+export const COPY = 1;
+/** Tag of new bytes. */
+export const LITERAL = 2;
+
+/** Bytes sent and bytes taken from the old version, in one delta. */
+export interface DeltaStats {
+  /** New bytes that crossed the network (the literals). */
+  literal: number;
+  /** Bytes rebuilt from the receiver's old version. */
+  reused: number;
+  /** Bytes of instructions around them. */
+  overhead: number;
+}
+
+/** A fresh, empty {@linkcode DeltaStats}. */
+export function emptyStats(): DeltaStats {
+  return { literal: 0, reused: 0, overhead: 0 };
+}

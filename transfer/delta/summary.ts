@@ -1,0 +1,126 @@
+/**
+ * A file's chunk summary: the short hash and the length of every chunk, in
+ * order. The receiver of a delta computes it for the version it holds and
+ * sends the hashes (not the lengths: only the receiver needs to know where
+ * its own chunks lie); the sender matches its chunks against them.
+ *
+ * @module
+ */
+
+import {
+  CHUNK_HASH_BYTES,
+  chunkHash,
+  readHash,
+  writeHash,
+} from "./chunk_hash.ts";
+import { type ChunkSource, readChunks } from "./chunk_reader.ts";
+
+/** The chunks of one version of a file. */
+export interface ChunkSummary {
+  /** Chunk count. */
+  readonly count: number;
+  /** The 48-bit hash of each chunk. */
+  readonly hashes: Float64Array;
+  /** Each chunk's length in bytes. */
+  readonly lengths: Uint32Array;
+}
+
+/** Computes the summary of `source` from its current position to its end. */
+export async function summarize(source: ChunkSource): Promise<ChunkSummary> {
+  let hashes = new Float64Array(1024);
+  let lengths = new Uint32Array(1024);
+  let count = 0;
+  for await (const chunk of readChunks(source)) {
+    if (count === hashes.length) {
+      hashes = grow(hashes, new Float64Array(count * 2));
+      lengths = grow(lengths, new Uint32Array(count * 2));
+    }
+    hashes[count] = chunkHash(chunk.bytes);
+    lengths[count] = chunk.bytes.byteLength;
+    count++;
+  }
+  return {
+    count,
+    hashes: hashes.slice(0, count),
+    lengths: lengths.slice(0, count),
+  };
+}
+
+function grow<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/**
+ * Where each chunk starts in the file, plus the file's length at the end:
+ * `count + 1` offsets.
+ */
+export function chunkOffsets(summary: ChunkSummary): Float64Array {
+  const offsets = new Float64Array(summary.count + 1);
+  for (let i = 0; i < summary.count; i++) {
+    offsets[i + 1] = offsets[i] + summary.lengths[i];
+  }
+  return offsets;
+}
+
+/** The hashes as they cross the network: 6 bytes each, little-endian. */
+export function encodeHashes(summary: ChunkSummary): Uint8Array {
+  const bytes = new Uint8Array(summary.count * CHUNK_HASH_BYTES);
+  for (let i = 0; i < summary.count; i++) {
+    writeHash(bytes, i * CHUNK_HASH_BYTES, summary.hashes[i]);
+  }
+  return bytes;
+}
+
+/**
+ * Looks chunk hashes up: the index of the first chunk with a hash, or -1.
+ * Open addressing over typed arrays (about 24 bytes per chunk), so the
+ * summary of a 10 GiB file fits in about 20 MB. Duplicate hashes (a file of
+ * one repeated block) keep only their first chunk, so no chain grows.
+ */
+export class ChunkIndex {
+  readonly count: number;
+  #keys: Float64Array;
+  #values: Int32Array;
+  #mask: number;
+
+  constructor(count: number) {
+    this.count = count;
+    let size = 1024;
+    while (size < count * 2) size *= 2;
+    this.#keys = new Float64Array(size);
+    this.#values = new Int32Array(size).fill(-1);
+    this.#mask = size - 1;
+  }
+
+  /** Builds the index of hashes received as {@linkcode encodeHashes} made them. */
+  static fromWire(bytes: Uint8Array): ChunkIndex {
+    const count = Math.floor(bytes.byteLength / CHUNK_HASH_BYTES);
+    const index = new ChunkIndex(count);
+    for (let i = 0; i < count; i++) {
+      index.add(readHash(bytes, i * CHUNK_HASH_BYTES), i);
+    }
+    return index;
+  }
+
+  /** Records chunk `at` under `hash`, unless an earlier chunk has it. */
+  add(hash: number, at: number): void {
+    let slot = hash & this.#mask;
+    while (this.#values[slot] !== -1) {
+      if (this.#keys[slot] === hash) return;
+      slot = (slot + 1) & this.#mask;
+    }
+    this.#keys[slot] = hash;
+    this.#values[slot] = at;
+  }
+
+  /** The first chunk with `hash`, or -1. */
+  get(hash: number): number {
+    let slot = hash & this.#mask;
+    while (this.#values[slot] !== -1) {
+      if (this.#keys[slot] === hash) return this.#values[slot];
+      slot = (slot + 1) & this.#mask;
+    }
+    return -1;
+  }
+}
