@@ -152,6 +152,8 @@ Options:
   -P N            put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL})
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
+  --whole-file    put/get: send whole files, even where the other side
+                  holds another version (by default only changes go)
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
   --checksum C    put/get: verify with C, xxh128 (default) or sha256;
                   hash/ls --hash/stat --hash: print C (default sha256)
@@ -228,6 +230,7 @@ export async function main(
       "no-clobber",
       "no-resume",
       "no-verify",
+      "whole-file",
       "r",
       "recursive",
       "tls",
@@ -401,6 +404,7 @@ export async function main(
             DEFAULT_PARALLEL,
           checksum: checksumFlag(flags.checksum),
           compress: compressAuto ? "auto" : flags.compress ? "on" : undefined,
+          wholeFile: flags["whole-file"],
         });
         return 0;
       case "user": {

@@ -286,6 +286,7 @@ export class Shell {
       recursive: Boolean(flags.r || flags.recursive),
       noClobber: this.#defaults.noClobber || Boolean(flags["no-clobber"]),
       resume: this.#defaults.resume && !flags["no-resume"],
+      wholeFile: this.#defaults.wholeFile || Boolean(flags["whole-file"]),
       parallel: parallelFlag(flags.P ?? flags.parallel) ??
         this.#defaults.parallel,
     };

@@ -26,12 +26,19 @@ export const MIN_PROTOCOL_VERSION = 1;
 
 /**
  * The features this build announces in `hello` and `welcome`: resuming,
- * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
+ * SHA-256 and XXH3-128 checksums, zstd-compressed frames, and delta
+ * transfers (docs/delta.md). Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
  * and ignores those fields keeps working unchanged.
  */
-export const FEATURES: string[] = ["resume", "sha256", "xxh128", "zstd"];
+export const FEATURES: string[] = [
+  "resume",
+  "sha256",
+  "xxh128",
+  "zstd",
+  "delta",
+];
 
 /** The login mechanism fts servers ask for in `welcome.auth`. */
 export const AUTH_MECHANISM = "scram-sha-256";
@@ -188,6 +195,11 @@ export interface PutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client would like to send a delta against the version the server
+   * holds; older servers ignore it.
+   */
+  delta?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -201,6 +213,23 @@ export interface Ready {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's body. */
   compress?: boolean;
+  /**
+   * The server holds another version of the target: a `summary` of its
+   * chunks follows, and the body may be a delta against it.
+   */
+  delta?: boolean;
+}
+/**
+ * The chunks of the version the receiver holds, as a body of 6-byte chunk
+ * hashes (docs/delta.md). Sent by the server after `ready` with `delta`, and
+ * by the client right after a `get` with `delta`.
+ */
+export interface SummaryMessage {
+  op: "summary";
+  /** The boundary rule the chunks were cut with; another rule means no delta. */
+  chunking: string;
+  /** How many chunks (the body holds 6 bytes for each). */
+  chunks: number;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -216,12 +245,19 @@ export interface DataMessage {
   restarted?: boolean;
   /** The checksum in the body's trailer; `sha256` when absent. */
   checksum?: Checksum;
+  /**
+   * The body is a delta against the receiver's `summary` rather than the
+   * bytes themselves; the trailer still has the whole new file's checksum.
+   */
+  delta?: boolean;
 }
 /** An upload is complete and in place. */
 export interface Done extends Digests {
   op: "done";
   /** Bytes received in this exchange. */
   bytes: number;
+  /** Bytes of the new version taken from the old one (a delta). */
+  reused?: number;
 }
 /** Starts a download; answered by `data` and a body. */
 export interface GetRequest {
@@ -243,6 +279,12 @@ export interface GetRequest {
    * the measured rate says so (`auto`); older servers ignore it.
    */
   compress?: "on" | "auto";
+  /**
+   * A `summary` of the client's own version follows this request, and the
+   * server may answer with a delta against it. Sent only to servers that
+   * announce the `delta` feature.
+   */
+  delta?: boolean;
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -415,6 +457,7 @@ export type Message =
   | PutRequest
   | Ready
   | DataMessage
+  | SummaryMessage
   | Done
   | GetRequest
   | RmRequest
@@ -442,6 +485,7 @@ export interface Trailer extends Digests {
 /** Operations whose message is followed by a body. */
 export const BODY_OPS: ReadonlySet<string> = new Set([
   "data",
+  "summary",
   "listing",
   "tree-put",
   "tree-need",
@@ -493,6 +537,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
   ready: {
     offset: "number",
@@ -500,7 +545,9 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "prefixXxh128?": "string",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
+  summary: { chunking: "string", chunks: "number" },
   data: {
     offset: "number",
     size: "size",
@@ -508,8 +555,14 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "mode?": "mode",
     "restarted?": "boolean",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
-  done: { bytes: "number", "sha256?": "string", "xxh128?": "string" },
+  done: {
+    bytes: "number",
+    "sha256?": "string",
+    "xxh128?": "string",
+    "reused?": "number",
+  },
   get: {
     path: "string",
     offset: "number",
@@ -519,6 +572,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "delta?": "boolean",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },

@@ -23,6 +23,7 @@ import {
   type Ready,
   type RmRequest,
   type StatRequest,
+  type Trailer,
 } from "../../protocol/mod.ts";
 import { fileChunks } from "../../transfer/file_chunks.ts";
 import {
@@ -46,6 +47,13 @@ import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store, Upload } from "../storage/store.ts";
+import { sendSummary } from "../../transfer/delta/summary_exchange.ts";
+import {
+  type OldFile,
+  openOldVersion,
+  receiveDelta,
+} from "./delta_requests.ts";
+import { recordCommitted } from "./recorded_digests.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -203,8 +211,12 @@ export async function put(
     resume,
   });
   let keep = upload.resumable;
+  let old: OldFile | null = null;
   try {
     const checksum = agreeChecksum(request.checksum);
+    if (request.delta && request.verify && request.size !== null) {
+      old = await openOldVersion(store, path);
+    }
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
       prefix = await stagedHasher(upload, pool, checksum);
@@ -215,14 +227,17 @@ export async function put(
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
+    if (old) ready.delta = true;
     await io.writer.send(ready);
+    if (old) await sendSummary(io.writer, old.summary);
     const data = await io.reader.read();
     if (data === null) {
       throw new ConnectionError("the client left before sending data");
     }
     if (
       data.op !== "data" ||
-      (data.offset !== 0 && data.offset !== ready.offset)
+      (data.offset !== 0 && data.offset !== ready.offset) ||
+      (data.delta && !old)
     ) {
       throw new ProtocolError(`unexpected "${data.op}" during an upload`);
     }
@@ -232,51 +247,33 @@ export async function put(
       : offset > 0 && prefix
       ? prefix
       : startHasher(pool, checksum);
-    let received = 0;
     await upload.truncate(offset);
-    const interval = upload.checkpointInterval;
-    const body = io.reader.body();
-    await body.stream.pipeTo(
-      new WritableStream<Uint8Array>({
-        async write(chunk) {
-          // A store that keeps hash states (S3) gets one at each of its
-          // checkpoints, so a later run can resume from there.
-          let at = 0;
-          while (interval > 0) {
-            const cut = interval - ((offset + received) % interval);
-            if (cut > chunk.byteLength - at) break;
-            const piece = chunk.subarray(at, at + cut);
-            hasher.update(piece);
-            await upload.write(piece, hasher.save() ?? undefined);
-            at += cut;
-            received += cut;
-          }
-          if (at === 0) {
-            await upload.write(chunk);
-            received += chunk.byteLength;
-            hasher.update(chunk);
-            return;
-          }
-          const rest = chunk.subarray(at);
-          if (rest.byteLength > 0) {
-            hasher.update(rest);
-            await upload.write(rest);
-            received += rest.byteLength;
-          }
-          pool.give(chunk);
-        },
-      }),
-    );
-    const trailer = await body.trailer;
-    if (request.size !== null && offset + received !== request.size) {
+    let received: number;
+    let rebuilt: number;
+    let trailer: Trailer;
+    let reused: number | undefined;
+    if (data.delta && old) {
+      const delta = await receiveDelta(io, path, upload, old, hasher);
+      ({ trailer } = delta);
+      received = delta.stats.literal + delta.stats.overhead;
+      rebuilt = delta.stats.literal + delta.stats.reused;
+      reused = delta.stats.reused;
+    } else {
+      ({ received, trailer } = await receivePlain(io, upload, hasher, offset));
+      rebuilt = received;
+    }
+    if (request.size !== null && offset + rebuilt !== request.size) {
       keep = false;
       throw new IntegrityError(
-        `received ${offset + received} bytes but the file has ${request.size}`,
+        `received ${offset + rebuilt} bytes but the file has ${request.size}`,
       );
     }
     const digest = hasher.hex();
     if (request.verify && digestIn(trailer, checksum) !== digest) {
       keep = false;
+      // A delta rebuilt from a damaged old version (or a false chunk
+      // match): forget its summary, so the next run reads it afresh.
+      if (old) await store.records?.drop(old.identity);
       throw new IntegrityError(
         `the data was damaged in transit (${
           checksumLabel(checksum)
@@ -288,9 +285,18 @@ export async function put(
       mtime: request.mtime,
       noClobber: request.noClobber,
     });
+    if (request.verify) {
+      await recordCommitted(
+        store,
+        path,
+        request,
+        digestFields(checksum, digest),
+      );
+    }
     await io.writer.send({
       op: "done",
       bytes: received,
+      reused,
       ...(request.verify ? digestFields(checksum, digest) : {}),
     });
     return {
@@ -301,7 +307,57 @@ export async function put(
   } catch (error) {
     await upload.abort(keep);
     throw error;
+  } finally {
+    old?.handle.close();
   }
+}
+
+/**
+ * Receives a plain upload body after the `offset` bytes already staged,
+ * writing and hashing each chunk; returns the bytes received and the trailer.
+ */
+async function receivePlain(
+  io: RequestIo,
+  upload: Upload,
+  hasher: Hasher,
+  offset: number,
+): Promise<{ received: number; trailer: Trailer }> {
+  const { pool } = io.ctx;
+  let received = 0;
+  const interval = upload.checkpointInterval;
+  const body = io.reader.body();
+  await body.stream.pipeTo(
+    new WritableStream<Uint8Array>({
+      async write(chunk) {
+        // A store that keeps hash states (S3) gets one at each of its
+        // checkpoints, so a later run can resume from there.
+        let at = 0;
+        while (interval > 0) {
+          const cut = interval - ((offset + received) % interval);
+          if (cut > chunk.byteLength - at) break;
+          const piece = chunk.subarray(at, at + cut);
+          hasher.update(piece);
+          await upload.write(piece, hasher.save() ?? undefined);
+          at += cut;
+          received += cut;
+        }
+        if (at === 0) {
+          await upload.write(chunk);
+          received += chunk.byteLength;
+          hasher.update(chunk);
+          return;
+        }
+        const rest = chunk.subarray(at);
+        if (rest.byteLength > 0) {
+          hasher.update(rest);
+          await upload.write(rest);
+          received += rest.byteLength;
+        }
+        pool.give(chunk);
+      },
+    }),
+  );
+  return { received, trailer: await body.trailer };
 }
 
 /**

@@ -5,17 +5,17 @@
  * the boundaries next to it, so unchanged content keeps its chunks wherever
  * it moved to.
  *
- * Chunks are 4 KiB to 64 KiB, about 12.5 KiB on average: small enough that a
- * 4 KiB edit costs about 20 KiB of new bytes, large enough that the list of
- * chunk hashes for 256 MiB stays near 120 KB (docs/delta.md has the sums).
+ * Chunks are 2 KiB to 64 KiB, about 11 KiB on average: small enough that a
+ * 4 KiB edit costs about 21 KiB of new bytes, large enough that the list of
+ * chunk hashes for 256 MiB stays near 150 KB (docs/delta.md has the sums).
  *
  * @module
  */
 
 /** No boundary before this many bytes into a chunk. */
-export const MIN_CHUNK = 4 * 1024;
+export const MIN_CHUNK = 2 * 1024;
 /** Where the stricter mask gives way to the looser one. */
-export const NORMAL_CHUNK = 12 * 1024;
+export const NORMAL_CHUNK = 10 * 1024;
 /** A chunk ends here at the latest. */
 export const MAX_CHUNK = 64 * 1024;
 
@@ -23,7 +23,7 @@ export const MAX_CHUNK = 64 * 1024;
  * Names the boundary rule (table, masks, sizes). Both ends must use the
  * same one; a peer announcing another gets whole files.
  */
-export const CHUNKING = "gear32-4k-12k-64k";
+export const CHUNKING = "gear32-2k-10k-64k";
 
 // Before the normal size a cut needs 15 zero bits (1 in 32768 bytes), after
 // it 11 (1 in 2048): chunk sizes bunch around the normal size. The top bits

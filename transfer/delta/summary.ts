@@ -25,8 +25,14 @@ export interface ChunkSummary {
   readonly lengths: Uint32Array;
 }
 
-/** Computes the summary of `source` from its current position to its end. */
-export async function summarize(source: ChunkSource): Promise<ChunkSummary> {
+/**
+ * Computes the summary of `source` from its current position to its end;
+ * `onBytes` sees every byte in order (a whole-file digest on the way).
+ */
+export async function summarize(
+  source: ChunkSource,
+  onBytes?: (bytes: Uint8Array) => void,
+): Promise<ChunkSummary> {
   let hashes = new Float64Array(1024);
   let lengths = new Uint32Array(1024);
   let count = 0;
@@ -35,6 +41,7 @@ export async function summarize(source: ChunkSource): Promise<ChunkSummary> {
       hashes = grow(hashes, new Float64Array(count * 2));
       lengths = grow(lengths, new Uint32Array(count * 2));
     }
+    onBytes?.(chunk.bytes);
     hashes[count] = chunkHash(chunk.bytes);
     lengths[count] = chunk.bytes.byteLength;
     count++;

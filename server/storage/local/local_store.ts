@@ -31,6 +31,8 @@ import type {
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
+import { LocalFileRecords } from "./file_records.ts";
+import { identityOf } from "../file_record.ts";
 import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
@@ -55,12 +57,15 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Digests and chunk summaries, in `.fts/records`. */
+  readonly records: LocalFileRecords;
   #reader = new SmallFileReader();
   #turn: Promise<void> = Promise.resolve();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.records = new LocalFileRecords(root);
   }
 
   /** Opens (creating it if missing) the folder at host path `dir`. */
@@ -706,6 +711,8 @@ function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
   return {
     entry,
     read: (buffer) => file.read(buffer),
+    seek: (offset, whence) => file.seek(offset, whence),
+    identity: () => identityOf(file),
     close: () => {
       try {
         file.close();

@@ -1,0 +1,159 @@
+/**
+ * The server's side of delta transfers (docs/delta.md): the summary of the
+ * version it holds for a `put`, the new version rebuilt from it and the
+ * client's delta, and a `get` answered with a delta against the client's
+ * summary.
+ *
+ * The old version is read through an open handle whose identity is checked
+ * before and after: a file changed by anyone else while a delta runs is
+ * refused as changed and nothing is stored.
+ *
+ * @module
+ */
+
+import {
+  type Digests,
+  IoError,
+  type Message,
+  type Trailer,
+} from "../../protocol/mod.ts";
+import { digestFields } from "../../transfer/hash/checksum.ts";
+import { startHash } from "../../transfer/hash/checksum.ts";
+import type { Hasher } from "../../transfer/hash/hasher.ts";
+import {
+  applyDelta,
+  type OldVersion,
+} from "../../transfer/delta/delta_apply.ts";
+import { type DeltaStats, emptyStats } from "../../transfer/delta/delta_ops.ts";
+import { CHUNKING } from "../../transfer/delta/gear.ts";
+import {
+  chunkOffsets,
+  type ChunkSummary,
+  summarize,
+} from "../../transfer/delta/summary.ts";
+import {
+  type FileIdentity,
+  type FileRecords,
+  sameIdentity,
+} from "../storage/file_record.ts";
+import type { ReadHandle, Store, Upload } from "../storage/store.ts";
+import type { RequestIo } from "./request_io.ts";
+
+/** A stored file's current version, open for a delta against it. */
+export interface OldFile {
+  handle: ReadHandle & OldVersion & { identity(): Promise<FileIdentity> };
+  identity: FileIdentity;
+  summary: ChunkSummary;
+}
+
+/**
+ * Opens the version of `path` the store holds, with its chunk summary (from
+ * its record, or computed and recorded now); null when there is none or
+ * the store cannot read out of order (S3: whole files there).
+ */
+export async function openOldVersion(
+  store: Store,
+  path: string,
+): Promise<OldFile | null> {
+  const records = store.records;
+  if (!records) return null;
+  const handle = await store.open(path).catch(() => null);
+  if (!handle) return null;
+  if (!handle.seek || !handle.identity) {
+    handle.close();
+    return null;
+  }
+  try {
+    const identity = await handle.identity();
+    const summary = await summaryOf(records, handle, identity);
+    return { handle: handle as OldFile["handle"], identity, summary };
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/**
+ * The summary of the open file, from its record when it matches; otherwise
+ * computed (with its XXH3-128 on the way) and recorded, unless the file
+ * changed while it was read.
+ */
+async function summaryOf(
+  records: FileRecords,
+  handle: ReadHandle,
+  identity: FileIdentity,
+): Promise<ChunkSummary> {
+  const record = await records.load(identity);
+  if (record?.summary?.chunking === CHUNKING) return record.summary.chunks;
+  const hash = startHash("xxh128");
+  const chunks = await summarize(handle, (bytes) => hash.update(bytes));
+  if (sameIdentity(identity, await handle.identity!())) {
+    await records.save({
+      identity,
+      digests: digestFields("xxh128", hash.hex()),
+      summary: { chunking: CHUNKING, chunks },
+    }).catch(() => {});
+  }
+  return chunks;
+}
+
+/** The error for an old version that changed while the delta ran. */
+export function changedError(path: string): IoError {
+  return new IoError(
+    `"${path}" changed on the server while the delta ran; nothing was stored (run the command again)`,
+  );
+}
+
+/**
+ * Receives a delta body and writes the new version it describes to
+ * `upload` (after the bytes already staged), hashing it with `hasher`.
+ *
+ * @throws {IoError} when the old version changed meanwhile; the body is
+ * still read to its end, so the session stays in step.
+ */
+export async function receiveDelta(
+  io: RequestIo,
+  path: string,
+  upload: Upload,
+  old: OldFile,
+  hasher: Hasher,
+): Promise<{ stats: DeltaStats; trailer: Trailer }> {
+  const { pool } = io.ctx;
+  const body = io.reader.body();
+  const stats = emptyStats();
+  try {
+    await applyDelta(
+      body.stream.values({ preventCancel: true }),
+      old.handle,
+      chunkOffsets(old.summary),
+      async (bytes) => {
+        await upload.write(bytes);
+        hasher.update(bytes);
+      },
+      stats,
+      (chunk) => pool.give(chunk),
+    );
+  } catch (error) {
+    if (!(error instanceof IoError)) throw error;
+    for await (const chunk of body.stream) pool.give(chunk);
+    await body.trailer.catch(() => {});
+    throw changedError(path);
+  }
+  const trailer = await body.trailer;
+  if (!sameIdentity(await old.handle.identity(), old.identity)) {
+    throw changedError(path);
+  }
+  return { stats, trailer };
+}
+
+/** Reads the client's summary that follows a `get` with `delta`. */
+export async function readClientSummary(
+  io: RequestIo,
+): Promise<Message | null> {
+  return await io.reader.read();
+}
+
+/** Digest fields of a whole-file hash, for a trailer. */
+export function trailerOf(hasher: Hasher): Digests {
+  return hasher.digests();
+}
