@@ -12,11 +12,11 @@
  */
 
 import {
-  type Digests,
   IoError,
-  type Message,
+  type SendBodyOptions,
   type Trailer,
 } from "../../protocol/mod.ts";
+import { encodeDelta } from "../../transfer/delta/delta_encoder.ts";
 import { digestFields } from "../../transfer/hash/checksum.ts";
 import { startHash } from "../../transfer/hash/checksum.ts";
 import type { Hasher } from "../../transfer/hash/hasher.ts";
@@ -24,9 +24,14 @@ import {
   applyDelta,
   type OldVersion,
 } from "../../transfer/delta/delta_apply.ts";
-import { type DeltaStats, emptyStats } from "../../transfer/delta/delta_ops.ts";
+import {
+  DELTA_MIN_SIZE,
+  type DeltaStats,
+  emptyStats,
+} from "../../transfer/delta/delta_ops.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import {
+  type ChunkIndex,
   chunkOffsets,
   type ChunkSummary,
   summarize,
@@ -59,7 +64,7 @@ export async function openOldVersion(
   if (!records) return null;
   const handle = await store.open(path).catch(() => null);
   if (!handle) return null;
-  if (!handle.seek || !handle.identity) {
+  if (!handle.seek || !handle.identity || handle.entry.size < DELTA_MIN_SIZE) {
     handle.close();
     return null;
   }
@@ -146,14 +151,32 @@ export async function receiveDelta(
   return { stats, trailer };
 }
 
-/** Reads the client's summary that follows a `get` with `delta`. */
-export async function readClientSummary(
+/**
+ * Sends `handle`'s file as a delta body against the client's `index`, from
+ * `offset` on (the client holds the bytes before it), hashing every byte
+ * from there with `hasher` for the trailer.
+ */
+export async function sendDeltaBody(
   io: RequestIo,
-): Promise<Message | null> {
-  return await io.reader.read();
-}
-
-/** Digest fields of a whole-file hash, for a trailer. */
-export function trailerOf(hasher: Hasher): Digests {
-  return hasher.digests();
+  handle: ReadHandle & {
+    seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  },
+  index: ChunkIndex,
+  offset: number,
+  hasher: Hasher,
+  compression?: SendBodyOptions,
+): Promise<DeltaStats> {
+  const stats = emptyStats();
+  await handle.seek(0, Deno.SeekMode.Start);
+  await io.writer.sendBody(
+    encodeDelta(handle, index, {
+      from: offset,
+      stats,
+      onBytes: (bytes) => hasher.update(bytes),
+    }),
+    () => hasher.digests(),
+    undefined,
+    compression,
+  );
+  return stats;
 }

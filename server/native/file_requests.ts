@@ -47,13 +47,17 @@ import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store, Upload } from "../storage/store.ts";
-import { sendSummary } from "../../transfer/delta/summary_exchange.ts";
+import {
+  readSummary,
+  sendSummary,
+} from "../../transfer/delta/summary_exchange.ts";
 import {
   type OldFile,
   openOldVersion,
   receiveDelta,
+  sendDeltaBody,
 } from "./delta_requests.ts";
-import { recordCommitted } from "./recorded_digests.ts";
+import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -102,6 +106,8 @@ async function hashFile(
   const agreed = agreeChecksum(checksum);
   const handle = await store.open(path);
   try {
+    const recorded = await recordedDigest(store, handle, agreed);
+    if (recorded) return digestFields(agreed, recorded);
     const hasher = await createHasher(pool, agreed, handle, handle.entry.size);
     return digestFields(agreed, hasher.hex());
   } finally {
@@ -135,6 +141,11 @@ export async function get(
   request: GetRequest,
 ): Promise<Outcome> {
   const { pool, store } = io.ctx;
+  // The client's summary comes first, whatever happens next: read it now
+  // so the session stays in step even when the file cannot be sent.
+  const index = request.delta
+    ? await readSummary(await io.reader.read(), () => io.reader.body())
+    : null;
   let handle = await store.open(request.path);
   try {
     let offset = 0;
@@ -142,6 +153,12 @@ export async function get(
     let hasher = request.verify
       ? startHasher(pool, checksum)
       : skipHashing(pool);
+    // A recorded digest spares the server reading the file twice; the
+    // client still hashes what it receives and compares.
+    const recorded = request.verify && request.offset === 0 && !index
+      ? await recordedDigest(store, handle, checksum)
+      : undefined;
+    if (recorded) hasher = skipHashing(pool);
     const first = handle.entry;
     const unchanged = request.expect === undefined ||
       (request.expect.size === first.size &&
@@ -161,6 +178,7 @@ export async function get(
       }
     }
     const info = handle.entry;
+    const delta = index && request.verify && handle.seek ? index : null;
     await io.writer.send({
       op: "data",
       offset,
@@ -170,10 +188,25 @@ export async function get(
       restarted: request.offset > 0 && offset === 0,
       // Only a client that asked gets the new field: older ones never did.
       checksum: request.checksum === undefined ? undefined : checksum,
+      delta: delta ? true : undefined,
     });
+    if (delta) {
+      const stats = await sendDeltaBody(
+        io,
+        handle as Parameters<typeof sendDeltaBody>[1],
+        delta,
+        offset,
+        hasher,
+        compression(requestedMode(request.compress)),
+      );
+      return {
+        bytes: stats.literal + stats.overhead,
+        result: `ok, delta reused ${stats.reused}`,
+      };
+    }
     await io.writer.sendBody(
       fileChunks(handle, pool),
-      () => hasher.digests(),
+      () => recorded ? digestFields(checksum, recorded) : hasher.digests(),
       (chunk) => hasher.update(chunk),
       compression(requestedMode(request.compress)),
     );

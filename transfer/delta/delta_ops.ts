@@ -12,6 +12,12 @@
  * @module
  */
 
+/**
+ * Files smaller than this go whole: a delta could save at most a few
+ * kilobytes and costs a round of summaries.
+ */
+export const DELTA_MIN_SIZE = 64 * 1024;
+
 /** Tag of a copy of old chunks. */
 export const COPY = 1;
 /** Tag of new bytes. */
