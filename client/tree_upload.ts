@@ -37,14 +37,13 @@ import {
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {
-  localReason,
   type OpenConnection,
   type TreeOptions,
   type TreeResult,
   TreeTally,
 } from "./tree_progress.ts";
 import { treeItem, walkLocalTree } from "./tree_walk.ts";
-import { localError } from "./upload.ts";
+import { localError, localReason } from "./local_errors.ts";
 
 /** Encoded frames leave once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;

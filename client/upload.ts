@@ -6,11 +6,9 @@
  */
 
 import {
-  AlreadyExistsError,
   FtsError,
   IntegrityError,
   IoError,
-  NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
 import type { Checksum } from "../protocol/messages.ts";
@@ -30,6 +28,7 @@ import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
 import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { localError } from "./local_errors.ts";
 
 /** How to upload. */
 export interface TransferOptions {
@@ -295,33 +294,4 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
-}
-
-/** Maps a local file-system error to a one-line typed error. */
-export function localError(error: unknown, action: string): Error {
-  if (error instanceof FtsError) return error.withAction(action);
-  if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError(`no such local file`, { action: action });
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return new IoError(`permission denied`, { action: action });
-  }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`it is a folder`, { action: action });
-  }
-  if (error instanceof Deno.errors.AlreadyExists) {
-    return new AlreadyExistsError(`it already exists`, { action: action });
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new WrongTypeError(`a parent is not a folder`, { action: action });
-  }
-  const code = (error as { code?: string } | null)?.code;
-  if (code === "ENOSPC") {
-    return new IoError(`the local disk is full`, { action: action });
-  }
-  // The OS message names host paths; the code alone says what happened.
-  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
-    action: action,
-    cause: error,
-  });
 }

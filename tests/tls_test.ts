@@ -30,7 +30,7 @@ import {
 } from "../client/tls_connect.ts";
 import { parseTarget } from "../client/target.ts";
 import { upload } from "../client/upload.ts";
-import { UsageError } from "../client/usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 import {
   type CertificateKeyPair,
   createSelfSignedCertificate,

@@ -1,5 +1,5 @@
 /**
- * Copies a request body into a staged {@linkcode Upload}: socket reads are
+ * Copies a request body into a staged upload (`UploadLifecycle`): socket reads are
  * gathered into 1 MiB writes (small writes are what makes Deno slow), each
  * write awaited before the next read (a slow disk slows the upload), and the
  * byte count checked against `Content-Length`. The caller commits or aborts.
@@ -9,7 +9,6 @@
 
 import { createHash } from "node:crypto";
 import { IntegrityError } from "../../protocol/errors.ts";
-import type { Upload } from "../storage/store.ts";
 import { BODY_CHUNK } from "./read_stream.ts";
 import { HttpError } from "./http_errors.ts";
 
@@ -27,7 +26,7 @@ export interface BodyResult {
  */
 export async function copyBody(
   body: ReadableStream<Uint8Array> | null,
-  upload: Upload,
+  upload: { write(chunk: Uint8Array): Promise<void> },
   expected: number | null,
   hash: boolean,
   idleMs: number,

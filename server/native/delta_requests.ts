@@ -41,7 +41,8 @@ import {
   type FileRecords,
   sameIdentity,
 } from "../storage/file_record.ts";
-import type { ReadHandle, Store, Upload } from "../storage/store.ts";
+import type { ReadHandle, Store } from "../storage/store.ts";
+import type { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 import type { RequestIo } from "./request_io.ts";
 
 /** A stored file's current version, open for a delta against it. */
@@ -119,7 +120,7 @@ export function changedError(path: string): IoError {
 export async function receiveDelta(
   io: RequestIo,
   path: string,
-  upload: Upload,
+  upload: UploadLifecycle,
   old: OldFile,
   hasher: Hasher,
 ): Promise<{ stats: DeltaStats; trailer: Trailer }> {
@@ -131,10 +132,7 @@ export async function receiveDelta(
       body.stream.values({ preventCancel: true }),
       old.handle,
       chunkOffsets(old.summary),
-      async (bytes) => {
-        await upload.write(bytes);
-        hasher.update(bytes);
-      },
+      (bytes) => upload.write(bytes, hasher),
       stats,
       (chunk) => pool.give(chunk),
     );

@@ -9,7 +9,6 @@
 
 import {
   AlreadyExistsError,
-  type Checksum,
   ConnectionError,
   type Digests,
   type Entry,
@@ -29,7 +28,6 @@ import { fileChunks } from "../../transfer/file_chunks.ts";
 import {
   createHasher,
   type Hasher,
-  resumeHasher,
   skipHashing,
   startHasher,
 } from "../../transfer/hash/hasher.ts";
@@ -46,7 +44,8 @@ import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
-import type { Store, Upload } from "../storage/store.ts";
+import type { Store } from "../storage/store.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 import {
   readSummary,
   sendSummary,
@@ -237,22 +236,21 @@ export async function put(
     }
   }
   const resume = request.resume && request.verify && request.size !== null;
-  const upload = await store.beginUpload(path, {
+  const upload = await UploadLifecycle.begin(store, path, {
     size: request.size,
     mtime: request.mtime,
     mode: request.mode,
     resume,
   });
-  let keep = upload.resumable;
   let old: OldFile | null = null;
-  try {
+  return await upload.run(async () => {
     const checksum = agreeChecksum(request.checksum);
     if (request.delta && request.verify && request.size !== null) {
       old = await openOldVersion(store, path);
     }
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
-      prefix = await stagedHasher(upload, pool, checksum);
+      prefix = await upload.stagedHasher(pool, checksum);
     }
     // Staged bytes whose hash cannot be continued are sent again.
     const ready: Ready = { op: "ready", offset: prefix ? upload.offset : 0 };
@@ -280,7 +278,7 @@ export async function put(
       : offset > 0 && prefix
       ? prefix
       : startHasher(pool, checksum);
-    await upload.truncate(offset);
+    await upload.restartAt(offset);
     let received: number;
     let rebuilt: number;
     let trailer: Trailer;
@@ -292,18 +290,18 @@ export async function put(
       rebuilt = delta.stats.literal + delta.stats.reused;
       reused = delta.stats.reused;
     } else {
-      ({ received, trailer } = await receivePlain(io, upload, hasher, offset));
+      ({ received, trailer } = await receivePlain(io, upload, hasher));
       rebuilt = received;
     }
     if (request.size !== null && offset + rebuilt !== request.size) {
-      keep = false;
+      upload.keep = false;
       throw new IntegrityError(
         `received ${offset + rebuilt} bytes but the file has ${request.size}`,
       );
     }
     const digest = hasher.hex();
     if (request.verify && digestIn(trailer, checksum) !== digest) {
-      keep = false;
+      upload.keep = false;
       // A delta rebuilt from a damaged old version (or a false chunk
       // match): forget its summary, so the next run reads it afresh.
       if (old) await store.records?.drop(old.identity);
@@ -337,81 +335,27 @@ export async function put(
       bytes: received,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
-  } catch (error) {
-    await upload.abort(keep);
-    throw error;
-  } finally {
-    old?.handle.close();
-  }
+  }).finally(() => (old as OldFile | null)?.handle.close());
 }
 
-/**
- * Receives a plain upload body after the `offset` bytes already staged,
- * writing and hashing each chunk; returns the bytes received and the trailer.
- */
+/** Receives a plain upload body; returns the bytes received and the trailer. */
 async function receivePlain(
   io: RequestIo,
-  upload: Upload,
+  upload: UploadLifecycle,
   hasher: Hasher,
-  offset: number,
 ): Promise<{ received: number; trailer: Trailer }> {
   const { pool } = io.ctx;
   let received = 0;
-  const interval = upload.checkpointInterval;
   const body = io.reader.body();
   await body.stream.pipeTo(
     new WritableStream<Uint8Array>({
       async write(chunk) {
-        // A store that keeps hash states (S3) gets one at each of its
-        // checkpoints, so a later run can resume from there.
-        let at = 0;
-        while (interval > 0) {
-          const cut = interval - ((offset + received) % interval);
-          if (cut > chunk.byteLength - at) break;
-          const piece = chunk.subarray(at, at + cut);
-          hasher.update(piece);
-          await upload.write(piece, hasher.save() ?? undefined);
-          at += cut;
-          received += cut;
-        }
-        if (at === 0) {
-          await upload.write(chunk);
-          received += chunk.byteLength;
-          hasher.update(chunk);
-          return;
-        }
-        const rest = chunk.subarray(at);
-        if (rest.byteLength > 0) {
-          hasher.update(rest);
-          await upload.write(rest);
-          received += rest.byteLength;
-        }
-        pool.give(chunk);
+        received += chunk.byteLength;
+        await upload.write(chunk, hasher, pool);
       },
     }),
   );
   return { received, trailer: await body.trailer };
-}
-
-/**
- * A hasher holding the first `upload.offset` bytes an earlier run staged:
- * from the hash state the store kept, or by reading them back. Null when
- * neither works (a state of another checksum), so the upload starts afresh.
- */
-async function stagedHasher(
-  upload: Upload,
-  pool: BufferPool,
-  checksum: Checksum,
-): Promise<Hasher | null> {
-  if (upload.hashState) {
-    return resumeHasher(pool, checksum, upload.hashState);
-  }
-  const staged = await upload.openStaged();
-  try {
-    return await createHasher(pool, checksum, staged, upload.offset);
-  } finally {
-    staged.close();
-  }
 }
 
 /** `rm`: a file, or a folder (with `recursive`). */

@@ -22,6 +22,7 @@ import { etagOf } from "../file_get.ts";
 import { statOrNull } from "../file_handlers.ts";
 import { remotePathOf, urlPathOf } from "../request_path.ts";
 import { parentOf } from "../paths.ts";
+import { UploadLifecycle } from "../../storage/upload_lifecycle.ts";
 
 /** The parsed `If:` header of a request (null when absent). */
 function ifLists(req: HttpRequest): IfList[] | null {
@@ -208,12 +209,14 @@ export async function handleLock(req: HttpRequest): Promise<Response> {
   if (!existing) {
     // Locking an unmapped URL makes an empty file (RFC 4918 §7.3).
     try {
-      const upload = await store.beginUpload(req.path, {
+      const upload = await UploadLifecycle.begin(store, req.path, {
         size: 0,
         mtime: Date.now(),
         resume: false,
-      });
-      await upload.commit({ mode: null, mtime: Date.now(), noClobber: true });
+      }, false);
+      await upload.run(() =>
+        upload.commit({ mode: null, mtime: Date.now(), noClobber: true })
+      );
     } catch (error) {
       locks.release(lock.token);
       throw error;

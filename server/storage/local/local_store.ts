@@ -24,8 +24,11 @@ import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
 import type {
   CommitOptions,
   ReadHandle,
+  SmallFile,
+  SmallFileReads,
   Store,
   StoreCapabilities,
+  TreeStaging,
   Upload,
   UploadOptions,
   WalkItem,
@@ -33,7 +36,8 @@ import type {
 import { UploadStaging } from "./upload_staging.ts";
 import { LocalFileRecords } from "./file_records.ts";
 import { identityOf } from "../file_record.ts";
-import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
+import { SmallFileReader } from "./small_file_reader.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
 /** Options of {@linkcode LocalStore.open}. */
@@ -59,6 +63,15 @@ export class LocalStore implements Store {
   readonly staging: UploadStaging;
   /** Digests and chunk summaries, in `.fts/records`. */
   readonly records: LocalFileRecords;
+  /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
+  readonly smallFileReads: SmallFileReads = this;
+  /**
+   * Tree uploads are staged in folders of their own and made durable in
+   * batches (`tree_staging_sink.ts`).
+   */
+  readonly treeStaging: TreeStaging = {
+    openTreeSink: (pool, options) => openStagingSink(this, pool, options),
+  };
   #reader = new SmallFileReader();
   #turn: Promise<void> = Promise.resolve();
 
