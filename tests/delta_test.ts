@@ -7,11 +7,19 @@
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import { download } from "../client/download.ts";
 import type { Reporter } from "../client/reporter.ts";
+import type { ProgressBar } from "../client/progress.ts";
+import { IoError } from "../protocol/errors.ts";
+import type { FtsServer } from "../server/server.ts";
 import { type TransferOptions, upload } from "../client/upload.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
@@ -30,16 +38,27 @@ function recorder(): Reporter & { lines: string[] } {
   return { lines, info: (text) => void lines.push(text), progress: () => null };
 }
 
-async function withSetup(
-  fn: (ctx: { root: string; work: string; c: Connection }) => Promise<void>,
-): Promise<void> {
-  const { root, port, cleanup } = await startServer();
+interface Setup {
+  root: string;
+  work: string;
+  c: Connection;
+  server: FtsServer;
+  open: () => Promise<Connection>;
+}
+
+async function withSetup(fn: (ctx: Setup) => Promise<void>): Promise<void> {
+  const { root, port, server, cleanup } = await startServer();
   const work = await Deno.makeTempDir({ prefix: "fts-delta-" });
-  const c = await Connection.open({ hostname: "127.0.0.1", port });
+  const opened: Connection[] = [];
+  const open = async () => {
+    const c = await Connection.open({ hostname: "127.0.0.1", port });
+    opened.push(c);
+    return c;
+  };
   try {
-    await fn({ root, work, c });
+    await fn({ root, work, c: await open(), server, open });
   } finally {
-    c.abort();
+    for (const c of opened) c.abort();
     await cleanup();
     await Deno.remove(work, { recursive: true });
   }
@@ -197,5 +216,134 @@ Deno.test("a damaged old version on the server is caught by the whole-file check
     );
     assertEquals(result.reused, undefined);
     assertEquals(await Deno.readFile(stored), final);
+  });
+});
+
+/** A reporter whose progress calls `onBytes` with the bytes done so far. */
+function watching(onBytes: (done: number) => void): Reporter {
+  return {
+    info: () => {},
+    progress: () => {
+      let done = 0;
+      return {
+        advance: (bytes: number) => onBytes(done += bytes),
+        advanceFiles: () => {},
+        finish: () => {},
+        clear: () => {},
+      } as unknown as ProgressBar;
+    },
+  };
+}
+
+Deno.test("a source changed while its delta is sent is refused and never stored", async () => {
+  await withSetup(async ({ root, work, c }) => {
+    const local = join(work, "f");
+    const old = randomBytes(8 * MiB);
+    await Deno.writeFile(local, old);
+    await upload(c, local, "f", OPTIONS, recorder());
+    await Deno.writeFile(local, edited(old));
+    let changed = false;
+    const reporter = watching((done) => {
+      if (done > MiB && !changed) {
+        changed = true;
+        Deno.writeFileSync(local, randomBytes(4096), { append: true });
+      }
+    });
+    const options = { ...OPTIONS, limitRate: 16 * MiB };
+    const error = await assertRejects(
+      () => upload(c, local, "f", options, reporter),
+      IoError,
+    );
+    assertStringIncludes(error.message, "changed");
+    assertEquals(await Deno.readFile(join(root, "f")), old);
+    // The session is still in step.
+    assertEquals((await c.stat("f", false, "stat")).size, old.byteLength);
+  });
+});
+
+Deno.test("a server file changed while a delta is applied to it is refused and never stored", async () => {
+  await withSetup(async ({ root, work, c }) => {
+    const local = join(work, "f");
+    const old = randomBytes(8 * MiB);
+    await Deno.writeFile(local, old);
+    await upload(c, local, "f", OPTIONS, recorder());
+    await Deno.writeFile(local, edited(old));
+    const intruder = randomBytes(4096);
+    let changed = false;
+    const reporter = watching((done) => {
+      if (done > MiB && !changed) {
+        changed = true;
+        using file = Deno.openSync(join(root, "f"), { write: true });
+        file.writeSync(intruder);
+      }
+    });
+    const options = { ...OPTIONS, limitRate: 16 * MiB };
+    const error = await assertRejects(
+      () => upload(c, local, "f", options, reporter),
+      IoError,
+    );
+    assertStringIncludes(error.message, "changed on the server");
+    const stored = await Deno.readFile(join(root, "f"));
+    assertEquals(stored.subarray(0, 4096), intruder);
+    assertEquals(stored.subarray(4096), old.subarray(4096));
+  });
+});
+
+Deno.test("a local file changed while a delta download is applied to it is not replaced", async () => {
+  await withSetup(async ({ root, work, c }) => {
+    const old = randomBytes(8 * MiB);
+    const local = join(work, "f");
+    await Deno.writeFile(local, old);
+    await Deno.writeFile(join(root, "f"), edited(old));
+    let changed = false;
+    const reporter = watching((done) => {
+      if (done > MiB && !changed) {
+        changed = true;
+        Deno.writeFileSync(local, randomBytes(4096), { append: true });
+      }
+    });
+    const options = { ...OPTIONS, limitRate: 16 * MiB };
+    await assertRejects(
+      () => download(c, "f", local, options, reporter),
+      IoError,
+      "changed",
+    );
+    const now = await Deno.readFile(local);
+    assertEquals(now.subarray(0, old.byteLength), old);
+    assertEquals(now.byteLength, old.byteLength + 4096);
+  });
+});
+
+Deno.test("an interrupted delta upload resumes where it stopped, still as a delta", async () => {
+  await withSetup(async ({ root, work, c, server, open }) => {
+    const local = join(work, "f");
+    const old = randomBytes(16 * MiB);
+    await Deno.writeFile(local, old);
+    await upload(c, local, "f", OPTIONS, recorder());
+    const next = edited(old);
+    await Deno.writeFile(local, next);
+    let cut = false;
+    const reporter = watching((done) => {
+      if (done > 6 * MiB && !cut) {
+        cut = true;
+        c.abort();
+      }
+    });
+    const options = { ...OPTIONS, limitRate: 8 * MiB };
+    await assertRejects(() => upload(c, local, "f", options, reporter));
+    assertEquals(await Deno.readFile(join(root, "f")), old);
+    // The server has put the staged prefix aside once the session is gone.
+    for (let i = 0; i < 200 && server.connections > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assertEquals(server.connections, 0);
+    const result = await upload(await open(), local, "f", OPTIONS, recorder());
+    assert(result.resumedAt > 0, "not resumed");
+    assert(result.reused !== undefined, "not a delta");
+    assertEquals(
+      result.resumedAt + result.reused! + result.bytes > next.byteLength,
+      true,
+    );
+    assertEquals(await Deno.readFile(join(root, "f")), next);
   });
 });

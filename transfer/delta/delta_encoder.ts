@@ -24,6 +24,8 @@ import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
 
 /** Bytes per output piece (one DATA frame's worth). */
 const PIECE = 1024 * 1024;
+/** Send what was described at least this often (bytes of the file). */
+const FLUSH_EVERY = 4 * 1024 * 1024;
 /** Chunk this much before judging whether the match is hopeless. */
 export const GIVE_UP_AFTER = 16 * 1024 * 1024;
 /** Below one reused byte in this many, the match is hopeless. */
@@ -55,6 +57,7 @@ export async function* encodeDelta(
   const { stats } = options;
   const out = new Output();
   const reader = new ChunkReader(source);
+  let flushedAt = from;
   let runStart = -1;
   let runCount = 0;
   // Nothing to match against: no chunking at all.
@@ -92,7 +95,13 @@ export async function* encodeDelta(
       stats.overhead += out.literal(bytes);
       stats.literal += bytes.byteLength;
     }
-    if (out.full) yield out.take();
+    if (out.full || end - flushedAt >= FLUSH_EVERY) {
+      // Also after a stretch of copies: the receiver rebuilds while this
+      // side reads on, and progress moves.
+      flushRun();
+      yield out.take();
+      flushedAt = end;
+    }
     if (judging && end - from >= GIVE_UP_AFTER) {
       judging = false;
       hopeless = stats.reused * HOPELESS < end - from;
