@@ -48,83 +48,93 @@ async function withDirs(
   }
 }
 
-Deno.test("a server without delta gets and sends whole files to this client", async () => {
+/**
+ * Runs `fn` with the sources of the build before delta and a served root
+ * holding `f`, an old version of 4 MiB.
+ */
+async function withOldBuild(
+  fn: (ctx: {
+    sources: string;
+    root: string;
+    work: string;
+    old: Uint8Array;
+  }) => Promise<void>,
+): Promise<void> {
   const sources = await sourcesOf(BEFORE_DELTA);
   try {
     await withDirs(async (root, work) => {
       const old = randomBytes(4 * MiB);
       await Deno.writeFile(join(root, "f"), old);
-      const serve = await startServe(root, [], {
-        main: join(sources, "main.ts"),
-      });
-      const c = await Connection.open({
-        hostname: "127.0.0.1",
-        port: serve.port,
-      });
-      try {
-        const local = join(work, "f");
-        const next = edited(old);
-        await Deno.writeFile(local, next);
-        const sent = await upload(c, local, "f", OPTIONS, quiet);
-        assertEquals(sent.reused, undefined);
-        assertEquals(sent.bytes, next.byteLength);
-        assertEquals(await Deno.readFile(join(root, "f")), next);
-        await Deno.writeFile(join(root, "f"), edited(next));
-        const got = await download(c, "f", local, OPTIONS, quiet);
-        assertEquals(got.reused, undefined);
-        assertEquals(got.bytes, next.byteLength);
-        assertEquals(
-          await Deno.readFile(local),
-          await Deno.readFile(join(root, "f")),
-        );
-      } finally {
-        c.abort();
-        await serve.stop();
-      }
+      await fn({ sources, root, work, old });
     });
   } finally {
     await Deno.remove(sources, { recursive: true });
   }
+}
+
+Deno.test("a server without delta gets and sends whole files to this client", async () => {
+  await withOldBuild(async ({ sources, root, work, old }) => {
+    const serve = await startServe(root, [], {
+      main: join(sources, "main.ts"),
+    });
+    const c = await Connection.open({
+      hostname: "127.0.0.1",
+      port: serve.port,
+    });
+    try {
+      const local = join(work, "f");
+      const next = edited(old);
+      await Deno.writeFile(local, next);
+      const sent = await upload(c, local, "f", OPTIONS, quiet);
+      assertEquals(sent.reused, undefined);
+      assertEquals(sent.bytes, next.byteLength);
+      assertEquals(await Deno.readFile(join(root, "f")), next);
+      await Deno.writeFile(join(root, "f"), edited(next));
+      const got = await download(c, "f", local, OPTIONS, quiet);
+      assertEquals(got.reused, undefined);
+      assertEquals(got.bytes, next.byteLength);
+      assertEquals(
+        await Deno.readFile(local),
+        await Deno.readFile(join(root, "f")),
+      );
+    } finally {
+      c.abort();
+      await serve.stop();
+    }
+  });
 });
 
 Deno.test("a client without delta puts and gets whole files with this server", async () => {
-  const sources = await sourcesOf(BEFORE_DELTA);
-  try {
-    await withDirs(async (root, work) => {
-      const old = randomBytes(4 * MiB);
-      await Deno.writeFile(join(root, "f"), old);
-      const serve = await startServe(root);
-      try {
-        const local = join(work, "f");
-        const next = edited(old);
-        await Deno.writeFile(local, next);
-        const fts = (...args: string[]) =>
-          runProgram(Deno.execPath(), [
-            "run",
-            "-A",
-            join(sources, "main.ts"),
-            "connect",
-            serve.address,
-            ...args,
-          ], { env: { NO_COLOR: "1" } });
-        const put = await fts("put", local, "f");
-        assertEquals(put.code, 0, put.stderr);
-        assertMatch(put.stderr, /sent 4\.0 MiB in/);
-        assertEquals(await Deno.readFile(join(root, "f")), next);
-        await Deno.writeFile(join(root, "f"), edited(next));
-        const get = await fts("get", "f", local);
-        assertEquals(get.code, 0, get.stderr);
-        assertEquals(
-          await Deno.readFile(local),
-          await Deno.readFile(join(root, "f")),
-        );
-      } finally {
-        await serve.stop();
-      }
-    });
-  } finally {
-    await Deno.remove(sources, { recursive: true });
-  }
+  await withOldBuild(async ({ sources, root, work, old }) => {
+    const serve = await startServe(root);
+    try {
+      const local = join(work, "f");
+      const next = edited(old);
+      await Deno.writeFile(local, next);
+      const fts = (...args: string[]) =>
+        runProgram(Deno.execPath(), [
+          "run",
+          "-A",
+          join(sources, "main.ts"),
+          "connect",
+          serve.address,
+          ...args,
+        ], { env: { NO_COLOR: "1" } });
+      const put = await fts("put", local, "f");
+      assertEquals(put.code, 0, put.stderr);
+      assertMatch(put.stderr, /sent 4\.0 MiB in/);
+      assertEquals(await Deno.readFile(join(root, "f")), next);
+      await Deno.writeFile(join(root, "f"), edited(next));
+      const get = await fts("get", "f", local);
+      assertEquals(get.code, 0, get.stderr);
+      assertEquals(
+        await Deno.readFile(local),
+        await Deno.readFile(join(root, "f")),
+      );
+    } finally {
+      await serve.stop();
+    }
+  });
 });
 
 Deno.test("the command line says (delta) and --json gives the bytes sent and reused", async () => {
