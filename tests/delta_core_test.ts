@@ -13,7 +13,8 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { applyDelta } from "../transfer/delta/delta_apply.ts";
 import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
-import { MAX_CHUNK, MIN_CHUNK } from "../transfer/delta/gear.ts";
+import { chunkEnd, MAX_CHUNK, MIN_CHUNK } from "../transfer/delta/gear.ts";
+import { GearWindow } from "../transfer/delta/gear_wasm.ts";
 import {
   ChunkIndex,
   chunkOffsets,
@@ -167,5 +168,23 @@ Deno.test("a delta naming a chunk the summary lacks is refused", async () => {
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the WebAssembly boundary finder cuts where the JavaScript one does", () => {
+  const window = new GearWindow();
+  const data = randomBytes(2 * MiB);
+  window.bytes.set(data);
+  for (const last of [true, false]) {
+    let at = 0;
+    let cuts = 0;
+    while (at < data.byteLength) {
+      const expected = chunkEnd(data, at, data.byteLength, last);
+      assertEquals(window.cut(at, data.byteLength, last), expected);
+      if (expected < 0) break;
+      at = expected;
+      cuts++;
+    }
+    assert(cuts > 100);
   }
 });

@@ -7,14 +7,15 @@
  */
 
 import { readFull } from "../file_chunks.ts";
-import { chunkEnd, MAX_CHUNK } from "./gear.ts";
+import { MAX_CHUNK } from "./gear.ts";
+import { GearWindow, WASM_WINDOW } from "./gear_wasm.ts";
 
 /** Something to read bytes from, like the read side of `Deno.FsFile`. */
 export interface ChunkSource {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
-const WINDOW = 4 * 1024 * 1024;
+const WINDOW = WASM_WINDOW;
 
 /**
  * Reads `source`'s chunks from its current position to its end. Each chunk
@@ -25,7 +26,8 @@ const WINDOW = 4 * 1024 * 1024;
  */
 export class ChunkReader {
   #source: ChunkSource;
-  #window = new Uint8Array(WINDOW);
+  #gear = new GearWindow();
+  #window = this.#gear.bytes;
   #filled = 0;
   #start = 0;
   #base = 0;
@@ -52,7 +54,7 @@ export class ChunkReader {
     const start = this.#start;
     if (start === this.#filled) return null;
     // Never -1: at least MAX_CHUNK bytes are at hand unless at the end.
-    const end = chunkEnd(this.#window, start, this.#filled, this.#last);
+    const end = this.#gear.cut(start, this.#filled, this.#last);
     this.#start = end;
     return {
       bytes: this.#window.subarray(start, end),

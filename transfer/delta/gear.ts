@@ -32,7 +32,7 @@ const MASK_SMALL = 0xfffe0000 | 0;
 const MASK_LARGE = 0xffe00000 | 0;
 
 /** 256 fixed random 32-bit words (mulberry32, seed 0x66747321: "fts!"). */
-const GEAR: Int32Array = (() => {
+export const GEAR: Int32Array = (() => {
   const table = new Int32Array(256);
   let seed = 0x66747321;
   for (let i = 0; i < 256; i++) {
