@@ -20,6 +20,7 @@ import {
   chunkOffsets,
   encodeHashes,
   summarize,
+  SummarySink,
 } from "../transfer/delta/summary.ts";
 import { randomBytes } from "./helpers/cli.ts";
 
@@ -186,5 +187,26 @@ Deno.test("the WebAssembly boundary finder cuts where the JavaScript one does", 
       cuts++;
     }
     assert(cuts > 100);
+  }
+});
+
+Deno.test("a summary of bytes pushed in pieces equals the summary of the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = randomBytes(9 * MiB + 12345);
+    await Deno.writeFile(join(dir, "f"), data);
+    using file = await Deno.open(join(dir, "f"));
+    const read = await summarize(file);
+    const sink = new SummarySink();
+    for (let at = 0, step = 1; at < data.byteLength; step = step * 7 % 300007) {
+      sink.push(data.subarray(at, at + step));
+      at += step;
+    }
+    const pushed = sink.finish();
+    assertEquals(pushed.count, read.count);
+    assertEquals(pushed.lengths, read.lengths);
+    assertEquals(pushed.hashes, read.hashes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -86,6 +86,16 @@ Deno.test("put of an edited file sends only the changes and stores it exactly", 
     assert(result.bytes < 2 * MiB, `sent ${result.bytes}`);
     assertEquals(result.reused! + result.bytes > next.byteLength, true);
     assertEquals(await Deno.readFile(join(root, "f")), next);
+    // The new version's record holds its chunk summary, computed on the
+    // way: the next delta against it reads nothing first.
+    const info = await Deno.stat(join(root, "f"));
+    const record = await Deno.readFile(
+      join(root, ".fts", "records", `${info.dev}-${info.ino}`),
+    );
+    const header = new TextDecoder().decode(
+      record.subarray(0, record.indexOf(0x0a)),
+    );
+    assert(JSON.parse(header).count > 1000, header);
   });
 });
 

@@ -35,6 +35,7 @@ import {
   chunkOffsets,
   type ChunkSummary,
   summarize,
+  SummarySink,
 } from "../../transfer/delta/summary.ts";
 import {
   type FileIdentity,
@@ -113,6 +114,9 @@ export function changedError(path: string): IoError {
 /**
  * Receives a delta body and writes the new version it describes to
  * `upload` (after the bytes already staged), hashing it with `hasher`.
+ * When the whole new version passes through (no staged prefix), its chunk
+ * summary is computed on the way, for the record: the next delta against
+ * it then reads nothing before it starts.
  *
  * @throws {IoError} when the old version changed meanwhile; the body is
  * still read to its end, so the session stays in step.
@@ -123,16 +127,21 @@ export async function receiveDelta(
   upload: UploadLifecycle,
   old: OldFile,
   hasher: Hasher,
-): Promise<{ stats: DeltaStats; trailer: Trailer }> {
+  whole: boolean,
+): Promise<{ stats: DeltaStats; trailer: Trailer; summary?: ChunkSummary }> {
   const { pool } = io.ctx;
   const body = io.reader.body();
   const stats = emptyStats();
+  const sink = whole ? new SummarySink() : null;
   try {
     await applyDelta(
       body.stream.values({ preventCancel: true }),
       old.handle,
       chunkOffsets(old.summary),
-      (bytes) => upload.write(bytes, hasher),
+      (bytes) => {
+        sink?.push(bytes);
+        return upload.write(bytes, hasher);
+      },
       stats,
       (chunk) => pool.give(chunk),
     );
@@ -146,7 +155,7 @@ export async function receiveDelta(
   if (!sameIdentity(await old.handle.identity(), old.identity)) {
     throw changedError(path);
   }
-  return { stats, trailer };
+  return { stats, trailer, summary: sink?.finish() };
 }
 
 /**

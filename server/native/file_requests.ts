@@ -57,6 +57,7 @@ import {
   sendDeltaBody,
 } from "./delta_requests.ts";
 import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
+import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -283,9 +284,17 @@ export async function put(
     let rebuilt: number;
     let trailer: Trailer;
     let reused: number | undefined;
+    let summary: ChunkSummary | undefined;
     if (data.delta && old) {
-      const delta = await receiveDelta(io, path, upload, old, hasher);
-      ({ trailer } = delta);
+      const delta = await receiveDelta(
+        io,
+        path,
+        upload,
+        old,
+        hasher,
+        offset === 0,
+      );
+      ({ trailer, summary } = delta);
       received = delta.stats.literal + delta.stats.overhead;
       rebuilt = delta.stats.literal + delta.stats.reused;
       reused = delta.stats.reused;
@@ -322,6 +331,7 @@ export async function put(
         path,
         request,
         digestFields(checksum, digest),
+        summary,
       );
     }
     await io.writer.send({

@@ -11,17 +11,20 @@
 import type { Checksum, Digests } from "../../protocol/messages.ts";
 import { digestIn } from "../../transfer/hash/checksum.ts";
 import type { ReadHandle, Store } from "../storage/store.ts";
+import { CHUNKING } from "../../transfer/delta/gear.ts";
+import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /**
- * Records the digests of the file just committed at `path`, when the file
- * there is still the one committed (its size and mtime); a failure to
- * record is no failure of the upload.
+ * Records the digests (and, from a delta, the chunk summary) of the file
+ * just committed at `path`, when the file there is still the one committed
+ * (its size and mtime); a failure to record is no failure of the upload.
  */
 export async function recordCommitted(
   store: Store,
   path: string,
   expected: { size: number | null; mtime: number },
   digests: Digests,
+  chunks?: ChunkSummary,
 ): Promise<void> {
   const records = store.records;
   if (!records) return;
@@ -32,7 +35,11 @@ export async function recordCommitted(
         !handle.identity || handle.entry.size !== expected.size ||
         handle.entry.mtime !== expected.mtime
       ) return;
-      await records.save({ identity: await handle.identity(), digests });
+      await records.save({
+        identity: await handle.identity(),
+        digests,
+        summary: chunks && { chunking: CHUNKING, chunks },
+      });
     } finally {
       handle.close();
     }

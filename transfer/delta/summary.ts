@@ -14,6 +14,8 @@ import {
   writeHash,
 } from "./chunk_hash.ts";
 import { type ChunkSource, readChunks } from "./chunk_reader.ts";
+import { MAX_CHUNK } from "./gear.ts";
+import { GearWindow } from "./gear_wasm.ts";
 
 /** The chunks of one version of a file. */
 export interface ChunkSummary {
@@ -25,6 +27,39 @@ export interface ChunkSummary {
   readonly lengths: Uint32Array;
 }
 
+/** Gathers chunk hashes and lengths as chunks are found. */
+export class SummaryBuilder {
+  #hashes = new Float64Array(1024);
+  #lengths = new Uint32Array(1024);
+  #count = 0;
+
+  /** Adds the next chunk. */
+  add(chunk: Uint8Array): void {
+    const count = this.#count;
+    if (count === this.#hashes.length) {
+      const hashes = new Float64Array(count * 2);
+      hashes.set(this.#hashes);
+      this.#hashes = hashes;
+      const lengths = new Uint32Array(count * 2);
+      lengths.set(this.#lengths);
+      this.#lengths = lengths;
+    }
+    this.#hashes[count] = chunkHash(chunk);
+    this.#lengths[count] = chunk.byteLength;
+    this.#count++;
+  }
+
+  /** The summary of the chunks added. */
+  finish(): ChunkSummary {
+    const count = this.#count;
+    return {
+      count,
+      hashes: this.#hashes.slice(0, count),
+      lengths: this.#lengths.slice(0, count),
+    };
+  }
+}
+
 /**
  * Computes the summary of `source` from its current position to its end;
  * `onBytes` sees every byte in order (a whole-file digest on the way).
@@ -33,29 +68,61 @@ export async function summarize(
   source: ChunkSource,
   onBytes?: (bytes: Uint8Array) => void,
 ): Promise<ChunkSummary> {
-  let hashes = new Float64Array(1024);
-  let lengths = new Uint32Array(1024);
-  let count = 0;
+  const builder = new SummaryBuilder();
   for await (const chunk of readChunks(source)) {
-    if (count === hashes.length) {
-      hashes = grow(hashes, new Float64Array(count * 2));
-      lengths = grow(lengths, new Uint32Array(count * 2));
-    }
     onBytes?.(chunk.bytes);
-    hashes[count] = chunkHash(chunk.bytes);
-    lengths[count] = chunk.bytes.byteLength;
-    count++;
+    builder.add(chunk.bytes);
   }
-  return {
-    count,
-    hashes: hashes.slice(0, count),
-    lengths: lengths.slice(0, count),
-  };
+  return builder.finish();
 }
 
-function grow<T extends Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
+/**
+ * Computes a summary of bytes pushed in order, in pieces of any size (a
+ * file as it is written): the same chunks {@linkcode summarize} finds.
+ */
+export class SummarySink {
+  #gear = new GearWindow();
+  #window = this.#gear.bytes;
+  #filled = 0;
+  #start = 0;
+  #builder = new SummaryBuilder();
+
+  /** Takes the next bytes (copied). */
+  push(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.byteLength) {
+      if (this.#filled === this.#window.byteLength) {
+        this.#window.copyWithin(0, this.#start, this.#filled);
+        this.#filled -= this.#start;
+        this.#start = 0;
+      }
+      const n = Math.min(
+        bytes.byteLength - at,
+        this.#window.byteLength - this.#filled,
+      );
+      this.#window.set(bytes.subarray(at, at + n), this.#filled);
+      this.#filled += n;
+      at += n;
+      this.#cut(false);
+    }
+  }
+
+  /** The summary of everything pushed. */
+  finish(): ChunkSummary {
+    this.#cut(true);
+    return this.#builder.finish();
+  }
+
+  #cut(last: boolean): void {
+    while (
+      this.#filled - this.#start >= MAX_CHUNK ||
+      (last && this.#start < this.#filled)
+    ) {
+      const end = this.#gear.cut(this.#start, this.#filled, last);
+      this.#builder.add(this.#window.subarray(this.#start, end));
+      this.#start = end;
+    }
+  }
 }
 
 /**
