@@ -16,6 +16,7 @@ import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
 import type { ChunkIndex } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
+import type { Throttle } from "../transfer/throttle.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
@@ -152,4 +153,69 @@ export async function deltaUpload(
     reused: sent.stats.reused,
     size,
   };
+}
+
+/** How {@linkcode sendTreeDelta} paces and reports. */
+export interface TreeDeltaOptions {
+  throttle: Throttle | null;
+  /** Called with the bytes of each piece sent. */
+  onBytes: (bytes: number) => void;
+  /** Called with the bytes each piece took from the old version. */
+  onReused: (bytes: number) => void;
+  compression?: SendBodyOptions;
+}
+
+/**
+ * Sends one file of a tree as a delta body against `index`. A local
+ * failure (the file changed or could not be read) goes to the server in
+ * the trailer, which fails that file alone; only a failure of the
+ * connection is thrown.
+ */
+export async function sendTreeDelta(
+  connection: Connection,
+  file: Deno.FsFile,
+  index: ChunkIndex,
+  size: number,
+  hasher: Hasher,
+  options: TreeDeltaOptions,
+): Promise<void> {
+  const before = await file.stat();
+  const stats = emptyStats();
+  let local: unknown;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    try {
+      const pieces = encodeDelta(file, index, {
+        stats,
+        onBytes: (bytes) => hasher.update(bytes),
+      });
+      let reused = 0;
+      for await (const piece of pieces) {
+        await options.throttle?.consume(piece.byteLength);
+        options.onBytes(piece.byteLength);
+        options.onReused(stats.reused - reused);
+        reused = stats.reused;
+        yield piece;
+      }
+      const after = await file.stat();
+      if (
+        stats.literal + stats.reused !== size ||
+        after.mtime?.getTime() !== before.mtime?.getTime()
+      ) {
+        throw new IoError("the file changed while it was being sent");
+      }
+    } catch (error) {
+      local = error;
+      throw error;
+    }
+  }
+  try {
+    await connection.sendBody(
+      body(),
+      () => hasher.digests(),
+      undefined,
+      options.compression,
+    );
+  } catch (error) {
+    if (local === undefined) throw error;
+  }
 }

@@ -230,6 +230,8 @@ export interface SummaryMessage {
   chunking: string;
   /** How many chunks (the body holds 6 bytes for each). */
   chunks: number;
+  /** In a tree upload: the file, relative to the tree, it summarises. */
+  path?: string;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -341,6 +343,11 @@ export interface TreePutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client would like to send deltas of changed files; older servers
+   * ignore it.
+   */
+  delta?: boolean;
 }
 /**
  * Which manifest files the receiver lacks: a body of JSON lines, each a
@@ -357,6 +364,11 @@ export interface TreeNeed {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's bodies. */
   compress?: boolean;
+  /**
+   * How many `summary` messages (each with its `path`) follow this
+   * message's body: the needed files the server holds another version of.
+   */
+  summaries?: number;
 }
 /** One file of a tree; its bytes follow as a body whose trailer has the checksum. */
 export interface FileMessage {
@@ -370,6 +382,8 @@ export interface FileMessage {
    * answering `tree-want` sets it when the client named one.
    */
   checksum?: Checksum;
+  /** The body is a delta against the `summary` the server sent for `path`. */
+  delta?: boolean;
 }
 /** One folder of a tree upload; created at once, its mtime and mode set at the end. */
 export interface DirMessage {
@@ -547,7 +561,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "compress?": "boolean",
     "delta?": "boolean",
   },
-  summary: { chunking: "string", chunks: "number" },
+  summary: { chunking: "string", chunks: "number", "path?": "string" },
   data: {
     offset: "number",
     size: "size",
@@ -583,11 +597,13 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
   "tree-need": {
     files: "number",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "summaries?": "number",
   },
   file: {
     path: "string",
@@ -595,6 +611,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     mtime: "number",
     mode: "mode",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
   dir: { path: "string", mtime: "number", mode: "mode" },
   "tree-end": {},

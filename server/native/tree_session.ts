@@ -44,6 +44,13 @@ import {
   treeSegments,
 } from "../../transfer/tree/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
+import {
+  deltaCandidate,
+  rebuiltBody,
+  sendTreeSummaries,
+  treeSummaries,
+  type TreeSummary,
+} from "./tree_delta.ts";
 import type { ReadHandle } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
@@ -117,6 +124,8 @@ export async function treePut(
   // path was seen free, which spares a store its own checks (see
   // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
   const replacing = new Set<string>();
+  // Needed files held in another version: offered as deltas when asked.
+  const changed: string[] = [];
   let listed = true;
   let total = 0;
   await forEachJsonLine(reader.body(), async (value) => {
@@ -139,13 +148,18 @@ export async function treePut(
     if (entry) {
       replacing.add(item.path);
       if (replacing.size > MAX_REPLACING) listed = false;
+      if (request.delta && deltaCandidate(entry, item)) changed.push(item.path);
     }
   }, MAX_TREE_LINES);
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
   present.clear();
   const fresh = (path: string) => listed && !replacing.has(path);
-  return await receiveTree(io, request, total, needed, rootPath, fresh);
+  const summaries = await treeSummaries(store, rootPath, changed);
+  return await receiveTree(io, request, total, needed, rootPath, {
+    fresh,
+    summaries,
+  });
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
@@ -155,10 +169,11 @@ async function receiveTree(
   total: number,
   needed: number[],
   rootPath: string,
-  fresh: (path: string) => boolean,
+  known: { fresh: (path: string) => boolean; summaries: TreeSummary[] },
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
+  const { fresh, summaries } = known;
   const checksum = agreeChecksum(request.checksum);
   // Only a client that asked gets the new fields: older ones never did.
   await writer.send({
@@ -166,8 +181,10 @@ async function receiveTree(
     files: needed.length,
     checksum: request.checksum === undefined ? undefined : checksum,
     compress: request.compress ? true : undefined,
+    summaries: summaries.length > 0 ? summaries.length : undefined,
   });
   await writer.sendBody(jsonLines(toRanges(needed)));
+  await sendTreeSummaries(writer, summaries);
 
   const folders = new Map<string, Promise<void>>();
   const ensureFolder = (relative: string): Promise<void> => {
@@ -232,7 +249,14 @@ async function receiveTree(
         throw new ConnectionError("the client left during a tree upload");
       }
       if (message.op === "tree-end") break;
-      if (message.op === "file") {
+      if (message.op === "file" && message.delta) {
+        // Rebuilt from the old version as the sink reads it.
+        const target = joinTree(rootPath, message.path);
+        await sink.receive(
+          message,
+          rebuiltBody(store, target, message, reader.body()),
+        );
+      } else if (message.op === "file") {
         await sink.receive(message, reader.body());
       } else if (message.op === "dir") {
         try {

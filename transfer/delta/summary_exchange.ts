@@ -24,16 +24,21 @@ export interface SummaryWriter {
   sendBody(chunks: Iterable<Uint8Array>): Promise<void>;
 }
 
-/** Sends `summary` as a `summary` message and its body. */
+/**
+ * Sends `summary` as a `summary` message and its body; `path` names the
+ * file in a tree upload.
+ */
 export async function sendSummary(
   writer: SummaryWriter,
   summary: ChunkSummary,
+  path?: string,
 ): Promise<void> {
   const hashes = encodeHashes(summary);
   await writer.send({
     op: "summary",
     chunking: CHUNKING,
     chunks: summary.count,
+    path,
   });
   await writer.sendBody(function* () {
     for (let at = 0; at < hashes.byteLength; at += PIECE) {

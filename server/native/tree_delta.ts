@@ -1,0 +1,179 @@
+/**
+ * Delta transfers inside a tree upload (docs/delta.md): the server offers
+ * the chunk summaries of the needed files it holds another version of
+ * (after `tree-need`), and turns each `file` whose body is a delta into the
+ * plain body of the rebuilt file, so the tree's sink stages, verifies,
+ * syncs and commits it like any other file.
+ *
+ * The summaries are recorded (see `../storage/file_record.ts`) when they are
+ * computed; a delta file is rebuilt from the recorded summary of the very
+ * version it was offered, found again by the file's identity. So any
+ * connection of the upload can receive it, and a file changed in between is
+ * failed as changed on its own while the rest of the tree goes on.
+ *
+ * @module
+ */
+
+import type { Body } from "../../protocol/message_reader.ts";
+import {
+  type ErrorCode,
+  type FileMessage,
+  IoError,
+  ProtocolError,
+  type Trailer,
+} from "../../protocol/mod.ts";
+import { applyDelta } from "../../transfer/delta/delta_apply.ts";
+import { DELTA_MIN_SIZE, emptyStats } from "../../transfer/delta/delta_ops.ts";
+import { CHUNKING } from "../../transfer/delta/gear.ts";
+import {
+  chunkOffsets,
+  type ChunkSummary,
+} from "../../transfer/delta/summary.ts";
+import {
+  MAX_SUMMARY_CHUNKS,
+  sendSummary,
+  type SummaryWriter,
+} from "../../transfer/delta/summary_exchange.ts";
+import { sameIdentity } from "../storage/file_record.ts";
+import { joinTree } from "../../transfer/tree/tree_manifest.ts";
+import type { Store } from "../storage/store.ts";
+import { openOldVersion } from "./delta_requests.ts";
+
+/** Most files of one tree upload offered as deltas. */
+const MAX_SUMMARIES = 10_000;
+
+/** One needed file the server holds another version of. */
+export interface TreeSummary {
+  path: string;
+  summary: ChunkSummary;
+}
+
+/**
+ * The summaries of the files at `paths` (relative to `root`), skipping
+ * those that are gone, too small or not readable out of order, within a
+ * bound on the chunks listed in all.
+ */
+export async function treeSummaries(
+  store: Store,
+  root: string,
+  paths: string[],
+): Promise<TreeSummary[]> {
+  const found: TreeSummary[] = [];
+  let chunks = 0;
+  for (const path of paths.slice(0, MAX_SUMMARIES)) {
+    const old = await openOldVersion(store, joinTree(root, path)).catch(() =>
+      null
+    );
+    if (!old) continue;
+    old.handle.close();
+    if (chunks + old.summary.count > MAX_SUMMARY_CHUNKS) break;
+    chunks += old.summary.count;
+    found.push({ path, summary: old.summary });
+  }
+  return found;
+}
+
+/** Sends each summary, named by its path. */
+export async function sendTreeSummaries(
+  writer: SummaryWriter,
+  summaries: TreeSummary[],
+): Promise<void> {
+  for (const { path, summary } of summaries) {
+    await sendSummary(writer, summary, path);
+  }
+}
+
+/** Whether a needed file may be offered as a delta. */
+export function deltaCandidate(
+  held: { type: string; size: number } | undefined,
+  incoming: { size: number },
+): boolean {
+  return held?.type === "file" && held.size >= DELTA_MIN_SIZE &&
+    incoming.size >= DELTA_MIN_SIZE;
+}
+
+/**
+ * The plain body of the file a delta `body` describes against the version
+ * of `target` the server holds. The delta is applied as the returned body
+ * is read; when the old version is gone or changed, the returned body fails
+ * with an error in its trailer (the delta itself is still read to its end).
+ */
+export function rebuiltBody(
+  store: Store,
+  target: string,
+  message: FileMessage,
+  body: Body,
+): Body {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
+    undefined,
+    { highWaterMark: 4 },
+  );
+  const writer = writable.getWriter();
+  const trailer = rebuild(store, target, body, async (bytes) => {
+    await writer.ready;
+    await writer.write(bytes.slice());
+  }).then(
+    async (sent) => {
+      await writer.close();
+      return sent;
+    },
+    async (error) => {
+      await writer.abort(error).catch(() => {});
+      if (!(error instanceof IoError)) throw error;
+      return {
+        error: {
+          code: "io" as ErrorCode,
+          reason:
+            `"${message.path}" changed on the server while its delta ran; run the command again`,
+        },
+      };
+    },
+  );
+  trailer.catch(() => {});
+  return { stream: readable, trailer };
+}
+
+/** Applies `body` to the recorded version of `target`; returns the trailer. */
+async function rebuild(
+  store: Store,
+  target: string,
+  body: Body,
+  sink: (bytes: Uint8Array) => Promise<void>,
+): Promise<Trailer> {
+  const handle = await store.open(target).catch(() => null);
+  try {
+    const identity = await handle?.identity?.();
+    const record = identity && await store.records?.load(identity);
+    const summary = record?.summary?.chunking === CHUNKING
+      ? record.summary.chunks
+      : null;
+    if (!handle?.seek || !identity || !summary) {
+      throw new IoError("the old version is gone");
+    }
+    try {
+      await applyDelta(
+        body.stream.values({ preventCancel: true }),
+        handle as Parameters<typeof applyDelta>[1],
+        chunkOffsets(summary),
+        sink,
+        emptyStats(),
+      );
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      throw new IoError("the old version changed");
+    }
+    if (!sameIdentity(await handle.identity!(), identity)) {
+      throw new IoError("the old version changed");
+    }
+    return await body.trailer;
+  } catch (error) {
+    if (error instanceof IoError) {
+      // Read the rest of the delta, so the connection stays in step.
+      for await (const _ of body.stream) { /* dropped */ }
+      await body.trailer.catch(() => {});
+    }
+    throw error;
+  } finally {
+    handle?.close();
+  }
+}
