@@ -13,7 +13,7 @@ import { checksumLabel, digestIn } from "../transfer/hash/checksum.ts";
 import type { SendBodyOptions } from "../protocol/message_writer.ts";
 import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
-import type { ChunkIndex } from "../transfer/delta/summary.ts";
+import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import type { Throttle } from "../transfer/throttle.ts";
@@ -41,7 +41,7 @@ export async function sendDelta(
   connection: Connection,
   file: Deno.FsFile,
   index: ChunkIndex,
-  at: { offset: number; size: number },
+  at: { offset: number; size: number; cut?: ChunkSummary | null },
   hasher: Hasher,
   bar: ProgressBar | null,
   compression?: SendBodyOptions,
@@ -54,6 +54,7 @@ export async function sendDelta(
   async function* body(): AsyncGenerator<Uint8Array> {
     const pieces = encodeDelta(file, index, {
       from: at.offset,
+      cut: at.cut ?? undefined,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
     });
@@ -97,6 +98,8 @@ export interface DeltaUpload {
   options: TransferOptions;
   reporter: Reporter;
   ready: Ready;
+  /** The local file's chunks, found while the summary was on its way. */
+  cut: ChunkSummary | null;
 }
 
 /**
@@ -118,7 +121,7 @@ export async function deltaUpload(
       connection,
       file,
       index,
-      { offset, size },
+      { offset, size, cut: upload.cut },
       hasher,
       bar,
       compression(upload.ready.compress ? options.compress : undefined),

@@ -28,6 +28,7 @@ import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
 import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
 import { localError } from "./local_errors.ts";
 
 /** How to upload. */
@@ -157,6 +158,8 @@ async function uploadOnce(
         undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
+    // Both ends chunk at once: this file here, the old version there.
+    const cut = ready.delta ? localChunks(local) : null;
     const index = ready.delta
       ? await readSummary(
         await connection.reply(action),
@@ -199,6 +202,7 @@ async function uploadOnce(
         options,
         reporter,
         ready,
+        cut: await cut,
       });
     }
     await connection.send({ op: "data", offset, size });
@@ -294,4 +298,18 @@ function checkedReads(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/**
+ * The chunks of the local file at `path`, found while the server's summary
+ * is on its way; null when the file cannot be read (then they are found as
+ * it is sent).
+ */
+async function localChunks(path: string): Promise<ChunkSummary | null> {
+  try {
+    using file = await Deno.open(path);
+    return await summarize(file);
+  } catch {
+    return null;
+  }
 }

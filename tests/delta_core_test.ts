@@ -18,6 +18,7 @@ import { GearWindow } from "../transfer/delta/gear_wasm.ts";
 import {
   ChunkIndex,
   chunkOffsets,
+  type ChunkSummary,
   encodeHashes,
   summarize,
   SummarySink,
@@ -206,6 +207,36 @@ Deno.test("a summary of bytes pushed in pieces equals the summary of the file", 
     assertEquals(pushed.count, read.count);
     assertEquals(pushed.lengths, read.lengths);
     assertEquals(pushed.hashes, read.hashes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an encoder given the chunks found earlier writes the same delta", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const old = randomBytes(6 * MiB);
+    const next = old.slice();
+    next.set(randomBytes(4096), 2 * MiB);
+    await Deno.writeFile(join(dir, "old"), old);
+    await Deno.writeFile(join(dir, "new"), next);
+    using oldFile = await Deno.open(join(dir, "old"));
+    const index = ChunkIndex.fromWire(encodeHashes(await summarize(oldFile)));
+    const encode = async (cut?: ChunkSummary) => {
+      using file = await Deno.open(join(dir, "new"));
+      const pieces: Uint8Array[] = [];
+      const stats = emptyStats();
+      for await (const piece of encodeDelta(file, index, { stats, cut })) {
+        pieces.push(piece);
+      }
+      return { pieces, stats };
+    };
+    using newFile = await Deno.open(join(dir, "new"));
+    const cut = await summarize(newFile);
+    const fresh = await encode();
+    const given = await encode(cut);
+    assertEquals(given.stats, fresh.stats);
+    assertEquals(given.pieces, fresh.pieces);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -45,6 +45,7 @@ import {
 import type { ReadHandle, Store } from "../storage/store.ts";
 import type { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 import type { RequestIo } from "./request_io.ts";
+import { recordedChunks } from "./recorded_digests.ts";
 
 /** A stored file's current version, open for a delta against it. */
 export interface OldFile {
@@ -62,8 +63,27 @@ export async function openOldVersion(
   store: Store,
   path: string,
 ): Promise<OldFile | null> {
-  const records = store.records;
-  if (!records) return null;
+  const old = await openOldFile(store, path);
+  if (!old) return null;
+  try {
+    return await summarizeOld(store, old);
+  } catch (error) {
+    old.handle.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the version of `path` the store holds for a delta, without its
+ * summary yet (the reply goes out first, so the client works meanwhile);
+ * null when there is none, it is too small, or the store cannot read out
+ * of order (S3: whole files there).
+ */
+export async function openOldFile(
+  store: Store,
+  path: string,
+): Promise<Omit<OldFile, "summary"> | null> {
+  if (!store.records) return null;
   const handle = await store.open(path).catch(() => null);
   if (!handle) return null;
   if (!handle.seek || !handle.identity || handle.entry.size < DELTA_MIN_SIZE) {
@@ -72,12 +92,20 @@ export async function openOldVersion(
   }
   try {
     const identity = await handle.identity();
-    const summary = await summaryOf(records, handle, identity);
-    return { handle: handle as OldFile["handle"], identity, summary };
+    return { handle: handle as OldFile["handle"], identity };
   } catch (error) {
     handle.close();
     throw error;
   }
+}
+
+/** Adds the chunk summary to an old version {@linkcode openOldFile} opened. */
+export async function summarizeOld(
+  store: Store,
+  old: Omit<OldFile, "summary">,
+): Promise<OldFile> {
+  const summary = await summaryOf(store.records!, old.handle, old.identity);
+  return { ...old, summary };
 }
 
 /**
@@ -174,10 +202,13 @@ export async function sendDeltaBody(
   compression?: SendBodyOptions,
 ): Promise<DeltaStats> {
   const stats = emptyStats();
+  // A recorded summary spares finding and hashing the chunks again.
+  const cut = await recordedChunks(io.ctx.store, handle);
   await handle.seek(0, Deno.SeekMode.Start);
   await io.writer.sendBody(
     encodeDelta(handle, index, {
       from: offset,
+      cut,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
     }),

@@ -52,9 +52,10 @@ import {
 } from "../../transfer/delta/summary_exchange.ts";
 import {
   type OldFile,
-  openOldVersion,
+  openOldFile,
   receiveDelta,
   sendDeltaBody,
+  summarizeOld,
 } from "./delta_requests.ts";
 import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
@@ -243,11 +244,12 @@ export async function put(
     mode: request.mode,
     resume,
   });
+  let opened: Omit<OldFile, "summary"> | null = null;
   let old: OldFile | null = null;
   return await upload.run(async () => {
     const checksum = agreeChecksum(request.checksum);
     if (request.delta && request.verify && request.size !== null) {
-      old = await openOldVersion(store, path);
+      opened = await openOldFile(store, path);
     }
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
@@ -259,9 +261,13 @@ export async function put(
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
-    if (old) ready.delta = true;
+    if (opened) ready.delta = true;
     await io.writer.send(ready);
-    if (old) await sendSummary(io.writer, old.summary);
+    if (opened) {
+      // After the reply: the client chunks its file meanwhile.
+      old = await summarizeOld(store, opened);
+      await sendSummary(io.writer, old.summary);
+    }
     const data = await io.reader.read();
     if (data === null) {
       throw new ConnectionError("the client left before sending data");
@@ -345,7 +351,7 @@ export async function put(
       bytes: received,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
-  }).finally(() => (old as OldFile | null)?.handle.close());
+  }).finally(() => (opened as Omit<OldFile, "summary"> | null)?.handle.close());
 }
 
 /** Receives a plain upload body; returns the bytes received and the trailer. */

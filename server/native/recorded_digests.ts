@@ -58,3 +58,15 @@ export async function recordedDigest(
   const record = await store.records.load(await handle.identity());
   return record ? digestIn(record.digests, checksum) : undefined;
 }
+
+/** The recorded chunk summary of the open file, or undefined. */
+export async function recordedChunks(
+  store: Store,
+  handle: ReadHandle,
+): Promise<ChunkSummary | undefined> {
+  if (!store.records || !handle.identity) return undefined;
+  const record = await store.records.load(await handle.identity());
+  return record?.summary?.chunking === CHUNKING
+    ? record.summary.chunks
+    : undefined;
+}

@@ -23,6 +23,10 @@ const WINDOW = WASM_WINDOW;
  * `offset` is where it starts in the source. A reader that stops chunking
  * part-way takes {@linkcode ChunkReader.rest}: the bytes read ahead, after
  * which `source` continues.
+ *
+ * Given the source's chunks already (`cut`: found by an earlier pass, or
+ * recorded), it cuts there and hands out their hashes instead of finding
+ * and hashing them again; past the end of that list it finds them itself.
  */
 export class ChunkReader {
   #source: ChunkSource;
@@ -32,13 +36,24 @@ export class ChunkReader {
   #start = 0;
   #base = 0;
   #last = false;
+  #cut: { lengths: Uint32Array; hashes: Float64Array; count: number } | null;
+  #index = 0;
 
-  constructor(source: ChunkSource) {
+  constructor(
+    source: ChunkSource,
+    cut?: { lengths: Uint32Array; hashes: Float64Array; count: number },
+  ) {
     this.#source = source;
+    this.#cut = cut ?? null;
   }
 
-  /** The next chunk, or null at the end of the source. */
-  async next(): Promise<{ bytes: Uint8Array; offset: number } | null> {
+  /**
+   * The next chunk, or null at the end of the source; `hash` is set when
+   * the chunk comes from the list given.
+   */
+  async next(): Promise<
+    { bytes: Uint8Array; offset: number; hash?: number } | null
+  > {
     if (!this.#last && this.#filled - this.#start < MAX_CHUNK) {
       const window = this.#window;
       window.copyWithin(0, this.#start, this.#filled);
@@ -53,12 +68,23 @@ export class ChunkReader {
     }
     const start = this.#start;
     if (start === this.#filled) return null;
-    // Never -1: at least MAX_CHUNK bytes are at hand unless at the end.
-    const end = this.#gear.cut(start, this.#filled, this.#last);
+    const cut = this.#cut;
+    let hash: number | undefined;
+    let end: number;
+    if (cut && this.#index < cut.count) {
+      // A source that changed since may end early: the caller's size check
+      // catches that.
+      end = Math.min(start + cut.lengths[this.#index], this.#filled);
+      hash = cut.hashes[this.#index++];
+    } else {
+      // Never -1: at least MAX_CHUNK bytes are at hand unless at the end.
+      end = this.#gear.cut(start, this.#filled, this.#last);
+    }
     this.#start = end;
     return {
       bytes: this.#window.subarray(start, end),
       offset: this.#base + start,
+      hash,
     };
   }
 

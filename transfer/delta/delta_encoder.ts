@@ -19,7 +19,7 @@
 import { chunkHash } from "./chunk_hash.ts";
 import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
 import { COPY, type DeltaStats, LITERAL } from "./delta_ops.ts";
-import type { ChunkIndex } from "./summary.ts";
+import type { ChunkIndex, ChunkSummary } from "./summary.ts";
 import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
 
 /** Bytes per output piece (one DATA frame's worth). */
@@ -42,6 +42,11 @@ export interface EncodeOptions {
   onBytes?: (bytes: Uint8Array) => void;
   /** Counts what was sent and reused; updated as pieces are yielded. */
   stats: DeltaStats;
+  /**
+   * The source's own chunks, found by an earlier pass (while the summary
+   * was on its way) or recorded: then they are not found and hashed again.
+   */
+  cut?: ChunkSummary;
 }
 
 /**
@@ -56,7 +61,7 @@ export async function* encodeDelta(
   const from = options.from ?? 0;
   const { stats } = options;
   const out = new Output();
-  const reader = new ChunkReader(source);
+  const reader = new ChunkReader(source, options.cut);
   let flushedAt = from;
   let runStart = -1;
   let runCount = 0;
@@ -78,7 +83,7 @@ export async function* encodeDelta(
     if (chunk.offset < from) {
       bytes = bytes.subarray(from - chunk.offset);
     } else {
-      found = index.get(chunkHash(bytes));
+      found = index.get(chunk.hash ?? chunkHash(bytes));
     }
     options.onBytes?.(bytes);
     if (found >= 0) {
