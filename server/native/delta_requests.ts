@@ -34,8 +34,8 @@ import {
   type ChunkIndex,
   chunkOffsets,
   type ChunkSummary,
+  DerivedSummary,
   summarize,
-  SummarySink,
 } from "../../transfer/delta/summary.ts";
 import {
   type FileIdentity,
@@ -143,8 +143,8 @@ export function changedError(path: string): IoError {
  * Receives a delta body and writes the new version it describes to
  * `upload` (after the bytes already staged), hashing it with `hasher`.
  * When the whole new version passes through (no staged prefix), its chunk
- * summary is computed on the way, for the record: the next delta against
- * it then reads nothing before it starts.
+ * summary is told from the instructions on the way, for the record: the
+ * next delta against it then reads nothing before it starts.
  *
  * @throws {IoError} when the old version changed meanwhile; the body is
  * still read to its end, so the session stays in step.
@@ -160,18 +160,16 @@ export async function receiveDelta(
   const { pool } = io.ctx;
   const body = io.reader.body();
   const stats = emptyStats();
-  const sink = whole ? new SummarySink() : null;
+  const derived = whole ? new DerivedSummary(old.summary) : undefined;
   try {
     await applyDelta(
       body.stream.values({ preventCancel: true }),
       old.handle,
       chunkOffsets(old.summary),
-      (bytes) => {
-        sink?.push(bytes);
-        return upload.write(bytes, hasher);
-      },
+      (bytes) => upload.write(bytes, hasher),
       stats,
       (chunk) => pool.give(chunk),
+      derived,
     );
   } catch (error) {
     if (!(error instanceof IoError)) throw error;
@@ -183,7 +181,7 @@ export async function receiveDelta(
   if (!sameIdentity(await old.handle.identity(), old.identity)) {
     throw changedError(path);
   }
-  return { stats, trailer, summary: sink?.finish() };
+  return { stats, trailer, summary: derived?.finish() };
 }
 
 /**

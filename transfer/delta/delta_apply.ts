@@ -8,7 +8,7 @@
  */
 
 import { IoError, ProtocolError } from "../../protocol/errors.ts";
-import { COPY, type DeltaStats, LITERAL } from "./delta_ops.ts";
+import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
 
 /** The old version, read at the offsets of its chunks. */
 export interface OldVersion {
@@ -18,6 +18,14 @@ export interface OldVersion {
 
 /** Where the rebuilt bytes go, in order. */
 export type DeltaSink = (bytes: Uint8Array) => Promise<void>;
+
+/** Sees the instructions as they are applied (to derive a new summary). */
+export interface DeltaWatcher {
+  /** Old chunks `index` to `index + count - 1` were copied. */
+  copied(index: number, count: number): void;
+  /** Bytes of a LITERAL (`chunk`) or a RAW arrived; `end` on its last piece. */
+  literal(bytes: Uint8Array, end: boolean, chunk: boolean): void;
+}
 
 const COPY_PIECE = 1024 * 1024;
 
@@ -38,6 +46,7 @@ export async function applyDelta(
   sink: DeltaSink,
   stats: DeltaStats,
   release: (chunk: Uint8Array) => void = () => {},
+  watcher?: DeltaWatcher,
 ): Promise<void> {
   let position = -1;
   const copy = async (index: number, count: number) => {
@@ -66,8 +75,10 @@ export async function applyDelta(
     }
     position = end;
     stats.reused += end - offsets[index];
+    watcher?.copied(index, count);
   };
   let literalLeft = 0;
+  let literalTag = 0;
   let tag = 0;
   const fields: number[] = [];
   let value = 0;
@@ -77,7 +88,9 @@ export async function applyDelta(
     while (at < chunk.byteLength) {
       if (literalLeft > 0) {
         const n = Math.min(literalLeft, chunk.byteLength - at);
-        await sink(chunk.subarray(at, at + n));
+        const piece = chunk.subarray(at, at + n);
+        watcher?.literal(piece, n === literalLeft, literalTag === LITERAL);
+        await sink(piece);
         literalLeft -= n;
         stats.literal += n;
         at += n;
@@ -86,7 +99,7 @@ export async function applyDelta(
       const byte = chunk[at++];
       stats.overhead++;
       if (tag === 0) {
-        if (byte !== COPY && byte !== LITERAL) {
+        if (byte !== COPY && byte !== LITERAL && byte !== RAW) {
           throw new ProtocolError(
             `the delta has an unknown instruction ${byte}`,
           );
@@ -106,8 +119,9 @@ export async function applyDelta(
       fields.push(value);
       value = 0;
       scale = 1;
-      if (tag === LITERAL) {
+      if (tag === LITERAL || tag === RAW) {
         literalLeft = fields[0];
+        literalTag = tag;
         tag = 0;
       } else if (fields.length === 2) {
         await copy(fields[0], fields[1]);

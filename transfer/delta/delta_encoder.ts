@@ -18,7 +18,7 @@
 
 import { chunkHash } from "./chunk_hash.ts";
 import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
-import { COPY, type DeltaStats, LITERAL } from "./delta_ops.ts";
+import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
 import type { ChunkIndex, ChunkSummary } from "./summary.ts";
 import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
 
@@ -80,7 +80,8 @@ export async function* encodeDelta(
     if (end <= from) continue;
     let bytes = chunk.bytes;
     let found = -1;
-    if (chunk.offset < from) {
+    const partial = chunk.offset < from;
+    if (partial) {
       bytes = bytes.subarray(from - chunk.offset);
     } else {
       found = index.get(chunk.hash ?? chunkHash(bytes));
@@ -97,7 +98,7 @@ export async function* encodeDelta(
       }
     } else {
       flushRun();
-      stats.overhead += out.literal(bytes);
+      stats.overhead += out.literal(bytes, partial);
       stats.literal += bytes.byteLength;
     }
     if (out.full || end - flushedAt >= FLUSH_EVERY) {
@@ -140,7 +141,7 @@ async function* plainRest(
     bytes = bytes.subarray(skip);
     skip = 0;
     options.onBytes?.(bytes);
-    stats.overhead += out.literal(bytes);
+    stats.overhead += out.literal(bytes, true);
     stats.literal += bytes.byteLength;
   };
   if (ahead.byteLength > 0) emit(ahead);
@@ -178,10 +179,13 @@ class Output {
     return end;
   }
 
-  /** Adds a LITERAL of `bytes` (copied); returns the size of its header. */
-  literal(bytes: Uint8Array): number {
+  /**
+   * Adds a LITERAL of `bytes` (copied), or a RAW when they are not one
+   * whole chunk; returns the size of its header.
+   */
+  literal(bytes: Uint8Array, raw = false): number {
     const header = new Uint8Array(1 + MAX_VARINT_BYTES);
-    header[0] = LITERAL;
+    header[0] = raw ? RAW : LITERAL;
     const end = writeVarint(header, 1, bytes.byteLength);
     this.#push(header.subarray(0, end));
     this.#push(bytes);

@@ -4,7 +4,15 @@
  *
  * - `COPY index count`: the receiver's own chunks `index` to
  *   `index + count - 1` (of the summary it sent), read from its old version;
- * - `LITERAL length` followed by `length` new bytes.
+ * - `LITERAL length` followed by `length` new bytes: one whole chunk of
+ *   the new version, as the sender cut it;
+ * - `RAW length` followed by `length` new bytes that are not one whole
+ *   chunk (the tail of a chunk a resume started in, or the rest of a file
+ *   whose match was hopeless).
+ *
+ * Since LITERAL and COPY follow the new version's own chunks, the receiver
+ * can tell the new version's chunk summary without finding its chunks
+ * (unless a RAW came).
  *
  * Numbers are unsigned LEB128 varints. The body's trailer carries the
  * checksum of the whole new file, as for a plain body.
@@ -20,8 +28,10 @@ export const DELTA_MIN_SIZE = 64 * 1024;
 
 /** Tag of a copy of old chunks. */
 export const COPY = 1;
-/** Tag of new bytes. */
+/** Tag of new bytes that are one chunk. */
 export const LITERAL = 2;
+/** Tag of new bytes that are not one chunk. */
+export const RAW = 3;
 
 /** Bytes sent and bytes taken from the old version, in one delta. */
 export interface DeltaStats {

@@ -16,6 +16,7 @@ import {
 import { type ChunkSource, readChunks } from "./chunk_reader.ts";
 import { MAX_CHUNK } from "./gear.ts";
 import { GearWindow } from "./gear_wasm.ts";
+import type { DeltaWatcher } from "./delta_apply.ts";
 
 /** The chunks of one version of a file. */
 export interface ChunkSummary {
@@ -35,6 +36,11 @@ export class SummaryBuilder {
 
   /** Adds the next chunk. */
   add(chunk: Uint8Array): void {
+    this.addKnown(chunkHash(chunk), chunk.byteLength);
+  }
+
+  /** Adds the next chunk, whose hash is known. */
+  addKnown(hash: number, length: number): void {
     const count = this.#count;
     if (count === this.#hashes.length) {
       const hashes = new Float64Array(count * 2);
@@ -44,8 +50,8 @@ export class SummaryBuilder {
       lengths.set(this.#lengths);
       this.#lengths = lengths;
     }
-    this.#hashes[count] = chunkHash(chunk);
-    this.#lengths[count] = chunk.byteLength;
+    this.#hashes[count] = hash;
+    this.#lengths[count] = length;
     this.#count++;
   }
 
@@ -77,51 +83,55 @@ export async function summarize(
 }
 
 /**
- * Computes a summary of bytes pushed in order, in pieces of any size (a
- * file as it is written): the same chunks {@linkcode summarize} finds.
+ * The summary of a new version rebuilt from a delta, told from the
+ * instructions alone: a COPY brings the old chunks' hashes, a LITERAL is one
+ * new chunk hashed here. Nothing is found twice. A RAW (bytes that are not
+ * one chunk) leaves no summary.
  */
-export class SummarySink {
-  #gear = new GearWindow();
-  #window = this.#gear.bytes;
-  #filled = 0;
-  #start = 0;
+export class DerivedSummary implements DeltaWatcher {
+  #old: ChunkSummary;
   #builder = new SummaryBuilder();
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #valid = true;
 
-  /** Takes the next bytes (copied). */
-  push(bytes: Uint8Array): void {
+  constructor(old: ChunkSummary) {
+    this.#old = old;
+  }
+
+  copied(index: number, count: number): void {
+    if (this.#pendingBytes > 0) this.#valid = false;
+    for (let i = index; i < index + count; i++) {
+      this.#builder.addKnown(this.#old.hashes[i], this.#old.lengths[i]);
+    }
+  }
+
+  literal(bytes: Uint8Array, end: boolean, chunk: boolean): void {
+    if (!chunk || !this.#valid) {
+      this.#valid = false;
+      return;
+    }
+    if (end && this.#pendingBytes === 0) return this.#builder.add(bytes);
+    this.#pending.push(bytes.slice());
+    this.#pendingBytes += bytes.byteLength;
+    if (this.#pendingBytes > MAX_CHUNK) this.#valid = false;
+    if (!end) return;
+    const whole = new Uint8Array(this.#pendingBytes);
     let at = 0;
-    while (at < bytes.byteLength) {
-      if (this.#filled === this.#window.byteLength) {
-        this.#window.copyWithin(0, this.#start, this.#filled);
-        this.#filled -= this.#start;
-        this.#start = 0;
-      }
-      const n = Math.min(
-        bytes.byteLength - at,
-        this.#window.byteLength - this.#filled,
-      );
-      this.#window.set(bytes.subarray(at, at + n), this.#filled);
-      this.#filled += n;
-      at += n;
-      this.#cut(false);
+    for (const part of this.#pending) {
+      whole.set(part, at);
+      at += part.byteLength;
     }
+    this.#builder.add(whole);
+    this.#pending = [];
+    this.#pendingBytes = 0;
   }
 
-  /** The summary of everything pushed. */
-  finish(): ChunkSummary {
-    this.#cut(true);
-    return this.#builder.finish();
-  }
-
-  #cut(last: boolean): void {
-    while (
-      this.#filled - this.#start >= MAX_CHUNK ||
-      (last && this.#start < this.#filled)
-    ) {
-      const end = this.#gear.cut(this.#start, this.#filled, last);
-      this.#builder.add(this.#window.subarray(this.#start, end));
-      this.#start = end;
-    }
+  /** The new version's summary, or undefined when it cannot be told. */
+  finish(): ChunkSummary | undefined {
+    return this.#valid && this.#pendingBytes === 0
+      ? this.#builder.finish()
+      : undefined;
   }
 }
 
