@@ -15,15 +15,12 @@
  */
 
 import type { Body } from "../../protocol/message_reader.ts";
+import type { FileMessage } from "../../protocol/mod.ts";
+import { DELTA_MIN_SIZE } from "../../transfer/delta/delta_ops.ts";
 import {
-  type ErrorCode,
-  type FileMessage,
-  IoError,
-  ProtocolError,
-  type Trailer,
-} from "../../protocol/mod.ts";
-import { applyDelta } from "../../transfer/delta/delta_apply.ts";
-import { DELTA_MIN_SIZE, emptyStats } from "../../transfer/delta/delta_ops.ts";
+  type OldSource,
+  rebuiltBody,
+} from "../../transfer/delta/rebuilt_body.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import {
   chunkOffsets,
@@ -36,7 +33,7 @@ import {
 } from "../../transfer/delta/summary_exchange.ts";
 import { sameIdentity } from "../storage/file_record.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
-import type { Store } from "../storage/store.ts";
+import type { ReadHandle, Store } from "../storage/store.ts";
 import { openOldVersion } from "./delta_requests.ts";
 
 /** Most files of one tree upload offered as deltas. */
@@ -94,86 +91,41 @@ export function deltaCandidate(
 
 /**
  * The plain body of the file a delta `body` describes against the version
- * of `target` the server holds. The delta is applied as the returned body
- * is read; when the old version is gone or changed, the returned body fails
- * with an error in its trailer (the delta itself is still read to its end).
+ * of `target` the server recorded the summary of (see `rebuilt_body.ts`).
  */
-export function rebuiltBody(
+export function serverRebuiltBody(
   store: Store,
   target: string,
   message: FileMessage,
   body: Body,
 ): Body {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
-    undefined,
-    { highWaterMark: 4 },
+  return rebuiltBody(
+    body,
+    () => openRecorded(store, target),
+    `"${message.path}" changed on the server while its delta ran; run the command again`,
   );
-  const writer = writable.getWriter();
-  const trailer = rebuild(store, target, body, async (bytes) => {
-    await writer.ready;
-    await writer.write(bytes.slice());
-  }).then(
-    async (sent) => {
-      await writer.close();
-      return sent;
-    },
-    async (error) => {
-      await writer.abort(error).catch(() => {});
-      if (!(error instanceof IoError)) throw error;
-      return {
-        error: {
-          code: "io" as ErrorCode,
-          reason:
-            `"${message.path}" changed on the server while its delta ran; run the command again`,
-        },
-      };
-    },
-  );
-  trailer.catch(() => {});
-  return { stream: readable, trailer };
 }
 
-/** Applies `body` to the recorded version of `target`; returns the trailer. */
-async function rebuild(
+/** The stored file at `target` with the offsets of its recorded chunks. */
+async function openRecorded(
   store: Store,
   target: string,
-  body: Body,
-  sink: (bytes: Uint8Array) => Promise<void>,
-): Promise<Trailer> {
+): Promise<OldSource | null> {
   const handle = await store.open(target).catch(() => null);
-  try {
-    const identity = await handle?.identity?.();
-    const record = identity && await store.records?.load(identity);
-    const summary = record?.summary?.chunking === CHUNKING
-      ? record.summary.chunks
-      : null;
-    if (!handle?.seek || !identity || !summary) {
-      throw new IoError("the old version is gone");
-    }
-    try {
-      await applyDelta(
-        body.stream.values({ preventCancel: true }),
-        handle as Parameters<typeof applyDelta>[1],
-        chunkOffsets(summary),
-        sink,
-        emptyStats(),
-      );
-    } catch (error) {
-      if (error instanceof ProtocolError) throw error;
-      throw new IoError("the old version changed");
-    }
-    if (!sameIdentity(await handle.identity!(), identity)) {
-      throw new IoError("the old version changed");
-    }
-    return await body.trailer;
-  } catch (error) {
-    if (error instanceof IoError) {
-      // Read the rest of the delta, so the connection stays in step.
-      for await (const _ of body.stream) { /* dropped */ }
-      await body.trailer.catch(() => {});
-    }
-    throw error;
-  } finally {
-    handle?.close();
+  if (!handle) return null;
+  const identity = await handle.identity?.();
+  const record = identity && await store.records?.load(identity);
+  const summary = record?.summary?.chunking === CHUNKING
+    ? record.summary.chunks
+    : null;
+  if (!handle.seek || !identity || !summary) {
+    handle.close();
+    return null;
   }
+  return {
+    file: handle as OldSource["file"] & ReadHandle,
+    offsets: chunkOffsets(summary),
+    unchanged: async () => sameIdentity(await handle.identity!(), identity),
+    close: () => handle.close(),
+  };
 }

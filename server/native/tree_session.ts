@@ -46,8 +46,8 @@ import {
 import type { Outcome, RequestIo } from "./request_io.ts";
 import {
   deltaCandidate,
-  rebuiltBody,
   sendTreeSummaries,
+  serverRebuiltBody,
   treeSummaries,
   type TreeSummary,
 } from "./tree_delta.ts";
@@ -254,7 +254,7 @@ async function receiveTree(
         const target = joinTree(rootPath, message.path);
         await sink.receive(
           message,
-          rebuiltBody(store, target, message, reader.body()),
+          serverRebuiltBody(store, target, message, reader.body()),
         );
       } else if (message.op === "file") {
         await sink.receive(message, reader.body());

@@ -15,7 +15,6 @@ import {
 } from "./chunk_hash.ts";
 import { type ChunkSource, readChunks } from "./chunk_reader.ts";
 import { MAX_CHUNK } from "./gear.ts";
-import { GearWindow } from "./gear_wasm.ts";
 import type { DeltaWatcher } from "./delta_apply.ts";
 
 /** The chunks of one version of a file. */
