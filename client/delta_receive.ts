@@ -22,6 +22,8 @@ import {
 } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import type { ProgressBar } from "./progress.ts";
+import { join } from "@std/path";
+import { type OldSource, rebuiltBody } from "../transfer/delta/rebuilt_body.ts";
 
 /** The local version a download may be a delta against. */
 export interface LocalVersion {
@@ -85,4 +87,61 @@ export async function receiveDeltaBody(
     );
   }
   return stats;
+}
+
+/** The local versions of files a tree download may get as deltas, by path. */
+export type LocalVersions = Map<
+  string,
+  { summary: ChunkSummary; stamp: string }
+>;
+
+/**
+ * Summarises the local versions (at `root`) of the wanted `files` that are
+ * worth a delta: regular files of at least 64 KiB, arriving at that size.
+ */
+export async function localVersions(
+  root: string,
+  files: { path: string; size: number }[],
+): Promise<LocalVersions> {
+  const found: LocalVersions = new Map();
+  for (const item of files) {
+    if (item.size < DELTA_MIN_SIZE) continue;
+    const version = await localVersion(join(root, item.path)).catch(() => null);
+    if (!version) continue;
+    version.file.close();
+    found.set(item.path, { summary: version.summary, stamp: version.stamp });
+  }
+  return found;
+}
+
+/**
+ * The plain body of a tree file the server sent as a delta against the
+ * local version at `path` (see `rebuilt_body.ts`); the file fails alone if
+ * that version changed since it was summarised.
+ */
+export function localRebuiltBody(
+  body: Body,
+  path: string,
+  version: { summary: ChunkSummary; stamp: string },
+  shown: string,
+  stats: DeltaStats,
+): Body {
+  return rebuiltBody(
+    body,
+    async (): Promise<OldSource | null> => {
+      const file = await Deno.open(path);
+      if (stampOf(await file.stat()) !== version.stamp) {
+        file.close();
+        return null;
+      }
+      return {
+        file,
+        offsets: chunkOffsets(version.summary),
+        unchanged: async () => stampOf(await file.stat()) === version.stamp,
+        close: () => file.close(),
+      };
+    },
+    `the local "${shown}" changed while its delta was applied; run the command again`,
+    stats,
+  );
 }

@@ -116,10 +116,13 @@ export class TreeTally {
     this.#bar?.advance(bytes);
   }
 
-  /** Counts bytes a delta took from the other side's old version. */
-  reused(bytes: number): void {
+  /**
+   * Counts bytes a delta took from the other side's old version; `advance`
+   * moves the bar too (unless the bytes were counted as moved already).
+   */
+  reused(bytes: number, advance = true): void {
     this.result.reused += bytes;
-    this.#bar?.advance(bytes);
+    if (advance) this.#bar?.advance(bytes);
   }
 
   /** Counts one file settled in place. */

@@ -444,6 +444,12 @@ export interface TreeWantRequest {
    * (`auto`); older servers ignore it and send every frame raw.
    */
   compress?: "on" | "auto";
+  /**
+   * How many `summary` messages (each with its `path`) follow the want
+   * list: the client's own versions of wanted files, which the server may
+   * answer with deltas. Sent only to servers that announce `delta`.
+   */
+  summaries?: number;
 }
 /** A file of a tree download could not be sent. */
 export interface TreeError {
@@ -624,6 +630,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "summaries?": "number",
   },
   "tree-error": { path: "string", code: "code", reason: "string" },
 };

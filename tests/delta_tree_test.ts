@@ -1,7 +1,7 @@
 /**
- * Delta transfers inside `put -r`: the changed files of a tree go as
- * deltas against the server's versions, over one connection or several,
- * and the tree arrives exactly; `--whole-file` sends them whole.
+ * Delta transfers inside `put -r` and `get -r`: the changed files of a
+ * tree go as deltas against the other side's versions, over one connection
+ * or several, and the tree arrives exactly; `--whole-file` sends them whole.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { Connection } from "../client/connection.ts";
 import type { Reporter } from "../client/reporter.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
+import { downloadTree } from "../client/tree_download.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
 
@@ -108,7 +109,7 @@ async function expectTree(
 }
 
 for (const parallel of [1, 3]) {
-  Deno.test(`put -r sends the changed files of a tree as deltas (${parallel} connections)`, async () => {
+  Deno.test(`put -r sends the changed files of a tree as deltas (${parallel === 1 ? "one connection" : `${parallel} connections`})`, async () => {
     await withTree(async ({ root, source, files, open }) => {
       const options = { ...OPTIONS, parallel };
       const c = await open();
@@ -121,6 +122,29 @@ for (const parallel of [1, 3]) {
       assert(result.reused > 8.5 * MiB, `reused ${result.reused}`);
       assertStringIncludes(reporter.lines.join("\n"), "reused (delta)");
       await expectTree(join(root, "t"), next);
+    });
+  });
+  Deno.test(`get -r receives the changed files of a tree as deltas (${parallel === 1 ? "one connection" : `${parallel} connections`})`, async () => {
+    await withTree(async ({ root, source, files, open }) => {
+      const options = { ...OPTIONS, parallel };
+      const c = await open();
+      await uploadTree(c, source, "t", options, recorder(), open);
+      // The server's copy changes; the local tree still has the old one.
+      const served = join(root, "t");
+      const next = await changeLarge(served, files);
+      const reporter = recorder();
+      const result = await downloadTree(
+        c,
+        "t",
+        source,
+        options,
+        reporter,
+        open,
+      );
+      assertEquals(result.files, 2);
+      assert(result.reused > 8.5 * MiB, `reused ${result.reused}`);
+      assertStringIncludes(reporter.lines.join("\n"), "reused (delta)");
+      await expectTree(source, next);
     });
   });
 }

@@ -216,3 +216,44 @@ export async function sendDeltaBody(
   );
   return stats;
 }
+
+/**
+ * Sends one file of a tree download as a delta body against the client's
+ * `index`. A failure to read the file goes to the client in the trailer
+ * (that file fails alone) and is returned; only a failure of the
+ * connection is thrown.
+ */
+export async function sendTreeFileDelta(
+  io: RequestIo,
+  handle: ReadHandle,
+  index: ChunkIndex,
+  hasher: Hasher | null,
+  compression?: SendBodyOptions,
+): Promise<{ bytes: number; readError?: unknown }> {
+  const stats = emptyStats();
+  const cut = await recordedChunks(io.ctx.store, handle);
+  let readError: unknown;
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* encodeDelta(handle, index, {
+        cut,
+        stats,
+        onBytes: (bytes) => hasher?.update(bytes),
+      });
+    } catch (error) {
+      readError = error;
+      throw error;
+    }
+  }
+  try {
+    await io.writer.sendBody(
+      pieces(),
+      () => hasher ? hasher.digests() : {},
+      undefined,
+      compression,
+    );
+  } catch (error) {
+    if (readError === undefined) throw error;
+  }
+  return { bytes: stats.literal + stats.overhead, readError };
+}

@@ -15,7 +15,8 @@
  */
 
 import type { Body } from "../../protocol/message_reader.ts";
-import type { FileMessage } from "../../protocol/mod.ts";
+import { type FileMessage, ProtocolError } from "../../protocol/mod.ts";
+import type { RequestIo } from "./request_io.ts";
 import { DELTA_MIN_SIZE } from "../../transfer/delta/delta_ops.ts";
 import {
   type OldSource,
@@ -23,11 +24,13 @@ import {
 } from "../../transfer/delta/rebuilt_body.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import {
+  type ChunkIndex,
   chunkOffsets,
   type ChunkSummary,
 } from "../../transfer/delta/summary.ts";
 import {
   MAX_SUMMARY_CHUNKS,
+  readSummary,
   sendSummary,
   type SummaryWriter,
 } from "../../transfer/delta/summary_exchange.ts";
@@ -128,4 +131,34 @@ async function openRecorded(
     unchanged: async () => sameIdentity(await handle.identity!(), identity),
     close: () => handle.close(),
   };
+}
+
+/** Most summaries a tree download's client may send. */
+const MAX_CLIENT_SUMMARIES = 100_000;
+
+/**
+ * Reads the `count` summaries a client sent after its want list, by path;
+ * ones cut with another boundary rule are left out (those files go whole).
+ */
+export async function readTreeSummaries(
+  io: RequestIo,
+  count: number,
+): Promise<Map<string, ChunkIndex>> {
+  if (count > MAX_CLIENT_SUMMARIES) {
+    throw new ProtocolError("too many chunk summaries");
+  }
+  const found = new Map<string, ChunkIndex>();
+  let chunks = 0;
+  for (let i = 0; i < count; i++) {
+    const message = await io.reader.read();
+    if (message?.op === "summary") chunks += message.chunks;
+    if (chunks > MAX_SUMMARY_CHUNKS) {
+      throw new ProtocolError("the chunk summaries are too long");
+    }
+    const index = await readSummary(message, () => io.reader.body());
+    if (index && message?.op === "summary" && message.path !== undefined) {
+      found.set(message.path, index);
+    }
+  }
+  return found;
 }

@@ -44,8 +44,10 @@ import {
   treeSegments,
 } from "../../transfer/tree/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
+import { sendTreeFileDelta } from "./delta_requests.ts";
 import {
   deltaCandidate,
+  readTreeSummaries,
   sendTreeSummaries,
   serverRebuiltBody,
   treeSummaries,
@@ -378,6 +380,8 @@ export async function treeWant(
   const { reader, writer, ctx } = io;
   const { store } = ctx;
   const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
+  // The client's versions of wanted files, read before anything can fail.
+  const deltas = await readTreeSummaries(io, request.summaries ?? 0);
   // Only a client that asked gets the checksum named in each `file`.
   const named = request.checksum === undefined
     ? undefined
@@ -471,6 +475,7 @@ export async function treeWant(
           continue;
         }
         await writer.sendEncoded(batch.take());
+        const index = request.verify ? deltas.get(value) : undefined;
         await writer.send({
           op: "file",
           path: value,
@@ -478,11 +483,15 @@ export async function treeWant(
           mtime,
           mode,
           checksum: named,
+          delta: index ? true : undefined,
         });
-        const sent = await sendFileBody(writer, handle, ctx.pool, {
-          hasher: request.verify ? startHasher(ctx.pool, named) : null,
-          compression: pack,
-        });
+        const hasher = request.verify ? startHasher(ctx.pool, named) : null;
+        const sent = index
+          ? await sendTreeFileDelta(io, handle, index, hasher, pack)
+          : await sendFileBody(writer, handle, ctx.pool, {
+            hasher,
+            compression: pack,
+          });
         if (sent.readError === undefined) {
           files++;
           bytes += sent.bytes;

@@ -18,7 +18,7 @@ import {
 } from "../../protocol/errors.ts";
 import type { Trailer } from "../../protocol/messages.ts";
 import { applyDelta, type OldVersion } from "./delta_apply.ts";
-import { emptyStats } from "./delta_ops.ts";
+import { type DeltaStats, emptyStats } from "./delta_ops.ts";
 
 /** The receiver's old version, opened for one delta. */
 export interface OldSource {
@@ -39,13 +39,14 @@ export function rebuiltBody(
   body: Body,
   open: () => Promise<OldSource | null>,
   changed: string,
+  stats: DeltaStats = emptyStats(),
 ): Body {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
     undefined,
     { highWaterMark: 4 },
   );
   const writer = writable.getWriter();
-  const trailer = rebuild(body, open, async (bytes) => {
+  const trailer = rebuild(body, open, stats, async (bytes) => {
     await writer.ready;
     await writer.write(bytes.slice());
   }).then(
@@ -66,6 +67,7 @@ export function rebuiltBody(
 async function rebuild(
   body: Body,
   open: () => Promise<OldSource | null>,
+  stats: DeltaStats,
   sink: (bytes: Uint8Array) => Promise<void>,
 ): Promise<Trailer> {
   const old = await open().catch(() => null);
@@ -77,7 +79,7 @@ async function rebuild(
         old.file,
         old.offsets,
         sink,
-        emptyStats(),
+        stats,
       );
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
