@@ -7,7 +7,9 @@
  * namespace's loopback counters (`ip -s -j link`, both directions, since
  * every packet on lo is sent once), the same way for both. Each run starts
  * from the old version copied into place, so fts has no record of it and
- * reads it first, as rsync does. Targets: bytes ≤ 1.0x rsync.
+ * reads it first, as rsync does; "fts, recorded" first lets the server
+ * record its version's chunks (the steady state of files kept in step).
+ * Targets: bytes ≤ 1.0x rsync.
  *
  * @module
  */
@@ -154,7 +156,7 @@ function bytesTarget(results: ContenderResult[]): TargetResult {
     return values.length ? values[Math.floor(values.length / 2)] : null;
   };
   const fts = median(results.find((c) => c.fts));
-  const rsync = median(results.find((c) => !c.fts));
+  const rsync = median(results.find((c) => c.name.startsWith("rsync")));
   if (fts === null || rsync === null) {
     return { description, verdict: "n/a", detail: "a contender did not run" };
   }
@@ -224,17 +226,33 @@ export async function deltaCase(
       const rsyncArgs = direction === "put"
         ? ["--no-whole-file", next, `${daemon.url}/f`]
         : ["--no-whole-file", `${daemon.url}/new`, oldAt];
+      const ftsRun = () =>
+        counted(ns, () => timedClient(ctx, server, ftsArgs, timeout, launcher));
+      // The steady state: the server has the chunks of the version it holds
+      // on record (a delta against itself records them).
+      const recordArgs = direction === "put"
+        ? connectArgs(server, ["put", old, "f"])
+        : connectArgs(server, ["put", next, "new"]);
       const contenders: Contender[] = [
         {
           name: "fts",
           fts: true,
           description: `${launcher.description} ${ftsArgs.join(" ")}`,
           prepare,
-          run: () =>
-            counted(
-              ns,
-              () => timedClient(ctx, server, ftsArgs, timeout, launcher),
-            ),
+          run: ftsRun,
+          verify,
+        },
+        {
+          name: "fts, recorded",
+          fts: false,
+          description: `as fts, after an untimed ${
+            recordArgs.join(" ")
+          } that records the server's chunks`,
+          prepare: async () => {
+            await prepare();
+            await timedClient(ctx, server, recordArgs, timeout, launcher);
+          },
+          run: ftsRun,
           verify,
         },
         {
