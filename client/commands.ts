@@ -395,6 +395,9 @@ export class CommandRunner {
       `${verb} ${formatBytes(result.bytes)}${of} in ${seconds.toFixed(1)} s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
+    if (result.reused !== undefined) {
+      parts.push(`${formatBytes(result.reused)} reused`);
+    }
     if (result.resumedAt > 0) {
       parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
     }
