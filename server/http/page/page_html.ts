@@ -1,0 +1,138 @@
+/**
+ * The web page's HTML documents: the page itself (static/index.html, with a
+ * plain listing inside `<noscript>` so a folder can be browsed without
+ * JavaScript) and a styled error page for a browser that opens a missing or
+ * forbidden address.
+ *
+ * @module
+ */
+
+import { format as formatBytes } from "@std/fmt/bytes";
+import type { Entry } from "../../../protocol/messages.ts";
+
+const STATIC = new URL("./static/", import.meta.url);
+// Read once at start, so a binary built without them fails at once.
+const INDEX = await Deno.readTextFile(new URL("index.html", STATIC));
+const ERROR = await Deno.readTextFile(new URL("error.html", STATIC));
+
+/**
+ * What the page may load: its own files only; no inline script or style,
+ * so nothing injected into a name can run.
+ */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+  "img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; " +
+  "form-action 'self'";
+
+const HTML_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-cache",
+  "content-security-policy": CSP,
+  "x-content-type-options": "nosniff",
+};
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A folder to list in the page for browsers without JavaScript. */
+export interface PlainFolder {
+  /** The folder's remote path ("" for the top). */
+  path: string;
+  entries: Entry[];
+}
+
+function plainRow(entry: Entry): string {
+  const dir = entry.type === "dir";
+  const href = encodeURIComponent(entry.name) + (dir ? "/" : "");
+  const size = dir ? "" : formatBytes(entry.size, { binary: true });
+  const time = new Date(entry.mtime).toISOString().slice(0, 16).replace(
+    "T",
+    " ",
+  );
+  const name = escapeHtml(entry.name) + (dir ? "/" : "");
+  return `<tr><td class="name"><a href="${href}">${name}</a>` +
+    `<span class="meta">${size}${size ? " · " : ""}${time}</span></td>` +
+    `<td class="size">${size}</td><td class="time">${time}</td></tr>`;
+}
+
+/** The folder as a table of links, for `<noscript>`. */
+export function plainListing(folder: PlainFolder): string {
+  const sorted = [...folder.entries]
+    .filter((e) => e.type === "dir" || e.type === "file")
+    .sort((a, b) =>
+      Number(b.type === "dir") - Number(a.type === "dir") ||
+      a.name.localeCompare(b.name)
+    );
+  const up = folder.path === ""
+    ? ""
+    : `<tr><td class="name"><a href="../">..</a></td><td class="size"></td><td class="time"></td></tr>`;
+  return `<p>Index of /${escapeHtml(folder.path)}${
+    folder.path ? "/" : ""
+  } (this page works better with JavaScript: uploads, renames and more).</p>` +
+    `<table class="plain"><thead><tr><th class="name">Name</th>` +
+    `<th class="size">Size</th><th class="time">Modified (UTC)</th></tr></thead>` +
+    `<tbody>${up}${sorted.map(plainRow).join("")}</tbody></table>`;
+}
+
+/**
+ * The web page. With `folder`, it carries that folder's plain listing;
+ * without (a login is needed first), it says the login needs JavaScript.
+ */
+export function pageResponse(head = false, folder?: PlainFolder): Response {
+  const fallback = folder
+    ? plainListing(folder)
+    : "<p>This server needs a login, and the login form needs JavaScript. " +
+      "Command-line clients can log in with HTTP Basic over TLS.</p>";
+  const html = INDEX.replace("<!--plain listing-->", fallback);
+  return new Response(head ? null : html, { headers: HTML_HEADERS });
+}
+
+/** Whether a request is a browser opening an address (not the page's script). */
+export function isNavigation(request: Request, url: URL): boolean {
+  return request.method === "GET" &&
+    (request.headers.get("accept") ?? "").includes("text/html") &&
+    !request.headers.has("x-requested-with") &&
+    !["json", "zip", "sha256", "asset", "tus"].some((k) =>
+      url.searchParams.has(k)
+    );
+}
+
+const TITLES: Record<number, string> = {
+  400: "This address is not valid",
+  403: "Not allowed",
+  404: "Nothing is here",
+  409: "This cannot be opened",
+};
+
+/**
+ * A styled page for an error a browser meets while opening an address, with
+ * a link to the folder above. `reason` names remote paths only.
+ */
+export function errorPageResponse(
+  status: number,
+  reason: string,
+  url: URL,
+  headers: HeadersInit = {},
+): Response {
+  const trimmed = url.pathname.replace(/\/+$/, "");
+  const back = trimmed.slice(0, trimmed.lastIndexOf("/") + 1) || "/";
+  const last = back.slice(0, -1).split("/").at(-1)!;
+  let backName = "the top folder";
+  try {
+    if (back !== "/") backName = `“${decodeURIComponent(last)}”`;
+  } catch {
+    backName = "the folder above";
+  }
+  const title = TITLES[status] ?? "Something went wrong";
+  const html = ERROR
+    .replaceAll("{{title}}", escapeHtml(title))
+    .replace("{{message}}", escapeHtml(reason))
+    .replace("{{back}}", escapeHtml(back))
+    .replace("{{backName}}", escapeHtml(backName));
+  const merged = new Headers(headers);
+  for (const [key, value] of Object.entries(HTML_HEADERS)) {
+    merged.set(key, value);
+  }
+  return new Response(html, { status, headers: merged });
+}

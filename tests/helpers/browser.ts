@@ -1,0 +1,106 @@
+/**
+ * Headless Chromium (Debian's package) driven by puppeteer-core for the web
+ * page's tests: one launcher, a bounded wait, and a test registrar that
+ * ignores the test, with the reason in its name, when Chromium is missing
+ * (under `CI=true` a missing Chromium fails instead).
+ *
+ * @module
+ */
+
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+/** Where Debian installs Chromium. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+/** Starts headless Chromium. */
+export async function launch(): Promise<Browser> {
+  return await puppeteer.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--headless",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** Waits (bounded) until `check` holds. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 20_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Registers a test that needs Chromium; `fn` gets a fresh browser. */
+export function browserTest(
+  name: string,
+  fn: (browser: Browser) => Promise<void>,
+): void {
+  const ignore = !haveChromium && Deno.env.get("CI") !== "true";
+  Deno.test({
+    name: ignore ? `${name} (ignored: chromium is not installed)` : name,
+    ignore,
+    async fn() {
+      const browser = await launch();
+      try {
+        await fn(browser);
+      } finally {
+        await browser.close();
+      }
+    },
+  });
+}
+
+/** A page at `width`×`height` in the light or dark scheme. */
+export async function openPage(
+  browser: Browser,
+  width = 1280,
+  dark = false,
+  height = width < 600 ? 844 : 800,
+): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewport({ width, height });
+  await page.emulateMediaFeatures([
+    { name: "prefers-color-scheme", value: dark ? "dark" : "light" },
+  ]);
+  page.on("pageerror", (error) => console.error("page error:", error));
+  return page;
+}
+
+/** Text of the open in-page dialog (title and message). */
+export async function dialogText(page: Page): Promise<string> {
+  await page.waitForSelector("dialog.fts-dialog[open]");
+  return await page.$eval(
+    "dialog.fts-dialog[open]",
+    (d) => (d as unknown as { innerText: string }).innerText,
+  );
+}
+
+/** Presses the open dialog's button whose value is `value`. */
+export async function pressDialog(page: Page, value: string): Promise<void> {
+  await page.click(`dialog.fts-dialog[open] button[value="${value}"]`);
+  await page.waitForSelector("dialog.fts-dialog", { hidden: true });
+}
+
+/** Opens a row's menu and picks `act`. */
+export async function rowAction(
+  page: Page,
+  name: string,
+  act: string,
+): Promise<void> {
+  await page.click(`tr[data-name="${name}"] button[data-act="menu"]`);
+  await page.waitForSelector(`.menu [data-act="${act}"]`);
+  await page.click(`.menu [data-act="${act}"]`);
+}
