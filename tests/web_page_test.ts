@@ -17,131 +17,123 @@ import { randomBytes } from "./helpers/cli.ts";
 import {
   browserTest,
   dialogText,
+  exists,
   openPage,
+  pageTest,
   pressDialog,
   rowAction,
   until,
+  type Uploader,
 } from "./helpers/browser.ts";
 
-const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
-
-type Uploader = { uploadFile(...paths: string[]): Promise<void> };
-
-browserTest(
+pageTest(
   "the web page browses, uploads files and folders, resumes a cut upload, downloads, renames and deletes",
-  async (browser) => {
-    const s = await startHttpServer();
-    const work = await Deno.makeTempDir({ prefix: "fts-browser-" });
-    try {
-      await Deno.mkdir(join(s.root, "docs"));
-      await Deno.writeTextFile(
-        join(s.root, "docs/readme.txt"),
-        "hello browser",
-      );
-      const page = await openPage(browser);
-      await page.goto(`${s.url}/`);
-      await page.waitForSelector('tr[data-name="docs"]');
-      await page.click('tr[data-name="docs"] a[data-act="open"]');
-      await page.waitForSelector('tr[data-name="readme.txt"]');
-      assert(page.url().endsWith("/docs/"));
-      assert(
-        (await page.$eval("#crumbs", (e) => e.textContent))!.includes("docs"),
-      );
+  async ({ browser, s, work }) => {
+    await Deno.mkdir(join(s.root, "docs"));
+    await Deno.writeTextFile(
+      join(s.root, "docs/readme.txt"),
+      "hello browser",
+    );
+    const page = await openPage(browser);
+    await page.goto(`${s.url}/`);
+    await page.waitForSelector('tr[data-name="docs"]');
+    await page.click('tr[data-name="docs"] a[data-act="open"]');
+    await page.waitForSelector('tr[data-name="readme.txt"]');
+    assert(page.url().endsWith("/docs/"));
+    assert(
+      (await page.$eval("#crumbs", (e) => e.textContent))!.includes("docs"),
+    );
 
-      // Download: the row menu's link serves the file's bytes.
-      await page.click('tr[data-name="readme.txt"] button[data-act="menu"]');
-      const href = await page.$eval(
-        '.menu a[data-act="download"]',
-        (a) => (a as unknown as { href: string }).href,
-      );
-      await page.keyboard.press("Escape");
-      const downloaded = await page.evaluate(
-        (url) => fetch(url).then((r) => r.text()),
-        href,
-      );
-      assertEquals(downloaded, "hello browser");
+    // Download: the row menu's link serves the file's bytes.
+    await page.click('tr[data-name="readme.txt"] button[data-act="menu"]');
+    const href = await page.$eval(
+      '.menu a[data-act="download"]',
+      (a) => (a as unknown as { href: string }).href,
+    );
+    await page.keyboard.press("Escape");
+    const downloaded = await page.evaluate(
+      (url) => fetch(url).then((r) => r.text()),
+      href,
+    );
+    assertEquals(downloaded, "hello browser");
 
-      // Upload one file.
-      await Deno.writeTextFile(join(work, "one.txt"), "uploaded");
-      const pick = await page.$("#pick") as unknown as Uploader;
-      await pick.uploadFile(join(work, "one.txt"));
-      await until(
-        "the uploaded file",
-        () => exists(join(s.root, "docs/one.txt")),
-      );
-      assertEquals(
-        await Deno.readTextFile(join(s.root, "docs/one.txt")),
-        "uploaded",
-      );
+    // Upload one file.
+    await Deno.writeTextFile(join(work, "one.txt"), "uploaded");
+    const pick = await page.$("#pick") as unknown as Uploader;
+    await pick.uploadFile(join(work, "one.txt"));
+    await until(
+      "the uploaded file",
+      () => exists(join(s.root, "docs/one.txt")),
+    );
+    assertEquals(
+      await Deno.readTextFile(join(s.root, "docs/one.txt")),
+      "uploaded",
+    );
 
-      // Upload a folder.
-      await Deno.mkdir(join(work, "tree/inner"), { recursive: true });
-      await Deno.writeTextFile(join(work, "tree/a.txt"), "A");
-      await Deno.writeTextFile(join(work, "tree/inner/b.txt"), "B");
-      const pickDir = await page.$("#pickdir") as unknown as Uploader;
-      await pickDir.uploadFile(join(work, "tree"));
-      await until(
-        "the uploaded folder",
-        () => exists(join(s.root, "docs/tree/inner/b.txt")),
-      );
-      assertEquals(
-        await Deno.readTextFile(join(s.root, "docs/tree/a.txt")),
-        "A",
-      );
+    // Upload a folder.
+    await Deno.mkdir(join(work, "tree/inner"), { recursive: true });
+    await Deno.writeTextFile(join(work, "tree/a.txt"), "A");
+    await Deno.writeTextFile(join(work, "tree/inner/b.txt"), "B");
+    const pickDir = await page.$("#pickdir") as unknown as Uploader;
+    await pickDir.uploadFile(join(work, "tree"));
+    await until(
+      "the uploaded folder",
+      () => exists(join(s.root, "docs/tree/inner/b.txt")),
+    );
+    assertEquals(
+      await Deno.readTextFile(join(s.root, "docs/tree/a.txt")),
+      "A",
+    );
 
-      // A large upload whose second chunk's connection is cut, then resumed.
-      const big = randomBytes(10 * 1024 * 1024 + 99);
-      await Deno.writeFile(join(work, "big.bin"), big);
-      await page.setRequestInterception(true);
-      let patches = 0;
-      let cut = false;
-      let headsAfterCut = 0;
-      const intercept = (request: HTTPRequest) => {
-        if (request.method() === "PATCH" && ++patches === 2) {
-          cut = true;
-          request.abort("connectionreset");
-          return;
-        }
-        if (cut && request.method() === "HEAD") headsAfterCut++;
-        request.continue();
-      };
-      page.on("request", intercept);
-      await pick.uploadFile(join(work, "big.bin"));
-      await until(
-        "the resumed upload",
-        () => exists(join(s.root, "docs/big.bin")),
-        60_000,
-      );
-      assertEquals(await Deno.readFile(join(s.root, "docs/big.bin")), big);
-      assert(cut, "the second PATCH was cut");
-      assert(headsAfterCut > 0, "the page asked the server's offset to resume");
-      page.off("request", intercept);
-      await page.setRequestInterception(false);
+    // A large upload whose second chunk's connection is cut, then resumed.
+    const big = randomBytes(10 * 1024 * 1024 + 99);
+    await Deno.writeFile(join(work, "big.bin"), big);
+    await page.setRequestInterception(true);
+    let patches = 0;
+    let cut = false;
+    let headsAfterCut = 0;
+    const intercept = (request: HTTPRequest) => {
+      if (request.method() === "PATCH" && ++patches === 2) {
+        cut = true;
+        request.abort("connectionreset");
+        return;
+      }
+      if (cut && request.method() === "HEAD") headsAfterCut++;
+      request.continue();
+    };
+    page.on("request", intercept);
+    await pick.uploadFile(join(work, "big.bin"));
+    await until(
+      "the resumed upload",
+      () => exists(join(s.root, "docs/big.bin")),
+      60_000,
+    );
+    assertEquals(await Deno.readFile(join(s.root, "docs/big.bin")), big);
+    assert(cut, "the second PATCH was cut");
+    assert(headsAfterCut > 0, "the page asked the server's offset to resume");
+    page.off("request", intercept);
+    await page.setRequestInterception(false);
 
-      // Rename in an in-page dialog, then delete after confirming.
-      await page.waitForSelector('tr[data-name="one.txt"]');
-      await rowAction(page, "one.txt", "rename");
-      await page.waitForSelector("dialog.fts-dialog[open] input");
-      await page.$eval(
-        "dialog.fts-dialog[open] input",
-        (e) => (e as unknown as { value: string }).value = "",
-      );
-      await page.type("dialog.fts-dialog[open] input", "renamed.txt");
-      await pressDialog(page, "ok");
-      await until("the rename", () => exists(join(s.root, "docs/renamed.txt")));
-      assert(!await exists(join(s.root, "docs/one.txt")));
-      await page.waitForSelector('tr[data-name="renamed.txt"]');
-      await rowAction(page, "renamed.txt", "delete");
-      assertStringIncludes(await dialogText(page), "renamed.txt");
-      await pressDialog(page, "ok");
-      await until(
-        "the delete",
-        async () => !await exists(join(s.root, "docs/renamed.txt")),
-      );
-    } finally {
-      await s.cleanup();
-      await Deno.remove(work, { recursive: true });
-    }
+    // Rename in an in-page dialog, then delete after confirming.
+    await page.waitForSelector('tr[data-name="one.txt"]');
+    await rowAction(page, "one.txt", "rename");
+    await page.waitForSelector("dialog.fts-dialog[open] input");
+    await page.$eval(
+      "dialog.fts-dialog[open] input",
+      (e) => (e as unknown as { value: string }).value = "",
+    );
+    await page.type("dialog.fts-dialog[open] input", "renamed.txt");
+    await pressDialog(page, "ok");
+    await until("the rename", () => exists(join(s.root, "docs/renamed.txt")));
+    assert(!await exists(join(s.root, "docs/one.txt")));
+    await page.waitForSelector('tr[data-name="renamed.txt"]');
+    await rowAction(page, "renamed.txt", "delete");
+    assertStringIncludes(await dialogText(page), "renamed.txt");
+    await pressDialog(page, "ok");
+    await until(
+      "the delete",
+      async () => !await exists(join(s.root, "docs/renamed.txt")),
+    );
   },
 );
 

@@ -8,6 +8,7 @@
  */
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { type HttpTestServer, startHttpServer } from "./http.ts";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -28,6 +29,13 @@ export async function launch(): Promise<Browser> {
     ],
   });
 }
+
+/** Whether a host path exists. */
+export const exists = (path: string): Promise<boolean> =>
+  Deno.stat(path).then(() => true, () => false);
+
+/** A file input as puppeteer drives it. */
+export type Uploader = { uploadFile(...paths: string[]): Promise<void> };
 
 /** Waits (bounded) until `check` holds. */
 export async function until(
@@ -60,6 +68,31 @@ export function browserTest(
         await browser.close();
       }
     },
+  });
+}
+
+/** What a {@linkcode pageTest} gets: a browser, a server, a scratch folder. */
+export interface PageTestContext {
+  browser: Browser;
+  s: HttpTestServer;
+  /** A temporary folder for files to upload. */
+  work: string;
+}
+
+/** Registers a browser test against a fresh server (no users) and scratch folder. */
+export function pageTest(
+  name: string,
+  fn: (context: PageTestContext) => Promise<void>,
+): void {
+  browserTest(name, async (browser) => {
+    const s = await startHttpServer();
+    const work = await Deno.makeTempDir({ prefix: "fts-browser-" });
+    try {
+      await fn({ browser, s, work });
+    } finally {
+      await s.cleanup();
+      await Deno.remove(work, { recursive: true });
+    }
   });
 }
 

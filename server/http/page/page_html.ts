@@ -125,11 +125,17 @@ export function errorPageResponse(
     backName = "the folder above";
   }
   const title = TITLES[status] ?? "Something went wrong";
-  const html = ERROR
-    .replaceAll("{{title}}", escapeHtml(title))
-    .replace("{{message}}", escapeHtml(reason))
-    .replace("{{back}}", escapeHtml(back))
-    .replace("{{backName}}", escapeHtml(backName));
+  const values: Record<string, string> = {
+    title,
+    message: reason,
+    back,
+    backName,
+  };
+  // `{{ name }}` slots (deno fmt puts the spaces in), filled with escaped text.
+  const html = ERROR.replace(
+    /\{\{\s*(\w+)\s*\}\}/g,
+    (_, key: string) => escapeHtml(values[key] ?? ""),
+  );
   const merged = new Headers(headers);
   for (const [key, value] of Object.entries(HTML_HEADERS)) {
     merged.set(key, value);

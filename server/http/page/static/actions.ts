@@ -175,15 +175,6 @@ export async function deleteEntries(names: string[]): Promise<void> {
   );
 }
 
-/** Downloads the selected entries as one zip. */
-export function zipEntries(names: string[]): void {
-  const query = names.map((n) => `name=${encodeURIComponent(n)}`).join("&");
-  const link = h("a", { href: `${here}?zip&${query}`, download: "" });
-  document.body.append(link);
-  link.click();
-  link.remove();
-}
-
 async function showChecksum(entry: Entry): Promise<void> {
   const r = await send(
     `hash “${entry.name}”`,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { urlOf } from "./api.ts";
+import { here, urlOf } from "./api.ts";
 import { byId, h, icon } from "./dom.ts";
 import { formatDate, formatSize } from "./format.ts";
 
@@ -141,6 +141,10 @@ function renderSelection(shown: Entry[]): void {
   const count = view.selected.size;
   byId("selection").hidden = count === 0;
   byId("selected-count").textContent = `${count} selected`;
+  const names = [...view.selected].map((n) => `name=${encodeURIComponent(n)}`);
+  byId<HTMLAnchorElement>("zip-selection").href = `${here}?zip&${
+    names.join("&")
+  }`;
   const all = byId<HTMLInputElement>("select-all");
   const picked = shown.filter((e) => view.selected.has(e.name)).length;
   all.checked = shown.length > 0 && picked === shown.length;

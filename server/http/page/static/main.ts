@@ -20,7 +20,6 @@ import {
   preview,
   previewable,
   runAction,
-  zipEntries,
 } from "./actions.ts";
 import { openDialog, showError } from "./dialogs.ts";
 import { byId, h } from "./dom.ts";
@@ -206,8 +205,7 @@ function wire(): void {
     )
       ?.dataset.bulk;
     const names = [...view.selected];
-    if (act === "zip") zipEntries(names);
-    else if (act === "move") moveEntries(names).catch(showError);
+    if (act === "move") moveEntries(names).catch(showError);
     else if (act === "delete") deleteEntries(names).catch(showError);
     else if (act === "clear") {
       view.selected.clear();
