@@ -3,7 +3,8 @@
  * driven by puppeteer-core. Browses, uploads a file and a folder, resumes an
  * upload whose connection was cut, downloads, renames and deletes through
  * the row menu and in-page dialogs, logs in with SCRAM in the page (and
- * out), and shows no write controls to a read-only user.
+ * out), and shows no write controls to a read-only user. Reported as
+ * ignored without Chromium (a failure under CI=true).
  *
  * @module
  */

@@ -1,19 +1,30 @@
 /**
  * Headless Chromium (Debian's package) driven by puppeteer-core for the web
  * page's tests: one launcher, a bounded wait, and a test registrar that
- * ignores the test, with the reason in its name, when Chromium is missing
- * (under `CI=true` a missing Chromium fails instead).
+ * reports the test as ignored when Chromium is missing (under `CI=true` a
+ * missing Chromium fails instead).
  *
  * @module
  */
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { type HttpTestServer, startHttpServer } from "./http.ts";
+import { prerequisite } from "./prerequisite.ts";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
 
-const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+/** Ignored without Chromium (a failure under CI=true). */
+const noChromium = prerequisite(
+  CHROMIUM,
+  (() => {
+    try {
+      return Deno.statSync(CHROMIUM).isFile;
+    } catch {
+      return false;
+    }
+  })(),
+);
 
 /** Starts headless Chromium. */
 export async function launch(): Promise<Browser> {
@@ -56,10 +67,9 @@ export function browserTest(
   name: string,
   fn: (browser: Browser) => Promise<void>,
 ): void {
-  const ignore = !haveChromium && Deno.env.get("CI") !== "true";
   Deno.test({
-    name: ignore ? `${name} (ignored: chromium is not installed)` : name,
-    ignore,
+    name: `${name} (needs chromium)`,
+    ignore: noChromium,
     async fn() {
       const browser = await launch();
       try {
