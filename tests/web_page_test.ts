@@ -51,6 +51,12 @@ pageTest(
       '.menu a[data-act="download"]',
       (a) => (a as unknown as { href: string }).href,
     );
+    // The keyboard moves through the menu.
+    await page.keyboard.press("ArrowDown");
+    assertEquals(
+      await page.evaluate("document.activeElement.dataset.act"),
+      "sum",
+    );
     await page.keyboard.press("Escape");
     const downloaded = await page.evaluate(
       (url) => fetch(url).then((r) => r.text()),

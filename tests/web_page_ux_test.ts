@@ -317,15 +317,20 @@ pageTest(
     );
 
     await page.setJavaScriptEnabled(true);
-    const missing = await page.goto(`${s.url}/docs/nothing-here/`);
+    const missing = await page.goto(`${s.url}/docs/nothing/deeper/`);
     assertEquals(missing?.status(), 404);
     assertEquals(
       await page.$eval("h1", (e) => e.textContent),
       "Nothing is here",
     );
     assertEquals(
+      await page.$eval(".problem p", (e) => e.textContent),
+      "There is no file or folder at /docs/nothing/deeper.",
+    );
+    assertEquals(
       await page.$eval(".problem a", (a) => a.getAttribute("href")),
       "/docs/",
+      "the link goes to the nearest folder that exists",
     );
     const styled = await styleOf(page, ".problem", "borderRadius");
     assertEquals(styled, "14px", "the page's stylesheet applies");

@@ -237,10 +237,11 @@ export async function route(
     const { status, text } = statusOf(error);
     const url = URL.parse(request.url);
     response = url && status !== 401 && isNavigation(request, url)
-      ? errorPageResponse(
+      ? await errorPageResponse(
         status,
         text,
-        url,
+        ctx.store,
+        path,
         error instanceof HttpError ? error.headers : {},
       )
       : errorResponse(error, method);

@@ -9,6 +9,8 @@
 
 import { format as formatBytes } from "@std/fmt/bytes";
 import type { Entry } from "../../../protocol/messages.ts";
+import type { Store } from "../../storage/store.ts";
+import { urlPathOf } from "../request_path.ts";
 
 const STATIC = new URL("./static/", import.meta.url);
 // Read once at start, so a binary built without them fails at once.
@@ -105,31 +107,50 @@ const TITLES: Record<number, string> = {
   409: "This cannot be opened",
 };
 
+/** How far up {@linkcode backLink} looks for a folder that exists. */
+const MAX_UP = 16;
+
+/** The nearest folder above `path` that exists, as a link and a name. */
+async function backLink(
+  store: Store,
+  path: string,
+): Promise<{ href: string; name: string }> {
+  const parts = path.split("/").filter(Boolean);
+  for (let n = parts.length - 1; n > 0 && parts.length - n <= MAX_UP; n--) {
+    const folder = parts.slice(0, n).join("/");
+    const entry = await store.stat(folder, { follow: true }).catch(() => null);
+    if (entry?.type === "dir") {
+      return { href: urlPathOf(folder, true), name: `“${parts[n - 1]}”` };
+    }
+  }
+  return { href: "/", name: "the top folder" };
+}
+
 /**
- * A styled page for an error a browser meets while opening an address, with
- * a link to the folder above. `reason` names remote paths only.
+ * A styled page for an error a browser met while opening `path` (undefined
+ * when the address could not be read), with a link to the nearest folder
+ * above that exists (for a 404) or to the top. `reason` names remote paths
+ * only.
  */
-export function errorPageResponse(
+export async function errorPageResponse(
   status: number,
   reason: string,
-  url: URL,
+  store: Store,
+  path: string | undefined,
   headers: HeadersInit = {},
-): Response {
-  const trimmed = url.pathname.replace(/\/+$/, "");
-  const back = trimmed.slice(0, trimmed.lastIndexOf("/") + 1) || "/";
-  const last = back.slice(0, -1).split("/").at(-1)!;
-  let backName = "the top folder";
-  try {
-    if (back !== "/") backName = `“${decodeURIComponent(last)}”`;
-  } catch {
-    backName = "the folder above";
-  }
-  const title = TITLES[status] ?? "Something went wrong";
+): Promise<Response> {
+  // Only a 404 comes after the login passed (from the store): other errors,
+  // such as a refused Host or login, must not tell which folders exist.
+  const back = status !== 404 || path === undefined
+    ? { href: "/", name: "the top folder" }
+    : await backLink(store, path);
   const values: Record<string, string> = {
-    title,
-    message: reason,
-    back,
-    backName,
+    title: TITLES[status] ?? "Something went wrong",
+    message: status === 404 && path !== undefined
+      ? `There is no file or folder at /${path}.`
+      : reason,
+    back: back.href,
+    backName: back.name,
   };
   // `{{ name }}` slots (deno fmt puts the spaces in), filled with escaped text.
   const html = ERROR.replace(

@@ -4,8 +4,8 @@
 /**
  * The menu a row's "⋯" button opens: one button per row instead of four, so
  * a row fits a phone. The menu is placed inside the window (above the button
- * when there is no room below) and closes on a click elsewhere, Escape,
- * scrolling or resizing.
+ * when there is no room below), the arrow keys move between its items, and
+ * it closes on a click elsewhere, Escape, scrolling or resizing.
  *
  * @module
  */
@@ -65,6 +65,14 @@ export function openMenu(
     if (event.key === "Escape") {
       close?.();
       anchor.focus();
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const entries = [
+        ...menu.querySelectorAll<HTMLElement>("[role=menuitem]"),
+      ];
+      const at = entries.indexOf(document.activeElement as HTMLElement);
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      entries.at((at + step) % entries.length)?.focus();
     }
   };
   close = () => {
