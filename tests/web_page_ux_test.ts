@@ -1,7 +1,7 @@
 /**
  * The web page as a newcomer meets it, in headless Chromium: it fits a
- * 390 px phone and a 1280 px desktop in light and dark with no sideways
- * scroll, uploads show percent, rate and time left and can be cancelled,
+ * 390 px phone, a tablet and a 1280 px desktop in light and dark with no
+ * sideways scroll, uploads show percent, rate and time left and can be cancelled,
  * replacing asks first, errors read as sentences, several entries can be
  * selected (zip, move, delete), the filter narrows the rows, the favicon
  * loads, a folder lists without JavaScript, and a missing folder gets a
@@ -67,11 +67,11 @@ const styleOf = (page: Page, selector: string, property: string) =>
   );
 
 pageTest(
-  "the page fits a 390 px phone and a 1280 px desktop in light and dark with no sideways scroll, a menu per row, and its favicon",
+  "the page fits a 390 px phone, a 768 px tablet and a 1280 px desktop in light and dark with no sideways scroll, a menu per row, a sort list on the phone, and its favicon",
   async ({ browser, s }) => {
     const shots = Deno.env.get("FTS_SCREENSHOTS") === "1";
     await plant(s.root);
-    for (const width of [390, 1280]) {
+    for (const width of [390, 768, 1280]) {
       for (const dark of [false, true]) {
         const page = await openPage(browser, width, dark);
         const failed: string[] = [];
@@ -84,12 +84,33 @@ pageTest(
         assert(!await overflows(page), `no sideways scroll at ${where}`);
         const timeHeader = await styleOf(page, "th.time", "display");
         assertEquals(timeHeader === "none", width < 600, where);
+        if (width < 600) {
+          // Only the name column shows, so a list sorts by the others.
+          await page.select("#sort", "size:-1");
+          assertEquals(
+            await page.$$eval(
+              "#rows tr[data-name]",
+              (rows) =>
+                rows.map((r) =>
+                  (r as unknown as { dataset: { name: string } }).dataset.name
+                ),
+            ),
+            [
+              "docs",
+              "photos from the summer holiday in Portugal",
+              "a-very-long-file-name-that-goes-on-and-on-2026-12-07.tar.gz",
+              "picture.png",
+              "notes.md",
+            ],
+          );
+          await page.select("#sort", "name:1");
+        }
         const favicon = await js<number>(
           page,
           `fetch(document.querySelector("link[rel=icon]").href).then((r) => r.status)`,
         );
         assertEquals(favicon, 200);
-        if (shots) {
+        if (shots && width !== 768) {
           const name = width < 600 ? "http_page_phone" : "http_page";
           await page.screenshot({
             path: `docs/${name}_${dark ? "dark" : "light"}.png`,

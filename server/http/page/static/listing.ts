@@ -2,7 +2,8 @@
 /// <reference lib="dom" />
 /// <reference lib="esnext" />
 /**
- * The folder's table: sorting by a column, the filter box, the selection
+ * The folder's table: sorting by a column (on a phone, where only the name
+ * column shows, by a "Sort by" list), the filter box, the selection
  * (checkboxes and "select all") and one actions button per row. On a phone
  * the size and time move under the name (CSS), so the row stays one screen
  * wide.
@@ -121,6 +122,7 @@ export function render(): void {
       active ? (view.sortDir > 0 ? "ascending" : "descending") : "none",
     );
   }
+  byId<HTMLSelectElement>("sort").value = `${view.sortKey}:${view.sortDir}`;
   const rows = shown.map(row);
   if (rows.length === 0) {
     const text = view.filter
@@ -159,13 +161,18 @@ export function entryOf(name: string): Entry | undefined {
 /** Wires sorting, the filter and the checkboxes. */
 export function setupListing(): void {
   document.querySelector("thead")!.addEventListener("click", (event) => {
-    const th = (event.target as HTMLElement).closest<HTMLElement>(
-      "th[data-key]",
-    );
-    if (!th) return;
+    const target = event.target as HTMLElement;
+    const th = target.closest<HTMLElement>("th[data-key]");
+    if (!th || target.closest("select")) return;
     const key = th.dataset.key as SortKey;
     view.sortDir = key === view.sortKey ? -view.sortDir : 1;
     view.sortKey = key;
+    render();
+  });
+  byId<HTMLSelectElement>("sort").addEventListener("change", (event) => {
+    const [key, dir] = (event.target as HTMLSelectElement).value.split(":");
+    view.sortKey = key as SortKey;
+    view.sortDir = Number(dir);
     render();
   });
   byId<HTMLInputElement>("filter").addEventListener("input", (event) => {
