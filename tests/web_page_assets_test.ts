@@ -1,7 +1,8 @@
 /**
  * The web page's files as the server hands them out: every TypeScript
  * module becomes a browser module whose imports all point at files the page
- * is given, the SCRAM client is protocol/scram.ts itself, and the compiled
+ * is given, the SCRAM client is protocol/scram.ts itself, curl gets a plain
+ * listing (no JavaScript needed), and the compiled
  * binary carries every file read at run time (deno.json's `compile` task and
  * the release workflow list them).
  *
@@ -10,7 +11,8 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { ASSETS, toBrowserModule } from "../server/http/page/assets.ts";
-import { startHttpServer } from "./helpers/http.ts";
+import { run, startHttpServer } from "./helpers/http.ts";
+import { needsProgram } from "./helpers/prerequisite.ts";
 
 Deno.test("every page module becomes a browser module whose imports are all page files", async () => {
   for (const [name, url] of Object.entries(ASSETS)) {
@@ -71,5 +73,37 @@ Deno.test("the compile task and the release workflow include every file the page
   for (const path of needed) {
     assertStringIncludes(task, `--include ${path}`);
     assertStringIncludes(workflow, `--include ${path}`);
+  }
+});
+
+Deno.test({
+  name:
+    "curl gets the folder as plain links in the page, with .. above the top folder's children",
+  ignore: needsProgram("curl"),
+}, async () => {
+  const s = await startHttpServer();
+  try {
+    await Deno.mkdir(`${s.root}/docs`);
+    await Deno.writeTextFile(`${s.root}/docs/a <b>.txt`, "x");
+    const top = await run("curl", [
+      "-sf",
+      "-H",
+      "accept: text/html",
+      `${s.url}/`,
+    ]);
+    assertStringIncludes(top.stdout, '<a href="docs/">docs/</a>');
+    const docs = await run("curl", [
+      "-sf",
+      "-H",
+      "accept: text/html",
+      `${s.url}/docs/`,
+    ]);
+    assertStringIncludes(docs.stdout, '<a href="../">..</a>');
+    assertStringIncludes(
+      docs.stdout,
+      '<a href="a%20%3Cb%3E.txt">a &#60;b&#62;.txt</a>',
+    );
+  } finally {
+    await s.cleanup();
   }
 });
