@@ -131,10 +131,16 @@ export async function dialogText(page: Page): Promise<string> {
   );
 }
 
-/** Presses the open dialog's button whose value is `value`. */
+/** Presses the open dialog's button whose value is `value`; waits until it closed. */
 export async function pressDialog(page: Page, value: string): Promise<void> {
+  const dialog = await page.waitForSelector("dialog.fts-dialog[open]");
   await page.click(`dialog.fts-dialog[open] button[value="${value}"]`);
-  await page.waitForSelector("dialog.fts-dialog", { hidden: true });
+  // That dialog, not any: another (an error) may open right after it.
+  await page.waitForFunction(
+    (d) => !(d as unknown as { isConnected: boolean }).isConnected,
+    {},
+    dialog,
+  );
 }
 
 /** Opens a row's menu and picks `act`. */

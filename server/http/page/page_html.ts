@@ -11,10 +11,19 @@ import { format as formatBytes } from "@std/fmt/bytes";
 import type { Entry } from "../../../protocol/messages.ts";
 import type { Store } from "../../storage/store.ts";
 import { urlPathOf } from "../request_path.ts";
+import { ASSETS } from "./assets.ts";
 
 const STATIC = new URL("./static/", import.meta.url);
 // Read once at start, so a binary built without them fails at once.
-const INDEX = await Deno.readTextFile(new URL("index.html", STATIC));
+const INDEX = (await Deno.readTextFile(new URL("index.html", STATIC)))
+  // Every module announced up front: the browser fetches them side by side
+  // instead of discovering the imports one level at a time.
+  .replace(
+    "</head>",
+    Object.keys(ASSETS).filter((name) => name.endsWith(".ts")).map((name) =>
+      `<link rel="modulepreload" href="/?asset=${name}">\n`
+    ).join("") + "</head>",
+  );
 const ERROR = await Deno.readTextFile(new URL("error.html", STATIC));
 
 /**
