@@ -64,8 +64,12 @@ export function explain(status: number, serverText: string): string {
       return "the folder it goes into does not exist";
     case 413:
       return "it is too large for this server";
+    case 421:
+      return "the server does not answer to this address (see --http-host)";
     case 423:
       return "another program has locked it";
+    case 429:
+      return "too many attempts; wait a minute and try again";
     case 460:
       return "the bytes arrived damaged";
     case 507:

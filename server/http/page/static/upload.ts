@@ -67,7 +67,7 @@ export class FileUpload {
   }
 
   get #action(): string {
-    return `upload "${this.path}"`;
+    return `upload “${this.path}”`;
   }
 
   /** Uploads the whole file; resolves once the server committed it. */
@@ -135,6 +135,8 @@ export class FileUpload {
       await this.file.slice(offset, end).arrayBuffer(),
     );
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    // A cancel while the chunk was read finds no request to abort.
+    if (this.#cancelled) throw new UploadCancelled();
     return await new Promise((resolve, reject) => {
       const x = new XMLHttpRequest();
       this.#xhr = x;
