@@ -78,11 +78,16 @@ function row(entry: Entry): HTMLTableRowElement {
     h(
       "td",
       { class: "check" },
-      h("input", {
-        type: "checkbox",
-        "aria-label": `Select ${entry.name}`,
-        checked: view.selected.has(entry.name),
-      }),
+      // The label makes the whole cell the touch target, not 17 px.
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "checkbox",
+          "aria-label": `Select ${entry.name}`,
+          checked: view.selected.has(entry.name),
+        }),
+      ),
     ),
     h(
       "td",
