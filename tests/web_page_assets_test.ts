@@ -11,7 +11,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { ASSETS, toBrowserModule } from "../server/http/page/assets.ts";
-import { run, startHttpServer } from "./helpers/http.ts";
+import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
 import { needsProgram } from "./helpers/prerequisite.ts";
 
 Deno.test("every page module becomes a browser module whose imports are all page files", async () => {
@@ -103,6 +103,24 @@ Deno.test({
       docs.stdout,
       '<a href="a%20%3Cb%3E.txt">a &#60;b&#62;.txt</a>',
     );
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a browser refused for its Host name gets the styled error page, which tells nothing about the folders", async () => {
+  const s = await startHttpServer();
+  try {
+    await Deno.mkdir(`${s.root}/secret`);
+    const answer = await rawExchange(
+      s.server.http!.addr.port,
+      "GET /secret/missing/ HTTP/1.1\r\nHost: rebound.example\r\n" +
+        "Accept: text/html\r\nConnection: close\r\n\r\n",
+    );
+    assertStringIncludes(answer.split("\r\n")[0], " 421 ");
+    assertStringIncludes(answer, '<div class="card problem">');
+    assertStringIncludes(answer, 'href="/">Open the top folder');
+    assert(!answer.includes("secret"), "no folder is named");
   } finally {
     await s.cleanup();
   }
