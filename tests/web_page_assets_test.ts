@@ -11,6 +11,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { ASSETS, toBrowserModule } from "../server/http/page/assets.ts";
+import { PLAIN_MAX, plainListing } from "../server/http/page/page_html.ts";
 import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
 import { needsProgram } from "./helpers/prerequisite.ts";
 
@@ -124,4 +125,17 @@ Deno.test("a browser refused for its Host name gets the styled error page, which
   } finally {
     await s.cleanup();
   }
+});
+
+Deno.test("the plain listing shows at most PLAIN_MAX rows and says how many it left out", () => {
+  const entries = Array.from({ length: PLAIN_MAX + 5 }, (_, i) => ({
+    name: `f${String(i).padStart(5, "0")}`,
+    type: "file" as const,
+    size: 1,
+    mtime: 0,
+    mode: null,
+  }));
+  const html = plainListing({ path: "big", entries });
+  assertEquals(html.split('<td class="name"><a href="f').length - 1, PLAIN_MAX);
+  assertStringIncludes(html, "… and 5 more, not shown here");
 });

@@ -67,6 +67,13 @@ function plainRow(entry: Entry): string {
     `<td class="size">${size}</td><td class="time">${time}</td></tr>`;
 }
 
+/**
+ * Rows the plain listing shows at most: it is sent inside every page load
+ * (browsers with JavaScript skip it), so a huge folder must not make every
+ * page heavy.
+ */
+export const PLAIN_MAX = 2000;
+
 /** The folder as a table of links, for `<noscript>`. */
 export function plainListing(folder: PlainFolder): string {
   const sorted = [...folder.entries]
@@ -83,7 +90,13 @@ export function plainListing(folder: PlainFolder): string {
   } (this page works better with JavaScript: uploads, renames and more).</p>` +
     `<table class="plain"><thead><tr><th class="name">Name</th>` +
     `<th class="size">Size</th><th class="time">Modified (UTC)</th></tr></thead>` +
-    `<tbody>${up}${sorted.map(plainRow).join("")}</tbody></table>`;
+    `<tbody>${up}${sorted.slice(0, PLAIN_MAX).map(plainRow).join("")}${
+      sorted.length > PLAIN_MAX
+        ? `<tr><td class="name">… and ${
+          sorted.length - PLAIN_MAX
+        } more, not shown here</td><td class="size"></td><td class="time"></td></tr>`
+        : ""
+    }</tbody></table>`;
 }
 
 /**
