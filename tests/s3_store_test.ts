@@ -1,7 +1,7 @@
 /**
  * The S3 backend against a real S3-compatible gateway (Ceph RADOS Gateway
  * from tests/s3/start_radosgw.sh; .ci/run starts one). Without
- * FTS_TEST_S3_ENDPOINT the gateway tests are skipped with one printed line;
+ * FTS_TEST_S3_ENDPOINT the gateway tests are reported as ignored (a failure under CI=true);
  * the tests that need no gateway (configuration, an unreachable store) run
  * always.
  *
