@@ -22,7 +22,8 @@ import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
-import { UsageError } from "./usage_error.ts";
+import { closest } from "../cli/suggest.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** One remote command: how it is called and what it does. */
 export interface CommandSpec {
@@ -30,17 +31,20 @@ export interface CommandSpec {
   summary: string;
   /** Smallest and largest number of arguments. */
   args: [number, number];
-  /** The flags it takes (the shell refuses others). */
+  /** The long names of the flags it takes, in `COMMAND_FLAGS`. */
   flags: string[];
 }
 
 const TRANSFER_FLAGS = [
-  "r",
   "recursive",
   "no-clobber",
   "no-resume",
-  "P",
+  "no-verify",
+  "limit-rate",
   "parallel",
+  "P",
+  "checksum",
+  "compress",
 ];
 
 /** Every remote command. */
@@ -49,19 +53,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "ls [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   stat: {
     usage: "stat PATH",
     summary: "describe one file or folder",
     args: [1, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   hash: {
     usage: "hash PATH",
     summary: "print a file's SHA-256 as sha256sum does",
     args: [1, 1],
-    flags: [],
+    flags: ["checksum"],
   },
   put: {
     usage: "put [-r] LOCAL... [REMOTE]",
@@ -79,7 +83,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "rm [-r] PATH",
     summary: "remove a file, or a folder with -r",
     args: [1, 1],
-    flags: ["r", "recursive"],
+    flags: ["recursive"],
   },
   mkdir: {
     usage: "mkdir PATH",
@@ -103,7 +107,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
  */
 export function checkCommand(name: string, args: string[]): CommandSpec {
   const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  if (!spec) {
+    const near = closest(name, Object.keys(COMMANDS));
+    throw new UsageError(
+      `unknown command "${name}"${near ? ` (did you mean ${near}?)` : ""}`,
+    );
+  }
   if (args.length < spec.args[0] || args.length > spec.args[1]) {
     throw new UsageError(`usage: ${spec.usage}`);
   }
@@ -120,6 +129,10 @@ export interface CommandSettings extends TransferOptions {
   parallel?: number;
   /** Include each file's SHA-256 (`ls`, `stat`). */
   hash: boolean;
+  /** `rm -f`: a missing path is no error. */
+  force?: boolean;
+  /** `ls -l`: the long listing (the listing is always long). */
+  long?: boolean;
 }
 
 /**

@@ -11,8 +11,8 @@
  */
 
 import { concat } from "@std/bytes/concat";
-import { derToPem } from "../transfer/pem.ts";
-import { UsageError } from "./usage_error.ts";
+import { derToPem } from "../config/pem.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */
 export const PROBE_TIMEOUT_MS = 15_000;

@@ -15,8 +15,8 @@
  */
 
 import { dirname, join } from "@std/path";
-import { configDir } from "../transfer/config_dir.ts";
-import { certificateFingerprint, derToPem, pemToDer } from "../transfer/pem.ts";
+import { configDir } from "../config/config_dir.ts";
+import { certificateFingerprint, derToPem, pemToDer } from "../config/pem.ts";
 
 /** A remembered server certificate. */
 export interface KnownHost {

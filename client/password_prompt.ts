@@ -10,7 +10,7 @@
  */
 
 import { AuthError } from "../protocol/mod.ts";
-import { PASSWORD_ENV, passwordFromEnv } from "../transfer/password_env.ts";
+import { PASSWORD_ENV, passwordFromEnv } from "../config/password_env.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

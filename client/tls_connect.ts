@@ -26,7 +26,7 @@
  */
 
 import { ConnectionError } from "../protocol/mod.ts";
-import { certificateFingerprint } from "../transfer/pem.ts";
+import { certificateFingerprint } from "../config/pem.ts";
 import { probeCertificate, ProbeError } from "./host_trust.ts";
 import {
   HostKeyMismatchError,

@@ -21,22 +21,27 @@ import {
   type TreeItem,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { DEFAULT_CHECKSUM, repliedChecksum } from "../transfer/checksum.ts";
-import { DurableBatch, type StagedFile } from "../transfer/durable_batch.ts";
+import {
+  DEFAULT_CHECKSUM,
+  repliedChecksum,
+} from "../transfer/hash/checksum.ts";
+import {
+  DurableBatch,
+  type StagedFile,
+} from "../transfer/durable/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
 import { Throttle } from "../transfer/throttle.ts";
-import { isUpToDate, receiveFailure } from "../transfer/tree_files.ts";
+import { isUpToDate, receiveFailure } from "../transfer/tree/tree_files.ts";
 import {
   asTreeItem,
   jsonLines,
   readJsonLines,
   SMALL_FILE_SIZE,
   treeSegments,
-} from "../transfer/tree_manifest.ts";
+} from "../transfer/tree/tree_manifest.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {
-  localReason,
   type OpenConnection,
   type TreeOptions,
   type TreeResult,
@@ -44,6 +49,7 @@ import {
 } from "./tree_progress.ts";
 import { openExtras, partition } from "./tree_upload.ts";
 import { treeItem } from "./tree_walk.ts";
+import { localReason } from "./local_errors.ts";
 
 /** Prefix of the hidden staging folders `get -r` writes files into. */
 export const TREE_PARTIAL_PREFIX = ".fts-partial-";

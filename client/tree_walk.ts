@@ -7,7 +7,7 @@
 import { join, resolve } from "@std/path";
 import { WrongTypeError } from "../protocol/errors.ts";
 import type { TreeItem } from "../protocol/messages.ts";
-import { entryFromInfo } from "../transfer/entry.ts";
+import { entryFromInfo } from "../transfer/tree/entry.ts";
 
 /** A local tree, as `put -r` sends it. */
 export interface LocalTree {

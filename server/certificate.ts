@@ -16,7 +16,7 @@ import {
   derToPem,
   pemToDer,
   toPem,
-} from "../transfer/pem.ts";
+} from "../config/pem.ts";
 
 /** A certificate with its private key, both PEM, and the certificate's fingerprint. */
 export interface CertificateKeyPair {

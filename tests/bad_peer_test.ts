@@ -28,7 +28,7 @@ import {
   FrameType,
   type Message,
 } from "../protocol/mod.ts";
-import { STAGING_DIR } from "../server/remote_path.ts";
+import { STAGING_DIR } from "../server/storage/remote_path.ts";
 import {
   frameBytes,
   HELLO,

@@ -20,7 +20,7 @@ import {
   loadCertificate,
   loadOrCreateCertificate,
 } from "../server/certificate.ts";
-import { certificateFingerprint, derToPem, pemToDer } from "../transfer/pem.ts";
+import { certificateFingerprint, derToPem, pemToDer } from "../config/pem.ts";
 
 x509.cryptoProvider.set(crypto);
 

@@ -17,10 +17,10 @@ import {
   prefixIn,
   repliedChecksum,
   startHash,
-} from "../transfer/checksum.ts";
+} from "../transfer/hash/checksum.ts";
 import { BufferPool } from "../protocol/buffer_pool.ts";
-import { createHasher } from "../transfer/hasher.ts";
-import { Xxh128 } from "../transfer/xxh128.ts";
+import { createHasher } from "../transfer/hash/hasher.ts";
+import { Xxh128 } from "../transfer/hash/xxh128.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
 

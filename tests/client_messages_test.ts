@@ -11,7 +11,7 @@ import { Connection } from "../client/connection.ts";
 import { applyAlias, readHostConfig } from "../client/host_config.ts";
 import { KnownHosts } from "../client/known_hosts.ts";
 import { upload } from "../client/upload.ts";
-import { IoError } from "../protocol/mod.ts";
+import { IntegrityError } from "../protocol/mod.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { MAIN, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
@@ -78,7 +78,7 @@ Deno.test("a file that grows during put is reported as changed, and nothing land
         verify: true,
         // deno-lint-ignore no-explicit-any -- a partial bar is all upload uses
       }, reporter as any).then(() => null, (error) => error);
-      assert(error instanceof IoError, String(error));
+      assert(error instanceof IntegrityError, String(error));
       assertEquals(
         error.message,
         'cannot put "growing.log": the file changed while it was being sent; run the command again once it is complete',

@@ -20,7 +20,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
 import { AutoCompression, compression } from "../transfer/compression.ts";
-import { Xxh128 } from "../transfer/xxh128.ts";
+import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes } from "./helpers/cli.ts";
 
 const MiB = 1024 * 1024;

@@ -8,8 +8,8 @@
 
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { DurableBatch } from "../transfer/durable_batch.ts";
-import { FileSystemSync } from "../transfer/file_system_sync.ts";
+import { DurableBatch } from "../transfer/durable/durable_batch.ts";
+import { FileSystemSync } from "../transfer/durable/file_system_sync.ts";
 
 const FILES = 600; // more than two batches of 256
 

@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { rawExchange, startHttpServer } from "./helpers/http.ts";
 import { randomBytes } from "./helpers/cli.ts";
 
@@ -47,7 +47,7 @@ Deno.test("a PUT whose body stalls is cut off after the idle timeout and the old
     // 300 ms (Deno keeps the connection open, so rawExchange stops at 2 s).
     const reply = await rawExchange(
       s.server.http!.addr.port,
-      "PUT /keep.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+      "PUT /keep.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
       { timeoutMs: 2000 },
     );
     assert(reply.startsWith("HTTP/1.1 408"), JSON.stringify(reply));
@@ -67,7 +67,9 @@ Deno.test("a download the client stops reading is closed after the idle timeout"
       port: s.server.http!.addr.port,
     });
     await conn.write(
-      new TextEncoder().encode("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"),
+      new TextEncoder().encode(
+        "GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      ),
     );
     // The stall itself: five idle timeouts without reading. What follows
     // waits for the server to end the response, not for a clock.

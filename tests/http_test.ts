@@ -11,7 +11,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { crc32 } from "node:zlib";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { ScramClient } from "../protocol/scram.ts";
 import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
 import { needsProgram } from "./helpers/prerequisite.ts";
@@ -158,7 +158,7 @@ Deno.test("a PUT cut off part-way, or failing its digest, never replaces the tar
     await Deno.writeTextFile(join(s.root, "keep.txt"), "old content");
     await rawExchange(
       s.server.http!.addr.port,
-      "PUT /keep.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+      "PUT /keep.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" +
         "x".repeat(5000),
       { closeAfterSend: true },
     );
@@ -315,13 +315,13 @@ Deno.test("encoded dot segments, %2f, backslashes, NUL and overlong UTF-8 are re
     ) {
       const reply = await rawExchange(
         port,
-        `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
       );
       assertMatch(reply, /^HTTP\/1\.1 40[03]/, target);
       assert(!reply.includes("secret"), target);
       const put = await rawExchange(
         port,
-        `PUT ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nevil`,
+        `PUT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 4\r\n\r\nevil`,
       );
       assertMatch(put, /^HTTP\/1\.1 40[03]/, target);
     }

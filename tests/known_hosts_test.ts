@@ -13,7 +13,7 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
-import { configDir } from "../transfer/config_dir.ts";
+import { configDir } from "../config/config_dir.ts";
 import {
   HostKeyMismatchError,
   hostPortKey,

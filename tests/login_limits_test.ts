@@ -18,8 +18,8 @@ import {
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import { AuthError, BusyError, ConnectionError } from "../protocol/mod.ts";
-import { LoginThrottle } from "../server/login_throttle.ts";
-import { addUser, removeUser } from "../server/users.ts";
+import { LoginThrottle } from "../server/auth/login_throttle.ts";
+import { addUser, removeUser } from "../server/auth/users.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 

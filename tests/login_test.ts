@@ -26,7 +26,7 @@ import {
   ReadOnlyError,
   type Welcome,
 } from "../protocol/mod.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { runFts, startServe } from "./helpers/cli.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { startRelay } from "./helpers/relay.ts";

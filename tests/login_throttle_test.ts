@@ -8,7 +8,7 @@
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { BusyError } from "../protocol/mod.ts";
-import { LoginThrottle, throttleKey } from "../server/login_throttle.ts";
+import { LoginThrottle, throttleKey } from "../server/auth/login_throttle.ts";
 
 /** A throttle on a clock the test moves by hand. */
 function manualThrottle(

@@ -18,7 +18,7 @@ import { FrameReader } from "../protocol/frame_decoder.ts";
 import { FrameType } from "../protocol/frame.ts";
 import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
-import { Xxh128 } from "../transfer/xxh128.ts";
+import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";

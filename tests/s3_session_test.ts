@@ -24,10 +24,10 @@ import { join } from "@std/path";
 import { CommandRunner, type CommandSettings } from "../client/commands.ts";
 import { Connection } from "../client/connection.ts";
 import type { Reporter } from "../client/reporter.ts";
-import type { S3Client } from "../server/s3_client.ts";
-import { xmlBlocks, xmlText } from "../server/s3_xml.ts";
+import type { S3Client } from "../server/storage/s3/client.ts";
+import { xmlBlocks, xmlText } from "../server/storage/s3/xml.ts";
 import { FtsServer, type ServerOptions } from "../server/server.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import {
   MAIN,
   randomBytes,

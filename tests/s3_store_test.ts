@@ -18,11 +18,11 @@ import {
   WrongTypeError,
 } from "../protocol/errors.ts";
 import type { Entry } from "../protocol/messages.ts";
-import { s3ConfigFrom } from "../server/s3_config.ts";
-import { listObjects } from "../server/s3_bucket.ts";
-import { S3Store, type S3StoreOptions } from "../server/s3_store.ts";
-import { multipartEtag, type S3Upload } from "../server/s3_upload.ts";
-import type { ReadHandle, Upload, WalkItem } from "../server/store.ts";
+import { s3ConfigFrom } from "../server/storage/s3/config.ts";
+import { listObjects } from "../server/storage/s3/bucket.ts";
+import { S3Store, type S3StoreOptions } from "../server/storage/s3/s3_store.ts";
+import { multipartEtag, type S3Upload } from "../server/storage/s3/upload.ts";
+import type { ReadHandle, Upload, WalkItem } from "../server/storage/store.ts";
 import {
   awsEnv,
   makeTestBucket,

@@ -21,7 +21,7 @@ import {
   type CertificateKeyPair,
   createSelfSignedCertificate,
 } from "../server/certificate.ts";
-import { STAGING_DIR } from "../server/remote_path.ts";
+import { STAGING_DIR } from "../server/storage/remote_path.ts";
 import { FtsServer } from "../server/server.ts";
 import {
   randomFile,

@@ -29,8 +29,8 @@ import {
   ReadOnlyError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { LocalStore } from "../server/local_store.ts";
-import type { Store, WalkItem } from "../server/store.ts";
+import { LocalStore } from "../server/storage/local/local_store.ts";
+import type { Store, WalkItem } from "../server/storage/store.ts";
 import { type Jail, SECRET, withJail } from "./helpers/storage_fixture.ts";
 import { canMountTmpfs, prerequisite } from "./helpers/prerequisite.ts";
 
@@ -979,7 +979,9 @@ for (const mode of MODES) {
       // Run in a subprocess: a copy that never ends must not hang the tests.
       const code = `
         const { LocalStore } = await import(${
-        JSON.stringify(new URL("../server/local_store.ts", import.meta.url))
+        JSON.stringify(
+          new URL("../server/storage/local/local_store.ts", import.meta.url),
+        )
       });
         const store = await LocalStore.open(Deno.args[0], { noLibc: Deno.args[1] === "1" });
         for (const [from, to] of [["real", "rel/inner/copy"], ["rel", "real/inner/copy2"]]) {

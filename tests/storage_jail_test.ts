@@ -31,8 +31,11 @@ import {
   NotFoundError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import { LocalStore } from "../server/local_store.ts";
-import { normalizePath, remoteSegments } from "../server/remote_path.ts";
+import { LocalStore } from "../server/storage/local/local_store.ts";
+import {
+  normalizePath,
+  remoteSegments,
+} from "../server/storage/remote_path.ts";
 import { startServer } from "./helpers/server.ts";
 
 /** Paths that must be refused, and a word their refusal must contain. */

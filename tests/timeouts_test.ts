@@ -16,7 +16,7 @@ import {
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import { FrameType, type Message, MessageWriter } from "../protocol/mod.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import {
   frameBytes,

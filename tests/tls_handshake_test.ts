@@ -20,7 +20,7 @@ import { KnownHosts } from "../client/known_hosts.ts";
 import { TransportOpener } from "../client/tls_connect.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { FtsServer } from "../server/server.ts";
-import { ipBytes } from "../server/socket_release.ts";
+import { ipBytes } from "../server/net/socket_release.ts";
 import { connectionsOn } from "./helpers/descriptors.ts";
 import { MAIN, runFts } from "./helpers/cli.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";

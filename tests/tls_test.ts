@@ -30,12 +30,12 @@ import {
 } from "../client/tls_connect.ts";
 import { parseTarget } from "../client/target.ts";
 import { upload } from "../client/upload.ts";
-import { UsageError } from "../client/usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 import {
   type CertificateKeyPair,
   createSelfSignedCertificate,
 } from "../server/certificate.ts";
-import { coalescingWritable } from "../server/coalescing_writable.ts";
+import { coalescingWritable } from "../server/net/coalescing_writable.ts";
 import { FtsServer } from "../server/server.ts";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";

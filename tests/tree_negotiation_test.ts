@@ -22,7 +22,7 @@ import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
 import type { Message, TreeItem } from "../protocol/messages.ts";
 import { compression } from "../transfer/compression.ts";
-import { Xxh128 } from "../transfer/xxh128.ts";
+import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes, startServe } from "./helpers/cli.ts";
 import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";

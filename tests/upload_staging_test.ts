@@ -16,8 +16,8 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { DiskFullError, InvalidPathError } from "../protocol/mod.ts";
-import { LocalStore } from "../server/local_store.ts";
-import type { UploadStaging } from "../server/upload_staging.ts";
+import { LocalStore } from "../server/storage/local/local_store.ts";
+import type { UploadStaging } from "../server/storage/local/upload_staging.ts";
 import { type Jail, withJail } from "./helpers/storage_fixture.ts";
 
 async function withStaging(

@@ -24,7 +24,7 @@ import {
   loadUsers,
   removeUser,
   userNameProblem,
-} from "../server/users.ts";
+} from "../server/auth/users.ts";
 
 const ITERATIONS = 4096;
 

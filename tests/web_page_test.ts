@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import puppeteer, { type Browser, type HTTPRequest } from "puppeteer-core";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { startHttpServer } from "./helpers/http.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { prerequisite } from "./helpers/prerequisite.ts";

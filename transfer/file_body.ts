@@ -17,9 +17,9 @@ import type {
   MessageWriter,
   SendBodyOptions,
 } from "../protocol/message_writer.ts";
-import { digestIn, digestOf } from "./checksum.ts";
+import { digestIn, digestOf } from "./hash/checksum.ts";
 import { readFull } from "./file_chunks.ts";
-import { type Hasher, skipHashing, startHasher } from "./hasher.ts";
+import { type Hasher, skipHashing, startHasher } from "./hash/hasher.ts";
 import type { Throttle } from "./throttle.ts";
 
 /** Options for {@linkcode sendFileBody}. */

@@ -11,7 +11,7 @@
 import { BufferPool } from "../protocol/buffer_pool.ts";
 import { DATA_CHUNK_SIZE } from "../protocol/frame.ts";
 import type { Checksum } from "../protocol/messages.ts";
-import { type RunningHash, startHash } from "./checksum.ts";
+import { type RunningHash, startHash } from "./hash/checksum.ts";
 
 /**
  * Returns a stream of `file`'s bytes from its current position to its end in

@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramClient, ScramServer } from "../../protocol/scram.ts";
-import type { Logins } from "../login.ts";
+import type { Logins } from "../auth/login.ts";
 
 /** A user who passed the check. */
 export interface BasicUser {

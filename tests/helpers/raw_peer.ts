@@ -18,7 +18,7 @@ import {
   type Message,
   MessageWriter,
 } from "../../protocol/mod.ts";
-import { STAGING_DIR } from "../../server/remote_path.ts";
+import { STAGING_DIR } from "../../server/storage/remote_path.ts";
 
 /** The loopback address every test uses. */
 export const HOST = "127.0.0.1";

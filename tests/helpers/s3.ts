@@ -11,7 +11,10 @@
  * @module
  */
 
-import { S3Store, type S3StoreOptions } from "../../server/s3_store.ts";
+import {
+  S3Store,
+  type S3StoreOptions,
+} from "../../server/storage/s3/s3_store.ts";
 import { prerequisite } from "./prerequisite.ts";
 
 /** Where the gateway is and who to be there. */

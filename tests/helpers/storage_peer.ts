@@ -16,7 +16,7 @@ import {
   type TreeFailure,
   type TreeItem,
 } from "../../protocol/mod.ts";
-import { jsonLines, readJsonLines } from "../../transfer/tree_manifest.ts";
+import { jsonLines, readJsonLines } from "../../transfer/tree/tree_manifest.ts";
 
 /** What the server said at the end of a tree upload. */
 export interface TreeOutcome {

@@ -1,0 +1,331 @@
+/**
+ * The requests on single files and folders: `ls`, `stat`, `get`, `put`, `rm`,
+ * `mkdir` and `mv`. Each handler answers one request on the session's
+ * connection through the storage core ({@linkcode Store}); folder trees live
+ * in `tree_session.ts`.
+ *
+ * @module
+ */
+
+import {
+  AlreadyExistsError,
+  ConnectionError,
+  type Digests,
+  type Entry,
+  type GetRequest,
+  IntegrityError,
+  type ListRequest,
+  type MkdirRequest,
+  type MvRequest,
+  ProtocolError,
+  type PutRequest,
+  type Ready,
+  type RmRequest,
+  type StatRequest,
+} from "../../protocol/mod.ts";
+import { fileChunks } from "../../transfer/file_chunks.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+  startHasher,
+} from "../../transfer/hash/hasher.ts";
+import {
+  agreeChecksum,
+  checksumLabel,
+  digestFields,
+  digestIn,
+  prefixFields,
+  prefixIn,
+} from "../../transfer/hash/checksum.ts";
+import { compression, requestedMode } from "../../transfer/compression.ts";
+import type { BufferPool } from "../../protocol/mod.ts";
+import type { Outcome, RequestIo } from "./request_io.ts";
+import { joinTree } from "../../transfer/tree/tree_manifest.ts";
+import { normalizePath } from "../storage/remote_path.ts";
+import type { Store } from "../storage/store.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
+
+/** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
+export async function list(
+  io: RequestIo,
+  request: ListRequest,
+): Promise<Outcome> {
+  const { store } = io.ctx;
+  const self = await store.stat(request.path, { follow: true });
+  const entries: Entry[] = self.type === "dir"
+    ? await store.list(request.path)
+    : [self];
+  if (request.hash) {
+    for (const entry of entries) {
+      if (entry.type === "file") {
+        const path = self.type === "dir"
+          ? joinTree(normalizePath(request.path), entry.name)
+          : request.path;
+        Object.assign(
+          entry,
+          await hashFile(store, path, io.ctx.pool, request.checksum),
+        );
+      }
+    }
+  }
+  await io.writer.send({ op: "listing", path: request.path });
+  const encoder = new TextEncoder();
+  await io.writer.sendBody(
+    (function* () {
+      for (let i = 0; i < entries.length; i += 1000) {
+        const lines = entries.slice(i, i + 1000)
+          .map((entry) => JSON.stringify(entry) + "\n").join("");
+        yield encoder.encode(lines);
+      }
+    })(),
+  );
+  return { result: `${entries.length} entries` };
+}
+
+/** A whole file's digest in its field; SHA-256 unless `checksum` asks else. */
+async function hashFile(
+  store: Store,
+  path: string,
+  pool: BufferPool,
+  checksum: unknown,
+): Promise<Digests> {
+  const agreed = agreeChecksum(checksum);
+  const handle = await store.open(path);
+  try {
+    const hasher = await createHasher(pool, agreed, handle, handle.entry.size);
+    return digestFields(agreed, hasher.hex());
+  } finally {
+    handle.close();
+  }
+}
+
+/** `stat`: one entry, with its SHA-256 on request. */
+export async function stat(
+  io: RequestIo,
+  request: StatRequest,
+): Promise<Outcome> {
+  const { store } = io.ctx;
+  const entry = await store.stat(request.path, { follow: true });
+  if (request.hash && entry.type === "file") {
+    Object.assign(
+      entry,
+      await hashFile(store, request.path, io.ctx.pool, request.checksum),
+    );
+  }
+  await io.writer.send({ op: "entry", entry });
+  return {};
+}
+
+/**
+ * `get`: the file as a body from the client's offset, once the client's
+ * partial is proven to be a prefix of it; the trailer carries the SHA-256.
+ */
+export async function get(
+  io: RequestIo,
+  request: GetRequest,
+): Promise<Outcome> {
+  const { pool, store } = io.ctx;
+  let handle = await store.open(request.path);
+  try {
+    let offset = 0;
+    const checksum = agreeChecksum(request.checksum);
+    let hasher = request.verify
+      ? startHasher(pool, checksum)
+      : skipHashing(pool);
+    const first = handle.entry;
+    const unchanged = request.expect === undefined ||
+      (request.expect.size === first.size &&
+        request.expect.mtime === first.mtime);
+    if (
+      request.offset > 0 && request.verify && unchanged &&
+      request.offset <= first.size
+    ) {
+      const prefix = await createHasher(pool, checksum, handle, request.offset);
+      if (prefix.hex() === prefixIn(request, checksum)) {
+        hasher = prefix;
+        offset = request.offset;
+      } else {
+        // Not a prefix: start again from the beginning.
+        handle.close();
+        handle = await store.open(request.path);
+      }
+    }
+    const info = handle.entry;
+    await io.writer.send({
+      op: "data",
+      offset,
+      size: info.size,
+      mtime: info.mtime,
+      mode: info.mode,
+      restarted: request.offset > 0 && offset === 0,
+      // Only a client that asked gets the new field: older ones never did.
+      checksum: request.checksum === undefined ? undefined : checksum,
+    });
+    await io.writer.sendBody(
+      fileChunks(handle, pool),
+      () => hasher.digests(),
+      (chunk) => hasher.update(chunk),
+      compression(requestedMode(request.compress)),
+    );
+    return {
+      bytes: info.size - offset,
+      result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
+    };
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * `put`: receives the file into the staging area (resuming a partial of the
+ * same source), verifies it, and renames it over the target.
+ */
+export async function put(
+  io: RequestIo,
+  request: PutRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  const { store, pool } = io.ctx;
+  const path = normalizePath(request.path);
+  if (request.noClobber) {
+    const there = await store.stat(path).catch(() => null);
+    if (there) {
+      throw new AlreadyExistsError(`"${path}" already exists on the server`);
+    }
+  }
+  const resume = request.resume && request.verify && request.size !== null;
+  const upload = await UploadLifecycle.begin(store, path, {
+    size: request.size,
+    mtime: request.mtime,
+    mode: request.mode,
+    resume,
+  });
+  return await upload.run(async () => {
+    const checksum = agreeChecksum(request.checksum);
+    let prefix: Hasher | null = null;
+    if (upload.offset > 0 && request.verify) {
+      prefix = await upload.stagedHasher(pool, checksum);
+    }
+    // Staged bytes whose hash cannot be continued are sent again.
+    const ready: Ready = { op: "ready", offset: prefix ? upload.offset : 0 };
+    // Only a client that asked gets the new fields: older ones never did.
+    if (request.checksum !== undefined) ready.checksum = checksum;
+    if (request.compress) ready.compress = true;
+    if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
+    await io.writer.send(ready);
+    const data = await io.reader.read();
+    if (data === null) {
+      throw new ConnectionError("the client left before sending data");
+    }
+    if (
+      data.op !== "data" ||
+      (data.offset !== 0 && data.offset !== ready.offset)
+    ) {
+      throw new ProtocolError(`unexpected "${data.op}" during an upload`);
+    }
+    const offset = data.offset;
+    const hasher = !request.verify
+      ? skipHashing(pool)
+      : offset > 0 && prefix
+      ? prefix
+      : startHasher(pool, checksum);
+    let received = 0;
+    await upload.restartAt(offset);
+    const body = io.reader.body();
+    let trailer;
+    try {
+      await body.stream.pipeTo(
+        new WritableStream<Uint8Array>({
+          async write(chunk) {
+            received += chunk.byteLength;
+            await upload.write(chunk, hasher, pool);
+          },
+        }),
+      );
+      trailer = await body.trailer;
+    } catch (error) {
+      // The client's source changed (its trailer says integrity): the staged
+      // bytes are keyed by the old size and time, so no rerun could resume them.
+      if (error instanceof IntegrityError) upload.keep = false;
+      throw error;
+    }
+    if (request.size !== null && offset + received !== request.size) {
+      upload.keep = false;
+      throw new IntegrityError(
+        `received ${offset + received} bytes but the file has ${request.size}`,
+      );
+    }
+    const digest = hasher.hex();
+    if (request.verify && digestIn(trailer, checksum) !== digest) {
+      upload.keep = false;
+      throw new IntegrityError(
+        `the data was damaged in transit (${
+          checksumLabel(checksum)
+        } mismatch); the file on the server was not changed`,
+      );
+    }
+    await upload.commit({
+      mode: request.mode,
+      mtime: request.mtime,
+      noClobber: request.noClobber,
+    });
+    await io.writer.send({
+      op: "done",
+      bytes: received,
+      ...(request.verify ? digestFields(checksum, digest) : {}),
+    });
+    return {
+      path,
+      bytes: received,
+      result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
+    };
+  });
+}
+
+/** `rm`: a file, or a folder (with `recursive`). */
+export async function remove(
+  io: RequestIo,
+  request: RmRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  await io.ctx.store.remove(request.path, { recursive: request.recursive });
+  await io.writer.send({ op: "ok" });
+  return {};
+}
+
+/** `mkdir`: a folder and its parents. */
+export async function mkdir(
+  io: RequestIo,
+  request: MkdirRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  await io.ctx.store.mkdirp(request.path);
+  await io.writer.send({ op: "ok" });
+  return {};
+}
+
+/** `mv`: renames a path, into the target when it is a folder (as mv does). */
+export async function move(
+  io: RequestIo,
+  request: MvRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  const { store } = io.ctx;
+  const from = normalizePath(request.from);
+  let to = normalizePath(request.to);
+  const target = await store.stat(to, { follow: true }).catch(() => null);
+  if (target?.type === "dir") to = joinTree(to, from.split("/").at(-1) ?? "");
+  const folder = !store.capabilities.atomicFolderMove &&
+    (await store.stat(from).catch(() => null))?.type === "dir";
+  await store.move(from, to);
+  await io.writer.send({
+    op: "ok",
+    // An object store moves a folder object by object: say so, as the
+    // README does, since readers could have seen it half moved.
+    notice: folder
+      ? `moved "${from}" object by object: the object store has no atomic folder move, so others could see it half moved meanwhile`
+      : undefined,
+  });
+  return { path: `${request.from} -> ${request.to}` };
+}

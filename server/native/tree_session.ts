@@ -1,0 +1,500 @@
+/**
+ * Tree transfers on the server: `tree-put` receives a whole folder tree as
+ * one pipelined stream, `tree-get` lists a tree and `tree-want` streams the
+ * files a client asks for.
+ *
+ * Every path goes through the storage core (a {@linkcode Store}) at the
+ * moment it is used: folders are made and resolved there for each file, the
+ * quick check lists each folder through it, each commit resolves its
+ * target's folder afresh, and nothing is ever followed or created as a
+ * symlink. Where uploaded files go until they are committed and
+ * acknowledged is the store's business: see `tree_sink.ts`.
+ *
+ * @module
+ */
+
+import {
+  ConnectionError,
+  type Entry,
+  FrameBatch,
+  FtsError,
+  ProtocolError,
+  ReadOnlyError,
+  type TreeFailure,
+  type TreeGetRequest,
+  type TreeItem,
+  type TreePutRequest,
+  type TreeWantRequest,
+  WrongTypeError,
+} from "../../protocol/mod.ts";
+import { agreeChecksum } from "../../transfer/hash/checksum.ts";
+import { compression, requestedMode } from "../../transfer/compression.ts";
+import { sendFileBody } from "../../transfer/file_body.ts";
+import { readFull } from "../../transfer/file_chunks.ts";
+import { batchSmallFile, isUpToDate } from "../../transfer/tree/tree_files.ts";
+import { startHasher } from "../../transfer/hash/hasher.ts";
+import {
+  asTreeItem,
+  forEachJsonLine,
+  joinTree,
+  jsonLines,
+  readJsonLines,
+  SMALL_FILE_SIZE,
+  toRanges,
+  treeSegments,
+} from "../../transfer/tree/tree_manifest.ts";
+import type { Outcome, RequestIo } from "./request_io.ts";
+import type { ReadHandle } from "../storage/store.ts";
+import { fsError } from "../storage/fs_errors.ts";
+import { readSmallFiles } from "../storage/small_file_reads.ts";
+import type { TreeSinkOptions } from "../storage/tree_sink.ts";
+import { openTreeSink } from "../storage/tree_upload_sink.ts";
+import { newNameSegments, normalizePath } from "../storage/remote_path.ts";
+
+/**
+ * Most lines in one tree manifest or want list: a bound on what one client
+ * can make the server hold (a want list line is a path, ~100 bytes).
+ */
+const MAX_TREE_LINES = 2_000_000;
+
+/** Needed paths with something in their place that a tree-put remembers. */
+const MAX_REPLACING = 100_000;
+
+/** Folder listings the quick check keeps at once. */
+const LISTINGS_KEPT = 64;
+
+/** Encoded frames are sent once this many bytes have gathered. */
+const SEND_BATCH = 1024 * 1024;
+
+/** Typed form of any error about tree-relative `path`. */
+function typed(error: unknown, path: string): FtsError {
+  return fsError(error, path);
+}
+
+/**
+ * Serves `tree-put`: reads the manifest, answers which files are needed, then
+ * receives `dir` and `file` messages until `tree-end`, acknowledging files as
+ * their batches become durable.
+ */
+export async function treePut(
+  io: RequestIo,
+  request: TreePutRequest,
+): Promise<Outcome> {
+  const { reader, ctx } = io;
+  const store = ctx.store;
+  // A refusal waits until the manifest is read, so the connection stays in
+  // step for the error reply.
+  let refusal: unknown;
+  let rootPath = "";
+  try {
+    if (ctx.readOnly) throw new ReadOnlyError("the server is read-only");
+    rootPath = normalizePath(request.path);
+  } catch (error) {
+    refusal = error;
+  }
+
+  // rsync's quick check: same size and modification time means up to date.
+  // The manifest is checked line by line as it arrives, and only the needed
+  // indices are kept; each folder is listed once (the manifest comes folder
+  // by folder), and only the last few listings are kept.
+  const present = new Map<string, Map<string, Entry> | null>();
+  const entriesIn = async (folder: string) => {
+    if (!present.has(folder)) {
+      if (present.size >= LISTINGS_KEPT) present.clear();
+      let entries: Map<string, Entry> | null = null;
+      try {
+        const list = await store.list(joinTree(rootPath, folder));
+        entries = new Map(list.map((entry) => [entry.name, entry]));
+      } catch {
+        // Missing, or not a folder inside the root: all its files are needed.
+      }
+      present.set(folder, entries);
+    }
+    return present.get(folder);
+  };
+  const needed: number[] = [];
+  // Needed paths the quick check found something at; every other needed
+  // path was seen free, which spares a store its own checks (see
+  // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
+  const replacing = new Set<string>();
+  let listed = true;
+  let total = 0;
+  await forEachJsonLine(reader.body(), async (value) => {
+    const item = asTreeItem(value);
+    const index = total++;
+    if (refusal !== undefined) return;
+    const slash = item.path.lastIndexOf("/");
+    let entry: Entry | undefined;
+    try {
+      treeSegments(item.path);
+      const entries = await entriesIn(
+        slash < 0 ? "" : item.path.slice(0, slash),
+      );
+      entry = entries?.get(item.path.slice(slash + 1));
+    } catch {
+      // Not a valid path: needed, and it fails on arrival.
+    }
+    if (isUpToDate(entry, item)) return;
+    needed.push(index);
+    if (entry) {
+      replacing.add(item.path);
+      if (replacing.size > MAX_REPLACING) listed = false;
+    }
+  }, MAX_TREE_LINES);
+  if (refusal !== undefined) throw refusal;
+  await store.mkdirp(rootPath);
+  present.clear();
+  const fresh = (path: string) => listed && !replacing.has(path);
+  return await receiveTree(io, request, total, needed, rootPath, fresh);
+}
+
+/** Receives the `dir` and `file` messages of a tree upload. */
+async function receiveTree(
+  io: RequestIo,
+  request: TreePutRequest,
+  total: number,
+  needed: number[],
+  rootPath: string,
+  fresh: (path: string) => boolean,
+): Promise<Outcome> {
+  const { reader, writer, ctx } = io;
+  const { store } = ctx;
+  const checksum = agreeChecksum(request.checksum);
+  // Only a client that asked gets the new fields: older ones never did.
+  await writer.send({
+    op: "tree-need",
+    files: needed.length,
+    checksum: request.checksum === undefined ? undefined : checksum,
+    compress: request.compress ? true : undefined,
+  });
+  await writer.sendBody(jsonLines(toRanges(needed)));
+
+  const folders = new Map<string, Promise<void>>();
+  const ensureFolder = (relative: string): Promise<void> => {
+    let made = folders.get(relative);
+    if (!made) {
+      made = store.mkdirp(joinTree(rootPath, relative));
+      made.catch(() => {});
+      folders.set(relative, made);
+    }
+    return made;
+  };
+  const dirs: TreeItem[] = [];
+  const extraFailures: TreeFailure[] = [];
+  let done = 0;
+  let files = 0;
+  let bytes = 0;
+  let failed = 0;
+  const fail = (path: string, error: FtsError): TreeFailure => {
+    failed++;
+    ctx.log.record({
+      peer: io.peer,
+      op: "tree-put",
+      path: joinTree(rootPath, path),
+      result: `failed: ${error.reason}`,
+    });
+    return { path, code: error.code, reason: error.reason };
+  };
+  const options: TreeSinkOptions = {
+    locate: async (path) => {
+      treeSegments(path);
+      const target = joinTree(rootPath, path);
+      newNameSegments(target);
+      await ensureFolder(path.split("/").slice(0, -1).join("/"));
+      return target;
+    },
+    fresh,
+    typed,
+    verify: request.verify,
+    checksum,
+    onSettled: async (settled) => {
+      const failures = extraFailures.splice(0);
+      for (const { name, bytes: size, error } of settled) {
+        if (error) failures.push(fail(name, error));
+        else {
+          files++;
+          bytes += size;
+        }
+      }
+      done += settled.length;
+      await writer.send({ op: "tree-ack", done, failed: failures })
+        .catch(() => {});
+    },
+  };
+  // The local disk stages and syncs in batches; other stores take each file
+  // as an upload of its own.
+  const sink = await openTreeSink(store, ctx.pool, options);
+  let fatal: unknown;
+  try {
+    while (true) {
+      const message = await reader.read();
+      if (message === null) {
+        throw new ConnectionError("the client left during a tree upload");
+      }
+      if (message.op === "tree-end") break;
+      if (message.op === "file") {
+        await sink.receive(message, reader.body());
+      } else if (message.op === "dir") {
+        try {
+          treeSegments(message.path);
+          await ensureFolder(message.path);
+          dirs.push({ ...message, type: "dir", size: 0 });
+        } catch (error) {
+          extraFailures.push(fail(message.path, typed(error, message.path)));
+        }
+      } else {
+        throw new ProtocolError(
+          `unexpected "${message.op}" in a tree upload`,
+        );
+      }
+    }
+  } catch (error) {
+    fatal = error;
+  }
+  // Whatever arrived whole and verified is kept, even when the client left.
+  await sink.finish().catch(() => {});
+  await sink.close();
+  if (fatal !== undefined) {
+    if (fatal instanceof ProtocolError || fatal instanceof ConnectionError) {
+      throw fatal;
+    }
+    await writer.send({
+      op: "error",
+      code: fatal instanceof FtsError ? fatal.code : "io",
+      reason: fatal instanceof Error ? fatal.message : String(fatal),
+    }).catch(() => {});
+    throw new ConnectionError(
+      `tree upload failed: ${
+        fatal instanceof Error ? fatal.message : String(fatal)
+      }`,
+    );
+  }
+  // Folders last, deepest first: writing their files changed their mtimes.
+  // The served root itself keeps its own mode and time.
+  dirs.sort((a, b) => depth(b.path) - depth(a.path));
+  for (const item of dirs) {
+    const path = joinTree(rootPath, item.path);
+    if (path === "") continue;
+    try {
+      await store.setMeta(path, {
+        mode: item.mode ?? undefined,
+        mtime: item.mtime,
+      });
+    } catch (error) {
+      extraFailures.push(fail(item.path || ".", typed(error, item.path)));
+    }
+  }
+  await writer.send({
+    op: "tree-ack",
+    done,
+    failed: extraFailures.splice(0),
+  });
+  await writer.send({ op: "tree-done", files, bytes, failed });
+  return {
+    path: rootPath,
+    bytes,
+    result: `ok, ${files} files, ${
+      total - needed.length
+    } up to date, ${failed} failed`,
+  };
+}
+
+/**
+ * Serves `tree-get`: lists the tree without following symlinks. A folder
+ * that cannot be read is listed with its error, and the rest still comes.
+ */
+export async function treeList(
+  io: RequestIo,
+  request: TreeGetRequest,
+): Promise<Outcome> {
+  const { store } = io.ctx;
+  const rootPath = normalizePath(request.path);
+  const root = await store.stat(rootPath, { follow: true });
+  if (root.type !== "dir") {
+    throw new WrongTypeError(
+      `"${request.path}" is a file, not a folder (use get without -r)`,
+    );
+  }
+  const items: TreeItem[] = [{ ...itemOf("", root), type: "dir", size: 0 }];
+  // A folder's error comes after its siblings; it is set on its own item.
+  const folders = new Map<string, TreeItem>();
+  let failed = 0;
+  for await (const found of store.walk(rootPath)) {
+    if (found.error) {
+      failed++;
+      const error = typed(found.error, found.path);
+      const folder = folders.get(found.path);
+      if (folder) folder.error = { code: error.code, reason: error.reason };
+      continue;
+    }
+    const item = itemOf(found.path, found.entry);
+    if (item.type === "dir") folders.set(item.path, item);
+    items.push(item);
+  }
+  await io.writer.send({ op: "tree-list", path: request.path });
+  await io.writer.sendBody(jsonLines(items));
+  return {
+    path: rootPath,
+    result: `ok, ${items.length} entries${
+      failed ? `, ${failed} unreadable` : ""
+    }`,
+  };
+}
+
+/**
+ * Serves `tree-want`: streams the asked-for files back to back, each as a
+ * `file` message and a body with its checksum (the one the client named,
+ * else SHA-256; large files compressed when asked), or a `tree-error`,
+ * then `tree-end`.
+ */
+export async function treeWant(
+  io: RequestIo,
+  request: TreeWantRequest,
+): Promise<Outcome> {
+  const { reader, writer, ctx } = io;
+  const { store } = ctx;
+  const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
+  // Only a client that asked gets the checksum named in each `file`.
+  const named = request.checksum === undefined
+    ? undefined
+    : agreeChecksum(request.checksum);
+  const pack = compression(requestedMode(request.compress));
+  const rootPath = normalizePath(request.path);
+  if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
+    throw new WrongTypeError(`"${request.path}" is not a folder`);
+  }
+  for (const value of wanted) {
+    if (typeof value !== "string") {
+      throw new ProtocolError("a wanted path is not a string");
+    }
+  }
+  const batch = new FrameBatch(SEND_BATCH + 64 * 1024);
+  let files = 0;
+  let bytes = 0;
+  let failed = 0;
+  // Tells the client why one wanted file cannot come; the others go on.
+  const refuse = (path: string, error: unknown) => {
+    const wire = typed(error, path);
+    batch.message({
+      op: "tree-error",
+      path,
+      code: wire.code,
+      reason: wire.reason,
+    });
+    failed++;
+  };
+  // Small files are read a window at a time by the store's worker, the next
+  // window while this one is sent; the rest (large files, links, errors)
+  // one by one through the store.
+  const paths = (wanted as string[]).map((value) => {
+    try {
+      treeSegments(value);
+      return joinTree(rootPath, value);
+    } catch {
+      return null;
+    }
+  });
+  const readWindow = (start: number) => {
+    const window = paths.slice(start, start + WANT_WINDOW);
+    return readSmallFiles(store, window, WORKER_READ_LIMIT);
+  };
+  let window = readWindow(0);
+  for (let start = 0; start < wanted.length; start += WANT_WINDOW) {
+    const small = await window;
+    if (start + WANT_WINDOW < wanted.length) {
+      window = readWindow(start + WANT_WINDOW);
+    }
+    for (let k = 0; k < WANT_WINDOW && start + k < wanted.length; k++) {
+      const value = wanted[start + k] as string;
+      const read = small[k];
+      if (read) {
+        batchSmallFile(
+          batch,
+          { path: value, ...read },
+          request.verify,
+          named,
+          pack.compress,
+        );
+        files++;
+        bytes += read.data.byteLength;
+        if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+        continue;
+      }
+      let handle: ReadHandle;
+      try {
+        const path = paths[start + k];
+        if (path === null) treeSegments(value); // throws the reason
+        handle = await store.open(path!, 0, { follow: false });
+      } catch (error) {
+        refuse(value, error);
+        continue;
+      }
+      try {
+        const { mtime, mode, size } = handle.entry;
+        if (size <= SMALL_FILE_SIZE) {
+          const data = new Uint8Array(size);
+          const n = await readFull(handle, data);
+          batchSmallFile(
+            batch,
+            { path: value, data: data.subarray(0, n), mtime, mode },
+            request.verify,
+            named,
+            pack.compress,
+          );
+          files++;
+          bytes += n;
+          if (batch.size >= SEND_BATCH) await writer.sendEncoded(batch.take());
+          continue;
+        }
+        await writer.sendEncoded(batch.take());
+        await writer.send({
+          op: "file",
+          path: value,
+          size,
+          mtime,
+          mode,
+          checksum: named,
+        });
+        const sent = await sendFileBody(writer, handle, ctx.pool, {
+          hasher: request.verify ? startHasher(ctx.pool, named) : null,
+          compression: pack,
+        });
+        if (sent.readError === undefined) {
+          files++;
+          bytes += sent.bytes;
+        } else failed++;
+      } catch (error) {
+        refuse(value, error);
+      } finally {
+        handle.close();
+      }
+    }
+  }
+  batch.message({ op: "tree-end" });
+  await writer.sendEncoded(batch.take());
+  return {
+    path: rootPath,
+    bytes,
+    result: `ok, ${files} files sent, ${failed} failed`,
+  };
+}
+
+/** Wanted files handed to the small-file worker at once. */
+const WANT_WINDOW = 32;
+
+/** Largest file the worker reads (bigger small files come one by one). */
+const WORKER_READ_LIMIT = 256 * 1024;
+
+function itemOf(path: string, entry: Entry): TreeItem {
+  return {
+    path,
+    type: entry.type,
+    size: entry.type === "file" ? entry.size : 0,
+    mtime: entry.mtime,
+    mode: entry.mode,
+  };
+}
+
+function depth(path: string): number {
+  return path === "" ? 0 : path.split("/").length;
+}

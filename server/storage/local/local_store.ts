@@ -1,0 +1,735 @@
+/**
+ * The {@linkcode Store} on the local disk: every operation resolves its path
+ * through the {@linkcode ConfinedRoot} at the moment it acts, holds the
+ * folder it acts in, and never follows a symlink with a write.
+ *
+ * @module
+ */
+
+import {
+  AlreadyExistsError,
+  DiskFullError,
+  type Entry,
+  FtsError,
+  InvalidPathError,
+  WrongTypeError,
+} from "../../../protocol/mod.ts";
+import { entryFromInfo } from "../../../transfer/tree/entry.ts";
+import { syncFolder } from "../../../transfer/durable/commit_files.ts";
+import { readFull } from "../../../transfer/file_chunks.ts";
+import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
+import { ConfinedRoot, type Folder } from "./confined_root.ts";
+import { fsError } from "../fs_errors.ts";
+import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
+import type {
+  CommitOptions,
+  ReadHandle,
+  SmallFile,
+  SmallFileReads,
+  Store,
+  StoreCapabilities,
+  TreeStaging,
+  Upload,
+  UploadOptions,
+  WalkItem,
+} from "../store.ts";
+import { UploadStaging } from "./upload_staging.ts";
+import { SmallFileReader } from "./small_file_reader.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
+import type { Placement } from "../../../transfer/durable/durable_batch.ts";
+
+/** Options of {@linkcode LocalStore.open}. */
+export interface LocalStoreOptions {
+  /** Most bytes the staging area may hold (`--partial-limit`). */
+  partialLimit?: number;
+  /** Use the checked fallback even where the race-free core could run (tests). */
+  noLibc?: boolean;
+}
+
+/** A served folder on the local disk. */
+export class LocalStore implements Store {
+  /** Folders are renamed atomically; modes and symlinks exist. */
+  readonly capabilities: StoreCapabilities = {
+    atomicFolderMove: true,
+    modes: true,
+    symlinks: true,
+    emptyFolders: true,
+  };
+  /** The confined root every path is resolved under. */
+  readonly root: ConfinedRoot;
+  /** The staging area for uploads. */
+  readonly staging: UploadStaging;
+  /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
+  readonly smallFileReads: SmallFileReads = this;
+  /**
+   * Tree uploads are staged in folders of their own and made durable in
+   * batches (`tree_staging_sink.ts`).
+   */
+  readonly treeStaging: TreeStaging = {
+    openTreeSink: (pool, options) => openStagingSink(this, pool, options),
+  };
+  #reader = new SmallFileReader();
+  #turn: Promise<void> = Promise.resolve();
+
+  private constructor(root: ConfinedRoot, partialLimit: number) {
+    this.root = root;
+    this.staging = new UploadStaging(root, partialLimit);
+  }
+
+  /** Opens (creating it if missing) the folder at host path `dir`. */
+  static async open(
+    dir: string,
+    options: LocalStoreOptions = {},
+  ): Promise<LocalStore> {
+    const root = await ConfinedRoot.open(dir, !options.noLibc);
+    return new LocalStore(root, options.partialLimit ?? Infinity);
+  }
+
+  /** Removes partial uploads untouched for `ttlMs` from the staging area. */
+  sweep(ttlMs: number): Promise<number> {
+    return this.staging.sweep(ttlMs);
+  }
+
+  /**
+   * Starts the store's worker thread now, as a server does at its start, so
+   * the first tree transfer does not wait for it and its descriptors belong
+   * to the server's baseline.
+   */
+  prepare(): void {
+    if (this.root.fd !== null) this.#reader.start();
+  }
+
+  /** Whether resolution is race-free against local processes here. */
+  get raceFree(): boolean {
+    return this.root.raceFree;
+  }
+
+  async stat(path: string, options: { follow?: boolean } = {}): Promise<Entry> {
+    const segments = remoteSegments(path);
+    if (segments.length === 0) {
+      using folder = await this.root.folder([]);
+      return entryFromInfo(".", await Deno.stat(folder.path));
+    }
+    const { parent, name } = await this.root.locate(segments, {
+      follow: options.follow,
+    });
+    using _ = parent;
+    if (name === "") return entryFromInfo(".", await Deno.stat(parent.path));
+    const info = await Deno.lstat(`${parent.path}/${name}`).catch((error) => {
+      throw fsError(error, path);
+    });
+    return entryFromInfo(segments.at(-1)!, info);
+  }
+
+  async list(path: string): Promise<Entry[]> {
+    const segments = remoteSegments(path);
+    const rootFd = this.root.fd;
+    if (rootFd !== null) {
+      // The plain road, in the worker; links and errors come this way.
+      const [listed] = await this.#reader.list(rootFd, [segments]);
+      if (listed) return listed;
+    }
+    using folder = await this.root.folder(segments);
+    return await listFolder(folder, path);
+  }
+
+  async open(
+    path: string,
+    offset = 0,
+    options: { follow?: boolean } = {},
+  ): Promise<ReadHandle> {
+    const segments = remoteSegments(path);
+    const { parent, name } = await this.root.locate(segments, {
+      follow: options.follow ?? true,
+    });
+    using _ = parent;
+    if (name === "") throw new WrongTypeError(`"${path || "."}" is a folder`);
+    const file = await this.root.openFile(parent, name, {}, path);
+    try {
+      const info = await file.stat();
+      if (!info.isFile) {
+        throw new WrongTypeError(
+          info.isDirectory
+            ? `"${path}" is a folder, not a file`
+            : `"${path}" is not a regular file`,
+        );
+      }
+      if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+      return fileHandle(file, entryFromInfo(name, info));
+    } catch (error) {
+      file.close();
+      throw fsError(error, path);
+    }
+  }
+
+  async beginUpload(path: string, options: UploadOptions): Promise<Upload> {
+    const segments = newNameSegments(path);
+    const target = segments.join("/");
+    // The target's folder must exist; checked here for a clear error, and
+    // again (by the rename itself) at the commit.
+    {
+      const { parent, name } = await this.root.locate(segments);
+      using _ = parent;
+      const there = await Deno.lstat(`${parent.path}/${name}`).catch(() =>
+        null
+      );
+      if (there?.isDirectory) {
+        throw new WrongTypeError(`"${target}" is a folder on the server`);
+      }
+    }
+    const claim = this.staging.claim(target, options.size, options.mtime);
+    let folder: Folder | undefined;
+    try {
+      folder = await this.staging.folder();
+      let file: Deno.FsFile | null = null;
+      let offset = 0;
+      if (options.resume && claim.resumable) {
+        file = await this.root.openFile(folder, claim.key, { write: true })
+          .catch(() => null);
+        if (file) {
+          offset = (await file.stat()).size;
+          if (options.size === null || offset > options.size) offset = 0;
+        }
+      }
+      if (!file) {
+        await Deno.remove(`${folder.path}/${claim.key}`).catch(() => {});
+        file = await this.root.openFile(folder, claim.key, { createNew: true });
+      }
+      if (options.size !== null) {
+        await this.staging.makeRoom(options.size - offset);
+      }
+      return new LocalUpload(this, segments, folder, claim, file, offset);
+    } catch (error) {
+      folder?.close();
+      claim.release();
+      throw fsError(error, target);
+    }
+  }
+
+  /**
+   * Runs `action`, which changes names in the store, alone. Where the
+   * race-free core runs this is a no-op: held folders cannot be redirected.
+   * In the checked fallback a resolved path stays true only while no other
+   * request renames anything, so changes of names run one at a time there.
+   */
+  async serialized<T>(action: () => Promise<T>): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      return await action();
+    } finally {
+      release();
+    }
+  }
+
+  /** Takes the fallback's one change-of-names turn; returns its release. */
+  async #acquire(): Promise<() => void> {
+    if (this.raceFree) return () => {};
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const before = this.#turn;
+    this.#turn = promise;
+    await before;
+    return resolve;
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    const segments = newNameSegments(path);
+    await this.serialized(async () => {
+      (await this.root.folder(segments, { create: true })).close();
+    });
+  }
+
+  remove(
+    path: string,
+    options: { recursive?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#remove(path, options));
+  }
+
+  async #remove(
+    path: string,
+    options: { recursive?: boolean },
+  ): Promise<void> {
+    const segments = remoteSegments(path);
+    if (segments.length === 0) {
+      throw new InvalidPathError("the served folder itself cannot be removed");
+    }
+    const { parent, name } = await this.root.locate(segments);
+    using _ = parent;
+    const info = await Deno.lstat(`${parent.path}/${name}`).catch((error) => {
+      throw fsError(error, path);
+    });
+    if (info.isDirectory && options.recursive) {
+      return await this.#removeTree(parent, name, path);
+    }
+    await Deno.remove(`${parent.path}/${name}`).catch((error) => {
+      const code = (error as { code?: string }).code;
+      if (info.isDirectory && code === "ENOTEMPTY") {
+        throw new WrongTypeError(
+          `"${path}" is a folder that is not empty (use rm -r)`,
+        );
+      }
+      throw fsError(error, path);
+    });
+  }
+
+  move(
+    from: string,
+    to: string,
+    options: { noClobber?: boolean } = {},
+  ): Promise<void> {
+    return this.serialized(() => this.#move(from, to, options));
+  }
+
+  async #move(
+    from: string,
+    to: string,
+    options: { noClobber?: boolean },
+  ): Promise<void> {
+    const fromSegments = remoteSegments(from);
+    const toSegments = newNameSegments(to);
+    if (fromSegments.length === 0 || toSegments.length === 0) {
+      throw new InvalidPathError("the served folder itself cannot be moved");
+    }
+    const source = await this.root.locate(fromSegments);
+    using _ = source.parent;
+    await Deno.lstat(`${source.parent.path}/${source.name}`).catch((error) => {
+      throw fsError(error, from);
+    });
+    const target = await this.root.locate(toSegments);
+    using __ = target.parent;
+    const fromFull = [...source.parent.segments, source.name];
+    const toFull = [...target.parent.segments, target.name];
+    if (
+      fromFull.length <= toFull.length &&
+      fromFull.every((segment, i) => toFull[i] === segment)
+    ) {
+      if (fromFull.length === toFull.length) return; // onto itself: nothing to do
+      throw new WrongTypeError(`"${from}" cannot be moved into itself`);
+    }
+    await this.root.rename(
+      source.parent,
+      source.name,
+      target.parent,
+      target.name,
+      options.noClobber ?? false,
+      to,
+    );
+  }
+
+  async copy(
+    from: string,
+    to: string,
+    options: { noClobber?: boolean } = {},
+  ): Promise<void> {
+    newNameSegments(to);
+    const source = await this.stat(from, { follow: true });
+    if (source.type === "file") {
+      return await this.#copyFile(from, to, source, options.noClobber ?? false);
+    }
+    if (source.type !== "dir") {
+      throw new WrongTypeError(`"${from}" is not a file or a folder`);
+    }
+    const toSegments = remoteSegments(to);
+    const fromSegments = remoteSegments(from);
+    // Compared as the folders really are (links inside the root resolved),
+    // so no link can make a copy land inside what it copies.
+    let fromReal: readonly string[];
+    {
+      using folder = await this.root.folder(fromSegments);
+      fromReal = folder.segments;
+    }
+    const target = await this.root.locate(toSegments);
+    const toReal = [...target.parent.segments, target.name];
+    target.parent.close();
+    if (
+      fromReal.length <= toReal.length &&
+      fromReal.every((segment, i) => toReal[i] === segment)
+    ) {
+      throw new WrongTypeError(`"${from}" cannot be copied into itself`);
+    }
+    if (options.noClobber) {
+      const there = await this.stat(to).catch(() => null);
+      if (there) throw new AlreadyExistsError(`"${to}" already exists`);
+    }
+    // The tree is listed first and copied after, so the copy never walks
+    // into what it is making.
+    const items: WalkItem[] = [];
+    for await (const item of this.walk(from)) items.push(item);
+    await this.mkdirp(to);
+    for (const item of items) {
+      if (item.error) throw item.error;
+      const into = joinTree(toSegments.join("/"), item.path);
+      if (item.entry.type === "dir") await this.mkdirp(into);
+      else if (item.entry.type === "file") {
+        await this.#copyFile(
+          joinTree(fromSegments.join("/"), item.path),
+          into,
+          item.entry,
+          false,
+        );
+      }
+    }
+  }
+
+  async setMeta(
+    path: string,
+    meta: { mode?: number; mtime?: number },
+  ): Promise<void> {
+    const segments = remoteSegments(path);
+    if (segments.length === 0) {
+      throw new InvalidPathError("the served folder itself cannot be changed");
+    }
+    await this.serialized(() => this.#setMeta(segments, meta, path));
+  }
+
+  async #setMeta(
+    segments: string[],
+    meta: { mode?: number; mtime?: number },
+    path: string,
+  ): Promise<void> {
+    const { parent, name } = await this.root.locate(segments);
+    using _ = parent;
+    await this.root.atInode(parent, name, async (inode) => {
+      if (meta.mode !== undefined) await Deno.chmod(inode, meta.mode & 0o777);
+      if (meta.mtime !== undefined) {
+        await Deno.utime(inode, new Date(), new Date(meta.mtime));
+      }
+    }, path).catch((error) => {
+      throw fsError(error, path);
+    });
+  }
+
+  async *walk(path: string): AsyncIterable<WalkItem> {
+    const base = remoteSegments(path);
+    // Each folder is resolved afresh from the root when its turn comes.
+    const pending: string[] = [""];
+    while (pending.length > 0) {
+      const relative = pending.pop()!;
+      let entries: Entry[];
+      try {
+        const segments = relative === ""
+          ? base
+          : [...base, ...relative.split("/")];
+        entries = await this.list(segments.join("/"));
+      } catch (error) {
+        if (relative === "") throw fsError(error, path);
+        yield {
+          path: relative,
+          error: fsError(error, joinTree(path, relative)),
+        };
+        continue;
+      }
+      const subfolders: string[] = [];
+      for (const entry of entries) {
+        const child = relative === ""
+          ? entry.name
+          : `${relative}/${entry.name}`;
+        yield { path: child, entry };
+        if (entry.type === "dir") subfolders.push(child);
+      }
+      pending.push(...subfolders.reverse());
+    }
+  }
+
+  /**
+   * Resolves where files go, now: for each remote path, a path in its held
+   * parent folder. One handle per distinct folder; release them after use,
+   * soon: in the checked fallback the placement holds the store's one turn
+   * for changes of names (see {@linkcode serialized}).
+   *
+   * @throws the typed error of the first folder that cannot be resolved.
+   */
+  async place(paths: readonly string[]): Promise<Placement> {
+    const held = new Map<string, Folder>();
+    // In the fallback, no other request renames anything until the renames
+    // into these folders are done (see serialized).
+    const turn = await this.#acquire();
+    const release = () => {
+      for (const folder of held.values()) folder.close();
+      turn();
+    };
+    try {
+      const targets: string[] = [];
+      for (const path of paths) {
+        const segments = newNameSegments(path);
+        const key = segments.slice(0, -1).join("/");
+        let folder = held.get(key);
+        if (!folder) {
+          folder = await this.root.folder(segments.slice(0, -1));
+          held.set(key, folder);
+        }
+        targets.push(`${folder.path}/${segments.at(-1)}`);
+      }
+      return {
+        targets,
+        folders: [...held.values()].map((folder) => folder.path),
+        release,
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads small regular files in a worker thread, for tree downloads: one
+   * file or `null` per remote path (null: serve it through {@linkcode open}).
+   * Never follows a symlink; all `null` where the race-free core cannot run.
+   */
+  async readSmall(
+    paths: readonly (string | null)[],
+    limit: number,
+  ): Promise<(SmallFile | null)[]> {
+    const rootFd = this.root.fd;
+    const segments = paths.map((path) => {
+      try {
+        return path === null ? null : remoteSegments(path);
+      } catch {
+        return null;
+      }
+    });
+    const asked = segments.filter((s): s is string[] =>
+      s !== null && s.length > 0
+    );
+    if (rootFd === null || asked.length === 0) return paths.map(() => null);
+    const files = await this.#reader.read(rootFd, asked, limit);
+    let at = 0;
+    return segments.map((s) =>
+      s !== null && s.length > 0 ? files[at++] ?? null : null
+    );
+  }
+
+  /** Removes `name` (a tree upload's staging folder) from the staging area. */
+  async dropStaged(name: string): Promise<void> {
+    using folder = await this.staging.folder();
+    await this.#removeTree(folder, name, name);
+  }
+
+  close(): Promise<void> {
+    this.#reader.close();
+    this.root.close();
+    return Promise.resolve();
+  }
+
+  async #removeTree(
+    parent: Folder,
+    name: string,
+    shown: string,
+  ): Promise<void> {
+    {
+      using folder = await this.root.child(parent, name, shown);
+      for await (const item of Deno.readDir(folder.path)) {
+        const info = await Deno.lstat(`${folder.path}/${item.name}`)
+          .catch(() => null);
+        if (!info) continue;
+        const path = `${shown}/${item.name}`;
+        if (info.isDirectory) await this.#removeTree(folder, item.name, path);
+        else {
+          await Deno.remove(`${folder.path}/${item.name}`).catch((error) => {
+            if (!(error instanceof Deno.errors.NotFound)) {
+              throw fsError(error, path);
+            }
+          });
+        }
+      }
+    }
+    await Deno.remove(`${parent.path}/${name}`).catch((error) => {
+      throw fsError(error, shown);
+    });
+  }
+
+  async #copyFile(
+    from: string,
+    to: string,
+    source: Entry,
+    noClobber: boolean,
+  ): Promise<void> {
+    const reader = await this.open(from);
+    try {
+      const upload = await this.beginUpload(to, {
+        size: source.size,
+        mtime: source.mtime,
+        resume: false,
+      });
+      let ok = false;
+      try {
+        const buffer = new Uint8Array(1024 * 1024);
+        while (true) {
+          const n = await readFull(reader, buffer);
+          if (n > 0) await upload.write(buffer.subarray(0, n));
+          if (n < buffer.byteLength) break;
+        }
+        await upload.commit({
+          mode: source.mode,
+          mtime: source.mtime,
+          noClobber,
+        });
+        ok = true;
+      } finally {
+        if (!ok) await upload.abort(false);
+      }
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/** A staged upload into the local staging area. */
+class LocalUpload implements Upload {
+  readonly offset: number;
+  readonly resumable: boolean;
+  /** The staged prefix is read back instead. */
+  readonly hashState = null;
+  readonly checkpointInterval = 0;
+  #store: LocalStore;
+  #target: readonly string[];
+  #staging: Folder;
+  #claim: ReturnType<UploadStaging["claim"]>;
+  #file: Deno.FsFile | null;
+  #full = false;
+
+  constructor(
+    store: LocalStore,
+    target: readonly string[],
+    staging: Folder,
+    claim: ReturnType<UploadStaging["claim"]>,
+    file: Deno.FsFile,
+    offset: number,
+  ) {
+    this.#store = store;
+    this.#target = target;
+    this.#staging = staging;
+    this.#claim = claim;
+    this.#file = file;
+    this.offset = offset;
+    this.resumable = claim.resumable;
+  }
+
+  async openStaged(): Promise<ReadHandle> {
+    const file = await this.#store.root.openFile(
+      this.#staging,
+      this.#claim.key,
+    );
+    return fileHandle(file, entryFromInfo(this.#claim.key, await file.stat()));
+  }
+
+  async truncate(offset: number): Promise<void> {
+    const file = this.#open();
+    await file.truncate(offset);
+    await file.seek(offset, Deno.SeekMode.Start);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const file = this.#open();
+    try {
+      let written = 0;
+      while (written < chunk.byteLength) {
+        written += await file.write(chunk.subarray(written));
+      }
+    } catch (error) {
+      const typed = fsError(error, this.#target.join("/"));
+      // A full disk must not stay full because of this upload's leftovers.
+      if (typed instanceof DiskFullError) this.#full = true;
+      throw typed;
+    }
+  }
+
+  async commit(options: CommitOptions): Promise<void> {
+    const file = this.#open();
+    const shown = this.#target.join("/");
+    const root = this.#store.root;
+    try {
+      await file.syncData();
+    } catch (error) {
+      const typed = fsError(error, shown);
+      if (typed instanceof DiskFullError) this.#full = true;
+      throw typed;
+    }
+    file.close();
+    this.#file = null;
+    await root.atInode(this.#staging, this.#claim.key, async (inode) => {
+      if (options.mode !== null) await Deno.chmod(inode, options.mode & 0o777);
+      await Deno.utime(inode, new Date(), new Date(options.mtime));
+    });
+    // The target's folder is resolved again now, at the moment of the rename.
+    await this.#store.serialized(async () => {
+      const { parent, name } = await root.locate(this.#target);
+      using _ = parent;
+      const there = await Deno.lstat(`${parent.path}/${name}`)
+        .catch(() => null);
+      if (there?.isDirectory) {
+        throw new WrongTypeError(`"${shown}" is a folder on the server`);
+      }
+      await root.rename(
+        this.#staging,
+        this.#claim.key,
+        parent,
+        name,
+        options.noClobber,
+        shown,
+      );
+      await syncFolder(parent.path);
+    });
+    this.#done();
+  }
+
+  async abort(keep: boolean): Promise<void> {
+    try {
+      this.#file?.close();
+    } catch {
+      // Closed already.
+    }
+    this.#file = null;
+    if (!keep || !this.resumable || this.#full) {
+      await Deno.remove(`${this.#staging.path}/${this.#claim.key}`)
+        .catch(() => {});
+    }
+    this.#done();
+  }
+
+  #open(): Deno.FsFile {
+    if (!this.#file) throw new FtsError("the upload is over");
+    return this.#file;
+  }
+
+  #done(): void {
+    this.#claim.release();
+    this.#staging.close();
+  }
+}
+
+/** The sorted entries of a held folder, `.fts` left out at the root. */
+async function listFolder(folder: Folder, shown: string): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  const atRoot = folder.segments.length === 0;
+  try {
+    for await (const item of Deno.readDir(folder.path)) {
+      if (atRoot && item.name.toLowerCase() === STAGING_DIR) continue;
+      const info = await Deno.lstat(`${folder.path}/${item.name}`)
+        .catch(() => null);
+      if (info) entries.push(entryFromInfo(item.name, info));
+    }
+  } catch (error) {
+    throw fsError(error, shown);
+  }
+  entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return entries;
+}
+
+function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
+  return {
+    entry,
+    read: (buffer) => file.read(buffer),
+    close: () => {
+      try {
+        file.close();
+      } catch {
+        // Closed already.
+      }
+    },
+  };
+}
