@@ -11,7 +11,7 @@ import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 
 Deno.test("-v names the server, the agent and the login the connection made", async () => {
   const root = await Deno.makeTempDir({ prefix: "fts-verbose-" });

@@ -19,8 +19,8 @@ import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
 import { ConnectionError } from "../protocol/mod.ts";
 import { BASIC_CACHE_MS } from "../server/http/basic_auth.ts";
-import { LoginThrottle } from "../server/login_throttle.ts";
-import { addUser } from "../server/users.ts";
+import { LoginThrottle } from "../server/auth/login_throttle.ts";
+import { addUser } from "../server/auth/users.ts";
 import { type HttpTestServer, startHttpServer } from "./helpers/http.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";
 
@@ -71,7 +71,8 @@ Deno.test("beyond --max-connections requests in flight the HTTP front-end answer
   try {
     await holder.write(
       new TextEncoder().encode(
-        "PUT /held.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc",
+        `PUT /held.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+          "Content-Length: 100000\r\n\r\nabc",
       ),
     );
     let busy: Response | undefined;

@@ -1,7 +1,7 @@
 /**
- * The password is asked once per command, as the README says: `put -r -P 3`
- * opens three connections after one prompt, and the shell's commands
- * (with `-P` too) reuse the password typed when it started. The real program
+ * The password is asked once per command, as the README says: `put -r
+ * --parallel 3` opens three connections after one prompt, and the shell's
+ * commands (with `--parallel` too) reuse the password typed when it started. The real program
  * on a pseudo-terminal, with no `FTS_PASSWORD`.
  *
  * @module
@@ -9,7 +9,7 @@
 
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { addUser } from "../server/users.ts";
+import { addUser } from "../server/auth/users.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
@@ -56,7 +56,7 @@ async function assertTreeArrived(root: string, local: string, name: string) {
   }
 }
 
-Deno.test("put -r -P 3 asks for the password once for its three connections", async () => {
+Deno.test("put -r --parallel 3 asks for the password once for its three connections", async () => {
   await withWorld(async ({ server, local, env }) => {
     const session = new PtySession([
       "connect",
@@ -65,7 +65,7 @@ Deno.test("put -r -P 3 asks for the password once for its three connections", as
       "-r",
       "tree",
       "up",
-      "-P",
+      "--parallel",
       "3",
     ], { cwd: local, env });
     await session.waitFor("Password for ann@");
@@ -76,7 +76,7 @@ Deno.test("put -r -P 3 asks for the password once for its three connections", as
   });
 });
 
-Deno.test("the shell asks for the password once, and its commands (put -r -P 3, get -r -P 2) reuse it", async () => {
+Deno.test("the shell asks for the password once, and its commands (put -r and get -r with --parallel) reuse it", async () => {
   await withWorld(async ({ server, local, env }) => {
     const shell = new PtySession(["connect", `ann@127.0.0.1:${server.port}`], {
       cwd: local,
@@ -85,7 +85,12 @@ Deno.test("the shell asks for the password once, and its commands (put -r -P 3, 
     let at = await shell.waitFor("Password for ann@");
     await shell.type(`${PASSWORD}\r`);
     at = await shell.waitFor("> ", at);
-    for (const line of ["put -r tree up -P 3", "get -r up back -P 2"]) {
+    for (
+      const line of [
+        "put -r tree up --parallel 3",
+        "get -r up back --parallel 2",
+      ]
+    ) {
       await shell.type(`${line}\r`);
       at = await shell.waitFor("> ", at);
     }
