@@ -310,14 +310,16 @@ Deno.test("with idleTimeoutMs 300 the server sends a notice to an idle connectio
 });
 
 Deno.test("a client Connection left idle past idleTimeoutMs is told why and then fails with a ConnectionError", async () => {
-  const { port, cleanup } = await startServer({ idleTimeoutMs: 300 });
+  const { server, port, cleanup } = await startServer({ idleTimeoutMs: 300 });
   const notices: string[] = [];
   const connection = await Connection.open(
     { hostname: HOST, port },
     { onNotice: (notice) => notices.push(notice.message) },
   );
   try {
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Wait for the server to end the idle session (the open above means it
+    // began), not for a fixed time.
+    await waitFor("the idle session to end", () => server.connections === 0);
     await assertRejects(() => connection.list(""), ConnectionError);
     assert(connection.closed);
     assertEquals(notices.length, 1, notices.join());
