@@ -76,7 +76,7 @@ Deno.test('six login steps that stall after {"step": hold the request slots only
       conns.push(
         await stalled(
           port,
-          "POST /?login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+          "POST /?login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
             'Content-Length: 100\r\n\r\n{"step":',
         ),
       );
@@ -117,7 +117,7 @@ Deno.test("a PROPFIND body that stops after <?xml answers 408 at the login deadl
   try {
     const conn = await stalled(
       open.server.http!.addr.port,
-      "PROPFIND / HTTP/1.1\r\nHost: x\r\nDepth: 1\r\nContent-Length: 200\r\n\r\n<?xml",
+      "PROPFIND / HTTP/1.1\r\nHost: localhost\r\nDepth: 1\r\nContent-Length: 200\r\n\r\n<?xml",
     );
     try {
       assertEquals(await statusLine(conn), "HTTP/1.1 408 Request Timeout");
@@ -126,12 +126,12 @@ Deno.test("a PROPFIND body that stops after <?xml answers 408 at the login deadl
     }
     const reply = await exchange(
       locked.server.http!.addr.port,
-      "POST /?login HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n{",
+      "POST /?login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000000\r\n\r\n{",
     );
     assert(reply.startsWith("HTTP/1.1 413"), reply);
     const huge = await exchange(
       open.server.http!.addr.port,
-      "PROPPATCH / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n\r\n<",
+      "PROPPATCH / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 300000000\r\n\r\n<",
     );
     assert(huge.startsWith("HTTP/1.1 413"), huge);
   } finally {
@@ -149,14 +149,14 @@ Deno.test("MKCOL, GET, DELETE and COPY with a body are refused from the headers 
     // 300 MiB announced, 16 bytes sent: the answer cannot wait for the rest.
     const mkcol = await exchange(
       port,
-      "MKCOL /new HTTP/1.1\r\nHost: x\r\nContent-Length: 314572800\r\n\r\n0123456789abcdef",
+      "MKCOL /new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 314572800\r\n\r\n0123456789abcdef",
     );
     assert(mkcol.startsWith("HTTP/1.1 415"), mkcol);
     assertStringIncludes(mkcol, "MKCOL takes no request body");
     const requests = [
-      "GET /f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 314572800\r\n\r\nxx",
-      "DELETE /f.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxx\r\n",
-      "COPY /f.txt HTTP/1.1\r\nHost: x\r\nDestination: /g.txt\r\nContent-Length: 3\r\n\r\nabc",
+      "GET /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 314572800\r\n\r\nxx",
+      "DELETE /f.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxx\r\n",
+      "COPY /f.txt HTTP/1.1\r\nHost: localhost\r\nDestination: /g.txt\r\nContent-Length: 3\r\n\r\nabc",
     ];
     for (const request of requests) {
       const reply = await exchange(port, request);
@@ -182,7 +182,7 @@ Deno.test("method names are case-sensitive: a lowercase move or delete is refuse
     for (const method of ["move", "Move", "delete", "copy", "mkcol"]) {
       const reply = await exchange(
         port,
-        `${method} /a.txt HTTP/1.1\r\nHost: x\r\nDestination: /b.txt\r\n\r\n`,
+        `${method} /a.txt HTTP/1.1\r\nHost: localhost\r\nDestination: /b.txt\r\n\r\n`,
       );
       assert(/^HTTP\/1\.1 (405|501)/.test(reply), `${method}: ${reply}`);
     }
