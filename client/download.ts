@@ -11,7 +11,6 @@ import { createSha256 } from "../transfer/hash/sha256.ts";
 import {
   AlreadyExistsError,
   type Body,
-  type DataMessage,
   DiskFullError,
   type Entry,
   IntegrityError,
@@ -19,7 +18,18 @@ import {
   ProtocolError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import type { Checksum } from "../protocol/messages.ts";
+import type {
+  Checksum,
+  DataMessage,
+  GetRequest,
+  Message,
+} from "../protocol/messages.ts";
+import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import {
+  type LocalVersion,
+  localVersion,
+  receiveDeltaBody,
+} from "./delta_receive.ts";
 import {
   checksumLabel,
   DEFAULT_CHECKSUM,
@@ -129,21 +139,119 @@ export async function download(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
+  const attempt = { delta: false };
+  try {
+    return await downloadOnce(
+      connection,
+      remote,
+      local,
+      options,
+      reporter,
+      attempt,
+    );
+  } catch (error) {
+    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+    // A false chunk match (or a local file changed under its summary):
+    // the whole file sets it right.
+    reporter.info(
+      `the delta of "${remote}" did not verify; fetching the whole file`,
+    );
+    return await downloadOnce(
+      connection,
+      remote,
+      local,
+      { ...options, wholeFile: true, resume: false },
+      reporter,
+      attempt,
+    );
+  }
+}
+
+async function downloadOnce(
+  connection: Connection,
+  remote: string,
+  local: string,
+  options: TransferOptions,
+  reporter: Reporter,
+  attempt: { delta: boolean },
+): Promise<TransferResult> {
   const action = `get "${remote}"`;
-  const entry = await remoteFile(connection, remote, action);
+  const entry = await connection.stat(remote, false, action);
+  if (entry.type !== "file") {
+    throw new WrongTypeError(
+      entry.type === "dir"
+        ? "it is a folder (use get -r)"
+        : "it is not a regular file",
+      { action },
+    );
+  }
   if (local === "-") {
     return await toStdout(connection, remote, options, reporter, action);
   }
-  await checkTarget(local, options, action);
+
+  if (options.noClobber && await exists(local)) {
+    throw new AlreadyExistsError(`"${local}" already exists`, {
+      action: action,
+    });
+  }
+  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
+    throw new WrongTypeError(`"${local}" is a local folder`, { action });
+  }
   const { pool } = connection;
   const partial = partialPath(local, remote, entry);
   const held = options.resume && options.verify ? await heldBytes(partial) : 0;
   const offer = held <= entry.size ? held : 0;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
-  let hasher = !options.verify
+  const hasher = !options.verify
     ? skipHashing(pool)
     : await createHasher(pool, wanted, partial, offer);
-  const header = await connection.request({
+  const old = !options.wholeFile && options.verify &&
+      connection.welcome.features.includes("delta")
+    ? await localVersion(local)
+    : null;
+  try {
+    return await fetchInto(connection, remote, local, entry, {
+      partial,
+      offer,
+      hasher,
+      old,
+      options,
+      reporter,
+      attempt,
+    });
+  } finally {
+    old?.file.close();
+  }
+}
+
+/** Where a download stands before it asks for the file. */
+interface FetchPlan {
+  partial: string;
+  /** Bytes of the partial offered for a resume. */
+  offer: number;
+  /** The whole-file hash, holding the offered bytes. */
+  hasher: Hasher;
+  /** The local version to send a summary of, for a delta. */
+  old: LocalVersion | null;
+  options: TransferOptions;
+  reporter: Reporter;
+  attempt: { delta: boolean };
+}
+
+/** Asks for the file, receives it into the partial and renames it into place. */
+async function fetchInto(
+  connection: Connection,
+  remote: string,
+  local: string,
+  entry: Entry,
+  plan: FetchPlan,
+): Promise<TransferResult> {
+  const action = `get "${remote}"`;
+  const { partial, offer, old, options, reporter } = plan;
+  let hasher = plan.hasher;
+  const { pool } = connection;
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
+  const request: GetRequest = {
     op: "get",
     path: remote,
     offset: offer,
@@ -152,7 +260,9 @@ export async function download(
     verify: options.verify,
     checksum: wanted,
     compress: options.compress,
-  }, action);
+    delta: old ? true : undefined,
+  };
+  const header = await sendGet(connection, request, old, action);
   if (header.op !== "data") throw unexpected(header, action);
   const body = connection.body();
   const offset = header.offset;
@@ -181,18 +291,25 @@ export async function download(
   }
   const bar = reporter.progress(remote, header.size, offset);
   let received: number;
+  let reused: number | undefined;
   try {
-    received = await receive(
-      body,
-      localWrites(file, action, options.resume),
-      hasher,
-      options,
-      bar,
-      action,
-    );
-    if (header.size !== null && offset + received !== header.size) {
+    const writes = localWrites(file, action, options.resume);
+    let rebuilt: number;
+    if (header.delta && old) {
+      plan.attempt.delta = true;
+      ({ received, rebuilt, reused } = await receiveDeltaInto(
+        body,
+        old,
+        writes,
+        { hasher, bar, action },
+      ));
+    } else {
+      received = await receive(body, writes, hasher, options, bar, action);
+      rebuilt = received;
+    }
+    if (header.size !== null && offset + rebuilt !== header.size) {
       throw new IntegrityError(
-        `received ${offset + received} of ${header.size} bytes`,
+        `received ${offset + rebuilt} of ${header.size} bytes`,
         { action: action },
       );
     }
@@ -213,41 +330,63 @@ export async function download(
     resumedAt: offset,
     digest: options.verify ? hasher.hex() : undefined,
     checksum,
+    reused,
+    size: header.size ?? undefined,
   };
 }
 
-/** The entry of remote file `remote`; refuses a folder or a special file. */
-async function remoteFile(
-  connection: Connection,
-  remote: string,
-  action: string,
-): Promise<Entry> {
-  const entry = await connection.stat(remote, false, action);
-  if (entry.type !== "file") {
-    throw new WrongTypeError(
-      entry.type === "dir"
-        ? "it is a folder (use get -r)"
-        : "it is not a regular file",
-      { action },
-    );
-  }
-  return entry;
+/**
+ * Receives a delta against the local version `old` into `writes` and checks
+ * the sender's trailer: the bytes that came, those of the rebuilt file, and
+ * those reused from `old`.
+ */
+async function receiveDeltaInto(
+  body: Body,
+  old: LocalVersion,
+  writes: { write(bytes: Uint8Array): Promise<number> },
+  { hasher, bar, action }: {
+    hasher: Hasher;
+    bar: ProgressBar | null;
+    action: string;
+  },
+): Promise<{ received: number; rebuilt: number; reused: number }> {
+  const stats = await receiveDeltaBody(
+    body,
+    old,
+    async (bytes) => {
+      for (let at = 0; at < bytes.byteLength;) {
+        at += await writes.write(bytes.subarray(at));
+      }
+    },
+    hasher,
+    bar,
+  );
+  await checkTrailer(body, hasher, action);
+  return {
+    received: stats.literal + stats.overhead,
+    rebuilt: stats.literal + stats.reused,
+    reused: stats.reused,
+  };
 }
 
-/** Refuses a local target that is a folder, or exists with `noClobber`. */
-async function checkTarget(
-  local: string,
-  options: TransferOptions,
+/**
+ * Sends a `get` (with the local version's summary after it, for a delta)
+ * and reads the server's answer.
+ */
+async function sendGet(
+  connection: Connection,
+  request: GetRequest,
+  old: LocalVersion | null,
   action: string,
-): Promise<void> {
-  if (options.noClobber && await exists(local)) {
-    throw new AlreadyExistsError(`"${local}" already exists`, {
-      action: action,
-    });
-  }
-  if ((await Deno.lstat(local).catch(() => null))?.isDirectory) {
-    throw new WrongTypeError(`"${local}" is a local folder`, { action });
-  }
+): Promise<Message> {
+  if (!old) return await connection.request(request, action);
+  await connection.send(request).catch((error) => {
+    throw connection.wrap(error, action);
+  });
+  await sendSummary(connection, old.summary).catch((error) => {
+    throw connection.wrap(error, action);
+  });
+  return await connection.reply(action);
 }
 
 /** Says whether the download resumes, or starts over from a stale partial. */
@@ -320,6 +459,16 @@ async function receive(
     bar?.advance(chunk.byteLength);
     hasher.update(chunk);
   }));
+  await checkTrailer(body, hasher, action);
+  return received;
+}
+
+/** Compares the body's trailer with what `hasher` computed. */
+async function checkTrailer(
+  body: Body,
+  hasher: Hasher,
+  action: string,
+): Promise<void> {
   const trailer = await body.trailer;
   const checksum: Checksum | null = hasher.checksum;
   if (checksum && digestIn(trailer, checksum) !== hasher.hex()) {
@@ -328,7 +477,6 @@ async function receive(
       { action: action },
     );
   }
-  return received;
 }
 
 async function toStdout(

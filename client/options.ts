@@ -25,6 +25,11 @@ export interface TransferOptions {
   checksum?: Checksum;
   /** Compress the data (`-z`, `--compress=auto`), if the server agrees. */
   compress?: CompressMode;
+  /**
+   * Send whole files even where the other side holds another version
+   * (`--whole-file`); otherwise only what changed goes (docs/delta.md).
+   */
+  wholeFile?: boolean;
 }
 
 /** What a finished transfer did. */
@@ -37,4 +42,11 @@ export interface TransferResult {
   digest?: string;
   /** The checksum of `digest`. */
   checksum?: Checksum;
+  /**
+   * Set when only the changes were sent: the bytes of the new version
+   * taken from the other side's old one (`bytes` is then what was sent).
+   */
+  reused?: number;
+  /** The size of the file transferred, when known. */
+  size?: number;
 }

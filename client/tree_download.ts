@@ -28,6 +28,13 @@ import {
   type StagedFile,
 } from "../transfer/durable/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
+import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import { emptyStats } from "../transfer/delta/delta_ops.ts";
+import {
+  localRebuiltBody,
+  type LocalVersions,
+  localVersions,
+} from "./delta_receive.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { isUpToDate, receiveFailure } from "../transfer/tree/tree_files.ts";
 import {
@@ -434,14 +441,23 @@ async function receiveLane(
   if (files.length === 0) return;
   const { options, tally, action } = context;
   const wanted = new Map(files.map((item) => [item.path, item]));
+  // The local versions of changed files, for the server to send deltas.
+  const versions = options.verify && !options.wholeFile &&
+      connection.welcome.features.includes("delta")
+    ? await localVersions(root, files)
+    : new Map() as LocalVersions;
   try {
     await connection.send({
       op: "tree-want",
       path: remote,
       ...verifyFields(options),
       compress: options.compress,
+      summaries: versions.size > 0 ? versions.size : undefined,
     });
     await connection.sendBody(jsonLines(files.map((f) => f.path)));
+    for (const [path, { summary }] of versions) {
+      await sendSummary(connection, summary, path);
+    }
   } catch (error) {
     throw connection.wrap(error, action);
   }
@@ -463,7 +479,7 @@ async function receiveLane(
       tally.fail(message.path, message.code, message.reason);
       continue;
     }
-    await receiveOne(connection, message, root, context);
+    await receiveOne(connection, message, root, context, versions);
   }
   for (const path of wanted.keys()) {
     tally.fail(path, "protocol", "the server did not send it");
@@ -476,11 +492,28 @@ async function receiveOne(
   message: FileMessage,
   root: string,
   context: LaneContext,
+  versions: LocalVersions,
 ): Promise<void> {
   const { options, throttle, tally, batch, action, staging } = context;
   tally.current(message.path);
   const target = join(root, message.path);
-  const body = connection.body();
+  const version = message.delta ? versions.get(message.path) : undefined;
+  if (message.delta && !version) {
+    throw new ProtocolError(
+      `the server sent a delta of "${message.path}" without a summary`,
+      { action },
+    );
+  }
+  const stats = emptyStats();
+  const body = version
+    ? localRebuiltBody(
+      connection.body(),
+      target,
+      version,
+      message.path,
+      stats,
+    )
+    : connection.body();
   const number = staging.next++;
   const writer = number % staging.folders.length;
   const staged: StagedFile = {
@@ -539,6 +572,7 @@ async function receiveOne(
     tally.failWith(message.path, failure);
     return;
   }
+  tally.reused(stats.reused, false);
   if (small) await batch.stage(staged, parts, writer);
   else await batch.add(staged);
 }

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { FtsError, IntegrityError, WrongTypeError } from "../protocol/mod.ts";
+import {
+  type BufferPool,
+  type Done,
+  FtsError,
+  IntegrityError,
+  type Ready,
+  WrongTypeError,
+} from "../protocol/mod.ts";
 import {
   checksumLabel,
   DEFAULT_CHECKSUM,
@@ -13,13 +20,21 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression } from "../transfer/compression.ts";
+import { compression, type CompressMode } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
-import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
+import {
+  createHasher,
+  type Hasher,
+  skipHashing,
+} from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
+import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
+import { deltaUpload } from "./delta_send.ts";
+import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
 import { localError } from "./local_errors.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 
@@ -35,6 +50,43 @@ export async function upload(
   remote: string,
   options: TransferOptions,
   reporter: Reporter,
+): Promise<TransferResult> {
+  const attempt = { delta: false };
+  try {
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      options,
+      reporter,
+      attempt,
+    );
+  } catch (error) {
+    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+    // The version the server holds was not what its summary said (damaged
+    // at rest, or a false chunk match): the server forgot the summary, and
+    // the whole file heals it.
+    reporter.info(
+      `the delta of "${remote}" did not verify on the server; sending the whole file`,
+    );
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      { ...options, wholeFile: true },
+      reporter,
+      attempt,
+    );
+  }
+}
+
+async function uploadOnce(
+  connection: Connection,
+  local: string,
+  remote: string,
+  options: TransferOptions,
+  reporter: Reporter,
+  attempt: { delta: boolean },
 ): Promise<TransferResult> {
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
@@ -53,26 +105,42 @@ export async function upload(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
+      delta: (!options.wholeFile && options.verify && size !== null) ||
+        undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
+    // Both ends chunk at once: this file here, the old version there.
+    const cut = ready.delta ? localChunks(local) : null;
+    const index = ready.delta
+      ? await readSummary(
+        await connection.reply(action),
+        () => connection.body(),
+      ).catch((error) => {
+        throw connection.wrap(error, action);
+      })
+      : null;
 
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
-    let offset = 0;
-    let hasher = options.verify
-      ? await createHasher(pool, checksum)
-      : skipHashing(pool);
-    if (ready.offset > 0 && size !== null) {
-      const prefix = await createHasher(pool, checksum, local, ready.offset);
-      const matches = prefix.hex() === prefixIn(ready, checksum);
-      if (matches) [hasher, offset] = [prefix, ready.offset];
-      reporter.info(
-        matches
-          ? `resuming "${remote}" at ${formatBytes(offset)} of ${
-            formatBytes(size)
-          }`
-          : `the partial upload of "${remote}" does not match "${local}"; starting over`,
-      );
+    const { hasher, offset } = await resumePoint(
+      pool,
+      ready,
+      { local, remote, size, verify: options.verify },
+      reporter,
+    );
+    if (index && size !== null) {
+      attempt.delta = true;
+      await connection.send({ op: "data", offset, size, delta: true });
+      return await deltaUpload(connection, file, index, {
+        offset,
+        size,
+        hasher,
+        remote,
+        options,
+        reporter,
+        ready,
+        cut: await cut,
+      });
     }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
@@ -87,36 +155,13 @@ export async function upload(
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
     const bar = reporter.progress(remote, size, offset);
-    let sent = 0;
-    try {
-      await connection.sendBody(
-        chunks,
-        () => hasher.digests(),
-        (chunk) => {
-          sent += chunk.byteLength;
-          bar?.advance(chunk.byteLength);
-          hasher.update(chunk);
-        },
-        compression(ready.compress ? options.compress : undefined),
-      );
-    } catch (error) {
-      bar?.clear();
-      const failure = connection.wrap(error, action, options.resume);
-      if (!connection.closed) {
-        // A local failure (a changed or unreadable file): the trailer told
-        // the server, which discards the upload; its reply keeps the
-        // session in step for the next command.
-        await connection.reply(action).catch(() => {});
-      }
-      throw failure instanceof FtsError ? failure.withAction(action) : failure;
-    }
-    let done;
-    try {
-      done = await connection.reply(action);
-    } finally {
-      bar?.finish();
-    }
-    if (done.op !== "done") throw unexpected(done, action);
+    const { sent, done } = await sendBodyFor(connection, chunks, {
+      hasher,
+      bar,
+      compress: ready.compress ? options.compress : undefined,
+      resume: options.resume,
+      action,
+    });
     const digest = options.verify ? digestIn(done, checksum) : undefined;
     if (options.verify && digest !== hasher.hex()) {
       throw new IntegrityError(
@@ -124,7 +169,13 @@ export async function upload(
         { action: action },
       );
     }
-    return { bytes: sent, resumedAt: offset, digest, checksum };
+    return {
+      bytes: sent,
+      resumedAt: offset,
+      digest,
+      checksum,
+      size: size ?? undefined,
+    };
   } finally {
     if (!fromStdin) file.close();
   }
@@ -220,4 +271,102 @@ async function unchanged(
   } catch {
     return false; // Removed or replaced meanwhile.
   }
+}
+
+/**
+ * The chunks of the local file at `path`, found while the server's summary
+ * is on its way; null when the file cannot be read (then they are found as
+ * it is sent).
+ */
+async function localChunks(path: string): Promise<ChunkSummary | null> {
+  try {
+    using file = await Deno.open(path);
+    return await summarize(file);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends an upload's body and reads the server's `done`: the bytes sent and
+ * the reply. A local failure (a changed or unreadable file) went to the
+ * server in the trailer, which discards the upload; its reply is read all
+ * the same, to keep the session in step for the next command.
+ */
+async function sendBodyFor(
+  connection: Connection,
+  chunks: ReadableStream<Uint8Array>,
+  how: {
+    hasher: Hasher;
+    bar: ProgressBar | null;
+    compress: CompressMode | undefined;
+    resume: boolean;
+    action: string;
+  },
+): Promise<{ sent: number; done: Done }> {
+  const { hasher, bar, action } = how;
+  let sent = 0;
+  try {
+    await connection.sendBody(
+      chunks,
+      () => hasher.digests(),
+      (chunk) => {
+        sent += chunk.byteLength;
+        bar?.advance(chunk.byteLength);
+        hasher.update(chunk);
+      },
+      compression(how.compress),
+    );
+  } catch (error) {
+    bar?.clear();
+    const failure = connection.wrap(error, action, how.resume);
+    if (!connection.closed) {
+      await connection.reply(action).catch(() => {});
+    }
+    throw failure instanceof FtsError ? failure.withAction(action) : failure;
+  }
+  let done;
+  try {
+    done = await connection.reply(action);
+  } finally {
+    bar?.finish();
+  }
+  if (done.op !== "done") throw unexpected(done, action);
+  return { sent, done };
+}
+
+/**
+ * Where the upload starts: at the server's offer when the prefix it holds
+ * hashes as the local file's does (the hasher then holds that prefix), else
+ * at 0.
+ */
+async function resumePoint(
+  pool: BufferPool,
+  ready: Ready,
+  source: {
+    local: string;
+    remote: string;
+    size: number | null;
+    verify: boolean;
+  },
+  reporter: Reporter,
+): Promise<{ hasher: Hasher; offset: number }> {
+  const { local, remote, size } = source;
+  const checksum = repliedChecksum(ready);
+  const hasher = source.verify
+    ? await createHasher(pool, checksum)
+    : skipHashing(pool);
+  if (ready.offset > 0 && size !== null) {
+    const prefix = await createHasher(pool, checksum, local, ready.offset);
+    const matches = prefix.hex() === prefixIn(ready, checksum);
+    reporter.info(
+      matches
+        ? `resuming "${remote}" at ${formatBytes(ready.offset)} of ${
+          formatBytes(size)
+        }`
+        : `the partial upload of "${remote}" does not match "${local}"; starting over`,
+    );
+    if (matches) return { hasher: prefix, offset: ready.offset };
+  }
+  return { hasher, offset: 0 };
 }

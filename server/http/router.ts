@@ -14,7 +14,12 @@ import { handlePropfind, handleProppatch } from "./webdav/props.ts";
 import { handleCopyMove, handleMkcol } from "./webdav/collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import { CSRF_HEADER } from "./browser_login.ts";
-import { pageResponse } from "./folder_listing.ts";
+import { assetResponse } from "./page/assets.ts";
+import {
+  errorPageResponse,
+  isNavigation,
+  pageResponse,
+} from "./page/page_html.ts";
 import { refuseBody } from "./request_body.ts";
 import {
   checkLocks,
@@ -152,6 +157,30 @@ async function login(
   return { kind: "user", ...user };
 }
 
+/**
+ * Refuses a request whose URL is too long or carries a fragment, or whose
+ * Host is not a name of this server.
+ */
+function checkTarget(ctx: HttpContext, request: Request): void {
+  if (request.url.length > MAX_URL) {
+    throw new HttpError(414, "the URL is too long");
+  }
+  if (request.url.includes("#")) {
+    // A fragment never belongs in a request; acting on the path before it
+    // would delete something the client did not name.
+    throw new HttpError(400, "the URL contains a fragment");
+  }
+  const host = request.headers.get("host") ?? new URL(request.url).host;
+  if (!ctx.hosts.allows(host)) {
+    // DNS rebinding: a page on an attacker's name pointed at this server.
+    throw new HttpError(
+      421,
+      `${JSON.stringify(host.slice(0, 100))} is not a name of this server ` +
+        "(serve with --http-host NAME to allow it)",
+    );
+  }
+}
+
 /** Answers one request. */
 export async function route(
   ctx: HttpContext,
@@ -166,29 +195,18 @@ export async function route(
   let response: Response;
   let failure: string | undefined;
   try {
-    if (request.url.length > MAX_URL) {
-      throw new HttpError(414, "the URL is too long");
-    }
-    if (request.url.includes("#")) {
-      // A fragment never belongs in a request; acting on the path before it
-      // would delete something the client did not name.
-      throw new HttpError(400, "the URL contains a fragment");
-    }
-    const host = request.headers.get("host") ?? new URL(request.url).host;
-    if (!ctx.hosts.allows(host)) {
-      // DNS rebinding: a page on an attacker's name pointed at this server.
-      throw new HttpError(
-        421,
-        `${JSON.stringify(host.slice(0, 100))} is not a name of this server ` +
-          "(serve with --http-host NAME to allow it)",
-      );
-    }
+    checkTarget(ctx, request);
     if (NO_BODY.has(method)) refuseBody(method, request.headers);
     const raw = rawPathOf(request.url);
     path = remotePathOf(raw);
     const url = new URL(request.url);
     if (method === "OPTIONS") {
       response = options();
+    } else if (
+      (method === "GET" || method === "HEAD") && url.searchParams.has("asset")
+    ) {
+      // The page's own files are public: the login form needs them.
+      response = await assetResponse(url.searchParams.get("asset")!, request);
     } else if (
       ctx.browser &&
       (url.searchParams.has("login") || url.searchParams.has("logout"))
@@ -224,8 +242,18 @@ export async function route(
       }
     }
   } catch (error) {
-    response = errorResponse(error, method);
-    failure = statusOf(error).text;
+    const { status, text } = statusOf(error);
+    const url = URL.parse(request.url);
+    response = url && status !== 401 && isNavigation(request, url)
+      ? await errorPageResponse(
+        status,
+        text,
+        ctx.store,
+        path,
+        error instanceof HttpError ? error.headers : {},
+      )
+      : errorResponse(error, method);
+    failure = text;
     if (request.body && !request.bodyUsed) {
       // Leave nothing unread behind for the connection's next request.
       request.body.cancel().catch(() => {});

@@ -14,11 +14,13 @@
  */
 
 import {
+  type Body,
   type BufferPool,
   type Checksum,
   ConnectionError,
   type DirMessage,
   type Entry,
+  type FileMessage,
   FrameBatch,
   FtsError,
   ProtocolError,
@@ -47,6 +49,16 @@ import {
   treeSegments,
 } from "../../transfer/tree/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
+import type { ChunkIndex } from "../../transfer/delta/summary.ts";
+import { sendTreeFileDelta } from "./delta_requests.ts";
+import {
+  deltaCandidate,
+  readTreeSummaries,
+  sendTreeSummaries,
+  serverRebuiltBody,
+  treeSummaries,
+  type TreeSummary,
+} from "./tree_delta.ts";
 import type { ReadHandle, SmallFile, Store } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
@@ -120,6 +132,8 @@ export async function treePut(
   // path was seen free, which spares a store its own checks (see
   // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
   const replacing = new Set<string>();
+  // Needed files held in another version: offered as deltas when asked.
+  const changed: string[] = [];
   let listed = true;
   let total = 0;
   await forEachJsonLine(reader.body(), async (value) => {
@@ -142,13 +156,18 @@ export async function treePut(
     if (entry) {
       replacing.add(item.path);
       if (replacing.size > MAX_REPLACING) listed = false;
+      if (request.delta && deltaCandidate(entry, item)) changed.push(item.path);
     }
   }, MAX_TREE_LINES);
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
   present.clear();
   const fresh = (path: string) => listed && !replacing.has(path);
-  return await receiveTree(io, request, total, needed, rootPath, fresh);
+  const summaries = await treeSummaries(store, rootPath, changed);
+  return await receiveTree(io, request, total, needed, rootPath, {
+    fresh,
+    summaries,
+  });
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
@@ -158,19 +177,13 @@ async function receiveTree(
   total: number,
   needed: number[],
   rootPath: string,
-  fresh: (path: string) => boolean,
+  known: { fresh: (path: string) => boolean; summaries: TreeSummary[] },
 ): Promise<Outcome> {
   const { writer, ctx } = io;
   const { store } = ctx;
+  const { fresh, summaries } = known;
   const checksum = agreeChecksum(request.checksum);
-  // Only a client that asked gets the new fields: older ones never did.
-  await writer.send({
-    op: "tree-need",
-    files: needed.length,
-    checksum: request.checksum === undefined ? undefined : checksum,
-    compress: request.compress ? true : undefined,
-  });
-  await writer.sendBody(jsonLines(toRanges(needed)));
+  await sendNeeded(io, request, needed, summaries);
 
   const ensureFolder = folderMaker(store, rootPath);
   const dirs: TreeItem[] = [];
@@ -218,11 +231,18 @@ async function receiveTree(
   // The local disk stages and syncs in batches; other stores take each file
   // as an upload of its own.
   const sink = await openTreeSink(store, ctx.pool, options);
-  const fatal = await receiveMessages(io, sink, async (message) => {
-    treeSegments(message.path);
-    await ensureFolder(message.path);
-    dirs.push({ ...message, type: "dir", size: 0 });
-  }, (path, error) => extraFailures.push(fail(path, typed(error, path))));
+  const fatal = await receiveMessages(io, sink, {
+    // A delta is rebuilt from the old version as the sink reads it.
+    rebuilt: (message, body) =>
+      serverRebuiltBody(store, joinTree(rootPath, message.path), message, body),
+    onDir: async (message) => {
+      treeSegments(message.path);
+      await ensureFolder(message.path);
+      dirs.push({ ...message, type: "dir", size: 0 });
+    },
+    onDirFailure: (path, error) =>
+      extraFailures.push(fail(path, typed(error, path))),
+  });
   // Whatever arrived whole and verified is kept, even when the client left.
   await sink.finish().catch(() => {});
   await sink.close();
@@ -249,6 +269,29 @@ async function receiveTree(
 }
 
 /**
+ * Answers a tree upload's manifest: which files are needed, then the
+ * summaries of the old versions a delta may be sent against.
+ */
+async function sendNeeded(
+  { writer }: RequestIo,
+  request: TreePutRequest,
+  needed: number[],
+  summaries: TreeSummary[],
+): Promise<void> {
+  const checksum = agreeChecksum(request.checksum);
+  // Only a client that asked gets the new fields: older ones never did.
+  await writer.send({
+    op: "tree-need",
+    files: needed.length,
+    checksum: request.checksum === undefined ? undefined : checksum,
+    compress: request.compress ? true : undefined,
+    summaries: summaries.length > 0 ? summaries.length : undefined,
+  });
+  await writer.sendBody(jsonLines(toRanges(needed)));
+  await sendTreeSummaries(writer, summaries);
+}
+
+/**
  * Makes the folders of a tree upload under `rootPath` as they are needed,
  * each once (tree-relative path in, the same promise for every file in it).
  */
@@ -268,17 +311,24 @@ function folderMaker(
   };
 }
 
+/** What a tree upload does with the messages that are not files. */
+interface TreeMessageHandlers {
+  /** The body of a file sent as a delta, rebuilt from the old version. */
+  rebuilt(message: FileMessage, body: Body): Body;
+  /** Makes a folder; a failure goes to {@linkcode onDirFailure}. */
+  onDir(message: DirMessage): Promise<void>;
+  onDirFailure(path: string, error: unknown): void;
+}
+
 /**
  * Reads the `dir` and `file` messages of a tree upload until `tree-end`,
- * handing files to `sink` and folders to `onDir` (whose failure goes to
- * `onDirFailure`). Returns what ended it early (the client left, a broken
- * message), or undefined.
+ * handing files to `sink` and folders to `handlers`. Returns what ended it
+ * early (the client left, a broken message), or undefined.
  */
 async function receiveMessages(
   { reader }: RequestIo,
   sink: TreeSink,
-  onDir: (message: DirMessage) => Promise<void>,
-  onDirFailure: (path: string, error: unknown) => void,
+  { rebuilt, onDir, onDirFailure }: TreeMessageHandlers,
 ): Promise<unknown> {
   try {
     while (true) {
@@ -287,7 +337,9 @@ async function receiveMessages(
         throw new ConnectionError("the client left during a tree upload");
       }
       if (message.op === "tree-end") return undefined;
-      if (message.op === "file") {
+      if (message.op === "file" && message.delta) {
+        await sink.receive(message, rebuilt(message, reader.body()));
+      } else if (message.op === "file") {
         await sink.receive(message, reader.body());
       } else if (message.op === "dir") {
         await onDir(message).catch((error) =>
@@ -407,9 +459,11 @@ export async function treeWant(
   io: RequestIo,
   request: TreeWantRequest,
 ): Promise<Outcome> {
-  const { reader, writer, ctx } = io;
+  const { reader, ctx } = io;
   const { store } = ctx;
   const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
+  // The client's versions of wanted files, read before anything can fail.
+  const deltas = await readTreeSummaries(io, request.summaries ?? 0);
   const rootPath = normalizePath(request.path);
   if ((await store.stat(rootPath, { follow: true })).type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
@@ -419,7 +473,7 @@ export async function treeWant(
       throw new ProtocolError("a wanted path is not a string");
     }
   }
-  const sender = new WantedSender(writer, ctx.pool, request);
+  const sender = new WantedSender(io, request, deltas);
   // Small files are read a window at a time by the store's worker, the next
   // window while this one is sent; the rest (large files, links, errors)
   // one by one through the store.
@@ -461,8 +515,11 @@ class WantedSender {
   files = 0;
   bytes = 0;
   failed = 0;
+  #io: RequestIo;
   #writer: RequestIo["writer"];
   #pool: BufferPool;
+  /** The client's versions of wanted files, to send deltas against. */
+  #deltas: Map<string, ChunkIndex>;
   #verify: boolean;
   /** The checksum named in each `file`: only for a client that asked. */
   #named: Checksum | undefined;
@@ -470,12 +527,14 @@ class WantedSender {
   #batch = new FrameBatch(SEND_BATCH + 64 * 1024);
 
   constructor(
-    writer: RequestIo["writer"],
-    pool: BufferPool,
+    io: RequestIo,
     request: TreeWantRequest,
+    deltas: Map<string, ChunkIndex>,
   ) {
-    this.#writer = writer;
-    this.#pool = pool;
+    this.#io = io;
+    this.#writer = io.writer;
+    this.#pool = io.ctx.pool;
+    this.#deltas = deltas;
     this.#verify = request.verify;
     this.#named = request.checksum === undefined
       ? undefined
@@ -537,6 +596,7 @@ class WantedSender {
   async #stream(path: string, handle: ReadHandle): Promise<void> {
     const { mtime, mode, size } = handle.entry;
     await this.#writer.sendEncoded(this.#batch.take());
+    const index = this.#verify ? this.#deltas.get(path) : undefined;
     await this.#writer.send({
       op: "file",
       path,
@@ -544,11 +604,15 @@ class WantedSender {
       mtime,
       mode,
       checksum: this.#named,
+      delta: index ? true : undefined,
     });
-    const sent = await sendFileBody(this.#writer, handle, this.#pool, {
-      hasher: this.#verify ? startHasher(this.#pool, this.#named) : null,
-      compression: this.#pack,
-    });
+    const hasher = this.#verify ? startHasher(this.#pool, this.#named) : null;
+    const sent = index
+      ? await sendTreeFileDelta(this.#io, handle, index, hasher, this.#pack)
+      : await sendFileBody(this.#writer, handle, this.#pool, {
+        hasher,
+        compression: this.#pack,
+      });
     if (sent.readError === undefined) {
       this.files++;
       this.bytes += sent.bytes;

@@ -38,6 +38,8 @@ import type {
   WalkItem,
 } from "../store.ts";
 import { type StagedClaim, UploadStaging } from "./upload_staging.ts";
+import { LocalFileRecords } from "./file_records.ts";
+import { identityOf } from "../file_record.ts";
 import { SmallFileReader } from "./small_file_reader.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
@@ -63,6 +65,8 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Digests and chunk summaries, in `.fts/records`. */
+  readonly records: LocalFileRecords;
   /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
   readonly smallFileReads: SmallFileReads = this;
   /**
@@ -78,6 +82,7 @@ export class LocalStore implements Store {
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.records = new LocalFileRecords(root);
     this.#reader = new SmallFileReader(() => root.fd);
   }
 
@@ -722,6 +727,8 @@ function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
   return {
     entry,
     read: (buffer) => file.read(buffer),
+    seek: (offset, whence) => file.seek(offset, whence),
+    identity: () => identityOf(file),
     close: () => {
       try {
         file.close();
