@@ -6,7 +6,7 @@
  * @module
  */
 
-import { FtsError, IntegrityError, IoError } from "../protocol/errors.ts";
+import { IntegrityError, IoError } from "../protocol/errors.ts";
 import type { Ready } from "../protocol/messages.ts";
 import { compression } from "../transfer/compression.ts";
 import { checksumLabel, digestIn } from "../transfer/hash/checksum.ts";
@@ -17,10 +17,11 @@ import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import type { Throttle } from "../transfer/throttle.ts";
-import { type Connection, unexpected } from "./connection.ts";
+import type { Connection } from "./connection.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
+import { sendConfirmed } from "./confirmed_send.ts";
 
 /** What a delta body cost. */
 export interface DeltaSent {
@@ -115,31 +116,21 @@ export async function deltaUpload(
   const { options, remote, hasher, offset, size } = upload;
   const action = `put "${remote}"`;
   const bar = upload.reporter.progress(remote, size, offset);
-  let sent: DeltaSent;
-  try {
-    sent = await sendDelta(
-      connection,
-      file,
-      index,
-      { offset, size, cut: upload.cut },
-      hasher,
-      bar,
-      compression(upload.ready.compress ? options.compress : undefined),
-      options.limitRate,
-    );
-  } catch (error) {
-    bar?.clear();
-    const failure = connection.wrap(error, action, options.resume);
-    if (!connection.closed) await connection.reply(action).catch(() => {});
-    throw failure instanceof FtsError ? failure.withAction(action) : failure;
-  }
-  let done;
-  try {
-    done = await connection.reply(action);
-  } finally {
-    bar?.finish();
-  }
-  if (done.op !== "done") throw unexpected(done, action);
+  const { sent, done } = await sendConfirmed(
+    connection,
+    () =>
+      sendDelta(
+        connection,
+        file,
+        index,
+        { offset, size, cut: upload.cut },
+        hasher,
+        bar,
+        compression(upload.ready.compress ? options.compress : undefined),
+        options.limitRate,
+      ),
+    { bar, resume: options.resume, action },
+  );
   const checksum = hasher.checksum!;
   const digest = digestIn(done, checksum);
   if (digest !== hasher.hex()) {

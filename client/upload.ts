@@ -7,8 +7,6 @@
 
 import {
   type BufferPool,
-  type Done,
-  FtsError,
   IntegrityError,
   type Ready,
   WrongTypeError,
@@ -20,7 +18,7 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression, type CompressMode } from "../transfer/compression.ts";
+import { compression } from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import {
   createHasher,
@@ -30,12 +28,12 @@ import {
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
-import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
 import { readSummary } from "../transfer/delta/summary_exchange.ts";
 import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
 import { localError } from "./local_errors.ts";
+import { sendConfirmed } from "./confirmed_send.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 
 /**
@@ -94,21 +92,7 @@ async function uploadOnce(
   const { file, info } = await openSource(local, action);
   try {
     const size = info ? info.size : null;
-    const ready = await connection.request({
-      op: "put",
-      path: remote,
-      size,
-      mtime: Math.max(0, Math.round(info?.mtime?.getTime() ?? Date.now())),
-      mode: info?.mode == null ? null : info.mode & 0o7777,
-      resume: options.resume,
-      noClobber: options.noClobber,
-      verify: options.verify,
-      checksum: options.checksum ?? DEFAULT_CHECKSUM,
-      compress: options.compress !== undefined || undefined,
-      delta: (!options.wholeFile && options.verify && size !== null) ||
-        undefined,
-    }, action);
-    if (ready.op !== "ready") throw unexpected(ready, action);
+    const ready = await askToPut(connection, remote, info, options, action);
     // Both ends chunk at once: this file here, the old version there.
     const cut = ready.delta ? localChunks(local) : null;
     const index = ready.delta
@@ -155,13 +139,22 @@ async function uploadOnce(
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
     const bar = reporter.progress(remote, size, offset);
-    const { sent, done } = await sendBodyFor(connection, chunks, {
-      hasher,
-      bar,
-      compress: ready.compress ? options.compress : undefined,
-      resume: options.resume,
-      action,
-    });
+    let sent = 0;
+    const { done } = await sendConfirmed(
+      connection,
+      () =>
+        connection.sendBody(
+          chunks,
+          () => hasher.digests(),
+          (chunk) => {
+            sent += chunk.byteLength;
+            bar?.advance(chunk.byteLength);
+            hasher.update(chunk);
+          },
+          compression(ready.compress ? options.compress : undefined),
+        ),
+      { bar, resume: options.resume, action },
+    );
     const digest = options.verify ? digestIn(done, checksum) : undefined;
     if (options.verify && digest !== hasher.hex()) {
       throw new IntegrityError(
@@ -287,52 +280,31 @@ async function localChunks(path: string): Promise<ChunkSummary | null> {
   }
 }
 
-/**
- * Sends an upload's body and reads the server's `done`: the bytes sent and
- * the reply. A local failure (a changed or unreadable file) went to the
- * server in the trailer, which discards the upload; its reply is read all
- * the same, to keep the session in step for the next command.
- */
-async function sendBodyFor(
+/** Sends the `put` request for `remote` and reads the server's `ready`. */
+async function askToPut(
   connection: Connection,
-  chunks: ReadableStream<Uint8Array>,
-  how: {
-    hasher: Hasher;
-    bar: ProgressBar | null;
-    compress: CompressMode | undefined;
-    resume: boolean;
-    action: string;
-  },
-): Promise<{ sent: number; done: Done }> {
-  const { hasher, bar, action } = how;
-  let sent = 0;
-  try {
-    await connection.sendBody(
-      chunks,
-      () => hasher.digests(),
-      (chunk) => {
-        sent += chunk.byteLength;
-        bar?.advance(chunk.byteLength);
-        hasher.update(chunk);
-      },
-      compression(how.compress),
-    );
-  } catch (error) {
-    bar?.clear();
-    const failure = connection.wrap(error, action, how.resume);
-    if (!connection.closed) {
-      await connection.reply(action).catch(() => {});
-    }
-    throw failure instanceof FtsError ? failure.withAction(action) : failure;
-  }
-  let done;
-  try {
-    done = await connection.reply(action);
-  } finally {
-    bar?.finish();
-  }
-  if (done.op !== "done") throw unexpected(done, action);
-  return { sent, done };
+  remote: string,
+  info: Deno.FileInfo | null,
+  options: TransferOptions,
+  action: string,
+): Promise<Ready> {
+  const size = info ? info.size : null;
+  const ready = await connection.request({
+    op: "put",
+    path: remote,
+    size,
+    mtime: Math.max(0, Math.round(info?.mtime?.getTime() ?? Date.now())),
+    mode: info?.mode == null ? null : info.mode & 0o7777,
+    resume: options.resume,
+    noClobber: options.noClobber,
+    verify: options.verify,
+    checksum: options.checksum ?? DEFAULT_CHECKSUM,
+    compress: options.compress !== undefined || undefined,
+    delta: (!options.wholeFile && options.verify && size !== null) ||
+      undefined,
+  }, action);
+  if (ready.op !== "ready") throw unexpected(ready, action);
+  return ready;
 }
 
 /**
