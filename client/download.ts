@@ -50,6 +50,7 @@ import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 import { localError } from "./local_errors.ts";
+import { withWholeFileRetry } from "./delta_retry.ts";
 import { osFailure } from "../transfer/os_errors.ts";
 
 /** Prefix of the hidden partial files a download leaves beside its target. */
@@ -139,32 +140,18 @@ export async function download(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
-  const attempt = { delta: false };
-  try {
-    return await downloadOnce(
-      connection,
-      remote,
-      local,
-      options,
-      reporter,
-      attempt,
-    );
-  } catch (error) {
-    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+  return await withWholeFileRetry(
+    (options, attempt) =>
+      downloadOnce(connection, remote, local, options, reporter, attempt),
+    options,
+    { wholeFile: true, resume: false },
     // A false chunk match (or a local file changed under its summary):
     // the whole file sets it right.
-    reporter.info(
-      `the delta of "${remote}" did not verify; fetching the whole file`,
-    );
-    return await downloadOnce(
-      connection,
-      remote,
-      local,
-      { ...options, wholeFile: true, resume: false },
-      reporter,
-      attempt,
-    );
-  }
+    () =>
+      reporter.info(
+        `the delta of "${remote}" did not verify; fetching the whole file`,
+      ),
+  );
 }
 
 async function downloadOnce(

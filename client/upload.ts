@@ -34,6 +34,7 @@ import { readSummary } from "../transfer/delta/summary_exchange.ts";
 import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
 import { localError } from "./local_errors.ts";
 import { sendConfirmed } from "./confirmed_send.ts";
+import { withWholeFileRetry } from "./delta_retry.ts";
 import type { TransferOptions, TransferResult } from "./options.ts";
 
 /**
@@ -49,33 +50,19 @@ export async function upload(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
-  const attempt = { delta: false };
-  try {
-    return await uploadOnce(
-      connection,
-      local,
-      remote,
-      options,
-      reporter,
-      attempt,
-    );
-  } catch (error) {
-    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+  return await withWholeFileRetry(
+    (options, attempt) =>
+      uploadOnce(connection, local, remote, options, reporter, attempt),
+    options,
+    { wholeFile: true },
     // The version the server holds was not what its summary said (damaged
     // at rest, or a false chunk match): the server forgot the summary, and
     // the whole file heals it.
-    reporter.info(
-      `the delta of "${remote}" did not verify on the server; sending the whole file`,
-    );
-    return await uploadOnce(
-      connection,
-      local,
-      remote,
-      { ...options, wholeFile: true },
-      reporter,
-      attempt,
-    );
-  }
+    () =>
+      reporter.info(
+        `the delta of "${remote}" did not verify on the server; sending the whole file`,
+      ),
+  );
 }
 
 async function uploadOnce(
