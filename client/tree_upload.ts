@@ -296,9 +296,10 @@ async function sendLane(
           tally.fail(item.path, failure.code, failure.reason);
         } else tally.done(item.size);
       }
-      // Failures that are not files: folders that could not be made or set.
+      // Failures that are not files: folders that could not be made or set,
+      // counted as folders (as get -r does), not as files.
       for (const failure of failures.values()) {
-        tally.fail(failure.path, failure.code, failure.reason);
+        tally.failFolder(failure.path, failure.code, failure.reason);
       }
     }
   };

@@ -53,6 +53,9 @@ Options:
                          prints "fts http listening on HOST:PORT"
   --http-allow-basic-insecure
                          accept HTTP Basic logins (--users) over plain HTTP
+  --http-host NAME       also accept requests for NAME (repeatable; the names
+                         a reverse proxy uses); by default only this
+                         machine's names and addresses and localhost
   --s3-path-style        address the bucket as ENDPOINT/BUCKET (the default
                          when AWS_ENDPOINT_URL is set)
   --s3-virtual-host      address the bucket as BUCKET.ENDPOINT (the default
@@ -113,6 +116,7 @@ export const SERVE_FLAGS = {
   grace: flag.value(graceDuration, DURATION),
   http: flag.value(httpAddress, "[HOST:]PORT with a port from 0 to 65535"),
   "http-allow-basic-insecure": flag.boolean(),
+  "http-host": flag.list("a host name"),
   "s3-path-style": flag.boolean(),
   "s3-virtual-host": flag.boolean(),
 };
@@ -161,6 +165,7 @@ export const SERVE = subcommand({
       http: flags.http && {
         hostname: flags.http.hostname ?? hostname,
         port: flags.http.port,
+        hosts: flags["http-host"],
       },
       httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
       s3: flags["s3-path-style"]

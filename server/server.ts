@@ -60,7 +60,7 @@ export interface ServerOptions {
   /** Most bytes the staging area may hold; the oldest partials go first. */
   partialLimit?: number;
   /** Also serve HTTP/WebDAV here (HTTPS with `tls`); port 0 picks a free one. */
-  http?: { hostname: string; port: number };
+  http?: { hostname: string; port: number; hosts?: string[] };
   /** Accept HTTP Basic logins over plain HTTP. */
   httpAllowBasicInsecure?: boolean;
 }

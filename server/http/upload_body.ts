@@ -22,7 +22,8 @@ export interface BodyResult {
 /**
  * Writes all of `body` to `upload`.
  *
- * @throws {HttpError} 400 when the body is shorter or longer than `expected`.
+ * @throws {HttpError} 400 when the body is shorter or longer than `expected`,
+ * or goes past `max` bytes (nothing past `max` is written).
  */
 export async function copyBody(
   body: ReadableStream<Uint8Array> | null,
@@ -30,6 +31,7 @@ export async function copyBody(
   expected: number | null,
   hash: boolean,
   idleMs: number,
+  max = Infinity,
 ): Promise<BodyResult> {
   const hasher = hash ? createHash("sha256") : null;
   // One buffer, reused: a store is done with a chunk once write resolves,
@@ -65,6 +67,9 @@ export async function copyBody(
         bytes += value.byteLength;
         if (expected !== null && bytes > expected) {
           throw new HttpError(400, "the body is longer than Content-Length");
+        }
+        if (bytes > max) {
+          throw new HttpError(400, "the body goes past the upload's length");
         }
         let at = 0;
         while (at < value.byteLength) {

@@ -291,6 +291,12 @@ export async function put(
     let trailer: Trailer;
     let reused: number | undefined;
     let summary: ChunkSummary | undefined;
+    // The client's source changed (its trailer says integrity): the staged
+    // bytes are keyed by the old size and time, so no rerun could resume them.
+    const dropIfChanged = (error: unknown) => {
+      if (error instanceof IntegrityError) upload.keep = false;
+      throw error;
+    };
     if (data.delta && old) {
       const delta = await receiveDelta(
         io,
@@ -299,13 +305,14 @@ export async function put(
         old,
         hasher,
         offset === 0,
-      );
+      ).catch(dropIfChanged);
       ({ trailer, summary } = delta);
       received = delta.stats.literal + delta.stats.overhead;
       rebuilt = delta.stats.literal + delta.stats.reused;
       reused = delta.stats.reused;
     } else {
-      ({ received, trailer } = await receivePlain(io, upload, hasher));
+      ({ received, trailer } = await receivePlain(io, upload, hasher)
+        .catch(dropIfChanged));
       rebuilt = received;
     }
     if (request.size !== null && offset + rebuilt !== request.size) {

@@ -58,7 +58,7 @@ import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
 import type { TreeSinkOptions } from "../storage/tree_sink.ts";
 import { openTreeSink } from "../storage/tree_upload_sink.ts";
-import { normalizePath, remoteSegments } from "../storage/remote_path.ts";
+import { newNameSegments, normalizePath } from "../storage/remote_path.ts";
 
 /**
  * Most lines in one tree manifest or want list: a bound on what one client
@@ -218,7 +218,7 @@ async function receiveTree(
     locate: async (path) => {
       treeSegments(path);
       const target = joinTree(rootPath, path);
-      remoteSegments(target);
+      newNameSegments(target);
       await ensureFolder(path.split("/").slice(0, -1).join("/"));
       return target;
     },

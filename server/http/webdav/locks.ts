@@ -133,18 +133,16 @@ export const SUPPORTED_LOCK_XML = "<D:supportedlock>" +
     `<D:locktype><D:write/></D:locktype></D:lockentry>`
   ).join("") + "</D:supportedlock>";
 
+/** The answer to a LOCK: the one lock taken or refreshed, no other owner. */
 function lockResponse(
   lock: Lock,
   locks: LockTable,
   status: number,
 ): Response {
   return new Response(
-    `<?xml version="1.0" encoding="utf-8"?>\n<D:prop xmlns:D="DAV:">${
-      lockDiscoveryXml(lock.path, locks).replace(
-        /<D:activelock>[\s\S]*<\/D:activelock>/,
-        activeLockXml(lock, locks),
-      )
-    }</D:prop>\n`,
+    `<?xml version="1.0" encoding="utf-8"?>\n<D:prop xmlns:D="DAV:">` +
+      `<D:lockdiscovery>${activeLockXml(lock, locks)}</D:lockdiscovery>` +
+      `</D:prop>\n`,
     {
       status,
       headers: {
@@ -159,7 +157,7 @@ function lockResponse(
 export async function handleLock(req: HttpRequest): Promise<Response> {
   const { locks, store } = req.ctx;
   const timeout = lockTimeout(req.request.headers.get("timeout"));
-  const body = await readXmlBody(req.request);
+  const body = await readXmlBody(req.request, req.ctx.bodyDeadlineMs);
   if (body === null) {
     const lists = ifLists(req);
     const tokens = lists ? submittedTokens(lists) : new Set<string>();
@@ -203,7 +201,9 @@ export async function handleLock(req: HttpRequest): Promise<Response> {
     depth,
     scope,
     owner,
+    holder: req.user ?? `@${req.peer}`,
     timeoutSeconds: timeout,
+    user: req.user,
   });
   if (!lock) throw new HttpError(423, `"${req.path}" is locked`);
   if (!existing) {

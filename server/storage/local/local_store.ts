@@ -20,7 +20,11 @@ import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
 import { fsError } from "../fs_errors.ts";
-import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
+import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
 import type {
   CommitOptions,
   ReadHandle,
@@ -168,7 +172,7 @@ export class LocalStore implements Store {
   }
 
   async beginUpload(path: string, options: UploadOptions): Promise<Upload> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     const target = segments.join("/");
     // The target's folder must exist; checked here for a clear error, and
     // again (by the rename itself) at the commit.
@@ -237,7 +241,7 @@ export class LocalStore implements Store {
   }
 
   async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     await this.serialized(async () => {
       (await this.root.folder(segments, { create: true })).close();
     });
@@ -291,7 +295,7 @@ export class LocalStore implements Store {
     options: { noClobber?: boolean },
   ): Promise<void> {
     const fromSegments = remoteSegments(from);
-    const toSegments = remoteSegments(to);
+    const toSegments = newNameSegments(to);
     if (fromSegments.length === 0 || toSegments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be moved");
     }
@@ -326,6 +330,7 @@ export class LocalStore implements Store {
     to: string,
     options: { noClobber?: boolean } = {},
   ): Promise<void> {
+    newNameSegments(to);
     const source = await this.stat(from, { follow: true });
     if (source.type === "file") {
       return await this.#copyFile(from, to, source, options.noClobber ?? false);
@@ -455,7 +460,7 @@ export class LocalStore implements Store {
     try {
       const targets: string[] = [];
       for (const path of paths) {
-        const segments = remoteSegments(path);
+        const segments = newNameSegments(path);
         const key = segments.slice(0, -1).join("/");
         let folder = held.get(key);
         if (!folder) {
