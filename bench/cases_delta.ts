@@ -184,7 +184,7 @@ export async function deltaCase(
   const id = `delta-${direction}-${shape}`;
   const size = ctx.config.quick ? 8 * MiB : 256 * MiB;
   const title = `${formatBytes(size)}, ${
-    SHAPES[shape]
+    SHAPES[shape](size)
   }, ${direction} over 100 Mbit/s`;
   const target = "fts bytes on the wire ≤ 1.0x rsync --no-whole-file";
   const missing = ftsMissing(ctx);
