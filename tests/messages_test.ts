@@ -82,8 +82,6 @@ const VALID: Message[] = [
   },
   { op: "done", bytes: 3 },
   { op: "done", bytes: 3, reused: 1024 },
-  { op: "summary", chunking: "gear32-2k-10k-64k", chunks: 2 },
-  { op: "summary", chunking: "gear32-2k-10k-64k", chunks: 0, path: "a/b" },
   { op: "done", bytes: 3, sha256: "cd".repeat(32) },
   { op: "get", path: "a.txt", offset: 0, verify: true },
   {
