@@ -123,7 +123,7 @@ export async function* encodeDelta(
   if (out.length > 0) yield out.take();
 }
 
-/** The bytes after the last chunk read, as LITERAL pieces. */
+/** The bytes after the last chunk read, as RAW pieces. */
 async function* plainRest(
   reader: ChunkReader,
   source: ChunkSource,
@@ -148,18 +148,34 @@ async function* plainRest(
   };
   if (ahead.byteLength > 0) emit(ahead);
   if (out.length > 0) yield out.take();
+  // Read straight into the piece after room for its header: one frame, no
+  // copy.
+  const head = 1 + MAX_VARINT_BYTES;
   while (true) {
     const piece = new Uint8Array(PIECE);
+    const room = piece.subarray(head);
     let filled = 0;
-    while (filled < PIECE) {
-      const n = await source.read(piece.subarray(filled));
+    while (filled < room.byteLength) {
+      const n = await source.read(room.subarray(filled));
       if (n === null) break;
       filled += n;
     }
     if (filled === 0) return;
-    emit(piece.subarray(0, filled));
-    yield out.take();
-    if (filled < PIECE) return;
+    const skipped = Math.min(skip, filled);
+    skip -= skipped;
+    const data = room.subarray(skipped, filled);
+    if (data.byteLength > 0) {
+      options.onBytes?.(data);
+      const header = new Uint8Array(head);
+      header[0] = RAW;
+      const size = writeVarint(header, 1, data.byteLength);
+      const start = head + skipped - size;
+      piece.set(header.subarray(0, size), start);
+      stats.overhead += size;
+      stats.literal += data.byteLength;
+      yield piece.subarray(start, head + filled);
+    }
+    if (filled < room.byteLength) return;
   }
 }
 
