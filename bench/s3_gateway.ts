@@ -99,7 +99,7 @@ export class S3Gateway {
     }
     if (!mayStart) return "no FTS_TEST_S3_ENDPOINT (--quick starts no gateway)";
     if (!which("radosgw") || !which("ceph-osd")) {
-      return "no FTS_TEST_S3_ENDPOINT and Ceph is not installed (see README, S3)";
+      return "no FTS_TEST_S3_ENDPOINT and Ceph is not installed (see docs/s3.md)";
     }
     // On disk, not in the work folder (a tmpfs): see the module comment.
     const dir = await Deno.makeTempDir({ prefix: "fts-bench-radosgw-" });

@@ -25,7 +25,7 @@ mput, mget, help and quit: line editing, history, Tab completion, globs
 (put *.txt expands locally, get *.log remotely), Ctrl-C stops a transfer,
 Ctrl-D leaves. Commands piped in or given with -b FILE run as a batch that
 stops at the first error (a -COMMAND may fail). HOST may be an alias from
-the config file in the configuration directory (see the README).
+the config file in the configuration directory (see docs/connect.md).
 
 TLS is used with --tls, --fingerprint or --ca, and always for a server in
 known_hosts; fts never falls back to plain TCP. The first time, fts shows the

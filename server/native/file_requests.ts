@@ -460,7 +460,8 @@ export async function move(
   await io.writer.send({
     op: "ok",
     // An object store moves a folder object by object: say so, as the
-    // README does, since readers could have seen it half moved.
+    // S3 documentation (docs/s3.md) does, since readers could have seen it
+    // half moved.
     notice: folder
       ? `moved "${from}" object by object: the object store has no atomic folder move, so others could see it half moved meanwhile`
       : undefined,

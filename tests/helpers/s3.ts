@@ -53,7 +53,7 @@ export function s3TestEnv(): S3TestEnv | null {
 export function s3TestEnvFor(file: string): S3TestEnv | null {
   const env = s3TestEnv();
   prerequisite(
-    `an S3 gateway (FTS_TEST_S3_ENDPOINT, see README, S3) for ${file}`,
+    `an S3 gateway (FTS_TEST_S3_ENDPOINT, see docs/s3.md) for ${file}`,
     env !== null,
   );
   return env;
