@@ -72,14 +72,14 @@ async function eventually(check: () => Promise<boolean>, what: string) {
   }
 }
 
-Deno.test("put -r records the digest of each large file it commits, not of small ones", async () => {
+Deno.test("put -r records the digest of each file over 8 MiB it commits, not of smaller ones", async () => {
   const { root, port, cleanup } = await startServer();
   const source = await Deno.makeTempDir({ prefix: "fts-record-" });
   const c = await Connection.open({ hostname: "127.0.0.1", port });
   try {
-    const big = randomBytes(3 * MiB);
+    const big = randomBytes(9 * MiB);
     await Deno.writeFile(join(source, "big.bin"), big);
-    await Deno.writeFile(join(source, "small.txt"), randomBytes(4096));
+    await Deno.writeFile(join(source, "mid.bin"), randomBytes(2 * MiB));
     await uploadTree(c, source, "t", {
       resume: true,
       noClobber: false,
@@ -101,7 +101,7 @@ Deno.test("put -r records the digest of each large file it commits, not of small
       mtime: info.mtime!.getTime(),
       ctime: info.ctime!.getTime(),
     });
-    assertEquals(await recordOf(root, "t/small.txt"), null);
+    assertEquals(await recordOf(root, "t/mid.bin"), null);
   } finally {
     c.abort();
     await cleanup();
