@@ -160,7 +160,10 @@ Deno.test("a record stops matching when the file's identity changes, and a looku
     const info = await Deno.stat(join(root, "a.bin"));
     const recordPath = join(root, ".fts", "records", `${info.dev}-${info.ino}`);
     // Another writer changes the file in place: same inode, new ctime.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(
+      () => Promise.resolve(Date.now() > info.ctime!.getTime() + 1),
+      "the clock passed the file's ctime",
+    );
     await Deno.writeFile(join(root, "a.bin"), randomBytes(64 * 1024));
     const store = await LocalStore.open(root);
     try {
@@ -175,6 +178,44 @@ Deno.test("a record stops matching when the file's identity changes, and a looku
     }
     assertEquals(await Deno.stat(recordPath).catch(() => null), null);
   } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("hash answers from the record an HTTP PUT left, until the file's identity changes", async () => {
+  const { root, url, port, cleanup } = await startHttpServer();
+  const c = await Connection.open({ hostname: "127.0.0.1", port });
+  try {
+    const body = randomBytes(64 * 1024);
+    const digest = await putWithDigest(`${url}/a.bin`, body);
+    assertEquals(
+      (await c.stat("a.bin", true, "hash", "sha256")).sha256,
+      digest,
+    );
+    // A digest planted in the record (the file itself untouched) is what
+    // the server answers: it did not read the file.
+    const info = await Deno.stat(join(root, "a.bin"));
+    const recordPath = join(root, ".fts", "records", `${info.dev}-${info.ino}`);
+    const planted = "ab".repeat(32);
+    const text = await Deno.readTextFile(recordPath);
+    await Deno.writeTextFile(recordPath, text.replace(digest, planted));
+    assertEquals(
+      (await c.stat("a.bin", true, "hash", "sha256")).sha256,
+      planted,
+    );
+    // The same bytes written again by another writer: a new ctime, so the
+    // record no longer matches and the file is hashed.
+    await eventually(
+      () => Promise.resolve(Date.now() > info.ctime!.getTime() + 1),
+      "the clock passed the file's ctime",
+    );
+    await Deno.writeFile(join(root, "a.bin"), body);
+    assertEquals(
+      (await c.stat("a.bin", true, "hash", "sha256")).sha256,
+      digest,
+    );
+  } finally {
+    c.abort();
     await cleanup();
   }
 });
