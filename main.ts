@@ -13,6 +13,7 @@ import { knownHostsCommand } from "./client/known_hosts_command.ts";
 import { normalizeFingerprint } from "./client/host_trust.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { parallelFlag } from "./client/shell.ts";
+import { mirrorFlags } from "./client/mirror_command.ts";
 import { DEFAULT_PARALLEL } from "./client/tree_progress.ts";
 import { safeText } from "./client/safe_text.ts";
 import { UsageError } from "./client/usage_error.ts";
@@ -88,6 +89,7 @@ Options:
                          prints "fts http listening on HOST:PORT"
   --http-allow-basic-insecure
                          accept HTTP Basic logins (--users) over plain HTTP
+  --watch-poll SECS      watch: scan every SECS instead of using inotify
   --s3-path-style        address the bucket as ENDPOINT/BUCKET (the default
                          when AWS_ENDPOINT_URL is set)
   --s3-virtual-host      address the bucket as BUCKET.ENDPOINT (the default
@@ -150,6 +152,11 @@ Options:
   --hash          ls/stat: include each file's SHA-256 (see --checksum)
   -r              rm: remove a folder and its contents; put/get: a folder tree
   -P N            put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL})
+  --delete        put -r/get -r: mirror: also remove what the source lacks
+  -n, --dry-run   put -r/get -r: list each change (rsync -i marks), change nothing
+  --max-delete N  with --delete: refuse the deletion step past N entries
+  --force         with --delete: let an empty source empty the target
+  --watch         put -r/get -r: keep the copy live until Ctrl-C (see docs/mirror.md)
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
@@ -237,6 +244,11 @@ export async function main(
       "compress",
       "s3-path-style",
       "s3-virtual-host",
+      "delete",
+      "dry-run",
+      "n",
+      "force",
+      "watch",
     ],
     string: [
       "cert",
@@ -259,6 +271,8 @@ export async function main(
       "b",
       "http",
       "checksum",
+      "watch-poll",
+      "max-delete",
     ],
     alias: { h: "help", V: "version", v: "verbose", z: "compress" },
     unknown: (arg: string, key?: string) => {
@@ -359,6 +373,9 @@ export async function main(
             ? { pathStyle: false }
             : undefined,
           announce: io.out,
+          watchPollMs: flags["watch-poll"] === undefined
+            ? undefined
+            : seconds(flags["watch-poll"], "--watch-poll"),
         });
         return 0;
       case "connect":
@@ -401,6 +418,7 @@ export async function main(
             DEFAULT_PARALLEL,
           checksum: checksumFlag(flags.checksum),
           compress: compressAuto ? "auto" : flags.compress ? "on" : undefined,
+          mirror: mirrorFlags(flags, flags.r || flags.recursive),
         });
         return 0;
       case "user": {

@@ -23,6 +23,8 @@ import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
+import { MIRROR_FLAGS, type MirrorFlags, runMirror } from "./mirror_command.ts";
+import { watchCommand } from "./watch_command.ts";
 
 /** One remote command: how it is called and what it does. */
 export interface CommandSpec {
@@ -41,6 +43,7 @@ const TRANSFER_FLAGS = [
   "no-resume",
   "P",
   "parallel",
+  ...MIRROR_FLAGS,
 ];
 
 /** Every remote command. */
@@ -93,6 +96,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: [2, 2],
     flags: [],
   },
+  watch: {
+    usage: "watch [PATH]",
+    summary: "print each change under a folder as it happens",
+    args: [0, 1],
+    flags: ["json"],
+  },
 };
 
 /**
@@ -120,6 +129,8 @@ export interface CommandSettings extends TransferOptions {
   parallel?: number;
   /** Include each file's SHA-256 (`ls`, `stat`). */
   hash: boolean;
+  /** `--delete`, `--dry-run`, `--max-delete`, `--force`, `--watch`. */
+  mirror?: MirrorFlags;
 }
 
 /**
@@ -237,6 +248,17 @@ export class CommandRunner {
           const rerun = created
             ? `put -r ${intoItself(local)} ${remoteArg}`
             : undefined;
+          if (settings.mirror) {
+            return await runMirror(
+              "put",
+              local,
+              remote,
+              this.#mirrorContext(
+                { ...settings, rerun },
+                settings.mirror,
+              ),
+            );
+          }
           await uploadTree(
             c,
             local,
@@ -260,10 +282,23 @@ export class CommandRunner {
         const [remoteArg, localArg] = args;
         const remote = this.remote(remoteArg);
         if (settings.recursive) {
+          const local = await treeGetTarget(
+            remote,
+            localArg,
+            endsInSlash(remoteArg),
+          );
+          if (settings.mirror) {
+            return await runMirror(
+              "get",
+              remote,
+              local,
+              this.#mirrorContext(settings, settings.mirror),
+            );
+          }
           await downloadTree(
             c,
             remote,
-            await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
+            local,
             settings,
             this.#reporter,
             this.#openExtra,
@@ -291,7 +326,27 @@ export class CommandRunner {
         if (notice) this.#reporter.info(notice);
         return;
       }
+      case "watch":
+        return await watchCommand(c, this.remote(args[0] ?? ""), {
+          json: settings.json,
+          print: this.#print,
+          reporter: this.#reporter,
+        });
     }
+  }
+
+  #mirrorContext(
+    settings: CommandSettings & { rerun?: string },
+    mirror: MirrorFlags,
+  ) {
+    return {
+      connection: this.#connection,
+      options: settings,
+      mirror,
+      reporter: this.#reporter,
+      print: this.#print,
+      openExtra: this.#openExtra,
+    };
   }
 
   /**

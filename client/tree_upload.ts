@@ -71,6 +71,7 @@ export async function uploadTree(
   } catch (error) {
     throw localError(error, action);
   }
+  options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {

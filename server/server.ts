@@ -22,6 +22,8 @@ import { closeConnection } from "./net/socket_release.ts";
 import { isS3Target, openS3Store } from "./storage/s3/config.ts";
 import type { S3StoreOptions } from "./storage/s3/s3_store.ts";
 import type { Store } from "./storage/store.ts";
+import { ChangeFeed } from "./storage/watch/change.ts";
+import { observedStore } from "./storage/watch/observed_store.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
@@ -56,6 +58,8 @@ export interface ServerOptions {
   loginTimeoutMs?: number;
   /** How often to look for changes of the users file. Default 2 seconds. */
   usersPollMs?: number;
+  /** `watch` scans every this many ms instead of using inotify (`--watch-poll`). */
+  watchPollMs?: number;
   /** Refuse connections beyond this many at once. Default 256. */
   maxConnections?: number;
   /** Remove partial uploads untouched this long. Default 24 hours. */
@@ -143,8 +147,11 @@ export class FtsServer {
     const logins = options.users === undefined
       ? null
       : await Logins.open(options.users, options.loginThrottle);
-    const store: Store = isS3Target(options.root)
-      ? await openS3Store(options.root, options.s3)
+    // A bucket says nothing about writes: watches there hear of the
+    // changes made through this server.
+    const feed = isS3Target(options.root) ? new ChangeFeed() : undefined;
+    const store: Store = feed
+      ? observedStore(await openS3Store(options.root, options.s3), feed)
       : await LocalStore.open(options.root, {
         partialLimit: options.partialLimit,
       });
@@ -208,6 +215,7 @@ export class FtsServer {
       usersPollMs: options.usersPollMs ?? 2000,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
+      watch: { pollMs: options.watchPollMs, feed },
     }, http);
   }
 

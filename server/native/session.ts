@@ -44,6 +44,9 @@ import type { Store } from "../storage/store.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
+import { treeDelete } from "./tree_delete.ts";
+import { serveWatch } from "./watch_session.ts";
+import type { WatchSettings } from "../storage/watch/tree_watch.ts";
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -64,6 +67,8 @@ export interface SessionContext {
   idleTimeoutMs: number;
   /** Close a connection not logged in (or without `hello`) after this long. */
   loginTimeoutMs: number;
+  /** How `watch` sees changes (scan interval, the feed of an S3 store). */
+  watch?: WatchSettings;
 }
 
 /** The log line's result for a session one of its clocks ended. */
@@ -459,6 +464,10 @@ export class Session {
         return treeList(this.#io, message);
       case "tree-want":
         return treeWant(this.#io, message);
+      case "tree-delete":
+        return treeDelete(this.#io, message);
+      case "watch":
+        return serveWatch(this.#io, message);
       default:
         throw new ProtocolError(`"${message.op}" is not a request`);
     }
