@@ -18,7 +18,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import { runFts, startServe } from "./helpers/cli.ts";
+import { MAIN, runFts, runProgram, startServe } from "./helpers/cli.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
@@ -58,6 +58,11 @@ function makeExtras(root: string): void {
   plant(root, "a/gone.txt", "gone");
 }
 
+/** Runs `fts connect ADDRESS ARGS` (`args` split at spaces). */
+function fts(address: string, args: string) {
+  return runFts(["connect", address, ...args.split(" ")]);
+}
+
 async function withServer(
   test: (address: string, root: string, work: string) => Promise<void>,
 ): Promise<void> {
@@ -76,15 +81,7 @@ Deno.test("put -r --delete makes the remote folder equal to the local one", asyn
     const src = join(work, "src");
     makeSource(src);
     makeExtras(join(root, "site"));
-    const run = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const run = await fts(address, `put -r --delete ${src}/ site`);
     assertEquals(run.code, 0, run.stderr);
     assertEquals(contents(join(root, "site")), contents(src));
     assertStringIncludes(run.stderr, "deleted 5 entries");
@@ -96,15 +93,7 @@ Deno.test("get -r --delete makes the local folder equal to the remote one", asyn
     makeSource(join(root, "site"));
     const dst = join(work, "dst");
     makeExtras(dst);
-    const run = await runFts([
-      "connect",
-      address,
-      "get",
-      "-r",
-      "--delete",
-      "site/",
-      dst,
-    ]);
+    const run = await fts(address, `get -r --delete site/ ${dst}`);
     assertEquals(run.code, 0, run.stderr);
     assertEquals(contents(dst), contents(join(root, "site")));
   });
@@ -118,16 +107,7 @@ Deno.test("a dry run lists every change with rsync -i marks or JSON and changes 
     makeExtras(site);
     plant(site, "keep.txt", "kept but older", 0o644, new Date("2001-01-01"));
     const before = contents(site);
-    const put = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "-n",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const put = await fts(address, `put -r -n --delete ${src}/ site`);
     assertEquals(put.code, 0, put.stderr);
     const lines = put.stdout.trim().split("\n");
     assert(lines.includes("<f+++++++++ a/one.txt"), put.stdout);
@@ -141,17 +121,10 @@ Deno.test("a dry run lists every change with rsync -i marks or JSON and changes 
     makeExtras(dst);
     plant(dst, "only-here.txt", "x");
     const localBefore = contents(dst);
-    const get = await runFts([
-      "connect",
+    const get = await fts(
       address,
-      "get",
-      "-r",
-      "--dry-run",
-      "--delete",
-      "--json",
-      "site/",
-      dst,
-    ]);
+      `get -r --dry-run --delete --json site/ ${dst}`,
+    );
     assertEquals(get.code, 0, get.stderr);
     const changes = get.stdout.trim().split("\n").map((line) =>
       JSON.parse(line)
@@ -171,17 +144,10 @@ Deno.test("--max-delete refuses the whole deletion step, says how many, deletes 
     makeSource(src);
     const site = join(root, "site");
     makeExtras(site);
-    const run = await runFts([
-      "connect",
+    const run = await fts(
       address,
-      "put",
-      "-r",
-      "--delete",
-      "--max-delete",
-      "4",
-      `${src}/`,
-      "site",
-    ]);
+      `put -r --delete --max-delete 4 ${src}/ site`,
+    );
     assertEquals(run.code, 1);
     assertStringIncludes(
       run.stderr,
@@ -201,31 +167,14 @@ Deno.test("an empty source asks for --force before it empties the target", async
     const src = join(work, "empty");
     Deno.mkdirSync(src);
     makeExtras(join(root, "site"));
-    const refused = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const refused = await fts(address, `put -r --delete ${src}/ site`);
     assertEquals(refused.code, 1);
     assertMatch(
       refused.stderr,
       /the source is empty: this would delete all 6 entries .*add --force/,
     );
     assertEquals(contents(join(root, "site"))["stale.txt"], "file stale");
-    const forced = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      "--force",
-      `${src}/`,
-      "site",
-    ]);
+    const forced = await fts(address, `put -r --delete --force ${src}/ site`);
     assertEquals(forced.code, 0, forced.stderr);
     assertEquals(contents(join(root, "site")), {});
   });
@@ -243,25 +192,9 @@ Deno.test("a link in the target is removed as a link; what it points to stays", 
     const dst = join(work, "dst");
     makeSource(dst);
     Deno.symlinkSync(outside, join(dst, "link"));
-    const put = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const put = await fts(address, `put -r --delete ${src}/ site`);
     assertEquals(put.code, 0, put.stderr);
-    const get = await runFts([
-      "connect",
-      address,
-      "get",
-      "-r",
-      "--delete",
-      "site/",
-      dst,
-    ]);
+    const get = await fts(address, `get -r --delete site/ ${dst}`);
     assertEquals(get.code, 0, get.stderr);
     assertEquals(contents(site), contents(src));
     assertEquals(contents(dst), contents(src));
@@ -302,29 +235,14 @@ Deno.test({
       const site = join(root, "site");
       makeExtras(site);
       try {
-        const [program, ...args] = [
-          ...prefix!,
-          Deno.execPath(),
-          "run",
-          "-A",
-          new URL("../main.ts", import.meta.url).pathname,
-          "connect",
-          address,
-          "put",
-          "-r",
-          "--delete",
-          `${src}/`,
-          "site",
-        ];
-        const output = await new Deno.Command(program, {
-          args,
-          env: { NO_COLOR: "1" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const stderr = new TextDecoder().decode(output.stderr);
-        assertEquals(output.code, 1, stderr);
-        assertStringIncludes(stderr, "skipping deletion");
+        const [program, ...args] = [...prefix!, Deno.execPath()];
+        const run = await runProgram(program, [
+          ...args,
+          ...`run -A ${MAIN} connect ${address} put -r --delete ${src}/ site`
+            .split(" "),
+        ], { env: { NO_COLOR: "1" } });
+        assertEquals(run.code, 1, run.stderr);
+        assertStringIncludes(run.stderr, "skipping deletion");
         assertEquals(contents(site)["stale.txt"], "file stale");
         assertEquals(contents(site)["a/b/two.txt"], "file two");
       } finally {
@@ -339,38 +257,20 @@ Deno.test("a target that is a file, or a missing source, gets one clear line", a
     const src = join(work, "src");
     makeSource(src);
     plant(root, "file.txt", "x");
-    const onFile = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "file.txt",
-    ]);
+    const onFile = await fts(address, `put -r --delete ${src}/ file.txt`);
     assertEquals(onFile.code, 1);
     assertEquals(onFile.stderr.trim().split("\n").length, 1, onFile.stderr);
     assertStringIncludes(onFile.stderr, "is a file on the server");
-    const missing = await runFts([
-      "connect",
+    const missing = await fts(
       address,
-      "put",
-      "-r",
-      "--delete",
-      join(work, "nope"),
-      "site",
-    ]);
+      `put -r --delete ${join(work, "nope")} site`,
+    );
     assertEquals(missing.code, 1);
     assertEquals(missing.stderr.trim().split("\n").length, 1, missing.stderr);
-    const gone = await runFts([
-      "connect",
+    const gone = await fts(
       address,
-      "get",
-      "-r",
-      "--delete",
-      "nope/",
-      join(work, "dst"),
-    ]);
+      `get -r --delete nope/ ${join(work, "dst")}`,
+    );
     assertEquals(gone.code, 1);
     assertEquals(gone.stderr.trim().split("\n").length, 1, gone.stderr);
   });
@@ -385,15 +285,7 @@ Deno.test("--delete against a server without it says so and changes nothing", as
     const src = join(work, "src");
     makeSource(src);
     makeExtras(join(root, "site"));
-    const run = await runFts([
-      "connect",
-      serve.address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const run = await fts(serve.address, `put -r --delete ${src}/ site`);
     assertEquals(run.code, 1);
     assertStringIncludes(run.stderr, "the server does not support --delete");
     assertEquals(contents(join(root, "site"))["stale.txt"], "file stale");
