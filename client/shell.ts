@@ -16,11 +16,15 @@ import { basename, dirname, globToRegExp, join } from "@std/path";
 import * as posix from "@std/path/posix";
 import { FtsError, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
 import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
+import { mirrorFlags } from "./mirror_command.ts";
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeText } from "./safe_text.ts";
 import { localError } from "./upload.ts";
 import { UsageError } from "./usage_error.ts";
+
+/** The shell's flags that take a value. */
+const VALUE_FLAGS = new Set(["P", "parallel", "max-delete"]);
 
 const SHELL_COMMANDS: Record<string, string> = {
   "cd [PATH]": "change the remote folder (/ is the served root)",
@@ -253,12 +257,8 @@ export class Shell {
     const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(
       words.map((word) => word.text),
       {
-        boolean: [...known].filter((flag) =>
-          flag !== "P" && flag !== "parallel"
-        ),
-        string: [...known].filter((flag) =>
-          flag === "P" || flag === "parallel"
-        ),
+        boolean: [...known].filter((flag) => !VALUE_FLAGS.has(flag)),
+        string: [...known].filter((flag) => VALUE_FLAGS.has(flag)),
         unknown: (arg: string, key?: string) => {
           if (key === undefined) return true;
           throw new UsageError(`${name} does not take ${arg}`);
@@ -288,6 +288,7 @@ export class Shell {
       resume: this.#defaults.resume && !flags["no-resume"],
       parallel: parallelFlag(flags.P ?? flags.parallel) ??
         this.#defaults.parallel,
+      mirror: mirrorFlags(flags, Boolean(flags.r || flags.recursive)),
     };
     if (
       (command === "put" || command === "get") &&
