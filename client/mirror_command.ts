@@ -63,7 +63,14 @@ export function mirrorFlags(
     }
     maxDelete = Number(text);
   }
-  return { delete: del, dryRun, maxDelete, force: Boolean(flags.force), watch };
+  return {
+    delete: del,
+    dryRun,
+    maxDelete,
+    force: Boolean(flags.force),
+    watch,
+    verbose: Boolean(flags.verbose),
+  };
 }
 
 /** Runs `put -r`/`get -r` with mirror flags: once, or live with `--watch`. */

@@ -35,6 +35,8 @@ export interface TreeOptions extends TransferOptions {
    * (its target folder was made by this run); said when the link is lost.
    */
   rerun?: string;
+  /** What `put -r` sends instead of walking `local` (a live mirror's changes). */
+  tree?: LocalTree;
   /** Told the local tree `put -r` walked (a mirror computes deletions from it). */
   onLocalTree?: (tree: LocalTree) => void;
   /** Told the remote listing `get -r` works from (likewise). */

@@ -67,7 +67,7 @@ export async function uploadTree(
   const action = `put -r "${local}"`;
   let tree;
   try {
-    tree = walkLocalTree(local);
+    tree = options.tree ?? walkLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }

@@ -1,0 +1,169 @@
+/**
+ * The local side of `put -r --watch`: follows the local folder with
+ * `Deno.watchFs` (inotify on Linux) and sends each settled batch of changes
+ * as one tree upload of just those files (the server's quick check skips
+ * what it has), then, with `--delete`, removes what left in one
+ * `tree-delete`.
+ *
+ * @module
+ */
+
+import { join, resolve } from "@std/path";
+import type { TreeItem } from "../protocol/mod.ts";
+import { jsonLines } from "../transfer/tree/tree_manifest.ts";
+import { type Connection, unexpected } from "./connection.ts";
+import { mirrorPut, requireDelete } from "./mirror.ts";
+import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
+import { uploadTree } from "./tree_upload.ts";
+import { type LocalTree, treeItem, walkLocalTree } from "./tree_walk.ts";
+
+/** `put -r --watch LOCAL REMOTE`. */
+export class PutSide implements LiveSide {
+  readonly label: string;
+  #root: string;
+  #remote: string;
+  #context: LiveContext;
+  #watcher: Deno.FsWatcher | null = null;
+
+  constructor(local: string, remote: string, context: LiveContext) {
+    this.#root = resolve(local);
+    this.#remote = remote;
+    this.#context = context;
+    this.label = `"${local}" to "${remote}"`;
+  }
+
+  catchUp(connection: Connection): Promise<unknown> {
+    const { options, mirror } = this.#context;
+    if (mirror.delete) {
+      return mirrorPut(this.#root, this.#remote, {
+        ...this.#context,
+        connection,
+      });
+    }
+    return uploadTree(
+      connection,
+      this.#root,
+      this.#remote,
+      options,
+      this.#context.reporter,
+    );
+  }
+
+  follow(_connection: Connection, onChange: (path: string) => void): void {
+    if (this.#watcher) return;
+    const watcher = Deno.watchFs(this.#root, { recursive: true });
+    this.#watcher = watcher;
+    (async () => {
+      try {
+        for await (const event of watcher) {
+          for (const path of event.paths) {
+            if (path.startsWith(`${this.#root}/`)) {
+              onChange(path.slice(this.#root.length + 1));
+            }
+          }
+        }
+      } catch (error) {
+        this.#context.reporter.error?.(
+          `cannot follow "${this.#root}" any more: ${
+            error instanceof Error ? error.message : error
+          }`,
+        );
+      }
+    })();
+  }
+
+  close(): void {
+    try {
+      this.#watcher?.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
+    const { files, dirs, gone } = this.#describe(batch);
+    const applied: Applied = { moved: [], deleted: [] };
+    if (files.size > 0 || dirs.size > 0) {
+      const tree: LocalTree = {
+        root: this.#root,
+        dirs: [...dirs.values()],
+        files: [...files.values()],
+        skipped: [],
+        unreadable: [],
+        vanished: [],
+      };
+      await uploadTree(
+        connection,
+        this.#root,
+        this.#remote,
+        { ...this.#context.options, tree },
+        this.#context.quiet,
+      );
+      applied.moved = [...files.keys()];
+    }
+    if (this.#context.mirror.delete && gone.length > 0) {
+      applied.deleted = await this.#delete(connection, gone);
+    }
+    return applied;
+  }
+
+  /** What each changed path is now: files and folders to send, or gone. */
+  #describe(batch: Set<string>) {
+    const files = new Map<string, TreeItem>();
+    const dirs = new Map<string, TreeItem>();
+    const gone: string[] = [];
+    for (const path of [...batch].sort()) {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(join(this.#root, path));
+      } catch {
+        gone.push(path);
+        continue;
+      }
+      if (info.isFile) files.set(path, treeItem(path, info));
+      else if (info.isDirectory) {
+        let sub: LocalTree;
+        try {
+          sub = walkLocalTree(join(this.#root, path));
+        } catch {
+          continue;
+        }
+        const under = (item: TreeItem) => ({
+          ...item,
+          path: item.path === "" ? path : `${path}/${item.path}`,
+        });
+        for (const dir of sub.dirs) dirs.set(under(dir).path, under(dir));
+        for (const file of sub.files) files.set(under(file).path, under(file));
+      }
+    }
+    return { files, dirs, gone };
+  }
+
+  /** Removes `gone` on the server in one round trip; returns what went. */
+  async #delete(connection: Connection, gone: string[]): Promise<string[]> {
+    const action = `put -r --watch --delete "${this.#root}"`;
+    requireDelete(connection, action);
+    const max = this.#context.mirror.maxDelete;
+    if (max !== undefined && gone.length > max) {
+      this.#context.reporter.error?.(
+        `cannot delete: ${gone.length} entries would go, more than --max-delete ${max}; deleted nothing`,
+      );
+      return [];
+    }
+    try {
+      await connection.send({ op: "tree-delete", path: this.#remote });
+      await connection.sendBody(jsonLines(gone));
+    } catch (error) {
+      throw connection.wrap(error, action);
+    }
+    const reply = await connection.reply(action);
+    if (reply.op !== "tree-deleted") throw unexpected(reply, action);
+    for (const failure of reply.failed) {
+      this.#context.reporter.error?.(
+        `cannot delete "${failure.path}": ${failure.reason}`,
+      );
+    }
+    const failed = new Set(reply.failed.map((failure) => failure.path));
+    return gone.filter((path) => !failed.has(path));
+  }
+}
