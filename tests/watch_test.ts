@@ -37,9 +37,12 @@ interface Watching {
 async function withWatch(
   serveArgs: string[],
   test: (w: Watching) => Promise<void>,
+  prepare: (root: string) => void = () => {},
+  start: typeof startServe = startServe,
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "fts-watch-" });
-  const serve = await startServe(root, ["--http", "0", ...serveArgs], {
+  prepare(root);
+  const serve = await start(root, ["--http", "0", ...serveArgs], {
     lines: 2,
   });
   const httpPort = Number(/:(\d+)$/.exec(serve.lines[1])![1]);
@@ -173,4 +176,71 @@ Deno.test("watch against a server without it says so in one line", async () => {
     await Deno.remove(sources, { recursive: true });
     await Deno.remove(root, { recursive: true });
   }
+});
+
+/**
+ * Starts `fts serve` in a user namespace of its own whose inotify limit is
+ * 5 watches (`/proc/sys/user/max_inotify_watches` is per namespace), through
+ * a copy of main.ts's command line run by `unshare -U -r`.
+ */
+function canLimitWatches(): boolean {
+  try {
+    const probe = new Deno.Command("unshare", {
+      args: [
+        "-U",
+        "-r",
+        "sh",
+        "-c",
+        "echo 5 > /proc/sys/user/max_inotify_watches",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return probe.success;
+  } catch {
+    return false;
+  }
+}
+
+const limited = canLimitWatches();
+
+Deno.test({
+  name:
+    `running out of inotify watches falls back to the scan and says so once${
+      limited ? "" : " (ignored: unshare -U cannot lower the watch limit here)"
+    }`,
+  ignore: !limited,
+  fn: async () => {
+    const wrapper = await Deno.makeTempDir({ prefix: "fts-limited-" });
+    const script = join(wrapper, "main.sh");
+    Deno.writeTextFileSync(
+      script,
+      `#!/bin/sh\necho 5 > /proc/sys/user/max_inotify_watches\nexec "${Deno.execPath()}" "$@"\n`,
+    );
+    Deno.chmodSync(script, 0o755);
+    try {
+      await withWatch(
+        [],
+        async (w) => {
+          const said = w.err.lines.filter((line) => line.includes("inotify"));
+          assertEquals(said.length, 1, w.err.lines.join("\n"));
+          assertStringIncludes(said[0], "(poll)");
+          assertStringIncludes(said[0], "max_user_watches");
+          assert(!said[0].includes(w.root), "no host path is shown");
+          Deno.writeTextFileSync(join(w.root, "d3/seen.txt"), "by a scan");
+          await w.change("created", "d3/seen.txt");
+        },
+        (root) => {
+          for (let i = 0; i < 20; i++) Deno.mkdirSync(join(root, `d${i}`));
+        },
+        (root, extra, options) =>
+          startServe(root, extra, {
+            ...options,
+            wrap: ["unshare", "-U", "-r", script],
+          }),
+      );
+    } finally {
+      await Deno.remove(wrapper, { recursive: true });
+    }
+  },
 });

@@ -100,6 +100,11 @@ export interface ServeOptions {
   port?: number;
   /** The main.ts to run (an older build, say). Default this build's. */
   main?: string;
+  /**
+   * A program and its arguments to run deno through (its last argument
+   * must exec the deno binary with the arguments that follow).
+   */
+  wrap?: string[];
 }
 
 /** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
@@ -108,8 +113,10 @@ export async function startServe(
   extra: string[] = [],
   options: ServeOptions = {},
 ): Promise<ServeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...prefix] = options.wrap ?? [Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...prefix,
       "run",
       "-A",
       options.main ?? MAIN,

@@ -85,9 +85,7 @@ export async function startTreeWatch(
     current = LocalWatch.start(hostRoot, host, emit, async (error) => {
       if (closed) return;
       current?.close();
-      const note = `inotify failed (${describe(error)}); scanning every ${
-        seconds(pollMs)
-      } s instead`;
+      const note = `${why(error)}; scanning every ${seconds(pollMs)} s instead`;
       onNote(note);
       current = await PollWatch.start(store, base, pollMs, emit).catch(() =>
         null
@@ -96,11 +94,7 @@ export async function startTreeWatch(
     });
   } catch (error) {
     return await poll(
-      `inotify cannot watch this tree (${describe(error)}${
-        /space|ENOSPC|28/.test(describe(error))
-          ? "; raise fs.inotify.max_user_watches"
-          : ""
-      }); scanning every ${seconds(pollMs)} s instead`,
+      `${why(error)}; scanning every ${seconds(pollMs)} s instead`,
     );
   }
   return {
@@ -116,6 +110,13 @@ function seconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * Why inotify cannot watch, for the client: never the error's own text,
+ * which names host paths.
+ */
+function why(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return /limit|space|ENOSPC|os error 28/i.test(text)
+    ? "inotify ran out of watches (raise fs.inotify.max_user_watches)"
+    : "inotify cannot watch this folder";
 }
