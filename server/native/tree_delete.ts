@@ -32,6 +32,9 @@ import type { Outcome, RequestIo } from "./request_io.ts";
 /** Most paths one `tree-delete` may name. */
 const MAX_DELETE_LINES = 2_000_000;
 
+/** Longest time without a frame to the client during a deletion. */
+const PING_MS = 5000;
+
 /** Failures named in the reply; the rest are counted. */
 const MAX_NAMED_FAILURES = 100;
 
@@ -59,7 +62,13 @@ export async function treeDelete(
   let more = 0;
   let deleted = 0;
   const folders = new FolderCheck(store, root);
+  let quietSince = Date.now();
   for (const path of paths) {
+    // A long deletion keeps the link visibly alive for the waiting client.
+    if (Date.now() - quietSince > PING_MS) {
+      await io.writer.send({ op: "ping" });
+      quietSince = Date.now();
+    }
     try {
       const segments = treeSegments(path);
       if (segments.length === 0) {
