@@ -18,7 +18,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import { MAIN, runFts, runProgram, startServe } from "./helpers/cli.ts";
+import { connectFts, MAIN, runProgram, startServe } from "./helpers/cli.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
@@ -58,11 +58,6 @@ function makeExtras(root: string): void {
   plant(root, "a/gone.txt", "gone");
 }
 
-/** Runs `fts connect ADDRESS ARGS` (`args` split at spaces). */
-function fts(address: string, args: string) {
-  return runFts(["connect", address, ...args.split(" ")]);
-}
-
 async function withServer(
   test: (address: string, root: string, work: string) => Promise<void>,
 ): Promise<void> {
@@ -81,7 +76,7 @@ Deno.test("put -r --delete makes the remote folder equal to the local one", asyn
     const src = join(work, "src");
     makeSource(src);
     makeExtras(join(root, "site"));
-    const run = await fts(address, `put -r --delete ${src}/ site`);
+    const run = await connectFts(address, `put -r --delete ${src}/ site`);
     assertEquals(run.code, 0, run.stderr);
     assertEquals(contents(join(root, "site")), contents(src));
     assertStringIncludes(run.stderr, "deleted 5 entries");
@@ -93,7 +88,7 @@ Deno.test("get -r --delete makes the local folder equal to the remote one", asyn
     makeSource(join(root, "site"));
     const dst = join(work, "dst");
     makeExtras(dst);
-    const run = await fts(address, `get -r --delete site/ ${dst}`);
+    const run = await connectFts(address, `get -r --delete site/ ${dst}`);
     assertEquals(run.code, 0, run.stderr);
     assertEquals(contents(dst), contents(join(root, "site")));
   });
@@ -107,7 +102,7 @@ Deno.test("a dry run lists every change with rsync -i marks or JSON and changes 
     makeExtras(site);
     plant(site, "keep.txt", "kept but older", 0o644, new Date("2001-01-01"));
     const before = contents(site);
-    const put = await fts(address, `put -r -n --delete ${src}/ site`);
+    const put = await connectFts(address, `put -r -n --delete ${src}/ site`);
     assertEquals(put.code, 0, put.stderr);
     const lines = put.stdout.trim().split("\n");
     assert(lines.includes("<f+++++++++ a/one.txt"), put.stdout);
@@ -121,7 +116,7 @@ Deno.test("a dry run lists every change with rsync -i marks or JSON and changes 
     makeExtras(dst);
     plant(dst, "only-here.txt", "x");
     const localBefore = contents(dst);
-    const get = await fts(
+    const get = await connectFts(
       address,
       `get -r --dry-run --delete --json site/ ${dst}`,
     );
@@ -144,7 +139,7 @@ Deno.test("--max-delete refuses the whole deletion step, says how many, deletes 
     makeSource(src);
     const site = join(root, "site");
     makeExtras(site);
-    const run = await fts(
+    const run = await connectFts(
       address,
       `put -r --delete --max-delete 4 ${src}/ site`,
     );
@@ -167,14 +162,17 @@ Deno.test("an empty source asks for --force before it empties the target", async
     const src = join(work, "empty");
     Deno.mkdirSync(src);
     makeExtras(join(root, "site"));
-    const refused = await fts(address, `put -r --delete ${src}/ site`);
+    const refused = await connectFts(address, `put -r --delete ${src}/ site`);
     assertEquals(refused.code, 1);
     assertMatch(
       refused.stderr,
       /the source is empty: this would delete all 6 entries .*add --force/,
     );
     assertEquals(contents(join(root, "site"))["stale.txt"], "file stale");
-    const forced = await fts(address, `put -r --delete --force ${src}/ site`);
+    const forced = await connectFts(
+      address,
+      `put -r --delete --force ${src}/ site`,
+    );
     assertEquals(forced.code, 0, forced.stderr);
     assertEquals(contents(join(root, "site")), {});
   });
@@ -192,9 +190,9 @@ Deno.test("a link in the target is removed as a link; what it points to stays", 
     const dst = join(work, "dst");
     makeSource(dst);
     Deno.symlinkSync(outside, join(dst, "link"));
-    const put = await fts(address, `put -r --delete ${src}/ site`);
+    const put = await connectFts(address, `put -r --delete ${src}/ site`);
     assertEquals(put.code, 0, put.stderr);
-    const get = await fts(address, `get -r --delete site/ ${dst}`);
+    const get = await connectFts(address, `get -r --delete site/ ${dst}`);
     assertEquals(get.code, 0, get.stderr);
     assertEquals(contents(site), contents(src));
     assertEquals(contents(dst), contents(src));
@@ -257,17 +255,20 @@ Deno.test("a target that is a file, or a missing source, gets one clear line", a
     const src = join(work, "src");
     makeSource(src);
     plant(root, "file.txt", "x");
-    const onFile = await fts(address, `put -r --delete ${src}/ file.txt`);
+    const onFile = await connectFts(
+      address,
+      `put -r --delete ${src}/ file.txt`,
+    );
     assertEquals(onFile.code, 1);
     assertEquals(onFile.stderr.trim().split("\n").length, 1, onFile.stderr);
     assertStringIncludes(onFile.stderr, "is a file on the server");
-    const missing = await fts(
+    const missing = await connectFts(
       address,
       `put -r --delete ${join(work, "nope")} site`,
     );
     assertEquals(missing.code, 1);
     assertEquals(missing.stderr.trim().split("\n").length, 1, missing.stderr);
-    const gone = await fts(
+    const gone = await connectFts(
       address,
       `get -r --delete nope/ ${join(work, "dst")}`,
     );
@@ -285,7 +286,7 @@ Deno.test("--delete against a server without it says so and changes nothing", as
     const src = join(work, "src");
     makeSource(src);
     makeExtras(join(root, "site"));
-    const run = await fts(serve.address, `put -r --delete ${src}/ site`);
+    const run = await connectFts(serve.address, `put -r --delete ${src}/ site`);
     assertEquals(run.code, 1);
     assertStringIncludes(run.stderr, "the server does not support --delete");
     assertEquals(contents(join(root, "site"))["stale.txt"], "file stale");

@@ -12,8 +12,8 @@
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { FtsServer } from "../server/server.ts";
-import { MAIN, runFts } from "./helpers/cli.ts";
-import { LineStream } from "./helpers/line_stream.ts";
+import { connectFts } from "./helpers/cli.ts";
+import { startWatch } from "./helpers/watch_client.ts";
 import { plant } from "./helpers/plant.ts";
 import {
   awsEnv,
@@ -72,40 +72,17 @@ s3Test(
     const src = join(work, "src");
     plant(src, "keep.txt", "keep");
     plant(src, "a/one.txt", "one");
-    const first = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      `${src}/`,
-      "site",
-    ]);
+    const first = await connectFts(address, `put -r ${src}/ site`);
     assertEquals(first.code, 0, first.stderr);
     Deno.removeSync(join(src, "a"), { recursive: true });
     plant(src, "b/two.txt", "two");
-    const mirror = await runFts([
-      "connect",
-      address,
-      "put",
-      "-r",
-      "--delete",
-      `${src}/`,
-      "site",
-    ]);
+    const mirror = await connectFts(address, `put -r --delete ${src}/ site`);
     assertEquals(mirror.code, 0, mirror.stderr);
     assertEquals(await paths(bucket, "site"), ["b/two.txt", "keep.txt"]);
 
     const dst = join(work, "dst");
     plant(dst, "stale.txt", "stale");
-    const get = await runFts([
-      "connect",
-      address,
-      "get",
-      "-r",
-      "--delete",
-      "site/",
-      dst,
-    ]);
+    const get = await connectFts(address, `get -r --delete site/ ${dst}`);
     assertEquals(get.code, 0, get.stderr);
     assertEquals(Deno.readTextFileSync(join(dst, "b/two.txt")), "two");
     assertEquals([...Deno.readDirSync(dst)].map((e) => e.name).sort(), [
@@ -118,37 +95,25 @@ s3Test(
 s3Test(
   "watch on S3 reports changes made through fts and says what it cannot see",
   async ({ address, work }) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "connect", address, "watch", "--json"],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const out = new LineStream(child.stdout);
-    const err = new LineStream(child.stderr);
+    const watch = await startWatch(address);
+    const { out, err } = watch;
     try {
-      const said = await err.waitFor(
-        (line) => line.startsWith("watching"),
-        30_000,
-      );
+      const said = err.lines.find((line) => line.startsWith("watching"))!;
       assertStringIncludes(said, "(fts)");
       assertStringIncludes(said, "not objects written by other tools");
       const source = join(work, "up.txt");
       Deno.writeTextFileSync(source, "through fts");
-      const put = await runFts(["connect", address, "put", source, "up.txt"]);
+      const put = await connectFts(address, `put ${source} up.txt`);
       assertEquals(put.code, 0, put.stderr);
       await out.waitFor((line) => JSON.parse(line).path === "up.txt");
-      const rm = await runFts(["connect", address, "rm", "up.txt"]);
+      const rm = await connectFts(address, `rm up.txt`);
       assertEquals(rm.code, 0, rm.stderr);
       await out.waitFor((line) => {
         const change = JSON.parse(line);
         return change.event === "deleted" && change.path === "up.txt";
       });
     } finally {
-      child.kill("SIGTERM");
-      await child.status;
-      await Promise.all([out.done, err.done]);
+      await watch.stop();
     }
   },
 );

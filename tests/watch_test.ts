@@ -12,13 +12,14 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import {
-  MAIN,
-  runFts,
+  connectFts,
+  type MAIN,
   runProgram,
   type ServeProcess,
   startServe,
 } from "./helpers/cli.ts";
-import { LineStream } from "./helpers/line_stream.ts";
+import type { LineStream } from "./helpers/line_stream.ts";
+import { startWatch } from "./helpers/watch_client.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 
 /** A running `watch --json` and the server it watches. */
@@ -46,17 +47,12 @@ async function withWatch(
     lines: 2,
   });
   const httpPort = Number(/:(\d+)$/.exec(serve.lines[1])![1]);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "connect", serve.address, "watch", "--json"],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = new LineStream(child.stdout);
-  const err = new LineStream(child.stderr);
+  const watch = await startWatch(serve.address).catch(async (error) => {
+    await serve.stop();
+    throw error;
+  });
+  const { out, err } = watch;
   try {
-    await err.waitFor((line) => line.startsWith("watching"), 30_000);
     await test({
       serve,
       root,
@@ -72,9 +68,7 @@ async function withWatch(
       },
     });
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Promise.all([out.done, err.done]);
+    await watch.stop();
     await serve.stop();
     await Deno.remove(root, { recursive: true });
   }
@@ -91,13 +85,7 @@ Deno.test("watch reports changes by a local process, an fts client and a WebDAV 
     const source = join(w.root, "..", `${crypto.randomUUID()}.txt`);
     Deno.writeTextFileSync(source, "sent by fts");
     try {
-      const put = await runFts([
-        "connect",
-        w.serve.address,
-        "put",
-        source,
-        "sent.txt",
-      ]);
+      const put = await connectFts(w.serve.address, `put ${source} sent.txt`);
       assertEquals(put.code, 0, put.stderr);
     } finally {
       Deno.removeSync(source);
@@ -118,7 +106,7 @@ Deno.test("watch reports changes by a local process, an fts client and a WebDAV 
     const moved = await w.change("moved", "local.txt");
     assertEquals(moved.to, "moved.txt");
 
-    const rm = await runFts(["connect", w.serve.address, "rm", "sent.txt"]);
+    const rm = await connectFts(w.serve.address, `rm sent.txt`);
     assertEquals(rm.code, 0, rm.stderr);
     await w.change("deleted", "sent.txt");
 
@@ -167,7 +155,7 @@ Deno.test("watch against a server without it says so in one line", async () => {
   const root = await Deno.makeTempDir({ prefix: "fts-old-" });
   const serve = await startServe(root, [], { main: join(sources, "main.ts") });
   try {
-    const run = await runFts(["connect", serve.address, "watch"]);
+    const run = await connectFts(serve.address, `watch`);
     assertEquals(run.code, 1);
     assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
     assertStringIncludes(run.stderr, "the server does not support watch");

@@ -38,6 +38,15 @@ export async function runFts(
   });
 }
 
+/** Runs `fts connect ADDRESS ...` with the words of `line` (split at spaces). */
+export function connectFts(
+  address: string,
+  line: string,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return runFts(["connect", address, ...line.split(" ")], options);
+}
+
 /** Runs any program to completion (killed after `timeoutMs`). */
 export async function runProgram(
   program: string,
