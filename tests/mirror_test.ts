@@ -18,7 +18,13 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import { connectFts, MAIN, runProgram, startServe } from "./helpers/cli.ts";
+import {
+  connectFts,
+  MAIN,
+  runFts,
+  runProgram,
+  startServe,
+} from "./helpers/cli.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
@@ -295,5 +301,47 @@ Deno.test("--delete against a server without it says so and changes nothing", as
     for (const dir of [sources, root, work]) {
       await Deno.remove(dir, { recursive: true });
     }
+  }
+});
+
+Deno.test("a mirror works over TLS with a login and compression", async () => {
+  const work = await Deno.makeTempDir({ prefix: "fts-mirror-tls-" });
+  const root = join(work, "root");
+  const users = join(work, "users");
+  const env = { FTS_CONFIG_DIR: join(work, "config"), FTS_PASSWORD: "pencil" };
+  const added = await runFts(["user", "add", "alice", "--users", users], {
+    env,
+  });
+  assertEquals(added.code, 0, added.stderr);
+  const serve = await startServe(root, ["--tls", "--users", users], {
+    env,
+    lines: 2,
+  });
+  try {
+    const fingerprint = serve.lines[1].split(" ")[3];
+    const src = join(work, "src");
+    makeSource(src);
+    plant(src, "text.txt", "compressible ".repeat(10_000));
+    makeExtras(join(root, "site"));
+    const secure = `--fingerprint ${fingerprint} -z`;
+    const put = await connectFts(
+      `alice@${serve.address}`,
+      `put -r --delete ${secure} ${src}/ site`,
+      { env },
+    );
+    assertEquals(put.code, 0, put.stderr);
+    assertEquals(contents(join(root, "site")), contents(src));
+    const dst = join(work, "dst");
+    makeExtras(dst);
+    const get = await connectFts(
+      `alice@${serve.address}`,
+      `get -r --delete ${secure} site/ ${dst}`,
+      { env },
+    );
+    assertEquals(get.code, 0, get.stderr);
+    assertEquals(contents(dst), contents(src));
+  } finally {
+    await serve.stop();
+    await Deno.remove(work, { recursive: true });
   }
 });
