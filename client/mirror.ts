@@ -39,7 +39,7 @@ import {
   TREE_PARTIAL_PREFIX,
 } from "./tree_download.ts";
 import type { OpenConnection, TreeOptions } from "./tree_progress.ts";
-import { uploadTree } from "./tree_upload.ts";
+import { sendChanged } from "./mirror_send.ts";
 import { type LocalTree, walkLocalTree } from "./tree_walk.ts";
 import { localError } from "./upload.ts";
 
@@ -75,9 +75,12 @@ export async function mirrorPut(
   const { connection, mirror, reporter } = context;
   const action = `put -r --delete "${local}"`;
   if (mirror.delete) requireDelete(connection, action);
+  // The server lists its tree while this end walks the local one.
+  const listing = remoteItems(connection, remote, action);
+  listing.catch(() => {});
+  const tree = walk(local, `put -r "${local}"`);
+  const target = await listing ?? [];
   if (mirror.dryRun) {
-    const tree = walk(local, `put -r "${local}"`);
-    const target = await remoteItems(connection, remote, action) ?? [];
     printPlan(
       context,
       planMirror(localItems(tree), target, mirror.delete),
@@ -87,28 +90,18 @@ export async function mirrorPut(
     if (mirror.delete && unreadable) skipping(reporter, unreadable);
     return;
   }
-  let tree: LocalTree | undefined;
   try {
-    await uploadTree(
-      connection,
-      local,
-      remote,
-      { ...context.options, onLocalTree: (walked) => tree = walked },
-      reporter,
-      context.openExtra,
-    );
+    await sendChanged(tree, target, local, remote, context);
   } catch (error) {
-    if (mirror.delete && tree) skipping(reporter, "some of it failed");
+    skipping(reporter, "some of it failed");
     throw error;
   }
-  if (!mirror.delete || !tree) return;
   const unreadable = unreadableLocal(tree);
   if (unreadable) {
     throw new DeletionSkippedError(`${unreadable}; skipping deletion`, {
       action,
     });
   }
-  const target = await remoteItems(connection, remote, action) ?? [];
   const source = localItems(tree);
   const extras = extrasOf(new Set(source.map((item) => item.path)), target);
   checkDeletion(extras, source.length <= 1, `"${remote}"`, mirror, action);
