@@ -5,8 +5,9 @@
  * missing or its watches ran out, or when asked (`serve --watch-poll`).
  *
  * Memory: one map entry per file and folder under the watched folder (its
- * relative path and a short signature, about 150 bytes each), two maps
- * while a scan is compared.
+ * relative path and a short signature), two maps while a scan is compared:
+ * measured, a server watching 220,000 entries grew from 78 to 239 MB
+ * (about 0.7 KB per entry at the peak of a scan).
  *
  * @module
  */
