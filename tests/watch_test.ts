@@ -232,3 +232,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a server shutting down ends its watches at once instead of waiting out the grace", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-watch-" });
+  const serve = await startServe(root, ["--grace", "300"]);
+  const watch = await startWatch(serve.address);
+  try {
+    const stopped = serve.stop("SIGTERM");
+    // With 300 s of grace, only the watch ending itself lets both finish
+    // within the test's deadline.
+    await watch.err.waitFor((line) => line.includes("shut"), 60_000);
+    assertEquals((await stopped).code, 0);
+  } finally {
+    await watch.stop();
+    await serve.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -98,6 +98,8 @@ export class Session {
   #closed = false;
   /** Aborted when the connection closes (stops a login's throttle wait). */
   #abort = new AbortController();
+  /** Aborted when the server shuts down (ends a watch). */
+  #stopping = new AbortController();
   /** Writes are refused: the server is read-only, or the user is. */
   #readOnly: boolean;
   /** The user who logged in, if any. */
@@ -218,6 +220,7 @@ export class Session {
    */
   shutdown(): void {
     this.#closing = true;
+    this.#stopping.abort();
     this.#timedOut = "shutdown";
     const notice = this.#lastWords({
       op: "notice",
@@ -489,6 +492,7 @@ export class Session {
       ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
       assertWritable: () => this.#assertWritable(),
+      stopping: this.#stopping.signal,
     };
   }
 

@@ -89,6 +89,11 @@ export async function serveWatch(
       },
     );
     end.catch(() => {});
+    const stop = () => {
+      ended = true;
+      wake?.();
+    };
+    io.stopping?.addEventListener("abort", stop);
     const pingMs = Math.min(PING_MS, io.ctx.idleTimeoutMs / 3);
     while (!ended) {
       const item = queue.shift();
@@ -108,6 +113,13 @@ export async function serveWatch(
       }
       await io.writer.send({ op: "change", ...item });
       sent++;
+    }
+    io.stopping?.removeEventListener("abort", stop);
+    if (io.stopping?.aborted) {
+      return {
+        path: base,
+        result: `ended by the shutdown, ${sent} changes sent`,
+      };
     }
     const last = await end;
     if (last === null) {
