@@ -22,7 +22,8 @@ import { downloadTree } from "./tree_download.ts";
 import type { OpenConnection } from "./tree_progress.ts";
 import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
-import { UsageError } from "./usage_error.ts";
+import { closest } from "../cli/suggest.ts";
+import { UsageError } from "../cli/usage_error.ts";
 import { MIRROR_FLAGS, type MirrorFlags, runMirror } from "./mirror_command.ts";
 import { watchCommand } from "./watch_command.ts";
 
@@ -32,17 +33,22 @@ export interface CommandSpec {
   summary: string;
   /** Smallest and largest number of arguments. */
   args: [number, number];
-  /** The flags it takes (the shell refuses others). */
+  /** The long names of the flags it takes, in `COMMAND_FLAGS`. */
   flags: string[];
 }
 
 const TRANSFER_FLAGS = [
-  "r",
   "recursive",
   "no-clobber",
   "no-resume",
-  "P",
+  "whole-file",
+  "json",
+  "no-verify",
+  "limit-rate",
   "parallel",
+  "P",
+  "checksum",
+  "compress",
   ...MIRROR_FLAGS,
 ];
 
@@ -52,19 +58,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "ls [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   stat: {
     usage: "stat PATH",
     summary: "describe one file or folder",
     args: [1, 1],
-    flags: ["json", "hash"],
+    flags: ["json", "hash", "checksum"],
   },
   hash: {
     usage: "hash PATH",
     summary: "print a file's SHA-256 as sha256sum does",
     args: [1, 1],
-    flags: [],
+    flags: ["checksum"],
   },
   put: {
     usage: "put [-r] LOCAL... [REMOTE]",
@@ -82,7 +88,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "rm [-r] PATH",
     summary: "remove a file, or a folder with -r",
     args: [1, 1],
-    flags: ["r", "recursive"],
+    flags: ["recursive"],
   },
   mkdir: {
     usage: "mkdir PATH",
@@ -112,7 +118,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
  */
 export function checkCommand(name: string, args: string[]): CommandSpec {
   const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  if (!spec) {
+    const near = closest(name, Object.keys(COMMANDS));
+    throw new UsageError(
+      `unknown command "${name}"${near ? ` (did you mean ${near}?)` : ""}`,
+    );
+  }
   if (args.length < spec.args[0] || args.length > spec.args[1]) {
     throw new UsageError(`usage: ${spec.usage}`);
   }
@@ -129,6 +140,10 @@ export interface CommandSettings extends TransferOptions {
   parallel?: number;
   /** Include each file's SHA-256 (`ls`, `stat`). */
   hash: boolean;
+  /** `rm -f`: a missing path is no error. */
+  force?: boolean;
+  /** `ls -l`: the long listing (the listing is always long). */
+  long?: boolean;
   /** `--delete`, `--dry-run`, `--max-delete`, `--force`, `--watch`. */
   mirror?: MirrorFlags;
 }
@@ -272,7 +287,7 @@ export class CommandRunner {
         const remote = await this.#putTarget(local, remoteArg);
         const started = performance.now();
         const result = await upload(c, local, remote, settings, this.#reporter);
-        this.#summary("sent", result, started);
+        this.#summary("sent", result, started, settings.json);
         return;
       }
       case "get": {
@@ -314,7 +329,9 @@ export class CommandRunner {
           settings,
           this.#reporter,
         );
-        if (local !== "-") this.#summary("received", result, started);
+        if (local !== "-") {
+          this.#summary("received", result, started, settings.json);
+        }
         return;
       }
       case "rm":
@@ -400,13 +417,42 @@ export class CommandRunner {
     }
   }
 
-  /** `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end. */
-  #summary(verb: string, result: TransferResult, started: number): void {
+  /**
+   * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; a delta
+   * says `sent 2.3 MiB of 256.0 MiB (delta) in …`. With `--json`, one JSON
+   * line with the bytes sent and reused instead.
+   */
+  #summary(
+    verb: string,
+    result: TransferResult,
+    started: number,
+    json = false,
+  ): void {
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    if (json) {
+      // On stdout, as ls --json prints, so scripts can read it.
+      this.#print(JSON.stringify({
+        [verb]: result.bytes,
+        reused: result.reused ?? 0,
+        size: result.size ?? null,
+        delta: result.reused !== undefined,
+        resumedAt: result.resumedAt,
+        seconds: Number(seconds.toFixed(3)),
+        checksum: result.digest ? result.checksum : null,
+        digest: result.digest ?? null,
+      }));
+      return;
+    }
+    const of = result.reused !== undefined && result.size !== undefined
+      ? ` of ${formatBytes(result.size)} (delta)`
+      : "";
     const parts = [
-      `${verb} ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s`,
+      `${verb} ${formatBytes(result.bytes)}${of} in ${seconds.toFixed(1)} s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
+    if (result.reused !== undefined) {
+      parts.push(`${formatBytes(result.reused)} reused`);
+    }
     if (result.resumedAt > 0) {
       parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
     }

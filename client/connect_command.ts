@@ -22,7 +22,7 @@ import { safeText } from "./safe_text.ts";
 import { runShell, Shell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 
 /** Options of `fts connect`, already parsed. */
 export interface ConnectCommandOptions extends CommandSettings {

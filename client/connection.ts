@@ -16,6 +16,7 @@ import {
   errorFromWire,
   type ErrorMessage,
   FEATURES,
+  ForeignPeerError,
   FtsError,
   type Message,
   MessageReader,
@@ -40,6 +41,7 @@ import { DEFAULT_TIMEOUT_SECONDS, LinkWatch } from "./link_watch.ts";
 import type { Target } from "./target.ts";
 import { socketWritable } from "./socket_writable.ts";
 import { TlsRequiredError, TransportOpener } from "./tls_connect.ts";
+import { foreignPeerError, silentPeerError } from "./wrong_port.ts";
 
 /**
  * How long, after a write failed, the client goes on reading what the server
@@ -162,6 +164,7 @@ export class Connection {
       watch.watchWritable(socketWritable(conn)),
       { pool },
     );
+    let answered = false;
     try {
       await writer.send({
         op: "hello",
@@ -170,6 +173,9 @@ export class Connection {
         features: FEATURES,
       });
       const reply = await reader.read().catch((error) => {
+        if (error instanceof ForeignPeerError) {
+          throw foreignPeerError(label, target.port, error.greeting);
+        }
         if (!tls && error instanceof PeerSpeaksTlsError) {
           throw new TlsRequiredError(
             `the server requires TLS (use --tls)`,
@@ -178,6 +184,7 @@ export class Connection {
         }
         throw error;
       });
+      answered = reply !== null;
       if (reply === null && !tls) {
         // A TLS server drops a client that sends fts frames.
         throw new TlsRequiredError(
@@ -228,6 +235,9 @@ export class Connection {
         conn.close();
       } catch {
         // Closed by the watch.
+      }
+      if (watch.stalled && !answered) {
+        throw silentPeerError(label, target.port, watch.seconds);
       }
       if (watch.stalled) throw stalledError(watch, `connect to ${label}`);
       if (error instanceof FtsError) throw error;

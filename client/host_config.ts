@@ -19,7 +19,7 @@
 import { join } from "@std/path";
 import { parse as parseToml } from "@std/toml";
 import { configDir } from "../config/config_dir.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** One alias's settings. */
 export interface HostAlias {

@@ -12,7 +12,7 @@
 
 import { concat } from "@std/bytes/concat";
 import { derToPem } from "../config/pem.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** How long the probe waits for the server's certificate. */
 export const PROBE_TIMEOUT_MS = 15_000;

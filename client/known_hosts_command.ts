@@ -7,7 +7,8 @@
 
 import { hostPortKey, KnownHosts } from "./known_hosts.ts";
 import { parseTarget } from "./target.ts";
-import { UsageError } from "./usage_error.ts";
+import { subcommand } from "../cli/subcommand.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /**
  * Runs `known-hosts` with `args` (`["list"]` or `["remove", HOST]`),
@@ -44,3 +45,20 @@ export async function knownHostsCommand(
       : "known-hosts needs list or remove HOST[:PORT]",
   );
 }
+
+/** `fts known-hosts`. */
+export const KNOWN_HOSTS = subcommand({
+  usage: "fts known-hosts list | remove HOST[:PORT]",
+  summary: "the servers trusted so far",
+  help: `Usage:
+  fts known-hosts list
+  fts known-hosts remove HOST[:PORT]
+
+Lists or forgets the servers whose TLS certificates were trusted (the
+known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). After removing a
+server, the next connection asks about its certificate again.`,
+  flags: {},
+  async run({ positional }, io) {
+    await knownHostsCommand(positional, io.out);
+  },
+});

@@ -41,7 +41,7 @@ import {
 import type { OpenConnection, TreeOptions } from "./tree_progress.ts";
 import { sendChanged } from "./mirror_send.ts";
 import { type LocalTree, walkLocalTree } from "./tree_walk.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 
 /** The mirror flags of `put -r` and `get -r`. */
 export interface MirrorOptions {

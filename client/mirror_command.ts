@@ -10,13 +10,12 @@
 import { liveMirror } from "./mirror_live.ts";
 import { type MirrorContext, mirrorGet, mirrorPut } from "./mirror.ts";
 import type { MirrorOptions } from "./mirror.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
-/** The flags, for the shell's parser (`max-delete` takes a value). */
+/** The mirror flags' long names, for `COMMANDS` (`max-delete` takes a value). */
 export const MIRROR_FLAGS = [
   "delete",
   "dry-run",
-  "n",
   "max-delete",
   "force",
   "watch",
@@ -30,46 +29,45 @@ export interface MirrorFlags extends MirrorOptions {
   verbose?: boolean;
 }
 
+/** The parsed flags the mirror flags are read from. */
+export interface MirrorFlagValues {
+  delete: boolean;
+  "dry-run": boolean;
+  "max-delete": number | undefined;
+  force: boolean;
+  watch: boolean;
+  /** `-v`, where the command line has it. */
+  verbose?: boolean;
+}
+
 /**
  * The mirror flags among parsed `flags`, or undefined when there are none
- * (a plain tree transfer).
+ * (a plain tree transfer; `--force` alone is `rm -f`'s).
  *
  * @throws {UsageError} for flags that do not go together.
  */
 export function mirrorFlags(
-  flags: Record<string, unknown>,
+  flags: MirrorFlagValues,
   recursive: boolean,
 ): MirrorFlags | undefined {
-  const dryRun = Boolean(flags.n || flags["dry-run"]);
-  const del = Boolean(flags.delete);
-  const watch = Boolean(flags.watch);
-  const max = flags["max-delete"];
-  if (!del && !dryRun && !watch) {
-    if (max !== undefined) throw new UsageError("--max-delete needs --delete");
-    if (flags.force) throw new UsageError("--force needs --delete");
-    return undefined;
+  const { delete: del, "dry-run": dryRun, watch } = flags;
+  const maxDelete = flags["max-delete"];
+  if (maxDelete !== undefined && !del) {
+    throw new UsageError("--max-delete needs --delete");
   }
+  if (!del && !dryRun && !watch) return undefined;
   const used = del ? "--delete" : dryRun ? "--dry-run" : "--watch";
   if (!recursive) throw new UsageError(`${used} needs -r (a folder tree)`);
   if (watch && dryRun) {
     throw new UsageError("--watch and --dry-run cannot go together");
   }
-  let maxDelete: number | undefined;
-  if (max !== undefined) {
-    if (!del) throw new UsageError("--max-delete needs --delete");
-    const text = String(max);
-    if (!/^\d+$/.test(text)) {
-      throw new UsageError(`--max-delete takes a whole number, not "${text}"`);
-    }
-    maxDelete = Number(text);
-  }
   return {
     delete: del,
     dryRun,
     maxDelete,
-    force: Boolean(flags.force),
+    force: flags.force,
     watch,
-    verbose: Boolean(flags.verbose),
+    verbose: flags.verbose,
   };
 }
 

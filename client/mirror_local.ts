@@ -11,7 +11,7 @@
 
 import { join } from "@std/path";
 import type { TreeItem } from "../protocol/mod.ts";
-import { localReason } from "./tree_progress.ts";
+import { localReason } from "./local_errors.ts";
 
 /** What a local deletion step did. */
 export interface LocalDeleted {

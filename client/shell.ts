@@ -11,20 +11,17 @@
  * @module
  */
 
-import { parseArgs } from "@std/cli/parse-args";
 import { basename, dirname, globToRegExp, join } from "@std/path";
 import * as posix from "@std/path/posix";
 import { FtsError, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
+import { parseFlags } from "../cli/flags.ts";
+import { COMMAND_FLAGS, commandSettings } from "./command_flags.ts";
 import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
-import { mirrorFlags } from "./mirror_command.ts";
 import type { Connection } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeText } from "./safe_text.ts";
-import { localError } from "./upload.ts";
-import { UsageError } from "./usage_error.ts";
-
-/** The shell's flags that take a value. */
-const VALUE_FLAGS = new Set(["P", "parallel", "max-delete"]);
+import { localError } from "./local_errors.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 const SHELL_COMMANDS: Record<string, string> = {
   "cd [PATH]": "change the remote folder (/ is the served root)",
@@ -253,19 +250,11 @@ export class Shell {
     const spec = Object.hasOwn(COMMANDS, command)
       ? COMMANDS[command]
       : undefined;
-    const known = new Set(spec?.flags ?? []);
-    const flags: Record<string, unknown> & { _: unknown[] } = parseArgs(
+    const { flags, positional: plain, positionalIndex } = parseFlags(
+      COMMAND_FLAGS,
       words.map((word) => word.text),
-      {
-        boolean: [...known].filter((flag) => !VALUE_FLAGS.has(flag)),
-        string: [...known].filter((flag) => VALUE_FLAGS.has(flag)),
-        unknown: (arg: string, key?: string) => {
-          if (key === undefined) return true;
-          throw new UsageError(`${name} does not take ${arg}`);
-        },
-      },
+      { command: name, elsewhere: () => true, allowed: spec?.flags ?? [] },
     );
-    const plain: string[] = flags._.map(String);
     switch (command) {
       case "help":
         return this.#io.print(shellHelp());
@@ -278,18 +267,8 @@ export class Shell {
       case "cd":
         return await this.#changeFolder(plain);
     }
-    const globbed = words.filter((word) => !word.text.startsWith("-"));
-    const settings: CommandSettings = {
-      ...this.#defaults,
-      json: this.#defaults.json || Boolean(flags.json),
-      hash: this.#defaults.hash || Boolean(flags.hash),
-      recursive: Boolean(flags.r || flags.recursive),
-      noClobber: this.#defaults.noClobber || Boolean(flags["no-clobber"]),
-      resume: this.#defaults.resume && !flags["no-resume"],
-      parallel: parallelFlag(flags.P ?? flags.parallel) ??
-        this.#defaults.parallel,
-      mirror: mirrorFlags(flags, Boolean(flags.r || flags.recursive)),
-    };
+    const globbed = positionalIndex.map((index) => words[index]);
+    const settings = commandSettings(flags, this.#defaults);
     if (
       (command === "put" || command === "get") &&
       globbed.length === plain.length && globbed.some((word) => word.glob)
@@ -473,21 +452,4 @@ function changeLocalFolder(args: string[]): void {
     }
     throw localError(error, action);
   }
-}
-
-/**
- * Parses the value of `-P N` (connections at once), if given.
- *
- * @throws {UsageError} when it is not a whole number from 1 to 16.
- */
-export function parallelFlag(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const text = String(value);
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count < 1 || count > 16) {
-    throw new UsageError(
-      `-P takes a number of connections from 1 to 16, not "${text}"`,
-    );
-  }
-  return count;
 }

@@ -5,7 +5,7 @@
  */
 
 import { DEFAULT_PORT } from "../protocol/mod.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "../cli/usage_error.ts";
 
 /** Where to connect. */
 export interface Target {

@@ -9,7 +9,7 @@
 import {
   type ErrorCode,
   errorFromWire,
-  FtsError,
+  type FtsError,
   type TreeItem,
 } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
@@ -58,6 +58,11 @@ export interface TreeResult {
   failed: number;
   /** Symlinks and special files that were not copied. */
   skipped: number;
+  /**
+   * Bytes of changed files taken from the other side's old versions
+   * (deltas, docs/delta.md) instead of being sent.
+   */
+  reused: number;
 }
 
 /**
@@ -72,6 +77,7 @@ export class TreeTally {
     upToDate: 0,
     failed: 0,
     skipped: 0,
+    reused: 0,
   };
   #reporter: Reporter;
   #verb: string;
@@ -115,6 +121,15 @@ export class TreeTally {
   /** Counts bytes moved (sent or received). */
   moved(bytes: number): void {
     this.#bar?.advance(bytes);
+  }
+
+  /**
+   * Counts bytes a delta took from the other side's old version; `advance`
+   * moves the bar too (unless the bytes were counted as moved already).
+   */
+  reused(bytes: number, advance = true): void {
+    this.result.reused += bytes;
+    if (advance) this.#bar?.advance(bytes);
   }
 
   /** Counts one file settled in place. */
@@ -182,6 +197,10 @@ export class TreeTally {
           files === 1 ? "file" : "files"
         } (${formatBytes(bytes)})${
           upToDate > 0 ? `, ${upToDate} already up to date` : ""
+        }${
+          this.result.reused > 0
+            ? `, ${formatBytes(this.result.reused)} of it reused (delta)`
+            : ""
         }${failed > 0 ? `, ${failed} failed` : ""}${
           folders > 0 ? `, ${foldersFailed} failed` : ""
         }`,
@@ -202,29 +221,4 @@ export class TreeTally {
     }
     return this.result;
   }
-}
-
-/** A short reason for a local file-system error. */
-export function localReason(
-  error: unknown,
-): { code: ErrorCode; reason: string } {
-  if (error instanceof FtsError) {
-    return { code: error.code, reason: error.reason };
-  }
-  if (error instanceof Deno.errors.NotFound) {
-    return { code: "not_found", reason: "no such local file" };
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return { code: "io", reason: "permission denied" };
-  }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return { code: "wrong_type", reason: "a folder is in the way" };
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return { code: "wrong_type", reason: "a part of the path is not a folder" };
-  }
-  return {
-    code: "io",
-    reason: error instanceof Error ? error.message : String(error),
-  };
 }

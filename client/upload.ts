@@ -5,14 +5,7 @@
  * @module
  */
 
-import {
-  AlreadyExistsError,
-  FtsError,
-  IntegrityError,
-  IoError,
-  NotFoundError,
-  WrongTypeError,
-} from "../protocol/mod.ts";
+import { FtsError, IntegrityError, WrongTypeError } from "../protocol/mod.ts";
 import type { Checksum } from "../protocol/messages.ts";
 import {
   checksumLabel,
@@ -28,6 +21,10 @@ import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { deltaUpload } from "./delta_send.ts";
+import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
+import { localError } from "./local_errors.ts";
 
 /** How to upload. */
 export interface TransferOptions {
@@ -46,6 +43,11 @@ export interface TransferOptions {
   checksum?: Checksum;
   /** Compress the data (`-z`, `--compress=auto`), if the server agrees. */
   compress?: CompressMode;
+  /**
+   * Send whole files even where the other side holds another version
+   * (`--whole-file`); otherwise only what changed goes (docs/delta.md).
+   */
+  wholeFile?: boolean;
 }
 
 /** What a finished transfer did. */
@@ -58,6 +60,13 @@ export interface TransferResult {
   digest?: string;
   /** The checksum of `digest`. */
   checksum?: Checksum;
+  /**
+   * Set when only the changes were sent: the bytes of the new version
+   * taken from the other side's old one (`bytes` is then what was sent).
+   */
+  reused?: number;
+  /** The size of the file transferred, when known. */
+  size?: number;
 }
 
 /**
@@ -73,24 +82,48 @@ export async function upload(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
+  const attempt = { delta: false };
+  try {
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      options,
+      reporter,
+      attempt,
+    );
+  } catch (error) {
+    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+    // The version the server holds was not what its summary said (damaged
+    // at rest, or a false chunk match): the server forgot the summary, and
+    // the whole file heals it.
+    reporter.info(
+      `the delta of "${remote}" did not verify on the server; sending the whole file`,
+    );
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      { ...options, wholeFile: true },
+      reporter,
+      attempt,
+    );
+  }
+}
+
+async function uploadOnce(
+  connection: Connection,
+  local: string,
+  remote: string,
+  options: TransferOptions,
+  reporter: Reporter,
+  attempt: { delta: boolean },
+): Promise<TransferResult> {
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
   const fromStdin = local === "-";
-  let file: Deno.FsFile;
+  const { file, info } = await openSource(local, action);
   try {
-    file = fromStdin
-      ? Deno.stdin as unknown as Deno.FsFile
-      : await Deno.open(local);
-  } catch (error) {
-    throw localError(error, action);
-  }
-  try {
-    const info = fromStdin ? null : await file.stat();
-    if (info && !info.isFile) {
-      throw new WrongTypeError(`it is a folder (use put -r)`, {
-        action: action,
-      });
-    }
     const size = info ? info.size : null;
     const ready = await connection.request({
       op: "put",
@@ -103,8 +136,20 @@ export async function upload(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
+      delta: (!options.wholeFile && options.verify && size !== null) ||
+        undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
+    // Both ends chunk at once: this file here, the old version there.
+    const cut = ready.delta ? localChunks(local) : null;
+    const index = ready.delta
+      ? await readSummary(
+        await connection.reply(action),
+        () => connection.body(),
+      ).catch((error) => {
+        throw connection.wrap(error, action);
+      })
+      : null;
 
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
@@ -114,25 +159,39 @@ export async function upload(
       : skipHashing(pool);
     if (ready.offset > 0 && size !== null) {
       const prefix = await createHasher(pool, checksum, local, ready.offset);
-      if (prefix.hex() === prefixIn(ready, checksum)) {
-        hasher = prefix;
-        offset = ready.offset;
-        reporter.info(
-          `resuming "${remote}" at ${formatBytes(offset)} of ${
+      const matches = prefix.hex() === prefixIn(ready, checksum);
+      if (matches) [hasher, offset] = [prefix, ready.offset];
+      reporter.info(
+        matches
+          ? `resuming "${remote}" at ${formatBytes(offset)} of ${
             formatBytes(size)
-          }`,
-        );
-      } else {
-        reporter.info(
-          `the partial upload of "${remote}" does not match "${local}"; starting over`,
-        );
-      }
+          }`
+          : `the partial upload of "${remote}" does not match "${local}"; starting over`,
+      );
+    }
+    if (index && size !== null) {
+      attempt.delta = true;
+      await connection.send({ op: "data", offset, size, delta: true });
+      return await deltaUpload(connection, file, index, {
+        offset,
+        size,
+        hasher,
+        remote,
+        options,
+        reporter,
+        ready,
+        cut: await cut,
+      });
     }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    let chunks = fileChunks(file, pool);
-    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
+    let chunks = checkedReads(
+      fileChunks(file, pool),
+      size === null ? null : size - offset,
+      action,
+      info === null ? undefined : () => unchanged(file, local, info),
+    );
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
@@ -174,7 +233,13 @@ export async function upload(
         { action: action },
       );
     }
-    return { bytes: sent, resumedAt: offset, digest, checksum };
+    return {
+      bytes: sent,
+      resumedAt: offset,
+      digest,
+      checksum,
+      size: size ?? undefined,
+    };
   } finally {
     if (!fromStdin) file.close();
   }
@@ -189,11 +254,14 @@ function checkedReads(
   chunks: ReadableStream<Uint8Array>,
   bytes: number | null,
   action: string,
+  stillSame?: () => Promise<boolean>,
 ): ReadableStream<Uint8Array> {
   const reader = chunks.getReader();
   let seen = 0;
+  // An integrity error: the server then drops the staged bytes, which are
+  // keyed by the old size and time and so could never be resumed.
   const changed = () =>
-    new IoError(
+    new IntegrityError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   return new ReadableStream<Uint8Array>({
@@ -206,6 +274,9 @@ function checkedReads(
       }
       if (next.done) {
         if (bytes !== null && seen !== bytes) throw changed();
+        // Rewritten in place at the same size while it was read: what was
+        // sent may mix old and new bytes, and both ends hashed the mix.
+        if (stillSame && !(await stillSame())) throw changed();
         controller.close();
         return;
       }
@@ -217,31 +288,65 @@ function checkedReads(
   }, { highWaterMark: 0 });
 }
 
-/** Maps a local file-system error to a one-line typed error. */
-export function localError(error: unknown, action: string): Error {
-  if (error instanceof FtsError) return error.withAction(action);
-  if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError(`no such local file`, { action: action });
+/** Opens the source of a put (stdin for `-`) and describes it. */
+async function openSource(
+  local: string,
+  action: string,
+): Promise<{ file: Deno.FsFile; info: Deno.FileInfo | null }> {
+  if (local === "-") {
+    return { file: Deno.stdin as unknown as Deno.FsFile, info: null };
   }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return new IoError(`permission denied`, { action: action });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(local);
+  } catch (error) {
+    throw localError(error, action);
   }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`it is a folder`, { action: action });
+  try {
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new WrongTypeError(`it is a folder (use put -r)`, {
+        action: action,
+      });
+    }
+    return { file, info };
+  } catch (error) {
+    file.close();
+    throw error;
   }
-  if (error instanceof Deno.errors.AlreadyExists) {
-    return new AlreadyExistsError(`it already exists`, { action: action });
+}
+
+/**
+ * Whether the open `file` (at `path`) is still the file described by
+ * `before`: same device and inode, size, modification and change times.
+ */
+async function unchanged(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): Promise<boolean> {
+  const same = (after: Deno.FileInfo) =>
+    after.dev === before.dev && after.ino === before.ino &&
+    after.size === before.size &&
+    after.mtime?.getTime() === before.mtime?.getTime() &&
+    after.ctime?.getTime() === before.ctime?.getTime();
+  try {
+    return same(await file.stat()) && same(await Deno.stat(path));
+  } catch {
+    return false; // Removed or replaced meanwhile.
   }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new WrongTypeError(`a parent is not a folder`, { action: action });
+}
+
+/**
+ * The chunks of the local file at `path`, found while the server's summary
+ * is on its way; null when the file cannot be read (then they are found as
+ * it is sent).
+ */
+async function localChunks(path: string): Promise<ChunkSummary | null> {
+  try {
+    using file = await Deno.open(path);
+    return await summarize(file);
+  } catch {
+    return null;
   }
-  const code = (error as { code?: string } | null)?.code;
-  if (code === "ENOSPC") {
-    return new IoError(`the local disk is full`, { action: action });
-  }
-  // The OS message names host paths; the code alone says what happened.
-  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
-    action: action,
-    cause: error,
-  });
 }

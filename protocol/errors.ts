@@ -96,6 +96,21 @@ export class ProtocolError extends FtsError {
  * were expected: one end speaks TLS and the other does not.
  */
 export class PeerSpeaksTlsError extends ProtocolError {}
+/**
+ * The peer's first bytes are no fts frame: another protocol answered (an
+ * HTTP or SSH server on the port named, say).
+ */
+export class ForeignPeerError extends ProtocolError {
+  /** The first bytes the peer sent (a frame header's worth). */
+  readonly greeting: Uint8Array;
+  constructor(
+    reason: string,
+    options?: FtsErrorOptions & { greeting?: Uint8Array },
+  ) {
+    super(reason, options);
+    this.greeting = options?.greeting ?? new Uint8Array(0);
+  }
+}
 /** The byte stream ended part-way through a frame (the link was cut). */
 export class TruncatedFrameError extends ProtocolError {}
 /** The received bytes do not match the sender's checksum. */

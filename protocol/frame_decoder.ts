@@ -6,7 +6,11 @@
 
 import type { BufferPool } from "./buffer_pool.ts";
 import { type ByteInput, ExactReader } from "./exact_reader.ts";
-import { PeerSpeaksTlsError, ProtocolError } from "./errors.ts";
+import {
+  ForeignPeerError,
+  PeerSpeaksTlsError,
+  ProtocolError,
+} from "./errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   type Frame,
@@ -65,9 +69,14 @@ export class FrameReader {
       throw new PeerSpeaksTlsError("the peer speaks TLS");
     }
     if (!isFrameType(type)) {
-      throw new ProtocolError(
-        `unknown frame type 0x${type.toString(16).padStart(2, "0")}`,
-      );
+      const reason = `unknown frame type 0x${
+        type.toString(16).padStart(2, "0")
+      }`;
+      // The first bytes tell which other protocol answered.
+      if (first) {
+        throw new ForeignPeerError(reason, { greeting: header.slice() });
+      }
+      throw new ProtocolError(reason);
     }
     const length = new DataView(header.buffer, header.byteOffset).getUint32(1);
     if (length > this.#maxFrameSize) {

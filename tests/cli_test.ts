@@ -274,3 +274,60 @@ Deno.test("serve refuses another scheme in one line and makes no folder for it",
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test("each subcommand refuses the flags it does not use and every bad value, in one line with exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["serve", "--parallel", "4"], "fts: serve does not take --parallel"],
+    [["connect", "127.0.0.1:1", "ls", "-r"], "fts: ls does not take -r"],
+    [
+      ["connect", "127.0.0.1:1", "rm", "--json", "x"],
+      "fts: rm does not take --json",
+    ],
+    [
+      ["connect", "-P", "2", "127.0.0.1:1", "ls"],
+      "fts: fts takes no -P: write the port as HOST:PORT",
+    ],
+    [
+      ["connect", "127.0.0.1:1", "ls", "--timeout", "999999999999999"],
+      'fts: --timeout takes a number of seconds up to 2147483, not "999999999999999"',
+    ],
+    [
+      ["serve", "--port", "99999"],
+      'fts: --port takes a port from 0 to 65535, not "99999"',
+    ],
+    [
+      ["serve", "--max-connections", "0"],
+      'fts: --max-connections takes a number of connections from 1 to 1000000, not "0"',
+    ],
+    [
+      ["serve", "--idle-timeout", "99999999999"],
+      'fts: --idle-timeout takes a duration such as 90s, 30m or 24h, not "99999999999"',
+    ],
+    [
+      ["serve", "--porrt", "1"],
+      'fts: unknown option "--porrt" (did you mean --port?)',
+    ],
+    [["-v"], 'fts: unknown option "-v"'],
+    [
+      ["conect", "host"],
+      'fts: unknown command "conect" (did you mean connect?)',
+    ],
+    [
+      ["connect", "127.0.0.1:1", "lss"],
+      'fts: unknown command "lss" (did you mean ls?)',
+    ],
+    [
+      ["user", "list", "--replace", "--users", "u"],
+      "fts: user list does not take --replace",
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const result = await runFts(args);
+    assertEquals(result.code, 2, args.join(" "));
+    const [first, second, ...more] = result.stderr.split("\n");
+    assert(first.startsWith(line), `${args.join(" ")}: ${result.stderr}`);
+    assertMatch(second, /^try 'fts( [a-z-]+)? --help'$/);
+    assertEquals(more, [""]);
+    assertEquals(result.stdout, "");
+  }
+});

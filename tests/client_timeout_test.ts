@@ -129,7 +129,7 @@ Deno.test("an idle connection never times out: only waiting on the server counts
   }
 });
 
-Deno.test("connecting to a server that accepts and never answers times out", async () => {
+Deno.test("connecting to a server that accepts and never answers times out, asking whether fts listens there", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
   const accepting = (async () => {
@@ -152,7 +152,7 @@ Deno.test("connecting to a server that accepts and never answers times out", asy
     assertStringIncludes(result.stderr, `cannot connect to 127.0.0.1:${port}`);
     assertStringIncludes(
       result.stderr,
-      "nothing moved to or from the server for 1 s",
+      "it took the connection but said nothing for 1 s: is an fts server listening there? (fts's own port is 7373; see --timeout)",
     );
   } finally {
     listener.close();

@@ -176,7 +176,7 @@ Deno.test("-b FILE runs a batch; a -COMMAND may fail without stopping it", async
 
 Deno.test("the shell refuses flags a command does not take, before running it", async () => {
   await withShellWorld(async ({ server, local, env }) => {
-    for (const line of ["ls -l", "mkdir --bogus x", "get --limit-rate 1M a"]) {
+    for (const line of ["ls -r", "mkdir --bogus x", "get --json a"]) {
       const result = await runFts(["connect", `127.0.0.1:${server.port}`], {
         cwd: local,
         env,
@@ -286,7 +286,12 @@ Deno.test("Ctrl-C during a put stops it, and the same put then resumes", async (
       "1M",
     ]);
     await shell.type("put up.bin\r");
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Ctrl-C once the server has staged part of the file, not after a sleep.
+    await waitForPartial(
+      join(server.root, ".fts", "partial"),
+      () => true,
+      512 * 1024,
+    );
     await shell.type("\x03");
     at = await shell.waitFor("interrupted", at);
     at = await shell.waitFor("> ", at);

@@ -12,7 +12,10 @@
  * (target, size, time) key as a resumable `fts put`. The last PATCH commits
  * through the same staged rename; with `Upload-Metadata: sha256 <hex>` the
  * whole staged file is hashed first and a mismatch is refused (and dropped),
- * so the upload is verified end to end.
+ * so the upload is verified end to end. A PATCH may also carry
+ * `Upload-Checksum: sha256 <base64>` (tus's checksum extension, which the
+ * web page sends): its bytes are hashed as they arrive, and a mismatch
+ * drops them (460) so the client sends that chunk again.
  *
  * @module
  */
@@ -27,6 +30,7 @@ import { joinPath, parentOf } from "./paths.ts";
 import { statOrNull } from "./file_handlers.ts";
 import { remotePathOf, urlPathOf } from "./request_path.ts";
 import { checkLocks, writeTargets } from "./webdav/locks.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 
 /** The protocol version spoken. */
 export const TUS_VERSION = "1.0.0";
@@ -81,8 +85,29 @@ function metadataOf(header: string | null): Map<string, string> {
 export const TUS_OPTIONS_HEADERS: Record<string, string> = {
   "tus-resumable": TUS_VERSION,
   "tus-version": TUS_VERSION,
-  "tus-extension": "creation,termination",
+  "tus-extension": "creation,termination,checksum",
+  "tus-checksum-algorithm": "sha256",
 };
+
+/** The SHA-256 `Upload-Checksum` announces for a PATCH body, if any. */
+function announcedChecksum(headers: Headers): string | null {
+  const header = headers.get("upload-checksum");
+  if (header === null) return null;
+  const [algorithm, value] = header.trim().split(/\s+/);
+  if (algorithm !== "sha256") {
+    throw new HttpError(400, "Upload-Checksum supports sha256 only", {
+      ...TUS_HEADERS,
+      "tus-checksum-algorithm": "sha256",
+    });
+  }
+  try {
+    const digest = Uint8Array.fromBase64(value ?? "");
+    if (digest.length === 32) return digest.toHex();
+  } catch {
+    // answered below
+  }
+  throw new HttpError(400, "malformed Upload-Checksum", TUS_HEADERS);
+}
 
 /** Whether a request is a tus request (creation, or on an upload URL). */
 export function isTus(request: Request, url: URL): boolean {
@@ -137,11 +162,11 @@ async function create(req: HttpRequest): Promise<Response> {
 
 /** Opens the staged upload for a HEAD or PATCH; refuses one already running. */
 async function begin(req: HttpRequest, upload: TusUpload) {
-  const staged = await req.ctx.store.beginUpload(req.path, {
+  const staged = await UploadLifecycle.begin(req.ctx.store, req.path, {
     size: upload.size,
     mtime: upload.mtime,
     resume: true,
-  });
+  }, true);
   if (!staged.resumable) {
     await staged.abort(false);
     throw new HttpError(
@@ -151,7 +176,7 @@ async function begin(req: HttpRequest, upload: TusUpload) {
     );
   }
   // Writes go after the staged bytes (a resumed upload starts at 0 otherwise).
-  await staged.truncate(staged.offset);
+  await staged.restartAt(staged.offset);
   return staged;
 }
 
@@ -191,8 +216,9 @@ async function append(req: HttpRequest): Promise<Response> {
   const claimed = Number(req.request.headers.get("upload-offset"));
   await checkLocks(req, writeTargets(req.path, false));
   const staged = await begin(req, upload);
-  let done = false;
-  try {
+  // Whatever way this ends without a commit, the staged bytes are kept for
+  // the client to resume from the new HEAD offset (unless found bad).
+  return await staged.run(async () => {
     if (claimed !== staged.offset) {
       throw new HttpError(409, `the server holds ${staged.offset} bytes`, {
         ...TUS_HEADERS,
@@ -204,19 +230,35 @@ async function append(req: HttpRequest): Promise<Response> {
     if (length !== null && staged.offset + length > upload.size) {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);
     }
-    let received = 0;
+    const checksum = announcedChecksum(req.request.headers);
+    let received: number;
     try {
-      received = (await copyBody(
+      const body = await copyBody(
         req.request.body,
         staged,
         length,
-        false,
+        checksum !== null,
         req.ctx.idleTimeoutMs,
-      )).bytes;
+        // A chunked body past Upload-Length stops there: nothing beyond the
+        // declared (and --partial-limit-checked) size is ever staged.
+        upload.size - staged.offset,
+      );
+      received = body.bytes;
+      if (checksum !== null && body.sha256!.toHex() !== checksum) {
+        throw new HttpError(460, "the chunk does not match its checksum", {
+          ...TUS_HEADERS,
+          "upload-offset": String(staged.offset),
+        });
+      }
     } catch (error) {
-      // Keep what arrived: the client resumes from the new HEAD offset.
-      await staged.abort(true);
-      done = true;
+      // Bytes under a checksum count only once they all arrived and match;
+      // a store that cannot go back there (S3 between parts) starts over.
+      if (checksum !== null) {
+        staged.keep = await staged.restartAt(staged.offset).then(
+          () => true,
+          () => false,
+        );
+      }
       throw error;
     }
     const now = staged.offset + received;
@@ -228,8 +270,7 @@ async function append(req: HttpRequest): Promise<Response> {
         upload.sha256 &&
         await sha256OfHandle(await staged.openStaged()) !== upload.sha256
       ) {
-        await staged.abort(false);
-        done = true;
+        staged.keep = false;
         throw new IntegrityError(
           "the uploaded bytes do not match their sha256",
         );
@@ -239,17 +280,12 @@ async function append(req: HttpRequest): Promise<Response> {
         mtime: upload.mtime,
         noClobber: false,
       });
-    } else {
-      await staged.abort(true);
     }
-    done = true;
     return new Response(null, {
       status: 204,
       headers: { ...TUS_HEADERS, "upload-offset": String(now) },
     });
-  } finally {
-    if (!done) await staged.abort(true).catch(() => {});
-  }
+  });
 }
 
 /** DELETE of an upload: drops the staged bytes. */

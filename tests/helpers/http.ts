@@ -8,6 +8,7 @@
 import type { ServerOptions } from "../../server/server.ts";
 import { startServer, type TestServer } from "./server.ts";
 import { type RunOptions, runProgram, type RunResult } from "./cli.ts";
+import { haveProgram } from "./prerequisite.ts";
 
 /** A test server with its HTTP front-end. */
 export interface HttpTestServer extends TestServer {
@@ -30,18 +31,9 @@ export async function startHttpServer(
   };
 }
 
-/** Whether `program` is on PATH. */
-export async function installed(program: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${program}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
+/** Whether `program` is on PATH (see tests/helpers/prerequisite.ts). */
+export function installed(program: string): Promise<boolean> {
+  return Promise.resolve(haveProgram(program));
 }
 
 /** Runs a program to its end, failing on a non-zero exit unless `allowFail`. */
@@ -62,12 +54,14 @@ export async function run(
 /**
  * Sends raw request bytes (what fetch would normalise away) and returns
  * everything the server sent until it closed, or until `timeoutMs`.
- * With `closeAfterSend` the connection is dropped right after the bytes.
+ * With `closeAfterSend` the connection is dropped right after the bytes;
+ * with `stallMs` nothing is read for that long first (a stalled reader).
  */
 export async function rawExchange(
   port: number,
   bytes: string | Uint8Array,
-  options: { closeAfterSend?: boolean; timeoutMs?: number } = {},
+  options: { closeAfterSend?: boolean; timeoutMs?: number; stallMs?: number } =
+    {},
 ): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const data = typeof bytes === "string"
@@ -77,6 +71,9 @@ export async function rawExchange(
   if (options.closeAfterSend) {
     conn.close();
     return "";
+  }
+  if (options.stallMs) {
+    await new Promise((resolve) => setTimeout(resolve, options.stallMs));
   }
   const timer = setTimeout(() => conn.close(), options.timeoutMs ?? 5000);
   const decoder = new TextDecoder();

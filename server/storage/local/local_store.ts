@@ -20,18 +20,30 @@ import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
 import { fsError } from "../fs_errors.ts";
-import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
+import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
+import { LocalWatch } from "./local_watch.ts";
 import type {
+  ChangeWatching,
   CommitOptions,
   ReadHandle,
+  SmallFile,
+  SmallFileReads,
   Store,
   StoreCapabilities,
+  TreeStaging,
   Upload,
   UploadOptions,
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
-import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
+import { LocalFileRecords } from "./file_records.ts";
+import { identityOf } from "../file_record.ts";
+import { SmallFileReader } from "./small_file_reader.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
 /** Options of {@linkcode LocalStore.open}. */
@@ -55,12 +67,32 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Digests and chunk summaries, in `.fts/records`. */
+  readonly records: LocalFileRecords;
+  /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
+  readonly smallFileReads: SmallFileReads = this;
+  /**
+   * Tree uploads are staged in folders of their own and made durable in
+   * batches (`tree_staging_sink.ts`).
+   */
+  readonly treeStaging: TreeStaging = {
+    openTreeSink: (pool, options) => openStagingSink(this, pool, options),
+  };
+  /** Changes are seen with inotify (`local_watch.ts`), every writer's. */
+  readonly changeWatching: ChangeWatching = {
+    watchChanges: (path, emit, onFail) => {
+      const segments = remoteSegments(path);
+      const host = [this.root.hostRoot, ...segments].join("/");
+      return LocalWatch.start(this.root.hostRoot, host, emit, onFail);
+    },
+  };
   #reader = new SmallFileReader();
   #turn: Promise<void> = Promise.resolve();
 
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.records = new LocalFileRecords(root);
   }
 
   /** Opens (creating it if missing) the folder at host path `dir`. */
@@ -150,7 +182,7 @@ export class LocalStore implements Store {
   }
 
   async beginUpload(path: string, options: UploadOptions): Promise<Upload> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     const target = segments.join("/");
     // The target's folder must exist; checked here for a clear error, and
     // again (by the rename itself) at the commit.
@@ -219,7 +251,7 @@ export class LocalStore implements Store {
   }
 
   async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     await this.serialized(async () => {
       (await this.root.folder(segments, { create: true })).close();
     });
@@ -282,7 +314,7 @@ export class LocalStore implements Store {
     options: { noClobber?: boolean },
   ): Promise<void> {
     const fromSegments = remoteSegments(from);
-    const toSegments = remoteSegments(to);
+    const toSegments = newNameSegments(to);
     if (fromSegments.length === 0 || toSegments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be moved");
     }
@@ -317,6 +349,7 @@ export class LocalStore implements Store {
     to: string,
     options: { noClobber?: boolean } = {},
   ): Promise<void> {
+    newNameSegments(to);
     const source = await this.stat(from, { follow: true });
     if (source.type === "file") {
       return await this.#copyFile(from, to, source, options.noClobber ?? false);
@@ -446,7 +479,7 @@ export class LocalStore implements Store {
     try {
       const targets: string[] = [];
       for (const path of paths) {
-        const segments = remoteSegments(path);
+        const segments = newNameSegments(path);
         const key = segments.slice(0, -1).join("/");
         let folder = held.get(key);
         if (!folder) {
@@ -715,6 +748,8 @@ function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
   return {
     entry,
     read: (buffer) => file.read(buffer),
+    seek: (offset, whence) => file.seek(offset, whence),
+    identity: () => identityOf(file),
     close: () => {
       try {
         file.close();

@@ -2,7 +2,8 @@
  * A {@linkcode Store} that tells a {@linkcode ChangeFeed} about every change
  * made through it: what a watch on an S3 bucket reports, since a bucket
  * says nothing about writes. Objects written by other tools straight into
- * the bucket are not seen.
+ * the bucket are not seen. A backend with batched tree staging would write
+ * past this wrapper: it is meant for stores without it (S3).
  *
  * @module
  */
@@ -38,6 +39,10 @@ export function observedStore(store: Store, feed: ChangeFeed): Store {
   };
   return {
     capabilities: store.capabilities,
+    // Abilities that change nothing pass through as they are.
+    records: store.records,
+    smallFileReads: store.smallFileReads,
+    prepare: store.prepare?.bind(store),
     stat: (path, options) => store.stat(path, options),
     list: (path): Promise<Entry[]> => store.list(path),
     open: (path, offset, options): Promise<ReadHandle> =>

@@ -7,9 +7,6 @@
  * @module
  */
 
-import { LocalStore } from "../local/local_store.ts";
-import { LocalWatch } from "../local/local_watch.ts";
-import { remoteSegments } from "../remote_path.ts";
 import type { Store } from "../store.ts";
 import { type Change, type ChangeFeed, underBase } from "./change.ts";
 import { DEFAULT_POLL_MS, PollWatch } from "./poll_watch.ts";
@@ -44,9 +41,10 @@ export async function startTreeWatch(
   emit: (change: Change) => void,
   onNote: (note: string) => void,
 ): Promise<TreeWatch> {
-  if (!(store instanceof LocalStore)) {
-    const feed = settings.feed;
-    const unsubscribe = feed?.subscribe((change) => {
+  const watching = store.changeWatching;
+  const feed = settings.feed;
+  if (!watching && feed) {
+    const unsubscribe = feed.subscribe((change) => {
       const path = underBase(change.path, base);
       const to = change.to === undefined ? null : underBase(change.to, base);
       if (path === null || path === "") {
@@ -63,7 +61,7 @@ export async function startTreeWatch(
       how: "fts",
       note:
         "this store is an object store: only changes made through this fts server are reported, not objects written by other tools",
-      close: () => unsubscribe?.(),
+      close: () => unsubscribe(),
     };
   }
   const pollMs = settings.pollMs ?? DEFAULT_POLL_MS;
@@ -74,15 +72,15 @@ export async function startTreeWatch(
   if (settings.pollMs !== undefined) {
     return await poll(`scanning every ${seconds(pollMs)} s (--watch-poll)`);
   }
-  const hostRoot = store.root.hostRoot;
-  const segments = remoteSegments(base);
-  const host = segments.length === 0
-    ? hostRoot
-    : `${hostRoot}/${segments.join("/")}`;
+  if (!watching) {
+    return await poll(
+      `this store cannot be watched; scanning every ${seconds(pollMs)} s`,
+    );
+  }
   let current: { close(): void } | null = null;
   let closed = false;
   try {
-    current = LocalWatch.start(hostRoot, host, emit, async (error) => {
+    current = watching.watchChanges(base, emit, async (error) => {
       if (closed) return;
       current?.close();
       const note = `${why(error)}; scanning every ${seconds(pollMs)} s instead`;
