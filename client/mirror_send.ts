@@ -61,6 +61,10 @@ export async function sendChanged(
     context.openExtra,
   );
   if (upToDate > 0) {
-    context.reporter.info(`${upToDate} other files were already up to date`);
+    context.reporter.info(
+      upToDate === 1
+        ? "1 other file was already up to date"
+        : `${upToDate} other files were already up to date`,
+    );
   }
 }

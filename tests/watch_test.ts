@@ -13,7 +13,6 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import {
   connectFts,
-  type MAIN,
   runProgram,
   type ServeProcess,
   startServe,
