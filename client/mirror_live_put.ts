@@ -14,8 +14,12 @@ import { jsonLines } from "../transfer/tree/tree_manifest.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
+import { LocalScan } from "./local_scan.ts";
 import { uploadTree } from "./tree_upload.ts";
 import { type LocalTree, treeItem, walkLocalTree } from "./tree_walk.ts";
+
+/** How often the fallback scans the local folder. */
+const SCAN_MS = 2000;
 
 /** `put -r --watch LOCAL REMOTE`. */
 export class PutSide implements LiveSide {
@@ -24,6 +28,7 @@ export class PutSide implements LiveSide {
   #remote: string;
   #context: LiveContext;
   #watcher: Deno.FsWatcher | null = null;
+  #scan: LocalScan | null = null;
 
   constructor(local: string, remote: string, context: LiveContext) {
     this.#root = resolve(local);
@@ -50,8 +55,13 @@ export class PutSide implements LiveSide {
   }
 
   follow(_connection: Connection, onChange: (path: string) => void): void {
-    if (this.#watcher) return;
-    const watcher = Deno.watchFs(this.#root, { recursive: true });
+    if (this.#watcher || this.#scan) return;
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(this.#root, { recursive: true });
+    } catch (error) {
+      return this.#scanInstead(error, onChange);
+    }
     this.#watcher = watcher;
     (async () => {
       try {
@@ -63,18 +73,30 @@ export class PutSide implements LiveSide {
           }
         }
       } catch (error) {
-        this.#context.reporter.error?.(
-          `cannot follow "${this.#root}" any more: ${
-            error instanceof Error ? error.message : error
-          }`,
-        );
+        if (this.#watcher === watcher) this.#scanInstead(error, onChange);
       }
     })();
   }
 
+  /** Falls back to a periodic scan, saying so once. */
+  #scanInstead(error: unknown, onChange: (path: string) => void): void {
+    this.#watcher = null;
+    const text = error instanceof Error ? error.message : String(error);
+    const why = /limit|space|ENOSPC|os error 28/i.test(text)
+      ? "inotify ran out of watches (raise fs.inotify.max_user_watches)"
+      : "inotify cannot watch it";
+    this.#context.reporter.info(
+      `${why}; scanning "${this.#root}" every ${SCAN_MS / 1000} s instead`,
+    );
+    this.#scan = new LocalScan(this.#root, SCAN_MS, onChange);
+  }
+
   close(): void {
+    this.#scan?.close();
+    const watcher = this.#watcher;
+    this.#watcher = null;
     try {
-      this.#watcher?.close();
+      watcher?.close();
     } catch {
       // Closed already.
     }

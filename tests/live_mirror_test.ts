@@ -16,6 +16,7 @@ import { MAIN, randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import type { ServeProcess } from "./helpers/cli.ts";
 import { LineStream } from "./helpers/line_stream.ts";
 import { plant } from "./helpers/plant.ts";
+import { canLimitWatches, fewWatches } from "./helpers/few_watches.ts";
 
 /** A running `fts connect ... ARGS` with its stderr lines. */
 interface Client {
@@ -25,9 +26,14 @@ interface Client {
   interrupt(): Promise<number>;
 }
 
-function spawnClient(args: string[], config: string): Client {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "connect", ...args],
+function spawnClient(
+  args: string[],
+  config: string,
+  wrap: string[] = [Deno.execPath()],
+): Client {
+  const [program, ...prefix] = wrap;
+  const child = new Deno.Command(program, {
+    args: [...prefix, "run", "-A", MAIN, "connect", ...args],
     env: { NO_COLOR: "1", FTS_CONFIG_DIR: config },
     stdin: "null",
     stdout: "null",
@@ -281,4 +287,43 @@ Deno.test("a second live mirror into the same target is refused", async () => {
       assertEquals(await first.interrupt(), 0, first.err.lines.join("\n"));
     }
   });
+});
+
+const limited = canLimitWatches();
+
+Deno.test({
+  name:
+    `put -r --watch scans instead where inotify runs out of watches, and says so${
+      limited ? "" : " (ignored: unshare -U cannot lower the watch limit here)"
+    }`,
+  ignore: !limited,
+  fn: async () => {
+    await withServe(async ({ root, work, config, address }) => {
+      const src = join(work, "src");
+      for (let i = 0; i < 20; i++) plant(src, `d${i}/f.txt`, String(i));
+      const { wrap, cleanup } = await fewWatches();
+      const client = spawnClient(
+        [address, "put", "-r", "--watch", `${src}/`, "site"],
+        config,
+        wrap,
+      );
+      try {
+        await client.err.waitFor(
+          (line) => line.startsWith("following"),
+          60_000,
+        );
+        const said = client.err.lines.filter((l) => l.includes("inotify"));
+        assertEquals(said.length, 1, client.err.lines.join("\n"));
+        assertStringIncludes(said[0], "scanning");
+        Deno.writeTextFileSync(join(src, "d7/new.txt"), "seen by a scan");
+        await until(
+          "d7/new.txt on the server",
+          () => readOr(join(root, "site/d7/new.txt")) === "seen by a scan",
+        );
+      } finally {
+        assertEquals(await client.interrupt(), 0, client.err.lines.join("\n"));
+        await cleanup();
+      }
+    });
+  },
 });

@@ -19,6 +19,7 @@ import {
 } from "./helpers/cli.ts";
 import type { LineStream } from "./helpers/line_stream.ts";
 import { startWatch } from "./helpers/watch_client.ts";
+import { canLimitWatches, fewWatches } from "./helpers/few_watches.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 
 /** A running `watch --json` and the server it watches. */
@@ -165,30 +166,6 @@ Deno.test("watch against a server without it says so in one line", async () => {
   }
 });
 
-/**
- * Starts `fts serve` in a user namespace of its own whose inotify limit is
- * 5 watches (`/proc/sys/user/max_inotify_watches` is per namespace), through
- * a copy of main.ts's command line run by `unshare -U -r`.
- */
-function canLimitWatches(): boolean {
-  try {
-    const probe = new Deno.Command("unshare", {
-      args: [
-        "-U",
-        "-r",
-        "sh",
-        "-c",
-        "echo 5 > /proc/sys/user/max_inotify_watches",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return probe.success;
-  } catch {
-    return false;
-  }
-}
-
 const limited = canLimitWatches();
 
 Deno.test({
@@ -198,13 +175,7 @@ Deno.test({
     }`,
   ignore: !limited,
   fn: async () => {
-    const wrapper = await Deno.makeTempDir({ prefix: "fts-limited-" });
-    const script = join(wrapper, "main.sh");
-    Deno.writeTextFileSync(
-      script,
-      `#!/bin/sh\necho 5 > /proc/sys/user/max_inotify_watches\nexec "${Deno.execPath()}" "$@"\n`,
-    );
-    Deno.chmodSync(script, 0o755);
+    const { wrap, cleanup } = await fewWatches();
     try {
       await withWatch(
         [],
@@ -220,14 +191,10 @@ Deno.test({
         (root) => {
           for (let i = 0; i < 20; i++) Deno.mkdirSync(join(root, `d${i}`));
         },
-        (root, extra, options) =>
-          startServe(root, extra, {
-            ...options,
-            wrap: ["unshare", "-U", "-r", script],
-          }),
+        (root, extra, options) => startServe(root, extra, { ...options, wrap }),
       );
     } finally {
-      await Deno.remove(wrapper, { recursive: true });
+      await cleanup();
     }
   },
 });
