@@ -707,6 +707,11 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   },
 };
 
+/** Every operation the protocol knows, in the schema's order. */
+export const MESSAGE_OPS: readonly Message["op"][] = Object.keys(
+  SCHEMA,
+) as Message["op"][];
+
 function fits(value: unknown, kind: FieldKind): boolean {
   switch (kind) {
     case "number":
