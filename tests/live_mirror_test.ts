@@ -17,6 +17,7 @@ import type { ServeProcess } from "./helpers/cli.ts";
 import { LineStream } from "./helpers/line_stream.ts";
 import { plant } from "./helpers/plant.ts";
 import { canLimitWatches, fewWatches } from "./helpers/few_watches.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 
 /** A running `fts connect ... ARGS` with its stderr lines. */
 interface Client {
@@ -289,13 +290,14 @@ Deno.test("a second live mirror into the same target is refused", async () => {
   });
 });
 
-const limited = canLimitWatches();
+const limited = !prerequisite(
+  "unshare -U (a user namespace whose inotify watch limit can be lowered)",
+  canLimitWatches(),
+);
 
 Deno.test({
   name:
-    `put -r --watch scans instead where inotify runs out of watches, and says so${
-      limited ? "" : " (ignored: unshare -U cannot lower the watch limit here)"
-    }`,
+    "put -r --watch scans instead where inotify runs out of watches, and says so",
   ignore: !limited,
   fn: async () => {
     await withServe(async ({ root, work, config, address }) => {

@@ -27,6 +27,7 @@ import {
 } from "./helpers/cli.ts";
 import { sourcesOf } from "./helpers/old_sources.ts";
 import { plant } from "./helpers/plant.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 import { startServer } from "./helpers/server.ts";
 
 /** Every entry under `root` as `path: kind [content]`, links unfollowed. */
@@ -224,12 +225,14 @@ function unprivileged(): string[] | null {
 }
 
 const prefix = unprivileged();
+const noPrefix = prerequisite(
+  "setpriv (to read as root without the right to read everything)",
+  prefix !== null,
+);
 
 Deno.test({
-  name: `an unreadable part of the source skips deletion and fails the run${
-    prefix === null ? " (ignored: running as root without setpriv)" : ""
-  }`,
-  ignore: prefix === null,
+  name: "an unreadable part of the source skips deletion and fails the run",
+  ignore: noPrefix,
   fn: async () => {
     await withServer(async (address, root, work) => {
       const src = join(work, "src");
