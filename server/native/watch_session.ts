@@ -27,7 +27,7 @@ import type { Outcome, RequestIo } from "./request_io.ts";
 const MAX_QUEUED = 10_000;
 
 /** The longest quiet spell before a ping. */
-const PING_MS = 10_000;
+const PING_MS = 5_000;
 
 /** Serves `watch` until the client ends it. */
 export async function serveWatch(
