@@ -53,7 +53,9 @@ export function observedStore(store: Store, feed: ChangeFeed): Store {
       return Object.assign(upload, {
         commit: async (commitOptions: CommitOptions) => {
           await commit(commitOptions);
-          await announce("modified", path);
+          // A tree's quick check saw nothing there: new. Otherwise it may
+          // have replaced a version, and finding out would cost a request.
+          await announce(options.fresh ? "created" : "modified", path);
         },
       });
     },
