@@ -146,6 +146,8 @@ export interface CommandSettings extends TransferOptions {
   long?: boolean;
   /** `--delete`, `--dry-run`, `--max-delete`, `--force`, `--watch`. */
   mirror?: MirrorFlags;
+  /** Aborted when the user interrupts the command (the shell's Ctrl-C). */
+  interrupt?: AbortSignal;
 }
 
 /**

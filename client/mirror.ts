@@ -58,7 +58,11 @@ export interface MirrorOptions {
 /** What a mirror needs besides its paths. */
 export interface MirrorContext {
   connection: Connection;
-  options: TreeOptions & { json: boolean };
+  options: TreeOptions & {
+    json: boolean;
+    /** Aborted when the user interrupts (the shell's Ctrl-C). */
+    interrupt?: AbortSignal;
+  };
   mirror: MirrorOptions;
   reporter: Reporter;
   /** Prints a dry run's lines (stdout). */

@@ -88,6 +88,9 @@ class LiveLoop {
     const stop = () => this.#stop();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
+    // The shell turns Ctrl-C into this signal (its terminal takes the key).
+    const interrupt = this.#context.options.interrupt;
+    interrupt?.addEventListener("abort", stop);
     const summary = setInterval(() => this.#summary(), SUMMARY_MS);
     const { reporter } = this.#context;
     try {
@@ -123,6 +126,7 @@ class LiveLoop {
       clearInterval(summary);
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
+      interrupt?.removeEventListener("abort", stop);
       this.#connection.abort();
     }
     const { moved, deleted } = this.#total;

@@ -15,6 +15,7 @@ import { join } from "@std/path";
 import { MAIN, randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import type { ServeProcess } from "./helpers/cli.ts";
 import { LineStream } from "./helpers/line_stream.ts";
+import { PtySession } from "./helpers/pty.ts";
 import { plant } from "./helpers/plant.ts";
 import { canLimitWatches, fewWatches } from "./helpers/few_watches.ts";
 import { prerequisite } from "./helpers/prerequisite.ts";
@@ -328,4 +329,32 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("Ctrl-C in the shell ends a live mirror and the shell goes on", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    plant(src, "a.txt", "a");
+    const shell = new PtySession(["connect", address], {
+      cwd: work,
+      env: { FTS_CONFIG_DIR: config },
+    });
+    try {
+      await shell.waitFor("> ");
+      await shell.type(`put -r --watch ${src}/ site\r`);
+      let at = await shell.waitFor("following", 0, 60_000);
+      Deno.writeTextFileSync(join(src, "b.txt"), "b");
+      await until(
+        "b.txt on the server",
+        () => readOr(join(root, "site/b.txt")) === "b",
+      );
+      await shell.type("\x03");
+      at = await shell.waitFor("stopped:", at, 30_000);
+      await shell.command("ls site", "b.txt", at);
+      await shell.type("quit\r");
+      assertEquals(await shell.exit(), 0);
+    } finally {
+      await shell.exit(1000).catch(() => {});
+    }
+  });
 });
