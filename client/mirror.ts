@@ -97,9 +97,10 @@ export async function mirrorPut(
   try {
     await sendChanged(tree, target, local, remote, context);
   } catch (error) {
-    skipping(reporter, "some of it failed");
+    if (mirror.delete) skipping(reporter, "some of it failed");
     throw error;
   }
+  if (!mirror.delete) return;
   const unreadable = unreadableLocal(tree);
   if (unreadable) {
     throw new DeletionSkippedError(`${unreadable}; skipping deletion`, {

@@ -15,7 +15,7 @@ import { type Connection, unexpected } from "./connection.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
 import { LocalScan } from "./local_scan.ts";
-import { uploadTree } from "./tree_upload.ts";
+import { sendFiles } from "./mirror_send.ts";
 import { type LocalTree, treeItem, walkLocalTree } from "./tree_walk.ts";
 
 /** How often the fallback scans the local folder. */
@@ -37,21 +37,12 @@ export class PutSide implements LiveSide {
     this.label = `"${local}" to "${remote}"`;
   }
 
+  /** A quick-check mirror (large files resume, see `mirror_send.ts`). */
   catchUp(connection: Connection): Promise<unknown> {
-    const { options, mirror } = this.#context;
-    if (mirror.delete) {
-      return mirrorPut(this.#root, this.#remote, {
-        ...this.#context,
-        connection,
-      });
-    }
-    return uploadTree(
+    return mirrorPut(this.#root, this.#remote, {
+      ...this.#context,
       connection,
-      this.#root,
-      this.#remote,
-      options,
-      this.#context.reporter,
-    );
+    });
   }
 
   follow(_connection: Connection, onChange: (path: string) => void): void {
@@ -114,13 +105,11 @@ export class PutSide implements LiveSide {
         unreadable: [],
         vanished: [],
       };
-      await uploadTree(
+      await sendFiles(this.#root, this.#remote, tree, {
+        ...this.#context,
         connection,
-        this.#root,
-        this.#remote,
-        { ...this.#context.options, tree },
-        this.#context.quiet,
-      );
+        reporter: this.#context.quiet,
+      }, this.#context.reporter);
       applied.moved = [...files.keys()];
     }
     if (this.#context.mirror.delete && gone.length > 0) {

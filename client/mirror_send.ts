@@ -11,7 +11,11 @@
 import type { TreeItem } from "../protocol/mod.ts";
 import { isUpToDate } from "../transfer/tree/tree_files.ts";
 import type { MirrorContext } from "./mirror.ts";
+import { join } from "@std/path";
+import * as posix from "@std/path/posix";
+import type { Reporter } from "./reporter.ts";
 import { uploadTree } from "./tree_upload.ts";
+import { upload } from "./upload.ts";
 import type { LocalTree } from "./tree_walk.ts";
 
 /**
@@ -52,19 +56,56 @@ export async function sendChanged(
     );
     return;
   }
-  await uploadTree(
-    context.connection,
-    local,
-    remote,
-    { ...context.options, tree: { ...tree, files, dirs } },
-    context.reporter,
-    context.openExtra,
-  );
+  await sendFiles(local, remote, { ...tree, files, dirs }, context);
   if (upToDate > 0) {
     context.reporter.info(
       upToDate === 1
         ? "1 other file was already up to date"
         : `${upToDate} other files were already up to date`,
+    );
+  }
+}
+
+/** Files from this size on go one by one, each resumable. */
+export const RESUMABLE_SIZE = 32 * 1024 * 1024;
+
+/**
+ * Sends `tree` (already narrowed to what must go): small files in one tree
+ * upload, files of {@linkcode RESUMABLE_SIZE} or more each as a resumable
+ * put, so a large file cut off by a lost link continues where it stopped
+ * when sent again (a tree upload would start it over). `loud` reports
+ * those puts (their progress and resumes).
+ */
+export async function sendFiles(
+  local: string,
+  remote: string,
+  tree: LocalTree,
+  context: MirrorContext,
+  loud: Reporter = context.reporter,
+): Promise<void> {
+  const large = tree.files.filter((item) => item.size >= RESUMABLE_SIZE);
+  const small = tree.files.filter((item) => item.size < RESUMABLE_SIZE);
+  if (small.length > 0 || tree.dirs.length > 0 || large.length === 0) {
+    await uploadTree(
+      context.connection,
+      local,
+      remote,
+      { ...context.options, tree: { ...tree, files: small } },
+      context.reporter,
+      context.openExtra,
+    );
+  }
+  const { connection } = context;
+  for (const item of large) {
+    const target = posix.join(remote || ".", item.path);
+    const parent = posix.dirname(target);
+    if (parent !== ".") await connection.mkdir(parent);
+    await upload(
+      connection,
+      join(local, item.path),
+      target,
+      { ...context.options, resume: true, noClobber: false },
+      loud,
     );
   }
 }

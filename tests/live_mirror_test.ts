@@ -12,7 +12,13 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { MAIN, randomBytes, runFts, startServe } from "./helpers/cli.ts";
+import {
+  MAIN,
+  randomBytes,
+  runFts,
+  startServe,
+  waitForPartial,
+} from "./helpers/cli.ts";
 import type { ServeProcess } from "./helpers/cli.ts";
 import { LineStream } from "./helpers/line_stream.ts";
 import { PtySession } from "./helpers/pty.ts";
@@ -355,6 +361,52 @@ Deno.test("Ctrl-C in the shell ends a live mirror and the shell goes on", async 
       assertEquals(await shell.exit(), 0);
     } finally {
       await shell.exit(1000).catch(() => {});
+    }
+  });
+});
+
+Deno.test("a large file cut off by a server restart resumes where it stopped", async () => {
+  await withServe(async ({ root, work, config, address, kill, restart }) => {
+    const src = join(work, "src");
+    plant(src, "small.txt", "small");
+    const client = spawnClient(
+      [
+        address,
+        "put",
+        "-r",
+        "--watch",
+        "--limit-rate",
+        "4M",
+        `${src}/`,
+        "site",
+      ],
+      config,
+    );
+    const big = randomBytes(40 * 1024 * 1024);
+    try {
+      await client.err.waitFor((line) => line.startsWith("following"), 60_000);
+      Deno.writeFileSync(join(src, "big.bin"), big);
+      await waitForPartial(
+        join(root, ".fts", "partial"),
+        () => true,
+        8 << 20,
+        60_000,
+      );
+      await kill();
+      await client.err.waitFor((line) => line.startsWith("lost the link"));
+      await restart();
+      await client.err.waitFor((line) => line.includes("resuming"), 60_000);
+      await until("big.bin whole on the server", () => {
+        try {
+          return Deno.statSync(join(root, "site/big.bin")).size ===
+            big.byteLength;
+        } catch {
+          return false;
+        }
+      }, 120_000);
+      assertEquals(Deno.readFileSync(join(root, "site/big.bin")), big);
+    } finally {
+      assertEquals(await client.interrupt(), 0, client.err.lines.join("\n"));
     }
   });
 });
