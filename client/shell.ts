@@ -159,6 +159,8 @@ export class Shell {
   #listings = new Map<string, Promise<{ name: string; dir: boolean }[]>>();
   /** Extra connections a running command opened (`-P`), for Ctrl-C. */
   #extra = new Set<Connection>();
+  /** Aborted by Ctrl-C during the running command (ends a live mirror). */
+  #interrupt = new AbortController();
 
   constructor(
     connection: Connection,
@@ -213,8 +215,10 @@ export class Shell {
         this.connection = await this.#connect();
         this.runner.connection = this.connection;
       }
+      this.#interrupt = new AbortController();
       this.#io.onInterrupt?.(() => {
         interrupted = true;
+        this.#interrupt.abort();
         this.connection.abort();
         for (const extra of this.#extra) extra.abort();
       });
@@ -268,7 +272,10 @@ export class Shell {
         return await this.#changeFolder(plain);
     }
     const globbed = positionalIndex.map((index) => words[index]);
-    const settings = commandSettings(flags, this.#defaults);
+    const settings = {
+      ...commandSettings(flags, this.#defaults),
+      interrupt: this.#interrupt.signal,
+    };
     if (
       (command === "put" || command === "get") &&
       globbed.length === plain.length && globbed.some((word) => word.glob)

@@ -38,6 +38,15 @@ export async function runFts(
   });
 }
 
+/** Runs `fts connect ADDRESS ...` with the words of `line` (split at spaces). */
+export function connectFts(
+  address: string,
+  line: string,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return runFts(["connect", address, ...line.split(" ")], options);
+}
+
 /** Runs any program to completion (killed after `timeoutMs`). */
 export async function runProgram(
   program: string,
@@ -100,6 +109,11 @@ export interface ServeOptions {
   port?: number;
   /** The main.ts to run (an older build, say). Default this build's. */
   main?: string;
+  /**
+   * A program and its arguments to run deno through (its last argument
+   * must exec the deno binary with the arguments that follow).
+   */
+  wrap?: string[];
 }
 
 /** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
@@ -108,8 +122,10 @@ export async function startServe(
   extra: string[] = [],
   options: ServeOptions = {},
 ): Promise<ServeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...prefix] = options.wrap ?? [Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...prefix,
       "run",
       "-A",
       options.main ?? MAIN,
