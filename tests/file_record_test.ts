@@ -63,6 +63,47 @@ async function putWithDigest(url: string, body: Uint8Array): Promise<string> {
   return digest;
 }
 
+/**
+ * Uploads `body` to `name` with tus, in PATCHes ending at each of `ends`,
+ * each with `headers`; with `sha256`, the upload declares it.
+ */
+async function tusUpload(
+  url: string,
+  name: string,
+  body: Uint8Array,
+  ends: number[],
+  headers: Record<string, string>,
+  sha256?: string,
+): Promise<void> {
+  const created = await fetch(`${url}/`, {
+    method: "POST",
+    headers: {
+      "tus-resumable": "1.0.0",
+      "upload-length": String(body.byteLength),
+      "upload-metadata": `filename ${btoa(name)}` +
+        (sha256 ? `,sha256 ${btoa(sha256)}` : ""),
+    },
+  });
+  await created.body?.cancel();
+  assertEquals(created.status, 201);
+  let offset = 0;
+  for (const end of ends) {
+    const patch = await fetch(new URL(created.headers.get("location")!, url), {
+      method: "PATCH",
+      body: body.slice(offset, end),
+      headers: {
+        "tus-resumable": "1.0.0",
+        "upload-offset": String(offset),
+        "content-type": "application/offset+octet-stream",
+        ...headers,
+      },
+    });
+    await patch.body?.cancel();
+    assertEquals(patch.status, 204);
+    offset = end;
+  }
+}
+
 /** Waits (bounded) until `check` holds. */
 async function eventually(check: () => Promise<boolean>, what: string) {
   const deadline = Date.now() + 20_000;
@@ -123,30 +164,16 @@ Deno.test("an HTTP PUT with a digest and a tus upload with one are recorded; a P
     assert(plain.ok);
     assertEquals(await recordOf(root, "b.bin"), null);
 
-    const created = await fetch(`${url}/`, {
-      method: "POST",
-      headers: {
-        "tus-resumable": "1.0.0",
-        "upload-length": String(body.byteLength),
-        "upload-metadata": `filename ${btoa("c.bin")}`,
-      },
+    // tus: one checked PATCH with every byte, then an upload that declared
+    // its sha256 and came in two unchecked PATCHes.
+    await tusUpload(url, "c.bin", body, [body.byteLength], {
+      "upload-checksum": `sha256 ${Uint8Array.fromHex(digest).toBase64()}`,
     });
-    await created.body?.cancel();
-    assertEquals(created.status, 201);
-    const patch = await fetch(new URL(created.headers.get("location")!, url), {
-      method: "PATCH",
-      body,
-      headers: {
-        "tus-resumable": "1.0.0",
-        "upload-offset": "0",
-        "content-type": "application/offset+octet-stream",
-        "upload-checksum": `sha256 ${Uint8Array.fromHex(digest).toBase64()}`,
-      },
-    });
-    await patch.body?.cancel();
-    assertEquals(patch.status, 204);
     const tus = await recordOf(root, "c.bin");
     assertEquals((tus?.digests as { sha256?: string })?.sha256, digest);
+    await tusUpload(url, "d.bin", body, [1000, body.byteLength], {}, digest);
+    const declared = await recordOf(root, "d.bin");
+    assertEquals((declared?.digests as { sha256?: string })?.sha256, digest);
   } finally {
     await cleanup();
   }
