@@ -149,9 +149,9 @@ export class CommandRunner {
   #openExtra: OpenConnection | undefined;
 
   /**
-   * With `rooted` (the shell), `/` names the served root and paths resolve
-   * against `cwd`; without it (one-shot commands) paths go to the server as
-   * typed, so an absolute path is refused there. `openExtra` opens more
+   * With `rooted` (the shell), paths resolve against `cwd`; without it
+   * (one-shot commands) relative paths go to the server as typed. Either
+   * way `/` names the served root. `openExtra` opens more
    * connections to the same server, for tree transfers with `-P`.
    */
   constructor(
@@ -173,9 +173,17 @@ export class CommandRunner {
     this.#connection = connection;
   }
 
-  /** Resolves a remote path against the working folder. */
+  /**
+   * Resolves a remote path against the working folder; `/` is the served
+   * root everywhere, as in sftp.
+   */
   remote(path: string): string {
-    if (!this.#rooted) return path;
+    if (!this.#rooted) {
+      // Relative paths go as typed, so the server still refuses "..".
+      return path.startsWith("/")
+        ? posix.normalize(path).replace(/^\/+|\/+$/g, "")
+        : path;
+    }
     const joined: string = path.startsWith("/")
       ? posix.normalize(path)
       : posix.join("/", this.cwd, path);

@@ -148,12 +148,16 @@ Deno.test("a failed command prints one clear line and exits 1", async () => {
       missing.stderr,
       'fts: cannot get "a.txt": no such file or folder on the server\n',
     );
+    // "/" is the served root, never the server's own root.
     const escape = await runFts(["connect", address, "get", "/etc/passwd"]);
     assertEquals(escape.code, 1);
     assertEquals(
       escape.stderr,
-      'fts: cannot get "/etc/passwd": absolute paths are not allowed\n',
+      'fts: cannot get "etc/passwd": no such file or folder on the server\n',
     );
+    const climb = await runFts(["connect", address, "get", "../x"]);
+    assertEquals(climb.code, 1);
+    assertStringIncludes(climb.stderr, "outside");
   });
   const refused = await runFts(["connect", "127.0.0.1:1", "ls"]);
   assertEquals(refused.code, 1);
@@ -330,4 +334,28 @@ Deno.test("each subcommand refuses the flags it does not use and every bad value
     assertEquals(more, [""]);
     assertEquals(result.stdout, "");
   }
+});
+
+Deno.test("absolute remote paths start at the served root, as in sftp", async () => {
+  await withServe(async (address, root, work) => {
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    await Deno.mkdir(join(root, "docs"));
+    await Deno.writeTextFile(join(work, "note.txt"), "hello\n");
+    assertEquals((await fts("put", "note.txt", "/docs/")).code, 0);
+    assertEquals(
+      await Deno.readTextFile(join(root, "docs", "note.txt")),
+      "hello\n",
+    );
+    const listing = await fts("ls", "/docs");
+    assertEquals(listing.code, 0, listing.stderr);
+    assertStringIncludes(listing.stdout, "note.txt");
+    assertStringIncludes((await fts("ls", "/")).stdout, "docs/");
+    assertEquals((await fts("get", "/docs/note.txt", "back.txt")).code, 0);
+    assertEquals(await Deno.readTextFile(join(work, "back.txt")), "hello\n");
+    assertEquals((await fts("mv", "/docs/note.txt", "/n.txt")).code, 0);
+    assertEquals((await fts("rm", "/n.txt")).code, 0);
+    const names = [...Deno.readDirSync(root)].map((e) => e.name);
+    assertEquals(names.filter((name) => name !== ".fts"), ["docs"]);
+  });
 });
