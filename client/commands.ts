@@ -50,10 +50,10 @@ const TRANSFER_FLAGS = [
 /** Every remote command. */
 export const COMMANDS: Record<string, CommandSpec> = {
   ls: {
-    usage: "ls [PATH]",
+    usage: "ls [-l] [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
-    flags: ["json", "hash", "checksum"],
+    flags: ["json", "hash", "checksum", "long"],
   },
   stat: {
     usage: "stat PATH",
@@ -80,16 +80,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: TRANSFER_FLAGS,
   },
   rm: {
-    usage: "rm [-r] PATH",
-    summary: "remove a file, or a folder with -r",
-    args: [1, 1],
-    flags: ["recursive"],
+    usage: "rm [-rf] PATH...",
+    summary: "remove files, or folders with -r (-f: missing is fine)",
+    args: [1, Infinity],
+    flags: ["recursive", "force"],
   },
   mkdir: {
-    usage: "mkdir PATH",
-    summary: "create a folder and its parents",
-    args: [1, 1],
-    flags: [],
+    usage: "mkdir PATH...",
+    summary: "create folders and their parents",
+    args: [1, Infinity],
+    flags: ["parents"],
   },
   mv: {
     usage: "mv FROM TO",
@@ -304,9 +304,19 @@ export class CommandRunner {
         return;
       }
       case "rm":
-        return await c.remove(this.remote(args[0]), settings.recursive);
+        for (const path of args) {
+          await c.remove(this.remote(path), settings.recursive).catch(
+            (error) => {
+              if (!(settings.force && error instanceof NotFoundError)) {
+                throw error;
+              }
+            },
+          );
+        }
+        return;
       case "mkdir":
-        return await c.mkdir(this.remote(args[0]));
+        for (const path of args) await c.mkdir(this.remote(path));
+        return;
       case "mv": {
         const notice = await c.move(this.remote(args[0]), this.remote(args[1]));
         if (notice) this.#reporter.info(notice);
@@ -478,15 +488,25 @@ async function getTarget(
 
 /** Formats entries as `ls` prints them. */
 export function formatListing(entries: Entry[]): string {
-  return entries.map(formatLine).join("\n");
+  // `ls --hash`: a column of digests before the names (which may hold
+  // spaces), `-` for a folder.
+  const width = Math.max(0, ...entries.map((entry) => digestOf(entry).length));
+  return entries.map((entry) => formatLine(entry, width)).join("\n");
 }
 
-function formatLine(entry: Entry): string {
+function digestOf(entry: Entry): string {
+  return safeText(entry.sha256 ?? entry.xxh128 ?? "");
+}
+
+function formatLine(entry: Entry, hashWidth: number): string {
   const size = entry.type === "dir" ? "-" : formatBytes(entry.size);
   const name = safeText(entry.type === "dir" ? `${entry.name}/` : entry.name);
+  const hash = hashWidth === 0
+    ? ""
+    : `${(digestOf(entry) || "-").padEnd(hashWidth)}  `;
   return `${modeString(entry)} ${size.padStart(10)}  ${
     formatTime(entry.mtime)
-  }  ${name}`;
+  }  ${hash}${name}`;
 }
 
 /** Formats one entry as `stat` prints it. */

@@ -129,6 +129,7 @@ export async function connectCommand(
     printError,
     batch: false,
     onInterrupt: (handler) => editor.onInterrupt(handler),
+    suspendTerminal: () => editor.suspend(),
   });
   const editor = openLineEditor({
     historyFile: historyFile(),
