@@ -7,7 +7,12 @@
  * @module
  */
 
-import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "@std/assert";
 import { join } from "@std/path";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
@@ -53,5 +58,53 @@ Deno.test("get FILE - draws progress on a terminal's stderr, ending with the ela
   } finally {
     await serve.stop();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("in a 60-column terminal every progress line of put and of get -r fits, so none wraps", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-narrow-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-narrow-work-" });
+  const serve = await startServe(root);
+  try {
+    const tree = join(root, "a-rather-long-folder-name", "and-a-subfolder");
+    await Deno.mkdir(tree, { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      await Deno.writeFile(
+        join(tree, `picture-with-a-long-name-${i}.jpg`),
+        randomBytes(128 * 1024),
+      );
+    }
+    await Deno.writeFile(
+      join(work, "a-file-whose-name-is-longer-than-the-terminal-is-wide.bin"),
+      randomBytes(1536 * 1024),
+    );
+    const runs = [
+      ["get", "-r", "a-rather-long-folder-name", "--limit-rate", "1M"],
+      [
+        "put",
+        "a-file-whose-name-is-longer-than-the-terminal-is-wide.bin",
+        "--limit-rate",
+        "1M",
+      ],
+    ];
+    for (const command of runs) {
+      const session = new PtySession(["connect", serve.address, ...command], {
+        cwd: work,
+        columns: 60,
+      });
+      assertEquals(await session.exit(), 0, session.output);
+      // Each redraw starts with "\r" and erases the line: split on that.
+      const lines = session.output.split(/\r\x1b\[K|\r?\n/)
+        .map((line) => line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""))
+        .filter((line) => line.trim() !== "");
+      assert(lines.length >= 2, session.output);
+      for (const line of lines) {
+        assert(line.length < 60, `${line.length} columns: ${line}`);
+      }
+    }
+  } finally {
+    await serve.stop();
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
   }
 });
