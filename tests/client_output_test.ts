@@ -94,8 +94,11 @@ Deno.test("in a 60-column terminal every progress line of put and of get -r fits
       });
       assertEquals(await session.exit(), 0, session.output);
       // Each redraw starts with "\r" and erases the line: split on that.
-      const lines = session.output.split(/\r\x1b\[K|\r?\n/)
-        .map((line) => line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""))
+      const escape = new RegExp(String.raw`\x1b\[[0-9;]*[A-Za-z]`, "g");
+      const lines = session.output.split(
+        new RegExp(String.raw`\r\x1b\[K|\r?\n`),
+      )
+        .map((line) => line.replace(escape, ""))
         .filter((line) => line.trim() !== "");
       assert(lines.length >= 2, session.output);
       for (const line of lines) {
