@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
 import {
   type Entry,
@@ -270,7 +270,10 @@ export class CommandRunner {
         }
         const remote = await this.#putTarget(local, remoteArg);
         const started = performance.now();
-        const result = await upload(c, local, remote, settings, this.#reporter);
+        const result = await upload(c, local, remote, settings, this.#reporter)
+          .catch(async (error) => {
+            throw await this.#missingRemoteFolder(error, remote, local);
+          });
         this.#summary("sent", result, started);
         return;
       }
@@ -292,6 +295,7 @@ export class CommandRunner {
           return;
         }
         const local = await getTarget(remote, localArg);
+        await checkLocalFolder(local, `get "${remoteArg}"`);
         const started = performance.now();
         const result = await download(
           c,
@@ -390,6 +394,28 @@ export class CommandRunner {
     this.#reporter.info(parts.join(", "));
   }
 
+  /**
+   * `error` as it is, unless it is a put refused because the remote folder
+   * of `remote` does not exist: then an error that names that folder.
+   */
+  async #missingRemoteFolder(
+    error: unknown,
+    remote: string,
+    local: string,
+  ): Promise<unknown> {
+    const parent = posix.dirname(remote);
+    if (!(error instanceof NotFoundError) || parent === ".") return error;
+    const action = error.action ?? `put "${local}"`;
+    const found = await this.#connection.stat(parent, false, action).then(
+      () => true,
+      (statError) => statError instanceof NotFoundError ? false : true,
+    );
+    return found ? error : new NotFoundError(
+      `there is no folder "${parent}" on the server`,
+      { action },
+    );
+  }
+
   async #putTarget(
     local: string,
     remoteArg: string | undefined,
@@ -472,6 +498,22 @@ async function treeGetTarget(
     );
   }
   return local;
+}
+
+/**
+ * Refuses, naming it, a local folder that does not exist for the file
+ * `local` (before anything is fetched).
+ */
+async function checkLocalFolder(local: string, action: string): Promise<void> {
+  if (local === "-") return;
+  const folder = dirname(local);
+  const info = await Deno.stat(folder).catch(() => null);
+  if (!info) {
+    throw new NotFoundError(`there is no local folder "${folder}"`, { action });
+  }
+  if (!info.isDirectory) {
+    throw new WrongTypeError(`"${folder}" is not a local folder`, { action });
+  }
 }
 
 async function getTarget(

@@ -359,3 +359,27 @@ Deno.test("absolute remote paths start at the served root, as in sftp", async ()
     assertEquals(names.filter((name) => name !== ".fts"), ["docs"]);
   });
 });
+
+Deno.test("a missing folder is named: the local one of get, the remote one of put", async () => {
+  await withServe(async (address, root, work) => {
+    await Deno.writeTextFile(join(root, "notes.txt"), "n\n");
+    await Deno.writeTextFile(join(work, "x.txt"), "x\n");
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    const get = await fts("get", "notes.txt", "no/such/dir/x.txt");
+    assertEquals(get.code, 1);
+    assertEquals(
+      get.stderr,
+      'fts: cannot get "notes.txt": there is no local folder "no/such/dir"\n',
+    );
+    const put = await fts("put", "x.txt", "no/such/dir/x.txt");
+    assertEquals(put.code, 1);
+    assertEquals(
+      put.stderr,
+      'fts: cannot put "no/such/dir/x.txt": there is no folder "no/such/dir" on the server\n',
+    );
+    const missing = await fts("put", "nothing.txt", "notes.txt");
+    assertEquals(missing.code, 1);
+    assertStringIncludes(missing.stderr, "no such local file");
+  });
+});
