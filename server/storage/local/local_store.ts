@@ -34,6 +34,13 @@ import { UploadStaging } from "./upload_staging.ts";
 import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
+/**
+ * The mode of a new file whose client sent none: 0666 less the server's
+ * umask, as any program's new file. Read once at start: reading it sets it
+ * for a moment, which must not race with files being made.
+ */
+const DEFAULT_FILE_MODE = 0o666 & ~Deno.umask();
+
 /** Options of {@linkcode LocalStore.open}. */
 export interface LocalStoreOptions {
   /** Most bytes the staging area may hold (`--partial-limit`). */
@@ -645,6 +652,18 @@ class LocalUpload implements Upload {
         .catch(() => null);
       if (there?.isDirectory) {
         throw new WrongTypeError(`"${shown}" is a folder on the server`);
+      }
+      if (options.mode === null) {
+        // No mode sent (stdin, HTTP): a replaced file keeps its own, a new
+        // one gets what the server's umask gives, not staging's 0600.
+        const mode = there?.isFile && there.mode !== null
+          ? there.mode & 0o777
+          : DEFAULT_FILE_MODE;
+        await root.atInode(
+          this.#staging,
+          this.#claim.key,
+          (inode) => Deno.chmod(inode, mode),
+        );
       }
       await root.rename(
         this.#staging,
