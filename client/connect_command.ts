@@ -7,6 +7,8 @@
 
 import { TextLineStream } from "@std/streams";
 import { configDir } from "../config/config_dir.ts";
+import { passwordFromEnv } from "../config/password_env.ts";
+import { AuthError } from "../protocol/mod.ts";
 import {
   checkCommand,
   CommandRunner,
@@ -23,6 +25,9 @@ import { runShell, Shell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
 import { localError } from "./upload.ts";
+
+/** Passwords a person at a terminal may type before fts gives up (ssh's 3). */
+const PASSWORD_TRIES = 3;
 
 /** Options of `fts connect`, already parsed. */
 export interface ConnectCommandOptions extends CommandSettings {
@@ -70,18 +75,29 @@ export async function connectCommand(
     onRemembered: (label, fingerprint, file) =>
       reporter.info(`added ${label} (${fingerprint}) to ${file}`),
   });
-  // Asked once: the shell's reconnects and -P's extra connections reuse it.
+  // Asked once: the shell's reconnects and --parallel's extra connections
+  // reuse it. Typed at a terminal, it may be wrong twice, as with ssh.
   let password: string | undefined;
   const connect = async () => {
-    let typed: string | undefined;
-    const connection = await Connection.open(target, {
-      onNotice: (notice) => reporter.info(`server: ${notice.message}`),
-      transport,
-      timeoutMs: options.timeoutMs,
-      password: (user, label) => typed = password ?? askPassword(user, label),
-    });
-    password ??= typed;
-    return connection;
+    for (let attempt = 1;; attempt++) {
+      let typed: string | undefined;
+      try {
+        const connection = await Connection.open(target, {
+          onNotice: (notice) => reporter.info(`server: ${notice.message}`),
+          transport,
+          timeoutMs: options.timeoutMs,
+          password: (user, label) =>
+            typed = password ?? askPassword(user, label),
+        });
+        password ??= typed;
+        return connection;
+      } catch (error) {
+        const mayRetry = error instanceof AuthError && password === undefined &&
+          typed !== undefined && passwordFromEnv() === undefined;
+        if (!mayRetry || attempt >= PASSWORD_TRIES) throw error;
+        console.error("Permission denied, please try again.");
+      }
+    }
   };
   const print = (text: string) => {
     if (text !== "") console.log(text);

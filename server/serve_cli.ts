@@ -10,6 +10,7 @@ import { subcommand } from "../cli/subcommand.ts";
 import { UsageError } from "../cli/usage_error.ts";
 import { DEFAULT_PORT } from "../protocol/mod.ts";
 import { parseRate } from "../transfer/rate_limit_stream.ts";
+import { existingDefaultUsersFile } from "./auth/default_users.ts";
 import { parseDuration, serveCommand } from "./serve_command.ts";
 
 const SERVE_HELP = `Usage: fts serve [DIR | s3://BUCKET[/PREFIX]] [options]
@@ -27,7 +28,8 @@ a self-signed certificate once and keeps it in its configuration directory
 ($FTS_CONFIG_DIR, else ~/.config/fts); the second line printed is
 "fts tls fingerprint SHA256:...", which clients can check or pin with
 "fts connect --fingerprint". With --users FILE every client must log in as
-one of the users in FILE (see "fts user --help").
+one of the users in FILE (see "fts user --help"); without --users, the file
+"users" in the configuration folder is used when it exists.
 
 Options:
   --host HOST            address to listen on (default 0.0.0.0)
@@ -35,7 +37,8 @@ Options:
   --tls                  encrypt every connection with TLS
   --cert FILE            TLS certificate (or chain, leaf first), PEM; implies --tls
   --key FILE             the certificate's private key, PEM
-  --users FILE           require a login by a user in FILE
+  --users FILE           require a login by a user in FILE (default: the
+                         configuration folder's "users", if it exists)
   --read-only            refuse put, rm, mkdir and mv for everyone
   --quiet                no log lines
   --idle-timeout SECS    close connections idle, or whose transfer makes no
@@ -142,6 +145,8 @@ export const SERVE = subcommand({
       );
     }
     const hostname = flags.host ?? "0.0.0.0";
+    // "fts user add" without --users made this file: logins from then on.
+    const users = flags.users ?? await existingDefaultUsersFile();
     await serveCommand({
       root,
       hostname,
@@ -150,7 +155,7 @@ export const SERVE = subcommand({
       tls: flags.tls,
       certFile: flags.cert,
       keyFile: flags.key,
-      users: flags.users,
+      users,
       log: flags.quiet ? null : undefined,
       idleTimeoutMs: flags["idle-timeout"],
       loginTimeoutMs: flags["login-timeout"],
