@@ -380,11 +380,17 @@ export class CommandRunner {
     }
   }
 
-  /** `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end. */
+  /**
+   * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; with
+   * zstd, `sent 21.8 MiB as 4.9 MiB (zstd) in ...`.
+   */
   #summary(verb: string, result: TransferResult, started: number): void {
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    const wire = result.wire === undefined
+      ? ""
+      : ` as ${formatBytes(result.wire)} (zstd)`;
     const parts = [
-      `${verb} ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s`,
+      `${verb} ${formatBytes(result.bytes)}${wire} in ${seconds.toFixed(1)} s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
     if (result.resumedAt > 0) {

@@ -24,6 +24,7 @@ import { safeText } from "./safe_text.ts";
 import { runShell, Shell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
+import { InterruptedError } from "./interrupted_error.ts";
 import { localError } from "./upload.ts";
 
 /** Passwords a person at a terminal may type before fts gives up (ssh's 3). */
@@ -117,15 +118,7 @@ export async function connectCommand(
     } else reporter.info(line);
   }
   if (name !== undefined) {
-    try {
-      await new CommandRunner(connection, reporter, print, false, connect).run(
-        name,
-        args,
-        options,
-      );
-    } finally {
-      await connection.close();
-    }
+    await runOnce(connection, connect, reporter, print, options);
     return;
   }
   const printError = (text: string) => console.error(`fts: ${text}`);
@@ -156,6 +149,48 @@ export async function connectCommand(
     await runShell(shell, editor.lines);
   } finally {
     editor.close();
+  }
+}
+
+/**
+ * Runs the one command of `options` on `connection`. Ctrl-C stops it as in
+ * the shell: the connections are cut, the partial transfer is kept, and the
+ * same line is printed (a second Ctrl-C ends fts at once).
+ */
+async function runOnce(
+  connection: Connection,
+  connect: () => Promise<Connection>,
+  reporter: StreamReporter,
+  print: (text: string) => void,
+  options: ConnectCommandOptions,
+): Promise<void> {
+  const [name, ...args] = options.command;
+  const extra = new Set<Connection>();
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    connection.abort();
+    for (const other of extra) other.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    await new CommandRunner(connection, reporter, print, false, async () => {
+      const other = await connect();
+      extra.add(other);
+      return other;
+    }).run(name, args, options);
+  } catch (error) {
+    if (!interrupted) throw error;
+    throw new InterruptedError(
+      name === "put" || name === "get"
+        ? "interrupted; the partial transfer is kept, so the same command resumes"
+        : "interrupted",
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const other of extra) await other.close().catch(() => {});
+    await connection.close();
   }
 }
 

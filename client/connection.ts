@@ -356,6 +356,11 @@ export class Connection {
     return this.#reader.body();
   }
 
+  /** Body bytes received compressed so far, before and after decompression. */
+  get packed(): { raw: number; wire: number } {
+    return this.#reader.packed;
+  }
+
   /**
    * Turns a low-level failure into a typed error about `action`. A lost or
    * stalled link says so (and, when `resumable`, that a rerun resumes; a

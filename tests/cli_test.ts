@@ -19,24 +19,8 @@ import {
   runFts,
   sha256File,
   startServe,
+  withServe,
 } from "./helpers/cli.ts";
-
-async function withServe(
-  fn: (address: string, root: string, work: string) => Promise<void>,
-  extra: string[] = [],
-): Promise<{ code: number; log: string }> {
-  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
-  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  const serve = await startServe(root, extra);
-  try {
-    await fn(serve.address, root, work);
-  } finally {
-    await serve.stop();
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(work, { recursive: true });
-  }
-  return await serve.stop();
-}
 
 Deno.test("fts --version and --help print and exit 0", async () => {
   const version = await runFts(["--version"]);

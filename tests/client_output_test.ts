@@ -14,7 +14,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
+import { randomBytes, runFts, startServe, withServe } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
 
 Deno.test("-v names the server, the agent and the login the connection made", async () => {
@@ -62,10 +62,7 @@ Deno.test("get FILE - draws progress on a terminal's stderr, ending with the ela
 });
 
 Deno.test("in a 60-column terminal every progress line of put and of get -r fits, so none wraps", async () => {
-  const root = await Deno.makeTempDir({ prefix: "fts-narrow-" });
-  const work = await Deno.makeTempDir({ prefix: "fts-narrow-work-" });
-  const serve = await startServe(root);
-  try {
+  await withServe(async (address, root, work) => {
     const tree = join(root, "a-rather-long-folder-name", "and-a-subfolder");
     await Deno.mkdir(tree, { recursive: true });
     for (let i = 0; i < 12; i++) {
@@ -88,7 +85,7 @@ Deno.test("in a 60-column terminal every progress line of put and of get -r fits
       ],
     ];
     for (const command of runs) {
-      const session = new PtySession(["connect", serve.address, ...command], {
+      const session = new PtySession(["connect", address, ...command], {
         cwd: work,
         columns: 60,
       });
@@ -105,9 +102,66 @@ Deno.test("in a 60-column terminal every progress line of put and of get -r fits
         assert(line.length < 60, `${line.length} columns: ${line}`);
       }
     }
-  } finally {
-    await serve.stop();
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(work, { recursive: true });
-  }
+  });
+});
+
+Deno.test("Ctrl-C during a one-shot get prints the shell's line, exits 130, and the same command resumes", async () => {
+  await withServe(async (address, root, work) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    await Deno.writeFile(join(root, "big.bin"), data);
+    const command = ["connect", address, "get", "big.bin"];
+    const session = new PtySession([...command, "--limit-rate", "1M"], {
+      cwd: work,
+    });
+    // The bar shows bytes under way: the transfer has started.
+    await session.waitFor(" / 4.0 MiB");
+    await session.type("\x03");
+    await session.waitFor(
+      "fts: interrupted; the partial transfer is kept, so the same command resumes",
+    );
+    assertEquals(await session.exit(), 130);
+    const rerun = await runFts(command, { cwd: work });
+    assertEquals(rerun.code, 0, rerun.stderr);
+    assertStringIncludes(rerun.stderr, 'resuming "big.bin" at ');
+    assertEquals(await Deno.readFile(join(work, "big.bin")), data);
+  });
+});
+
+Deno.test("-z says how many bytes went over the wire", async () => {
+  await withServe(async (address, root, work) => {
+    await Deno.writeTextFile(
+      join(work, "text.txt"),
+      "hello world\n".repeat(200_000),
+    );
+    const put = await runFts([
+      "connect",
+      address,
+      "put",
+      "-z",
+      "text.txt",
+    ], {
+      cwd: work,
+    });
+    assertEquals(put.code, 0, put.stderr);
+    assertMatch(put.stderr, /^sent 2\.3 MiB as [\d.]+ (B|kiB) \(zstd\) in /);
+    const get = await runFts(
+      ["connect", address, "get", "-z", "text.txt", "back.txt"],
+      { cwd: work },
+    );
+    assertEquals(get.code, 0, get.stderr);
+    assertMatch(
+      get.stderr,
+      /^received 2\.3 MiB as [\d.]+ (B|kiB) \(zstd\) in /,
+    );
+    const plain = await runFts([
+      "connect",
+      address,
+      "put",
+      "text.txt",
+      "p.txt",
+    ], {
+      cwd: work,
+    });
+    assertMatch(plain.stderr, /^sent 2\.3 MiB in /);
+  });
 });

@@ -124,3 +124,22 @@ export class AutoCompression {
     }
   }
 }
+
+/**
+ * `options` that also count what compression did: `counts.raw` bytes went
+ * out as `counts.wire` (for "sent 20 MiB as 5 MiB").
+ */
+export function countingCompression(
+  options: SendBodyOptions,
+  counts: { raw: number; wire: number },
+): SendBodyOptions {
+  if (!options.compress) return options;
+  return {
+    ...options,
+    onCompressed: (raw, sent, ms) => {
+      counts.raw += raw;
+      counts.wire += sent;
+      options.onCompressed?.(raw, sent, ms);
+    },
+  };
+}

@@ -253,3 +253,25 @@ export async function waitForPartial(
   }
   throw new Error(`no partial of ${bytes} bytes appeared in ${dir}`);
 }
+
+/**
+ * Runs `fn` with a `fts serve` subprocess (given `extra` flags), its served
+ * folder and a local working folder; stops the server and removes both
+ * folders after. Returns the server's exit status and log.
+ */
+export async function withServe(
+  fn: (address: string, root: string, work: string) => Promise<void>,
+  extra: string[] = [],
+): Promise<{ code: number; log: string }> {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  const serve = await startServe(root, extra);
+  try {
+    await fn(serve.address, root, work);
+  } finally {
+    await serve.stop();
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+  return await serve.stop();
+}
