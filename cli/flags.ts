@@ -241,7 +241,11 @@ function parseValue(name: string, f: Flag, text: string): unknown {
     return f.parse(text);
   } catch {
     const dashes = name.length === 1 ? "-" : "--";
-    throw new UsageError(`${dashes}${name} takes ${f.expected}, not "${text}"`);
+    // --compress=gzip: the whole word, since the value alone says little.
+    const shown = f.kind === "optional" ? `--${name}=${text}` : text;
+    throw new UsageError(
+      `${dashes}${name} takes ${f.expected}, not "${shown}"`,
+    );
   }
 }
 

@@ -32,7 +32,8 @@ one of the users in FILE (see "fts user --help"); without --users, the file
 "users" in the configuration folder is used when it exists.
 
 Options:
-  --host HOST            address to listen on (default 0.0.0.0)
+  --host HOST            address to listen on (default: every IPv6 and IPv4
+                         address, :: and 0.0.0.0)
   --port PORT            port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
   --tls                  encrypt every connection with TLS
   --cert FILE            TLS certificate (or chain, leaf first), PEM; implies --tls
@@ -144,7 +145,8 @@ export const SERVE = subcommand({
         "--s3-path-style and --s3-virtual-host cannot go together",
       );
     }
-    const hostname = flags.host ?? "0.0.0.0";
+    // Without --host: every IPv6 and IPv4 address (serve_command.ts).
+    const hostname = flags.host;
     // "fts user add" without --users made this file: logins from then on.
     const users = flags.users ?? await existingDefaultUsersFile();
     await serveCommand({
@@ -163,10 +165,7 @@ export const SERVE = subcommand({
       partialTtlMs: flags["partial-ttl"],
       partialLimit: flags["partial-limit"],
       graceMs: flags.grace ?? 10_000,
-      http: flags.http && {
-        hostname: flags.http.hostname ?? hostname,
-        port: flags.http.port,
-      },
+      http: flags.http,
       httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
       s3: flags["s3-path-style"]
         ? { pathStyle: true }

@@ -100,9 +100,14 @@ export interface ServeOptions {
   port?: number;
   /** The main.ts to run (an older build, say). Default this build's. */
   main?: string;
+  /** Leave out `--host 127.0.0.1`: listen where fts does by default. */
+  defaultHost?: boolean;
 }
 
-/** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
+/**
+ * Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`; `address` is
+ * on 127.0.0.1 also with `defaultHost`.
+ */
 export async function startServe(
   root: string,
   extra: string[] = [],
@@ -115,8 +120,7 @@ export async function startServe(
       options.main ?? MAIN,
       "serve",
       root,
-      "--host",
-      "127.0.0.1",
+      ...(options.defaultHost ? [] : ["--host", "127.0.0.1"]),
       "--port",
       String(options.port ?? 0),
       ...extra,
@@ -143,9 +147,9 @@ export async function startServe(
   }
   clearTimeout(deadline);
   reader.cancel().catch(() => {});
-  const match = /^fts listening on 127\.0\.0\.1:(\d+)(?:, serving .*)?\n/.exec(
-    text,
-  );
+  const match =
+    /^fts listening on (?:127\.0\.0\.1|\[::\]|0\.0\.0\.0):(\d+)(?:, serving .*)?\n/
+      .exec(text);
   if (!match) {
     child.kill("SIGKILL");
     await child.status;
@@ -274,4 +278,14 @@ export async function withServe(
     await Deno.remove(work, { recursive: true });
   }
   return await serve.stop();
+}
+
+/** Whether this machine can listen on IPv6's loopback, ::1. */
+export function haveIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
