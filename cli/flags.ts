@@ -39,6 +39,14 @@ export interface ValueFlag<T> {
   expected: string;
 }
 
+/** A flag that may be given several times (`--http-host a --http-host b`). */
+export interface ListFlag<T> {
+  kind: "list";
+  short?: string;
+  parse: (text: string) => T;
+  expected: string;
+}
+
 /** A flag alone (`--compress`) or with `=VALUE` (`--compress=auto`). */
 export interface OptionalValueFlag<T> {
   kind: "optional";
@@ -65,6 +73,7 @@ export type Flag =
   | BooleanFlag
   | RefusedFlag
   | ValueFlag<unknown>
+  | ListFlag<unknown>
   | OptionalValueFlag<unknown>;
 
 /** The flags a command takes, by long name (one letter: `-r`). */
@@ -75,6 +84,7 @@ export type Flags<S extends FlagSpec> = {
   [K in keyof S]: S[K] extends BooleanFlag ? boolean
     : S[K] extends ValueFlag<infer T> ? T | undefined
     : S[K] extends OptionalValueFlag<infer T> ? T | undefined
+    : S[K] extends ListFlag<infer T> ? T[]
     : undefined;
 };
 
@@ -95,6 +105,10 @@ export const flag = {
   /** A flag with a text value taken as is. */
   text(expected: string, short?: string): ValueFlag<string> {
     return { kind: "value", parse: (text) => text, expected, short };
+  },
+  /** A flag with a text value that may be given several times. */
+  list(expected: string, short?: string): ListFlag<string> {
+    return { kind: "list", parse: (text) => text, expected, short };
   },
   /** A flag refused with `hint`, which says what to write instead. */
   refused(hint: string, short?: string): RefusedFlag {
@@ -149,7 +163,11 @@ export function parseFlags<S extends FlagSpec>(
 ): ParsedArgs<S> {
   const values: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(spec)) {
-    values[name] = f.kind === "boolean" ? false : undefined;
+    values[name] = f.kind === "boolean"
+      ? false
+      : f.kind === "list"
+      ? []
+      : undefined;
   }
   const shorts = new Map<string, string>();
   const takes = (name: string) =>
@@ -177,6 +195,9 @@ export function parseFlags<S extends FlagSpec>(
     }
     if (text === undefined) {
       throw new UsageError(`--${name} takes ${f.expected}`);
+    }
+    if (f.kind === "list") {
+      return void (values[name] as unknown[]).push(parseValue(name, f, text));
     }
     values[name] = parseValue(name, f, text);
   };
@@ -210,7 +231,8 @@ export function parseFlags<S extends FlagSpec>(
       if (text !== undefined && f.kind === "boolean") {
         throw new UsageError(`--${name} takes no value`);
       }
-      if (text === undefined && f.kind === "value" && i + 1 < args.length) {
+      const takesValue = f.kind === "value" || f.kind === "list";
+      if (text === undefined && takesValue && i + 1 < args.length) {
         text = args[++i];
       }
       set(name, f, text, `--${name}`);
@@ -222,7 +244,7 @@ export function parseFlags<S extends FlagSpec>(
       if (name === undefined) throw unknownFlag(`-${arg[k]}`, spec, context);
       const f = spec[name];
       if (f.kind === "refused") throw new UsageError(f.hint);
-      if (f.kind !== "value") {
+      if (f.kind !== "value" && f.kind !== "list") {
         set(name, f, undefined, `-${arg[k]}`);
         continue;
       }
@@ -241,11 +263,7 @@ function parseValue(name: string, f: Flag, text: string): unknown {
     return f.parse(text);
   } catch {
     const dashes = name.length === 1 ? "-" : "--";
-    // --compress=gzip: the whole word, since the value alone says little.
-    const shown = f.kind === "optional" ? `--${name}=${text}` : text;
-    throw new UsageError(
-      `${dashes}${name} takes ${f.expected}, not "${shown}"`,
-    );
+    throw new UsageError(`${dashes}${name} takes ${f.expected}, not "${text}"`);
   }
 }
 

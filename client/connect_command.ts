@@ -25,7 +25,7 @@ import { runShell, Shell } from "./shell.ts";
 import { parseTarget } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
 import { InterruptedError } from "./interrupted_error.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 
 /** Passwords a person at a terminal may type before fts gives up (ssh's 3). */
 const PASSWORD_TRIES = 3;

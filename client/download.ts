@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import {
   AlreadyExistsError,
   type Body,
+  DiskFullError,
   type Entry,
   IntegrityError,
   IoError,
@@ -36,11 +37,9 @@ import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
-import {
-  localError,
-  type TransferOptions,
-  type TransferResult,
-} from "./upload.ts";
+import type { TransferOptions, TransferResult } from "./upload.ts";
+import { localError } from "./local_errors.ts";
+import { osFailure } from "../transfer/os_errors.ts";
 
 /** Prefix of the hidden partial files a download leaves beside its target. */
 export const PARTIAL_PREFIX = ".fts-partial-";
@@ -349,8 +348,8 @@ function localWrites(
   return {
     write: (bytes) =>
       file.write(bytes).catch((error) => {
-        if ((error as { code?: string }).code === "ENOSPC") {
-          throw new IoError(
+        if (osFailure(error) === "disk_full") {
+          throw new DiskFullError(
             resume
               ? "the local disk is full; the partial download is kept, so the same command resumes once there is room (--no-resume starts over)"
               : "the local disk is full; the partial download was removed",

@@ -34,7 +34,7 @@ import { expandHome } from "./home.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeJson, safeText } from "./safe_text.ts";
 import { localListing, localMkdir, runLocalCommand } from "./shell_local.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 
 /** Why the shell has no `df` (yet). */
 const DF_REFUSAL =

@@ -10,7 +10,7 @@ import { type Entry, FtsError, NotFoundError } from "../protocol/mod.ts";
 import { UsageError } from "../cli/usage_error.ts";
 import { formatListing } from "./commands.ts";
 import { expandHome } from "./home.ts";
-import { localError } from "./upload.ts";
+import { localError } from "./local_errors.ts";
 
 /** `lls [PATH]`: the local folder (or file) listed as `ls` lists. */
 export async function localListing(args: string[]): Promise<string> {

@@ -42,7 +42,6 @@ import {
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {
-  localReason,
   type OpenConnection,
   type TreeOptions,
   type TreeResult,
@@ -50,6 +49,7 @@ import {
 } from "./tree_progress.ts";
 import { openExtras, partition } from "./tree_upload.ts";
 import { treeItem } from "./tree_walk.ts";
+import { localReason } from "./local_errors.ts";
 
 /** Prefix of the hidden staging folders `get -r` writes files into. */
 export const TREE_PARTIAL_PREFIX = ".fts-partial-";

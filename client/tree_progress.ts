@@ -9,7 +9,7 @@
 import {
   type ErrorCode,
   errorFromWire,
-  FtsError,
+  type FtsError,
   type TreeItem,
 } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
@@ -195,29 +195,4 @@ export class TreeTally {
     }
     return this.result;
   }
-}
-
-/** A short reason for a local file-system error. */
-export function localReason(
-  error: unknown,
-): { code: ErrorCode; reason: string } {
-  if (error instanceof FtsError) {
-    return { code: error.code, reason: error.reason };
-  }
-  if (error instanceof Deno.errors.NotFound) {
-    return { code: "not_found", reason: "no such local file" };
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return { code: "io", reason: "permission denied" };
-  }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return { code: "wrong_type", reason: "a folder is in the way" };
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return { code: "wrong_type", reason: "a part of the path is not a folder" };
-  }
-  return {
-    code: "io",
-    reason: error instanceof Error ? error.message : String(error),
-  };
 }

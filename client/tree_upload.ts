@@ -37,14 +37,13 @@ import {
 import { type Connection, unexpected } from "./connection.ts";
 import type { Reporter } from "./reporter.ts";
 import {
-  localReason,
   type OpenConnection,
   type TreeOptions,
   type TreeResult,
   TreeTally,
 } from "./tree_progress.ts";
 import { treeItem, walkLocalTree } from "./tree_walk.ts";
-import { localError } from "./upload.ts";
+import { localError, localReason } from "./local_errors.ts";
 
 /** Encoded frames leave once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;
@@ -278,9 +277,10 @@ async function sendLane(
           tally.fail(item.path, failure.code, failure.reason);
         } else tally.done(item.size);
       }
-      // Failures that are not files: folders that could not be made or set.
+      // Failures that are not files: folders that could not be made or set,
+      // counted as folders (as get -r does), not as files.
       for (const failure of failures.values()) {
-        tally.fail(failure.path, failure.code, failure.reason);
+        tally.failFolder(failure.path, failure.code, failure.reason);
       }
     }
   };

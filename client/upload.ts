@@ -5,14 +5,7 @@
  * @module
  */
 
-import {
-  AlreadyExistsError,
-  FtsError,
-  IntegrityError,
-  IoError,
-  NotFoundError,
-  WrongTypeError,
-} from "../protocol/mod.ts";
+import { FtsError, IntegrityError, WrongTypeError } from "../protocol/mod.ts";
 import type { Checksum } from "../protocol/messages.ts";
 import {
   checksumLabel,
@@ -32,6 +25,7 @@ import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { localError } from "./local_errors.ts";
 
 /** How to upload. */
 export interface TransferOptions {
@@ -82,21 +76,8 @@ export async function upload(
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
   const fromStdin = local === "-";
-  let file: Deno.FsFile;
+  const { file, info } = await openSource(local, action);
   try {
-    file = fromStdin
-      ? Deno.stdin as unknown as Deno.FsFile
-      : await Deno.open(local);
-  } catch (error) {
-    throw localError(error, action);
-  }
-  try {
-    const info = fromStdin ? null : await file.stat();
-    if (info && !info.isFile) {
-      throw new WrongTypeError(`it is a folder (use put -r)`, {
-        action: action,
-      });
-    }
     const size = info ? info.size : null;
     const ready = await connection.request({
       op: "put",
@@ -120,25 +101,25 @@ export async function upload(
       : skipHashing(pool);
     if (ready.offset > 0 && size !== null) {
       const prefix = await createHasher(pool, checksum, local, ready.offset);
-      if (prefix.hex() === prefixIn(ready, checksum)) {
-        hasher = prefix;
-        offset = ready.offset;
-        reporter.info(
-          `resuming "${remote}" at ${formatBytes(offset)} of ${
+      const matches = prefix.hex() === prefixIn(ready, checksum);
+      if (matches) [hasher, offset] = [prefix, ready.offset];
+      reporter.info(
+        matches
+          ? `resuming "${remote}" at ${formatBytes(offset)} of ${
             formatBytes(size)
-          }`,
-        );
-      } else {
-        reporter.info(
-          `the partial upload of "${remote}" does not match "${local}"; starting over`,
-        );
-      }
+          }`
+          : `the partial upload of "${remote}" does not match "${local}"; starting over`,
+      );
     }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    let chunks = fileChunks(file, pool);
-    chunks = checkedReads(chunks, size === null ? null : size - offset, action);
+    let chunks = checkedReads(
+      fileChunks(file, pool),
+      size === null ? null : size - offset,
+      action,
+      info === null ? undefined : () => unchanged(file, local, info),
+    );
     if (options.limitRate) {
       chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
     }
@@ -205,11 +186,14 @@ function checkedReads(
   chunks: ReadableStream<Uint8Array>,
   bytes: number | null,
   action: string,
+  stillSame?: () => Promise<boolean>,
 ): ReadableStream<Uint8Array> {
   const reader = chunks.getReader();
   let seen = 0;
+  // An integrity error: the server then drops the staged bytes, which are
+  // keyed by the old size and time and so could never be resumed.
   const changed = () =>
-    new IoError(
+    new IntegrityError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   return new ReadableStream<Uint8Array>({
@@ -222,6 +206,9 @@ function checkedReads(
       }
       if (next.done) {
         if (bytes !== null && seen !== bytes) throw changed();
+        // Rewritten in place at the same size while it was read: what was
+        // sent may mix old and new bytes, and both ends hashed the mix.
+        if (stillSame && !(await stillSame())) throw changed();
         controller.close();
         return;
       }
@@ -233,31 +220,51 @@ function checkedReads(
   }, { highWaterMark: 0 });
 }
 
-/** Maps a local file-system error to a one-line typed error. */
-export function localError(error: unknown, action: string): Error {
-  if (error instanceof FtsError) return error.withAction(action);
-  if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError(`no such local file`, { action: action });
+/** Opens the source of a put (stdin for `-`) and describes it. */
+async function openSource(
+  local: string,
+  action: string,
+): Promise<{ file: Deno.FsFile; info: Deno.FileInfo | null }> {
+  if (local === "-") {
+    return { file: Deno.stdin as unknown as Deno.FsFile, info: null };
   }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return new IoError(`permission denied`, { action: action });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(local);
+  } catch (error) {
+    throw localError(error, action);
   }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`it is a folder`, { action: action });
+  try {
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new WrongTypeError(`it is a folder (use put -r)`, {
+        action: action,
+      });
+    }
+    return { file, info };
+  } catch (error) {
+    file.close();
+    throw error;
   }
-  if (error instanceof Deno.errors.AlreadyExists) {
-    return new AlreadyExistsError(`it already exists`, { action: action });
+}
+
+/**
+ * Whether the open `file` (at `path`) is still the file described by
+ * `before`: same device and inode, size, modification and change times.
+ */
+async function unchanged(
+  file: Deno.FsFile,
+  path: string,
+  before: Deno.FileInfo,
+): Promise<boolean> {
+  const same = (after: Deno.FileInfo) =>
+    after.dev === before.dev && after.ino === before.ino &&
+    after.size === before.size &&
+    after.mtime?.getTime() === before.mtime?.getTime() &&
+    after.ctime?.getTime() === before.ctime?.getTime();
+  try {
+    return same(await file.stat()) && same(await Deno.stat(path));
+  } catch {
+    return false; // Removed or replaced meanwhile.
   }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new WrongTypeError(`a parent is not a folder`, { action: action });
-  }
-  const code = (error as { code?: string } | null)?.code;
-  if (code === "ENOSPC") {
-    return new IoError(`the local disk is full`, { action: action });
-  }
-  // The OS message names host paths; the code alone says what happened.
-  return new IoError(`local error ${code ?? "of an unknown kind"}`, {
-    action: action,
-    cause: error,
-  });
 }

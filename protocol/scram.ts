@@ -186,7 +186,12 @@ export class ScramClient {
     const attrs = parseAttributes(serverFinal);
     if (attrs.has("e")) throw new AuthenticationError();
     const signature = decodeBase64(required(attrs, "v"), "server signature");
-    if (!timingSafeEqual(signature, this.#expectedSignature)) {
+    // The length first: timingSafeEqual throws on buffers of other lengths,
+    // and a signature of the wrong length is as wrong as any other.
+    if (
+      signature.length !== this.#expectedSignature.length ||
+      !timingSafeEqual(signature, this.#expectedSignature)
+    ) {
       throw new AuthenticationError(
         "cannot log in: the server did not prove that it knows the password " +
           "(wrong server signature)",

@@ -57,6 +57,9 @@ Options:
                          prints "fts http listening on HOST:PORT"
   --http-allow-basic-insecure
                          accept HTTP Basic logins (--users) over plain HTTP
+  --http-host NAME       also accept requests for NAME (repeatable; the names
+                         a reverse proxy uses); by default only this
+                         machine's names and addresses and localhost
   --s3-path-style        address the bucket as ENDPOINT/BUCKET (the default
                          when AWS_ENDPOINT_URL is set)
   --s3-virtual-host      address the bucket as BUCKET.ENDPOINT (the default
@@ -117,6 +120,7 @@ export const SERVE_FLAGS = {
   grace: flag.value(graceDuration, DURATION),
   http: flag.value(httpAddress, "[HOST:]PORT with a port from 0 to 65535"),
   "http-allow-basic-insecure": flag.boolean(),
+  "http-host": flag.list("a host name"),
   "s3-path-style": flag.boolean(),
   "s3-virtual-host": flag.boolean(),
 };
@@ -165,7 +169,7 @@ export const SERVE = subcommand({
       partialTtlMs: flags["partial-ttl"],
       partialLimit: flags["partial-limit"],
       graceMs: flags.grace ?? 10_000,
-      http: flags.http,
+      http: flags.http && { ...flags.http, hosts: flags["http-host"] },
       httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
       s3: flags["s3-path-style"]
         ? { pathStyle: true }

@@ -14,7 +14,7 @@ import {
 } from "./certificate.ts";
 import { FtsServer, type ServerOptions } from "./server.ts";
 import { startLines } from "./start_lines.ts";
-import { isS3Target } from "./storage/s3/config.ts";
+import { isFolderTarget } from "./storage/open.ts";
 
 /** Options of `fts serve`, already parsed. */
 export interface ServeCommandOptions
@@ -23,7 +23,7 @@ export interface ServeCommandOptions
    * Also serve HTTP on `port`; without a `hostname`, where the fts
    * listener is (every address by default).
    */
-  http?: { hostname?: string; port: number };
+  http?: { hostname?: string; port: number; hosts?: string[] };
   /** How long running transfers may take to finish after a signal. */
   graceMs: number;
   /**
@@ -68,15 +68,15 @@ export async function serveCommand(
   options: ServeCommandOptions,
 ): Promise<void> {
   const action = `serve "${options.root}"`;
-  const s3 = isS3Target(options.root);
-  if (!s3 && /^[a-z][a-z0-9+.-]*:\/\//i.test(options.root)) {
+  const folder = isFolderTarget(options.root);
+  if (folder && /^[a-z][a-z0-9+.-]*:\/\//i.test(options.root)) {
     // Not a folder name: without this, "gs://b" would become ./gs:/b.
     throw new InvalidPathError(
       "only folders and s3://BUCKET[/PREFIX] can be served",
       { action },
     );
   }
-  if (!s3) {
+  if (folder) {
     const info = await Deno.stat(options.root).catch(() => null);
     if (info && !info.isDirectory) {
       throw new WrongTypeError(`it exists and is not a folder`, { action });
@@ -88,14 +88,16 @@ export async function serveCommand(
     server = await startDualStack(options, certificate);
   } catch (error) {
     // The bucket's answer (no such bucket, a refused key) names no secret.
-    throw s3 && error instanceof FtsError ? error.withAction(action) : error;
+    throw !folder && error instanceof FtsError
+      ? error.withAction(action)
+      : error;
   }
   const { hostname, port } = server.addr;
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
   const announce = options.announce ?? console.log;
   announce(
     `fts listening on ${shown}:${port}, serving ${
-      s3 ? options.root : resolve(options.root)
+      folder ? resolve(options.root) : options.root
     }`,
   );
   if (certificate) announce(`fts tls fingerprint ${certificate.fingerprint}`);
@@ -162,8 +164,8 @@ async function startDualStack(
       tls,
       hostname,
       http: options.http && {
+        ...options.http,
         hostname: options.http.hostname ?? hostname,
-        port: options.http.port,
       },
     });
   if (options.hostname !== undefined) return await start(options.hostname);

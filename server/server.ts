@@ -17,11 +17,8 @@ import { Logins } from "./auth/login.ts";
 import type { LoginThrottle } from "./auth/login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./native/session.ts";
-import { LocalStore } from "./storage/local/local_store.ts";
 import { closeConnection } from "./net/socket_release.ts";
-import { isS3Target, openS3Store } from "./storage/s3/config.ts";
-import type { S3StoreOptions } from "./storage/s3/s3_store.ts";
-import type { Store } from "./storage/store.ts";
+import { type BucketOptions, openStore } from "./storage/open.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
@@ -29,7 +26,7 @@ export interface ServerOptions {
   /** The folder to serve (created if missing), or `s3://BUCKET[/PREFIX]`. */
   root: string;
   /** How an `s3://` root is reached, beyond what the environment says. */
-  s3?: S3StoreOptions;
+  s3?: BucketOptions;
   hostname?: string;
   /** 0 picks a free port. Default {@linkcode DEFAULT_PORT}. */
   port?: number;
@@ -63,7 +60,7 @@ export interface ServerOptions {
   /** Most bytes the staging area may hold; the oldest partials go first. */
   partialLimit?: number;
   /** Also serve HTTP/WebDAV here (HTTPS with `tls`); port 0 picks a free one. */
-  http?: { hostname: string; port: number };
+  http?: { hostname: string; port: number; hosts?: string[] };
   /** Accept HTTP Basic logins over plain HTTP. */
   httpAllowBasicInsecure?: boolean;
 }
@@ -143,11 +140,10 @@ export class FtsServer {
     const logins = options.users === undefined
       ? null
       : await Logins.open(options.users, options.loginThrottle);
-    const store: Store = isS3Target(options.root)
-      ? await openS3Store(options.root, options.s3)
-      : await LocalStore.open(options.root, {
-        partialLimit: options.partialLimit,
-      });
+    const store = await openStore(options.root, {
+      partialLimit: options.partialLimit,
+      s3: options.s3,
+    });
     const address = {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
@@ -165,7 +161,7 @@ export class FtsServer {
       await store.close();
       throw error;
     }
-    if (store instanceof LocalStore) store.prepare();
+    store.prepare?.();
     const write = options.log === undefined
       ? (line: string) => console.error(line)
       : options.log;

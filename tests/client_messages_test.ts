@@ -11,10 +11,11 @@ import { Connection } from "../client/connection.ts";
 import { applyAlias, readHostConfig } from "../client/host_config.ts";
 import { KnownHosts } from "../client/known_hosts.ts";
 import { upload } from "../client/upload.ts";
-import { IoError } from "../protocol/mod.ts";
+import { IntegrityError } from "../protocol/mod.ts";
 import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { MAIN, runFts, startServe } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
+import { canMountTmpfs, prerequisite } from "./helpers/prerequisite.ts";
 
 async function withTemp(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "fts-test-msg-" });
@@ -77,7 +78,7 @@ Deno.test("a file that grows during put is reported as changed, and nothing land
         verify: true,
         // deno-lint-ignore no-explicit-any -- a partial bar is all upload uses
       }, reporter as any).then(() => null, (error) => error);
-      assert(error instanceof IoError, String(error));
+      assert(error instanceof IntegrityError, String(error));
       assertEquals(
         error.message,
         'cannot put "growing.log": the file changed while it was being sent; run the command again once it is complete',
@@ -218,22 +219,12 @@ Deno.test("fts connect ALIAS works end to end", async () => {
 });
 
 // A private mount namespace with a 1 MiB tmpfs stands in for a full disk.
-const canMountTmpfs = (() => {
-  try {
-    return new Deno.Command("unshare", {
-      args: ["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const noTmpfs = prerequisite("root, to mount a tmpfs", canMountTmpfs());
 
 Deno.test({
   name:
-    "a full local disk during get is blamed on the disk, not the connection",
-  ignore: !canMountTmpfs,
+    "a full local disk during get is blamed on the disk, not the connection (needs root for a tmpfs)",
+  ignore: noTmpfs,
   fn: async () => {
     const server = await startServer();
     try {

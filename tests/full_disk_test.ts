@@ -1,6 +1,6 @@
 /**
  * A full disk on the server, for real: the served folder sits on a tiny
- * tmpfs the test mounts (root only; skipped with one line otherwise). A put
+ * tmpfs the test mounts (root only; reported as ignored otherwise). A put
  * that runs out of space fails with "the server's disk is full", frees its
  * staged bytes at once, and leaves the old file intact; the next put works.
  * `--partial-limit` caps the staging area the same way.
@@ -22,6 +22,7 @@ import { type TransferOptions, upload } from "../client/upload.ts";
 import { DiskFullError } from "../protocol/mod.ts";
 import { FtsServer } from "../server/server.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { canMountTmpfs, prerequisite } from "./helpers/prerequisite.ts";
 
 const OPTIONS: TransferOptions = {
   resume: true,
@@ -69,10 +70,7 @@ async function withServer(
   ) => Promise<void>,
 ): Promise<void> {
   const mounted = options.disk ? await mountTiny(options.disk) : null;
-  if (options.disk && !mounted) {
-    console.log("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
+  if (options.disk && !mounted) throw new Error("cannot mount a tmpfs");
   const root = mounted ?? await Deno.makeTempDir({ prefix: "fts-limit-" });
   const work = await Deno.makeTempDir({ prefix: "fts-full-work-" });
   const server = await FtsServer.start({
@@ -105,7 +103,11 @@ async function withServer(
   }
 }
 
-Deno.test("put on a full server disk says so, frees its staged bytes and keeps the old file", async () => {
+Deno.test({
+  name:
+    "put on a full server disk says so, frees its staged bytes and keeps the old file (needs root for a tmpfs)",
+  ignore: prerequisite("root, to mount a tmpfs", canMountTmpfs()),
+}, async () => {
   await withServer({ disk: "4m" }, async ({ root, work, open }) => {
     const c = await open();
     const old = randomBytes(100_000);

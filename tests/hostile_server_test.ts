@@ -261,3 +261,35 @@ for (const path of ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt"]) {
     }
   });
 }
+
+Deno.test("a server answering the login with a signature of the wrong length is refused: wrong server signature", async () => {
+  const server = startFakeServer(async (request, { writer, reader }) => {
+    if (request.op !== "auth") {
+      await writer.send({ op: "error", code: "auth", reason: "log in" });
+      return;
+    }
+    const nonce = /,r=([^,]+)/.exec(request.data)![1];
+    const salt = new Uint8Array(16).toBase64();
+    await writer.send({
+      op: "auth-continue",
+      data: `r=${nonce}fake,s=${salt},i=4096`,
+    });
+    await reader.read(); // client-final
+    // 3 bytes where 32 belong.
+    await writer.send({ op: "auth-ok", data: "v=AQID", readOnly: false });
+  }, { auth: "scram-sha-256" });
+  try {
+    const result = await runFts(["connect", `ann@${server.address}`, "ls"], {
+      env: { FTS_PASSWORD: "pw" },
+    });
+    assert(result.code !== 0, "the login must fail");
+    assertStringIncludes(result.stderr, "wrong server signature");
+    assert(
+      !result.stderr.includes("byte lengths"),
+      `no internal error: ${result.stderr}`,
+    );
+    assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
+  } finally {
+    await server.close();
+  }
+});

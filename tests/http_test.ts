@@ -13,12 +13,9 @@ import { join } from "@std/path";
 import { crc32 } from "node:zlib";
 import { addUser } from "../server/auth/users.ts";
 import { ScramClient } from "../protocol/scram.ts";
-import {
-  installed,
-  rawExchange,
-  run,
-  startHttpServer,
-} from "./helpers/http.ts";
+import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
+import { needsProgram } from "./helpers/prerequisite.ts";
+import { waitFor } from "./helpers/raw_peer.ts";
 import { randomBytes, startServe } from "./helpers/cli.ts";
 
 Deno.test("GET and HEAD carry Content-Length, Last-Modified and ETag, and honour Range, If-Range and If-None-Match", async () => {
@@ -94,11 +91,11 @@ Deno.test("GET and HEAD carry Content-Length, Last-Modified and ETag, and honour
   }
 });
 
-Deno.test("curl downloads, resumes with -C -, uploads with and without Content-Length, and deletes", async () => {
-  if (!await installed("curl")) {
-    console.log("skipped: curl is not installed");
-    return;
-  }
+Deno.test({
+  name:
+    "curl downloads, resumes with -C -, uploads with and without Content-Length, and deletes (needs curl)",
+  ignore: needsProgram("curl"),
+}, async () => {
   const s = await startHttpServer();
   const work = await Deno.makeTempDir({ prefix: "fts-curl-" });
   try {
@@ -161,7 +158,7 @@ Deno.test("a PUT cut off part-way, or failing its digest, never replaces the tar
     await Deno.writeTextFile(join(s.root, "keep.txt"), "old content");
     await rawExchange(
       s.server.http!.addr.port,
-      "PUT /keep.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+      "PUT /keep.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" +
         "x".repeat(5000),
       { closeAfterSend: true },
     );
@@ -178,17 +175,19 @@ Deno.test("a PUT cut off part-way, or failing its digest, never replaces the tar
       }
       return names.length;
     };
-    // The staging folder appears with the upload's begin (not before).
-    for (let i = 0; i < 100; i++) {
-      const began = await Deno.lstat(join(s.root, ".fts/partial"))
-        .then(() => true, () => false);
-      if (began) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (let i = 0; i < 100 && await partials() > 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assertEquals(await partials(), 0);
+    // The staging folder appears with the upload's begin (not before): only
+    // once staging has begun does "freed" mean anything.
+    await waitFor(
+      "the upload's staging to begin",
+      () =>
+        Deno.lstat(join(s.root, ".fts/partial")).then(() => true, () => false),
+      20_000,
+    );
+    await waitFor(
+      "the staged bytes to be freed",
+      async () => await partials() === 0,
+      20_000,
+    );
     assertEquals(
       await Deno.readTextFile(join(s.root, "keep.txt")),
       "old content",
@@ -316,13 +315,13 @@ Deno.test("encoded dot segments, %2f, backslashes, NUL and overlong UTF-8 are re
     ) {
       const reply = await rawExchange(
         port,
-        `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
       );
       assertMatch(reply, /^HTTP\/1\.1 40[03]/, target);
       assert(!reply.includes("secret"), target);
       const put = await rawExchange(
         port,
-        `PUT ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\nevil`,
+        `PUT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 4\r\n\r\nevil`,
       );
       assertMatch(put, /^HTTP\/1\.1 40[03]/, target);
     }

@@ -8,14 +8,15 @@
 
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { installed, run, startHttpServer } from "./helpers/http.ts";
+import { run, startHttpServer } from "./helpers/http.ts";
+import { needsProgram } from "./helpers/prerequisite.ts";
 import { randomBytes, sha256File } from "./helpers/cli.ts";
 
-Deno.test("rclone copies a tree of 300 files and a 30 MiB file in and out over WebDAV, and rclone check agrees both ways", async () => {
-  if (!await installed("rclone")) {
-    console.log("skipped: rclone is not installed (apt-get install rclone)");
-    return;
-  }
+Deno.test({
+  name:
+    "rclone copies a tree of 300 files and a 30 MiB file in and out over WebDAV, and rclone check agrees both ways (needs rclone)",
+  ignore: needsProgram("rclone"),
+}, async () => {
   const s = await startHttpServer();
   const work = await Deno.makeTempDir({ prefix: "fts-rclone-" });
   const config = join(work, "rclone.conf");

@@ -30,8 +30,11 @@ import {
   s3TestEnvFor,
   type TestBucket,
 } from "./helpers/s3.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 
 const env = s3TestEnvFor("s3_store_test");
+/** Every gateway test is registered, and ignored without a gateway. */
+const noGateway = env === null;
 
 const MiB = 1024 * 1024;
 /** S3's smallest part: uploads in these tests cut 5 MiB parts. */
@@ -43,17 +46,17 @@ function s3Test(
   body: (t: TestBucket, env: S3TestEnv) => Promise<void>,
   options: S3StoreOptions = {},
 ) {
-  if (!env) return;
   Deno.test({
     name: `s3 store: ${name}`,
+    ignore: noGateway,
     sanitizeResources: false,
     async fn() {
-      const bucket = await makeTestBucket(env, "root", {
+      const bucket = await makeTestBucket(env!, "root", {
         tuning: TUNING,
         ...options,
       });
       try {
-        await body(bucket, env);
+        await body(bucket, env!);
       } finally {
         await bucket.cleanup();
       }
@@ -692,45 +695,50 @@ s3Test(
   },
 );
 
-if (env) {
-  Deno.test("s3 store: bad credentials fail opening with one clear line that holds no secret", async () => {
-    const bucket = await makeTestBucket(env);
-    try {
-      const secret = "wrong-secret-0123456789abcdef";
-      const error = await assertRejects(
-        () =>
-          S3Store.open(`s3://${bucket.bucket}/root`, {
-            env: { ...awsEnv(env), AWS_SECRET_ACCESS_KEY: secret },
-          }),
-        IoError,
-      );
-      assert(
-        error.message.includes("refused the server's credentials"),
-        error.message,
-      );
-      assert(
-        !error.message.includes(secret) && !error.message.includes("\n"),
-        error.message,
-      );
-    } finally {
-      await bucket.cleanup();
-    }
-  });
-
-  Deno.test("s3 store: a missing bucket fails opening with one clear line naming it", async () => {
+Deno.test({
+  name:
+    "s3 store: bad credentials fail opening with one clear line that holds no secret",
+  ignore: noGateway,
+}, async () => {
+  const bucket = await makeTestBucket(env!);
+  try {
+    const secret = "wrong-secret-0123456789abcdef";
     const error = await assertRejects(
       () =>
-        S3Store.open("s3://fts-no-such-bucket-here/x", { env: awsEnv(env) }),
-      NotFoundError,
+        S3Store.open(`s3://${bucket.bucket}/root`, {
+          env: { ...awsEnv(env!), AWS_SECRET_ACCESS_KEY: secret },
+        }),
+      IoError,
     );
-    assertEquals(
+    assert(
+      error.message.includes("refused the server's credentials"),
       error.message,
-      `the bucket "fts-no-such-bucket-here" does not exist at ${
-        new URL(env.endpoint).origin
-      }`,
     );
-  });
-}
+    assert(
+      !error.message.includes(secret) && !error.message.includes("\n"),
+      error.message,
+    );
+  } finally {
+    await bucket.cleanup();
+  }
+});
+
+Deno.test({
+  name:
+    "s3 store: a missing bucket fails opening with one clear line naming it",
+  ignore: noGateway,
+}, async () => {
+  const error = await assertRejects(
+    () => S3Store.open("s3://fts-no-such-bucket-here/x", { env: awsEnv(env!) }),
+    NotFoundError,
+  );
+  assertEquals(
+    error.message,
+    `the bucket "fts-no-such-bucket-here" does not exist at ${
+      new URL(env!.endpoint).origin
+    }`,
+  );
+});
 
 Deno.test("s3 store: an unreachable store is retried, then one IoError line", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -803,9 +811,19 @@ function assertThrowsFts(fn: () => unknown): Error {
 
 /** The gateway's own folder, when the tests may restart it (.ci/s3_env sets it). */
 const gatewayDir = Deno.env.get("FTS_TEST_S3_DIR");
+/** The restart tests also need the gateway's folder (.ci/s3_env sets it). */
+const noRestartableGateway = noGateway ||
+  prerequisite(
+    "FTS_TEST_S3_DIR, a gateway the tests may restart",
+    !!gatewayDir,
+  );
 
 /** Runs one of the gateway scripts in tests/s3 on `dir`; throws with its stderr. */
-async function gatewayScript(script: string, dir: string): Promise<void> {
+async function gatewayScript(
+  script: string,
+  dir: string | undefined,
+): Promise<void> {
+  if (!dir) throw new Error("FTS_TEST_S3_DIR is not set");
   const output = await new Deno.Command("bash", {
     args: [`tests/s3/${script}`, dir],
     env: { FTS_S3_TIMEOUT: "120" },
@@ -815,112 +833,110 @@ async function gatewayScript(script: string, dir: string): Promise<void> {
   assert(output.success, new TextDecoder().decode(output.stderr));
 }
 
-if (env && gatewayDir) {
-  Deno.test({
-    name:
-      "s3 store: kill -9 of radosgw mid-upload gives one IoError line, and after its restart the upload resumes intact",
-    sanitizeResources: false,
-    async fn() {
-      const t = await makeTestBucket(env, "root", {
-        tuning: TUNING,
-        retry: {
-          attempts: 3,
-          baseDelayMs: 100,
-          maxDelayMs: 300,
-          timeoutMs: 3000,
-        },
-      });
-      let up = true;
-      try {
-        const bytes = randomBytes(17 * MiB, 21);
-        const options = { size: bytes.length, mtime: 42_000, resume: true };
-        const first = await t.store.beginUpload(
-          "crash.bin",
-          options,
-        ) as S3Upload;
-        const part = first.checkpointInterval;
-        await first.write(bytes.subarray(0, part), new Uint8Array([1]));
-        await first.write(bytes.subarray(part, 2 * part), new Uint8Array([2]));
-        // Parts are sent in the background: wait until both (and their hash
-        // states) are stored, as a server that ran a while longer would.
-        for (let i = 0; i < 100; i++) {
-          const saved: string[] = [];
-          for await (
-            const page of listObjects(t.store.client, "root/.fts/uploads/")
-          ) saved.push(...page.objects.map((o) => o.key.split("/").pop()!));
-          if (saved.includes("1") && saved.includes("2")) break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await gatewayScript("kill_radosgw.sh", gatewayDir);
-        up = false;
-        const error = await assertRejects(async () => {
-          await first.write(bytes.subarray(2 * part), new Uint8Array([3]));
-          await first.commit({ mode: null, mtime: 42_000, noClobber: false });
-        }, IoError);
-        assert(!error.message.includes("\n"), error.message);
-        assert(error.message.includes("cannot be reached"), error.message);
-        await first.abort(true).catch(() => {});
-        await gatewayScript("start_radosgw.sh", gatewayDir);
-        up = true;
-        await assertRejects(() => t.store.stat("crash.bin"), NotFoundError);
-        const second = await (await t.reopen()).beginUpload(
-          "crash.bin",
-          options,
-        ) as S3Upload;
-        assertEquals(second.offset, 2 * part);
-        assertEquals(second.hashState?.[0], 2);
-        await second.write(bytes.subarray(second.offset));
-        await second.commit({ mode: null, mtime: 42_000, noClobber: false });
-        await assertHolds(t.store, "crash.bin", bytes);
-      } finally {
-        if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
-        await t.cleanup();
+Deno.test({
+  ignore: noRestartableGateway,
+  name:
+    "s3 store: kill -9 of radosgw mid-upload gives one IoError line, and after its restart the upload resumes intact",
+  sanitizeResources: false,
+  async fn() {
+    const t = await makeTestBucket(env!, "root", {
+      tuning: TUNING,
+      retry: {
+        attempts: 3,
+        baseDelayMs: 100,
+        maxDelayMs: 300,
+        timeoutMs: 3000,
+      },
+    });
+    let up = true;
+    try {
+      const bytes = randomBytes(17 * MiB, 21);
+      const options = { size: bytes.length, mtime: 42_000, resume: true };
+      const first = await t.store.beginUpload(
+        "crash.bin",
+        options,
+      ) as S3Upload;
+      const part = first.checkpointInterval;
+      await first.write(bytes.subarray(0, part), new Uint8Array([1]));
+      await first.write(bytes.subarray(part, 2 * part), new Uint8Array([2]));
+      // Parts are sent in the background: wait until both (and their hash
+      // states) are stored, as a server that ran a while longer would.
+      for (let i = 0; i < 100; i++) {
+        const saved: string[] = [];
+        for await (
+          const page of listObjects(t.store.client, "root/.fts/uploads/")
+        ) saved.push(...page.objects.map((o) => o.key.split("/").pop()!));
+        if (saved.includes("1") && saved.includes("2")) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-    },
-  });
-}
+      await gatewayScript("kill_radosgw.sh", gatewayDir);
+      up = false;
+      const error = await assertRejects(async () => {
+        await first.write(bytes.subarray(2 * part), new Uint8Array([3]));
+        await first.commit({ mode: null, mtime: 42_000, noClobber: false });
+      }, IoError);
+      assert(!error.message.includes("\n"), error.message);
+      assert(error.message.includes("cannot be reached"), error.message);
+      await first.abort(true).catch(() => {});
+      await gatewayScript("start_radosgw.sh", gatewayDir);
+      up = true;
+      await assertRejects(() => t.store.stat("crash.bin"), NotFoundError);
+      const second = await (await t.reopen()).beginUpload(
+        "crash.bin",
+        options,
+      ) as S3Upload;
+      assertEquals(second.offset, 2 * part);
+      assertEquals(second.hashState?.[0], 2);
+      await second.write(bytes.subarray(second.offset));
+      await second.commit({ mode: null, mtime: 42_000, noClobber: false });
+      await assertHolds(t.store, "crash.bin", bytes);
+    } finally {
+      if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
+      await t.cleanup();
+    }
+  },
+});
 
-if (env && gatewayDir) {
-  Deno.test({
-    name:
-      "s3 store: a download goes on across a kill -9 and restart of radosgw, from where it stopped",
-    sanitizeResources: false,
-    async fn() {
-      const t = await makeTestBucket(env, "root", {
-        tuning: TUNING,
-        retry: {
-          attempts: 12,
-          baseDelayMs: 200,
-          maxDelayMs: 1000,
-          timeoutMs: 5000,
-        },
-      });
-      let up = true;
-      try {
-        const bytes = randomBytes(96 * MiB, 31);
-        await putBytes(t.store, "long.bin", bytes);
-        const handle = await t.store.open("long.bin");
-        const buffer = new Uint8Array(MiB);
-        const first = await handle.read(buffer) ?? 0;
-        assert(first > 0);
-        const head = buffer.slice(0, first);
-        const gets = t.store.client.sent.GET;
-        await gatewayScript("kill_radosgw.sh", gatewayDir);
-        up = false;
-        // Restart while the reader is retrying.
-        const restart = gatewayScript("start_radosgw.sh", gatewayDir);
-        const rest = await readAll(handle);
-        await restart;
-        up = true;
-        assert(t.store.client.sent.GET > gets, "the body was asked for again");
-        const all = new Uint8Array(head.length + rest.length);
-        all.set(head);
-        all.set(rest, head.length);
-        assertEquals(await sha256(all), await sha256(bytes));
-      } finally {
-        if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
-        await t.cleanup();
-      }
-    },
-  });
-}
+Deno.test({
+  ignore: noRestartableGateway,
+  name:
+    "s3 store: a download goes on across a kill -9 and restart of radosgw, from where it stopped",
+  sanitizeResources: false,
+  async fn() {
+    const t = await makeTestBucket(env!, "root", {
+      tuning: TUNING,
+      retry: {
+        attempts: 12,
+        baseDelayMs: 200,
+        maxDelayMs: 1000,
+        timeoutMs: 5000,
+      },
+    });
+    let up = true;
+    try {
+      const bytes = randomBytes(96 * MiB, 31);
+      await putBytes(t.store, "long.bin", bytes);
+      const handle = await t.store.open("long.bin");
+      const buffer = new Uint8Array(MiB);
+      const first = await handle.read(buffer) ?? 0;
+      assert(first > 0);
+      const head = buffer.slice(0, first);
+      const gets = t.store.client.sent.GET;
+      await gatewayScript("kill_radosgw.sh", gatewayDir);
+      up = false;
+      // Restart while the reader is retrying.
+      const restart = gatewayScript("start_radosgw.sh", gatewayDir);
+      const rest = await readAll(handle);
+      await restart;
+      up = true;
+      assert(t.store.client.sent.GET > gets, "the body was asked for again");
+      const all = new Uint8Array(head.length + rest.length);
+      all.set(head);
+      all.set(rest, head.length);
+      assertEquals(await sha256(all), await sha256(bytes));
+    } finally {
+      if (!up) await gatewayScript("start_radosgw.sh", gatewayDir);
+      await t.cleanup();
+    }
+  },
+});

@@ -286,7 +286,12 @@ Deno.test("Ctrl-C during a put stops it, and the same put then resumes", async (
       "1M",
     ]);
     await shell.type("put up.bin\r");
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Ctrl-C once the server has staged part of the file, not after a sleep.
+    await waitForPartial(
+      join(server.root, ".fts", "partial"),
+      () => true,
+      512 * 1024,
+    );
     await shell.type("\x03");
     at = await shell.waitFor("interrupted", at);
     at = await shell.waitFor("> ", at);

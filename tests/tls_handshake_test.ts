@@ -92,7 +92,9 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         port: 0,
         log: null,
         tls: cert,
-        loginTimeoutMs: 300,
+        // Long enough that a loaded machine sees all the peers before the
+        // deadline closes them, short enough to wait for.
+        loginTimeoutMs: 2000,
         maxConnections: limit,
       });
       const port = server.addr.port;
@@ -118,7 +120,7 @@ for (const hostname of ["127.0.0.1", "::1"]) {
         await waitFor(
           "no server-side socket left with the peers still connected",
           () => connectionsOn(port) === 0,
-          10_000,
+          30_000,
         );
         assertEquals(server.connections, 0);
         // The peers only leave when their stdin closes.
@@ -144,7 +146,9 @@ for (const tls of [false, true]) {
       port: 0,
       log: null,
       tls: cert,
-      loginTimeoutMs: 300,
+      // Long enough that a loaded machine sees all 20 before the deadline
+      // closes them.
+      loginTimeoutMs: 2000,
       http: { hostname: HOST, port: 0 },
     });
     const port = server.http!.addr.port;
@@ -161,7 +165,7 @@ for (const tls of [false, true]) {
       await waitFor(
         "no server-side socket left with the peers still connected",
         () => connectionsOn(port) === 0,
-        10_000,
+        30_000,
       );
       const response = await fetch(`${scheme}://${HOST}:${port}/`, { client });
       await response.body?.cancel();

@@ -313,36 +313,9 @@ Deno.test("a TLS client at a plain server is told it does not speak TLS; the ser
   }
 });
 
-Deno.test("small replies over TLS do not wait for delayed ACKs", async () => {
-  const [cert] = await twoCertificates();
-  const { root, port, cleanup } = await startServer({ tls: cert });
-  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  await Deno.writeTextFile(join(root, "small.txt"), "x".repeat(100));
-  const connection = await Connection.open({ hostname: "127.0.0.1", port }, {
-    transport: new TransportOpener({
-      fingerprint: cert.fingerprint,
-      knownHosts: null,
-    }),
-  });
-  try {
-    // Each get is a stat, then a data message, a DATA and an END frame.
-    // Written separately without TCP_NODELAY they would wait ~40 ms each.
-    const started = performance.now();
-    for (let i = 0; i < 20; i++) {
-      await download(connection, "small.txt", join(work, "small.txt"), {
-        ...OPTIONS,
-        resume: false,
-      }, quiet);
-    }
-    const perGet = (performance.now() - started) / 20;
-    assert(perGet < 20, `${perGet.toFixed(1)} ms per small get`);
-  } finally {
-    await connection.close();
-    await cleanup();
-    await Deno.remove(work, { recursive: true });
-  }
-});
-
+// Whether small replies over TLS wait for delayed ACKs is a matter of
+// speed, so it is measured by the benchmarks, not asserted here; that the
+// server gathers a reply's small writes into one is proven below.
 Deno.test("coalescingWritable gathers small writes, passes large ones, keeps order", async () => {
   const writes: Uint8Array[] = [];
   const inner = new WritableStream<Uint8Array>({

@@ -34,6 +34,38 @@ function recorder(): Reporter & { lines: string[] } {
   return { lines, info: (text) => void lines.push(text), progress: () => null };
 }
 
+/**
+ * A reporter whose progress bar calls `then` once `bytes` have moved (an
+ * event, not a clock); `moved()` says how many had when it did.
+ */
+function after(
+  bytes: number,
+  then: () => void,
+): Reporter & { moved: () => number } {
+  let moved = 0;
+  return {
+    info: () => {},
+    moved: () => moved,
+    progress: (label, total, start) => {
+      const bar = new ProgressBar({
+        label,
+        total,
+        start,
+        output: new WritableStream(),
+      });
+      const advance = bar.advance.bind(bar);
+      bar.advance = (n: number) => {
+        advance(n);
+        if (moved < bytes && bar.done >= bytes) {
+          moved = bar.done;
+          then();
+        }
+      };
+      return bar;
+    },
+  };
+}
+
 async function withSetup(
   fn: (ctx: {
     root: string;
@@ -134,13 +166,14 @@ Deno.test("an upload cut off mid-transfer keeps the previous version and shows n
     const local = join(work, "big.bin");
     await Deno.writeFile(local, randomBytes(6 * 1024 * 1024));
     const c = await open();
+    const progress = after(1024 * 1024, () => c.abort());
     const cut = upload(c, local, "big.bin", {
       ...OPTIONS,
       limitRate: 8 * 1024 * 1024,
-    }, recorder());
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    c.abort();
+    }, progress);
     await assertRejects(() => cut);
+    assert(progress.moved() > 0, "bytes were sent before the cut");
+    assert(progress.moved() < 6 * 1024 * 1024, "the cut came mid-transfer");
     const other = await open();
     assertEquals(
       await Deno.readTextFile(join(root, "big.bin")),
@@ -155,13 +188,13 @@ Deno.test("a download cut off mid-transfer leaves nothing under the target name"
     await Deno.writeFile(join(root, "big.bin"), randomBytes(32 * 1024 * 1024));
     await Deno.writeTextFile(join(work, "big.bin"), "local version");
     const c = await open();
+    const progress = after(1024 * 1024, () => c.abort());
     const cut = download(c, "big.bin", join(work, "big.bin"), {
       ...OPTIONS,
       limitRate: 8 * 1024 * 1024,
-    }, recorder());
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    c.abort();
+    }, progress);
     await assertRejects(() => cut);
+    assert(progress.moved() > 0, "bytes arrived before the cut");
     assertEquals(
       await Deno.readTextFile(join(work, "big.bin")),
       "local version",
@@ -215,13 +248,14 @@ Deno.test("a shutdown notice arrives during a transfer, which still completes", 
     await Deno.writeFile(join(work, "slow.bin"), data);
     const notices: Notice[] = [];
     const c = await open((notice) => notices.push(notice));
+    let stopped: Promise<void> | undefined;
+    const progress = after(512 * 1024, () => stopped = shutdown(10_000));
     const transfer = upload(c, join(work, "slow.bin"), "slow.bin", {
       ...OPTIONS,
       limitRate: 4 * 1024 * 1024,
-    }, recorder());
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const stopped = shutdown(10_000);
+    }, progress);
     const result = await transfer;
+    assert(stopped, "the shutdown began during the transfer");
     await stopped;
     assertEquals(result.bytes, data.byteLength);
     assertEquals(await Deno.readFile(join(root, "slow.bin")), data);

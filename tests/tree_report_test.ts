@@ -1,6 +1,6 @@
 /**
- * How tree transfers report: a folder that fails is counted as a folder,
- * not as a file; a rerun of an up-to-date tree says so once; staging folders
+ * How tree transfers report: a folder that fails (either way) is counted
+ * as a folder, not as a file; a rerun of an up-to-date tree says so once; staging folders
  * a killed `get -r` left are removed by the rerun at once.
  *
  * @module
@@ -69,6 +69,34 @@ Deno.test("get -r counts a folder it cannot make as a folder, not as a file", as
     assert(
       report.lines.some((line) =>
         line.includes("received 2 files") && line.includes("1 folder failed")
+      ),
+      report.lines.join("\n"),
+    );
+  });
+});
+
+Deno.test("put -r counts a folder the server cannot make as a folder, not as a file", async () => {
+  await withTree(async ({ root, work, c }) => {
+    const local = join(work, "up");
+    await Deno.mkdir(join(local, "sub"), { recursive: true });
+    await Deno.writeTextFile(join(local, "a.txt"), "a");
+    await Deno.writeTextFile(join(local, "b.txt"), "b");
+    await Deno.writeTextFile(join(local, "sub", "c.txt"), "c");
+    await Deno.mkdir(join(root, "dst"));
+    await Deno.writeTextFile(
+      join(root, "dst", "sub"),
+      "a file where the folder goes",
+    );
+    const report = recorder();
+    const error = await assertRejects(() =>
+      uploadTree(c, local, "dst", OPTIONS, report)
+    );
+    assertStringIncludes(String(error), "1 of 3 files and 1 folder failed");
+    assertEquals(await Deno.readTextFile(join(root, "dst", "a.txt")), "a");
+    assertEquals(await Deno.readTextFile(join(root, "dst", "b.txt")), "b");
+    assert(
+      report.lines.some((line) =>
+        line.includes("sent 2 files") && line.includes("1 folder failed")
       ),
       report.lines.join("\n"),
     );

@@ -89,7 +89,7 @@ Deno.test("a tus upload cut off part-way resumes from the server's offset and co
     });
     const rest = data.length - 2 * 1024 * 1024;
     await conn.write(new TextEncoder().encode(
-      `PATCH ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n` +
+      `PATCH ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n` +
         `Content-Type: application/offset+octet-stream\r\nUpload-Offset: ${
           2 * 1024 * 1024
         }\r\n` +

@@ -72,6 +72,7 @@ export class Logins {
   readonly throttle: LoginThrottle;
   #store: UserStore;
   #version: string;
+  #listeners: ((before: UserStore, after: UserStore) => void)[] = [];
 
   private constructor(
     file: string,
@@ -122,13 +123,27 @@ export class Logins {
     try {
       const version = await fileVersion(this.file);
       if (version === this.#version) return false;
-      this.#store = await loadUsers(this.file);
+      const loaded = await loadUsers(this.file);
+      // Another caller may have loaded it meanwhile: tell the change once.
+      if (version === this.#version) return false;
+      const before = this.#store;
+      this.#store = loaded;
       this.#version = version;
+      for (const listener of this.#listeners) listener(before, loaded);
       return true;
     } catch {
       // Being replaced, or broken: keep what worked.
       return false;
     }
+  }
+
+  /**
+   * Calls `listener` with the old and the new users each time the file is
+   * read again after a change (the server polls it every 2 s), so that
+   * front-ends can revoke what a removed or changed user still holds.
+   */
+  onChange(listener: (before: UserStore, after: UserStore) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Whether `name` is a user, as of the last reading of the file. */

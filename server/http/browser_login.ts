@@ -15,8 +15,10 @@
 import { AuthError } from "../../protocol/errors.ts";
 import { ScramServer } from "../../protocol/scram.ts";
 import type { Logins } from "../auth/login.ts";
+import type { UserStore } from "../auth/users.ts";
+import { throttleKey } from "../auth/login_throttle.ts";
 import { HttpError } from "./http_errors.ts";
-import { readLimitedText } from "./xml.ts";
+import { readLimitedText } from "./request_body.ts";
 
 /** Cookie name of a page session. */
 export const SESSION_COOKIE = "fts_session";
@@ -25,7 +27,10 @@ export const SESSION_MS = 12 * 3600_000;
 /** The header the page sends with every request (see the CSRF note). */
 export const CSRF_HEADER = "x-requested-with";
 const PENDING_MS = 60_000;
-const MAX_PENDING = 1000;
+/** Unfinished logins one address (an IPv6 /64) may have at once. */
+export const MAX_PENDING_PER_ADDRESS = 16;
+/** Unfinished logins in all; beyond it the oldest is dropped, not refused. */
+const MAX_PENDING = 10_000;
 
 /** A user logged in through the page. */
 export interface PageUser {
@@ -37,12 +42,25 @@ export interface PageUser {
 export class BrowserLogins {
   #logins: Logins;
   #tls: boolean;
-  #sessions = new Map<string, PageUser & { until: number }>();
-  #pending = new Map<string, { scram: ScramServer; until: number }>();
+  /** Sessions by token; `storedKey` is the password's they logged in with. */
+  #sessions = new Map<
+    string,
+    PageUser & { until: number; storedKey: string }
+  >();
+  #pending = new Map<
+    string,
+    { scram: ScramServer; until: number; release: () => void }
+  >();
+  /** Unfinished logins per throttle key of their address. */
+  #pendingPer = new Map<string, number>();
 
-  constructor(logins: Logins, tls: boolean) {
+  #bodyDeadlineMs: number;
+
+  /** `bodyDeadlineMs`: time a login step's body may take to arrive. */
+  constructor(logins: Logins, tls: boolean, bodyDeadlineMs = 20_000) {
     this.#logins = logins;
     this.#tls = tls;
+    this.#bodyDeadlineMs = bodyDeadlineMs;
   }
 
   /** The session user of a request's cookie, if any. */
@@ -55,6 +73,28 @@ export class BrowserLogins {
       return null;
     }
     return { name: session.name, readOnly: session.readOnly };
+  }
+
+  /**
+   * Applies a new users file: sessions of removed users and of users with a
+   * new password end, the others take their user's current read-only flag.
+   * Returns, per user, how many sessions ended or changed.
+   */
+  revoke(store: UserStore): Map<string, number> {
+    const touched = new Map<string, number>();
+    for (const [token, session] of this.#sessions) {
+      const record = store.users.get(session.name);
+      if (
+        record === undefined ||
+        record.verifier.storedKey !== session.storedKey
+      ) {
+        this.#sessions.delete(token);
+      } else if (record.readOnly !== session.readOnly) {
+        session.readOnly = record.readOnly;
+      } else continue;
+      touched.set(session.name, (touched.get(session.name) ?? 0) + 1);
+    }
+    return touched;
   }
 
   /**
@@ -72,7 +112,9 @@ export class BrowserLogins {
     if (url.searchParams.has("logout")) return this.#logout(request);
     let body: { step?: string; id?: string; data?: string };
     try {
-      body = JSON.parse(await readLimitedText(request, 4096));
+      body = JSON.parse(
+        await readLimitedText(request, 4096, this.#bodyDeadlineMs),
+      );
     } catch (error) {
       if (error instanceof HttpError) throw error;
       throw new HttpError(400, "the login body is not JSON");
@@ -82,32 +124,50 @@ export class BrowserLogins {
     }
     const now = Date.now();
     for (const [id, p] of this.#pending) {
-      if (p.until <= now) this.#pending.delete(id);
+      if (p.until <= now) this.#forget(id);
     }
     const store = await this.#logins.store();
     if (body.step === "first") {
-      if (this.#pending.size >= MAX_PENDING) {
-        throw new HttpError(503, "too many logins at once; try again");
+      // Capped per address like the native throttle, so that one address
+      // cannot lock everyone else out of the page.
+      const address = throttleKey(peerHost);
+      if ((this.#pendingPer.get(address) ?? 0) >= MAX_PENDING_PER_ADDRESS) {
+        throw new HttpError(
+          503,
+          "too many logins at once from your address; try again",
+          { "retry-after": "5" },
+        );
       }
+      if (this.#pending.size >= MAX_PENDING) {
+        this.#forget(this.#pending.keys().next().value!);
+      }
+      // Counted before the first await, so concurrent steps see it.
+      this.#pendingPer.set(address, (this.#pendingPer.get(address) ?? 0) + 1);
+      const release = () => {
+        const left = (this.#pendingPer.get(address) ?? 1) - 1;
+        if (left > 0) this.#pendingPer.set(address, left);
+        else this.#pendingPer.delete(address);
+      };
       const scram = new ScramServer(
         (name) => store.users.get(name)?.verifier,
         { secret: store.secret },
       );
       const id = randomToken();
       const data = await scram.first(body.data).catch((error) => {
+        release();
         throw new HttpError(
           400,
           error instanceof AuthError ? error.reason : "bad login",
         );
       });
-      this.#pending.set(id, { scram, until: now + PENDING_MS });
+      this.#pending.set(id, { scram, until: now + PENDING_MS, release });
       return Response.json({ id, data });
     }
     const pending = this.#pending.get(body.id ?? "");
     if (body.step !== "final" || !pending) {
       throw new HttpError(400, "no such login in progress");
     }
-    this.#pending.delete(body.id!);
+    this.#forget(body.id!);
     const throttle = this.#logins.throttle;
     const name = pending.scram.username ?? "";
     // The native login's throttle, shared: one verdict at a time per
@@ -130,10 +190,19 @@ export class BrowserLogins {
       name: user.name,
       readOnly: user.readOnly,
       until: now + SESSION_MS,
+      storedKey: user.verifier.storedKey,
     });
     return Response.json({ data, name: user.name, readOnly: user.readOnly }, {
       headers: { "set-cookie": this.#cookie(token, SESSION_MS / 1000) },
     });
+  }
+
+  /** Drops a pending login and its count. */
+  #forget(id: string): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    pending.release();
   }
 
   #logout(request: Request): Response {

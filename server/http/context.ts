@@ -12,6 +12,7 @@ import type { LockTable } from "./webdav/lock_table.ts";
 import type { DeadProperties } from "./webdav/dead_properties.ts";
 import type { BasicAuth } from "./basic_auth.ts";
 import type { BrowserLogins } from "./browser_login.ts";
+import type { AllowedHosts } from "./allowed_hosts.ts";
 
 /** Shared by every request of one HTTP front-end. */
 export interface HttpContext {
@@ -31,6 +32,13 @@ export interface HttpContext {
   props: DeadProperties;
   /** Cut off a request or response body that makes no progress this long. */
   idleTimeoutMs: number;
+  /**
+   * Time a small body read whole (login step, PROPFIND, PROPPATCH, LOCK)
+   * may take to arrive completely: the login deadline.
+   */
+  bodyDeadlineMs: number;
+  /** The names a request's `Host` may carry (DNS rebinding). */
+  hosts: AllowedHosts;
 }
 
 /** One request as the handlers see it. */
@@ -45,5 +53,7 @@ export interface HttpRequest {
   readOnly: boolean;
   /** The logged-in user, if any. */
   user?: string;
+  /** The client's address (who holds a lock on an open server). */
+  peer: string;
   ctx: HttpContext;
 }

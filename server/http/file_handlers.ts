@@ -20,6 +20,7 @@ import { HttpError } from "./http_errors.ts";
 import type { HttpRequest } from "./context.ts";
 import { getFolder } from "./folder_listing.ts";
 import { parentOf } from "./paths.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 
 /** The entry at `path`, or null when nothing is there. */
 export async function statOrNull(
@@ -80,13 +81,12 @@ export async function handlePut(req: HttpRequest): Promise<Response> {
     throw new HttpError(400, "malformed Content-Length");
   }
   const digest = announcedSha256(req.request.headers);
-  const upload = await store.beginUpload(req.path, {
+  const upload = await UploadLifecycle.begin(store, req.path, {
     size: expected,
     mtime: Date.now(),
     resume: false,
-  });
-  let committed = false;
-  try {
+  }, false);
+  await upload.run(async () => {
     const result = await copyBody(
       req.request.body,
       upload,
@@ -98,10 +98,7 @@ export async function handlePut(req: HttpRequest): Promise<Response> {
       throw new IntegrityError("the body does not match its sha-256 digest");
     }
     await upload.commit({ mode: null, mtime: Date.now(), noClobber: false });
-    committed = true;
-  } finally {
-    if (!committed) await upload.abort(false).catch(() => {});
-  }
+  });
   return new Response(null, { status: existing ? 204 : 201 });
 }
 

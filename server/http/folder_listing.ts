@@ -9,9 +9,10 @@
 import type { Entry } from "../../protocol/messages.ts";
 import type { HttpRequest } from "./context.ts";
 import { ZipWriter } from "./zip_writer.ts";
-import { BODY_CHUNK } from "./read_stream.ts";
+import { BODY_CHUNK, withStallTimer } from "./read_stream.ts";
 import { joinPath } from "./paths.ts";
 import { webPage } from "./web_page.ts";
+import { urlPathOf } from "./request_path.ts";
 
 /** The JSON form of a folder listing. */
 export interface FolderJson {
@@ -30,10 +31,12 @@ export async function getFolder(req: HttpRequest): Promise<Response> {
     (request.headers.get("accept") ?? "").includes("application/json");
   if (!wantsJson) {
     if (!req.slash && req.path !== "") {
-      // Relative links on the page need the trailing slash.
+      // Relative links on the page need the trailing slash. Built from the
+      // normalised path: `//evil.example` must not become a
+      // protocol-relative `Location` (an open redirect).
       return new Response(null, {
         status: 301,
-        headers: { location: `${url.pathname}/${url.search}` },
+        headers: { location: `${urlPathOf(req.path, true)}${url.search}` },
       });
     }
     return pageResponse(request.method === "HEAD");
@@ -130,5 +133,7 @@ function zipFolder(req: HttpRequest): Response {
     }
     await zip.finish();
   })().catch((error) => writer.abort(error).catch(() => {}));
-  return new Response(readable, { headers });
+  return new Response(withStallTimer(readable, req.ctx.idleTimeoutMs), {
+    headers,
+  });
 }

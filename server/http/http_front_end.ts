@@ -1,8 +1,10 @@
 /**
  * The HTTP/WebDAV front-end: a `Deno.serve` listener (HTTPS with HTTP/2 via
  * ALPN when the server has a certificate) answering over the same store as
- * the native protocol. Connections that never send a byte are closed after
- * the login deadline (see `silent_sweep.ts`).
+ * the native protocol. Connections without a request in flight (silent,
+ * trickling their headers, or idle between requests) are closed after the
+ * login deadline (see `silent_sweep.ts`); requests must name this server in
+ * `Host` (see `allowed_hosts.ts`).
  *
  * @module
  */
@@ -18,12 +20,16 @@ import { LockTable } from "./webdav/lock_table.ts";
 import { route } from "./router.ts";
 import type { HttpContext } from "./context.ts";
 import { errorResponse, HttpError } from "./http_errors.ts";
+import { AllowedHosts } from "./allowed_hosts.ts";
+import { watchRevocations } from "./revocation.ts";
 
 /** How to run the HTTP front-end. */
 export interface HttpFrontEndOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
+  /** More names `Host` may carry (`--http-host`, for a reverse proxy). */
+  hosts?: string[];
   store: Store;
   log: ServerLog;
   readOnly: boolean;
@@ -60,22 +66,43 @@ export class HttpFrontEnd {
 
   /** Starts listening. */
   static start(options: HttpFrontEndOptions): HttpFrontEnd {
+    const loginDeadlineMs = options.silentTimeoutMs ?? 20_000;
     const ctx: HttpContext = {
       store: options.store,
       log: options.log,
       readOnly: options.readOnly,
       auth: options.logins ? new BasicAuth(options.logins) : null,
       browser: options.logins
-        ? new BrowserLogins(options.logins, options.tls !== undefined)
+        ? new BrowserLogins(
+          options.logins,
+          options.tls !== undefined,
+          loginDeadlineMs,
+        )
         : null,
       tls: options.tls !== undefined,
       allowBasicInsecure: options.allowBasicInsecure ?? false,
       locks: new LockTable(),
       props: new DeadProperties(),
       idleTimeoutMs: options.idleTimeoutMs,
+      bodyDeadlineMs: loginDeadlineMs,
+      hosts: new AllowedHosts(options.hostname, options.hosts),
     };
+    if (options.logins) {
+      watchRevocations(options.logins, ctx.browser, ctx.locks, options.log);
+    }
     let inFlight = 0;
-    const handler = async (
+    // Deno.serve never gives up on a connection that sends nothing, or
+    // trickles its headers: the sweep closes those (see silent_sweep.ts).
+    const sweep: { silent?: SilentSweep } = {};
+    const handler = (
+      request: Request,
+      info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    ): Promise<Response> => {
+      const ended = sweep.silent?.begin(info.remoteAddr);
+      if (ended) info.completed.then(ended, ended);
+      return answer(request, info);
+    };
+    const answer = async (
       request: Request,
       info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     ): Promise<Response> => {
@@ -103,10 +130,9 @@ export class HttpFrontEnd {
       onListen: () => {},
       onError: (error) => errorResponse(error, "GET"),
     }, handler);
-    // Deno.serve itself never gives up on a connection that sends nothing.
-    const silent = new SilentSweep(
+    const silent = sweep.silent = new SilentSweep(
       server.addr,
-      options.silentTimeoutMs ?? 20_000,
+      loginDeadlineMs,
       options.log,
       options.tls ? "https" : "http",
     );

@@ -80,3 +80,40 @@ export async function sha256OfHandle(handle: ReadHandle): Promise<string> {
     handle.close();
   }
 }
+
+/**
+ * Passes `source` on, but gives up (cancelling `source`) when the client
+ * has not asked for the next chunk `idleMs` after it got the last one: a
+ * generated body (a zip) must not wait forever on a client that stopped
+ * reading, holding its store handles.
+ */
+export function withStallTimer(
+  source: ReadableStream<Uint8Array>,
+  idleMs: number,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // High-water mark 0: pull runs only when the client wants a chunk, so
+  // the time between an enqueue and the next pull is the client's.
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      clearTimeout(timer);
+      try {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        controller.enqueue(value);
+        timer = setTimeout(() => {
+          const error = new Error("the client stopped reading");
+          reader.cancel(error).catch(() => {});
+          controller.error(error);
+        }, idleMs);
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { normalizePath } from "../storage/remote_path.ts";
+import { InvalidPathError } from "../../protocol/errors.ts";
+import { normalizePath, UNSHOWABLE_NAME } from "../storage/remote_path.ts";
 import { HttpError } from "./http_errors.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -44,7 +45,7 @@ export function remotePathOf(rawPath: string): string {
       // fatal: overlong forms and lone surrogates are errors, not U+FFFD.
       segment = strictUtf8.decode(new Uint8Array(bytes));
     } catch {
-      throw new HttpError(400, "the path is not valid UTF-8");
+      throw new InvalidPathError(UNSHOWABLE_NAME);
     }
     if (segment.includes("/")) {
       throw new HttpError(400, "the path contains an encoded slash");

@@ -15,6 +15,7 @@ import { handleCopyMove, handleMkcol } from "./webdav/collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import { CSRF_HEADER } from "./browser_login.ts";
 import { pageResponse } from "./folder_listing.ts";
+import { refuseBody } from "./request_body.ts";
 import {
   checkLocks,
   handleLock,
@@ -38,6 +39,18 @@ const WRITES = new Set([
   "MOVE",
   "LOCK",
   "UNLOCK",
+]);
+
+/** Methods that take no request body: one is refused before it is read. */
+const NO_BODY = new Set([
+  "GET",
+  "HEAD",
+  "DELETE",
+  "MKCOL",
+  "COPY",
+  "MOVE",
+  "UNLOCK",
+  "OPTIONS",
 ]);
 
 /** Longest request URL accepted. */
@@ -146,7 +159,8 @@ export async function route(
   peer: Deno.NetAddr,
 ): Promise<Response> {
   const started = performance.now();
-  const method = request.method.toUpperCase();
+  // Case-sensitive (RFC 9110 §9.1): a lowercase "move" is no MOVE.
+  const method = request.method;
   let path: string | undefined;
   let user: string | undefined;
   let response: Response;
@@ -160,6 +174,16 @@ export async function route(
       // would delete something the client did not name.
       throw new HttpError(400, "the URL contains a fragment");
     }
+    const host = request.headers.get("host") ?? new URL(request.url).host;
+    if (!ctx.hosts.allows(host)) {
+      // DNS rebinding: a page on an attacker's name pointed at this server.
+      throw new HttpError(
+        421,
+        `${JSON.stringify(host.slice(0, 100))} is not a name of this server ` +
+          "(serve with --http-host NAME to allow it)",
+      );
+    }
+    if (NO_BODY.has(method)) refuseBody(method, request.headers);
     const raw = rawPathOf(request.url);
     path = remotePathOf(raw);
     const url = new URL(request.url);
@@ -194,6 +218,7 @@ export async function route(
           slash: raw.endsWith("/"),
           readOnly,
           user,
+          peer: peer.hostname,
           ctx,
         });
       }

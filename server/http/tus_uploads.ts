@@ -27,6 +27,7 @@ import { joinPath, parentOf } from "./paths.ts";
 import { statOrNull } from "./file_handlers.ts";
 import { remotePathOf, urlPathOf } from "./request_path.ts";
 import { checkLocks, writeTargets } from "./webdav/locks.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 
 /** The protocol version spoken. */
 export const TUS_VERSION = "1.0.0";
@@ -137,11 +138,11 @@ async function create(req: HttpRequest): Promise<Response> {
 
 /** Opens the staged upload for a HEAD or PATCH; refuses one already running. */
 async function begin(req: HttpRequest, upload: TusUpload) {
-  const staged = await req.ctx.store.beginUpload(req.path, {
+  const staged = await UploadLifecycle.begin(req.ctx.store, req.path, {
     size: upload.size,
     mtime: upload.mtime,
     resume: true,
-  });
+  }, true);
   if (!staged.resumable) {
     await staged.abort(false);
     throw new HttpError(
@@ -151,7 +152,7 @@ async function begin(req: HttpRequest, upload: TusUpload) {
     );
   }
   // Writes go after the staged bytes (a resumed upload starts at 0 otherwise).
-  await staged.truncate(staged.offset);
+  await staged.restartAt(staged.offset);
   return staged;
 }
 
@@ -191,8 +192,9 @@ async function append(req: HttpRequest): Promise<Response> {
   const claimed = Number(req.request.headers.get("upload-offset"));
   await checkLocks(req, writeTargets(req.path, false));
   const staged = await begin(req, upload);
-  let done = false;
-  try {
+  // Whatever way this ends without a commit, the staged bytes are kept for
+  // the client to resume from the new HEAD offset (unless found bad).
+  return await staged.run(async () => {
     if (claimed !== staged.offset) {
       throw new HttpError(409, `the server holds ${staged.offset} bytes`, {
         ...TUS_HEADERS,
@@ -204,21 +206,16 @@ async function append(req: HttpRequest): Promise<Response> {
     if (length !== null && staged.offset + length > upload.size) {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);
     }
-    let received = 0;
-    try {
-      received = (await copyBody(
-        req.request.body,
-        staged,
-        length,
-        false,
-        req.ctx.idleTimeoutMs,
-      )).bytes;
-    } catch (error) {
-      // Keep what arrived: the client resumes from the new HEAD offset.
-      await staged.abort(true);
-      done = true;
-      throw error;
-    }
+    const received = (await copyBody(
+      req.request.body,
+      staged,
+      length,
+      false,
+      req.ctx.idleTimeoutMs,
+      // A chunked body past Upload-Length stops there: nothing beyond the
+      // declared (and --partial-limit-checked) size is ever staged.
+      upload.size - staged.offset,
+    )).bytes;
     const now = staged.offset + received;
     if (now > upload.size) {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);
@@ -228,8 +225,7 @@ async function append(req: HttpRequest): Promise<Response> {
         upload.sha256 &&
         await sha256OfHandle(await staged.openStaged()) !== upload.sha256
       ) {
-        await staged.abort(false);
-        done = true;
+        staged.keep = false;
         throw new IntegrityError(
           "the uploaded bytes do not match their sha256",
         );
@@ -239,17 +235,12 @@ async function append(req: HttpRequest): Promise<Response> {
         mtime: upload.mtime,
         noClobber: false,
       });
-    } else {
-      await staged.abort(true);
     }
-    done = true;
     return new Response(null, {
       status: 204,
       headers: { ...TUS_HEADERS, "upload-offset": String(now) },
     });
-  } finally {
-    if (!done) await staged.abort(true).catch(() => {});
-  }
+  });
 }
 
 /** DELETE of an upload: drops the staged bytes. */

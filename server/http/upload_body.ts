@@ -1,5 +1,5 @@
 /**
- * Copies a request body into a staged {@linkcode Upload}: socket reads are
+ * Copies a request body into a staged upload (`UploadLifecycle`): socket reads are
  * gathered into 1 MiB writes (small writes are what makes Deno slow), each
  * write awaited before the next read (a slow disk slows the upload), and the
  * byte count checked against `Content-Length`. The caller commits or aborts.
@@ -9,7 +9,6 @@
 
 import { createHash } from "node:crypto";
 import { IntegrityError } from "../../protocol/errors.ts";
-import type { Upload } from "../storage/store.ts";
 import { BODY_CHUNK } from "./read_stream.ts";
 import { HttpError } from "./http_errors.ts";
 
@@ -23,14 +22,16 @@ export interface BodyResult {
 /**
  * Writes all of `body` to `upload`.
  *
- * @throws {HttpError} 400 when the body is shorter or longer than `expected`.
+ * @throws {HttpError} 400 when the body is shorter or longer than `expected`,
+ * or goes past `max` bytes (nothing past `max` is written).
  */
 export async function copyBody(
   body: ReadableStream<Uint8Array> | null,
-  upload: Upload,
+  upload: { write(chunk: Uint8Array): Promise<void> },
   expected: number | null,
   hash: boolean,
   idleMs: number,
+  max = Infinity,
 ): Promise<BodyResult> {
   const hasher = hash ? createHash("sha256") : null;
   // One buffer, reused: a store is done with a chunk once write resolves,
@@ -66,6 +67,9 @@ export async function copyBody(
         bytes += value.byteLength;
         if (expected !== null && bytes > expected) {
           throw new HttpError(400, "the body is longer than Content-Length");
+        }
+        if (bytes > max) {
+          throw new HttpError(400, "the body goes past the upload's length");
         }
         let at = 0;
         while (at < value.byteLength) {

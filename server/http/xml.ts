@@ -9,6 +9,8 @@
 
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
 import { HttpError } from "./http_errors.ts";
+import { readLimitedText } from "./request_body.ts";
+import { checkXmlShape } from "./xml_shape.ts";
 
 /** The WebDAV namespace. */
 export const DAV = "DAV:";
@@ -27,19 +29,27 @@ export interface XmlNode {
 
 const ELEMENT_NODE = 1;
 
-/** Longest XML request body accepted (PROPFIND, PROPPATCH, LOCK). */
-export const MAX_XML_BODY = 1024 * 1024;
+/**
+ * Longest XML request body accepted (PROPFIND, PROPPATCH, LOCK): dead
+ * properties are capped at 64 KiB a resource, so no real body comes near.
+ */
+export const MAX_XML_BODY = 256 * 1024;
 
 /**
  * The document element of an XML request body, or null for an empty body.
+ * The body must arrive within `deadlineMs`, and its shape is checked by a
+ * linear pre-scan (see `xml_shape.ts`) before xmldom parses it.
  *
- * @throws {HttpError} 400 for malformed XML, 413 for a body over the limit.
+ * @throws {HttpError} 400 for malformed XML or a refused shape, 408 for a
+ * body that stalls, 413 for a body over the limit.
  */
 export async function readXmlBody(
   request: Request,
+  deadlineMs: number,
 ): Promise<XmlElement | null> {
-  const text = await readLimitedText(request, MAX_XML_BODY);
+  const text = await readLimitedText(request, MAX_XML_BODY, deadlineMs);
   if (text.trim() === "") return null;
+  checkXmlShape(text);
   try {
     const parser = new DOMParser({
       onError: (level: string, message: string) => {
@@ -50,36 +60,6 @@ export async function readXmlBody(
     return doc.documentElement as unknown as XmlElement;
   } catch {
     throw new HttpError(400, "the request body is not well-formed XML");
-  }
-}
-
-/** The body as text, refusing more than `limit` bytes. */
-export async function readLimitedText(
-  request: Request,
-  limit: number,
-): Promise<string> {
-  if (!request.body) return "";
-  const length = Number(request.headers.get("content-length") ?? 0);
-  if (length > limit) throw new HttpError(413, "the request body is too large");
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.byteLength;
-    if (total > limit) {
-      throw new HttpError(413, "the request body is too large");
-    }
-    parts.push(chunk);
-  }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(all);
-  } catch {
-    throw new HttpError(400, "the request body is not UTF-8");
   }
 }
 
@@ -106,21 +86,27 @@ export function serialize(node: XmlElement | XmlNode): string {
   return new XMLSerializer().serializeToString(node as any);
 }
 
-/** Escapes text for XML content and attribute values. */
+/** What `escapeXml` replaces, with the characters XML 1.0 cannot carry. */
+const XML_SPECIAL =
+  // deno-lint-ignore no-control-regex -- XML 1.0 cannot carry these
+  /[<>&"']|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\p{Cs}/gu;
+
+const ENTITIES: Record<string, string> = {
+  "<": "&lt;",
+  ">": "&gt;",
+  "&": "&amp;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+/**
+ * Escapes text for XML content and attribute values. Characters XML 1.0
+ * cannot carry at all, not even as references (control characters, lone
+ * surrogates), become U+FFFD, so a listing stays valid XML whatever names
+ * older files have.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(
-    /[<>&"']/g,
-    (c) =>
-      ({
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        '"': "&quot;",
-        "'": "&apos;",
-      })[
-        c
-      ]!,
-  );
+  return text.replace(XML_SPECIAL, (c) => ENTITIES[c] ?? "\ufffd");
 }
 
 /** An empty element for property key `{ns}local`, declaring its namespace. */

@@ -9,7 +9,6 @@
 
 import {
   AlreadyExistsError,
-  type Checksum,
   ConnectionError,
   type Digests,
   type Entry,
@@ -28,7 +27,6 @@ import { fileChunks } from "../../transfer/file_chunks.ts";
 import {
   createHasher,
   type Hasher,
-  resumeHasher,
   skipHashing,
   startHasher,
 } from "../../transfer/hash/hasher.ts";
@@ -45,7 +43,8 @@ import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
-import type { Store, Upload } from "../storage/store.ts";
+import type { Store } from "../storage/store.ts";
+import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -196,18 +195,17 @@ export async function put(
     }
   }
   const resume = request.resume && request.verify && request.size !== null;
-  const upload = await store.beginUpload(path, {
+  const upload = await UploadLifecycle.begin(store, path, {
     size: request.size,
     mtime: request.mtime,
     mode: request.mode,
     resume,
   });
-  let keep = upload.resumable;
-  try {
+  return await upload.run(async () => {
     const checksum = agreeChecksum(request.checksum);
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
-      prefix = await stagedHasher(upload, pool, checksum);
+      prefix = await upload.stagedHasher(pool, checksum);
     }
     // Staged bytes whose hash cannot be continued are sent again.
     const ready: Ready = { op: "ready", offset: prefix ? upload.offset : 0 };
@@ -233,50 +231,34 @@ export async function put(
       ? prefix
       : startHasher(pool, checksum);
     let received = 0;
-    await upload.truncate(offset);
-    const interval = upload.checkpointInterval;
+    await upload.restartAt(offset);
     const body = io.reader.body();
-    await body.stream.pipeTo(
-      new WritableStream<Uint8Array>({
-        async write(chunk) {
-          // A store that keeps hash states (S3) gets one at each of its
-          // checkpoints, so a later run can resume from there.
-          let at = 0;
-          while (interval > 0) {
-            const cut = interval - ((offset + received) % interval);
-            if (cut > chunk.byteLength - at) break;
-            const piece = chunk.subarray(at, at + cut);
-            hasher.update(piece);
-            await upload.write(piece, hasher.save() ?? undefined);
-            at += cut;
-            received += cut;
-          }
-          if (at === 0) {
-            await upload.write(chunk);
+    let trailer;
+    try {
+      await body.stream.pipeTo(
+        new WritableStream<Uint8Array>({
+          async write(chunk) {
             received += chunk.byteLength;
-            hasher.update(chunk);
-            return;
-          }
-          const rest = chunk.subarray(at);
-          if (rest.byteLength > 0) {
-            hasher.update(rest);
-            await upload.write(rest);
-            received += rest.byteLength;
-          }
-          pool.give(chunk);
-        },
-      }),
-    );
-    const trailer = await body.trailer;
+            await upload.write(chunk, hasher, pool);
+          },
+        }),
+      );
+      trailer = await body.trailer;
+    } catch (error) {
+      // The client's source changed (its trailer says integrity): the staged
+      // bytes are keyed by the old size and time, so no rerun could resume them.
+      if (error instanceof IntegrityError) upload.keep = false;
+      throw error;
+    }
     if (request.size !== null && offset + received !== request.size) {
-      keep = false;
+      upload.keep = false;
       throw new IntegrityError(
         `received ${offset + received} bytes but the file has ${request.size}`,
       );
     }
     const digest = hasher.hex();
     if (request.verify && digestIn(trailer, checksum) !== digest) {
-      keep = false;
+      upload.keep = false;
       throw new IntegrityError(
         `the data was damaged in transit (${
           checksumLabel(checksum)
@@ -298,31 +280,7 @@ export async function put(
       bytes: received,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
-  } catch (error) {
-    await upload.abort(keep);
-    throw error;
-  }
-}
-
-/**
- * A hasher holding the first `upload.offset` bytes an earlier run staged:
- * from the hash state the store kept, or by reading them back. Null when
- * neither works (a state of another checksum), so the upload starts afresh.
- */
-async function stagedHasher(
-  upload: Upload,
-  pool: BufferPool,
-  checksum: Checksum,
-): Promise<Hasher | null> {
-  if (upload.hashState) {
-    return resumeHasher(pool, checksum, upload.hashState);
-  }
-  const staged = await upload.openStaged();
-  try {
-    return await createHasher(pool, checksum, staged, upload.offset);
-  } finally {
-    staged.close();
-  }
+  });
 }
 
 /** `rm`: a file, or a folder (with `recursive`). */

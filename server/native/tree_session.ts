@@ -46,12 +46,10 @@ import {
 import type { Outcome, RequestIo } from "./request_io.ts";
 import type { ReadHandle } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
-import { LocalStore } from "../storage/local/local_store.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
-import { openStagingSink } from "./tree_staging_sink.ts";
-import type { TreeSinkOptions } from "./tree_sink.ts";
-import { uploadSink } from "./tree_upload_sink.ts";
-import { normalizePath, remoteSegments } from "../storage/remote_path.ts";
+import type { TreeSinkOptions } from "../storage/tree_sink.ts";
+import { openTreeSink } from "../storage/tree_upload_sink.ts";
+import { newNameSegments, normalizePath } from "../storage/remote_path.ts";
 
 /**
  * Most lines in one tree manifest or want list: a bound on what one client
@@ -201,7 +199,7 @@ async function receiveTree(
     locate: async (path) => {
       treeSegments(path);
       const target = joinTree(rootPath, path);
-      remoteSegments(target);
+      newNameSegments(target);
       await ensureFolder(path.split("/").slice(0, -1).join("/"));
       return target;
     },
@@ -225,9 +223,7 @@ async function receiveTree(
   };
   // The local disk stages and syncs in batches; other stores take each file
   // as an upload of its own.
-  const sink = store instanceof LocalStore
-    ? await openStagingSink(store, ctx.pool, options)
-    : uploadSink(store, ctx.pool, options);
+  const sink = await openTreeSink(store, ctx.pool, options);
   let fatal: unknown;
   try {
     while (true) {
@@ -400,9 +396,7 @@ export async function treeWant(
   });
   const readWindow = (start: number) => {
     const window = paths.slice(start, start + WANT_WINDOW);
-    return store instanceof LocalStore
-      ? store.readSmall(window, WORKER_READ_LIMIT)
-      : readSmallFiles(store, window, WORKER_READ_LIMIT);
+    return readSmallFiles(store, window, WORKER_READ_LIMIT);
   };
   let window = readWindow(0);
   for (let start = 0; start < wanted.length; start += WANT_WINDOW) {

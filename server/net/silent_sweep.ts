@@ -1,19 +1,27 @@
 /**
  * Ends the connections to a listener whose connections the server never
- * sees (the HTTP front-end: `Deno.serve` accepts them itself) once they
- * have sent nothing at all for a deadline.
+ * sees (the HTTP front-end: `Deno.serve` accepts them itself) once they have
+ * gone a deadline without a request in flight: since they connected, or
+ * since their last response ended. That closes silent connections,
+ * slowloris (header lines trickled forever: `Deno.serve` only calls the
+ * handler once the headers are complete, so such a connection never has a
+ * request in flight), stalled TLS handshakes, and idle keep-alive
+ * connections (like nginx's `keepalive_timeout`).
  *
- * `Deno.serve` in Deno 2.9.6 has no deadline for a connection's first byte
- * nor for its TLS handshake: 20 TCP connections that sent nothing, to plain
- * HTTP or to HTTPS, were all still held 40 s later, one descriptor each, so
- * enough of them would use up the process's descriptors and stop the native
- * port too. Every so often this looks through the process's descriptors for
- * sockets of that listener whose peer has sent no byte
- * (`getsockopt(TCP_INFO)`'s `tcpi_bytes_received`), and shuts down those
- * seen silent for the deadline (`shutdown(SHUT_RDWR)`): `Deno.serve` then
- * sees the end of the stream and frees the descriptor. A connection that has
- * sent anything is `Deno.serve`'s business and never touched. Linux with
- * libc by FFI only; elsewhere it does nothing.
+ * `Deno.serve` in Deno 2.9.6 has no deadline for a connection's first byte,
+ * its TLS handshake or its request headers: 20 TCP connections that sent
+ * nothing were all still held 40 s later, one descriptor each, so enough of
+ * them would use up the process's descriptors and stop the native port too.
+ * The front-end tells this sweep when each request starts (the handler is
+ * called) and when its response has been sent (`info.completed`), by the
+ * peer's address; every so often the sweep looks through the process's
+ * descriptors for sockets of that listener and shuts down
+ * (`shutdown(SHUT_RDWR)`) those without a request in flight for the
+ * deadline: `Deno.serve` then sees the end of the stream and frees the
+ * descriptor. The cost per request is two map updates; the scan costs a
+ * `/proc/self/fd` listing and two `getsockname`-like calls per descriptor,
+ * once a second at most. Nothing touches the bytes, so there is no copy.
+ * Linux with libc by FFI only; elsewhere it does nothing.
  *
  * @module
  */
@@ -30,12 +38,14 @@ import type { ServerLog } from "../server_log.ts";
 /** Watches one listener's connections; see the module doc. */
 export class SilentSweep {
   #timer: ReturnType<typeof setInterval> | undefined;
-  /** When each silent connection (by its address keys) was first seen. */
-  #seen = new Map<string, number>();
+  /** Since when each connection (by peer address key) has had no request. */
+  #idleSince = new Map<string, number>();
+  /** Requests in flight per connection (several with HTTP/2). */
+  #busy = new Map<string, number>();
 
   /**
-   * Starts watching the connections to `listener`, ending those silent for
-   * `deadlineMs`, and logging how many each time.
+   * Starts watching the connections to `listener`, ending those without a
+   * request for `deadlineMs`, and logging how many each time.
    */
   constructor(
     listener: Deno.NetAddr,
@@ -50,22 +60,48 @@ export class SilentSweep {
       address.every((byte, i) => byte === (i === 10 || i === 11 ? 0xff : 0)) ||
       address.every((byte) => byte === 0);
     this.#timer = setInterval(() => {
-      const ended = this.#sweep(
+      const { silent, slow } = this.#sweep(
         listener.port,
         anyAddress ? null : address,
         deadlineMs,
       );
-      if (ended > 0) {
+      const seconds = Math.round(deadlineMs / 100) / 10;
+      const plural = (n: number) => `${n} connection${n === 1 ? "" : "s"}`;
+      if (silent > 0) {
         log.record({
           peer: "-",
           op: what,
-          result: `closed ${ended} connection${
-            ended === 1 ? "" : "s"
-          } that sent nothing in ${Math.round(deadlineMs / 100) / 10} s`,
+          result: `closed ${plural(silent)} that sent nothing in ${seconds} s`,
         });
       }
-    }, Math.max(deadlineMs / 2, 50));
+      if (slow > 0) {
+        log.record({
+          peer: "-",
+          op: what,
+          result: `closed ${
+            plural(slow)
+          } that sent no complete request in ${seconds} s`,
+        });
+      }
+    }, Math.max(Math.min(deadlineMs / 4, 1000), 50));
     Deno.unrefTimer(this.#timer);
+  }
+
+  /**
+   * Marks a request of the connection from `peer` as in flight until the
+   * returned function is called (when its response has been sent).
+   */
+  begin(peer: Deno.NetAddr): () => void {
+    const address = ipBytes(peer.hostname);
+    if (this.#timer === undefined || address === null) return () => {};
+    const id = key({ address, port: peer.port });
+    this.#busy.set(id, (this.#busy.get(id) ?? 0) + 1);
+    return () => {
+      const left = (this.#busy.get(id) ?? 1) - 1;
+      if (left > 0) return void this.#busy.set(id, left);
+      this.#busy.delete(id);
+      this.#idleSince.set(id, performance.now());
+    };
   }
 
   /** Stops watching. */
@@ -77,30 +113,36 @@ export class SilentSweep {
     port: number,
     address: Uint8Array | null,
     deadlineMs: number,
-  ): number {
+  ): { silent: number; slow: number } {
     const now = performance.now();
     const seen = new Map<string, number>();
-    let ended = 0;
+    let silent = 0;
+    let slow = 0;
     for (const fd of descriptors()) {
       const local = socketAddress(fd, "local");
       if (local === null || local.port !== port) continue;
       if (address !== null && key(local) !== key({ address, port })) continue;
       const peer = socketAddress(fd, "peer");
-      if (peer === null || tcpBytesReceived(fd) !== 0) continue;
-      const both = `${key(peer)} ${key(local)}`;
-      const since = this.#seen.get(both) ?? now;
+      if (peer === null) continue;
+      const id = key(peer);
+      if (this.#busy.has(id)) continue;
+      const since = this.#idleSince.get(id) ?? now;
       if (now - since < deadlineMs) {
-        seen.set(both, since);
+        seen.set(id, since);
         continue;
       }
+      const quiet = tcpBytesReceived(fd) === 0;
       try {
         shutdownSocket(fd);
-        ended++;
+        if (quiet) silent++;
+        else slow++;
       } catch {
         // Gone meanwhile.
       }
     }
-    this.#seen = seen;
-    return ended;
+    // Forgets closed connections (the scan runs in one go: no request can
+    // start or end during it).
+    this.#idleSince = seen;
+    return { silent, slow };
   }
 }

@@ -1,35 +1,46 @@
 /**
- * The one place where a file-system failure becomes a typed fts error. The
- * reason names the remote path the user asked about, never a host path: the
- * OS's own message (which carries the host path) is never passed on.
+ * The one place on the server where a file-system failure becomes a typed
+ * fts error: the kind comes from the vocabulary both ends share
+ * (`transfer/os_errors.ts`), the reason names the remote path the user
+ * asked about, never a host path: the OS's own message (which carries the
+ * host path) is never passed on.
  *
  * @module
  */
 
-import {
-  AlreadyExistsError,
-  DiskFullError,
-  FtsError,
-  InvalidPathError,
-  IoError,
-  NotFoundError,
-  PermissionError,
-  ReadOnlyError,
-  WrongTypeError,
-} from "../../protocol/errors.ts";
+import { FtsError } from "../../protocol/errors.ts";
+import { type OsFailure, typedOsError } from "../../transfer/os_errors.ts";
 
-/** The errno-style code of an OS error (`ENOSPC`), when it has one. */
-function codeOf(error: unknown): string | undefined {
-  if (error instanceof Error && "code" in error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string") return code;
+/** The server's words for each failure about `shown` (a quoted remote path). */
+function reasonOf(failure: OsFailure, shown: string): string {
+  switch (failure) {
+    case "not_found":
+      return "no such file or folder on the server";
+    case "exists":
+      return `${shown} already exists on the server`;
+    case "not_a_folder":
+      return `a part of ${shown} is not a folder`;
+    case "is_a_folder":
+      return `${shown} is a folder`;
+    case "permission":
+      return `the server's file system does not allow access to ${shown}`;
+    case "disk_full":
+      return "the server's disk is full";
+    case "read_only":
+      return "the server's disk is read-only";
+    case "not_empty":
+      return `the folder ${shown} is not empty`;
+    case "name_too_long":
+      return `the name ${shown} is too long`;
+    case "symlink_loop":
+      return `${shown} has too many symlinks`;
+    case "too_many_open":
+      return "the server has too many files open; try again";
+    case "cross_device":
+      return `${shown} is on another file system`;
+    case "unknown":
+      return `the server could not access ${shown}`;
   }
-  if (error instanceof Error) {
-    return /\(os error (\d+)\)/.exec(error.message)?.[1] === "28"
-      ? "ENOSPC"
-      : undefined;
-  }
-  return undefined;
 }
 
 /**
@@ -39,42 +50,5 @@ function codeOf(error: unknown): string | undefined {
 export function fsError(error: unknown, path: string): FtsError {
   if (error instanceof FtsError) return error;
   const shown = `"${path || "."}"`;
-  if (error instanceof Deno.errors.NotFound) {
-    return new NotFoundError("no such file or folder on the server");
-  }
-  if (error instanceof Deno.errors.AlreadyExists) {
-    return new AlreadyExistsError(`${shown} already exists on the server`);
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new WrongTypeError(`a part of ${shown} is not a folder`);
-  }
-  if (error instanceof Deno.errors.IsADirectory) {
-    return new WrongTypeError(`${shown} is a folder`);
-  }
-  if (error instanceof Deno.errors.PermissionDenied) {
-    return new PermissionError(
-      `the server's file system does not allow access to ${shown}`,
-    );
-  }
-  switch (codeOf(error)) {
-    case "ENOSPC":
-    case "EDQUOT":
-      return new DiskFullError("the server's disk is full");
-    case "EROFS":
-      return new ReadOnlyError("the server's disk is read-only");
-    case "ENOTEMPTY":
-      return new WrongTypeError(`the folder ${shown} is not empty`);
-    case "ENAMETOOLONG":
-      return new InvalidPathError(`the name ${shown} is too long`);
-    case "ELOOP":
-      return new InvalidPathError(`${shown} has too many symlinks`);
-    case "EMFILE":
-    case "ENFILE":
-      return new IoError("the server has too many files open; try again");
-    case "EXDEV":
-      return new IoError(`${shown} is on another file system`);
-  }
-  return new IoError(`the server could not access ${shown}`, {
-    cause: error,
-  });
+  return typedOsError(error, (failure) => reasonOf(failure, shown));
 }

@@ -48,7 +48,43 @@ export function remoteSegments(path: string): string[] {
   return stack;
 }
 
+/**
+ * The one reason given, on every front-end, for a name no listing could
+ * show: WebDAV's XML cannot carry control characters at all, and a name
+ * that is not UTF-8 is not the name the client meant.
+ */
+export const UNSHOWABLE_NAME =
+  "names may not contain control characters or invalid UTF-8";
+
+/**
+ * Refuses a path with control characters (below 0x20, and 0x7F) or lone
+ * surrogates (what invalid UTF-8 becomes once decoded, e.g. a JSON `\ud800`).
+ *
+ * @throws {InvalidPathError} with {@linkcode UNSHOWABLE_NAME}.
+ */
+export function checkShowable(path: string): void {
+  // deno-lint-ignore no-control-regex -- control characters are the point
+  if (/[\u0000-\u001f\u007f]/.test(path) || !path.isWellFormed()) {
+    throw new InvalidPathError(UNSHOWABLE_NAME);
+  }
+}
+
 /** The normalised form of a remote path (`""` for the root). */
 export function normalizePath(path: string): string {
   return remoteSegments(path).join("/");
+}
+
+/**
+ * The segments of a path a store is about to create (an upload's target, a
+ * new folder, the target of a move or copy): {@linkcode remoteSegments}
+ * and {@linkcode checkShowable}. Every store calls it there, so every
+ * front-end refuses such names, while files that already carry one can
+ * still be listed, fetched, renamed and removed.
+ *
+ * @throws {InvalidPathError} as both do.
+ */
+export function newNameSegments(path: string): string[] {
+  const segments = remoteSegments(path);
+  checkShowable(path);
+  return segments;
 }

@@ -1,16 +1,16 @@
 /**
- * Reads a window of small files through any {@linkcode Store}, several at
- * once, for tree downloads from stores without the local disk's worker
- * thread (S3: each read is a GET, so its round trip, not its bytes, is the
- * cost, and running them side by side hides it).
+ * Reads a window of small files for tree downloads: through the store's
+ * `SmallFileReads` where it has that ability (the local disk's
+ * worker thread), otherwise through any {@linkcode Store}, several at once
+ * (S3: each read is a GET, so its round trip, not its bytes, is the cost,
+ * and running them side by side hides it).
  *
  * @module
  */
 
 import { pooledMap } from "./pooled_map.ts";
 import { readFull } from "../../transfer/file_chunks.ts";
-import type { SmallFile } from "./local/small_file_reader.ts";
-import type { Store } from "./store.ts";
+import type { SmallFile, Store } from "./store.ts";
 
 /** Reads running at once (as many as the upload side commits). */
 const READS_IN_FLIGHT = 16;
@@ -25,6 +25,9 @@ export async function readSmallFiles(
   paths: readonly (string | null)[],
   limit: number,
 ): Promise<(SmallFile | null)[]> {
+  if (store.smallFileReads) {
+    return await store.smallFileReads.readSmall(paths, limit);
+  }
   const read = async (path: string | null): Promise<SmallFile | null> => {
     if (path === null) return null;
     try {

@@ -13,12 +13,18 @@
  * remote paths only; the caller adds the action.
  *
  * Modelled on SFTPGo's `vfs.Fs` and rclone's `fs.Fs`: one small interface,
- * plus {@linkcode StoreCapabilities} for what a backend cannot do.
+ * plus {@linkcode StoreCapabilities} for what a backend cannot do, and
+ * optional abilities ({@linkcode SmallFileReads}, {@linkcode TreeStaging})
+ * that a front-end asks for and replaces by the generic road through the
+ * interface when a backend lacks them, like rclone's optional `Purger` and
+ * `Copier`: no code outside a backend's folder tests for a concrete backend.
  *
  * @module
  */
 
+import type { BufferPool } from "../../protocol/buffer_pool.ts";
 import type { Entry } from "../../protocol/messages.ts";
+import type { TreeSink, TreeSinkOptions } from "./tree_sink.ts";
 
 /** What a backend can and cannot do; front-ends adapt to it. */
 export interface StoreCapabilities {
@@ -128,6 +134,41 @@ export type WalkItem =
   | { path: string; entry: Entry; error?: undefined }
   | { path: string; entry?: undefined; error: Error };
 
+/** A small file as read whole: its bytes and what a tree listing tells of it. */
+export interface SmallFile {
+  data: Uint8Array;
+  mtime: number;
+  mode: number | null;
+}
+
+/**
+ * Optional ability: reads many small files at once (the local disk does it
+ * in a worker thread). Without it, `small_file_reads.ts` reads them through
+ * {@linkcode Store.open}.
+ */
+export interface SmallFileReads {
+  /**
+   * One file or `null` per remote path: `null` for a path that is not a
+   * regular file of at most `limit` bytes or cannot be read this way, which
+   * the caller then serves (or refuses) one by one through
+   * {@linkcode Store.open}. Never follows a symlink.
+   */
+  readSmall(
+    paths: readonly (string | null)[],
+    limit: number,
+  ): Promise<(SmallFile | null)[]>;
+}
+
+/**
+ * Optional ability: a tree upload's files are staged and made durable in
+ * batches by the backend itself (the local disk). Without it, each file is
+ * one {@linkcode Upload} (`tree_upload_sink.ts`).
+ */
+export interface TreeStaging {
+  /** Opens the sink of one tree upload. */
+  openTreeSink(pool: BufferPool, options: TreeSinkOptions): Promise<TreeSink>;
+}
+
 /** The storage core's interface. Every method resolves its path afresh. */
 export interface Store {
   /** What this backend can do. */
@@ -183,4 +224,14 @@ export interface Store {
   sweep(ttlMs: number): Promise<number>;
   /** Releases what the store holds (handles, connections). */
   close(): Promise<void>;
+  /**
+   * Optional: starts now what the store would start on first use (a worker
+   * thread), as a server does once it listens, so the first transfer does
+   * not wait for it.
+   */
+  prepare?(): void;
+  /** Optional ability: bulk reads of small files. */
+  readonly smallFileReads?: SmallFileReads;
+  /** Optional ability: batched staging of tree uploads. */
+  readonly treeStaging?: TreeStaging;
 }

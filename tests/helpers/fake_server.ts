@@ -11,6 +11,7 @@ import {
   MessageReader,
   MessageWriter,
   PROTOCOL_VERSION,
+  type Welcome,
 } from "../../protocol/mod.ts";
 
 /** What a handler may do with one request. */
@@ -37,10 +38,14 @@ export interface FakeServer {
 }
 
 /**
- * Starts a fake server. `stat` requests get `entries[path]` when given;
+ * Starts a fake server (its `welcome` extended by `welcome`, e.g. to ask
+ * for a login). `stat` requests get `entries[path]` when given;
  * everything else goes to `handler`. `bye` is answered with `ok`.
  */
-export function startFakeServer(handler: FakeHandler): FakeServer {
+export function startFakeServer(
+  handler: FakeHandler,
+  welcome: Partial<Welcome> = {},
+): FakeServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   const requests: Message[] = [];
@@ -57,6 +62,7 @@ export function startFakeServer(handler: FakeHandler): FakeServer {
         agent: "fake/1",
         features: ["resume", "sha256"],
         readOnly: false,
+        ...welcome,
       });
       while (true) {
         const request = await reader.read();

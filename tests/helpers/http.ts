@@ -8,6 +8,7 @@
 import type { ServerOptions } from "../../server/server.ts";
 import { startServer, type TestServer } from "./server.ts";
 import { type RunOptions, runProgram, type RunResult } from "./cli.ts";
+import { haveProgram } from "./prerequisite.ts";
 
 /** A test server with its HTTP front-end. */
 export interface HttpTestServer extends TestServer {
@@ -30,18 +31,9 @@ export async function startHttpServer(
   };
 }
 
-/** Whether `program` is on PATH. */
-export async function installed(program: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${program}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
+/** Whether `program` is on PATH (see tests/helpers/prerequisite.ts). */
+export function installed(program: string): Promise<boolean> {
+  return Promise.resolve(haveProgram(program));
 }
 
 /** Runs a program to its end, failing on a non-zero exit unless `allowFail`. */

@@ -13,13 +13,11 @@ import { statOrNull } from "../file_handlers.ts";
 import { isWithin, parentOf } from "../paths.ts";
 import { rawPathOf, remotePathOf } from "../request_path.ts";
 import { checkLocks, writeTargets } from "./locks.ts";
+import { checkShowable } from "../../storage/remote_path.ts";
 
 /** MKCOL: one new folder whose parent exists. */
 export async function handleMkcol(req: HttpRequest): Promise<Response> {
-  const body = req.request.body ? await req.request.arrayBuffer() : null;
-  if (body && body.byteLength > 0) {
-    throw new HttpError(415, "MKCOL takes no body");
-  }
+  // A body was refused from the headers already (see the router).
   if (req.path === "" || await statOrNull(req, req.path)) {
     throw new HttpError(405, "something is there already", {
       allow: "GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK",
@@ -50,7 +48,10 @@ function destinationOf(req: HttpRequest): string {
   const raw = /^[a-z][a-z0-9+.-]*:/i.test(header)
     ? rawPathOf(header)
     : header.split(/[?#]/)[0];
-  return remotePathOf(raw);
+  const path = remotePathOf(raw);
+  // Refused before an Overwrite removes what is there.
+  checkShowable(path);
+  return path;
 }
 
 /** COPY and MOVE. */
@@ -84,6 +85,8 @@ export async function handleCopyMove(req: HttpRequest): Promise<Response> {
   if (existing && !overwrite) {
     throw new HttpError(412, "the Destination exists and Overwrite is F");
   }
+  const shallow = source.type === "dir" && depth === "0";
+  if (!move) props.checkCopy(from, !shallow);
   if (existing) {
     await store.remove(to, { recursive: true });
     props.removeTree(to);
@@ -93,7 +96,7 @@ export async function handleCopyMove(req: HttpRequest): Promise<Response> {
     await store.move(from, to, { noClobber: true });
     props.moveTree(from, to);
     locks.removeTree(from);
-  } else if (source.type === "dir" && depth === "0") {
+  } else if (shallow) {
     await store.mkdirp(to);
     props.copyTree(from, to, false);
   } else {

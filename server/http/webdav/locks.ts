@@ -22,6 +22,7 @@ import { etagOf } from "../file_get.ts";
 import { statOrNull } from "../file_handlers.ts";
 import { remotePathOf, urlPathOf } from "../request_path.ts";
 import { parentOf } from "../paths.ts";
+import { UploadLifecycle } from "../../storage/upload_lifecycle.ts";
 
 /** The parsed `If:` header of a request (null when absent). */
 function ifLists(req: HttpRequest): IfList[] | null {
@@ -132,18 +133,16 @@ export const SUPPORTED_LOCK_XML = "<D:supportedlock>" +
     `<D:locktype><D:write/></D:locktype></D:lockentry>`
   ).join("") + "</D:supportedlock>";
 
+/** The answer to a LOCK: the one lock taken or refreshed, no other owner. */
 function lockResponse(
   lock: Lock,
   locks: LockTable,
   status: number,
 ): Response {
   return new Response(
-    `<?xml version="1.0" encoding="utf-8"?>\n<D:prop xmlns:D="DAV:">${
-      lockDiscoveryXml(lock.path, locks).replace(
-        /<D:activelock>[\s\S]*<\/D:activelock>/,
-        activeLockXml(lock, locks),
-      )
-    }</D:prop>\n`,
+    `<?xml version="1.0" encoding="utf-8"?>\n<D:prop xmlns:D="DAV:">` +
+      `<D:lockdiscovery>${activeLockXml(lock, locks)}</D:lockdiscovery>` +
+      `</D:prop>\n`,
     {
       status,
       headers: {
@@ -158,7 +157,7 @@ function lockResponse(
 export async function handleLock(req: HttpRequest): Promise<Response> {
   const { locks, store } = req.ctx;
   const timeout = lockTimeout(req.request.headers.get("timeout"));
-  const body = await readXmlBody(req.request);
+  const body = await readXmlBody(req.request, req.ctx.bodyDeadlineMs);
   if (body === null) {
     const lists = ifLists(req);
     const tokens = lists ? submittedTokens(lists) : new Set<string>();
@@ -202,18 +201,22 @@ export async function handleLock(req: HttpRequest): Promise<Response> {
     depth,
     scope,
     owner,
+    holder: req.user ?? `@${req.peer}`,
     timeoutSeconds: timeout,
+    user: req.user,
   });
   if (!lock) throw new HttpError(423, `"${req.path}" is locked`);
   if (!existing) {
     // Locking an unmapped URL makes an empty file (RFC 4918 §7.3).
     try {
-      const upload = await store.beginUpload(req.path, {
+      const upload = await UploadLifecycle.begin(store, req.path, {
         size: 0,
         mtime: Date.now(),
         resume: false,
-      });
-      await upload.commit({ mode: null, mtime: Date.now(), noClobber: true });
+      }, false);
+      await upload.run(() =>
+        upload.commit({ mode: null, mtime: Date.now(), noClobber: true })
+      );
     } catch (error) {
       locks.release(lock.token);
       throw error;

@@ -14,7 +14,6 @@ import { etagOf, httpDate } from "../file_get.ts";
 import { contentTypeOf } from "../content_type.ts";
 import { joinPath } from "../paths.ts";
 import { urlPathOf } from "../request_path.ts";
-import { MAX_PROPERTY_BYTES } from "./dead_properties.ts";
 import { lockDiscoveryXml, SUPPORTED_LOCK_XML } from "./locks.ts";
 import {
   childElements,
@@ -152,7 +151,7 @@ export async function handlePropfind(req: HttpRequest): Promise<Response> {
       },
     );
   }
-  const body = await readXmlBody(req.request);
+  const body = await readXmlBody(req.request, req.ctx.bodyDeadlineMs);
   let what: Request = { kind: "allprop" };
   if (body !== null) {
     if (!isDav(body, "propfind")) {
@@ -192,7 +191,7 @@ function timeValue(text: string): number {
  * property fails with 403 and the rest with 424 Failed Dependency.
  */
 export async function handleProppatch(req: HttpRequest): Promise<Response> {
-  const body = await readXmlBody(req.request);
+  const body = await readXmlBody(req.request, req.ctx.bodyDeadlineMs);
   if (body === null || !isDav(body, "propertyupdate")) {
     throw new HttpError(400, "PROPPATCH needs a DAV:propertyupdate body");
   }
@@ -233,18 +232,25 @@ export async function handleProppatch(req: HttpRequest): Promise<Response> {
       }
     }
   }
-  const size = [...dead.values()].reduce((n, v) => n + v.length, 0);
-  if (!failed && size > MAX_PROPERTY_BYTES) {
-    throw new HttpError(507, "too many dead properties on this resource");
-  }
   if (!failed) {
-    if (mtime !== undefined) await req.ctx.store.setMeta(req.path, { mtime });
+    // Limits first (507 changes nothing), then the time, undone on failure.
+    const before = req.ctx.props.get(req.path);
     req.ctx.props.set(req.path, dead);
+    try {
+      if (mtime !== undefined) {
+        await req.ctx.store.setMeta(req.path, { mtime });
+      }
+    } catch (error) {
+      req.ctx.props.set(req.path, before);
+      throw error;
+    }
   }
   const byStatus = new Map<number, string[]>();
   for (const [key, status] of results) {
     const shown = failed && status === 200 ? 424 : status;
-    byStatus.set(shown, [...(byStatus.get(shown) ?? []), emptyElementOf(key)]);
+    const names = byStatus.get(shown) ?? [];
+    names.push(emptyElementOf(key));
+    byStatus.set(shown, names);
   }
   return multistatus([
     responseXml(

@@ -33,9 +33,11 @@ import {
 import {
   closeFd,
   EEXIST,
+  EINVAL,
   ELOOP,
   ENOENT,
   ENOTDIR,
+  errnoName,
   O_CREAT,
   O_DIRECTORY,
   O_EXCL,
@@ -348,13 +350,13 @@ export class ConfinedRoot {
         renameNoReplace(fromParent.fd, from, toParent.fd, to);
         return;
       } catch (error) {
-        if (!(error instanceof LibcError) || error.errno !== 22) {
+        if (!(error instanceof LibcError) || error.errno !== EINVAL) {
           if (error instanceof LibcError && error.errno === EEXIST) {
             throw fsError(new Deno.errors.AlreadyExists(), shown);
           }
           throw fsError(errnoError(error), shown);
         }
-        // EINVAL: this file system cannot; check, then rename.
+        // This file system cannot; check, then rename.
       }
     }
     if (noReplace) {
@@ -559,30 +561,14 @@ async function openChecked(
   return file;
 }
 
-/** A {@linkcode LibcError} as the `Deno.errors` class it stands for. */
+/**
+ * A {@linkcode LibcError} as an error carrying its errno name in `code`,
+ * as Deno's own errors do, for {@linkcode fsError} to read.
+ */
 function errnoError(error: unknown): unknown {
   if (!(error instanceof LibcError)) return error;
-  const code = error.errno;
-  const named: Record<number, [string, string]> = {
-    2: ["NotFound", "ENOENT"],
-    13: ["PermissionDenied", "EACCES"],
-    1: ["PermissionDenied", "EPERM"],
-    17: ["AlreadyExists", "EEXIST"],
-    20: ["NotADirectory", "ENOTDIR"],
-    21: ["IsADirectory", "EISDIR"],
-    24: ["Error", "EMFILE"],
-    28: ["Error", "ENOSPC"],
-    30: ["Error", "EROFS"],
-    36: ["Error", "ENAMETOOLONG"],
-    40: ["Error", "ELOOP"],
-  };
-  const [className, errCode] = named[code] ?? ["Error", `errno ${code}`];
-  const Class = (Deno.errors as unknown as Record<string, ErrorConstructor>)[
-    className
-  ] ?? Error;
-  const mapped = new Class(errCode) as Error & { code?: string };
-  mapped.code = errCode;
-  return mapped;
+  const name = errnoName(error.errno);
+  return Object.assign(new Error(name), { code: name });
 }
 
 function isReserved(name: string): boolean {

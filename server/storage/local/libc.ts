@@ -50,6 +50,33 @@ export const ENAMETOOLONG = 36;
 export const ELOOP = 40;
 /** `renameat2` is not supported by this file system. */
 export const EINVAL = 22;
+/** Operation not permitted. */
+export const EPERM = 1;
+/** Is a folder. */
+export const EISDIR = 21;
+/** No space left on the device. */
+export const ENOSPC = 28;
+
+/** The names of the `errno` values above, as Deno's errors carry them in `code`. */
+const ERRNO_NAMES: Record<number, string> = {
+  [ENOENT]: "ENOENT",
+  [EACCES]: "EACCES",
+  [EPERM]: "EPERM",
+  [EEXIST]: "EEXIST",
+  [ENOTDIR]: "ENOTDIR",
+  [EISDIR]: "EISDIR",
+  [EMFILE]: "EMFILE",
+  [ENOSPC]: "ENOSPC",
+  [EROFS]: "EROFS",
+  [ENAMETOOLONG]: "ENAMETOOLONG",
+  [ELOOP]: "ELOOP",
+  [EINVAL]: "EINVAL",
+};
+
+/** The name of `errno` (`ENOENT`), or `errno N` for one not named here. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
 
 const RENAME_NOREPLACE = 1;
 

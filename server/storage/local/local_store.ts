@@ -20,18 +20,26 @@ import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
 import { fsError } from "../fs_errors.ts";
-import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
+import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
 import type {
   CommitOptions,
   ReadHandle,
+  SmallFile,
+  SmallFileReads,
   Store,
   StoreCapabilities,
+  TreeStaging,
   Upload,
   UploadOptions,
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
-import { type SmallFile, SmallFileReader } from "./small_file_reader.ts";
+import { SmallFileReader } from "./small_file_reader.ts";
+import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
 
 /**
@@ -62,6 +70,15 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
+  readonly smallFileReads: SmallFileReads = this;
+  /**
+   * Tree uploads are staged in folders of their own and made durable in
+   * batches (`tree_staging_sink.ts`).
+   */
+  readonly treeStaging: TreeStaging = {
+    openTreeSink: (pool, options) => openStagingSink(this, pool, options),
+  };
   #reader = new SmallFileReader();
   #turn: Promise<void> = Promise.resolve();
 
@@ -157,7 +174,7 @@ export class LocalStore implements Store {
   }
 
   async beginUpload(path: string, options: UploadOptions): Promise<Upload> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     const target = segments.join("/");
     // The target's folder must exist; checked here for a clear error, and
     // again (by the rename itself) at the commit.
@@ -226,7 +243,7 @@ export class LocalStore implements Store {
   }
 
   async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     await this.serialized(async () => {
       (await this.root.folder(segments, { create: true })).close();
     });
@@ -280,7 +297,7 @@ export class LocalStore implements Store {
     options: { noClobber?: boolean },
   ): Promise<void> {
     const fromSegments = remoteSegments(from);
-    const toSegments = remoteSegments(to);
+    const toSegments = newNameSegments(to);
     if (fromSegments.length === 0 || toSegments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be moved");
     }
@@ -315,6 +332,7 @@ export class LocalStore implements Store {
     to: string,
     options: { noClobber?: boolean } = {},
   ): Promise<void> {
+    newNameSegments(to);
     const source = await this.stat(from, { follow: true });
     if (source.type === "file") {
       return await this.#copyFile(from, to, source, options.noClobber ?? false);
@@ -444,7 +462,7 @@ export class LocalStore implements Store {
     try {
       const targets: string[] = [];
       for (const path of paths) {
-        const segments = remoteSegments(path);
+        const segments = newNameSegments(path);
         const key = segments.slice(0, -1).join("/");
         let folder = held.get(key);
         if (!folder) {

@@ -10,13 +10,9 @@
  */
 
 import type { Entry } from "../../../protocol/messages.ts";
+import type { SmallFile } from "../store.ts";
 
-/** A small file as read: its bytes and what the tree listing tells of it. */
-export interface SmallFile {
-  data: Uint8Array;
-  mtime: number;
-  mode: number | null;
-}
+export type { SmallFile };
 
 /** A batch for the worker: remote segments per file or folder. */
 export interface SmallReadRequest {

@@ -2,15 +2,13 @@
  * Where an `s3://BUCKET[/PREFIX]` target lives and how to sign for it, from
  * the target and the variables every S3 tool reads (`AWS_ACCESS_KEY_ID`,
  * `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
- * `AWS_ENDPOINT_URL`). Kept apart from the client so that `fts serve` can
- * recognise an S3 target without loading anything S3-specific.
+ * `AWS_ENDPOINT_URL`). Kept apart from the client so that `storage/open.ts`
+ * can recognise an S3 target without loading anything S3-specific.
  *
  * @module
  */
 
 import { InvalidPathError, IoError } from "../../../protocol/errors.ts";
-import type { Store } from "../store.ts";
-import type { S3StoreOptions } from "./s3_store.ts";
 
 /** Everything the S3 client needs; the secret never leaves it. */
 export interface S3Config {
@@ -95,17 +93,4 @@ export function s3ConfigFrom(
     secretAccessKey,
     sessionToken: read("AWS_SESSION_TOKEN"),
   };
-}
-
-/**
- * Opens the store for an `s3://` serve target. The S3 modules and the
- * signing library are imported only here, on first use, so a server of a
- * local folder never loads them.
- */
-export async function openS3Store(
-  target: string,
-  options: S3StoreOptions = {},
-): Promise<Store> {
-  const { S3Store } = await import("./s3_store.ts");
-  return await S3Store.open(target, options);
 }

@@ -37,7 +37,11 @@ import {
   NotFoundError,
   WrongTypeError,
 } from "../../../protocol/mod.ts";
-import { remoteSegments, STAGING_DIR } from "../remote_path.ts";
+import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
 import { deleteKeys, type ListedObject, listObjects } from "./bucket.ts";
 import { DEFAULT_RETRY, type RetryPolicy, S3Client } from "./client.ts";
 import { s3ConfigFrom, type S3ConfigOverrides } from "./config.ts";
@@ -242,7 +246,7 @@ export class S3Store implements Store {
   }
 
   async beginUpload(path: string, options: UploadOptions): Promise<S3Upload> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     if (segments.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be replaced");
     }
@@ -268,7 +272,7 @@ export class S3Store implements Store {
   }
 
   async mkdirp(path: string): Promise<void> {
-    const segments = remoteSegments(path);
+    const segments = newNameSegments(path);
     for (let depth = 1; depth <= segments.length; depth++) {
       const key = this.#keyOf(segments.slice(0, depth));
       const what = segments.slice(0, depth).join("/");
@@ -700,7 +704,7 @@ export class S3Store implements Store {
     remove: boolean,
   ): Promise<void> {
     const source = remoteSegments(from);
-    const target = remoteSegments(to);
+    const target = newNameSegments(to);
     if (source.length === 0 || target.length === 0) {
       throw new InvalidPathError("the served folder itself cannot be moved");
     }

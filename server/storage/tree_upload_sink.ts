@@ -18,7 +18,8 @@
 import type { Body, BufferPool, FileMessage } from "../../protocol/mod.ts";
 import { receiveFileBody } from "../../transfer/file_body.ts";
 import { SMALL_FILE_SIZE } from "../../transfer/tree/tree_manifest.ts";
-import type { Store, Upload } from "../storage/store.ts";
+import type { Store } from "./store.ts";
+import { UploadLifecycle } from "./upload_lifecycle.ts";
 import {
   fileFailure,
   type TreeFileOutcome,
@@ -49,6 +50,21 @@ const heldBy = (size: number) => Math.min(size, BUFFERED_AT_COMMIT);
 interface Pending {
   settled: Promise<void>;
   outcome?: TreeFileOutcome;
+}
+
+/**
+ * Opens the sink of one tree upload into `store`: the store's own
+ * `TreeStaging` where it has that ability (the local disk stages
+ * and syncs in batches), otherwise {@linkcode uploadSink}.
+ */
+export async function openTreeSink(
+  store: Store,
+  pool: BufferPool,
+  options: TreeSinkOptions,
+): Promise<TreeSink> {
+  return store.treeStaging
+    ? await store.treeStaging.openTreeSink(pool, options)
+    : uploadSink(store, pool, options);
 }
 
 /** Returns a sink that uploads each file to `store` on its own. */
@@ -104,19 +120,19 @@ export function uploadSink(
   const receive = async (message: FileMessage, body: Body): Promise<void> => {
     const small = message.size <= SMALL_FILE_SIZE;
     const start = (target: string) =>
-      store.beginUpload(target, {
+      UploadLifecycle.begin(store, target, {
         size: message.size,
         mtime: message.mtime,
         mode: message.mode,
         resume: false,
         fresh: options.fresh(message.path),
-      });
+      }, false);
     // A large file streams into its upload, begun now; a small one is
     // gathered first and its upload begun in the background, so the
     // round trips of starting it (a parent and a folder check on S3) do
     // not hold up the files behind it.
     let target: string;
-    let upload: Upload | null = null;
+    let upload: UploadLifecycle | null = null;
     try {
       target = await options.locate(message.path);
       if (!small) {
@@ -138,30 +154,30 @@ export function uploadSink(
         checksum: options.checksum,
       });
     } catch (error) {
-      await streamed?.abort(false).catch(() => {});
+      await streamed?.abort().catch(() => {});
       throw error;
     }
     const error = fileFailure(options, received, message);
     if (error) {
-      await streamed?.abort(false).catch(() => {});
+      await streamed?.abort().catch(() => {});
       return failed(message, error, received.bytes);
     }
     if (!streamed) await room(heldBy(received.bytes));
     track(async () => {
-      let open: Upload | null = streamed;
       try {
-        if (!open) {
-          open = await start(target);
-          for (const part of received.parts) await open.write(part);
-        }
-        await open.commit({
-          mode: message.mode,
-          mtime: message.mtime,
-          noClobber: false,
+        const open = streamed ?? await start(target);
+        return await open.run(async () => {
+          if (!streamed) {
+            for (const part of received.parts) await open.write(part);
+          }
+          await open.commit({
+            mode: message.mode,
+            mtime: message.mtime,
+            noClobber: false,
+          });
+          return { name: message.path, bytes: received.bytes };
         });
-        return { name: message.path, bytes: received.bytes };
       } catch (error) {
-        await open?.abort(false).catch(() => {});
         return {
           name: message.path,
           bytes: received.bytes,

@@ -5,7 +5,7 @@
  *
  * Two sinks exist because two kinds of store do: the local disk stages files
  * in the staging area and makes them durable in batches (one folder sync per
- * batch, `tree_staging_sink.ts`); a store without a staging folder of its
+ * batch, `local/tree_staging_sink.ts`); a store without a staging folder of its
  * own (S3) takes each file as a store upload and commits several at once
  * (`tree_upload_sink.ts`).
  *

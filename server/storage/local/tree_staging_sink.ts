@@ -17,32 +17,43 @@ import {
   type BufferPool,
   type FileMessage,
   WrongTypeError,
-} from "../../protocol/mod.ts";
+} from "../../../protocol/mod.ts";
 import {
   DurableBatch,
   type Placement,
   type StagedFile,
-} from "../../transfer/durable/durable_batch.ts";
-import { receiveFileBody } from "../../transfer/file_body.ts";
-import { SMALL_FILE_SIZE } from "../../transfer/tree/tree_manifest.ts";
-import type { Folder } from "../storage/local/confined_root.ts";
-import type { LocalStore } from "../storage/local/local_store.ts";
+} from "../../../transfer/durable/durable_batch.ts";
+import { receiveFileBody } from "../../../transfer/file_body.ts";
+import { SMALL_FILE_SIZE } from "../../../transfer/tree/tree_manifest.ts";
+import type { ConfinedRoot, Folder } from "./confined_root.ts";
 import {
   fileFailure,
   type TreeSink,
   type TreeSinkOptions,
-} from "./tree_sink.ts";
-import { PARTIAL_SEGMENTS } from "../storage/local/upload_staging.ts";
+} from "../tree_sink.ts";
+import { PARTIAL_SEGMENTS, type UploadStaging } from "./upload_staging.ts";
 
 /** Background writers of a tree upload, each with its own staging folder. */
 const TREE_WRITERS = 2;
+
+/** What the sink needs of the local store (`local_store.ts`). */
+export interface StagingArea {
+  readonly root: ConfinedRoot;
+  readonly staging: UploadStaging;
+  /** Whether one `syncfs` per batch can stand for a sync per file. */
+  readonly raceFree: boolean;
+  /** Resolves where files go, now (see `LocalStore.place`). */
+  place(paths: readonly string[]): Promise<Placement>;
+  /** Removes a tree upload's staging folder. */
+  dropStaged(name: string): Promise<void>;
+}
 
 /**
  * Opens the staging folders of one tree upload (locked, so no sweep takes
  * them) and returns the sink writing through them.
  */
 export async function openStagingSink(
-  store: LocalStore,
+  store: StagingArea,
   pool: BufferPool,
   options: TreeSinkOptions,
 ): Promise<TreeSink> {
