@@ -7,6 +7,7 @@
 import { assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { haveIpv6, runFts, startServe } from "./helpers/cli.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 
 async function withFolders(
   run: (root: string, config: string) => Promise<void>,
@@ -24,7 +25,7 @@ async function withFolders(
 Deno.test({
   name:
     "by default serve listens on IPv6 and IPv4: fts connect ::1 and 127.0.0.1 both work (needs IPv6)",
-  ignore: !haveIpv6() && Deno.env.get("CI") !== "true",
+  ignore: prerequisite("IPv6 on the loopback (::1)", haveIpv6()),
   fn: async () => {
     await withFolders(async (root, config) => {
       await Deno.writeTextFile(join(root, "both.txt"), "b");
