@@ -91,6 +91,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: [1, Infinity],
     flags: ["parents"],
   },
+  chmod: {
+    usage: "chmod MODE PATH...",
+    summary: "set permission bits, in octal (644, 0755)",
+    args: [2, Infinity],
+    flags: [],
+  },
   mv: {
     usage: "mv FROM TO",
     summary: "rename or move (into TO if it is a folder)",
@@ -321,6 +327,13 @@ export class CommandRunner {
       case "mkdir":
         for (const path of args) await c.mkdir(this.remote(path));
         return;
+      case "chmod": {
+        const mode = octalMode(args[0]);
+        for (const path of args.slice(1)) {
+          await c.chmod(this.remote(path), mode);
+        }
+        return;
+      }
       case "mv": {
         const notice = await c.move(this.remote(args[0]), this.remote(args[1]));
         if (notice) this.#reporter.info(notice);
@@ -532,6 +545,16 @@ async function getTarget(
   if (localArg.endsWith("/")) return join(localArg, name);
   const info = await Deno.stat(localArg).catch(() => null);
   return info?.isDirectory ? join(localArg, name) : localArg;
+}
+
+/** `644`, `0755`: permission bits in octal, as chmod takes them. */
+function octalMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    throw new UsageError(
+      `chmod takes a MODE in octal such as 644 or 0755, not "${text}"`,
+    );
+  }
+  return parseInt(text, 8);
 }
 
 /** Formats entries as `ls` prints them. */

@@ -452,6 +452,21 @@ export class Connection {
   }
 
   /**
+   * Sets the permission bits of `path`.
+   *
+   * @throws {ProtocolError} when the server is too old to take `chmod`.
+   */
+  async chmod(path: string, mode: number): Promise<void> {
+    const action = `chmod "${path}"`;
+    if (!this.welcome.features.includes("chmod")) {
+      throw new ProtocolError("the server is too old to change modes", {
+        action,
+      });
+    }
+    await this.#expectOk({ op: "chmod", path, mode }, action);
+  }
+
+  /**
    * Renames or moves a path; into a folder if `to` is one. Returns the
    * server's notice about it, if any (not atomic on an object store).
    */

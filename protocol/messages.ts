@@ -29,9 +29,16 @@ export const MIN_PROTOCOL_VERSION = 1;
  * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
- * and ignores those fields keeps working unchanged.
+ * and ignores those fields keeps working unchanged. `chmod`: the server
+ * takes the `chmod` request (a client asks only a server that names it).
  */
-export const FEATURES: string[] = ["resume", "sha256", "xxh128", "zstd"];
+export const FEATURES: string[] = [
+  "resume",
+  "sha256",
+  "xxh128",
+  "zstd",
+  "chmod",
+];
 
 /** The login mechanism fts servers ask for in `welcome.auth`. */
 export const AUTH_MECHANISM = "scram-sha-256";
@@ -255,6 +262,12 @@ export interface MkdirRequest {
   op: "mkdir";
   path: string;
 }
+/** Sets the permission bits of a file or folder (feature `chmod`). */
+export interface ChmodRequest {
+  op: "chmod";
+  path: string;
+  mode: number;
+}
 /** Renames or moves a path. */
 export interface MvRequest {
   op: "mv";
@@ -419,6 +432,7 @@ export type Message =
   | GetRequest
   | RmRequest
   | MkdirRequest
+  | ChmodRequest
   | MvRequest
   | Bye
   | TreePutRequest
@@ -522,6 +536,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
+  chmod: { path: "string", mode: "mode" },
   mv: { from: "string", to: "string" },
   bye: {},
   "tree-put": {

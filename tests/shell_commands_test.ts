@@ -174,3 +174,33 @@ Deno.test("at a terminal, !command runs locally, Tab completes put's remote targ
     assertEquals(await shell.exit(), 0);
   });
 });
+
+Deno.test("chmod sets permission bits of several paths, in the shell and one-shot; a bad MODE is a usage error", async () => {
+  await withWorld(async (world) => {
+    const { server } = world;
+    await Deno.writeTextFile(join(server.root, "a.txt"), "a");
+    await Deno.writeTextFile(join(server.root, "b.txt"), "b");
+    await Deno.mkdir(join(server.root, "d"));
+    const mode = async (name: string) =>
+      (await Deno.stat(join(server.root, name))).mode! & 0o777;
+    const result = await batch(world, [
+      "chmod 600 a.txt b.txt",
+      "chmod 0750 d",
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(await mode("a.txt"), 0o600);
+    assertEquals(await mode("b.txt"), 0o600);
+    assertEquals(await mode("d"), 0o750);
+    const fts = (...args: string[]) =>
+      runFts(["connect", world.address, ...args]);
+    const once = await fts("chmod", "644", "/a.txt");
+    assertEquals(once.code, 0, once.stderr);
+    assertEquals(await mode("a.txt"), 0o644);
+    const bad = await fts("chmod", "u+x", "a.txt");
+    assertEquals(bad.code, 2);
+    assertStringIncludes(
+      bad.stderr,
+      'chmod takes a MODE in octal such as 644 or 0755, not "u+x"',
+    );
+  });
+});

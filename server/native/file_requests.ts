@@ -9,6 +9,7 @@
 
 import {
   AlreadyExistsError,
+  type ChmodRequest,
   ConnectionError,
   type Digests,
   type Entry,
@@ -303,6 +304,17 @@ export async function mkdir(
   await io.ctx.store.mkdirp(request.path);
   await io.writer.send({ op: "ok" });
   return {};
+}
+
+/** `chmod`: the permission bits of a file or folder. */
+export async function chmod(
+  io: RequestIo,
+  request: ChmodRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  await io.ctx.store.setMeta(request.path, { mode: request.mode & 0o777 });
+  await io.writer.send({ op: "ok" });
+  return { result: `ok, ${request.mode.toString(8).padStart(4, "0")}` };
 }
 
 /** `mv`: renames a path, into the target when it is a folder (as mv does). */

@@ -451,6 +451,8 @@ export class Session {
         return files.remove(this.#io, message);
       case "mkdir":
         return files.mkdir(this.#io, message);
+      case "chmod":
+        return files.chmod(this.#io, message);
       case "mv":
         return files.move(this.#io, message);
       case "tree-put":
