@@ -452,6 +452,27 @@ export class Connection {
   }
 
   /**
+   * The free and whole space where the server keeps the files.
+   *
+   * @throws {ProtocolError} when the server is too old to tell.
+   */
+  async space(): Promise<{ free: number; total: number }> {
+    const action = "df";
+    if (!this.welcome.features.includes("df")) {
+      throw new ProtocolError("the server is too old to tell its free space", {
+        action,
+      });
+    }
+    const reply = await this.request({ op: "df" }, action);
+    if (reply.op !== "space") {
+      throw new ProtocolError(`expected "space", got "${reply.op}"`, {
+        action,
+      });
+    }
+    return { free: reply.free, total: reply.total };
+  }
+
+  /**
    * Sets the permission bits of `path`.
    *
    * @throws {ProtocolError} when the server is too old to take `chmod`.

@@ -30,15 +30,12 @@ import {
   formatListing,
 } from "./commands.ts";
 import type { Connection } from "./connection.ts";
+import { formatBytes } from "./format.ts";
 import { expandHome } from "./home.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeJson, safeText } from "./safe_text.ts";
 import { localListing, localMkdir, runLocalCommand } from "./shell_local.ts";
 import { localError } from "./local_errors.ts";
-
-/** Why the shell has no `df` (yet). */
-const DF_REFUSAL =
-  "df: the server cannot say its free space: the fts protocol has no request for it";
 
 const SHELL_COMMANDS: Record<string, string> = {
   "cd [PATH]": "change the remote folder (/ is the served root)",
@@ -91,6 +88,12 @@ interface Word {
   text: string;
   /** Holds `*`, `?` or `[` outside quotes and escapes. */
   glob: boolean;
+}
+
+/** `df`'s line: `12.3 GiB free of 100.0 GiB (12%)`. */
+function formatSpace({ free, total }: { free: number; total: number }): string {
+  const share = total > 0 ? ` (${Math.round((free / total) * 100)}%)` : "";
+  return `${formatBytes(free)} free of ${formatBytes(total)}${share}`;
 }
 
 /**
@@ -309,7 +312,7 @@ export class Shell {
       case "lmkdir":
         return await localMkdir(plain);
       case "df":
-        throw new UsageError(DF_REFUSAL);
+        return this.#io.print(formatSpace(await this.connection.space()));
     }
     const globbed = positionalIndex.map((index) => words[index]);
     const settings = commandSettings(flags, this.#defaults);

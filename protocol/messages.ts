@@ -29,8 +29,9 @@ export const MIN_PROTOCOL_VERSION = 1;
  * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
- * and ignores those fields keeps working unchanged. `chmod`: the server
- * takes the `chmod` request (a client asks only a server that names it).
+ * and ignores those fields keeps working unchanged. `chmod`, `df`: the
+ * server takes these requests (a client asks only a server that names
+ * them).
  */
 export const FEATURES: string[] = [
   "resume",
@@ -38,6 +39,7 @@ export const FEATURES: string[] = [
   "xxh128",
   "zstd",
   "chmod",
+  "df",
 ];
 
 /** The login mechanism fts servers ask for in `welcome.auth`. */
@@ -262,6 +264,16 @@ export interface MkdirRequest {
   op: "mkdir";
   path: string;
 }
+/** Asks for the free space where the files are (feature `df`). */
+export interface DfRequest {
+  op: "df";
+}
+/** The answer to `df`: bytes that may still be written, and the whole size. */
+export interface SpaceMessage {
+  op: "space";
+  free: number;
+  total: number;
+}
 /** Sets the permission bits of a file or folder (feature `chmod`). */
 export interface ChmodRequest {
   op: "chmod";
@@ -433,6 +445,8 @@ export type Message =
   | RmRequest
   | MkdirRequest
   | ChmodRequest
+  | DfRequest
+  | SpaceMessage
   | MvRequest
   | Bye
   | TreePutRequest
@@ -537,6 +551,8 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
   chmod: { path: "string", mode: "mode" },
+  df: {},
+  space: { free: "number", total: "number" },
   mv: { from: "string", to: "string" },
   bye: {},
   "tree-put": {

@@ -6,7 +6,8 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { runFts } from "./helpers/cli.ts";
+import { formatBytes } from "../client/format.ts";
+import { runFts, runProgram } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
@@ -202,5 +203,23 @@ Deno.test("chmod sets permission bits of several paths, in the shell and one-sho
       bad.stderr,
       'chmod takes a MODE in octal such as 644 or 0755, not "u+x"',
     );
+  });
+});
+
+Deno.test("df in the shell tells the free space of the server's file system, as df(1) sees it", async () => {
+  await withWorld(async (world) => {
+    const result = await batch(world, ["df"]);
+    assertEquals(result.code, 0, result.stderr);
+    const match = /^(\S+ \S+) free of (\S+ \S+) \(\d+%\)\n$/.exec(
+      result.stdout,
+    );
+    assert(match !== null, result.stdout);
+    const df = await runProgram("df", [
+      "-B1",
+      "--output=size",
+      world.server.root,
+    ]);
+    const size = Number(df.stdout.trim().split("\n")[1]);
+    assertEquals(match?.[2], formatBytes(size));
   });
 });

@@ -15,6 +15,7 @@ import {
   type Entry,
   type GetRequest,
   IntegrityError,
+  IoError,
   type ListRequest,
   type MkdirRequest,
   type MvRequest,
@@ -304,6 +305,19 @@ export async function mkdir(
   await io.ctx.store.mkdirp(request.path);
   await io.writer.send({ op: "ok" });
   return {};
+}
+
+/** `df`: the space left where the files are. */
+export async function space(io: RequestIo): Promise<Outcome> {
+  const store = io.ctx.store;
+  if (!store.space) {
+    throw new IoError(
+      "this server's storage (a bucket) has no free space to tell",
+    );
+  }
+  const { free, total } = await store.space();
+  await io.writer.send({ op: "space", free, total });
+  return { result: `ok, ${free} of ${total} free` };
 }
 
 /** `chmod`: the permission bits of a file or folder. */

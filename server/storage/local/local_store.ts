@@ -12,8 +12,11 @@ import {
   type Entry,
   FtsError,
   InvalidPathError,
+  IoError,
   WrongTypeError,
 } from "../../../protocol/mod.ts";
+import { haveLibc } from "../../../transfer/libc.ts";
+import { fileSystemSpace } from "./libc.ts";
 import { entryFromInfo } from "../../../transfer/tree/entry.ts";
 import { syncFolder } from "../../../transfer/durable/commit_files.ts";
 import { readFull } from "../../../transfer/file_chunks.ts";
@@ -379,6 +382,20 @@ export class LocalStore implements Store {
           false,
         );
       }
+    }
+  }
+
+  /** `df`: what the file system holding the root can still take. */
+  space(): Promise<{ free: number; total: number }> {
+    if (!haveLibc()) {
+      throw new IoError(
+        "this server cannot read its free space (it needs libc through FFI)",
+      );
+    }
+    try {
+      return Promise.resolve(fileSystemSpace(this.root.hostRoot));
+    } catch (error) {
+      throw fsError(error, "");
     }
   }
 
