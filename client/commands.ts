@@ -249,70 +249,10 @@ export class CommandRunner {
         this.#print(`${safeText(digest)}  ${args[0]}`);
         return;
       }
-      case "put": {
-        if (args.length > 2) {
-          return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [local, remoteArg] = args;
-        if (settings.recursive) {
-          const { remote, created } = await this.#treePutTarget(
-            local,
-            remoteArg,
-          );
-          // A rerun of this command would put the tree inside the folder
-          // this run made: the advice names the command that resumes.
-          const rerun = created
-            ? `put -r ${intoItself(local)} ${remoteArg}`
-            : undefined;
-          await uploadTree(
-            c,
-            local,
-            remote,
-            { ...settings, rerun },
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const remote = await this.#putTarget(local, remoteArg);
-        const started = performance.now();
-        const result = await upload(c, local, remote, settings, this.#reporter)
-          .catch(async (error) => {
-            throw await this.#missingRemoteFolder(error, remote, local);
-          });
-        this.#summary("sent", result, started);
-        return;
-      }
-      case "get": {
-        if (args.length > 2) {
-          return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [remoteArg, localArg] = args;
-        const remote = this.remote(remoteArg);
-        if (settings.recursive) {
-          await downloadTree(
-            c,
-            remote,
-            await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
-            settings,
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const local = await getTarget(remote, localArg);
-        await checkLocalFolder(local, `get "${remoteArg}"`);
-        const started = performance.now();
-        const result = await download(
-          c,
-          remote,
-          local,
-          settings,
-          this.#reporter,
-        );
-        if (local !== "-") this.#summary("received", result, started);
-        return;
-      }
+      case "put":
+        return await this.#put(args, settings);
+      case "get":
+        return await this.#get(args, settings);
       case "rm":
         for (const path of args) {
           await c.remove(this.remote(path), settings.recursive).catch(
@@ -340,6 +280,74 @@ export class CommandRunner {
         return;
       }
     }
+  }
+
+  /** `put LOCAL [REMOTE]`, `put A B DIR`, `put -r`. */
+  async #put(args: string[], settings: CommandSettings): Promise<void> {
+    if (args.length > 2) {
+      return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [local, remoteArg] = args;
+    if (settings.recursive) {
+      const { remote, created } = await this.#treePutTarget(local, remoteArg);
+      // A rerun of this command would put the tree inside the folder this
+      // run made: the advice names the command that resumes.
+      const rerun = created
+        ? `put -r ${intoItself(local)} ${remoteArg}`
+        : undefined;
+      await uploadTree(
+        this.#connection,
+        local,
+        remote,
+        { ...settings, rerun },
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const remote = await this.#putTarget(local, remoteArg);
+    const started = performance.now();
+    const result = await upload(
+      this.#connection,
+      local,
+      remote,
+      settings,
+      this.#reporter,
+    ).catch(async (error) => {
+      throw await this.#missingRemoteFolder(error, remote, local);
+    });
+    this.#summary("sent", result, started);
+  }
+
+  /** `get REMOTE [LOCAL]`, `get A B DIR`, `get -r`. */
+  async #get(args: string[], settings: CommandSettings): Promise<void> {
+    if (args.length > 2) {
+      return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [remoteArg, localArg] = args;
+    const remote = this.remote(remoteArg);
+    if (settings.recursive) {
+      await downloadTree(
+        this.#connection,
+        remote,
+        await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
+        settings,
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const local = await getTarget(remote, localArg);
+    await checkLocalFolder(local, `get "${remoteArg}"`);
+    const started = performance.now();
+    const result = await download(
+      this.#connection,
+      remote,
+      local,
+      settings,
+      this.#reporter,
+    );
+    if (local !== "-") this.#summary("received", result, started);
   }
 
   /**

@@ -22,7 +22,7 @@ import { askPassword } from "./password_prompt.ts";
 import { StreamReporter } from "./reporter.ts";
 import { safeText } from "./safe_text.ts";
 import { runShell, Shell } from "./shell.ts";
-import { parseTarget } from "./target.ts";
+import { parseTarget, type Target } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
 import { InterruptedError } from "./interrupted_error.ts";
 import { localError } from "./local_errors.ts";
@@ -76,30 +76,7 @@ export async function connectCommand(
     onRemembered: (label, fingerprint, file) =>
       reporter.info(`added ${label} (${fingerprint}) to ${file}`),
   });
-  // Asked once: the shell's reconnects and --parallel's extra connections
-  // reuse it. Typed at a terminal, it may be wrong twice, as with ssh.
-  let password: string | undefined;
-  const connect = async () => {
-    for (let attempt = 1;; attempt++) {
-      let typed: string | undefined;
-      try {
-        const connection = await Connection.open(target, {
-          onNotice: (notice) => reporter.info(`server: ${notice.message}`),
-          transport,
-          timeoutMs: options.timeoutMs,
-          password: (user, label) =>
-            typed = password ?? askPassword(user, label),
-        });
-        password ??= typed;
-        return connection;
-      } catch (error) {
-        const mayRetry = error instanceof AuthError && password === undefined &&
-          typed !== undefined && passwordFromEnv() === undefined;
-        if (!mayRetry || attempt >= PASSWORD_TRIES) throw error;
-        console.error("Permission denied, please try again.");
-      }
-    }
-  };
+  const connect = connector(target, transport, reporter, options.timeoutMs);
   const print = (text: string) => {
     if (text !== "") console.log(text);
   };
@@ -150,6 +127,41 @@ export async function connectCommand(
   } finally {
     editor.close();
   }
+}
+
+/**
+ * What opens a connection to `target`, logging in when asked. The password
+ * is asked once: the shell's reconnects and --parallel's extra connections
+ * reuse it. Typed at a terminal, it may be wrong twice, as with ssh.
+ */
+function connector(
+  target: Target,
+  transport: TransportOpener,
+  reporter: StreamReporter,
+  timeoutMs: number | undefined,
+): () => Promise<Connection> {
+  let password: string | undefined;
+  return async () => {
+    for (let attempt = 1;; attempt++) {
+      let typed: string | undefined;
+      try {
+        const connection = await Connection.open(target, {
+          onNotice: (notice) => reporter.info(`server: ${notice.message}`),
+          transport,
+          timeoutMs,
+          password: (user, label) =>
+            typed = password ?? askPassword(user, label),
+        });
+        password ??= typed;
+        return connection;
+      } catch (error) {
+        const mayRetry = error instanceof AuthError && password === undefined &&
+          typed !== undefined && passwordFromEnv() === undefined;
+        if (!mayRetry || attempt >= PASSWORD_TRIES) throw error;
+        console.error("Permission denied, please try again.");
+      }
+    }
+  };
 }
 
 /**
