@@ -49,7 +49,7 @@ ${
   Object.values(SUBCOMMANDS).map((s) => `  ${s.usage.padEnd(46)}${s.summary}`)
     .join("\n")
 }
-  ${"fts help [COMMAND] | --version | --help".padEnd(46)}
+  fts help [COMMAND] | --version | --help
 
 Run "fts help serve", "fts help connect", "fts help user" or
 "fts help known-hosts" for details.`;
