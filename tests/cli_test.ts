@@ -18,7 +18,6 @@ import {
   randomFile,
   runFts,
   sha256File,
-  startServe,
   withServe,
 } from "./helpers/cli.ts";
 

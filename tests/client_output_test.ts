@@ -128,7 +128,7 @@ Deno.test("Ctrl-C during a one-shot get prints the shell's line, exits 130, and 
 });
 
 Deno.test("-z says how many bytes went over the wire", async () => {
-  await withServe(async (address, root, work) => {
+  await withServe(async (address, _root, work) => {
     await Deno.writeTextFile(
       join(work, "text.txt"),
       "hello world\n".repeat(200_000),

@@ -23,13 +23,7 @@ import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { FtsError } from "../protocol/mod.ts";
-import {
-  randomBytes,
-  runFts,
-  spawnFts,
-  startServe,
-  withServe,
-} from "./helpers/cli.ts";
+import { randomBytes, runFts, spawnFts, withServe } from "./helpers/cli.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
 
