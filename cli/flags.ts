@@ -194,7 +194,7 @@ export function parseFlags<S extends FlagSpec>(
       return void (values[name] = f.bare);
     }
     if (text === undefined) {
-      throw new UsageError(`--${name} takes ${f.expected}`);
+      throw new UsageError(`${typed} takes ${f.expected}`);
     }
     if (f.kind === "list") {
       return void (values[name] as unknown[]).push(parseValue(name, f, text));

@@ -295,6 +295,11 @@ Deno.test("each subcommand refuses the flags it does not use and every bad value
       'fts: unknown option "--porrt" (did you mean --port?)',
     ],
     [["-v"], 'fts: unknown option "-v"'],
+    [["connect", "127.0.0.1:1", "-b"], "fts: -b takes a file of commands"],
+    [
+      ["connect", "127.0.0.1:1", "ls", "--json=yes"],
+      "fts: --json takes no value",
+    ],
     [
       ["conect", "host"],
       'fts: unknown command "conect" (did you mean connect?)',
