@@ -97,6 +97,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: [2, Infinity],
     flags: [],
   },
+  df: {
+    usage: "df",
+    summary: "free space where the server keeps the files",
+    args: [0, 0],
+    flags: [],
+  },
   mv: {
     usage: "mv FROM TO",
     summary: "rename or move (into TO if it is a folder)",
@@ -274,6 +280,8 @@ export class CommandRunner {
         }
         return;
       }
+      case "df":
+        return this.#print(formatSpace(await c.space()));
       case "mv": {
         const notice = await c.move(this.remote(args[0]), this.remote(args[1]));
         if (notice) this.#reporter.info(notice);
@@ -563,6 +571,12 @@ function octalMode(text: string): number {
     );
   }
   return parseInt(text, 8);
+}
+
+/** `df`'s line: `12.3 GiB free of 100.0 GiB (12%)`. */
+function formatSpace({ free, total }: { free: number; total: number }): string {
+  const share = total > 0 ? ` (${Math.round((free / total) * 100)}%)` : "";
+  return `${formatBytes(free)} free of ${formatBytes(total)}${share}`;
 }
 
 /** Formats entries as `ls` prints them. */

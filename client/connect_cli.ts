@@ -21,7 +21,7 @@ const CONNECT_HELP =
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
-lls, lmkdir, !COMMAND, df, mput, mget, rename, help (?) and quit (bye): line
+lls, lmkdir, !COMMAND, mput, mget, rename, help (?) and quit (bye): line
 editing, history, Tab completion, globs (put *.txt expands locally; get *.log,
 ls *.txt and rm *.tmp remotely; with -r folders match too), Ctrl-C stops a
 transfer, Ctrl-D leaves. Remote paths start at the served folder: / is its

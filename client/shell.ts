@@ -30,7 +30,6 @@ import {
   formatListing,
 } from "./commands.ts";
 import type { Connection } from "./connection.ts";
-import { formatBytes } from "./format.ts";
 import { expandHome } from "./home.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeJson, safeText } from "./safe_text.ts";
@@ -45,7 +44,6 @@ const SHELL_COMMANDS: Record<string, string> = {
   "lls [PATH]": "list a local folder",
   "lmkdir PATH...": "create local folders",
   "!COMMAND": "run COMMAND on this machine (! alone: a local shell)",
-  "df": "free space on the server",
   "mput, mget, rename": "the same as put, get and mv",
   "help, ?": "show this list",
   "quit, exit, bye": "leave (Ctrl-D too)",
@@ -64,7 +62,7 @@ const ALIASES: Record<string, string> = {
 /** Every word the shell takes as a command (for completion). */
 export const SHELL_WORDS: string[] = [
   ...Object.keys(COMMANDS),
-  ...["cd", "pwd", "lcd", "lpwd", "lls", "lmkdir", "df", "help", "quit"],
+  ...["cd", "pwd", "lcd", "lpwd", "lls", "lmkdir", "help", "quit"],
   ...Object.keys(ALIASES).filter((alias) => alias !== "?"),
 ];
 
@@ -88,12 +86,6 @@ interface Word {
   text: string;
   /** Holds `*`, `?` or `[` outside quotes and escapes. */
   glob: boolean;
-}
-
-/** `df`'s line: `12.3 GiB free of 100.0 GiB (12%)`. */
-function formatSpace({ free, total }: { free: number; total: number }): string {
-  const share = total > 0 ? ` (${Math.round((free / total) * 100)}%)` : "";
-  return `${formatBytes(free)} free of ${formatBytes(total)}${share}`;
 }
 
 /**
@@ -311,8 +303,6 @@ export class Shell {
         return this.#io.print(await localListing(plain));
       case "lmkdir":
         return await localMkdir(plain);
-      case "df":
-        return this.#io.print(formatSpace(await this.connection.space()));
     }
     const globbed = positionalIndex.map((index) => words[index]);
     const settings = commandSettings(flags, this.#defaults);
@@ -320,7 +310,7 @@ export class Shell {
       if (command === "put" || command === "get") {
         return await this.#transferGlobs(command, globbed, settings);
       }
-      if (command === "ls" || command === "rm") {
+      if (command === "ls" || command === "rm" || command === "chmod") {
         return await this.#remoteGlobs(command, globbed, settings);
       }
     }
@@ -360,21 +350,24 @@ export class Shell {
   }
 
   /**
-   * `ls *.txt`, `rm *.tmp` (`rm -r build-*`): the remote matches listed or
-   * removed; folders match `ls`, and `rm` with -r.
+   * `ls *.txt`, `rm *.tmp` (`rm -r build-*`), `chmod 644 *.sh`: the remote
+   * matches listed, removed or changed; folders match `ls` and `chmod`, and
+   * `rm` with -r.
    */
   async #remoteGlobs(
-    command: "ls" | "rm",
+    command: "ls" | "rm" | "chmod",
     words: Word[],
     settings: CommandSettings,
   ): Promise<void> {
     const matches: { path: string; entry: Entry }[] = [];
-    for (const word of words) {
+    // chmod's MODE is no path.
+    const lead = command === "chmod" ? words.slice(0, 1) : [];
+    for (const word of words.slice(lead.length)) {
       const found = !word.glob
         ? [{ path: word.text, entry: undefined }]
         : await this.#remoteMatches(
           word.text,
-          command === "ls" || settings.recursive,
+          command !== "rm" || settings.recursive,
           command === "ls" && settings.hash
             ? settings.checksum ?? "default"
             : undefined,
@@ -389,10 +382,10 @@ export class Shell {
         matches.push(match as { path: string; entry: Entry });
       }
     }
-    if (command === "rm") {
+    if (command !== "ls") {
       return await this.runner.run(
-        "rm",
-        matches.map((match) => match.path),
+        command,
+        [...lead.map((word) => word.text), ...matches.map((m) => m.path)],
         settings,
       );
     }

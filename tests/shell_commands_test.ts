@@ -176,7 +176,7 @@ Deno.test("at a terminal, !command runs locally, Tab completes put's remote targ
   });
 });
 
-Deno.test("chmod sets permission bits of several paths, in the shell and one-shot; a bad MODE is a usage error", async () => {
+Deno.test("chmod sets permission bits of several paths (a glob in the shell) and one-shot; a bad MODE is a usage error", async () => {
   await withWorld(async (world) => {
     const { server } = world;
     await Deno.writeTextFile(join(server.root, "a.txt"), "a");
@@ -184,10 +184,7 @@ Deno.test("chmod sets permission bits of several paths, in the shell and one-sho
     await Deno.mkdir(join(server.root, "d"));
     const mode = async (name: string) =>
       (await Deno.stat(join(server.root, name))).mode! & 0o777;
-    const result = await batch(world, [
-      "chmod 600 a.txt b.txt",
-      "chmod 0750 d",
-    ]);
+    const result = await batch(world, ["chmod 600 *.txt", "chmod 0750 d"]);
     assertEquals(result.code, 0, result.stderr);
     assertEquals(await mode("a.txt"), 0o600);
     assertEquals(await mode("b.txt"), 0o600);
@@ -209,6 +206,11 @@ Deno.test("chmod sets permission bits of several paths, in the shell and one-sho
 Deno.test("df in the shell tells the free space of the server's file system, as df(1) sees it", async () => {
   await withWorld(async (world) => {
     const result = await batch(world, ["df"]);
+    const once = await runFts(["connect", world.address, "df"]);
+    assertEquals(
+      once.stdout.split(" free of ")[1],
+      result.stdout.split(" free of ")[1],
+    );
     assertEquals(result.code, 0, result.stderr);
     const match = /^(\S+ \S+) free of (\S+ \S+) \(\d+%\)\n$/.exec(
       result.stdout,
