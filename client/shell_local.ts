@@ -75,6 +75,9 @@ export async function runLocalCommand(
   const args = command.trim() === "" ? [] : ["-c", command];
   const action = `run "!${command.trim()}"`;
   let status: Deno.CommandStatus;
+  // Ctrl-C is the command's to handle: fts itself stays.
+  const ignore = () => {};
+  Deno.addSignalListener("SIGINT", ignore);
   try {
     status = await new Deno.Command(shell, {
       args,
@@ -84,6 +87,11 @@ export async function runLocalCommand(
     }).spawn().status;
   } catch (error) {
     throw localError(error, action);
+  } finally {
+    Deno.removeSignalListener("SIGINT", ignore);
+  }
+  if (status.signal === "SIGINT") {
+    throw new LocalCommandError("interrupted", { action });
   }
   if (!status.success) {
     throw new LocalCommandError(`it exited with status ${status.code}`, {

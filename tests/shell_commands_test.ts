@@ -154,6 +154,15 @@ Deno.test("at a terminal, !command runs locally, Tab completes put's remote targ
     });
     let at = await shell.waitFor("> ");
     at = await shell.command("!echo local-$((6*7))", "local-42", at);
+    // Ctrl-C stops the local command, not fts.
+    await shell.type(
+      "!echo started-$((2*3)); sleep 60; echo went-on-$((6*7))\r",
+    );
+    at = await shell.waitFor("started-6", at);
+    await shell.type("\x03");
+    at = await shell.waitFor(': cannot run "!echo started', at);
+    at = await shell.waitFor("> ", at);
+    assert(!shell.output.includes("went-on-42"), shell.output);
     await shell.type("put up.txt remote-o\t");
     at = await shell.waitFor("remote-only-folder/", at);
     await shell.type("\r");
