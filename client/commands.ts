@@ -39,6 +39,8 @@ const TRANSFER_FLAGS = [
   "recursive",
   "no-clobber",
   "no-resume",
+  "whole-file",
+  "json",
   "no-verify",
   "limit-rate",
   "parallel",
@@ -324,7 +326,7 @@ export class CommandRunner {
     ).catch(async (error) => {
       throw await this.#missingRemoteFolder(error, remote, local);
     });
-    this.#summary("sent", result, started);
+    this.#summary("sent", result, started, settings.json);
   }
 
   /** `get REMOTE [LOCAL]`, `get A B DIR`, `get -r`. */
@@ -355,7 +357,9 @@ export class CommandRunner {
       settings,
       this.#reporter,
     );
-    if (local !== "-") this.#summary("received", result, started);
+    if (local !== "-") {
+      this.#summary("received", result, started, settings.json);
+    }
   }
 
   /**
@@ -410,18 +414,48 @@ export class CommandRunner {
   }
 
   /**
-   * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; with
-   * zstd, `sent 21.8 MiB as 4.9 MiB (zstd) in ...`.
+   * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; a delta
+   * says `sent 2.3 MiB of 256.0 MiB (delta) in …`, zstd `sent 21.8 MiB as
+   * 4.9 MiB (zstd) in …`. With `--json`, one JSON line with the bytes sent
+   * and reused instead.
    */
-  #summary(verb: string, result: TransferResult, started: number): void {
+  #summary(
+    verb: string,
+    result: TransferResult,
+    started: number,
+    json = false,
+  ): void {
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    if (json) {
+      // On stdout, as ls --json prints, so scripts can read it.
+      this.#print(JSON.stringify({
+        [verb]: result.bytes,
+        reused: result.reused ?? 0,
+        size: result.size ?? null,
+        delta: result.reused !== undefined,
+        wire: result.wire ?? result.bytes,
+        resumedAt: result.resumedAt,
+        seconds: Number(seconds.toFixed(3)),
+        checksum: result.digest ? result.checksum : null,
+        digest: result.digest ?? null,
+      }));
+      return;
+    }
+    const of = result.reused !== undefined && result.size !== undefined
+      ? ` of ${formatBytes(result.size)} (delta)`
+      : "";
     const wire = result.wire === undefined
       ? ""
       : ` as ${formatBytes(result.wire)} (zstd)`;
     const parts = [
-      `${verb} ${formatBytes(result.bytes)}${wire} in ${seconds.toFixed(1)} s`,
+      `${verb} ${formatBytes(result.bytes)}${of}${wire} in ${
+        seconds.toFixed(1)
+      } s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
+    if (result.reused !== undefined) {
+      parts.push(`${formatBytes(result.reused)} reused`);
+    }
     if (result.resumedAt > 0) {
       parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
     }

@@ -26,7 +26,8 @@ export const MIN_PROTOCOL_VERSION = 1;
 
 /**
  * The features this build announces in `hello` and `welcome`: resuming,
- * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
+ * SHA-256 and XXH3-128 checksums, zstd-compressed frames, and delta
+ * transfers (docs/delta.md). Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
  * and ignores those fields keeps working unchanged. `chmod`, `df`: the
@@ -38,6 +39,7 @@ export const FEATURES: string[] = [
   "sha256",
   "xxh128",
   "zstd",
+  "delta",
   "chmod",
   "df",
 ];
@@ -197,6 +199,11 @@ export interface PutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client would like to send a delta against the version the server
+   * holds; older servers ignore it.
+   */
+  delta?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -210,6 +217,25 @@ export interface Ready {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's body. */
   compress?: boolean;
+  /**
+   * The server holds another version of the target: a `summary` of its
+   * chunks follows, and the body may be a delta against it.
+   */
+  delta?: boolean;
+}
+/**
+ * The chunks of the version the receiver holds, as a body of 6-byte chunk
+ * hashes (docs/delta.md). Sent by the server after `ready` with `delta`, and
+ * by the client right after a `get` with `delta`.
+ */
+export interface SummaryMessage {
+  op: "summary";
+  /** The boundary rule the chunks were cut with; another rule means no delta. */
+  chunking: string;
+  /** How many chunks (the body holds 6 bytes for each). */
+  chunks: number;
+  /** In a tree upload: the file, relative to the tree, it summarises. */
+  path?: string;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -225,12 +251,19 @@ export interface DataMessage {
   restarted?: boolean;
   /** The checksum in the body's trailer; `sha256` when absent. */
   checksum?: Checksum;
+  /**
+   * The body is a delta against the receiver's `summary` rather than the
+   * bytes themselves; the trailer still has the whole new file's checksum.
+   */
+  delta?: boolean;
 }
 /** An upload is complete and in place. */
 export interface Done extends Digests {
   op: "done";
   /** Bytes received in this exchange. */
   bytes: number;
+  /** Bytes of the new version taken from the old one (a delta). */
+  reused?: number;
 }
 /** Starts a download; answered by `data` and a body. */
 export interface GetRequest {
@@ -252,6 +285,12 @@ export interface GetRequest {
    * the measured rate says so (`auto`); older servers ignore it.
    */
   compress?: "on" | "auto";
+  /**
+   * A `summary` of the client's own version follows this request, and the
+   * server may answer with a delta against it. Sent only to servers that
+   * announce the `delta` feature.
+   */
+  delta?: boolean;
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -324,6 +363,11 @@ export interface TreePutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client would like to send deltas of changed files; older servers
+   * ignore it.
+   */
+  delta?: boolean;
 }
 /**
  * Which manifest files the receiver lacks: a body of JSON lines, each a
@@ -340,6 +384,11 @@ export interface TreeNeed {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's bodies. */
   compress?: boolean;
+  /**
+   * How many `summary` messages (each with its `path`) follow this
+   * message's body: the needed files the server holds another version of.
+   */
+  summaries?: number;
 }
 /** One file of a tree; its bytes follow as a body whose trailer has the checksum. */
 export interface FileMessage {
@@ -353,6 +402,8 @@ export interface FileMessage {
    * answering `tree-want` sets it when the client named one.
    */
   checksum?: Checksum;
+  /** The body is a delta against the `summary` the server sent for `path`. */
+  delta?: boolean;
 }
 /** One folder of a tree upload; created at once, its mtime and mode set at the end. */
 export interface DirMessage {
@@ -413,6 +464,12 @@ export interface TreeWantRequest {
    * (`auto`); older servers ignore it and send every frame raw.
    */
   compress?: "on" | "auto";
+  /**
+   * How many `summary` messages (each with its `path`) follow the want
+   * list: the client's own versions of wanted files, which the server may
+   * answer with deltas. Sent only to servers that announce `delta`.
+   */
+  summaries?: number;
 }
 /** A file of a tree download could not be sent. */
 export interface TreeError {
@@ -440,6 +497,7 @@ export type Message =
   | PutRequest
   | Ready
   | DataMessage
+  | SummaryMessage
   | Done
   | GetRequest
   | RmRequest
@@ -470,6 +528,7 @@ export interface Trailer extends Digests {
 /** Operations whose message is followed by a body. */
 export const BODY_OPS: ReadonlySet<string> = new Set([
   "data",
+  "summary",
   "listing",
   "tree-put",
   "tree-need",
@@ -521,6 +580,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
   ready: {
     offset: "number",
@@ -528,7 +588,9 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "prefixXxh128?": "string",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
+  summary: { chunking: "string", chunks: "number", "path?": "string" },
   data: {
     offset: "number",
     size: "size",
@@ -536,8 +598,14 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "mode?": "mode",
     "restarted?": "boolean",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
-  done: { bytes: "number", "sha256?": "string", "xxh128?": "string" },
+  done: {
+    bytes: "number",
+    "sha256?": "string",
+    "xxh128?": "string",
+    "reused?": "number",
+  },
   get: {
     path: "string",
     offset: "number",
@@ -547,6 +615,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "delta?": "boolean",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
@@ -560,11 +629,13 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
   "tree-need": {
     files: "number",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "summaries?": "number",
   },
   file: {
     path: "string",
@@ -572,6 +643,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     mtime: "number",
     mode: "mode",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
   dir: { path: "string", mtime: "number", mode: "mode" },
   "tree-end": {},
@@ -584,6 +656,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "summaries?": "number",
   },
   "tree-error": { path: "string", code: "code", reason: "string" },
 };

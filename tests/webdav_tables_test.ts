@@ -2,20 +2,21 @@
  * WebDAV's in-memory tables are bounded: lock owners, locks per holder, per
  * resource and in all, and dead properties per resource and in all. A LOCK
  * answers with its own lock only, and a PROPFIND over a file as locked as
- * the limits allow stays small.
+ * the limits allow stays small; a PROPFIND of a large folder is streamed.
  *
  * @module
  */
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "@std/path";
+import { DOMParser } from "@xmldom/xmldom";
 import { LOCK_LIMITS, LockTable } from "../server/http/webdav/lock_table.ts";
 import {
   DeadProperties,
   PROPERTY_LIMITS,
 } from "../server/http/webdav/dead_properties.ts";
 import { HttpError } from "../server/http/http_errors.ts";
-import { startHttpServer } from "./helpers/http.ts";
+import { rawExchange, startHttpServer } from "./helpers/http.ts";
 
 /** A LOCK body with `scope` and an owner of `owner` characters. */
 function lockInfo(scope: "shared" | "exclusive", owner: string): string {
@@ -206,4 +207,71 @@ Deno.test("dead properties stop at 8 MiB in all, and a COPY that would pass it i
   // Freed room can be used again.
   props.removeTree("d/f0");
   props.set("e", new Map([["{urn:x}p", value]]));
+});
+
+/** A folder `big` of 500 files under eight depth-infinity locks. */
+async function lockedFolder(url: string, root: string): Promise<void> {
+  await Deno.mkdir(join(root, "big"));
+  for (let i = 0; i < 500; i++) {
+    Deno.writeTextFileSync(join(root, "big", `f${i}.txt`), "x");
+  }
+  for (let i = 0; i < LOCK_LIMITS.perResource; i++) {
+    const r = await fetch(`${url}/big/`, {
+      method: "LOCK",
+      headers: { depth: "infinity", "content-type": "application/xml" },
+      body: lockInfo("shared", `o${i}-` + "o".repeat(900)),
+    });
+    assertEquals(r.status, 200);
+    await r.body?.cancel();
+  }
+}
+
+Deno.test("a PROPFIND of a large folder under eight depth-infinity locks is streamed in pieces and is valid XML naming every file", async () => {
+  const s = await startHttpServer();
+  try {
+    await lockedFolder(s.url, s.root);
+    const r = await fetch(`${s.url}/big/`, {
+      method: "PROPFIND",
+      headers: { depth: "1" },
+    });
+    assertEquals(r.status, 207);
+    assertEquals(r.headers.get("content-length"), null);
+    let pieces = 0;
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of r.body!) {
+      pieces++;
+      text += decoder.decode(chunk, { stream: true });
+    }
+    assert(pieces > 1, `${pieces} pieces`);
+    console.log(`${text.length} characters in ${pieces} pieces`);
+    const errors: string[] = [];
+    const doc = new DOMParser({
+      onError: (level: string, message: string) => {
+        if (level !== "warning") errors.push(message);
+      },
+    }).parseFromString(text, "application/xml");
+    assertEquals(errors, []);
+    assertEquals(doc.getElementsByTagNameNS("DAV:", "response").length, 501);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("a streamed PROPFIND the client stops reading is ended after the idle timeout", async () => {
+  const s = await startHttpServer({ idleTimeoutMs: 300 });
+  try {
+    await lockedFolder(s.url, s.root);
+    // Reads nothing for five idle timeouts, then drains what came.
+    const text = await rawExchange(
+      s.server.http!.addr.port,
+      "PROPFIND /big/ HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 1\r\n\r\n",
+      { stallMs: 1500, timeoutMs: 10_000 },
+    );
+    assert(text.startsWith("HTTP/1.1 207"), text.slice(0, 100));
+    assert(!text.includes("</D:multistatus>"), "the whole answer came");
+    assert(text.length < 5_000_000, `${text.length} characters`);
+  } finally {
+    await s.cleanup();
+  }
 });

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { concat } from "@std/bytes/concat";
 import { HttpError } from "./http_errors.ts";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -62,12 +63,7 @@ export async function readLimitedText(
     if (total > limit) reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.byteLength;
-  }
+  const all: Uint8Array = concat(parts);
   try {
     return strictUtf8.decode(all);
   } catch {

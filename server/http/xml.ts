@@ -1,8 +1,10 @@
 /**
  * The bits of XML WebDAV needs: a strict, namespace-aware parse of request
  * bodies (`@xmldom/xmldom`; unbound prefixes and malformed XML are 400),
- * serialising a property element with its namespace declarations, and
- * escaping text.
+ * bounded in size, arrival time and shape before xmldom runs; serialising
+ * a property element with its namespace declarations; escaping text so any
+ * name stays valid XML; and `207 Multi-Status` answers, streamed for
+ * listings.
  *
  * @module
  */
@@ -119,17 +121,65 @@ export function emptyElementOf(key: string): string {
     : `<X:${local} xmlns:X="${escapeXml(ns)}"/>`;
 }
 
+const MULTISTATUS_HEAD =
+  `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">`;
+const MULTISTATUS_TAIL = "</D:multistatus>\n";
+/** Characters gathered before a piece of a streamed multistatus is sent. */
+const PIECE = 64 * 1024;
+
+/** The `207 Multi-Status` head of a response. */
+const MULTISTATUS_INIT = {
+  status: 207,
+  headers: { "content-type": "application/xml; charset=utf-8" },
+};
+
 /** A `207 Multi-Status` response around `responses` (each a `D:response`). */
 export function multistatus(responses: string[]): Response {
   return new Response(
-    `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${
-      responses.join("")
-    }</D:multistatus>\n`,
-    {
-      status: 207,
-      headers: { "content-type": "application/xml; charset=utf-8" },
-    },
+    MULTISTATUS_HEAD + responses.join("") + MULTISTATUS_TAIL,
+    MULTISTATUS_INIT,
   );
+}
+
+/**
+ * A `207 Multi-Status` response whose `D:response`s are made as the client
+ * reads, about 64 KiB at a time: a listing of a large folder never builds
+ * one huge string on the thread both front-ends share, and other requests
+ * are served between its pieces. A client that reads nothing for `idleMs`
+ * is cut off, as for file downloads.
+ */
+export function streamedMultistatus(
+  responses: Iterable<string>,
+  idleMs: number,
+): Response {
+  const encoder = new TextEncoder();
+  const iterator = responses[Symbol.iterator]();
+  let head = MULTISTATUS_HEAD;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      clearTimeout(timer);
+      let piece = head;
+      head = "";
+      while (piece.length < PIECE) {
+        const next = iterator.next();
+        if (next.done) {
+          controller.enqueue(encoder.encode(piece + MULTISTATUS_TAIL));
+          controller.close();
+          return;
+        }
+        piece += next.value;
+      }
+      controller.enqueue(encoder.encode(piece));
+      timer = setTimeout(() => {
+        controller.error(new Error("the client stopped reading"));
+      }, idleMs);
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  });
+  return new Response(body, MULTISTATUS_INIT);
 }
 
 /** The reason phrase used in `D:status` lines. */

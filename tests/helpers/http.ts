@@ -54,12 +54,14 @@ export async function run(
 /**
  * Sends raw request bytes (what fetch would normalise away) and returns
  * everything the server sent until it closed, or until `timeoutMs`.
- * With `closeAfterSend` the connection is dropped right after the bytes.
+ * With `closeAfterSend` the connection is dropped right after the bytes;
+ * with `stallMs` nothing is read for that long first (a stalled reader).
  */
 export async function rawExchange(
   port: number,
   bytes: string | Uint8Array,
-  options: { closeAfterSend?: boolean; timeoutMs?: number } = {},
+  options: { closeAfterSend?: boolean; timeoutMs?: number; stallMs?: number } =
+    {},
 ): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const data = typeof bytes === "string"
@@ -69,6 +71,9 @@ export async function rawExchange(
   if (options.closeAfterSend) {
     conn.close();
     return "";
+  }
+  if (options.stallMs) {
+    await new Promise((resolve) => setTimeout(resolve, options.stallMs));
   }
   const timer = setTimeout(() => conn.close(), options.timeoutMs ?? 5000);
   const decoder = new TextDecoder();

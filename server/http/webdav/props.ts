@@ -26,6 +26,7 @@ import {
   readXmlBody,
   serialize,
   statusLine,
+  streamedMultistatus,
 } from "../xml.ts";
 
 const MS = "urn:schemas-microsoft-com:";
@@ -167,16 +168,20 @@ export async function handlePropfind(req: HttpRequest): Promise<Response> {
   }
   const { store } = req.ctx;
   const entry = await store.stat(req.path, { follow: true });
-  const responses = [describe(req, req.path, entry, what)];
-  if (depth === "1" && entry.type === "dir") {
-    for (const child of await store.list(req.path)) {
-      if (child.type !== "file" && child.type !== "dir") continue;
-      responses.push(
-        describe(req, joinPath(req.path, child.name), child, what),
-      );
+  const children = depth === "1" && entry.type === "dir"
+    ? (await store.list(req.path)).filter((child) =>
+      child.type === "file" || child.type === "dir"
+    )
+    : [];
+  // Described as the client reads: the cost of a large folder, or of locks
+  // and dead properties on it, never lands in one step.
+  function* responses(): Generator<string> {
+    yield describe(req, req.path, entry, what);
+    for (const child of children) {
+      yield describe(req, joinPath(req.path, child.name), child, what);
     }
   }
-  return multistatus(responses);
+  return streamedMultistatus(responses(), req.ctx.idleTimeoutMs);
 }
 
 /** A time property's value as ms since the epoch (HTTP or ISO date). */

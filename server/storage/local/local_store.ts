@@ -41,6 +41,8 @@ import type {
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
+import { LocalFileRecords } from "./file_records.ts";
+import { identityOf } from "../file_record.ts";
 import { SmallFileReader } from "./small_file_reader.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
@@ -73,6 +75,8 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Digests and chunk summaries, in `.fts/records`. */
+  readonly records: LocalFileRecords;
   /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
   readonly smallFileReads: SmallFileReads = this;
   /**
@@ -88,6 +92,7 @@ export class LocalStore implements Store {
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.records = new LocalFileRecords(root);
   }
 
   /** Opens (creating it if missing) the folder at host path `dir`. */
@@ -760,6 +765,8 @@ function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
   return {
     entry,
     read: (buffer) => file.read(buffer),
+    seek: (offset, whence) => file.seek(offset, whence),
+    identity: () => identityOf(file),
     close: () => {
       try {
         file.close();
