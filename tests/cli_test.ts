@@ -294,7 +294,7 @@ Deno.test("each subcommand refuses the flags it does not use and every bad value
       ["serve", "--porrt", "1"],
       'fts: unknown option "--porrt" (did you mean --port?)',
     ],
-    [["-v"], 'fts: unknown option "-v"'],
+    [["-v"], 'fts: unknown option "-v" (did you mean -V?)'],
     [["connect", "127.0.0.1:1", "-b"], "fts: -b takes a file of commands"],
     [
       ["connect", "127.0.0.1:1", "ls", "--json=yes"],
