@@ -661,6 +661,11 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   "tree-error": { path: "string", code: "code", reason: "string" },
 };
 
+/** Every operation the protocol knows, in the schema's order. */
+export const MESSAGE_OPS: readonly Message["op"][] = Object.keys(
+  SCHEMA,
+) as Message["op"][];
+
 function fits(value: unknown, kind: FieldKind): boolean {
   switch (kind) {
     case "number":

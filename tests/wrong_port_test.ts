@@ -53,7 +53,7 @@ Deno.test("connect to fts's --http port says it answered like an HTTP server and
 Deno.test({
   name:
     `connect to an sshd says it answered like an SSH server (needs ${SSHD})`,
-  ignore: prerequisite(`sshd (${SSHD}, from openssh-server)`, haveSshd),
+  ignore: prerequisite(SSHD, haveSshd),
   fn: async () => {
     await withRoot(async (root) => {
       const key = join(root, "host_key");
