@@ -52,7 +52,13 @@ import type { Placement } from "../../../transfer/durable/durable_batch.ts";
  * umask, as any program's new file. Read once at start: reading it sets it
  * for a moment, which must not race with files being made.
  */
-const DEFAULT_FILE_MODE = 0o666 & ~Deno.umask();
+const DEFAULT_FILE_MODE = (() => {
+  try {
+    return 0o666 & ~Deno.umask();
+  } catch {
+    return 0o644; // no umask here (Windows): the usual 022's result
+  }
+})();
 
 /** Options of {@linkcode LocalStore.open}. */
 export interface LocalStoreOptions {
