@@ -359,12 +359,12 @@ export class Shell {
     words: Word[],
     settings: CommandSettings,
   ): Promise<void> {
-    const matches: { path: string; entry: Entry }[] = [];
+    const matches: { path: string; entry?: Entry }[] = [];
     // chmod's MODE is no path.
     const lead = command === "chmod" ? words.slice(0, 1) : [];
     for (const word of words.slice(lead.length)) {
       const found = !word.glob
-        ? [{ path: word.text, entry: undefined }]
+        ? [{ path: word.text }]
         : await this.#remoteMatches(
           word.text,
           command !== "rm" || settings.recursive,
@@ -375,24 +375,24 @@ export class Shell {
       if (found.length === 0) {
         throw new UsageError(`no match for "${word.text}"`);
       }
-      for (const match of found) {
-        if (command === "ls" && match.entry === undefined) {
-          return await this.runner.run("ls", [match.path], settings);
-        }
-        matches.push(match as { path: string; entry: Entry });
-      }
+      matches.push(...found);
     }
+    const paths = matches.map((match) => match.path);
     if (command !== "ls") {
-      return await this.runner.run(
-        command,
-        [...lead.map((word) => word.text), ...matches.map((m) => m.path)],
-        settings,
-      );
+      const modes = lead.map((word) => word.text);
+      return await this.runner.run(command, [...modes, ...paths], settings);
     }
-    const entries = matches.map(({ path, entry }) => ({
-      ...entry,
-      name: path,
-    }));
+    const entries: Entry[] = [];
+    for (const { path, entry } of matches) {
+      // A plain name beside a pattern: described as stat describes it.
+      const found = entry ?? await this.connection.stat(
+        this.runner.remote(path),
+        settings.hash,
+        `ls "${path}"`,
+        settings.checksum,
+      );
+      entries.push({ ...found, name: path });
+    }
     this.#io.print(
       settings.json ? safeJson(entries) : formatListing(entries),
     );

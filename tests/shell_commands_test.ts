@@ -98,7 +98,7 @@ Deno.test("globs in ls and rm match remotely; with -r, folders match for rm, get
       await Deno.writeTextFile(join(local, `up-${folder}`, "g"), folder);
     }
     const result = await batch(world, [
-      "ls *.log",
+      "ls *.log keep.txt",
       "rm x*.log",
       "lmkdir back",
       "get -r pics-* back",
@@ -106,8 +106,9 @@ Deno.test("globs in ls and rm match remotely; with -r, folders match for rm, get
       "rm -r pics-b*",
     ]);
     assertEquals(result.code, 0, result.stderr);
-    const [first, second] = result.stdout.trim().split("\n");
+    const [first, second, third] = result.stdout.trim().split("\n");
     assert(first.endsWith("  x1.log") && second.endsWith("  x2.log"));
+    assert(third.endsWith("  keep.txt"), result.stdout);
     assertEquals(names(join(local, "back")), ["pics-a", "pics-b"]);
     assertEquals(
       await Deno.readTextFile(join(local, "back", "pics-b", "in", "f")),
