@@ -215,7 +215,12 @@ async function uploadOnce(
         },
         countingCompression(
           compression(ready.compress ? options.compress : undefined),
-          packed,
+          {
+            compressed: (raw, wire) => {
+              packed.raw += raw;
+              packed.wire += wire;
+            },
+          },
         ),
       );
     } catch (error) {

@@ -151,7 +151,7 @@ Deno.test("Ctrl-C during a one-shot get prints the shell's line, exits 130, and 
   });
 });
 
-Deno.test("-z says how many bytes went over the wire", async () => {
+Deno.test("-z says how many bytes went over the wire, for files and trees", async () => {
   await withServe(async (address, _root, work) => {
     await Deno.writeTextFile(
       join(work, "text.txt"),
@@ -187,5 +187,26 @@ Deno.test("-z says how many bytes went over the wire", async () => {
       cwd: work,
     });
     assertMatch(plain.stderr, /^sent 2\.3 MiB in /);
+    // Trees too: a small file and a large one.
+    await Deno.mkdir(join(work, "tree"));
+    await Deno.writeTextFile(
+      join(work, "tree", "small.txt"),
+      "tiny ".repeat(9),
+    );
+    await Deno.copyFile(join(work, "text.txt"), join(work, "tree", "big.txt"));
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    const putTree = await fts("put", "-r", "-z", "tree");
+    assertEquals(putTree.code, 0, putTree.stderr);
+    assertMatch(
+      putTree.stderr,
+      /^sent 2 files \(2\.3 MiB as [\d.]+ (B|kiB) \(zstd\)\)\n$/m,
+    );
+    const getTree = await fts("get", "-r", "-z", "tree", "back");
+    assertEquals(getTree.code, 0, getTree.stderr);
+    assertMatch(
+      getTree.stderr,
+      /^received 2 files \(2\.3 MiB as [\d.]+ (B|kiB) \(zstd\)\)\n$/m,
+    );
   });
 });

@@ -126,19 +126,18 @@ export class AutoCompression {
 }
 
 /**
- * `options` that also count what compression did: `counts.raw` bytes went
- * out as `counts.wire` (for "sent 20 MiB as 5 MiB").
+ * `options` that also report what compression did: `raw` bytes went out as
+ * `wire` (for "sent 20 MiB as 5 MiB"); without compression, as they are.
  */
 export function countingCompression(
   options: SendBodyOptions,
-  counts: { raw: number; wire: number },
+  counts: { compressed: (raw: number, wire: number) => void },
 ): SendBodyOptions {
   if (!options.compress) return options;
   return {
     ...options,
     onCompressed: (raw, sent, ms) => {
-      counts.raw += raw;
-      counts.wire += sent;
+      counts.compressed(raw, sent);
       options.onCompressed?.(raw, sent, ms);
     },
   };
