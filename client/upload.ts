@@ -146,15 +146,18 @@ async function uploadOnce(
         undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
-    // Both ends chunk at once: this file here, the old version there.
-    const cut = ready.delta ? localChunks(local) : null;
+    // Both ends chunk at once: this file here, the old version there, until
+    // the summary arrives (the rest is chunked as it is sent, and not at all
+    // once a match turns out hopeless).
+    const arrived = { now: false };
+    const cut = ready.delta ? localChunks(local, () => arrived.now) : null;
     const index = ready.delta
       ? await readSummary(
         await connection.reply(action),
         () => connection.body(),
       ).catch((error) => {
         throw connection.wrap(error, action);
-      })
+      }).finally(() => arrived.now = true)
       : null;
 
     const { pool } = connection;
@@ -354,14 +357,17 @@ async function unchanged(
 }
 
 /**
- * The chunks of the local file at `path`, found while the server's summary
- * is on its way; null when the file cannot be read (then they are found as
- * it is sent).
+ * The chunks of the local file at `path` found while the server's summary
+ * is on its way (until `enough`); null when the file cannot be read (then
+ * they are found as it is sent).
  */
-async function localChunks(path: string): Promise<ChunkSummary | null> {
+async function localChunks(
+  path: string,
+  enough: () => boolean,
+): Promise<ChunkSummary | null> {
   try {
     using file = await Deno.open(path);
-    return await summarize(file);
+    return await summarize(file, undefined, enough);
   } catch {
     return null;
   }

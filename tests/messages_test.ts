@@ -81,6 +81,7 @@ const VALID: Message[] = [
     restarted: true,
   },
   { op: "done", bytes: 3 },
+  { op: "done", bytes: 3, reused: 1024 },
   { op: "done", bytes: 3, sha256: "cd".repeat(32) },
   { op: "get", path: "a.txt", offset: 0, verify: true },
   {
