@@ -21,9 +21,11 @@ const CONNECT_HELP =
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
-mput, mget, help and quit: line editing, history, Tab completion, globs
-(put *.txt expands locally, get *.log remotely), Ctrl-C stops a transfer,
-Ctrl-D leaves. Commands piped in or given with -b FILE run as a batch that
+lls, lmkdir, !COMMAND, mput, mget, rename, help (?) and quit (bye): line
+editing, history, Tab completion, globs (put *.txt expands locally; get *.log,
+ls *.txt and rm *.tmp remotely; with -r folders match too), Ctrl-C stops a
+transfer, Ctrl-D leaves. Remote paths start at the served folder: / is its
+root. Commands piped in or given with -b FILE run as a batch that
 stops at the first error (a -COMMAND may fail). HOST may be an alias from
 the config file in the configuration directory (see the README).
 

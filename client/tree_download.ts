@@ -312,11 +312,15 @@ async function receiveFiles(
     action,
     staging: { folders: staging, next: 0 },
   };
+  const lanes = [connection, ...extras];
+  const before = lanes.map((c) => c.packed);
   const settled = await Promise.allSettled(
-    [connection, ...extras].map((c, i) =>
-      receiveLane(c, remote, root, shares[i] ?? [], lane)
-    ),
+    lanes.map((c, i) => receiveLane(c, remote, root, shares[i] ?? [], lane)),
   );
+  lanes.forEach((c, i) => {
+    const after = c.packed;
+    tally.compressed(after.raw - before[i].raw, after.wire - before[i].wire);
+  });
   await Promise.all(extras.map((extra) => extra.close()));
   // Whatever arrived whole and verified is kept, even after a failure.
   await batch.finish();

@@ -14,7 +14,11 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression, type CompressMode } from "../transfer/compression.ts";
+import {
+  compression,
+  type CompressMode,
+  countingCompression,
+} from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
@@ -54,6 +58,8 @@ export interface TransferOptions {
 export interface TransferResult {
   /** Bytes moved over the network in this run. */
   bytes: number;
+  /** What `bytes` took on the wire, when some went compressed (`-z`). */
+  wire?: number;
   /** Where a resume started, 0 when the transfer started fresh. */
   resumedAt: number;
   /** The whole file's digest, when verified. */
@@ -200,6 +206,7 @@ async function uploadOnce(
     }
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
+    const packed = { raw: 0, wire: 0 };
     try {
       await connection.sendBody(
         chunks,
@@ -209,7 +216,15 @@ async function uploadOnce(
           bar?.advance(chunk.byteLength);
           hasher.update(chunk);
         },
-        compression(ready.compress ? options.compress : undefined),
+        countingCompression(
+          compression(ready.compress ? options.compress : undefined),
+          {
+            compressed: (raw, wire) => {
+              packed.raw += raw;
+              packed.wire += wire;
+            },
+          },
+        ),
       );
     } catch (error) {
       bar?.clear();
@@ -238,6 +253,7 @@ async function uploadOnce(
     }
     return {
       bytes: sent,
+      wire: packed.raw > 0 ? sent - packed.raw + packed.wire : undefined,
       resumedAt: offset,
       digest,
       checksum,

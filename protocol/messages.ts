@@ -32,7 +32,9 @@ export const MIN_PROTOCOL_VERSION = 1;
  * `compress`), so an older peer that announces only `resume` and `sha256`
  * and ignores those fields keeps working unchanged. `delete` (the
  * `tree-delete` request of a mirror) and `watch` (the `watch` stream) are
- * asked for only from a server that announced them.
+ * asked for only from a server that announced them. `chmod`, `df`: the
+ * server takes these requests (a client asks only a server that names
+ * them).
  */
 export const FEATURES: string[] = [
   "resume",
@@ -42,6 +44,8 @@ export const FEATURES: string[] = [
   "delta",
   "delete",
   "watch",
+  "chmod",
+  "df",
 ];
 
 /** The login mechanism fts servers ask for in `welcome.auth`. */
@@ -303,6 +307,22 @@ export interface MkdirRequest {
   op: "mkdir";
   path: string;
 }
+/** Asks for the free space where the files are (feature `df`). */
+export interface DfRequest {
+  op: "df";
+}
+/** The answer to `df`: bytes that may still be written, and the whole size. */
+export interface SpaceMessage {
+  op: "space";
+  free: number;
+  total: number;
+}
+/** Sets the permission bits of a file or folder (feature `chmod`). */
+export interface ChmodRequest {
+  op: "chmod";
+  path: string;
+  mode: number;
+}
 /** Renames or moves a path. */
 export interface MvRequest {
   op: "mv";
@@ -536,6 +556,9 @@ export type Message =
   | GetRequest
   | RmRequest
   | MkdirRequest
+  | ChmodRequest
+  | DfRequest
+  | SpaceMessage
   | MvRequest
   | Bye
   | TreePutRequest
@@ -656,6 +679,9 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
+  chmod: { path: "string", mode: "mode" },
+  df: {},
+  space: { free: "number", total: "number" },
   mv: { from: "string", to: "string" },
   bye: {},
   "tree-put": {

@@ -459,6 +459,10 @@ export class Session {
         return files.remove(this.#io, message);
       case "mkdir":
         return files.mkdir(this.#io, message);
+      case "chmod":
+        return files.chmod(this.#io, message);
+      case "df":
+        return files.space(this.#io);
       case "mv":
         return files.move(this.#io, message);
       case "tree-put":

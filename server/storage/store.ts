@@ -244,6 +244,11 @@ export interface Store {
   /** Sets the permission bits and/or modification time of `path`. */
   setMeta(path: string, meta: { mode?: number; mtime?: number }): Promise<void>;
   /**
+   * Bytes that may still be written and the size of what holds the files
+   * (`df`); absent where there is no such limit to tell (a bucket).
+   */
+  space?(): Promise<{ free: number; total: number }>;
+  /**
    * Walks the tree under folder `path` depth first, names sorted, without
    * following symlinks. A folder that cannot be read is yielded as an error
    * item and skipped; the walk goes on.

@@ -12,8 +12,11 @@ import {
   type Entry,
   FtsError,
   InvalidPathError,
+  IoError,
   WrongTypeError,
 } from "../../../protocol/mod.ts";
+import { haveLibc } from "../../../transfer/libc.ts";
+import { fileSystemSpace } from "./libc.ts";
 import { entryFromInfo } from "../../../transfer/tree/entry.ts";
 import { syncFolder } from "../../../transfer/durable/commit_files.ts";
 import { readFull } from "../../../transfer/file_chunks.ts";
@@ -52,6 +55,19 @@ import type { Placement } from "../../../transfer/durable/durable_batch.ts";
  * however many records there are; the next sweep goes on from there.
  */
 const RECORDS_PER_SWEEP = 1000;
+
+/**
+ * The mode of a new file whose client sent none: 0666 less the server's
+ * umask, as any program's new file. Read once at start: reading it sets it
+ * for a moment, which must not race with files being made.
+ */
+const DEFAULT_FILE_MODE = (() => {
+  try {
+    return 0o666 & ~Deno.umask();
+  } catch {
+    return 0o644; // no umask here (Windows): the usual 022's result
+  }
+})();
 
 /** Options of {@linkcode LocalStore.open}. */
 export interface LocalStoreOptions {
@@ -409,6 +425,20 @@ export class LocalStore implements Store {
     }
   }
 
+  /** `df`: what the file system holding the root can still take. */
+  space(): Promise<{ free: number; total: number }> {
+    if (!haveLibc()) {
+      throw new IoError(
+        "this server cannot read its free space (it needs libc through FFI)",
+      );
+    }
+    try {
+      return Promise.resolve(fileSystemSpace(this.root.hostRoot));
+    } catch (error) {
+      throw fsError(error, "");
+    }
+  }
+
   async setMeta(
     path: string,
     meta: { mode?: number; mtime?: number },
@@ -697,6 +727,18 @@ class LocalUpload implements Upload {
         .catch(() => null);
       if (there?.isDirectory) {
         throw new WrongTypeError(`"${shown}" is a folder on the server`);
+      }
+      if (options.mode === null) {
+        // No mode sent (stdin, HTTP): a replaced file keeps its own, a new
+        // one gets what the server's umask gives, not staging's 0600.
+        const mode = there?.isFile && there.mode !== null
+          ? there.mode & 0o777
+          : DEFAULT_FILE_MODE;
+        await root.atInode(
+          this.#staging,
+          this.#claim.key,
+          (inode) => Deno.chmod(inode, mode),
+        );
       }
       await root.rename(
         this.#staging,
