@@ -251,17 +251,10 @@ async function fetchInto(
   };
   const header = await sendGet(connection, request, old, action);
   if (header.op !== "data") throw unexpected(header, action);
+  const packedBefore = connection.packed;
   const body = connection.body();
   const offset = header.offset;
-  if (offset !== 0 && offset !== offer) {
-    // Accepting it would leave a hole of zeros, or bytes never checked.
-    await body.stream.cancel();
-    connection.abort();
-    throw new ProtocolError(
-      `the server answered with offset ${offset}, not the ${offer} offered`,
-      { action },
-    );
-  }
+  await checkOffset(connection, body, offset, offer, action);
   const checksum = repliedChecksum(header);
   reportResume(reporter, remote, offer, header);
   if (options.verify && (offset !== offer || checksum !== wanted)) {
@@ -312,8 +305,13 @@ async function fetchInto(
   }
   bar?.finish();
   await placeDownload(partial, local, header, options, action);
+  const packed = connection.packed;
+  const raw = packed.raw - packedBefore.raw;
   return {
     bytes: received,
+    wire: raw > 0
+      ? received - raw + packed.wire - packedBefore.wire
+      : undefined,
     resumedAt: offset,
     digest: options.verify ? hasher.hex() : undefined,
     checksum,
@@ -354,6 +352,26 @@ async function receiveDeltaInto(
     rebuilt: stats.literal + stats.reused,
     reused: stats.reused,
   };
+}
+
+/**
+ * Refuses a server's offset other than 0 or the one offered: accepting it
+ * would leave a hole of zeros, or bytes never checked.
+ */
+async function checkOffset(
+  connection: Connection,
+  body: Body,
+  offset: number,
+  offer: number,
+  action: string,
+): Promise<void> {
+  if (offset === 0 || offset === offer) return;
+  await body.stream.cancel();
+  connection.abort();
+  throw new ProtocolError(
+    `the server answered with offset ${offset}, not the ${offer} offered`,
+    { action },
+  );
 }
 
 /**

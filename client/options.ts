@@ -36,6 +36,8 @@ export interface TransferOptions {
 export interface TransferResult {
   /** Bytes moved over the network in this run. */
   bytes: number;
+  /** What `bytes` took on the wire, when some went compressed (`-z`). */
+  wire?: number;
   /** Where a resume started, 0 when the transfer started fresh. */
   resumedAt: number;
   /** The whole file's digest, when verified. */

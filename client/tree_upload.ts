@@ -23,7 +23,7 @@ import {
   type TreeDone,
   type TreeItem,
 } from "../protocol/mod.ts";
-import { compression } from "../transfer/compression.ts";
+import { compression, countingCompression } from "../transfer/compression.ts";
 import { startHasher } from "../transfer/hash/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { batchSmallFile } from "../transfer/tree/tree_files.ts";
@@ -69,10 +69,11 @@ export async function uploadTree(
   const action = `put -r "${local}"`;
   let tree;
   try {
-    tree = walkLocalTree(local);
+    tree = options.tree ?? walkLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }
+  options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {
@@ -323,7 +324,10 @@ async function sendFiles(
   const lane: LaneSend = {
     connection,
     batch,
-    pack: compression(agreed.compress ? options.compress : undefined),
+    pack: countingCompression(
+      compression(agreed.compress ? options.compress : undefined),
+      { compressed: (raw, wire) => tally.compressed(raw, wire) },
+    ),
     sent,
     context,
     flush: async () => {
@@ -384,6 +388,7 @@ function batchSmall(lane: LaneSend, item: TreeItem, host: string): void {
     options.verify,
     agreed.checksum,
     lane.pack.compress,
+    (raw, wire) => tally.compressed(raw, wire),
   );
   tally.moved(data.byteLength);
 }

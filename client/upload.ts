@@ -18,7 +18,11 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression } from "../transfer/compression.ts";
+import {
+  compression,
+  type CompressMode,
+  countingCompression,
+} from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import {
   createHasher,
@@ -119,17 +123,14 @@ async function uploadOnce(
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
 
-    let chunks = checkedReads(
-      fileChunks(file, pool),
-      size === null ? null : size - offset,
+    const chunks = sourceChunks(file, pool, local, info, {
+      offset,
       action,
-      info === null ? undefined : () => unchanged(file, local, info),
-    );
-    if (options.limitRate) {
-      chunks = chunks.pipeThrough(new RateLimitStream(options.limitRate));
-    }
+      limitRate: options.limitRate,
+    });
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
+    const packed = { raw: 0, wire: 0 };
     const { done } = await sendConfirmed(
       connection,
       () =>
@@ -141,7 +142,10 @@ async function uploadOnce(
             bar?.advance(chunk.byteLength);
             hasher.update(chunk);
           },
-          compression(ready.compress ? options.compress : undefined),
+          countedCompression(
+            ready.compress ? options.compress : undefined,
+            packed,
+          ),
         ),
       { bar, resume: options.resume, action },
     );
@@ -154,6 +158,7 @@ async function uploadOnce(
     }
     return {
       bytes: sent,
+      wire: packed.raw > 0 ? sent - packed.raw + packed.wire : undefined,
       resumedAt: offset,
       digest,
       checksum,
@@ -298,6 +303,42 @@ async function askToPut(
   }, action);
   if (ready.op !== "ready") throw unexpected(ready, action);
   return ready;
+}
+
+/**
+ * The chunks of an upload's source from `offset`, checked against the size
+ * announced (and, for a file, its identity at the end) and paced by
+ * `--limit-rate`.
+ */
+function sourceChunks(
+  file: Deno.FsFile,
+  pool: BufferPool,
+  local: string,
+  info: Deno.FileInfo | null,
+  how: { offset: number; action: string; limitRate?: number },
+): ReadableStream<Uint8Array> {
+  const chunks = checkedReads(
+    fileChunks(file, pool),
+    info === null ? null : info.size - how.offset,
+    how.action,
+    info === null ? undefined : () => unchanged(file, local, info),
+  );
+  return how.limitRate
+    ? chunks.pipeThrough(new RateLimitStream(how.limitRate))
+    : chunks;
+}
+
+/** Compression for `mode` that adds what zstd did to `packed`. */
+function countedCompression(
+  mode: CompressMode | undefined,
+  packed: { raw: number; wire: number },
+) {
+  return countingCompression(compression(mode), {
+    compressed: (raw, wire) => {
+      packed.raw += raw;
+      packed.wire += wire;
+    },
+  });
 }
 
 /**

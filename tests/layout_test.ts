@@ -129,9 +129,14 @@ Deno.test(`no product function is over ${MAX_FUNCTION_LINES} lines`, () => {
 });
 
 Deno.test("product modules import each other without a cycle", () => {
+  // Only imports that load a module at run time: an `import type` is erased,
+  // so a cycle through one (a context type named back) costs nothing.
   const graph = new Map<string, string[]>();
   for (const [file, source] of sources) {
-    graph.set(file, importsOf(file, source).map((i) => i.target));
+    graph.set(
+      file,
+      importsOf(file, source).filter((i) => !i.typeOnly).map((i) => i.target),
+    );
   }
   const cycles: string[] = [];
   const state = new Map<string, "open" | "done">();

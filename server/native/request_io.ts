@@ -14,6 +14,7 @@ import type {
 import type { Logins } from "../auth/login.ts";
 import type { ServerLog } from "../server_log.ts";
 import type { Store } from "../storage/store.ts";
+import type { WatchSettings } from "../storage/watch/tree_watch.ts";
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -34,6 +35,8 @@ export interface SessionContext {
   idleTimeoutMs: number;
   /** Close a connection not logged in (or without `hello`) after this long. */
   loginTimeoutMs: number;
+  /** How `watch` sees changes (scan interval, the feed of an S3 store). */
+  watch?: WatchSettings;
 }
 
 /** A session as its request handlers see it. */
@@ -46,6 +49,8 @@ export interface RequestIo {
   peer: string;
   /** Throws a `ReadOnlyError` when this session may not write. */
   assertWritable(): void;
+  /** Aborted when the server shuts down (a request that never ends, `watch`, ends). */
+  stopping?: AbortSignal;
 }
 
 /** What a request handler reports for the log. */

@@ -41,6 +41,8 @@ import { closeConnection } from "../net/socket_release.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo, SessionContext } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
+import { treeDelete } from "./tree_delete.ts";
+import { serveWatch } from "./watch_session.ts";
 
 /** The log line's result for a session one of its clocks ended. */
 const TIMED_OUT = {
@@ -69,6 +71,8 @@ export class Session {
   #closed = false;
   /** Aborted when the connection closes (stops a login's throttle wait). */
   #abort = new AbortController();
+  /** Aborted when the server shuts down (ends a watch). */
+  #stopping = new AbortController();
   /** Writes are refused: the server is read-only, or the user is. */
   #readOnly: boolean;
   /** The user who logged in, if any. */
@@ -189,6 +193,7 @@ export class Session {
    */
   shutdown(): void {
     this.#closing = true;
+    this.#stopping.abort();
     this.#timedOut = "shutdown";
     const notice = this.#lastWords({
       op: "notice",
@@ -427,6 +432,10 @@ export class Session {
         return files.remove(this.#io, message);
       case "mkdir":
         return files.mkdir(this.#io, message);
+      case "chmod":
+        return files.chmod(this.#io, message);
+      case "df":
+        return files.space(this.#io);
       case "mv":
         return files.move(this.#io, message);
       case "tree-put":
@@ -435,6 +444,10 @@ export class Session {
         return treeList(this.#io, message);
       case "tree-want":
         return treeWant(this.#io, message);
+      case "tree-delete":
+        return treeDelete(this.#io, message);
+      case "watch":
+        return serveWatch(this.#io, message);
       default:
         throw new ProtocolError(`"${message.op}" is not a request`);
     }
@@ -456,6 +469,7 @@ export class Session {
       ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
       assertWritable: () => this.#assertWritable(),
+      stopping: this.#stopping.signal,
     };
   }
 
