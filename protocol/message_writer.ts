@@ -164,6 +164,16 @@ export class MessageWriter {
     this.#lastWrite = written;
   }
 
+  /**
+   * Waits until everything written so far has been taken by the stream
+   * under it (for a socket: by the kernel), so bytes can then go to the
+   * same socket by another road without interleaving.
+   */
+  async drain(): Promise<void> {
+    await this.#writer.ready;
+    await this.#lastWrite.catch(() => {});
+  }
+
   /** Closes the stream after what was written has been flushed. */
   async close(): Promise<void> {
     await this.#writer.close().catch(() => {});

@@ -39,6 +39,7 @@ import {
   prefixIn,
 } from "../../transfer/hash/checksum.ts";
 import { compression, requestedMode } from "../../transfer/compression.ts";
+import { sendBodyZeroCopy } from "./zero_copy.ts";
 import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
@@ -162,12 +163,19 @@ export async function get(
       // Only a client that asked gets the new field: older ones never did.
       checksum: request.checksum === undefined ? undefined : checksum,
     });
-    await io.writer.sendBody(
-      fileChunks(handle, pool),
-      () => hasher.digests(),
-      (chunk) => hasher.update(chunk),
-      compression(requestedMode(request.compress)),
-    );
+    // Bytes the server need not see go by sendfile(2) where it can.
+    const seeing = hasher.checksum !== null || request.compress !== undefined;
+    if (
+      seeing ||
+      !await sendBodyZeroCopy(io, handle, offset, () => hasher.digests())
+    ) {
+      await io.writer.sendBody(
+        fileChunks(handle, pool),
+        () => hasher.digests(),
+        (chunk) => hasher.update(chunk),
+        compression(requestedMode(request.compress)),
+      );
+    }
     return {
       bytes: info.size - offset,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",

@@ -1,0 +1,164 @@
+/**
+ * Zero-copy sends: file bytes moved by sendfile(2) as ordinary DATA frames,
+ * over real TCP connections on 127.0.0.1. The frames decode like buffered
+ * ones, a full socket is waited for (a receiver slower than the sender), a
+ * file shorter than announced keeps the connection in step, and gets the
+ * server need not hash arrive byte for byte through the real server.
+ *
+ * @module
+ */
+
+import { assertEquals } from "@std/assert";
+import { join } from "@std/path";
+import { Connection } from "../client/connection.ts";
+import { download } from "../client/download.ts";
+import type { Reporter } from "../client/reporter.ts";
+import type { TransferOptions } from "../client/upload.ts";
+import { FrameReader } from "../protocol/frame_decoder.ts";
+import { FrameType } from "../protocol/frame.ts";
+import { closeFd, haveLibc, O_RDONLY, openAt } from "../transfer/libc.ts";
+import { sendFileFrames } from "../server/net/sendfile_body.ts";
+import { duplicate, findSocket } from "../server/net/socket_descriptor.ts";
+import { randomBytes } from "./helpers/cli.ts";
+import { startServer } from "./helpers/server.ts";
+
+const noLibc = !haveLibc();
+const quiet: Reporter = { info: () => {}, progress: () => null };
+
+/** A connected pair on 127.0.0.1: the accepted end and the client end. */
+async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = Deno.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const accepted = await listener.accept();
+  return [accepted, await client];
+}
+
+/** Reads DATA frames until `bytes` payload bytes arrived; answers them joined. */
+async function readFrames(
+  conn: Deno.Conn,
+  bytes: number,
+  slowly = false,
+): Promise<{ data: Uint8Array; frames: number }> {
+  const reader = new FrameReader(conn);
+  const data = new Uint8Array(bytes);
+  let at = 0;
+  let frames = 0;
+  while (at < bytes) {
+    const frame = await reader.next();
+    if (frame === null) throw new Error("the connection ended early");
+    assertEquals(frame.type, FrameType.Data);
+    data.set(frame.payload, at);
+    at += frame.payload.byteLength;
+    frames++;
+    // Let the sender fill the socket and wait for room.
+    if (slowly) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { data, frames };
+}
+
+/**
+ * Runs `fn` with a file of `size` random bytes opened as a descriptor, the
+ * descriptor of an accepted socket, and the client end of that connection.
+ */
+async function withSocketAndFile(
+  size: number,
+  fn: (ctx: {
+    content: Uint8Array;
+    file: number;
+    socket: number;
+    client: Deno.Conn;
+  }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fts-zero-copy-" });
+  const [server, client] = await pair();
+  try {
+    const content = randomBytes(size);
+    const path = join(dir, "file");
+    await Deno.writeFile(path, content);
+    const found = findSocket(server);
+    if (found === null) throw new Error("the accepted socket is not found");
+    const file = openAt(-100, path, O_RDONLY);
+    const socket = duplicate(found)!;
+    try {
+      await fn({ content, file, socket, client });
+    } finally {
+      closeFd(socket);
+      closeFd(file);
+    }
+  } finally {
+    server.close();
+    client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "sendfile frames decode like buffered ones, also past a full socket" +
+    (noLibc ? " (ignored: libc is out of reach by FFI here)" : ""),
+  ignore: noLibc,
+  fn: () =>
+    withSocketAndFile(24 * 1024 * 1024 + 777, async (ctx) => {
+      const { content, file, socket, client } = ctx;
+      const offset = 12345;
+      const length = content.byteLength - offset;
+      const received = readFrames(client, length, true);
+      const sent = await sendFileFrames(socket, file, offset, length);
+      assertEquals(sent, { bytes: length, shortened: false });
+      const { data, frames } = await received;
+      assertEquals(frames, Math.ceil(length / (1024 * 1024)));
+      assertEquals(data, content.subarray(offset));
+    }),
+});
+
+Deno.test({
+  name: "a file shorter than announced is padded to whole frames and said so" +
+    (noLibc ? " (ignored: libc is out of reach by FFI here)" : ""),
+  ignore: noLibc,
+  fn: () =>
+    withSocketAndFile(1024 * 1024 + 10, async (ctx) => {
+      const { content, file, socket, client } = ctx;
+      const announced = 3 * 1024 * 1024;
+      const received = readFrames(client, 2 * 1024 * 1024);
+      const sent = await sendFileFrames(socket, file, 0, announced);
+      assertEquals(sent, { bytes: content.byteLength, shortened: true });
+      const { data, frames } = await received;
+      // The second frame was begun, so it is completed with zeros.
+      assertEquals(frames, 2);
+      assertEquals(data.subarray(0, content.byteLength), content);
+      assertEquals(
+        data.subarray(content.byteLength).every((b) => b === 0),
+        true,
+      );
+    }),
+});
+
+Deno.test("gets the server need not hash arrive byte for byte, of every awkward size", async () => {
+  const { root, port, cleanup } = await startServer();
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  const c = await Connection.open({ hostname: "127.0.0.1", port });
+  const options: TransferOptions = {
+    resume: false,
+    noClobber: false,
+    verify: false,
+  };
+  try {
+    const mib = 1024 * 1024;
+    for (const size of [0, 1, mib - 1, mib, mib + 1, 5 * mib + 12345]) {
+      const data = randomBytes(size);
+      await Deno.writeFile(join(root, `f-${size}`), data);
+      const back = join(work, `out-${size}`);
+      const got = await download(c, `f-${size}`, back, options, quiet);
+      assertEquals(got.bytes, size);
+      assertEquals(await Deno.readFile(back), data);
+    }
+    // The session goes on in step after them.
+    assertEquals((await c.list("")).length, 6);
+  } finally {
+    c.abort();
+    await cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
+});
