@@ -167,6 +167,7 @@ export async function download(
     verify: options.verify,
     checksum: wanted,
     compress: options.compress,
+    compressStream: options.compress !== undefined || undefined,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
   const body = connection.body();

@@ -84,6 +84,7 @@ export async function upload(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
+      compressStream: options.compress !== undefined || undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
 
@@ -128,7 +129,10 @@ export async function upload(
           bar?.advance(chunk.byteLength);
           hasher.update(chunk);
         },
-        compression(ready.compress ? options.compress : undefined),
+        compression(
+          ready.compress ? options.compress : undefined,
+          ready.compressStream === true,
+        ),
       );
     } catch (error) {
       bar?.clear();

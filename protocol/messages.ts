@@ -188,6 +188,11 @@ export interface PutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client can send its zstd frames as one stream per body
+   * (`CompressedStream`); older servers ignore it.
+   */
+  compressStream?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -201,6 +206,8 @@ export interface Ready {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's body. */
   compress?: boolean;
+  /** The server accepts them as one stream per body (`CompressedStream`). */
+  compressStream?: boolean;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -243,6 +250,11 @@ export interface GetRequest {
    * the measured rate says so (`auto`); older servers ignore it.
    */
   compress?: "on" | "auto";
+  /**
+   * The client reads zstd frames sent as one stream per body
+   * (`CompressedStream`); older servers ignore it.
+   */
+  compressStream?: boolean;
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -493,6 +505,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "compressStream?": "boolean",
   },
   ready: {
     offset: "number",
@@ -500,6 +513,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "prefixXxh128?": "string",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "compressStream?": "boolean",
   },
   data: {
     offset: "number",
@@ -519,6 +533,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "compressStream?": "boolean",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },

@@ -173,7 +173,10 @@ export async function get(
         fileChunks(handle, pool),
         () => hasher.digests(),
         (chunk) => hasher.update(chunk),
-        compression(requestedMode(request.compress)),
+        compression(
+          requestedMode(request.compress),
+          request.compressStream === true,
+        ),
       );
     }
     return {
@@ -220,6 +223,7 @@ export async function put(
     // Only a client that asked gets the new fields: older ones never did.
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
+    if (request.compress && request.compressStream) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     await io.writer.send(ready);
     const data = await io.reader.read();
