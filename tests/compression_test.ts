@@ -375,15 +375,23 @@ Deno.test("the stream's level rises while the sender waits on the link and falls
   assertEquals(start, 3);
   // Link-bound windows: half of each spent waiting.
   for (let i = 0; i < 3; i++) {
-    level.compressed(8 * MiB, 20);
+    level.compressed(16 * MiB, 20);
     level.waited(50);
     now += 100;
     level.next(now);
   }
   assertEquals(level.next(now), 6);
-  // CPU-bound windows: compressing all the time, no waiting.
-  for (let i = 0; i < 8; i++) {
-    level.compressed(8 * MiB, 100);
+  // CPU-bound windows: compressing all the time, no waiting; one alone
+  // does not count.
+  level.compressed(16 * MiB, 100);
+  now += 100;
+  assertEquals(level.next(now), 6);
+  level.compressed(16 * MiB, 10);
+  level.waited(10);
+  now += 100;
+  level.next(now);
+  for (let i = 0; i < 10; i++) {
+    level.compressed(16 * MiB, 100);
     now += 100;
     level.next(now);
   }

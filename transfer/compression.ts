@@ -84,12 +84,15 @@ const START_LEVEL = 3;
 /** The range the level moves in (above 9 zstd slows down sharply). */
 const MIN_LEVEL = 1;
 const MAX_LEVEL = 9;
-/** Bytes compressed per decision of {@linkcode AdaptiveLevel}. */
-const LEVEL_WINDOW = 8 * 1024 * 1024;
+/**
+ * Bytes compressed per decision of {@linkcode AdaptiveLevel}: at 8 MiB the
+ * waiting swung between windows as the socket's buffers drained and filled.
+ */
+const LEVEL_WINDOW = 16 * 1024 * 1024;
 
 /**
  * The zstd level of a streamed body, chosen as `zstd --adapt` does: per
- * window of 8 MiB compressed, when the sender spent a quarter or more of
+ * window of 16 MiB compressed, when the sender spent a quarter or more of
  * the window waiting for the connection (the link is the bound and the CPU
  * has time) the level goes up; when it hardly waited while compressing
  * took most of the time (the CPU is the bound), down. `now` is passed in so
@@ -101,6 +104,7 @@ export class AdaptiveLevel {
   #bytes = 0;
   #waitedMs = 0;
   #compressMs = 0;
+  #cpuBound = 0;
 
   /** The level for the next piece. */
   next(now: number): number {
@@ -126,10 +130,15 @@ export class AdaptiveLevel {
   }
 
   #decide(waiting: number, compressing: number): void {
+    // Two windows in a row, as one alone is often the socket's buffers
+    // filling (they take ~10 MiB before the link shows).
+    const cpuBound = waiting < 0.05 && compressing >= 0.5;
+    this.#cpuBound = cpuBound ? this.#cpuBound + 1 : 0;
     if (waiting >= 0.25) {
       this.#level = Math.min(MAX_LEVEL, this.#level + 1);
-    } else if (waiting < 0.05 && compressing >= 0.5) {
+    } else if (this.#cpuBound >= 2) {
       this.#level = Math.max(MIN_LEVEL, this.#level - 1);
+      this.#cpuBound = 0;
     }
   }
 }
