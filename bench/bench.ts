@@ -29,6 +29,7 @@ import {
   putTlsCase,
 } from "./cases_file.ts";
 import { compressCase } from "./cases_compress.ts";
+import { deltaCase } from "./cases_delta.ts";
 import { diskFileCase, diskTreeCase } from "./cases_disk.ts";
 import { s3GetFileCase, s3PutFileCase, s3TreePutCase } from "./cases_s3.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
@@ -67,6 +68,10 @@ const CASE_IDS = [
   "put-file-noverify",
   "compress-text",
   "compress-random",
+  "delta-put-edits",
+  "delta-get-edits",
+  "delta-put-insert",
+  "delta-put-append",
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
@@ -181,6 +186,10 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "put-file-noverify": () => putNoVerifyCase(ctx),
     "compress-text": () => compressCase(ctx, "text"),
     "compress-random": () => compressCase(ctx, "random"),
+    "delta-put-edits": () => deltaCase(ctx, "put", "edits"),
+    "delta-get-edits": () => deltaCase(ctx, "get", "edits"),
+    "delta-put-insert": () => deltaCase(ctx, "put", "insert"),
+    "delta-put-append": () => deltaCase(ctx, "put", "append"),
     "s3-put-file": () => s3PutFileCase(ctx),
     "s3-get-file": () => s3GetFileCase(ctx),
     "s3-tree-put": () => s3TreePutCase(ctx),

@@ -30,6 +30,7 @@ export const COMMAND_FLAGS = {
   "no-clobber": flag.boolean(),
   "no-resume": flag.boolean(),
   "no-verify": flag.boolean(),
+  "whole-file": flag.boolean(),
   "limit-rate": flag.value(parseRate, "a rate such as 500K or 10M"),
   parallel: flag.value(
     wholeNumber(1, MAX_PARALLEL),
@@ -72,6 +73,7 @@ export function commandSettings(
     noClobber: defaults.noClobber || flags["no-clobber"],
     resume: defaults.resume && !flags["no-resume"],
     verify: defaults.verify && !flags["no-verify"],
+    wholeFile: defaults.wholeFile || flags["whole-file"],
     limitRate: flags["limit-rate"] ?? defaults.limitRate,
     parallel: flags.parallel ?? defaults.parallel,
     checksum: flags.checksum ?? defaults.checksum,

@@ -39,6 +39,8 @@ const TRANSFER_FLAGS = [
   "recursive",
   "no-clobber",
   "no-resume",
+  "whole-file",
+  "json",
   "no-verify",
   "limit-rate",
   "parallel",
@@ -263,7 +265,7 @@ export class CommandRunner {
         const remote = await this.#putTarget(local, remoteArg);
         const started = performance.now();
         const result = await upload(c, local, remote, settings, this.#reporter);
-        this.#summary("sent", result, started);
+        this.#summary("sent", result, started, settings.json);
         return;
       }
       case "get": {
@@ -292,7 +294,9 @@ export class CommandRunner {
           settings,
           this.#reporter,
         );
-        if (local !== "-") this.#summary("received", result, started);
+        if (local !== "-") {
+          this.#summary("received", result, started, settings.json);
+        }
         return;
       }
       case "rm":
@@ -358,13 +362,42 @@ export class CommandRunner {
     }
   }
 
-  /** `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end. */
-  #summary(verb: string, result: TransferResult, started: number): void {
+  /**
+   * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; a delta
+   * says `sent 2.3 MiB of 256.0 MiB (delta) in …`. With `--json`, one JSON
+   * line with the bytes sent and reused instead.
+   */
+  #summary(
+    verb: string,
+    result: TransferResult,
+    started: number,
+    json = false,
+  ): void {
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+    if (json) {
+      // On stdout, as ls --json prints, so scripts can read it.
+      this.#print(JSON.stringify({
+        [verb]: result.bytes,
+        reused: result.reused ?? 0,
+        size: result.size ?? null,
+        delta: result.reused !== undefined,
+        resumedAt: result.resumedAt,
+        seconds: Number(seconds.toFixed(3)),
+        checksum: result.digest ? result.checksum : null,
+        digest: result.digest ?? null,
+      }));
+      return;
+    }
+    const of = result.reused !== undefined && result.size !== undefined
+      ? ` of ${formatBytes(result.size)} (delta)`
+      : "";
     const parts = [
-      `${verb} ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s`,
+      `${verb} ${formatBytes(result.bytes)}${of} in ${seconds.toFixed(1)} s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
+    if (result.reused !== undefined) {
+      parts.push(`${formatBytes(result.reused)} reused`);
+    }
     if (result.resumedAt > 0) {
       parts.push(`resumed at ${formatBytes(result.resumedAt)}`);
     }

@@ -70,13 +70,17 @@ files are never followed or created; each is reported as skipped.
 A command takes only the options it uses (ls --parallel is refused).
 
 Options:
-  --json          machine-readable output for ls and stat
+  --json          machine-readable output for ls and stat, and put/get's
+                  summary (bytes sent and reused)
   --hash          ls/stat: include each file's SHA-256 (see --checksum)
   -r              rm: remove a folder and its contents; put/get: a folder tree
   --parallel N    put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL});
                   -P is refused: to scp users it is the port (write HOST:PORT)
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
+  --whole-file    put/get: send whole files, even where the other side
+                  holds another version (by default only changes go;
+                  see docs/delta.md)
   --limit-rate R  put/get: at most R bytes per second (500K, 10M, 1G)
   --checksum C    put/get: verify with C, xxh128 (default) or sha256;
                   hash/ls --hash/stat --hash: print C (default sha256)

@@ -18,7 +18,13 @@ import {
   ProtocolError,
   WrongTypeError,
 } from "../protocol/mod.ts";
-import type { Checksum } from "../protocol/messages.ts";
+import type { Checksum, GetRequest } from "../protocol/messages.ts";
+import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import {
+  type LocalVersion,
+  localVersion,
+  receiveDeltaBody,
+} from "./delta_receive.ts";
 import {
   checksumLabel,
   DEFAULT_CHECKSUM,
@@ -128,6 +134,42 @@ export async function download(
   options: TransferOptions,
   reporter: Reporter,
 ): Promise<TransferResult> {
+  const attempt = { delta: false };
+  try {
+    return await downloadOnce(
+      connection,
+      remote,
+      local,
+      options,
+      reporter,
+      attempt,
+    );
+  } catch (error) {
+    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+    // A false chunk match (or a local file changed under its summary):
+    // the whole file sets it right.
+    reporter.info(
+      `the delta of "${remote}" did not verify; fetching the whole file`,
+    );
+    return await downloadOnce(
+      connection,
+      remote,
+      local,
+      { ...options, wholeFile: true, resume: false },
+      reporter,
+      attempt,
+    );
+  }
+}
+
+async function downloadOnce(
+  connection: Connection,
+  remote: string,
+  local: string,
+  options: TransferOptions,
+  reporter: Reporter,
+  attempt: { delta: boolean },
+): Promise<TransferResult> {
   const action = `get "${remote}"`;
   const entry = await connection.stat(remote, false, action);
   if (entry.type !== "file") {
@@ -155,10 +197,56 @@ export async function download(
   const held = options.resume && options.verify ? await heldBytes(partial) : 0;
   const offer = held <= entry.size ? held : 0;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
-  let hasher = !options.verify
+  const hasher = !options.verify
     ? skipHashing(pool)
     : await createHasher(pool, wanted, partial, offer);
-  const header = await connection.request({
+  const old = !options.wholeFile && options.verify &&
+      connection.welcome.features.includes("delta")
+    ? await localVersion(local)
+    : null;
+  try {
+    return await fetchInto(connection, remote, local, entry, {
+      partial,
+      offer,
+      hasher,
+      old,
+      options,
+      reporter,
+      attempt,
+    });
+  } finally {
+    old?.file.close();
+  }
+}
+
+/** Where a download stands before it asks for the file. */
+interface FetchPlan {
+  partial: string;
+  /** Bytes of the partial offered for a resume. */
+  offer: number;
+  /** The whole-file hash, holding the offered bytes. */
+  hasher: Hasher;
+  /** The local version to send a summary of, for a delta. */
+  old: LocalVersion | null;
+  options: TransferOptions;
+  reporter: Reporter;
+  attempt: { delta: boolean };
+}
+
+/** Asks for the file, receives it into the partial and renames it into place. */
+async function fetchInto(
+  connection: Connection,
+  remote: string,
+  local: string,
+  entry: Entry,
+  plan: FetchPlan,
+): Promise<TransferResult> {
+  const action = `get "${remote}"`;
+  const { partial, offer, old, options, reporter } = plan;
+  let hasher = plan.hasher;
+  const { pool } = connection;
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
+  const request: GetRequest = {
     op: "get",
     path: remote,
     offset: offer,
@@ -168,7 +256,20 @@ export async function download(
     checksum: wanted,
     compress: options.compress,
     compressStream: options.compress !== undefined || undefined,
-  }, action);
+    delta: old ? true : undefined,
+  };
+  let header;
+  if (old) {
+    await connection.send(request).catch((error) => {
+      throw connection.wrap(error, action);
+    });
+    await sendSummary(connection, old.summary).catch((error) => {
+      throw connection.wrap(error, action);
+    });
+    header = await connection.reply(action);
+  } else {
+    header = await connection.request(request, action);
+  }
   if (header.op !== "data") throw unexpected(header, action);
   const body = connection.body();
   const offset = header.offset;
@@ -207,18 +308,41 @@ export async function download(
   }
   const bar = reporter.progress(remote, header.size, offset);
   let received: number;
+  let reused: number | undefined;
   try {
-    received = await receive(
-      body,
-      localWrites(file, action, options.resume),
-      hasher,
-      options,
-      bar,
-      action,
-    );
-    if (header.size !== null && offset + received !== header.size) {
+    let rebuilt: number;
+    if (header.delta && old) {
+      plan.attempt.delta = true;
+      const writes = localWrites(file, action, options.resume);
+      const stats = await receiveDeltaBody(
+        body,
+        old,
+        async (bytes) => {
+          for (let at = 0; at < bytes.byteLength;) {
+            at += await writes.write(bytes.subarray(at));
+          }
+        },
+        hasher,
+        bar,
+      );
+      await checkTrailer(body, hasher, action);
+      received = stats.literal + stats.overhead;
+      rebuilt = stats.literal + stats.reused;
+      reused = stats.reused;
+    } else {
+      received = await receive(
+        body,
+        localWrites(file, action, options.resume),
+        hasher,
+        options,
+        bar,
+        action,
+      );
+      rebuilt = received;
+    }
+    if (header.size !== null && offset + rebuilt !== header.size) {
       throw new IntegrityError(
-        `received ${offset + received} of ${header.size} bytes`,
+        `received ${offset + rebuilt} of ${header.size} bytes`,
         { action: action },
       );
     }
@@ -253,6 +377,8 @@ export async function download(
     resumedAt: offset,
     digest: options.verify ? hasher.hex() : undefined,
     checksum,
+    reused,
+    size: header.size ?? undefined,
   };
 }
 
@@ -278,6 +404,16 @@ async function receive(
     bar?.advance(chunk.byteLength);
     hasher.update(chunk);
   }));
+  await checkTrailer(body, hasher, action);
+  return received;
+}
+
+/** Compares the body's trailer with what `hasher` computed. */
+async function checkTrailer(
+  body: Body,
+  hasher: Hasher,
+  action: string,
+): Promise<void> {
   const trailer = await body.trailer;
   const checksum: Checksum | null = hasher.checksum;
   if (checksum && digestIn(trailer, checksum) !== hasher.hex()) {
@@ -286,7 +422,6 @@ async function receive(
       { action: action },
     );
   }
-  return received;
 }
 
 async function toStdout(

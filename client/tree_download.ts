@@ -30,6 +30,13 @@ import {
   type StagedFile,
 } from "../transfer/durable/durable_batch.ts";
 import { receiveFileBody } from "../transfer/file_body.ts";
+import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import { emptyStats } from "../transfer/delta/delta_ops.ts";
+import {
+  localRebuiltBody,
+  type LocalVersions,
+  localVersions,
+} from "./delta_receive.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { isUpToDate, receiveFailure } from "../transfer/tree/tree_files.ts";
 import {
@@ -396,6 +403,11 @@ async function receiveLane(
   if (files.length === 0) return;
   const { options, throttle, tally, batch, action, staging } = context;
   const wanted = new Map(files.map((item) => [item.path, item]));
+  // The local versions of changed files, for the server to send deltas.
+  const versions = options.verify && !options.wholeFile &&
+      connection.welcome.features.includes("delta")
+    ? await localVersions(root, files)
+    : new Map() as LocalVersions;
   try {
     await connection.send({
       op: "tree-want",
@@ -403,8 +415,12 @@ async function receiveLane(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress,
+      summaries: versions.size > 0 ? versions.size : undefined,
     });
     await connection.sendBody(jsonLines(files.map((f) => f.path)));
+    for (const [path, { summary }] of versions) {
+      await sendSummary(connection, summary, path);
+    }
   } catch (error) {
     throw connection.wrap(error, action);
   }
@@ -428,7 +444,23 @@ async function receiveLane(
     }
     tally.current(message.path);
     const target = join(root, message.path);
-    const body = connection.body();
+    const version = message.delta ? versions.get(message.path) : undefined;
+    if (message.delta && !version) {
+      throw new ProtocolError(
+        `the server sent a delta of "${message.path}" without a summary`,
+        { action },
+      );
+    }
+    const stats = emptyStats();
+    const body = version
+      ? localRebuiltBody(
+        connection.body(),
+        target,
+        version,
+        message.path,
+        stats,
+      )
+      : connection.body();
     const number = staging.next++;
     const writer = number % staging.folders.length;
     const staged: StagedFile = {
@@ -487,6 +519,7 @@ async function receiveLane(
       tally.failWith(message.path, failure);
       continue;
     }
+    tally.reused(stats.reused, false);
     if (small) await batch.stage(staged, parts, writer);
     else await batch.add(staged);
   }

@@ -51,6 +51,11 @@ export interface TreeResult {
   failed: number;
   /** Symlinks and special files that were not copied. */
   skipped: number;
+  /**
+   * Bytes of changed files taken from the other side's old versions
+   * (deltas, docs/delta.md) instead of being sent.
+   */
+  reused: number;
 }
 
 /**
@@ -65,6 +70,7 @@ export class TreeTally {
     upToDate: 0,
     failed: 0,
     skipped: 0,
+    reused: 0,
   };
   #reporter: Reporter;
   #verb: string;
@@ -108,6 +114,15 @@ export class TreeTally {
   /** Counts bytes moved (sent or received). */
   moved(bytes: number): void {
     this.#bar?.advance(bytes);
+  }
+
+  /**
+   * Counts bytes a delta took from the other side's old version; `advance`
+   * moves the bar too (unless the bytes were counted as moved already).
+   */
+  reused(bytes: number, advance = true): void {
+    this.result.reused += bytes;
+    if (advance) this.#bar?.advance(bytes);
   }
 
   /** Counts one file settled in place. */
@@ -175,6 +190,10 @@ export class TreeTally {
           files === 1 ? "file" : "files"
         } (${formatBytes(bytes)})${
           upToDate > 0 ? `, ${upToDate} already up to date` : ""
+        }${
+          this.result.reused > 0
+            ? `, ${formatBytes(this.result.reused)} of it reused (delta)`
+            : ""
         }${failed > 0 ? `, ${failed} failed` : ""}${
           folders > 0 ? `, ${foldersFailed} failed` : ""
         }`,

@@ -35,6 +35,9 @@ import {
   SMALL_FILE_SIZE,
 } from "../transfer/tree/tree_manifest.ts";
 import { type Connection, unexpected } from "./connection.ts";
+import { sendTreeDelta } from "./delta_send.ts";
+import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import type { ChunkIndex } from "../transfer/delta/summary.ts";
 import type { Reporter } from "./reporter.ts";
 import {
   type OpenConnection,
@@ -92,7 +95,9 @@ export async function uploadTree(
     openExtra,
     Math.min(options.parallel ?? 1, needed.length) - 1,
     async (extra) => {
-      agreed.set(extra, await startPut(extra, remote, [], options, action));
+      const terms = await startPut(extra, remote, [], options, action);
+      // Every lane sends the deltas the main connection was offered.
+      agreed.set(extra, { ...terms, summaries: main.summaries });
     },
     reporter,
   );
@@ -178,6 +183,8 @@ interface Agreed {
   checksum?: Checksum;
   /** It takes compressed frames. */
   compress: boolean;
+  /** The summaries of the files it holds other versions of, by path. */
+  summaries: Map<string, ChunkIndex>;
 }
 
 /**
@@ -198,6 +205,9 @@ async function startPut(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
+      // Only worth asking with files to compare (not on extra lanes).
+      delta: (files.length > 0 && options.verify && !options.wholeFile) ||
+        undefined,
     });
     await connection.sendBody(jsonLines(files));
   } catch (error) {
@@ -214,10 +224,19 @@ async function startPut(
         { action: action },
       );
     }
+    const summaries = new Map<string, ChunkIndex>();
+    for (let i = 0; i < (reply.summaries ?? 0); i++) {
+      const message = await connection.reply(action);
+      const index = await readSummary(message, () => connection.body());
+      if (index && message.op === "summary" && message.path !== undefined) {
+        summaries.set(message.path, index);
+      }
+    }
     return {
       needed,
       checksum: reply.checksum,
       compress: reply.compress === true,
+      summaries,
     };
   } catch (error) {
     throw connection.wrap(error, action);
@@ -349,6 +368,7 @@ async function sendLane(
         const info = await file.stat();
         const mtime = treeItem(item.path, info).mtime;
         sent.push({ ...item, size: info.size, mtime });
+        const index = agreed.summaries.get(item.path);
         await connection.send({
           op: "file",
           path: item.path,
@@ -356,7 +376,18 @@ async function sendLane(
           mtime,
           mode: item.mode,
           checksum: agreed.checksum,
+          delta: index ? true : undefined,
         });
+        if (index) {
+          const hasher = startHasher(connection.pool, agreed.checksum);
+          await sendTreeDelta(connection, file, index, info.size, hasher, {
+            throttle,
+            onBytes: (n) => tally.moved(n),
+            onReused: (n) => tally.reused(n),
+            compression: pack,
+          });
+          continue;
+        }
         // A read failure goes to the server in the trailer; it reports the
         // file as failed in its acknowledgement.
         await connection.sendFileBody(file, {

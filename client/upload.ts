@@ -21,6 +21,9 @@ import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
+import { deltaUpload } from "./delta_send.ts";
+import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
 import { localError } from "./local_errors.ts";
 
 /** How to upload. */
@@ -40,6 +43,11 @@ export interface TransferOptions {
   checksum?: Checksum;
   /** Compress the data (`-z`, `--compress=auto`), if the server agrees. */
   compress?: CompressMode;
+  /**
+   * Send whole files even where the other side holds another version
+   * (`--whole-file`); otherwise only what changed goes (docs/delta.md).
+   */
+  wholeFile?: boolean;
 }
 
 /** What a finished transfer did. */
@@ -52,6 +60,13 @@ export interface TransferResult {
   digest?: string;
   /** The checksum of `digest`. */
   checksum?: Checksum;
+  /**
+   * Set when only the changes were sent: the bytes of the new version
+   * taken from the other side's old one (`bytes` is then what was sent).
+   */
+  reused?: number;
+  /** The size of the file transferred, when known. */
+  size?: number;
 }
 
 /**
@@ -66,6 +81,43 @@ export async function upload(
   remote: string,
   options: TransferOptions,
   reporter: Reporter,
+): Promise<TransferResult> {
+  const attempt = { delta: false };
+  try {
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      options,
+      reporter,
+      attempt,
+    );
+  } catch (error) {
+    if (!(error instanceof IntegrityError && attempt.delta)) throw error;
+    // The version the server holds was not what its summary said (damaged
+    // at rest, or a false chunk match): the server forgot the summary, and
+    // the whole file heals it.
+    reporter.info(
+      `the delta of "${remote}" did not verify on the server; sending the whole file`,
+    );
+    return await uploadOnce(
+      connection,
+      local,
+      remote,
+      { ...options, wholeFile: true },
+      reporter,
+      attempt,
+    );
+  }
+}
+
+async function uploadOnce(
+  connection: Connection,
+  local: string,
+  remote: string,
+  options: TransferOptions,
+  reporter: Reporter,
+  attempt: { delta: boolean },
 ): Promise<TransferResult> {
   // Named for the remote target, as scp and sftp do: that is what changes.
   const action = `put "${remote}"`;
@@ -85,8 +137,20 @@ export async function upload(
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
       compressStream: options.compress !== undefined || undefined,
+      delta: (!options.wholeFile && options.verify && size !== null) ||
+        undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
+    // Both ends chunk at once: this file here, the old version there.
+    const cut = ready.delta ? localChunks(local) : null;
+    const index = ready.delta
+      ? await readSummary(
+        await connection.reply(action),
+        () => connection.body(),
+      ).catch((error) => {
+        throw connection.wrap(error, action);
+      })
+      : null;
 
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
@@ -105,6 +169,20 @@ export async function upload(
           }`
           : `the partial upload of "${remote}" does not match "${local}"; starting over`,
       );
+    }
+    if (index && size !== null) {
+      attempt.delta = true;
+      await connection.send({ op: "data", offset, size, delta: true });
+      return await deltaUpload(connection, file, index, {
+        offset,
+        size,
+        hasher,
+        remote,
+        options,
+        reporter,
+        ready,
+        cut: await cut,
+      });
     }
     await connection.send({ op: "data", offset, size });
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
@@ -159,7 +237,13 @@ export async function upload(
         { action: action },
       );
     }
-    return { bytes: sent, resumedAt: offset, digest, checksum };
+    return {
+      bytes: sent,
+      resumedAt: offset,
+      digest,
+      checksum,
+      size: size ?? undefined,
+    };
   } finally {
     if (!fromStdin) file.close();
   }
@@ -254,5 +338,19 @@ async function unchanged(
     return same(await file.stat()) && same(await Deno.stat(path));
   } catch {
     return false; // Removed or replaced meanwhile.
+  }
+}
+
+/**
+ * The chunks of the local file at `path`, found while the server's summary
+ * is on its way; null when the file cannot be read (then they are found as
+ * it is sent).
+ */
+async function localChunks(path: string): Promise<ChunkSummary | null> {
+  try {
+    using file = await Deno.open(path);
+    return await summarize(file);
+  } catch {
+    return null;
   }
 }

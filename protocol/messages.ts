@@ -26,12 +26,19 @@ export const MIN_PROTOCOL_VERSION = 1;
 
 /**
  * The features this build announces in `hello` and `welcome`: resuming,
- * SHA-256 and XXH3-128 checksums, and zstd-compressed frames. Each request
+ * SHA-256 and XXH3-128 checksums, zstd-compressed frames, and delta
+ * transfers (docs/delta.md). Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
  * and ignores those fields keeps working unchanged.
  */
-export const FEATURES: string[] = ["resume", "sha256", "xxh128", "zstd"];
+export const FEATURES: string[] = [
+  "resume",
+  "sha256",
+  "xxh128",
+  "zstd",
+  "delta",
+];
 
 /** The login mechanism fts servers ask for in `welcome.auth`. */
 export const AUTH_MECHANISM = "scram-sha-256";
@@ -193,6 +200,11 @@ export interface PutRequest {
    * (`CompressedStream`); older servers ignore it.
    */
   compressStream?: boolean;
+  /**
+   * The client would like to send a delta against the version the server
+   * holds; older servers ignore it.
+   */
+  delta?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -208,6 +220,25 @@ export interface Ready {
   compress?: boolean;
   /** The server accepts them as one stream per body (`CompressedStream`). */
   compressStream?: boolean;
+  /**
+   * The server holds another version of the target: a `summary` of its
+   * chunks follows, and the body may be a delta against it.
+   */
+  delta?: boolean;
+}
+/**
+ * The chunks of the version the receiver holds, as a body of 6-byte chunk
+ * hashes (docs/delta.md). Sent by the server after `ready` with `delta`, and
+ * by the client right after a `get` with `delta`.
+ */
+export interface SummaryMessage {
+  op: "summary";
+  /** The boundary rule the chunks were cut with; another rule means no delta. */
+  chunking: string;
+  /** How many chunks (the body holds 6 bytes for each). */
+  chunks: number;
+  /** In a tree upload: the file, relative to the tree, it summarises. */
+  path?: string;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -223,12 +254,19 @@ export interface DataMessage {
   restarted?: boolean;
   /** The checksum in the body's trailer; `sha256` when absent. */
   checksum?: Checksum;
+  /**
+   * The body is a delta against the receiver's `summary` rather than the
+   * bytes themselves; the trailer still has the whole new file's checksum.
+   */
+  delta?: boolean;
 }
 /** An upload is complete and in place. */
 export interface Done extends Digests {
   op: "done";
   /** Bytes received in this exchange. */
   bytes: number;
+  /** Bytes of the new version taken from the old one (a delta). */
+  reused?: number;
 }
 /** Starts a download; answered by `data` and a body. */
 export interface GetRequest {
@@ -255,6 +293,12 @@ export interface GetRequest {
    * (`CompressedStream`); older servers ignore it.
    */
   compressStream?: boolean;
+  /**
+   * A `summary` of the client's own version follows this request, and the
+   * server may answer with a delta against it. Sent only to servers that
+   * announce the `delta` feature.
+   */
+  delta?: boolean;
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -311,6 +355,11 @@ export interface TreePutRequest {
   checksum?: string;
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
+  /**
+   * The client would like to send deltas of changed files; older servers
+   * ignore it.
+   */
+  delta?: boolean;
 }
 /**
  * Which manifest files the receiver lacks: a body of JSON lines, each a
@@ -327,6 +376,11 @@ export interface TreeNeed {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's bodies. */
   compress?: boolean;
+  /**
+   * How many `summary` messages (each with its `path`) follow this
+   * message's body: the needed files the server holds another version of.
+   */
+  summaries?: number;
 }
 /** One file of a tree; its bytes follow as a body whose trailer has the checksum. */
 export interface FileMessage {
@@ -340,6 +394,8 @@ export interface FileMessage {
    * answering `tree-want` sets it when the client named one.
    */
   checksum?: Checksum;
+  /** The body is a delta against the `summary` the server sent for `path`. */
+  delta?: boolean;
 }
 /** One folder of a tree upload; created at once, its mtime and mode set at the end. */
 export interface DirMessage {
@@ -400,6 +456,12 @@ export interface TreeWantRequest {
    * (`auto`); older servers ignore it and send every frame raw.
    */
   compress?: "on" | "auto";
+  /**
+   * How many `summary` messages (each with its `path`) follow the want
+   * list: the client's own versions of wanted files, which the server may
+   * answer with deltas. Sent only to servers that announce `delta`.
+   */
+  summaries?: number;
 }
 /** A file of a tree download could not be sent. */
 export interface TreeError {
@@ -427,6 +489,7 @@ export type Message =
   | PutRequest
   | Ready
   | DataMessage
+  | SummaryMessage
   | Done
   | GetRequest
   | RmRequest
@@ -454,6 +517,7 @@ export interface Trailer extends Digests {
 /** Operations whose message is followed by a body. */
 export const BODY_OPS: ReadonlySet<string> = new Set([
   "data",
+  "summary",
   "listing",
   "tree-put",
   "tree-need",
@@ -506,6 +570,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "checksum?": "string",
     "compress?": "boolean",
     "compressStream?": "boolean",
+    "delta?": "boolean",
   },
   ready: {
     offset: "number",
@@ -514,7 +579,9 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "checksum?": "checksum",
     "compress?": "boolean",
     "compressStream?": "boolean",
+    "delta?": "boolean",
   },
+  summary: { chunking: "string", chunks: "number", "path?": "string" },
   data: {
     offset: "number",
     size: "size",
@@ -522,8 +589,14 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "mode?": "mode",
     "restarted?": "boolean",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
-  done: { bytes: "number", "sha256?": "string", "xxh128?": "string" },
+  done: {
+    bytes: "number",
+    "sha256?": "string",
+    "xxh128?": "string",
+    "reused?": "number",
+  },
   get: {
     path: "string",
     offset: "number",
@@ -534,6 +607,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "checksum?": "string",
     "compress?": "string",
     "compressStream?": "boolean",
+    "delta?": "boolean",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },
@@ -544,11 +618,13 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "delta?": "boolean",
   },
   "tree-need": {
     files: "number",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "summaries?": "number",
   },
   file: {
     path: "string",
@@ -556,6 +632,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     mtime: "number",
     mode: "mode",
     "checksum?": "checksum",
+    "delta?": "boolean",
   },
   dir: { path: "string", mtime: "number", mode: "mode" },
   "tree-end": {},
@@ -568,9 +645,15 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "summaries?": "number",
   },
   "tree-error": { path: "string", code: "code", reason: "string" },
 };
+
+/** Every operation the protocol knows, in the schema's order. */
+export const MESSAGE_OPS: readonly Message["op"][] = Object.keys(
+  SCHEMA,
+) as Message["op"][];
 
 function fits(value: unknown, kind: FieldKind): boolean {
   switch (kind) {

@@ -70,7 +70,7 @@ interface QuickReport {
   cases: QuickCase[];
 }
 
-Deno.test("bench --quick runs every case once and writes its JSON", async () => {
+Deno.test("bench --quick lists every case, runs each it can once (the six basic ones always), says why it skipped the others, and writes its JSON", async () => {
   const out = await Deno.makeTempDir({ prefix: "bench-quick-test-" });
   // The benchmark's own temp dirs go here, so we can see it removed them.
   const tmp = await Deno.makeTempDir({ prefix: "bench-quick-tmp-" });
@@ -118,6 +118,8 @@ Deno.test("bench --quick runs every case once and writes its JSON", async () => 
           `${c.id} must not be skipped: ${c.notes.join("; ")}`,
         );
         assert(c.notes.length > 0, `${c.id} says why it was skipped`);
+        // Visible in the test output, so a skipped case is never a silent pass.
+        console.log(`skipped ${c.id}: ${c.notes.join("; ")}`);
         continue;
       }
       assertEquals(c.status, "ran", `${c.id}: ${c.notes.join("; ")}`);

@@ -209,7 +209,7 @@ Deno.test("certificate serves TLS that a client pinned with caCerts accepts", as
   });
 });
 
-Deno.test("certificate pinning refuses a server with a different certificate", async () => {
+Deno.test("certificate: a TLS client trusting one certificate by caCerts refuses a server with another (fts's own pinning: tls_test.ts)", async () => {
   const pair = await createSelfSignedCertificate();
   const other = await createSelfSignedCertificate();
   await withTlsServer(other, async (port) => {

@@ -11,6 +11,7 @@ import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 import { PtySession } from "./helpers/pty.ts";
+import { addUser } from "../server/auth/users.ts";
 
 Deno.test("-v names the server, the agent and the login the connection made", async () => {
   const root = await Deno.makeTempDir({ prefix: "fts-verbose-" });
@@ -30,6 +31,29 @@ Deno.test("-v names the server, the agent and the login the connection made", as
   } finally {
     await serve.stop();
     await Deno.remove(root, { recursive: true });
+  }
+  // With a users file: -v says who logged in, and that bob is read-only.
+  const dir = await Deno.makeTempDir({ prefix: "fts-verbose-users-" });
+  const users = join(dir, "users.json");
+  await addUser(users, "bob", "bobs-password", {
+    iterations: 4096,
+    readOnly: true,
+  });
+  await Deno.mkdir(join(dir, "served"));
+  const guarded = await startServe(join(dir, "served"), ["--users", users]);
+  try {
+    const login = await runFts(
+      ["connect", "-v", `bob@${guarded.address}`, "ls"],
+      { env: { FTS_PASSWORD: "bobs-password" } },
+    );
+    assertEquals(login.code, 0, login.stderr);
+    assertMatch(
+      login.stderr,
+      /^connected to 127\.0\.0\.1:\d+ \(fts\/[^)]*, as bob, read-only\)\n/,
+    );
+  } finally {
+    await guarded.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

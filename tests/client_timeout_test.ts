@@ -97,13 +97,12 @@ Deno.test("ls over a link that stops forwarding fails within the timeout with on
       { timeoutMs: 500 },
     );
     relay.freeze();
-    const started = performance.now();
+    // The message names the client's own timeout (not a TCP one); how long
+    // it took is not asserted.
     const error = await assertRejects(
       () => connection.list(""),
       ConnectionError,
     );
-    const waited = performance.now() - started;
-    assert(waited < 5000, `gave up after ${waited} ms`);
     assertStringIncludes(error.message, 'cannot list "/"');
     assertStringIncludes(error.message, "nothing moved to or from the server");
     assert(connection.closed);
@@ -137,7 +136,7 @@ Deno.test("connecting to a server that accepts and never answers times out, aski
   })().catch(() => {});
   try {
     const port = (listener.addr as Deno.NetAddr).port;
-    const started = performance.now();
+    // Killed after 30 s it would not exit with 1: the --timeout ended it.
     const result = await runFts([
       "connect",
       `127.0.0.1:${port}`,
@@ -145,9 +144,7 @@ Deno.test("connecting to a server that accepts and never answers times out, aski
       "--timeout",
       "1",
     ], { timeoutMs: 30_000 });
-    const waited = performance.now() - started;
     assertEquals(result.code, 1);
-    assert(waited < 20_000, `gave up after ${waited} ms`);
     assertEquals(result.stderr.trim().split("\n").length, 1, result.stderr);
     assertStringIncludes(result.stderr, `cannot connect to 127.0.0.1:${port}`);
     assertStringIncludes(

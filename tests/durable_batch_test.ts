@@ -88,6 +88,6 @@ Deno.test("a batch made durable with one syncfs commits every file intact, with 
   await commitTree(true);
 });
 
-Deno.test("without the syncfs path (no sync folders) each file is synced and committed intact", async () => {
+Deno.test("without sync folders no syncfs runs and every file is committed intact, with its mode and time", async () => {
   await commitTree(false);
 });

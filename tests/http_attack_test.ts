@@ -15,7 +15,7 @@ import { ScramClient } from "../protocol/scram.ts";
 import { addUser } from "../server/auth/users.ts";
 import { MAX_PENDING_PER_ADDRESS } from "../server/http/browser_login.ts";
 import { rawExchange, run, startHttpServer } from "./helpers/http.ts";
-import { randomBytes, runFts } from "./helpers/cli.ts";
+import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
 
 /** Polls `check` until it returns true, failing after `ms`. */
 async function waitFor(
@@ -124,6 +124,36 @@ Deno.test("DNS rebinding: a request naming a foreign Host gets 421 and changes n
     }
   } finally {
     await s.cleanup();
+  }
+});
+
+Deno.test("fts serve --http-host, repeated, adds the names a reverse proxy uses; others still get 421", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-http-host-" });
+  const serve = await startServe(root, [
+    "--http",
+    "127.0.0.1:0",
+    "--http-host",
+    "files.example.org",
+    "--http-host",
+    "a.example",
+  ], { lines: 2 });
+  try {
+    const port = Number(/:(\d+)$/.exec(serve.lines[1])![1]);
+    const status = async (host: string) =>
+      statusOf(
+        await rawExchange(
+          port,
+          `GET / HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+    for (const host of ["files.example.org", "a.example:443", "A.EXAMPLE"]) {
+      assertEquals(await status(host), 200, host);
+    }
+    assertEquals(await status("rebind.attacker.example"), 421);
+  } finally {
+    const { log } = await serve.stop();
+    assertMatch(log, /421: "rebind\.attacker\.example" is not a name/);
+    await Deno.remove(root, { recursive: true });
   }
 });
 

@@ -64,14 +64,43 @@ function open(
   });
 }
 
-Deno.test("parallel wrong logins from one address get their verdicts one at a time, and those beyond the cap are refused", async () => {
-  const throttle = new LoginThrottle({ baseDelayMs: 100, maxPending: 4 });
+/**
+ * A throttle on a clock that never moves (so each wait is exactly what the
+ * failures earned), which records the waits it hands out and how many
+ * verdicts were being given at once.
+ */
+class WatchedThrottle extends LoginThrottle {
+  waits: number[] = [];
+  inside = 0;
+  most = 0;
+  constructor(baseDelayMs: number, maxPending?: number) {
+    super({ baseDelayMs, maxPending, now: () => 1_000_000 });
+  }
+  override delay(address: string, user: string): number {
+    const wait = super.delay(address, user);
+    this.waits.push(wait);
+    return wait;
+  }
+  override async turn(
+    address: string,
+    user: string,
+    signal?: AbortSignal,
+  ): Promise<() => void> {
+    const next = await super.turn(address, user, signal);
+    this.most = Math.max(this.most, ++this.inside);
+    return () => {
+      this.inside--;
+      next();
+    };
+  }
+}
+
+Deno.test("parallel wrong logins from one address get their verdicts one at a time, each after the wait its failures earned, and those beyond the cap are refused", async () => {
+  const throttle = new WatchedThrottle(100, 4);
   await withUsers(throttle, async ({ port }) => {
-    const started = performance.now();
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () => open(port, "ann", "guess")),
     );
-    const elapsed = performance.now() - started;
     const reasons = results.map((result) => {
       assertEquals(result.status, "rejected");
       return (result as PromiseRejectedResult).reason;
@@ -81,28 +110,29 @@ Deno.test("parallel wrong logins from one address get their verdicts one at a ti
     assertEquals(refused.length + judged.length, 10);
     assertGreater(refused.length, 0, "the cap refused some");
     assertGreaterOrEqual(judged.length, 4);
-    // One after another: 0 + 100 + 200 + ... ms, not all at once.
-    let expected = 0;
-    for (let i = 1; i < judged.length; i++) {
-      expected += Math.min(100 * 2 ** (i - 1), 30_000);
-    }
-    assertGreaterOrEqual(elapsed, expected * 0.9);
+    assertEquals(throttle.most, 1, "one verdict at a time");
+    // 0, then 100 ms doubling: each waited for what the failures earned.
+    assertEquals(
+      throttle.waits,
+      judged.map((_, i) => i === 0 ? 0 : Math.min(100 * 2 ** (i - 1), 30_000)),
+    );
   });
 });
 
 Deno.test("a success as one user does not reset the failures of another", async () => {
-  const throttle = new LoginThrottle({ baseDelayMs: 150 });
+  const throttle = new WatchedThrottle(150);
   await withUsers(throttle, async ({ port }) => {
     for (let i = 0; i < 3; i++) {
       await assertRejects(() => open(port, "ann", "guess"), AuthError);
     }
     const eve = await open(port, "eve", PASSWORDS.eve);
     await eve.close();
-    // ann's fourth guess still waits 600 ms after the third.
-    const started = performance.now();
-    await assertRejects(() => open(port, "ann", "guess"), AuthError);
-    assertGreaterOrEqual(performance.now() - started, 500);
+    // ann's fourth guess still waits 600 ms after the third (the clock does
+    // not move, so the wait is exact); eve's next login waits nothing.
+    assertEquals(throttle.delay(HOST, "ann"), 600);
     assertEquals(throttle.delay(HOST, "eve"), 0);
+    await assertRejects(() => open(port, "ann", "guess"), AuthError);
+    assertEquals(throttle.waits.at(-1), 600, "the fourth guess waited");
   });
 });
 

@@ -29,6 +29,7 @@ import {
 import { addUser } from "../server/auth/users.ts";
 import { runFts, startServe } from "./helpers/cli.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
+import { startRelay } from "./helpers/relay.ts";
 
 const HOST = "127.0.0.1";
 const quiet: Reporter = { info: () => {}, progress: () => null };
@@ -397,68 +398,4 @@ function encodings(password: string): string[] {
     bytes.toBase64({ alphabet: "base64url", omitPadding: true }),
     bytes.toHex(),
   ];
-}
-
-interface Relay extends AsyncDisposable {
-  port: number;
-  /** Everything that crossed the relay, both ways, as Latin-1 text. */
-  captured: () => string;
-  /** Resolves once every relayed connection has ended. */
-  idle: () => Promise<void>;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-/** A TCP relay on 127.0.0.1 that forwards to `targetPort` and records every byte. */
-function startRelay(targetPort: number): Relay {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const chunks: Uint8Array[] = [];
-  const pipes: Promise<void>[] = [];
-  const conns = new Set<Deno.Conn>();
-  const pump = async (from: Deno.Conn, to: Deno.Conn) => {
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      while (true) {
-        const n = await from.read(buffer);
-        if (n === null) break;
-        const chunk = buffer.slice(0, n);
-        chunks.push(chunk);
-        for (let at = 0; at < n;) at += await to.write(chunk.subarray(at));
-      }
-    } catch {
-      // One side went away.
-    } finally {
-      for (const conn of [from, to]) {
-        if (conns.delete(conn)) conn.close();
-      }
-    }
-  };
-  const accepting = (async () => {
-    for await (const inbound of listener) {
-      const outbound = await Deno.connect({ hostname: HOST, port: targetPort });
-      conns.add(inbound);
-      conns.add(outbound);
-      pipes.push(pump(inbound, outbound), pump(outbound, inbound));
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    captured: () => new TextDecoder("latin1").decode(concat(chunks)),
-    idle: async () => void await Promise.all(pipes),
-    [Symbol.asyncDispose]: async () => {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const conn of conns) conn.close();
-      conns.clear();
-      await Promise.all(pipes);
-    },
-  };
 }

@@ -6,8 +6,8 @@
  * a 300 MiB put and of radosgw in the middle of a transfer, bad credentials,
  * a missing bucket, and the HTTP/WebDAV front-end with curl.
  *
- * Without FTS_TEST_S3_ENDPOINT every test here is skipped with one printed
- * line. The radosgw crash test needs FTS_TEST_S3_DIR too (the gateway's
+ * Without FTS_TEST_S3_ENDPOINT every test here is reported as ignored (a
+ * failure under CI=true). The radosgw crash test needs FTS_TEST_S3_DIR too (the gateway's
  * folder, to kill and restart it).
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * The S3 backend against a real S3-compatible gateway (Ceph RADOS Gateway
  * from tests/s3/start_radosgw.sh; .ci/run starts one). Without
- * FTS_TEST_S3_ENDPOINT the gateway tests are skipped with one printed line;
+ * FTS_TEST_S3_ENDPOINT the gateway tests are reported as ignored (a failure under CI=true);
  * the tests that need no gateway (configuration, an unreachable store) run
  * always.
  *
@@ -744,7 +744,7 @@ Deno.test("s3 store: an unreachable store is retried, then one IoError line", as
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const started = Date.now();
+  // "3 attempts" in the message proves the retries; no clock is asserted.
   const error = await assertRejects(
     () =>
       S3Store.open("s3://bucket/prefix", {
@@ -766,7 +766,6 @@ Deno.test("s3 store: an unreachable store is retried, then one IoError line", as
     error.message,
     `the object store at http://127.0.0.1:${port} cannot be reached (the connection failed, 3 attempts)`,
   );
-  assert(Date.now() - started < 10_000);
 });
 
 Deno.test("s3 config: path style with an endpoint, virtual hosts on AWS, a clean prefix", () => {

@@ -1,6 +1,6 @@
 /**
  * Tree transfers through a server of `s3://BUCKET/PREFIX`, against the real
- * gateway (skipped with one printed line without one): `put -r` takes each
+ * gateway (ignored without one; a failure under CI=true): `put -r` takes each
  * file as a store upload, committed only when whole and verified, and the
  * quick check of a rerun sees what the first run stored.
  *

@@ -161,8 +161,36 @@ Deno.test("scram client rejects a tampered server signature", async () => {
   );
 });
 
-Deno.test("scram client rejects a server that does not know the verifier", async () => {
-  // An impostor answers with some salt and signs with a key it made up.
+/**
+ * The server-final message a server holding `verifier` sends for this
+ * exchange: `v=` and HMAC(ServerKey, AuthMessage), as RFC 5802 says, computed
+ * here apart from the code under test.
+ */
+async function serverFinalWith(
+  verifier: ScramVerifier,
+  clientFirst: string,
+  serverFirst: string,
+  clientFinal: string,
+): Promise<string> {
+  const bare = clientFirst.slice(clientFirst.indexOf(",", 2) + 1);
+  const withoutProof = clientFinal.slice(0, clientFinal.lastIndexOf(",p="));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    Uint8Array.fromBase64(verifier.serverKey),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const signature = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    new TextEncoder().encode(`${bare},${serverFirst},${withoutProof}`),
+  );
+  return `v=${new Uint8Array(signature).toBase64()}`;
+}
+
+Deno.test("scram client rejects the signature an impostor that does not know the verifier sends", async () => {
+  // An impostor answers with the real salt and signs with a key it made up.
   const real = await createVerifier("pw", ITERATIONS);
   const impostorVerifier = await createVerifier("other", ITERATIONS);
   const impostor = new ScramServer(
@@ -170,9 +198,24 @@ Deno.test("scram client rejects a server that does not know the verifier", async
     { secret: SECRET },
   );
   const client = new ScramClient("ann", "pw");
-  const clientFinal = await client.final(await impostor.first(client.first()));
-  // The impostor cannot check the proof either.
+  const clientFirst = client.first();
+  const serverFirst = await impostor.first(clientFirst);
+  const clientFinal = await client.final(serverFirst);
+  // The impostor cannot check the proof …
   await assertRejects(() => impostor.final(clientFinal), AuthenticationError);
+  // … and what it signs with its own key is refused, while the same
+  // computation with the real key is accepted (so the refusal means it).
+  const forged = await serverFinalWith(
+    impostorVerifier,
+    clientFirst,
+    serverFirst,
+    clientFinal,
+  );
+  assertThrows(() => client.verify(forged), AuthenticationError, "signature");
+  client.verify(
+    await serverFinalWith(real, clientFirst, serverFirst, clientFinal),
+  );
+  // An impostor that gives up and reports an error fails the login too.
   assertThrows(() => client.verify("e=invalid-proof"), AuthenticationError);
 });
 

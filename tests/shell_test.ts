@@ -42,7 +42,7 @@ async function openShell(
   return { shell, at: await shell.waitFor("> ") };
 }
 
-Deno.test("the shell keeps history across sessions and Up-arrow recalls it", async () => {
+Deno.test("the shell keeps history across sessions in a file of mode 0600, and Up-arrow recalls it", async () => {
   await withShellWorld(async ({ server, local, env }) => {
     await Deno.writeTextFile(join(server.root, "marker.txt"), "m\n");
     const address = `127.0.0.1:${server.port}`;
@@ -51,6 +51,8 @@ Deno.test("the shell keeps history across sessions and Up-arrow recalls it", asy
     await first.command("stat marker.txt", "name: marker.txt", at);
     await first.type("quit\r");
     assertEquals(await first.exit(), 0);
+    const history = await Deno.stat(join(env.FTS_CONFIG_DIR, "history"));
+    assertEquals(history.mode! & 0o777, 0o600, "only its owner reads it");
 
     const second = new PtySession(["connect", address], { cwd: local, env });
     let next = await second.waitFor("> ");

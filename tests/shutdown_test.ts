@@ -127,7 +127,8 @@ Deno.test("fts serve names what it waits for at a signal, and a second signal st
     );
     const started = Date.now();
     const { code, log } = await serve.stop("SIGTERM");
-    assertLess(Date.now() - started, 5000, "well before the 30 s grace");
+    // Generous for a loaded machine, and still well short of the grace.
+    assertLess(Date.now() - started, 20_000, "well before the 30 s grace");
     assertEquals(code, 0);
     assertStringIncludes(
       log,

@@ -24,6 +24,7 @@ import { ipBytes } from "../server/net/socket_release.ts";
 import { connectionsOn } from "./helpers/descriptors.ts";
 import { MAIN, runFts } from "./helpers/cli.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 
 /**
  * Opens `count` TCP connections to `hostname:port` once told to on stdin,
@@ -89,7 +90,8 @@ for (const hostname of ["127.0.0.1", "::1"]) {
   Deno.test({
     name:
       `silent TCP connections to a TLS server on ${hostname} give back their descriptors at the handshake deadline while the peers hold them, also beyond the connection limit; a TLS client is served`,
-    ignore: hostname === "::1" && !haveIpv6(),
+    ignore: hostname === "::1" &&
+      prerequisite("an IPv6 loopback (::1)", haveIpv6()),
     async fn() {
       const cert = await createSelfSignedCertificate();
       const root = await Deno.makeTempDir({ prefix: "fts-root-" });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { createHash } from "node:crypto";
 import { Connection } from "../client/connection.ts";
@@ -26,6 +26,7 @@ import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes, startServe } from "./helpers/cli.ts";
 import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";
+import { startRelay } from "./helpers/relay.ts";
 
 /** The last commit before trees negotiated their checksum and compression. */
 const BEFORE_TREES = "d9ea6fa";
@@ -64,7 +65,7 @@ async function assertTree(dir: string, files: Map<string, Uint8Array>) {
 for (
   const [name, commit] of [["round-1", ROUND_ONE], ["pre-tree", BEFORE_TREES]]
 ) {
-  Deno.test(`put -r and get -r with -z against a ${name} server fall back to SHA-256 and arrive intact`, async () => {
+  Deno.test(`put -r and get -r with -z against a ${name} server fall back to SHA-256 (seen on the wire) and arrive intact`, async () => {
     const sources = await sourcesOf(commit);
     const root = await Deno.makeTempDir({ prefix: "fts-old-root-" });
     const work = await Deno.makeTempDir({ prefix: "fts-work-" });
@@ -73,9 +74,11 @@ for (
     });
     try {
       const files = await makeTree(join(work, "src"));
+      // Through a relay that records the wire: the trailers must be SHA-256.
+      await using relay = startRelay(serve.port);
       const c = await Connection.open({
         hostname: "127.0.0.1",
-        port: serve.port,
+        port: relay.port,
       });
       try {
         // An XXH3-128 trailer to a server expecting SHA-256 would fail every
@@ -99,6 +102,12 @@ for (
         );
         assertEquals([got.files, got.failed], [files.size, 0]);
         await assertTree(join(work, "back"), files);
+        const wire = relay.captured();
+        for (const [path, data] of files) {
+          assertStringIncludes(wire, sha256(data), `${path}'s SHA-256`);
+        }
+        // The client still names xxh128 in its request; no digest is one.
+        assert(!/"xxh128":"/.test(wire), "no XXH3-128 digest on the wire");
       } finally {
         c.abort();
       }

@@ -141,3 +141,48 @@ async function assertRejectsMissing(path: string) {
   const there = await Deno.stat(path).then(() => true, () => false);
   assertEquals(there, false, `${path} must not exist before the last byte`);
 }
+
+Deno.test("a tus PATCH whose Upload-Checksum does not match is refused with 460 and its bytes dropped, and a matching one is kept", async () => {
+  const s = await startHttpServer();
+  try {
+    const options = await fetch(`${s.url}/`, { method: "OPTIONS" });
+    await options.body?.cancel();
+    assertEquals(options.headers.get("tus-checksum-algorithm"), "sha256");
+    const data = randomBytes(3000);
+    const upload = await create(
+      s.url,
+      "c.bin",
+      data.length,
+      await sha256Hex(data),
+    );
+    const checked = (
+      offset: number,
+      body: Uint8Array<ArrayBuffer>,
+      sum: string,
+    ) =>
+      fetch(upload, {
+        method: "PATCH",
+        headers: {
+          ...TUS,
+          "content-type": "application/offset+octet-stream",
+          "upload-offset": String(offset),
+          "upload-checksum": `sha256 ${Uint8Array.fromHex(sum).toBase64()}`,
+        },
+        body,
+      }).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      });
+    const first = data.slice(0, 1000);
+    const wrong = await sha256Hex(data.slice(1, 1001));
+    assertEquals(await checked(0, first, wrong), 460);
+    assertEquals(await headOffset(upload), 0, "the damaged chunk was dropped");
+    assertEquals(await checked(0, first, await sha256Hex(first)), 204);
+    assertEquals(await headOffset(upload), 1000);
+    const rest = data.slice(1000);
+    assertEquals(await checked(1000, rest, await sha256Hex(rest)), 204);
+    assertEquals(await Deno.readFile(join(s.root, "c.bin")), data);
+  } finally {
+    await s.cleanup();
+  }
+});

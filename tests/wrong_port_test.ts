@@ -8,6 +8,7 @@
 import { assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { runFts, startServe } from "./helpers/cli.ts";
+import { prerequisite } from "./helpers/prerequisite.ts";
 
 const SSHD = "/usr/sbin/sshd";
 const haveSshd = (() => {
@@ -52,7 +53,7 @@ Deno.test("connect to fts's --http port says it answered like an HTTP server and
 Deno.test({
   name:
     `connect to an sshd says it answered like an SSH server (needs ${SSHD})`,
-  ignore: !haveSshd && Deno.env.get("CI") !== "true",
+  ignore: prerequisite(SSHD, haveSshd),
   fn: async () => {
     await withRoot(async (root) => {
       const key = join(root, "host_key");

@@ -1,7 +1,7 @@
 /**
  * GET of a folder: the web page for browsers, JSON with `?json` or
  * `Accept: application/json`, and a streamed zip of the whole tree with
- * `?zip`.
+ * `?zip` (or of the entries `?zip&name=a&name=b` picks).
  *
  * @module
  */
@@ -11,7 +11,8 @@ import type { HttpRequest } from "./context.ts";
 import { ZipWriter } from "./zip_writer.ts";
 import { BODY_CHUNK, withStallTimer } from "./read_stream.ts";
 import { joinPath } from "./paths.ts";
-import { webPage } from "./web_page.ts";
+import { HttpError } from "./http_errors.ts";
+import { pageResponse } from "./page/page_html.ts";
 import { urlPathOf } from "./request_path.ts";
 
 /** The JSON form of a folder listing. */
@@ -39,7 +40,9 @@ export async function getFolder(req: HttpRequest): Promise<Response> {
         headers: { location: `${urlPathOf(req.path, true)}${url.search}` },
       });
     }
-    return pageResponse(request.method === "HEAD");
+    if (request.method === "HEAD") return pageResponse(true);
+    const entries: Entry[] = await req.ctx.store.list(req.path);
+    return pageResponse(false, { path: req.path, entries });
   }
   const entries: Entry[] = await req.ctx.store.list(req.path);
   const body: FolderJson = {
@@ -64,19 +67,6 @@ export async function getFolder(req: HttpRequest): Promise<Response> {
   );
 }
 
-/** The web page (which loads its folder as JSON). */
-export function pageResponse(head = false): Response {
-  return new Response(head ? null : webPage(), {
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": "no-cache",
-      // The page is the only script on this origin; nothing else may run.
-      "content-security-policy":
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-    },
-  });
-}
-
 /** Reads a store file in 1 MiB chunks. */
 async function* fileChunks(
   req: HttpRequest,
@@ -95,12 +85,53 @@ async function* fileChunks(
   }
 }
 
+/** Adds the tree under `base` to `zip`, its paths starting with `prefix`. */
+async function addTree(
+  zip: ZipWriter,
+  req: HttpRequest,
+  base: string,
+  prefix: string,
+): Promise<void> {
+  for await (const item of req.ctx.store.walk(base)) {
+    if (item.error) continue;
+    const inZip = prefix + item.path;
+    if (item.entry.type === "dir") {
+      await zip.addFolder(inZip, item.entry.mtime);
+    } else if (item.entry.type === "file") {
+      await zip.addFile(
+        inZip,
+        item.entry.mtime,
+        item.entry.size,
+        fileChunks(req, joinPath(base, item.path)),
+      );
+    }
+  }
+}
+
+/** The entries `?zip&name=a&name=b` picks (the page's selection), checked. */
+async function pickedEntries(req: HttpRequest): Promise<Entry[] | null> {
+  const names = req.url.searchParams.getAll("name");
+  if (names.length === 0) return null;
+  const picked: Entry[] = [];
+  for (const name of new Set(names)) {
+    if (name === "" || name === "." || name === ".." || name.includes("/")) {
+      throw new HttpError(400, `"${name}" is not a name in this folder`);
+    }
+    picked.push(
+      await req.ctx.store.stat(joinPath(req.path, name), { follow: false }),
+    );
+  }
+  return picked;
+}
+
 /**
- * Streams the folder as a zip. Unreadable folders are skipped (the walk
- * reports them), symlinks are left out; the archive is written as the tree
- * is read, with the transform's small queue as the only buffer.
+ * Streams the folder (or the entries `?name=` picks in it) as a zip.
+ * Unreadable folders are skipped (the walk reports them), symlinks are left
+ * out; the archive is written as the tree is read, with the transform's
+ * small queue as the only buffer.
  */
-function zipFolder(req: HttpRequest): Response {
+async function zipFolder(req: HttpRequest): Promise<Response> {
+  const picked = await pickedEntries(req);
   const name = req.path === "" ? "files" : req.path.split("/").at(-1)!;
   const headers = {
     "content-type": "application/zip",
@@ -117,16 +148,17 @@ function zipFolder(req: HttpRequest): Response {
   const writer = writable.getWriter();
   const zip = new ZipWriter(writer);
   (async () => {
-    for await (const item of req.ctx.store.walk(req.path)) {
-      if (item.error) continue;
-      const full = joinPath(req.path, item.path);
-      if (item.entry.type === "dir") {
-        await zip.addFolder(item.path, item.entry.mtime);
-      } else if (item.entry.type === "file") {
+    if (picked === null) await addTree(zip, req, req.path, "");
+    for (const entry of picked ?? []) {
+      const full = joinPath(req.path, entry.name);
+      if (entry.type === "dir") {
+        await zip.addFolder(entry.name, entry.mtime);
+        await addTree(zip, req, full, `${entry.name}/`);
+      } else if (entry.type === "file") {
         await zip.addFile(
-          item.path,
-          item.entry.mtime,
-          item.entry.size,
+          entry.name,
+          entry.mtime,
+          entry.size,
           fileChunks(req, full),
         );
       }

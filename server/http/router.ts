@@ -14,7 +14,12 @@ import { handlePropfind, handleProppatch } from "./webdav/props.ts";
 import { handleCopyMove, handleMkcol } from "./webdav/collections.ts";
 import { handleTus, isTus, TUS_OPTIONS_HEADERS } from "./tus_uploads.ts";
 import { CSRF_HEADER } from "./browser_login.ts";
-import { pageResponse } from "./folder_listing.ts";
+import { assetResponse } from "./page/assets.ts";
+import {
+  errorPageResponse,
+  isNavigation,
+  pageResponse,
+} from "./page/page_html.ts";
 import { refuseBody } from "./request_body.ts";
 import {
   checkLocks,
@@ -190,6 +195,11 @@ export async function route(
     if (method === "OPTIONS") {
       response = options();
     } else if (
+      (method === "GET" || method === "HEAD") && url.searchParams.has("asset")
+    ) {
+      // The page's own files are public: the login form needs them.
+      response = await assetResponse(url.searchParams.get("asset")!, request);
+    } else if (
       ctx.browser &&
       (url.searchParams.has("login") || url.searchParams.has("logout"))
     ) {
@@ -224,8 +234,18 @@ export async function route(
       }
     }
   } catch (error) {
-    response = errorResponse(error, method);
-    failure = statusOf(error).text;
+    const { status, text } = statusOf(error);
+    const url = URL.parse(request.url);
+    response = url && status !== 401 && isNavigation(request, url)
+      ? await errorPageResponse(
+        status,
+        text,
+        ctx.store,
+        path,
+        error instanceof HttpError ? error.headers : {},
+      )
+      : errorResponse(error, method);
+    failure = text;
     if (request.body && !request.bodyUsed) {
       // Leave nothing unread behind for the connection's next request.
       request.body.cancel().catch(() => {});

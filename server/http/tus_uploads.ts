@@ -12,7 +12,10 @@
  * (target, size, time) key as a resumable `fts put`. The last PATCH commits
  * through the same staged rename; with `Upload-Metadata: sha256 <hex>` the
  * whole staged file is hashed first and a mismatch is refused (and dropped),
- * so the upload is verified end to end.
+ * so the upload is verified end to end. A PATCH may also carry
+ * `Upload-Checksum: sha256 <base64>` (tus's checksum extension, which the
+ * web page sends): its bytes are hashed as they arrive, and a mismatch
+ * drops them (460) so the client sends that chunk again.
  *
  * @module
  */
@@ -82,8 +85,29 @@ function metadataOf(header: string | null): Map<string, string> {
 export const TUS_OPTIONS_HEADERS: Record<string, string> = {
   "tus-resumable": TUS_VERSION,
   "tus-version": TUS_VERSION,
-  "tus-extension": "creation,termination",
+  "tus-extension": "creation,termination,checksum",
+  "tus-checksum-algorithm": "sha256",
 };
+
+/** The SHA-256 `Upload-Checksum` announces for a PATCH body, if any. */
+function announcedChecksum(headers: Headers): string | null {
+  const header = headers.get("upload-checksum");
+  if (header === null) return null;
+  const [algorithm, value] = header.trim().split(/\s+/);
+  if (algorithm !== "sha256") {
+    throw new HttpError(400, "Upload-Checksum supports sha256 only", {
+      ...TUS_HEADERS,
+      "tus-checksum-algorithm": "sha256",
+    });
+  }
+  try {
+    const digest = Uint8Array.fromBase64(value ?? "");
+    if (digest.length === 32) return digest.toHex();
+  } catch {
+    // answered below
+  }
+  throw new HttpError(400, "malformed Upload-Checksum", TUS_HEADERS);
+}
 
 /** Whether a request is a tus request (creation, or on an upload URL). */
 export function isTus(request: Request, url: URL): boolean {
@@ -206,16 +230,37 @@ async function append(req: HttpRequest): Promise<Response> {
     if (length !== null && staged.offset + length > upload.size) {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);
     }
-    const received = (await copyBody(
-      req.request.body,
-      staged,
-      length,
-      false,
-      req.ctx.idleTimeoutMs,
-      // A chunked body past Upload-Length stops there: nothing beyond the
-      // declared (and --partial-limit-checked) size is ever staged.
-      upload.size - staged.offset,
-    )).bytes;
+    const checksum = announcedChecksum(req.request.headers);
+    let received: number;
+    try {
+      const body = await copyBody(
+        req.request.body,
+        staged,
+        length,
+        checksum !== null,
+        req.ctx.idleTimeoutMs,
+        // A chunked body past Upload-Length stops there: nothing beyond the
+        // declared (and --partial-limit-checked) size is ever staged.
+        upload.size - staged.offset,
+      );
+      received = body.bytes;
+      if (checksum !== null && body.sha256!.toHex() !== checksum) {
+        throw new HttpError(460, "the chunk does not match its checksum", {
+          ...TUS_HEADERS,
+          "upload-offset": String(staged.offset),
+        });
+      }
+    } catch (error) {
+      // Bytes under a checksum count only once they all arrived and match;
+      // a store that cannot go back there (S3 between parts) starts over.
+      if (checksum !== null) {
+        staged.keep = await staged.restartAt(staged.offset).then(
+          () => true,
+          () => false,
+        );
+      }
+      throw error;
+    }
     const now = staged.offset + received;
     if (now > upload.size) {
       throw new HttpError(400, "the body goes past Upload-Length", TUS_HEADERS);

@@ -22,6 +22,7 @@ import {
   type Ready,
   type RmRequest,
   type StatRequest,
+  type Trailer,
 } from "../../protocol/mod.ts";
 import { fileChunks } from "../../transfer/file_chunks.ts";
 import {
@@ -46,6 +47,19 @@ import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store } from "../storage/store.ts";
 import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
+import {
+  readSummary,
+  sendSummary,
+} from "../../transfer/delta/summary_exchange.ts";
+import {
+  type OldFile,
+  openOldFile,
+  receiveDelta,
+  sendDeltaBody,
+  summarizeOld,
+} from "./delta_requests.ts";
+import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
+import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
 export async function list(
@@ -94,6 +108,8 @@ async function hashFile(
   const agreed = agreeChecksum(checksum);
   const handle = await store.open(path);
   try {
+    const recorded = await recordedDigest(store, handle, agreed);
+    if (recorded) return digestFields(agreed, recorded);
     const hasher = await createHasher(pool, agreed, handle, handle.entry.size);
     return digestFields(agreed, hasher.hex());
   } finally {
@@ -127,6 +143,11 @@ export async function get(
   request: GetRequest,
 ): Promise<Outcome> {
   const { pool, store } = io.ctx;
+  // The client's summary comes first, whatever happens next: read it now
+  // so the session stays in step even when the file cannot be sent.
+  const index = request.delta
+    ? await readSummary(await io.reader.read(), () => io.reader.body())
+    : null;
   let handle = await store.open(request.path);
   try {
     let offset = 0;
@@ -134,6 +155,12 @@ export async function get(
     let hasher = request.verify
       ? startHasher(pool, checksum)
       : skipHashing(pool);
+    // A recorded digest spares the server reading the file twice; the
+    // client still hashes what it receives and compares.
+    const recorded = request.verify && request.offset === 0 && !index
+      ? await recordedDigest(store, handle, checksum)
+      : undefined;
+    if (recorded) hasher = skipHashing(pool);
     const first = handle.entry;
     const unchanged = request.expect === undefined ||
       (request.expect.size === first.size &&
@@ -153,6 +180,7 @@ export async function get(
       }
     }
     const info = handle.entry;
+    const delta = index && request.verify && handle.seek ? index : null;
     await io.writer.send({
       op: "data",
       offset,
@@ -162,16 +190,31 @@ export async function get(
       restarted: request.offset > 0 && offset === 0,
       // Only a client that asked gets the new field: older ones never did.
       checksum: request.checksum === undefined ? undefined : checksum,
+      delta: delta ? true : undefined,
     });
-    // Bytes the server need not see go by sendfile(2) where it can.
+    if (delta) {
+      const stats = await sendDeltaBody(
+        io,
+        handle as Parameters<typeof sendDeltaBody>[1],
+        delta,
+        offset,
+        hasher,
+        compression(requestedMode(request.compress)),
+      );
+      return {
+        bytes: stats.literal + stats.overhead,
+        result: `ok, delta reused ${stats.reused}`,
+      };
+    }
+    // Bytes the server need not see (a recorded digest, or unverified)
+    // go by sendfile(2) where it can.
+    const trailer = () =>
+      recorded ? digestFields(checksum, recorded) : hasher.digests();
     const seeing = hasher.checksum !== null || request.compress !== undefined;
-    if (
-      seeing ||
-      !await sendBodyZeroCopy(io, handle, offset, () => hasher.digests())
-    ) {
+    if (seeing || !await sendBodyZeroCopy(io, handle, offset, trailer)) {
       await io.writer.sendBody(
         fileChunks(handle, pool),
-        () => hasher.digests(),
+        trailer,
         (chunk) => hasher.update(chunk),
         compression(
           requestedMode(request.compress),
@@ -212,8 +255,13 @@ export async function put(
     mode: request.mode,
     resume,
   });
+  let opened: Omit<OldFile, "summary"> | null = null;
+  let old: OldFile | null = null;
   return await upload.run(async () => {
     const checksum = agreeChecksum(request.checksum);
+    if (request.delta && request.verify && request.size !== null) {
+      opened = await openOldFile(store, path);
+    }
     let prefix: Hasher | null = null;
     if (upload.offset > 0 && request.verify) {
       prefix = await upload.stagedHasher(pool, checksum);
@@ -225,14 +273,21 @@ export async function put(
     if (request.compress) ready.compress = true;
     if (request.compress && request.compressStream) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
+    if (opened) ready.delta = true;
     await io.writer.send(ready);
+    if (opened) {
+      // After the reply: the client chunks its file meanwhile.
+      old = await summarizeOld(store, opened);
+      await sendSummary(io.writer, old.summary);
+    }
     const data = await io.reader.read();
     if (data === null) {
       throw new ConnectionError("the client left before sending data");
     }
     if (
       data.op !== "data" ||
-      (data.offset !== 0 && data.offset !== ready.offset)
+      (data.offset !== 0 && data.offset !== ready.offset) ||
+      (data.delta && !old)
     ) {
       throw new ProtocolError(`unexpected "${data.op}" during an upload`);
     }
@@ -242,35 +297,48 @@ export async function put(
       : offset > 0 && prefix
       ? prefix
       : startHasher(pool, checksum);
-    let received = 0;
     await upload.restartAt(offset);
-    const body = io.reader.body();
-    let trailer;
-    try {
-      await body.stream.pipeTo(
-        new WritableStream<Uint8Array>({
-          async write(chunk) {
-            received += chunk.byteLength;
-            await upload.write(chunk, hasher, pool);
-          },
-        }),
-      );
-      trailer = await body.trailer;
-    } catch (error) {
-      // The client's source changed (its trailer says integrity): the staged
-      // bytes are keyed by the old size and time, so no rerun could resume them.
+    let received: number;
+    let rebuilt: number;
+    let trailer: Trailer;
+    let reused: number | undefined;
+    let summary: ChunkSummary | undefined;
+    // The client's source changed (its trailer says integrity): the staged
+    // bytes are keyed by the old size and time, so no rerun could resume them.
+    const dropIfChanged = (error: unknown) => {
       if (error instanceof IntegrityError) upload.keep = false;
       throw error;
+    };
+    if (data.delta && old) {
+      const delta = await receiveDelta(
+        io,
+        path,
+        upload,
+        old,
+        hasher,
+        offset === 0,
+      ).catch(dropIfChanged);
+      ({ trailer, summary } = delta);
+      received = delta.stats.literal + delta.stats.overhead;
+      rebuilt = delta.stats.literal + delta.stats.reused;
+      reused = delta.stats.reused;
+    } else {
+      ({ received, trailer } = await receivePlain(io, upload, hasher)
+        .catch(dropIfChanged));
+      rebuilt = received;
     }
-    if (request.size !== null && offset + received !== request.size) {
+    if (request.size !== null && offset + rebuilt !== request.size) {
       upload.keep = false;
       throw new IntegrityError(
-        `received ${offset + received} bytes but the file has ${request.size}`,
+        `received ${offset + rebuilt} bytes but the file has ${request.size}`,
       );
     }
     const digest = hasher.hex();
     if (request.verify && digestIn(trailer, checksum) !== digest) {
       upload.keep = false;
+      // A delta rebuilt from a damaged old version (or a false chunk
+      // match): forget its summary, so the next run reads it afresh.
+      if (old) await store.records?.drop(old.identity);
       throw new IntegrityError(
         `the data was damaged in transit (${
           checksumLabel(checksum)
@@ -282,9 +350,19 @@ export async function put(
       mtime: request.mtime,
       noClobber: request.noClobber,
     });
+    if (request.verify) {
+      await recordCommitted(
+        store,
+        path,
+        request,
+        digestFields(checksum, digest),
+        summary,
+      );
+    }
     await io.writer.send({
       op: "done",
       bytes: received,
+      reused,
       ...(request.verify ? digestFields(checksum, digest) : {}),
     });
     return {
@@ -292,7 +370,27 @@ export async function put(
       bytes: received,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
     };
-  });
+  }).finally(() => (opened as Omit<OldFile, "summary"> | null)?.handle.close());
+}
+
+/** Receives a plain upload body; returns the bytes received and the trailer. */
+async function receivePlain(
+  io: RequestIo,
+  upload: UploadLifecycle,
+  hasher: Hasher,
+): Promise<{ received: number; trailer: Trailer }> {
+  const { pool } = io.ctx;
+  let received = 0;
+  const body = io.reader.body();
+  await body.stream.pipeTo(
+    new WritableStream<Uint8Array>({
+      async write(chunk) {
+        received += chunk.byteLength;
+        await upload.write(chunk, hasher, pool);
+      },
+    }),
+  );
+  return { received, trailer: await body.trailer };
 }
 
 /** `rm`: a file, or a folder (with `recursive`). */

@@ -44,6 +44,15 @@ import {
   treeSegments,
 } from "../../transfer/tree/tree_manifest.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
+import { sendTreeFileDelta } from "./delta_requests.ts";
+import {
+  deltaCandidate,
+  readTreeSummaries,
+  sendTreeSummaries,
+  serverRebuiltBody,
+  treeSummaries,
+  type TreeSummary,
+} from "./tree_delta.ts";
 import type { ReadHandle } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
@@ -117,6 +126,8 @@ export async function treePut(
   // path was seen free, which spares a store its own checks (see
   // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
   const replacing = new Set<string>();
+  // Needed files held in another version: offered as deltas when asked.
+  const changed: string[] = [];
   let listed = true;
   let total = 0;
   await forEachJsonLine(reader.body(), async (value) => {
@@ -139,13 +150,18 @@ export async function treePut(
     if (entry) {
       replacing.add(item.path);
       if (replacing.size > MAX_REPLACING) listed = false;
+      if (request.delta && deltaCandidate(entry, item)) changed.push(item.path);
     }
   }, MAX_TREE_LINES);
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
   present.clear();
   const fresh = (path: string) => listed && !replacing.has(path);
-  return await receiveTree(io, request, total, needed, rootPath, fresh);
+  const summaries = await treeSummaries(store, rootPath, changed);
+  return await receiveTree(io, request, total, needed, rootPath, {
+    fresh,
+    summaries,
+  });
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
@@ -155,10 +171,11 @@ async function receiveTree(
   total: number,
   needed: number[],
   rootPath: string,
-  fresh: (path: string) => boolean,
+  known: { fresh: (path: string) => boolean; summaries: TreeSummary[] },
 ): Promise<Outcome> {
   const { reader, writer, ctx } = io;
   const { store } = ctx;
+  const { fresh, summaries } = known;
   const checksum = agreeChecksum(request.checksum);
   // Only a client that asked gets the new fields: older ones never did.
   await writer.send({
@@ -166,8 +183,10 @@ async function receiveTree(
     files: needed.length,
     checksum: request.checksum === undefined ? undefined : checksum,
     compress: request.compress ? true : undefined,
+    summaries: summaries.length > 0 ? summaries.length : undefined,
   });
   await writer.sendBody(jsonLines(toRanges(needed)));
+  await sendTreeSummaries(writer, summaries);
 
   const folders = new Map<string, Promise<void>>();
   const ensureFolder = (relative: string): Promise<void> => {
@@ -232,7 +251,14 @@ async function receiveTree(
         throw new ConnectionError("the client left during a tree upload");
       }
       if (message.op === "tree-end") break;
-      if (message.op === "file") {
+      if (message.op === "file" && message.delta) {
+        // Rebuilt from the old version as the sink reads it.
+        const target = joinTree(rootPath, message.path);
+        await sink.receive(
+          message,
+          serverRebuiltBody(store, target, message, reader.body()),
+        );
+      } else if (message.op === "file") {
         await sink.receive(message, reader.body());
       } else if (message.op === "dir") {
         try {
@@ -354,6 +380,8 @@ export async function treeWant(
   const { reader, writer, ctx } = io;
   const { store } = ctx;
   const wanted = await readJsonLines(reader.body(), MAX_TREE_LINES);
+  // The client's versions of wanted files, read before anything can fail.
+  const deltas = await readTreeSummaries(io, request.summaries ?? 0);
   // Only a client that asked gets the checksum named in each `file`.
   const named = request.checksum === undefined
     ? undefined
@@ -447,6 +475,7 @@ export async function treeWant(
           continue;
         }
         await writer.sendEncoded(batch.take());
+        const index = request.verify ? deltas.get(value) : undefined;
         await writer.send({
           op: "file",
           path: value,
@@ -454,11 +483,15 @@ export async function treeWant(
           mtime,
           mode,
           checksum: named,
+          delta: index ? true : undefined,
         });
-        const sent = await sendFileBody(writer, handle, ctx.pool, {
-          hasher: request.verify ? startHasher(ctx.pool, named) : null,
-          compression: pack,
-        });
+        const hasher = request.verify ? startHasher(ctx.pool, named) : null;
+        const sent = index
+          ? await sendTreeFileDelta(io, handle, index, hasher, pack)
+          : await sendFileBody(writer, handle, ctx.pool, {
+            hasher,
+            compression: pack,
+          });
         if (sent.readError === undefined) {
           files++;
           bytes += sent.bytes;

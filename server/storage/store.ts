@@ -24,6 +24,7 @@
 
 import type { BufferPool } from "../../protocol/buffer_pool.ts";
 import type { Entry } from "../../protocol/messages.ts";
+import type { FileIdentity, FileRecords } from "./file_record.ts";
 import type { TreeSink, TreeSinkOptions } from "./tree_sink.ts";
 
 /** What a backend can and cannot do; front-ends adapt to it. */
@@ -55,6 +56,16 @@ export interface ReadHandle {
   readonly descriptor?: number;
   /** Releases the handle; reading after it is an error. */
   close(): void;
+  /**
+   * Moves the read position (a delta reads the old version's chunks out of
+   * order); absent where the store cannot, and then no delta is offered.
+   */
+  seek?(offset: number, whence: Deno.SeekMode): Promise<number>;
+  /**
+   * The identity of the very file open (see `file_record.ts`); absent where
+   * the store has none (S3).
+   */
+  identity?(): Promise<FileIdentity>;
 }
 
 /** Where an upload starts: what the store holds already of the same source. */
@@ -179,6 +190,8 @@ export interface TreeStaging {
 export interface Store {
   /** What this backend can do. */
   readonly capabilities: StoreCapabilities;
+  /** Digests and chunk summaries of stored files, where the store keeps them. */
+  readonly records?: FileRecords;
   /**
    * Describes `path` (the root is `""`). Symlinks inside the root are
    * followed when `follow` is set (reads); otherwise described as links.

@@ -53,11 +53,15 @@ export async function within<T>(
   }
 }
 
-/** Polls `condition` every 10 ms for up to `ms`; fails if it never holds. */
+/**
+ * Polls `condition` every 10 ms for up to `ms` (generous by default: only a
+ * failing test waits that long, and a loaded machine may be slow); fails if
+ * it never holds.
+ */
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
-  ms = 3000,
+  ms = 20_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
@@ -120,7 +124,7 @@ export class RawPeer {
 
   /** Reads the next message; fails on anything else. */
   async message(): Promise<Message> {
-    const frame = await within(3000, "message", this.frames.next());
+    const frame = await within(20_000, "message", this.frames.next());
     if (frame === null) throw new Error("the server closed the connection");
     assertEquals(frame.type, FrameType.Message);
     return decodeMessage(frame.payload);
@@ -131,7 +135,7 @@ export class RawPeer {
    * the server may send when it closes with our bytes still unread) and
    * returns the messages that arrived first.
    */
-  async untilClosed(ms = 3000): Promise<Message[]> {
+  async untilClosed(ms = 20_000): Promise<Message[]> {
     const messages: Message[] = [];
     await within(
       ms,

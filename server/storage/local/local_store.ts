@@ -39,6 +39,8 @@ import type {
   WalkItem,
 } from "../store.ts";
 import { UploadStaging } from "./upload_staging.ts";
+import { LocalFileRecords } from "./file_records.ts";
+import { identityOf } from "../file_record.ts";
 import { SmallFileReader } from "./small_file_reader.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
@@ -64,6 +66,8 @@ export class LocalStore implements Store {
   readonly root: ConfinedRoot;
   /** The staging area for uploads. */
   readonly staging: UploadStaging;
+  /** Digests and chunk summaries, in `.fts/records`. */
+  readonly records: LocalFileRecords;
   /** Small files are read in bulk by a worker thread ({@linkcode readSmall}). */
   readonly smallFileReads: SmallFileReads = this;
   /**
@@ -79,6 +83,7 @@ export class LocalStore implements Store {
   private constructor(root: ConfinedRoot, partialLimit: number) {
     this.root = root;
     this.staging = new UploadStaging(root, partialLimit);
+    this.records = new LocalFileRecords(root);
   }
 
   /** Opens (creating it if missing) the folder at host path `dir`. */
@@ -736,6 +741,8 @@ function fileHandle(
     entry,
     descriptor: fd ?? undefined,
     read: (buffer) => file.read(buffer),
+    seek: (offset, whence) => file.seek(offset, whence),
+    identity: () => identityOf(file),
     close: () => {
       // Once: the number may belong to another file after.
       if (fd !== null) closeFd(fd);

@@ -1,0 +1,259 @@
+/**
+ * The server's side of delta transfers (docs/delta.md): the summary of the
+ * version it holds for a `put`, the new version rebuilt from it and the
+ * client's delta, and a `get` answered with a delta against the client's
+ * summary.
+ *
+ * The old version is read through an open handle whose identity is checked
+ * before and after: a file changed by anyone else while a delta runs is
+ * refused as changed and nothing is stored.
+ *
+ * @module
+ */
+
+import {
+  IoError,
+  type SendBodyOptions,
+  type Trailer,
+} from "../../protocol/mod.ts";
+import { encodeDelta } from "../../transfer/delta/delta_encoder.ts";
+import { digestFields } from "../../transfer/hash/checksum.ts";
+import { startHash } from "../../transfer/hash/checksum.ts";
+import type { Hasher } from "../../transfer/hash/hasher.ts";
+import {
+  applyDelta,
+  type OldVersion,
+} from "../../transfer/delta/delta_apply.ts";
+import {
+  DELTA_MIN_SIZE,
+  type DeltaStats,
+  emptyStats,
+} from "../../transfer/delta/delta_ops.ts";
+import { CHUNKING } from "../../transfer/delta/gear.ts";
+import {
+  type ChunkIndex,
+  chunkOffsets,
+  type ChunkSummary,
+  DerivedSummary,
+  summarize,
+} from "../../transfer/delta/summary.ts";
+import {
+  type FileIdentity,
+  type FileRecords,
+  sameIdentity,
+} from "../storage/file_record.ts";
+import type { ReadHandle, Store } from "../storage/store.ts";
+import type { UploadLifecycle } from "../storage/upload_lifecycle.ts";
+import type { RequestIo } from "./request_io.ts";
+import { recordedChunks } from "./recorded_digests.ts";
+
+/** A stored file's current version, open for a delta against it. */
+export interface OldFile {
+  handle: ReadHandle & OldVersion & { identity(): Promise<FileIdentity> };
+  identity: FileIdentity;
+  summary: ChunkSummary;
+}
+
+/**
+ * Opens the version of `path` the store holds, with its chunk summary (from
+ * its record, or computed and recorded now); null when there is none or
+ * the store cannot read out of order (S3: whole files there).
+ */
+export async function openOldVersion(
+  store: Store,
+  path: string,
+): Promise<OldFile | null> {
+  const old = await openOldFile(store, path);
+  if (!old) return null;
+  try {
+    return await summarizeOld(store, old);
+  } catch (error) {
+    old.handle.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the version of `path` the store holds for a delta, without its
+ * summary yet (the reply goes out first, so the client works meanwhile);
+ * null when there is none, it is too small, or the store cannot read out
+ * of order (S3: whole files there).
+ */
+export async function openOldFile(
+  store: Store,
+  path: string,
+): Promise<Omit<OldFile, "summary"> | null> {
+  if (!store.records) return null;
+  const handle = await store.open(path).catch(() => null);
+  if (!handle) return null;
+  if (!handle.seek || !handle.identity || handle.entry.size < DELTA_MIN_SIZE) {
+    handle.close();
+    return null;
+  }
+  try {
+    const identity = await handle.identity();
+    return { handle: handle as OldFile["handle"], identity };
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/** Adds the chunk summary to an old version {@linkcode openOldFile} opened. */
+export async function summarizeOld(
+  store: Store,
+  old: Omit<OldFile, "summary">,
+): Promise<OldFile> {
+  const summary = await summaryOf(store.records!, old.handle, old.identity);
+  return { ...old, summary };
+}
+
+/**
+ * The summary of the open file, from its record when it matches; otherwise
+ * computed (with its XXH3-128 on the way) and recorded, unless the file
+ * changed while it was read.
+ */
+async function summaryOf(
+  records: FileRecords,
+  handle: ReadHandle,
+  identity: FileIdentity,
+): Promise<ChunkSummary> {
+  const record = await records.load(identity);
+  if (record?.summary?.chunking === CHUNKING) return record.summary.chunks;
+  const hash = startHash("xxh128");
+  const chunks = await summarize(handle, (bytes) => hash.update(bytes));
+  if (sameIdentity(identity, await handle.identity!())) {
+    await records.save({
+      identity,
+      digests: digestFields("xxh128", hash.hex()),
+      summary: { chunking: CHUNKING, chunks },
+    }).catch(() => {});
+  }
+  return chunks;
+}
+
+/** The error for an old version that changed while the delta ran. */
+export function changedError(path: string): IoError {
+  return new IoError(
+    `"${path}" changed on the server while the delta ran; nothing was stored (run the command again)`,
+  );
+}
+
+/**
+ * Receives a delta body and writes the new version it describes to
+ * `upload` (after the bytes already staged), hashing it with `hasher`.
+ * When the whole new version passes through (no staged prefix), its chunk
+ * summary is told from the instructions on the way, for the record: the
+ * next delta against it then reads nothing before it starts.
+ *
+ * @throws {IoError} when the old version changed meanwhile; the body is
+ * still read to its end, so the session stays in step.
+ */
+export async function receiveDelta(
+  io: RequestIo,
+  path: string,
+  upload: UploadLifecycle,
+  old: OldFile,
+  hasher: Hasher,
+  whole: boolean,
+): Promise<{ stats: DeltaStats; trailer: Trailer; summary?: ChunkSummary }> {
+  const { pool } = io.ctx;
+  const body = io.reader.body();
+  const stats = emptyStats();
+  const derived = whole ? new DerivedSummary(old.summary) : undefined;
+  try {
+    await applyDelta(
+      body.stream.values({ preventCancel: true }),
+      old.handle,
+      chunkOffsets(old.summary),
+      (bytes) => upload.write(bytes, hasher),
+      stats,
+      (chunk) => pool.give(chunk),
+      derived,
+    );
+  } catch (error) {
+    if (!(error instanceof IoError)) throw error;
+    for await (const chunk of body.stream) pool.give(chunk);
+    await body.trailer.catch(() => {});
+    throw changedError(path);
+  }
+  const trailer = await body.trailer;
+  if (!sameIdentity(await old.handle.identity(), old.identity)) {
+    throw changedError(path);
+  }
+  return { stats, trailer, summary: derived?.finish() };
+}
+
+/**
+ * Sends `handle`'s file as a delta body against the client's `index`, from
+ * `offset` on (the client holds the bytes before it), hashing every byte
+ * from there with `hasher` for the trailer.
+ */
+export async function sendDeltaBody(
+  io: RequestIo,
+  handle: ReadHandle & {
+    seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  },
+  index: ChunkIndex,
+  offset: number,
+  hasher: Hasher,
+  compression?: SendBodyOptions,
+): Promise<DeltaStats> {
+  const stats = emptyStats();
+  // A recorded summary spares finding and hashing the chunks again.
+  const cut = await recordedChunks(io.ctx.store, handle);
+  await handle.seek(0, Deno.SeekMode.Start);
+  await io.writer.sendBody(
+    encodeDelta(handle, index, {
+      from: offset,
+      cut,
+      stats,
+      onBytes: (bytes) => hasher.update(bytes),
+    }),
+    () => hasher.digests(),
+    undefined,
+    compression,
+  );
+  return stats;
+}
+
+/**
+ * Sends one file of a tree download as a delta body against the client's
+ * `index`. A failure to read the file goes to the client in the trailer
+ * (that file fails alone) and is returned; only a failure of the
+ * connection is thrown.
+ */
+export async function sendTreeFileDelta(
+  io: RequestIo,
+  handle: ReadHandle,
+  index: ChunkIndex,
+  hasher: Hasher | null,
+  compression?: SendBodyOptions,
+): Promise<{ bytes: number; readError?: unknown }> {
+  const stats = emptyStats();
+  const cut = await recordedChunks(io.ctx.store, handle);
+  let readError: unknown;
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* encodeDelta(handle, index, {
+        cut,
+        stats,
+        onBytes: (bytes) => hasher?.update(bytes),
+      });
+    } catch (error) {
+      readError = error;
+      throw error;
+    }
+  }
+  try {
+    await io.writer.sendBody(
+      pieces(),
+      () => hasher ? hasher.digests() : {},
+      undefined,
+      compression,
+    );
+  } catch (error) {
+    if (readError === undefined) throw error;
+  }
+  return { bytes: stats.literal + stats.overhead, readError };
+}

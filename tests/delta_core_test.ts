@@ -1,0 +1,256 @@
+/**
+ * The delta algorithm alone, on files in a temp folder: a new version
+ * rebuilt from the old one's chunks and the delta is byte-exact, and the
+ * new bytes sent stay small for edits, inserts and appends, while unrelated
+ * content and a file of one repeated block stay bounded.
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { join } from "@std/path";
+import { ProtocolError } from "../protocol/errors.ts";
+import {
+  applyDelta,
+  type DeltaWatcher,
+} from "../transfer/delta/delta_apply.ts";
+import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
+import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
+import { chunkEnd, MAX_CHUNK, MIN_CHUNK } from "../transfer/delta/gear.ts";
+import { GearWindow } from "../transfer/delta/gear_wasm.ts";
+import {
+  ChunkIndex,
+  chunkOffsets,
+  type ChunkSummary,
+  DerivedSummary,
+  encodeHashes,
+  summarize,
+} from "../transfer/delta/summary.ts";
+import { randomBytes } from "./helpers/cli.ts";
+
+const MiB = 1024 * 1024;
+
+/** Rebuilds `next` from `old` through a delta; returns what it cost. */
+async function roundTrip(
+  old: Uint8Array,
+  next: Uint8Array,
+  from = 0,
+  watch?: (summary: ChunkSummary) => DeltaWatcher,
+): Promise<{ sent: DeltaStats; received: DeltaStats; wire: number }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(join(dir, "old"), old);
+    await Deno.writeFile(join(dir, "new"), next);
+    using oldFile = await Deno.open(join(dir, "old"));
+    const summary = await summarize(oldFile);
+    const index = ChunkIndex.fromWire(encodeHashes(summary));
+    using newFile = await Deno.open(join(dir, "new"));
+    const sent = emptyStats();
+    const pieces: Uint8Array[] = [];
+    for await (
+      const piece of encodeDelta(newFile, index, { stats: sent, from })
+    ) {
+      pieces.push(piece);
+    }
+    const received = emptyStats();
+    const out: Uint8Array[] = [next.subarray(0, from)];
+    await applyDelta(
+      (async function* () {
+        yield* pieces;
+      })(),
+      oldFile,
+      chunkOffsets(summary),
+      (bytes) => Promise.resolve(void out.push(bytes.slice())),
+      received,
+      undefined,
+      watch?.(summary),
+    );
+    const rebuilt = new Uint8Array(next.byteLength);
+    let at = 0;
+    for (const part of out) {
+      rebuilt.set(part, at);
+      at += part.byteLength;
+    }
+    assertEquals(at, next.byteLength);
+    assert(rebuilt.every((byte, i) => byte === next[i]), "rebuilt differs");
+    const wire = pieces.reduce((sum, piece) => sum + piece.byteLength, 0) +
+      encodeHashes(summary).byteLength;
+    return { sent, received, wire };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("chunk sizes stay within their bounds and average near 11 KiB", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(join(dir, "f"), randomBytes(16 * MiB));
+    using file = await Deno.open(join(dir, "f"));
+    const summary = await summarize(file);
+    const lengths = [...summary.lengths];
+    assert(lengths.slice(0, -1).every((n) => n >= MIN_CHUNK && n <= MAX_CHUNK));
+    const average = 16 * MiB / summary.count;
+    assert(average > 9 * 1024 && average < 13 * 1024, `average ${average}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("100 scattered 4 KiB edits send about 20 KiB each", async () => {
+  const old = randomBytes(32 * MiB);
+  const next = old.slice();
+  for (let i = 0; i < 100; i++) {
+    next.set(randomBytes(4096), Math.floor((i + 0.5) * next.byteLength / 100));
+  }
+  const { sent, received, wire } = await roundTrip(old, next);
+  assert(sent.literal < 100 * 40 * 1024, `literal ${sent.literal}`);
+  assertEquals(received.literal, sent.literal);
+  assertEquals(sent.literal + sent.reused, next.byteLength);
+  assert(wire < 2.5 * MiB, `wire ${wire}`);
+});
+
+Deno.test("one byte inserted at the front sends one chunk's worth", async () => {
+  const old = randomBytes(32 * MiB);
+  const next = new Uint8Array(old.byteLength + 1);
+  next.set(old, 1);
+  const { sent } = await roundTrip(old, next);
+  assert(sent.literal <= MAX_CHUNK + 1, `literal ${sent.literal}`);
+});
+
+Deno.test("appended bytes are sent and the rest reused", async () => {
+  const old = randomBytes(8 * MiB);
+  const next = new Uint8Array(old.byteLength + 2 * MiB);
+  next.set(old);
+  next.set(randomBytes(2 * MiB), old.byteLength);
+  const { sent } = await roundTrip(old, next);
+  assert(sent.literal < 2 * MiB + MAX_CHUNK, `literal ${sent.literal}`);
+  assert(sent.reused > old.byteLength - MAX_CHUNK);
+});
+
+Deno.test("unrelated content gives up chunking and costs the file plus little", async () => {
+  const old = randomBytes(24 * MiB);
+  const next = randomBytes(24 * MiB);
+  const { sent, wire } = await roundTrip(old, next);
+  assertEquals(sent.reused, 0);
+  assert(wire < next.byteLength * 1.01 + 64 * 1024, `wire ${wire}`);
+});
+
+Deno.test("a file of one repeated 64 KiB block costs a few bytes per chunk", async () => {
+  const block = randomBytes(64 * 1024);
+  const old = new Uint8Array(16 * MiB);
+  for (let at = 0; at < old.byteLength; at += block.byteLength) {
+    old.set(block, at);
+  }
+  const next = old.slice();
+  next[5 * MiB] ^= 1;
+  const { sent, wire } = await roundTrip(old, next);
+  assert(sent.literal < 3 * MAX_CHUNK, `literal ${sent.literal}`);
+  assert(wire < 64 * 1024, `wire ${wire}`);
+});
+
+Deno.test("a resumed delta describes only the bytes after the resume point", async () => {
+  const old = randomBytes(8 * MiB);
+  const next = old.slice();
+  next.set(randomBytes(4096), 6 * MiB);
+  const { sent } = await roundTrip(old, next, 3 * MiB + 123);
+  assertEquals(sent.literal + sent.reused, next.byteLength - (3 * MiB + 123));
+});
+
+Deno.test("a delta naming a chunk the summary lacks is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(join(dir, "old"), randomBytes(64 * 1024));
+    using old = await Deno.open(join(dir, "old"));
+    await assertRejects(
+      () =>
+        applyDelta(
+          (async function* () {
+            yield new Uint8Array([1, 50, 1]);
+          })(),
+          old,
+          new Float64Array([0, 65536]),
+          () => Promise.resolve(),
+          emptyStats(),
+        ),
+      ProtocolError,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the WebAssembly boundary finder cuts where the JavaScript one does", () => {
+  const window = new GearWindow();
+  const data = randomBytes(2 * MiB);
+  window.bytes.set(data);
+  for (const last of [true, false]) {
+    let at = 0;
+    let cuts = 0;
+    while (at < data.byteLength) {
+      const expected = chunkEnd(data, at, data.byteLength, last);
+      assertEquals(window.cut(at, data.byteLength, last), expected);
+      if (expected < 0) break;
+      at = expected;
+      cuts++;
+    }
+    assert(cuts > 100);
+  }
+});
+
+Deno.test("the summary told from a delta's instructions equals the new file's own", async () => {
+  const old = randomBytes(8 * MiB);
+  const next = new Uint8Array(old.byteLength + 70000);
+  next.set(randomBytes(70000));
+  next.set(old, 70000);
+  next.set(randomBytes(4096), 3 * MiB);
+  let derived: DerivedSummary | undefined;
+  await roundTrip(
+    old,
+    next,
+    0,
+    (summary) => derived = new DerivedSummary(summary),
+  );
+  let at = 0;
+  const own = await summarize({
+    read(buffer) {
+      const n = Math.min(buffer.byteLength, next.byteLength - at);
+      if (n === 0) return Promise.resolve(null);
+      buffer.set(next.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  });
+  const told = derived!.finish();
+  assertEquals(told?.lengths, own.lengths);
+  assertEquals(told?.hashes, own.hashes);
+});
+
+Deno.test("an encoder given the chunks found earlier writes the same delta", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const old = randomBytes(6 * MiB);
+    const next = old.slice();
+    next.set(randomBytes(4096), 2 * MiB);
+    await Deno.writeFile(join(dir, "old"), old);
+    await Deno.writeFile(join(dir, "new"), next);
+    using oldFile = await Deno.open(join(dir, "old"));
+    const index = ChunkIndex.fromWire(encodeHashes(await summarize(oldFile)));
+    const encode = async (cut?: ChunkSummary) => {
+      using file = await Deno.open(join(dir, "new"));
+      const pieces: Uint8Array[] = [];
+      const stats = emptyStats();
+      for await (const piece of encodeDelta(file, index, { stats, cut })) {
+        pieces.push(piece);
+      }
+      return { pieces, stats };
+    };
+    using newFile = await Deno.open(join(dir, "new"));
+    const cut = await summarize(newFile);
+    const fresh = await encode();
+    const given = await encode(cut);
+    assertEquals(given.stats, fresh.stats);
+    assertEquals(given.pieces, fresh.pieces);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

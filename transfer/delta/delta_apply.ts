@@ -1,0 +1,136 @@
+/**
+ * The receiving side of a delta: reads the instructions as they arrive and
+ * rebuilds the new version in order, from the old version's chunks and the
+ * new bytes, handing every byte to a sink (the staged file and the
+ * whole-file checksum). The old version is only read, never changed.
+ *
+ * @module
+ */
+
+import { IoError, ProtocolError } from "../../protocol/errors.ts";
+import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
+
+/** The old version, read at the offsets of its chunks. */
+export interface OldVersion {
+  seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** Where the rebuilt bytes go, in order. */
+export type DeltaSink = (bytes: Uint8Array) => Promise<void>;
+
+/** Sees the instructions as they are applied (to derive a new summary). */
+export interface DeltaWatcher {
+  /** Old chunks `index` to `index + count - 1` were copied. */
+  copied(index: number, count: number): void;
+  /** Bytes of a LITERAL (`chunk`) or a RAW arrived; `end` on its last piece. */
+  literal(bytes: Uint8Array, end: boolean, chunk: boolean): void;
+}
+
+const COPY_PIECE = 1024 * 1024;
+
+/**
+ * Applies the delta in `body` (chunks as they arrive) to `old`, whose
+ * chunks start at `offsets` (with the old file's length last), writing the
+ * result to `sink`. `release` gets each body chunk back once it is used.
+ *
+ * @throws {ProtocolError} when the instructions are malformed or name
+ * chunks the summary did not have.
+ * @throws {IoError} when the old version turned out shorter than its
+ * summary (it changed meanwhile).
+ */
+export async function applyDelta(
+  body: AsyncIterable<Uint8Array>,
+  old: OldVersion,
+  offsets: Float64Array,
+  sink: DeltaSink,
+  stats: DeltaStats,
+  release: (chunk: Uint8Array) => void = () => {},
+  watcher?: DeltaWatcher,
+): Promise<void> {
+  let position = -1;
+  const copy = async (index: number, count: number) => {
+    if (count === 0 || index + count >= offsets.length) {
+      throw new ProtocolError(
+        "the delta names chunks the summary did not have",
+      );
+    }
+    let at = offsets[index];
+    const end = offsets[index + count];
+    if (at !== position) await old.seek(at, Deno.SeekMode.Start);
+    while (at < end) {
+      const piece = new Uint8Array(Math.min(COPY_PIECE, end - at));
+      let filled = 0;
+      while (filled < piece.byteLength) {
+        const n = await old.read(piece.subarray(filled));
+        if (n === null) {
+          throw new IoError(
+            "the old version changed while the delta was applied",
+          );
+        }
+        filled += n;
+      }
+      await sink(piece);
+      at += filled;
+    }
+    position = end;
+    stats.reused += end - offsets[index];
+    watcher?.copied(index, count);
+  };
+  let literalLeft = 0;
+  let literalTag = 0;
+  let tag = 0;
+  const fields: number[] = [];
+  let value = 0;
+  let scale = 1;
+  for await (const chunk of body) {
+    let at = 0;
+    while (at < chunk.byteLength) {
+      if (literalLeft > 0) {
+        const n = Math.min(literalLeft, chunk.byteLength - at);
+        const piece = chunk.subarray(at, at + n);
+        watcher?.literal(piece, n === literalLeft, literalTag === LITERAL);
+        await sink(piece);
+        literalLeft -= n;
+        stats.literal += n;
+        at += n;
+        continue;
+      }
+      const byte = chunk[at++];
+      stats.overhead++;
+      if (tag === 0) {
+        if (byte !== COPY && byte !== LITERAL && byte !== RAW) {
+          throw new ProtocolError(
+            `the delta has an unknown instruction ${byte}`,
+          );
+        }
+        tag = byte;
+        fields.length = 0;
+        continue;
+      }
+      value += (byte & 0x7f) * scale;
+      scale *= 0x80;
+      if (byte & 0x80) {
+        if (scale > 2 ** 56) {
+          throw new ProtocolError("the delta has a bad number");
+        }
+        continue;
+      }
+      fields.push(value);
+      value = 0;
+      scale = 1;
+      if (tag === LITERAL || tag === RAW) {
+        literalLeft = fields[0];
+        literalTag = tag;
+        tag = 0;
+      } else if (fields.length === 2) {
+        await copy(fields[0], fields[1]);
+        tag = 0;
+      }
+    }
+    release(chunk);
+  }
+  if (tag !== 0 || literalLeft > 0) {
+    throw new ProtocolError("the delta ended in the middle of an instruction");
+  }
+}

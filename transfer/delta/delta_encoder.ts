@@ -1,0 +1,213 @@
+/**
+ * The sending side of a delta: chunks the new version as it reads it, looks
+ * each chunk up among the receiver's, and writes COPY instructions for the
+ * chunks the receiver has and LITERAL ones for the rest.
+ *
+ * Bounded on purpose:
+ * - memory: one 4 MiB read window and one output piece; no chunk is kept;
+ * - a hopeless match: after {@linkcode GIVE_UP_AFTER} bytes with almost
+ *   nothing reused, the rest of the file goes out as plain literals without
+ *   chunking or hashing chunks, so unrelated content costs about what a
+ *   plain put does;
+ * - a file of one repeated block: every chunk hits the same index entry
+ *   (duplicates are dropped when the index is built), so there is no chain
+ *   to walk.
+ *
+ * @module
+ */
+
+import { chunkHash } from "./chunk_hash.ts";
+import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
+import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
+import type { ChunkIndex, ChunkSummary } from "./summary.ts";
+import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
+
+/** Bytes per output piece (one DATA frame's worth). */
+const PIECE = 1024 * 1024;
+/** Send what was described at least this often (bytes of the file). */
+const FLUSH_EVERY = 4 * 1024 * 1024;
+/** Chunk this much before judging whether the match is hopeless. */
+export const GIVE_UP_AFTER = 16 * 1024 * 1024;
+/** Below one reused byte in this many, the match is hopeless. */
+const HOPELESS = 64;
+
+/** Options for {@linkcode encodeDelta}. */
+export interface EncodeOptions {
+  /**
+   * The receiver already holds the first `from` bytes of the new version (a
+   * resumed transfer): only the bytes from here on are described.
+   */
+  from?: number;
+  /** Sees every byte from `from` on, in order (the whole-file checksum). */
+  onBytes?: (bytes: Uint8Array) => void;
+  /** Counts what was sent and reused; updated as pieces are yielded. */
+  stats: DeltaStats;
+  /**
+   * The source's own chunks, found by an earlier pass (while the summary
+   * was on its way) or recorded: then they are not found and hashed again.
+   */
+  cut?: ChunkSummary;
+}
+
+/**
+ * Yields the delta encoding of `source` (read from its current position,
+ * which is offset 0 of the new version) against the receiver's chunks.
+ */
+export async function* encodeDelta(
+  source: ChunkSource,
+  index: ChunkIndex,
+  options: EncodeOptions,
+): AsyncGenerator<Uint8Array> {
+  const from = options.from ?? 0;
+  const { stats } = options;
+  const out = new Output();
+  const reader = new ChunkReader(source, options.cut);
+  let flushedAt = from;
+  let runStart = -1;
+  let runCount = 0;
+  // Nothing to match against: no chunking at all.
+  let hopeless = index.count === 0;
+  let judging = !hopeless;
+  const flushRun = () => {
+    if (runCount === 0) return;
+    stats.overhead += out.copy(runStart, runCount);
+    runCount = 0;
+  };
+  while (!hopeless) {
+    const chunk = await reader.next();
+    if (chunk === null) break;
+    const end = chunk.offset + chunk.bytes.byteLength;
+    if (end <= from) continue;
+    let bytes = chunk.bytes;
+    let found = -1;
+    const partial = chunk.offset < from;
+    if (partial) {
+      bytes = bytes.subarray(from - chunk.offset);
+    } else {
+      found = index.get(chunk.hash ?? chunkHash(bytes));
+    }
+    options.onBytes?.(bytes);
+    if (found >= 0) {
+      stats.reused += bytes.byteLength;
+      if (runCount > 0 && found === runStart + runCount) {
+        runCount++;
+      } else {
+        flushRun();
+        runStart = found;
+        runCount = 1;
+      }
+    } else {
+      flushRun();
+      stats.overhead += out.literal(bytes, partial);
+      stats.literal += bytes.byteLength;
+    }
+    if (out.full || end - flushedAt >= FLUSH_EVERY) {
+      // Also after a stretch of copies: the receiver rebuilds while this
+      // side reads on, and progress moves.
+      flushRun();
+      yield out.take();
+      flushedAt = end;
+    }
+    if (judging && end - from >= GIVE_UP_AFTER) {
+      judging = false;
+      hopeless = stats.reused * HOPELESS < end - from;
+    }
+  }
+  flushRun();
+  if (hopeless) {
+    // Hopeless: the rest goes as it is, read in large pieces.
+    yield* plainRest(reader, source, out, options);
+  }
+  if (out.length > 0) yield out.take();
+}
+
+/** The bytes after the last chunk read, as LITERAL pieces. */
+async function* plainRest(
+  reader: ChunkReader,
+  source: ChunkSource,
+  out: Output,
+  options: EncodeOptions,
+): AsyncGenerator<Uint8Array> {
+  const { stats } = options;
+  const ahead = reader.rest();
+  const from = options.from ?? 0;
+  // The read-ahead can still hold bytes before `from` (a chunk straddled it).
+  let skip = Math.max(0, from - reader.position);
+  const emit = (bytes: Uint8Array) => {
+    if (skip >= bytes.byteLength) {
+      skip -= bytes.byteLength;
+      return;
+    }
+    bytes = bytes.subarray(skip);
+    skip = 0;
+    options.onBytes?.(bytes);
+    stats.overhead += out.literal(bytes, true);
+    stats.literal += bytes.byteLength;
+  };
+  if (ahead.byteLength > 0) emit(ahead);
+  if (out.length > 0) yield out.take();
+  while (true) {
+    const piece = new Uint8Array(PIECE);
+    let filled = 0;
+    while (filled < PIECE) {
+      const n = await source.read(piece.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    if (filled === 0) return;
+    emit(piece.subarray(0, filled));
+    yield out.take();
+    if (filled < PIECE) return;
+  }
+}
+
+/** Gathers instructions into pieces of about {@linkcode PIECE} bytes. */
+class Output {
+  #parts: Uint8Array[] = [];
+  length = 0;
+
+  get full(): boolean {
+    return this.length >= PIECE;
+  }
+
+  /** Adds a COPY; returns its size. */
+  copy(index: number, count: number): number {
+    const header = new Uint8Array(1 + 2 * MAX_VARINT_BYTES);
+    header[0] = COPY;
+    const end = writeVarint(header, writeVarint(header, 1, index), count);
+    this.#push(header.subarray(0, end));
+    return end;
+  }
+
+  /**
+   * Adds a LITERAL of `bytes` (copied), or a RAW when they are not one
+   * whole chunk; returns the size of its header.
+   */
+  literal(bytes: Uint8Array, raw = false): number {
+    const header = new Uint8Array(1 + MAX_VARINT_BYTES);
+    header[0] = raw ? RAW : LITERAL;
+    const end = writeVarint(header, 1, bytes.byteLength);
+    this.#push(header.subarray(0, end));
+    this.#push(bytes);
+    return end;
+  }
+
+  /** The gathered bytes as one piece; starts a new one. */
+  take(): Uint8Array {
+    const piece = new Uint8Array(this.length);
+    let at = 0;
+    for (const part of this.#parts) {
+      piece.set(part, at);
+      at += part.byteLength;
+    }
+    this.#parts = [];
+    this.length = 0;
+    return piece;
+  }
+
+  #push(bytes: Uint8Array): void {
+    // Copied now: the caller's bytes are a view into a window that moves on.
+    this.#parts.push(bytes.slice());
+    this.length += bytes.byteLength;
+  }
+}
