@@ -121,6 +121,8 @@ const VALID: Message[] = [
   { op: "tree-list", path: "docs" },
   { op: "tree-want", path: "", verify: true, checksum: "xxh128" },
   { op: "tree-error", path: "docs/x", code: "not_found", reason: "gone" },
+  { op: "summary", chunking: "gear-16k", chunks: 3 },
+  { op: "summary", chunking: "gear-16k", chunks: 0, path: "docs/a.txt" },
 ];
 
 Deno.test("decodeMessage accepts one valid message of every kind, unchanged", () => {
