@@ -136,52 +136,59 @@ Deno.test({
     }),
 });
 
-Deno.test("gets the server need not hash arrive byte for byte, of every awkward size", async () => {
+/** Runs `fn` with a real server, its root, a work folder and a client. */
+async function withClient(
+  fn: (ctx: { root: string; work: string; c: Connection }) => Promise<void>,
+): Promise<void> {
   const { root, port, cleanup } = await startServer();
   const work = await Deno.makeTempDir({ prefix: "fts-work-" });
   const c = await Connection.open({ hostname: "127.0.0.1", port });
-  const options: TransferOptions = {
-    resume: false,
-    noClobber: false,
-    verify: false,
-  };
   try {
-    const mib = 1024 * 1024;
-    for (const size of [0, 1, mib - 1, mib, mib + 1, 5 * mib + 12345]) {
-      const data = randomBytes(size);
-      await Deno.writeFile(join(root, `f-${size}`), data);
-      const back = join(work, `out-${size}`);
-      const got = await download(c, `f-${size}`, back, options, quiet);
-      assertEquals(got.bytes, size);
-      assertEquals(await Deno.readFile(back), data);
-    }
-    // The session goes on in step after them.
-    assertEquals((await c.list("")).length, 6);
+    await fn({ root, work, c });
   } finally {
     c.abort();
     await cleanup();
     await Deno.remove(work, { recursive: true });
   }
+}
+
+const VERIFIED: TransferOptions = {
+  resume: true,
+  noClobber: false,
+  verify: true,
+};
+const UNVERIFIED: TransferOptions = {
+  ...VERIFIED,
+  resume: false,
+  verify: false,
+};
+
+Deno.test("gets the server need not hash arrive byte for byte, of every awkward size", async () => {
+  await withClient(async ({ root, work, c }) => {
+    const mib = 1024 * 1024;
+    for (const size of [0, 1, mib - 1, mib, mib + 1, 5 * mib + 12345]) {
+      const data = randomBytes(size);
+      await Deno.writeFile(join(root, `f-${size}`), data);
+      const back = join(work, `out-${size}`);
+      const got = await download(c, `f-${size}`, back, UNVERIFIED, quiet);
+      assertEquals(got.bytes, size);
+      assertEquals(await Deno.readFile(back), data);
+    }
+    // The session goes on in step after them.
+    assertEquals((await c.list("")).length, 6);
+  });
 });
 
 Deno.test("a verified get answered from the recorded digest arrives byte for byte and verified", async () => {
-  const { root, port, cleanup } = await startServer();
-  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  const c = await Connection.open({ hostname: "127.0.0.1", port });
-  const options: TransferOptions = {
-    resume: true,
-    noClobber: false,
-    verify: true,
-  };
-  try {
+  await withClient(async ({ root, work, c }) => {
     const data = randomBytes(3 * 1024 * 1024 + 4321);
     const local = join(work, "in");
     await Deno.writeFile(local, data);
     // The put records the digest; the gets after it need not hash.
-    const sent = await upload(c, local, "f", options, quiet);
+    const sent = await upload(c, local, "f", VERIFIED, quiet);
     for (let round = 0; round < 2; round++) {
       const back = join(work, `out-${round}`);
-      const got = await download(c, "f", back, options, quiet);
+      const got = await download(c, "f", back, VERIFIED, quiet);
       assertEquals(got.digest, sent.digest);
       assertEquals(await Deno.readFile(back), data);
     }
@@ -195,7 +202,7 @@ Deno.test("a verified get answered from the recorded digest arrives byte for byt
     await Deno.writeFile(join(root, "f"), stored);
     await Deno.utime(join(root, "f"), mtime!, mtime!);
     const again = join(work, "out-changed");
-    const outcome = await download(c, "f", again, options, quiet).then(
+    const outcome = await download(c, "f", again, VERIFIED, quiet).then(
       () => null,
       (error: unknown) => error,
     );
@@ -205,9 +212,30 @@ Deno.test("a verified get answered from the recorded digest arrives byte for byt
       assertInstanceOf(outcome, IntegrityError);
       assertEquals(await Deno.stat(again).catch(() => null), null);
     }
-  } finally {
-    c.abort();
-    await cleanup();
-    await Deno.remove(work, { recursive: true });
-  }
+  });
+});
+
+Deno.test("a verified get of a file without a record records its digest, and the next get is answered from it", async () => {
+  await withClient(async ({ root, work, c }) => {
+    const records = async () => {
+      const names: string[] = [];
+      try {
+        for await (const entry of Deno.readDir(join(root, ".fts", "records"))) {
+          names.push(entry.name);
+        }
+      } catch {
+        // No folder yet: no records.
+      }
+      return names;
+    };
+    const data = randomBytes(2 * 1024 * 1024 + 99);
+    // Placed by hand, as by another program: no record.
+    await Deno.writeFile(join(root, "f"), data);
+    assertEquals(await records(), []);
+    const first = await download(c, "f", join(work, "a"), VERIFIED, quiet);
+    assertEquals((await records()).length, 1);
+    const second = await download(c, "f", join(work, "b"), VERIFIED, quiet);
+    assertEquals(second.digest, first.digest);
+    assertEquals(await Deno.readFile(join(work, "b")), data);
+  });
 });

@@ -58,7 +58,11 @@ import {
   sendDeltaBody,
   summarizeOld,
 } from "./delta_requests.ts";
-import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
+import {
+  recordCommitted,
+  recordedDigest,
+  recordRead,
+} from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
@@ -161,6 +165,11 @@ export async function get(
       ? await recordedDigest(store, handle, checksum)
       : undefined;
     if (recorded) hasher = skipHashing(pool);
+    // Read whole without a record: the digest found on the way is kept.
+    const opened = request.verify && request.offset === 0 && !index &&
+        !recorded && handle.identity
+      ? await handle.identity().catch(() => undefined)
+      : undefined;
     const first = handle.entry;
     const unchanged = request.expect === undefined ||
       (request.expect.size === first.size &&
@@ -221,6 +230,9 @@ export async function get(
           request.compressStream === true,
         ),
       );
+      if (offset === 0 && opened) {
+        await recordRead(store, handle, opened, hasher.digests());
+      }
     }
     return {
       bytes: info.size - offset,
