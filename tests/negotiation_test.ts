@@ -19,8 +19,8 @@ import { FrameType } from "../protocol/frame.ts";
 import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
 import { Xxh128 } from "../transfer/hash/xxh128.ts";
-import { randomBytes, runFts, runProgram, startServe } from "./helpers/cli.ts";
-import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
+import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
+import { connectOlder, ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";
 
 const OPTIONS: TransferOptions = {
@@ -292,15 +292,9 @@ Deno.test("-z between this build and one before streamed zstd falls back to piec
     const serve = await startServe(root);
     try {
       const run = (args: string[]) =>
-        runProgram(Deno.execPath(), [
-          "run",
-          "-A",
-          join(sources, "main.ts"),
-          "connect",
-          serve.address,
-          "--quiet",
-          ...args,
-        ], { cwd: work });
+        connectOlder(sources, serve.address, ["--quiet", ...args], {
+          cwd: work,
+        });
       const put = await run(["put", "-z", "t.txt", "old.txt"]);
       assertEquals(put.code, 0, put.stderr);
       assertEquals(await Deno.readFile(join(root, "old.txt")), text);
