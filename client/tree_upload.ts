@@ -24,7 +24,7 @@ import {
   type TreeItem,
 } from "../protocol/mod.ts";
 import { DEFAULT_CHECKSUM } from "../transfer/hash/checksum.ts";
-import { compression } from "../transfer/compression.ts";
+import { compression, countingCompression } from "../transfer/compression.ts";
 import { startHasher } from "../transfer/hash/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { batchSmallFile } from "../transfer/tree/tree_files.ts";
@@ -69,10 +69,11 @@ export async function uploadTree(
   const action = `put -r "${local}"`;
   let tree;
   try {
-    tree = walkLocalTree(local);
+    tree = options.tree ?? walkLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }
+  options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {
@@ -267,7 +268,10 @@ async function sendLane(
   context: LaneContext,
 ): Promise<TreeDone> {
   const { options, agreed, throttle, tally, action } = context;
-  const pack = compression(agreed.compress ? options.compress : undefined);
+  const pack = countingCompression(
+    compression(agreed.compress ? options.compress : undefined),
+    { compressed: (raw, wire) => tally.compressed(raw, wire) },
+  );
   const sent: TreeItem[] = [];
   let settled = 0;
 
@@ -350,6 +354,7 @@ async function sendLane(
           options.verify,
           agreed.checksum,
           pack.compress,
+          (raw, wire) => tally.compressed(raw, wire),
         );
         tally.moved(data.byteLength);
         if (batch.size >= flushAt) await flush();

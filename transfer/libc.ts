@@ -67,6 +67,7 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   // Nonblocking: it waits for the disk, on a thread of Deno's pool instead
   // of the caller's (its errno is that thread's, so only the result counts).
   syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
