@@ -35,7 +35,7 @@ function usable(engine: ZlibEngine): engine is Engine {
 
 /** Idle contexts by level (0 for decompression), at most a few each. */
 const idle = new Map<number, Engine[]>();
-const IDLE_MAX = 4;
+const IDLE_MAX = 2;
 
 function takeEngine(level: number): Engine | null {
   const kept = idle.get(level)?.pop();

@@ -396,4 +396,11 @@ Deno.test("the stream's level rises while the sender waits on the link and falls
     level.next(now);
   }
   assertEquals(level.next(now), 1);
+  // Waits while nothing is compressed (auto sending raw) do not count.
+  level.waited(10_000);
+  now += 10_000;
+  level.next(now);
+  level.compressed(16 * MiB, 100);
+  now += 100;
+  assertEquals(level.next(now), 1);
 });

@@ -81,9 +81,12 @@ export function compression(
 
 /** The level a stream starts at: zstd's default, and rsync's. */
 const START_LEVEL = 3;
-/** The range the level moves in (above 9 zstd slows down sharply). */
+/**
+ * The range the level moves in: above 6 zstd slows down sharply here and
+ * each context holds tens of MiB (the memory target is 100 MB a side).
+ */
 const MIN_LEVEL = 1;
-const MAX_LEVEL = 9;
+const MAX_LEVEL = 6;
 /**
  * Bytes compressed per decision of {@linkcode AdaptiveLevel}: at 8 MiB the
  * waiting swung between windows as the socket's buffers drained and filled.
@@ -108,8 +111,12 @@ export class AdaptiveLevel {
 
   /** The level for the next piece. */
   next(now: number): number {
-    if (this.#windowStart < 0) this.#windowStart = now;
-    else if (this.#bytes >= LEVEL_WINDOW) {
+    // A window starts with its first compressed piece: waits while `auto`
+    // sends raw say nothing about the compressor.
+    if (this.#windowStart < 0 || this.#bytes === 0) {
+      this.#windowStart = now;
+      this.#waitedMs = this.#compressMs = 0;
+    } else if (this.#bytes >= LEVEL_WINDOW) {
       const elapsed = Math.max(now - this.#windowStart, 1e-3);
       this.#decide(this.#waitedMs / elapsed, this.#compressMs / elapsed);
       this.#windowStart = now;
