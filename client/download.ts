@@ -247,6 +247,7 @@ async function fetchInto(
     verify: options.verify,
     checksum: wanted,
     compress: options.compress,
+    compressStream: options.compress !== undefined || undefined,
     delta: old ? true : undefined,
   };
   const header = await sendGet(connection, request, old, action);

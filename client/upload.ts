@@ -144,6 +144,7 @@ async function uploadOnce(
           },
           countedCompression(
             ready.compress ? options.compress : undefined,
+            ready.compressStream === true,
             packed,
           ),
         ),
@@ -298,6 +299,7 @@ async function askToPut(
     verify: options.verify,
     checksum: options.checksum ?? DEFAULT_CHECKSUM,
     compress: options.compress !== undefined || undefined,
+    compressStream: options.compress !== undefined || undefined,
     delta: (!options.wholeFile && options.verify && size !== null) ||
       undefined,
   }, action);
@@ -331,9 +333,10 @@ function sourceChunks(
 /** Compression for `mode` that adds what zstd did to `packed`. */
 function countedCompression(
   mode: CompressMode | undefined,
+  stream: boolean,
   packed: { raw: number; wire: number },
 ) {
-  return countingCompression(compression(mode), {
+  return countingCompression(compression(mode, stream), {
     compressed: (raw, wire) => {
       packed.raw += raw;
       packed.wire += wire;

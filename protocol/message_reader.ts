@@ -8,6 +8,7 @@ import { ConnectionError, errorFromWire, ProtocolError } from "./errors.ts";
 import type { ByteInput } from "./exact_reader.ts";
 import { type FrameDecoderOptions, FrameReader } from "./frame_decoder.ts";
 import { decompressPayload } from "./frame_compression.ts";
+import { StreamUnpacker } from "./zstd_stream.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "./frame.ts";
 import {
   BODY_OPS,
@@ -127,6 +128,8 @@ export class MessageReader {
     // Set once the END frame (or a failure) has been read: nothing of this
     // body is left on the wire, and the next frame belongs to someone else.
     let ended = false;
+    // The body's zstd stream, from its first CompressedStream frame on.
+    let unpacker: StreamUnpacker | undefined;
     const readFrame = async (): Promise<Uint8Array | null> => {
       while (!ended) {
         this.#options.beforeRead?.();
@@ -141,18 +144,16 @@ export class MessageReader {
         this.#options.onActivity?.();
         if (frame.type === FrameType.Data) return frame.payload;
         if (frame.type === FrameType.Compressed) {
-          const { pool, maxFrameSize } = this.#options;
-          const piece = decompressPayload(
-            frame.payload,
-            maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-            pool,
-          );
-          this.#packed.wire += frame.payload.byteLength;
-          this.#packed.raw += piece.byteLength;
-          pool?.give(frame.payload);
-          return piece;
+          return this.#unpackPiece(frame.payload);
+        }
+        if (frame.type === FrameType.CompressedStream) {
+          unpacker ??= new StreamUnpacker();
+          const piece = this.#unpackStreamed(unpacker, frame.payload);
+          if (piece) return piece;
+          continue;
         }
         if (frame.type === FrameType.End) {
+          unpacker?.close();
           ended = true;
           this.#bodyOpen = false;
           const value = decodeTrailer(frame.payload);
@@ -206,6 +207,42 @@ export class MessageReader {
       },
     }, { highWaterMark: 1 });
     return { stream, trailer };
+  }
+
+  /** A piece compressed alone: decompressed and counted; its buffer goes back. */
+  #unpackPiece(payload: Uint8Array): Uint8Array {
+    const { pool, maxFrameSize } = this.#options;
+    const piece = decompressPayload(
+      payload,
+      maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      pool,
+    );
+    this.#packed.wire += payload.byteLength;
+    this.#packed.raw += piece.byteLength;
+    pool?.give(payload);
+    return piece;
+  }
+
+  /**
+   * The next piece of a body's zstd stream, or null for a frame that only
+   * ends a zstd frame (the sender changed its level).
+   */
+  #unpackStreamed(
+    unpacker: StreamUnpacker,
+    payload: Uint8Array,
+  ): Uint8Array | null {
+    const { pool, maxFrameSize } = this.#options;
+    const piece = unpacker.unpack(
+      payload,
+      maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      pool,
+    );
+    pool?.give(payload);
+    if (piece.byteLength === 0) {
+      pool?.give(piece);
+      return null;
+    }
+    return piece;
   }
 
   #handledInline(message: Message): boolean {

@@ -71,8 +71,16 @@ export class CheckedFolders implements FolderAccess {
     }
   }
 
-  /** Refuses a symlink, then checks the opened inode is the one seen. */
-  openFile: FolderAccess["openFile"] = async (parent, name, options, shown) => {
+  /**
+   * Refuses a symlink, then checks the opened inode is the one seen; no
+   * descriptor is held here.
+   */
+  openFileKeeping: FolderAccess["openFileKeeping"] = async (
+    parent,
+    name,
+    options,
+    shown,
+  ) => {
     const path = join(parent.path, name);
     const before = options.createNew
       ? null
@@ -99,7 +107,7 @@ export class CheckedFolders implements FolderAccess {
         throw new InvalidPathError(`"${shown}" changed while it was opened`);
       }
     }
-    return file;
+    return { file, fd: null };
   };
 
   atInode: FolderAccess["atInode"] = async (parent, name, action, shown) => {

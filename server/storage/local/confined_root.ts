@@ -33,7 +33,7 @@ import {
   NotFoundError,
   WrongTypeError,
 } from "../../../protocol/errors.ts";
-import { haveLibc } from "../../../transfer/libc.ts";
+import { closeFd, haveLibc } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
 import { STAGING_DIR } from "../remote_path.ts";
 import { CheckedFolders } from "./checked_folders.ts";
@@ -230,13 +230,34 @@ export class ConfinedRoot {
    *
    * @throws {WrongTypeError} when `name` is a symlink or a folder.
    */
-  openFile(
+  async openFile(
     parent: Folder,
     name: string,
     options: OpenFileOptions = {},
     shown = name,
   ): Promise<Deno.FsFile> {
-    return this.#access.openFile(handleOf(parent), name, options, shown);
+    const { file, fd } = await this.openFileKeeping(
+      parent,
+      name,
+      options,
+      shown,
+    );
+    if (fd !== null) closeFd(fd);
+    return file;
+  }
+
+  /**
+   * {@linkcode ConfinedRoot.openFile}, also answering the descriptor it was
+   * opened by (null in the checked fallback), which the caller then owns and
+   * closes: `sendfile(2)` needs one, and Deno's file hides its own.
+   */
+  openFileKeeping(
+    parent: Folder,
+    name: string,
+    options: OpenFileOptions = {},
+    shown = name,
+  ): Promise<{ file: Deno.FsFile; fd: number | null }> {
+    return this.#access.openFileKeeping(handleOf(parent), name, options, shown);
   }
 
   /**

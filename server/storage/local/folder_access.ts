@@ -56,13 +56,17 @@ export interface FolderAccess {
   ): Promise<Handle | string>;
   /** Checks the folder a walk ended at (the fallback's `realPath` check). */
   settle(handle: Handle, shown: string): Promise<void>;
-  /** Opens file `name` in `parent` without following a symlink there. */
-  openFile(
+  /**
+   * Opens file `name` in `parent` without following a symlink there; also
+   * answers the descriptor it was opened by (null in the fallback), which
+   * the caller then owns and closes (`sendfile(2)` needs one).
+   */
+  openFileKeeping(
     parent: Handle,
     name: string,
     options: OpenFileOptions,
     shown: string,
-  ): Promise<Deno.FsFile>;
+  ): Promise<{ file: Deno.FsFile; fd: number | null }>;
   /**
    * Runs `action` on a path naming the inode of `name` in `parent` itself
    * (never a symlink there).

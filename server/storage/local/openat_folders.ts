@@ -99,7 +99,12 @@ export class OpenatFolders implements FolderAccess {
     return Promise.resolve();
   }
 
-  openFile: FolderAccess["openFile"] = async (parent, name, options, shown) => {
+  openFileKeeping: FolderAccess["openFileKeeping"] = async (
+    parent,
+    name,
+    options,
+    shown,
+  ) => {
     const write = options.write || options.createNew;
     let fd: number;
     try {
@@ -125,12 +130,14 @@ export class OpenatFolders implements FolderAccess {
             : `"${shown}" is not a regular file`,
         );
       }
-      return await Deno.open(`/proc/self/fd/${fd}`, {
+      const file = await Deno.open(`/proc/self/fd/${fd}`, {
         read: true,
         write: !!write,
       });
-    } finally {
+      return { file, fd };
+    } catch (error) {
       closeFd(fd);
+      throw error;
     }
   };
 
