@@ -237,6 +237,8 @@ export class MessageReader {
       maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       pool,
     );
+    this.#packed.wire += payload.byteLength;
+    this.#packed.raw += piece.byteLength;
     pool?.give(payload);
     if (piece.byteLength === 0) {
       pool?.give(piece);
