@@ -23,12 +23,18 @@ import {
   type WorkerError,
 } from "./worker_error.ts";
 
-/** Creates `path` and writes `chunks` to it. */
+/**
+ * Creates each of `paths` and writes its bytes to it: file `i` (id `ids[i]`)
+ * holds `sizes[i]` bytes of `data`, the files' bytes back to back. Many
+ * files go in one message because a message costs far more than a small
+ * file's bytes: one per file was a third of the main thread's time.
+ */
 export interface WriteRequest {
   type: "write";
-  id: number;
-  path: string;
-  chunks: Uint8Array[];
+  ids: number[];
+  paths: string[];
+  sizes: number[];
+  data: ArrayBuffer;
 }
 
 /** Makes written files durable and renames them into place. */
@@ -55,18 +61,24 @@ const written = new Set<number>();
 const failed = new Map<number, WorkerError>();
 
 function write(request: WriteRequest): void {
-  try {
-    using file = Deno.openSync(request.path, { write: true, createNew: true });
-    for (const chunk of request.chunks) {
+  const data = new Uint8Array(request.data);
+  let offset = 0;
+  request.ids.forEach((id, i) => {
+    const bytes = data.subarray(offset, offset += request.sizes[i]);
+    try {
+      using file = Deno.openSync(request.paths[i], {
+        write: true,
+        createNew: true,
+      });
       let done = 0;
-      while (done < chunk.byteLength) {
-        done += file.writeSync(chunk.subarray(done));
+      while (done < bytes.byteLength) {
+        done += file.writeSync(bytes.subarray(done));
       }
+      written.add(id);
+    } catch (error) {
+      failed.set(id, describeWorkerError(error));
     }
-    written.add(request.id);
-  } catch (error) {
-    failed.set(request.id, describeWorkerError(error));
-  }
+  });
 }
 
 async function commit(request: CommitRequest): Promise<void> {
