@@ -180,7 +180,7 @@ export class DurableBatch {
     lane %= this.#writers.length;
     const worker = this.#worker(lane);
     if (worker) {
-      item.worker = { lane, id: worker.write(item.staged, chunks) };
+      item.worker = { lane, id: worker.write(item, chunks) };
       return this.add(item);
     }
     item.writing = this.#writers[lane].then(async () => {
@@ -420,6 +420,8 @@ class StagingWriter {
   #queued: {
     id: number;
     path: string;
+    mode: number | null;
+    mtime: number;
     chunks: readonly Uint8Array[];
     size: number;
   }[] = [];
@@ -444,15 +446,16 @@ class StagingWriter {
   }
 
   /**
-   * Queues `chunks` to be written to `path` (copied, so the caller's buffers
+   * Queues `chunks` to be written to `item.staged` (copied, so the caller's buffers
    * are free at once); returns the file's id. Queued files go to the worker
    * together, in one message, once enough gathered or before any request.
    */
-  write(path: string, chunks: readonly Uint8Array[]): number {
+  write(item: StagedFile, chunks: readonly Uint8Array[]): number {
     const id = this.#nextId++;
     let size = 0;
     for (const chunk of chunks) size += chunk.byteLength;
-    this.#queued.push({ id, path, chunks, size });
+    const { staged: path, mode, mtime } = item;
+    this.#queued.push({ id, path, mode, mtime, chunks, size });
     this.#queuedBytes += size;
     if (
       this.#queued.length >= WRITES_PER_MESSAGE ||
@@ -480,6 +483,8 @@ class StagingWriter {
       ids: queued.map((file) => file.id),
       paths: queued.map((file) => file.path),
       sizes: queued.map((file) => file.size),
+      modes: queued.map((file) => file.mode),
+      mtimes: queued.map((file) => file.mtime),
       // Copied, not transferred: for small buffers a transfer costs more.
       data: data.buffer,
     });
