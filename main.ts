@@ -17,6 +17,7 @@ import { closest } from "./cli/suggest.ts";
 import { UsageError } from "./cli/usage_error.ts";
 import { CONNECT } from "./client/connect_cli.ts";
 import { KNOWN_HOSTS } from "./client/known_hosts_command.ts";
+import { InterruptedError } from "./client/interrupted_error.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { safeText } from "./client/safe_text.ts";
 import { FtsError } from "./protocol/mod.ts";
@@ -48,7 +49,7 @@ ${
   Object.values(SUBCOMMANDS).map((s) => `  ${s.usage.padEnd(46)}${s.summary}`)
     .join("\n")
 }
-  ${"fts help [COMMAND] | --version | --help".padEnd(46)}
+  fts help [COMMAND] | --version | --help
 
 Run "fts help serve", "fts help connect", "fts help user" or
 "fts help known-hosts" for details.`;
@@ -107,7 +108,8 @@ export async function main(
         error instanceof Error ? error.stack ?? error.message : String(error),
       );
     } else io.err(`fts: ${oneLine(error)}`);
-    return 1;
+    // Ctrl-C: 130, as shells report a program ended by SIGINT.
+    return error instanceof InterruptedError ? error.exitCode : 1;
   }
 }
 

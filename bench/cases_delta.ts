@@ -38,11 +38,16 @@ const MiB = 1024 * 1024;
 /** How the new version differs from the old one. */
 export type DeltaShape = "edits" | "insert" | "append";
 
-const SHAPES: Record<DeltaShape, string> = {
-  edits: "100 scattered 4 KiB edits",
-  insert: "one byte inserted at the front",
-  append: "10 MiB appended",
+const SHAPES: Record<DeltaShape, (size: number) => string> = {
+  edits: () => "100 scattered 4 KiB edits",
+  insert: () => "one byte inserted at the front",
+  append: (size) => `${formatBytes(appended(size))} appended`,
 };
+
+/** Bytes appended in the `append` shape: 10 MiB (less for a small file). */
+function appended(size: number): number {
+  return Math.min(10 * MiB, size / 4);
+}
 
 /** Writes the new version of `old` (at `path`) in `shape` to `out`. */
 async function writeShape(
@@ -69,7 +74,7 @@ async function writeShape(
     next = new Uint8Array(size + 1);
     next.set(old, 1);
   } else {
-    const extra = Math.min(10 * MiB, size / 4);
+    const extra = appended(size);
     next = new Uint8Array(size + extra);
     next.set(old);
     next.set(random(extra), size);
@@ -179,11 +184,15 @@ export async function deltaCase(
   const id = `delta-${direction}-${shape}`;
   const size = ctx.config.quick ? 8 * MiB : 256 * MiB;
   const title = `${formatBytes(size)}, ${
-    SHAPES[shape]
+    SHAPES[shape](size)
   }, ${direction} over 100 Mbit/s`;
   const target = "fts bytes on the wire ≤ 1.0x rsync --no-whole-file";
-  const missing = ftsMissing(ctx) ?? missingNote(ctx.tools, ["rsync"]);
+  const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
+  // --quick only checks that the case works: fts alone.
+  const rsyncNote = ctx.config.quick || !ctx.config.peers
+    ? "peers not run (--quick or --no-peers)"
+    : missingNote(ctx.tools, ["rsync"]);
   const ns = await createShapedNetns();
   if (typeof ns === "string") return skippedCase(id, title, target, ns);
   const dir = ctx.path(`delta-${direction}-${shape}`);
@@ -208,7 +217,7 @@ export async function deltaCase(
       tls: false,
       lifetimeMs: ctx.serverLifetimeMs(2, timeout),
     });
-    const daemon = await rsyncDaemon(ctx, ns, remote);
+    const daemon = rsyncNote ? null : await rsyncDaemon(ctx, ns, remote);
     try {
       const prepare = () => Deno.copyFile(old, oldAt);
       const verify = async () => {
@@ -223,9 +232,10 @@ export async function deltaCase(
       const ftsArgs = direction === "put"
         ? connectArgs(server, ["put", next, "f"])
         : connectArgs(server, ["get", "new", oldAt]);
+      const url = daemon?.url ?? "";
       const rsyncArgs = direction === "put"
-        ? ["--no-whole-file", next, `${daemon.url}/f`]
-        : ["--no-whole-file", `${daemon.url}/new`, oldAt];
+        ? ["--no-whole-file", next, `${url}/f`]
+        : ["--no-whole-file", `${url}/new`, oldAt];
       const ftsRun = () =>
         counted(ns, () => timedClient(ctx, server, ftsArgs, timeout, launcher));
       // The steady state: the server has the chunks of the version it holds
@@ -242,39 +252,49 @@ export async function deltaCase(
           run: ftsRun,
           verify,
         },
-        {
-          name: "fts, recorded",
-          fts: false,
-          description: `as fts, after an untimed ${
-            recordArgs.join(" ")
-          } that records the server's chunks`,
-          prepare: async () => {
-            await prepare();
-            await timedClient(ctx, server, recordArgs, timeout, launcher);
-          },
-          run: ftsRun,
-          verify,
-        },
-        {
-          name: "rsync --no-whole-file",
-          fts: false,
-          description: `rsync ${rsyncArgs.join(" ")} (daemon in the namespace)`,
-          prepare,
-          run: () =>
-            counted(ns, async () => {
-              const result = await run("ip", [
-                "netns",
-                "exec",
-                ns.name,
-                ctx.tools.rsync!,
-                ...rsyncArgs,
-              ], { timeoutMs: timeout });
-              if (!result.success) throw new Error(result.stderr.trim());
-              return { seconds: result.seconds };
-            }),
-          verify,
-        },
       ];
+      if (!ctx.config.quick) {
+        contenders.push(
+          {
+            name: "fts, recorded",
+            fts: false,
+            description: `as fts, after an untimed ${
+              recordArgs.join(" ")
+            } that records the server's chunks`,
+            prepare: async () => {
+              await prepare();
+              await timedClient(ctx, server, recordArgs, timeout, launcher);
+            },
+            run: ftsRun,
+            verify,
+          },
+        );
+      }
+      if (daemon) {
+        contenders.push(
+          {
+            name: "rsync --no-whole-file",
+            fts: false,
+            description: `rsync ${
+              rsyncArgs.join(" ")
+            } (daemon in the namespace)`,
+            prepare,
+            run: () =>
+              counted(ns, async () => {
+                const result = await run("ip", [
+                  "netns",
+                  "exec",
+                  ns.name,
+                  ctx.tools.rsync!,
+                  ...rsyncArgs,
+                ], { timeoutMs: timeout });
+                if (!result.success) throw new Error(result.stderr.trim());
+                return { seconds: result.seconds };
+              }),
+            verify,
+          },
+        );
+      }
       const results = await ctx.alternate(contenders);
       return {
         id,
@@ -282,6 +302,7 @@ export async function deltaCase(
         status: caseStatus(results),
         notes: [
           `link: loopback of network namespace ${ns.name}, tc tbf rate ${ns.rate}`,
+          ...(rsyncNote ? [`rsync: ${rsyncNote}`] : []),
           "bytes: the namespace's lo tx counter around each run (extra.wireBytes)",
           ...errorNotes(results),
         ],
@@ -291,7 +312,7 @@ export async function deltaCase(
         metrics: { bytes: size },
       };
     } finally {
-      await daemon.stop();
+      await daemon?.stop();
       await server.stop();
     }
   } finally {

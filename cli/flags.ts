@@ -194,7 +194,7 @@ export function parseFlags<S extends FlagSpec>(
       return void (values[name] = f.bare);
     }
     if (text === undefined) {
-      throw new UsageError(`--${name} takes ${f.expected}`);
+      throw new UsageError(`${typed} takes ${f.expected}`);
     }
     if (f.kind === "list") {
       return void (values[name] as unknown[]).push(parseValue(name, f, text));
@@ -280,10 +280,27 @@ function unknownFlag(
     name.length > 1 &&
     (context.allowed === undefined || context.allowed.includes(name))
   );
-  const near = arg.startsWith("--") ? closest(arg.slice(2), names) : undefined;
+  const near = arg.startsWith("--")
+    ? prefixed(closest(arg.slice(2), names))
+    : otherCase(arg.slice(1), spec);
   return new UsageError(
-    `unknown option "${arg}"${near ? ` (did you mean --${near}?)` : ""}`,
+    `unknown option "${arg}"${near ? ` (did you mean ${near}?)` : ""}`,
   );
+}
+
+function prefixed(name: string | undefined): string | undefined {
+  return name === undefined ? undefined : `--${name}`;
+}
+
+/** `-V` for a mistyped `-v` (or the other way round), if the spec has it. */
+function otherCase(letter: string, spec: FlagSpec): string | undefined {
+  const swapped = letter === letter.toLowerCase()
+    ? letter.toUpperCase()
+    : letter.toLowerCase();
+  const known = Object.entries(spec).some(([name, f]) =>
+    f.kind !== "refused" && (name === swapped || f.short === swapped)
+  );
+  return known ? `-${swapped}` : undefined;
 }
 
 /** Parses a whole number from `min` to `max`; throws otherwise. */

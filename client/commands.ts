@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
 import {
   type Entry,
@@ -24,6 +24,8 @@ import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
 import { closest } from "../cli/suggest.ts";
 import { UsageError } from "../cli/usage_error.ts";
+import { MIRROR_FLAGS, type MirrorFlags, runMirror } from "./mirror_command.ts";
+import { watchCommand } from "./watch_command.ts";
 
 /** One remote command: how it is called and what it does. */
 export interface CommandSpec {
@@ -47,15 +49,16 @@ const TRANSFER_FLAGS = [
   "P",
   "checksum",
   "compress",
+  ...MIRROR_FLAGS,
 ];
 
 /** Every remote command. */
 export const COMMANDS: Record<string, CommandSpec> = {
   ls: {
-    usage: "ls [PATH]",
+    usage: "ls [-l] [PATH]",
     summary: "list a folder: type, size, time, name",
     args: [0, 1],
-    flags: ["json", "hash", "checksum"],
+    flags: ["json", "hash", "checksum", "long"],
   },
   stat: {
     usage: "stat PATH",
@@ -82,15 +85,27 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: TRANSFER_FLAGS,
   },
   rm: {
-    usage: "rm [-r] PATH",
-    summary: "remove a file, or a folder with -r",
-    args: [1, 1],
-    flags: ["recursive"],
+    usage: "rm [-rf] PATH...",
+    summary: "remove files, or folders with -r (-f: missing is fine)",
+    args: [1, Infinity],
+    flags: ["recursive", "force"],
   },
   mkdir: {
-    usage: "mkdir PATH",
-    summary: "create a folder and its parents",
-    args: [1, 1],
+    usage: "mkdir PATH...",
+    summary: "create folders and their parents",
+    args: [1, Infinity],
+    flags: ["parents"],
+  },
+  chmod: {
+    usage: "chmod MODE PATH...",
+    summary: "set permission bits, in octal (644, 0755)",
+    args: [2, Infinity],
+    flags: [],
+  },
+  df: {
+    usage: "df",
+    summary: "free space where the server keeps the files",
+    args: [0, 0],
     flags: [],
   },
   mv: {
@@ -98,6 +113,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: "rename or move (into TO if it is a folder)",
     args: [2, 2],
     flags: [],
+  },
+  watch: {
+    usage: "watch [PATH]",
+    summary: "print each change under a folder as it happens",
+    args: [0, 1],
+    flags: ["json"],
   },
 };
 
@@ -135,6 +156,10 @@ export interface CommandSettings extends TransferOptions {
   force?: boolean;
   /** `ls -l`: the long listing (the listing is always long). */
   long?: boolean;
+  /** `--delete`, `--dry-run`, `--max-delete`, `--force`, `--watch`. */
+  mirror?: MirrorFlags;
+  /** Aborted when the user interrupts the command (the shell's Ctrl-C). */
+  interrupt?: AbortSignal;
 }
 
 /**
@@ -151,9 +176,9 @@ export class CommandRunner {
   #openExtra: OpenConnection | undefined;
 
   /**
-   * With `rooted` (the shell), `/` names the served root and paths resolve
-   * against `cwd`; without it (one-shot commands) paths go to the server as
-   * typed, so an absolute path is refused there. `openExtra` opens more
+   * With `rooted` (the shell), paths resolve against `cwd`; without it
+   * (one-shot commands) relative paths go to the server as typed. Either
+   * way `/` names the served root. `openExtra` opens more
    * connections to the same server, for tree transfers with `-P`.
    */
   constructor(
@@ -175,9 +200,17 @@ export class CommandRunner {
     this.#connection = connection;
   }
 
-  /** Resolves a remote path against the working folder. */
+  /**
+   * Resolves a remote path against the working folder; `/` is the served
+   * root everywhere, as in sftp.
+   */
   remote(path: string): string {
-    if (!this.#rooted) return path;
+    if (!this.#rooted) {
+      // Relative paths go as typed, so the server still refuses "..".
+      return path.startsWith("/")
+        ? posix.normalize(path).replace(/^\/+|\/+$/g, "")
+        : path;
+    }
     const joined: string = path.startsWith("/")
       ? posix.normalize(path)
       : posix.join("/", this.cwd, path);
@@ -237,77 +270,149 @@ export class CommandRunner {
         this.#print(`${safeText(digest)}  ${args[0]}`);
         return;
       }
-      case "put": {
-        if (args.length > 2) {
-          return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [local, remoteArg] = args;
-        if (settings.recursive) {
-          const { remote, created } = await this.#treePutTarget(
-            local,
-            remoteArg,
-          );
-          // A rerun of this command would put the tree inside the folder
-          // this run made: the advice names the command that resumes.
-          const rerun = created
-            ? `put -r ${intoItself(local)} ${remoteArg}`
-            : undefined;
-          await uploadTree(
-            c,
-            local,
-            remote,
-            { ...settings, rerun },
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const remote = await this.#putTarget(local, remoteArg);
-        const started = performance.now();
-        const result = await upload(c, local, remote, settings, this.#reporter);
-        this.#summary("sent", result, started, settings.json);
-        return;
-      }
-      case "get": {
-        if (args.length > 2) {
-          return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
-        }
-        const [remoteArg, localArg] = args;
-        const remote = this.remote(remoteArg);
-        if (settings.recursive) {
-          await downloadTree(
-            c,
-            remote,
-            await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
-            settings,
-            this.#reporter,
-            this.#openExtra,
-          );
-          return;
-        }
-        const local = await getTarget(remote, localArg);
-        const started = performance.now();
-        const result = await download(
-          c,
-          remote,
-          local,
-          settings,
-          this.#reporter,
-        );
-        if (local !== "-") {
-          this.#summary("received", result, started, settings.json);
-        }
-        return;
-      }
+      case "put":
+        return await this.#put(args, settings);
+      case "get":
+        return await this.#get(args, settings);
       case "rm":
-        return await c.remove(this.remote(args[0]), settings.recursive);
+        for (const path of args) {
+          await c.remove(this.remote(path), settings.recursive).catch(
+            (error) => {
+              if (!(settings.force && error instanceof NotFoundError)) {
+                throw error;
+              }
+            },
+          );
+        }
+        return;
       case "mkdir":
-        return await c.mkdir(this.remote(args[0]));
+        for (const path of args) await c.mkdir(this.remote(path));
+        return;
+      case "chmod": {
+        const mode = octalMode(args[0]);
+        for (const path of args.slice(1)) {
+          await c.chmod(this.remote(path), mode);
+        }
+        return;
+      }
+      case "df":
+        return this.#print(formatSpace(await c.space()));
       case "mv": {
         const notice = await c.move(this.remote(args[0]), this.remote(args[1]));
         if (notice) this.#reporter.info(notice);
         return;
       }
+      case "watch":
+        return await watchCommand(c, this.remote(args[0] ?? ""), {
+          json: settings.json,
+          print: this.#print,
+          reporter: this.#reporter,
+        });
+    }
+  }
+
+  #mirrorContext(
+    settings: CommandSettings & { rerun?: string },
+    mirror: MirrorFlags,
+  ) {
+    return {
+      connection: this.#connection,
+      options: settings,
+      mirror,
+      reporter: this.#reporter,
+      print: this.#print,
+      openExtra: this.#openExtra,
+    };
+  }
+
+  /** `put LOCAL [REMOTE]`, `put A B DIR`, `put -r`. */
+  async #put(args: string[], settings: CommandSettings): Promise<void> {
+    if (args.length > 2) {
+      return await this.putMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [local, remoteArg] = args;
+    if (settings.recursive) {
+      const { remote, created } = await this.#treePutTarget(local, remoteArg);
+      // A rerun of this command would put the tree inside the folder this
+      // run made: the advice names the command that resumes.
+      const rerun = created
+        ? `put -r ${intoItself(local)} ${remoteArg}`
+        : undefined;
+      if (settings.mirror) {
+        return await runMirror(
+          "put",
+          local,
+          remote,
+          this.#mirrorContext({ ...settings, rerun }, settings.mirror),
+        );
+      }
+      await uploadTree(
+        this.#connection,
+        local,
+        remote,
+        { ...settings, rerun },
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const remote = await this.#putTarget(local, remoteArg);
+    const started = performance.now();
+    const result = await upload(
+      this.#connection,
+      local,
+      remote,
+      settings,
+      this.#reporter,
+    ).catch(async (error) => {
+      throw await this.#missingRemoteFolder(error, remote, local);
+    });
+    this.#summary("sent", result, started, settings.json);
+  }
+
+  /** `get REMOTE [LOCAL]`, `get A B DIR`, `get -r`. */
+  async #get(args: string[], settings: CommandSettings): Promise<void> {
+    if (args.length > 2) {
+      return await this.getMany(args.slice(0, -1), args.at(-1)!, settings);
+    }
+    const [remoteArg, localArg] = args;
+    const remote = this.remote(remoteArg);
+    if (settings.recursive) {
+      const local = await treeGetTarget(
+        remote,
+        localArg,
+        endsInSlash(remoteArg),
+      );
+      if (settings.mirror) {
+        return await runMirror(
+          "get",
+          remote,
+          local,
+          this.#mirrorContext(settings, settings.mirror),
+        );
+      }
+      await downloadTree(
+        this.#connection,
+        remote,
+        local,
+        settings,
+        this.#reporter,
+        this.#openExtra,
+      );
+      return;
+    }
+    const local = await getTarget(remote, localArg);
+    await checkLocalFolder(local, `get "${remoteArg}"`);
+    const started = performance.now();
+    const result = await download(
+      this.#connection,
+      remote,
+      local,
+      settings,
+      this.#reporter,
+    );
+    if (local !== "-") {
+      this.#summary("received", result, started, settings.json);
     }
   }
 
@@ -364,8 +469,9 @@ export class CommandRunner {
 
   /**
    * `sent 200.0 MiB in 5.5 s, 36.4 MiB/s, verified`, as trees end; a delta
-   * says `sent 2.3 MiB of 256.0 MiB (delta) in …`. With `--json`, one JSON
-   * line with the bytes sent and reused instead.
+   * says `sent 2.3 MiB of 256.0 MiB (delta) in …`, zstd `sent 21.8 MiB as
+   * 4.9 MiB (zstd) in …`. With `--json`, one JSON line with the bytes sent
+   * and reused instead.
    */
   #summary(
     verb: string,
@@ -381,6 +487,7 @@ export class CommandRunner {
         reused: result.reused ?? 0,
         size: result.size ?? null,
         delta: result.reused !== undefined,
+        wire: result.wire ?? result.bytes,
         resumedAt: result.resumedAt,
         seconds: Number(seconds.toFixed(3)),
         checksum: result.digest ? result.checksum : null,
@@ -391,8 +498,13 @@ export class CommandRunner {
     const of = result.reused !== undefined && result.size !== undefined
       ? ` of ${formatBytes(result.size)} (delta)`
       : "";
+    const wire = result.wire === undefined
+      ? ""
+      : ` as ${formatBytes(result.wire)} (zstd)`;
     const parts = [
-      `${verb} ${formatBytes(result.bytes)}${of} in ${seconds.toFixed(1)} s`,
+      `${verb} ${formatBytes(result.bytes)}${of}${wire} in ${
+        seconds.toFixed(1)
+      } s`,
       `${formatBytes(Math.round(result.bytes / seconds))}/s`,
     ];
     if (result.reused !== undefined) {
@@ -403,6 +515,28 @@ export class CommandRunner {
     }
     if (result.digest) parts.push(`verified (${result.checksum})`);
     this.#reporter.info(parts.join(", "));
+  }
+
+  /**
+   * `error` as it is, unless it is a put refused because the remote folder
+   * of `remote` does not exist: then an error that names that folder.
+   */
+  async #missingRemoteFolder(
+    error: unknown,
+    remote: string,
+    local: string,
+  ): Promise<unknown> {
+    const parent = posix.dirname(remote);
+    if (!(error instanceof NotFoundError) || parent === ".") return error;
+    const action = error.action ?? `put "${local}"`;
+    const found = await this.#connection.stat(parent, false, action).then(
+      () => true,
+      (statError) => statError instanceof NotFoundError ? false : true,
+    );
+    return found ? error : new NotFoundError(
+      `there is no folder "${parent}" on the server`,
+      { action },
+    );
   }
 
   async #putTarget(
@@ -489,6 +623,22 @@ async function treeGetTarget(
   return local;
 }
 
+/**
+ * Refuses, naming it, a local folder that does not exist for the file
+ * `local` (before anything is fetched).
+ */
+async function checkLocalFolder(local: string, action: string): Promise<void> {
+  if (local === "-") return;
+  const folder = dirname(local);
+  const info = await Deno.stat(folder).catch(() => null);
+  if (!info) {
+    throw new NotFoundError(`there is no local folder "${folder}"`, { action });
+  }
+  if (!info.isDirectory) {
+    throw new WrongTypeError(`"${folder}" is not a local folder`, { action });
+  }
+}
+
 async function getTarget(
   remote: string,
   localArg: string | undefined,
@@ -501,17 +651,43 @@ async function getTarget(
   return info?.isDirectory ? join(localArg, name) : localArg;
 }
 
-/** Formats entries as `ls` prints them. */
-export function formatListing(entries: Entry[]): string {
-  return entries.map(formatLine).join("\n");
+/** `644`, `0755`: permission bits in octal, as chmod takes them. */
+function octalMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    throw new UsageError(
+      `chmod takes a MODE in octal such as 644 or 0755, not "${text}"`,
+    );
+  }
+  return parseInt(text, 8);
 }
 
-function formatLine(entry: Entry): string {
+/** `df`'s line: `12.3 GiB free of 100.0 GiB (12%)`. */
+function formatSpace({ free, total }: { free: number; total: number }): string {
+  const share = total > 0 ? ` (${Math.round((free / total) * 100)}%)` : "";
+  return `${formatBytes(free)} free of ${formatBytes(total)}${share}`;
+}
+
+/** Formats entries as `ls` prints them. */
+export function formatListing(entries: Entry[]): string {
+  // `ls --hash`: a column of digests before the names (which may hold
+  // spaces), `-` for a folder.
+  const width = Math.max(0, ...entries.map((entry) => digestOf(entry).length));
+  return entries.map((entry) => formatLine(entry, width)).join("\n");
+}
+
+function digestOf(entry: Entry): string {
+  return safeText(entry.sha256 ?? entry.xxh128 ?? "");
+}
+
+function formatLine(entry: Entry, hashWidth: number): string {
   const size = entry.type === "dir" ? "-" : formatBytes(entry.size);
   const name = safeText(entry.type === "dir" ? `${entry.name}/` : entry.name);
+  const hash = hashWidth === 0
+    ? ""
+    : `${(digestOf(entry) || "-").padEnd(hashWidth)}  `;
   return `${modeString(entry)} ${size.padStart(10)}  ${
     formatTime(entry.mtime)
-  }  ${name}`;
+  }  ${hash}${name}`;
 }
 
 /** Formats one entry as `stat` prints it. */

@@ -21,9 +21,11 @@ const CONNECT_HELP =
 
 Connects to an fts server (default port ${DEFAULT_PORT}). Without a COMMAND,
 opens an interactive shell with the same commands plus cd, pwd, lcd, lpwd,
-mput, mget, help and quit: line editing, history, Tab completion, globs
-(put *.txt expands locally, get *.log remotely), Ctrl-C stops a transfer,
-Ctrl-D leaves. Commands piped in or given with -b FILE run as a batch that
+lls, lmkdir, !COMMAND, mput, mget, rename, help (?) and quit (bye): line
+editing, history, Tab completion, globs (put *.txt expands locally; get *.log,
+ls *.txt and rm *.tmp remotely; with -r folders match too), Ctrl-C stops a
+transfer, Ctrl-D leaves. Remote paths start at the served folder: / is its
+root. Commands piped in or given with -b FILE run as a batch that
 stops at the first error (a -COMMAND may fail). HOST may be an alias from
 the config file in the configuration directory (see the README).
 
@@ -76,6 +78,12 @@ Options:
   -r              rm: remove a folder and its contents; put/get: a folder tree
   --parallel N    put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL});
                   -P is refused: to scp users it is the port (write HOST:PORT)
+  --delete        put -r/get -r: mirror: also remove what the source lacks
+  -n, --dry-run   put -r/get -r: list each change (rsync -i marks), change nothing
+  --max-delete N  with --delete: refuse the deletion step past N entries
+  --force         with --delete: let an empty source empty the target
+  --watch         put -r/get -r: keep the copy live until Ctrl-C
+                  (see docs/mirror.md)
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --whole-file    put/get: send whole files, even where the other side

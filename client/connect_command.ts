@@ -7,6 +7,8 @@
 
 import { TextLineStream } from "@std/streams";
 import { configDir } from "../config/config_dir.ts";
+import { passwordFromEnv } from "../config/password_env.ts";
+import { AuthError } from "../protocol/mod.ts";
 import {
   checkCommand,
   CommandRunner,
@@ -20,9 +22,13 @@ import { askPassword } from "./password_prompt.ts";
 import { StreamReporter } from "./reporter.ts";
 import { safeText } from "./safe_text.ts";
 import { runShell, Shell } from "./shell.ts";
-import { parseTarget } from "./target.ts";
+import { parseTarget, type Target } from "./target.ts";
 import { type TlsSettings, TransportOpener } from "./tls_connect.ts";
+import { InterruptedError } from "./interrupted_error.ts";
 import { localError } from "./local_errors.ts";
+
+/** Passwords a person at a terminal may type before fts gives up (ssh's 3). */
+const PASSWORD_TRIES = 3;
 
 /** Options of `fts connect`, already parsed. */
 export interface ConnectCommandOptions extends CommandSettings {
@@ -70,19 +76,7 @@ export async function connectCommand(
     onRemembered: (label, fingerprint, file) =>
       reporter.info(`added ${label} (${fingerprint}) to ${file}`),
   });
-  // Asked once: the shell's reconnects and -P's extra connections reuse it.
-  let password: string | undefined;
-  const connect = async () => {
-    let typed: string | undefined;
-    const connection = await Connection.open(target, {
-      onNotice: (notice) => reporter.info(`server: ${notice.message}`),
-      transport,
-      timeoutMs: options.timeoutMs,
-      password: (user, label) => typed = password ?? askPassword(user, label),
-    });
-    password ??= typed;
-    return connection;
-  };
+  const connect = connector(target, transport, reporter, options.timeoutMs);
   const print = (text: string) => {
     if (text !== "") console.log(text);
   };
@@ -101,15 +95,7 @@ export async function connectCommand(
     } else reporter.info(line);
   }
   if (name !== undefined) {
-    try {
-      await new CommandRunner(connection, reporter, print, false, connect).run(
-        name,
-        args,
-        options,
-      );
-    } finally {
-      await connection.close();
-    }
+    await runOnce(connection, connect, reporter, print, options);
     return;
   }
   const printError = (text: string) => console.error(`fts: ${text}`);
@@ -129,6 +115,7 @@ export async function connectCommand(
     printError,
     batch: false,
     onInterrupt: (handler) => editor.onInterrupt(handler),
+    suspendTerminal: () => editor.suspend(),
   });
   const editor = openLineEditor({
     historyFile: historyFile(),
@@ -139,6 +126,83 @@ export async function connectCommand(
     await runShell(shell, editor.lines);
   } finally {
     editor.close();
+  }
+}
+
+/**
+ * What opens a connection to `target`, logging in when asked. The password
+ * is asked once: the shell's reconnects and --parallel's extra connections
+ * reuse it. Typed at a terminal, it may be wrong twice, as with ssh.
+ */
+function connector(
+  target: Target,
+  transport: TransportOpener,
+  reporter: StreamReporter,
+  timeoutMs: number | undefined,
+): () => Promise<Connection> {
+  let password: string | undefined;
+  return async () => {
+    for (let attempt = 1;; attempt++) {
+      let typed: string | undefined;
+      try {
+        const connection = await Connection.open(target, {
+          onNotice: (notice) => reporter.info(`server: ${notice.message}`),
+          transport,
+          timeoutMs,
+          password: (user, label) =>
+            typed = password ?? askPassword(user, label),
+        });
+        password ??= typed;
+        return connection;
+      } catch (error) {
+        const mayRetry = error instanceof AuthError && password === undefined &&
+          typed !== undefined && passwordFromEnv() === undefined;
+        if (!mayRetry || attempt >= PASSWORD_TRIES) throw error;
+        console.error("Permission denied, please try again.");
+      }
+    }
+  };
+}
+
+/**
+ * Runs the one command of `options` on `connection`. Ctrl-C stops it as in
+ * the shell: the connections are cut, the partial transfer is kept, and the
+ * same line is printed (a second Ctrl-C ends fts at once).
+ */
+async function runOnce(
+  connection: Connection,
+  connect: () => Promise<Connection>,
+  reporter: StreamReporter,
+  print: (text: string) => void,
+  options: ConnectCommandOptions,
+): Promise<void> {
+  const [name, ...args] = options.command;
+  const extra = new Set<Connection>();
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) Deno.exit(130);
+    interrupted = true;
+    connection.abort();
+    for (const other of extra) other.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    await new CommandRunner(connection, reporter, print, false, async () => {
+      const other = await connect();
+      extra.add(other);
+      return other;
+    }).run(name, args, options);
+  } catch (error) {
+    if (!interrupted) throw error;
+    throw new InterruptedError(
+      name === "put" || name === "get"
+        ? "interrupted; the partial transfer is kept, so the same command resumes"
+        : "interrupted",
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const other of extra) await other.close().catch(() => {});
+    await connection.close();
   }
 }
 

@@ -356,6 +356,11 @@ export class Connection {
     return this.#reader.body();
   }
 
+  /** Body bytes received compressed so far, before and after decompression. */
+  get packed(): { raw: number; wire: number } {
+    return this.#reader.packed;
+  }
+
   /**
    * Turns a low-level failure into a typed error about `action`. A lost or
    * stalled link says so (and, when `resumable`, that a rerun resumes; a
@@ -444,6 +449,42 @@ export class Connection {
   /** Creates a folder and its parents. */
   async mkdir(path: string): Promise<void> {
     await this.#expectOk({ op: "mkdir", path }, `create folder "${path}"`);
+  }
+
+  /**
+   * The free and whole space where the server keeps the files.
+   *
+   * @throws {ProtocolError} when the server is too old to tell.
+   */
+  async space(): Promise<{ free: number; total: number }> {
+    const action = "df";
+    if (!this.welcome.features.includes("df")) {
+      throw new ProtocolError("the server is too old to tell its free space", {
+        action,
+      });
+    }
+    const reply = await this.request({ op: "df" }, action);
+    if (reply.op !== "space") {
+      throw new ProtocolError(`expected "space", got "${reply.op}"`, {
+        action,
+      });
+    }
+    return { free: reply.free, total: reply.total };
+  }
+
+  /**
+   * Sets the permission bits of `path`.
+   *
+   * @throws {ProtocolError} when the server is too old to take `chmod`.
+   */
+  async chmod(path: string, mode: number): Promise<void> {
+    const action = `chmod "${path}"`;
+    if (!this.welcome.features.includes("chmod")) {
+      throw new ProtocolError("the server is too old to change modes", {
+        action,
+      });
+    }
+    await this.#expectOk({ op: "chmod", path, mode }, action);
   }
 
   /**

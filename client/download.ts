@@ -270,6 +270,7 @@ async function fetchInto(
     header = await connection.request(request, action);
   }
   if (header.op !== "data") throw unexpected(header, action);
+  const packedBefore = connection.packed;
   const body = connection.body();
   const offset = header.offset;
   if (offset !== 0 && offset !== offer) {
@@ -371,8 +372,13 @@ async function fetchInto(
     // A folder appeared at the target meanwhile: keep the partial, say so.
     throw localError(error, action);
   }
+  const packed = connection.packed;
+  const raw = packed.raw - packedBefore.raw;
   return {
     bytes: received,
+    wire: raw > 0
+      ? received - raw + packed.wire - packedBefore.wire
+      : undefined,
     resumedAt: offset,
     digest: options.verify ? hasher.hex() : undefined,
     checksum,

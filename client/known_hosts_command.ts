@@ -30,11 +30,21 @@ export async function knownHostsCommand(
   }
   if (action === "remove" && host !== undefined && extra.length === 0) {
     const target = parseTarget(host);
-    const key = hostPortKey(target.hostname, target.port);
-    if (!await store.remove(key)) {
-      throw new UsageError(`${key} is not in ${store.file}`);
+    // Without a port: the host at every port it was trusted on.
+    const keys = namesPort(host)
+      ? [hostPortKey(target.hostname, target.port)]
+      : (await store.list()).map((entry) => entry.hostPort).filter((key) =>
+        key.startsWith(hostPortKey(target.hostname, 0).slice(0, -1))
+      );
+    const removed = [];
+    for (const key of keys) {
+      if (await store.remove(key)) removed.push(key);
     }
-    print(`removed ${key} from ${store.file}`);
+    if (removed.length === 0) {
+      const shown = keys[0] ?? `${target.hostname} (at any port)`;
+      throw new UsageError(`${shown} is not in ${store.file}`);
+    }
+    for (const key of removed) print(`removed ${key} from ${store.file}`);
     return;
   }
   throw new UsageError(
@@ -46,6 +56,12 @@ export async function knownHostsCommand(
   );
 }
 
+/** Whether `[USER@]HOST[:PORT]` names a port. */
+function namesPort(text: string): boolean {
+  const host = text.slice(text.lastIndexOf("@") + 1);
+  return /^\[.*\]:\d+$/.test(host) || /^[^:]+:\d+$/.test(host);
+}
+
 /** `fts known-hosts`. */
 export const KNOWN_HOSTS = subcommand({
   usage: "fts known-hosts list | remove HOST[:PORT]",
@@ -55,8 +71,9 @@ export const KNOWN_HOSTS = subcommand({
   fts known-hosts remove HOST[:PORT]
 
 Lists or forgets the servers whose TLS certificates were trusted (the
-known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). After removing a
-server, the next connection asks about its certificate again.`,
+known_hosts file in $FTS_CONFIG_DIR, else ~/.config/fts). Without a PORT,
+remove forgets HOST at every port. After removing a server, the next
+connection asks about its certificate again.`,
   flags: {},
   async run({ positional }, io) {
     await knownHostsCommand(positional, io.out);

@@ -29,6 +29,12 @@ export interface LineEditor {
   lines: AsyncIterable<string>;
   /** Sets what Ctrl-C does while a command runs (`null`: clear the line). */
   onInterrupt(handler: (() => void) | null): void;
+  /**
+   * Lends the terminal to another program (`!command`): line editing
+   * pauses and the terminal leaves raw mode until the returned function is
+   * called.
+   */
+  suspend(): () => void;
   /** Gives the terminal back. */
   close(): void;
 }
@@ -99,6 +105,14 @@ export function openLineEditor(options: LineEditorOptions): LineEditor {
   return {
     lines: lines(),
     onInterrupt: (handler) => interrupt = handler,
+    suspend: () => {
+      rl.pause();
+      process.stdin.setRawMode?.(false);
+      return () => {
+        process.stdin.setRawMode?.(true);
+        rl.resume();
+      };
+    },
     close: () => rl.close(),
   };
 }

@@ -117,51 +117,55 @@ export class ProgressBar {
     this.#options.onEnd?.();
   }
 
-  /** The line the bar shows at time `now`, without escape codes. */
+  /**
+   * The line the bar shows at time `now`, without escape codes. It always
+   * fits in `columns - 1` (a full line would wrap on some terminals): the
+   * bar goes first, then the rate, the file count and the sizes, and the
+   * name is shortened from the left.
+   */
   line(now = this.#now()): string {
     const { total } = this.#options;
-    const label = this.#label;
     const start = this.#options.start ?? 0;
     const seconds = Math.max((now - this.#startedAt) / 1000, 1e-3);
     const rate = (this.#done - start) / seconds;
-    const files = this.#files
-      ? `${this.#files.done}/${this.#files.total} files  `
-      : "";
-    const sizes = files +
-      (total === null
-        ? formatBytes(this.#done)
-        : `${formatBytes(this.#done)} / ${formatBytes(total)}`);
-    const rateText = `${formatBytes(Math.round(rate))}/s`;
-    const elapsed = `in ${formatDuration(seconds)}`;
-    if (total === null || total === 0) {
-      return `${label}  ${sizes}  ${rateText}${
-        this.#finished ? `  ${elapsed}` : ""
-      }`;
-    }
-    const fraction = Math.min(this.#done / total, 1);
-    const eta = rate > 0 ? (total - this.#done) / rate : Infinity;
-    const percent = `${(fraction * 100).toFixed(0).padStart(3)}%`;
-    const tail = `${percent} ${sizes}  ${rateText}  ${
-      this.#finished ? elapsed : `ETA ${formatDuration(eta)}`
-    }`;
-    const columns = this.#options.columns ?? 80;
-    const room = columns - tail.length - 5;
-    if (room < 20) {
-      // Too narrow for a bar (a tree's line is long): the name and the numbers.
-      const space = Math.max(columns - tail.length - 2, 8);
-      const short = label.length > space
-        ? "…" + label.slice(-(space - 1))
-        : label;
-      return `${short}  ${tail}`;
-    }
-    const name = label.length > room / 2
-      ? "…" + label.slice(-Math.max(Math.floor(room / 2) - 1, 1))
-      : label;
-    const width = Math.max(room - name.length, 5);
-    const filled = Math.round(fraction * width);
-    return `${name} [${"#".repeat(filled)}${
-      "-".repeat(width - filled)
-    }] ${tail}`;
+    const known = total !== null && total !== 0;
+    const fraction = known ? Math.min(this.#done / total, 1) : 0;
+    const eta = rate > 0 && known ? (total - this.#done) / rate : Infinity;
+    const parts: Part[] = [
+      {
+        text: known ? `${(fraction * 100).toFixed(0).padStart(3)}%` : "",
+        tight: true,
+      },
+      {
+        text: this.#files
+          ? `${this.#files.done}/${this.#files.total} files`
+          : "",
+        drop: 3,
+      },
+      {
+        text: total === null
+          ? formatBytes(this.#done)
+          : `${formatBytes(this.#done)} / ${formatBytes(total)}`,
+        drop: 4,
+      },
+      { text: `${formatBytes(Math.round(rate))}/s`, drop: 2 },
+      {
+        text: this.#finished
+          ? `in ${formatDuration(seconds)}`
+          : known
+          ? `ETA ${formatDuration(eta)}`
+          : "",
+        drop: 5,
+      },
+    ];
+    return fitLine(
+      this.#label,
+      parts,
+      known ? fraction : null,
+      columnsOf(
+        this.#options.columns,
+      ),
+    );
   }
 
   #draw(now: number): void {
@@ -173,4 +177,62 @@ export class ProgressBar {
   #write(text: string): void {
     this.#writer.write(this.#encoder.encode(text)).catch(() => {});
   }
+}
+
+/** One piece of the numbers at the right of a progress line. */
+interface Part {
+  text: string;
+  /** The order in which pieces go when the line is too narrow (1 first). */
+  drop?: number;
+  /** One space after it, not two (`42% 3 MiB`). */
+  tight?: boolean;
+}
+
+/** The usable width: one column less than the terminal's, at least 20. */
+function columnsOf(columns: number | undefined): number {
+  return Math.max((columns ?? 80) - 1, 20);
+}
+
+/**
+ * `NAME [####----] 42% 1/9 files  3 MiB / 9 MiB  1 MiB/s  ETA 0:06`, cut to
+ * `width` columns: first the bar goes (`fraction` null: there is none), then
+ * pieces in their `drop` order, then the name shrinks to `…` and its end.
+ */
+function fitLine(
+  label: string,
+  parts: Part[],
+  fraction: number | null,
+  width: number,
+): string {
+  const kept = parts.filter((part) => part.text !== "");
+  const tailOf = () =>
+    kept.map((part, i) =>
+      i === 0 ? part.text : (kept[i - 1].tight ? " " : "  ") + part.text
+    ).join("");
+  const room = width - tailOf().length - 4;
+  if (fraction !== null && room >= 20) {
+    // Room for a bar: the name takes at most half of it.
+    const name = shorten(label, Math.floor(room / 2));
+    const bar = Math.max(room - name.length, 5);
+    const filled = Math.round(fraction * bar);
+    return `${name} [${"#".repeat(filled)}${
+      "-".repeat(bar - filled)
+    }] ${tailOf()}`;
+  }
+  const order = kept.filter((part) => part.drop !== undefined)
+    .sort((a, b) => a.drop! - b.drop!);
+  // The name keeps at least 12 columns while pieces can go.
+  while (width - tailOf().length - 2 < 12 && order.length > 0) {
+    kept.splice(kept.indexOf(order.shift()!), 1);
+  }
+  const tail = tailOf();
+  const space = width - tail.length - 2;
+  if (space < 2) return tail.slice(0, width);
+  return `${shorten(label, space)}  ${tail}`;
+}
+
+/** `text`, or `…` and its last `width - 1` characters when it is longer. */
+function shorten(text: string, width: number): string {
+  if (text.length <= width) return text;
+  return "…" + text.slice(-Math.max(width - 1, 1));
 }

@@ -13,38 +13,57 @@
 
 import { basename, dirname, globToRegExp, join } from "@std/path";
 import * as posix from "@std/path/posix";
-import { FtsError, NotFoundError, WrongTypeError } from "../protocol/mod.ts";
+import {
+  type Checksum,
+  type Entry,
+  FtsError,
+  NotFoundError,
+  WrongTypeError,
+} from "../protocol/mod.ts";
 import { parseFlags } from "../cli/flags.ts";
-import { COMMAND_FLAGS, commandSettings } from "./command_flags.ts";
-import { CommandRunner, COMMANDS, type CommandSettings } from "./commands.ts";
-import type { Connection } from "./connection.ts";
-import type { Reporter } from "./reporter.ts";
-import { safeText } from "./safe_text.ts";
-import { localError } from "./local_errors.ts";
 import { UsageError } from "../cli/usage_error.ts";
+import { COMMAND_FLAGS, commandSettings } from "./command_flags.ts";
+import {
+  CommandRunner,
+  COMMANDS,
+  type CommandSettings,
+  formatListing,
+} from "./commands.ts";
+import type { Connection } from "./connection.ts";
+import { expandHome } from "./home.ts";
+import type { Reporter } from "./reporter.ts";
+import { safeJson, safeText } from "./safe_text.ts";
+import { localListing, localMkdir, runLocalCommand } from "./shell_local.ts";
+import { localError } from "./local_errors.ts";
 
 const SHELL_COMMANDS: Record<string, string> = {
   "cd [PATH]": "change the remote folder (/ is the served root)",
   "pwd": "print the remote folder",
   "lcd [PATH]": "change the local folder (default: home; ~ expands)",
   "lpwd": "print the local folder",
-  "mput, mget": "the same as put and get",
-  "help": "show this list",
-  "quit, exit": "leave (Ctrl-D too)",
+  "lls [PATH]": "list a local folder",
+  "lmkdir PATH...": "create local folders",
+  "!COMMAND": "run COMMAND on this machine (! alone: a local shell)",
+  "mput, mget, rename": "the same as put, get and mv",
+  "help, ?": "show this list",
+  "quit, exit, bye": "leave (Ctrl-D too)",
+};
+
+/** Other names of commands, as sftp users type them. */
+const ALIASES: Record<string, string> = {
+  mput: "put",
+  mget: "get",
+  rename: "mv",
+  "?": "help",
+  bye: "quit",
+  exit: "quit",
 };
 
 /** Every word the shell takes as a command (for completion). */
 export const SHELL_WORDS: string[] = [
   ...Object.keys(COMMANDS),
-  "cd",
-  "pwd",
-  "lcd",
-  "lpwd",
-  "mput",
-  "mget",
-  "help",
-  "quit",
-  "exit",
+  ...["cd", "pwd", "lcd", "lpwd", "lls", "lmkdir", "help", "quit"],
+  ...Object.keys(ALIASES).filter((alias) => alias !== "?"),
 ];
 
 /** Returns the shell's help text. */
@@ -58,8 +77,8 @@ export function shellHelp(): string {
   const width = Math.max(...rows.map(([usage]) => usage.length));
   return rows.map(([usage, summary]) => `  ${usage.padEnd(width)}  ${summary}`)
     .join("\n") +
-    "\nFlags: ls/stat --json --hash, rm/put/get -r, put/get -P N --no-clobber --no-resume" +
-    "\nput *.txt expands locally, get *.log remotely, each match into the working folder." +
+    "\nFlags: ls/stat --json --hash, rm -rf, put/get -r --parallel N --no-clobber --no-resume --limit-rate R -z" +
+    "\nput *.txt expands locally; get *.log, ls *.txt and rm *.tmp remotely (with -r, folders match too)." +
     "\nCtrl-C stops a transfer (a rerun resumes) or clears the line.";
 }
 
@@ -122,6 +141,11 @@ export interface ShellIo {
    * Absent when there is no terminal to press it on.
    */
   onInterrupt?: (handler: (() => void) | null) => void;
+  /**
+   * Lends the terminal to a local command (`!command`); returns what gives
+   * it back. Absent without a terminal.
+   */
+  suspendTerminal?: () => () => void;
 }
 
 /**
@@ -159,6 +183,8 @@ export class Shell {
   #listings = new Map<string, Promise<{ name: string; dir: boolean }[]>>();
   /** Extra connections a running command opened (`-P`), for Ctrl-C. */
   #extra = new Set<Connection>();
+  /** Aborted by Ctrl-C during the running command (ends a live mirror). */
+  #interrupt = new AbortController();
 
   constructor(
     connection: Connection,
@@ -205,16 +231,27 @@ export class Shell {
         text = text.slice(1);
       }
       if (text === "" || text.startsWith("#")) return true;
+      if (text.startsWith("!")) {
+        const resume = this.#io.suspendTerminal?.();
+        try {
+          await runLocalCommand(text.slice(1), this.#io.batch);
+        } finally {
+          resume?.();
+        }
+        return true;
+      }
       const [nameWord, ...rest] = splitLine(text);
-      const name = nameWord.text;
-      if (name === "quit" || name === "exit") return false;
-      transfer = ["put", "get", "mput", "mget"].includes(name);
+      const name = ALIASES[nameWord.text] ?? nameWord.text;
+      if (name === "quit") return false;
+      transfer = name === "put" || name === "get";
       if (this.connection.closed) {
         this.connection = await this.#connect();
         this.runner.connection = this.connection;
       }
+      this.#interrupt = new AbortController();
       this.#io.onInterrupt?.(() => {
         interrupted = true;
+        this.#interrupt.abort();
         this.connection.abort();
         for (const extra of this.#extra) extra.abort();
       });
@@ -245,8 +282,8 @@ export class Shell {
     return true;
   }
 
-  async #runBuiltin(name: string, words: Word[]): Promise<void> {
-    const command = name === "mput" ? "put" : name === "mget" ? "get" : name;
+  async #runBuiltin(command: string, words: Word[]): Promise<void> {
+    const name = command;
     const spec = Object.hasOwn(COMMANDS, command)
       ? COMMANDS[command]
       : undefined;
@@ -266,14 +303,23 @@ export class Shell {
         return changeLocalFolder(plain);
       case "cd":
         return await this.#changeFolder(plain);
+      case "lls":
+        return this.#io.print(await localListing(plain));
+      case "lmkdir":
+        return await localMkdir(plain);
     }
     const globbed = positionalIndex.map((index) => words[index]);
-    const settings = commandSettings(flags, this.#defaults);
-    if (
-      (command === "put" || command === "get") &&
-      globbed.length === plain.length && globbed.some((word) => word.glob)
-    ) {
-      return await this.#transferGlobs(command, globbed, settings);
+    const settings = {
+      ...commandSettings(flags, this.#defaults),
+      interrupt: this.#interrupt.signal,
+    };
+    if (globbed.some((word) => word.glob)) {
+      if (command === "put" || command === "get") {
+        return await this.#transferGlobs(command, globbed, settings);
+      }
+      if (command === "ls" || command === "rm" || command === "chmod") {
+        return await this.#remoteGlobs(command, globbed, settings);
+      }
     }
     await this.runner.run(command, plain, settings);
   }
@@ -292,11 +338,14 @@ export class Shell {
     const patterns = target === undefined ? words : words.slice(0, -1);
     const sources: string[] = [];
     for (const word of patterns) {
+      // With -r, folders match too.
       const matches = !word.glob
         ? [word.text]
         : command === "put"
-        ? await localMatches(word.text)
-        : await this.#remoteMatches(word.text);
+        ? await localMatches(word.text, settings.recursive)
+        : (await this.#remoteMatches(word.text, settings.recursive)).map(
+          (match) => match.path,
+        );
       if (matches.length === 0) {
         throw new UsageError(`no match for "${word.text}"`);
       }
@@ -307,17 +356,84 @@ export class Shell {
     } else await this.runner.getMany(sources, target ?? ".", settings);
   }
 
-  async #remoteMatches(pattern: string): Promise<string[]> {
+  /**
+   * `ls *.txt`, `rm *.tmp` (`rm -r build-*`), `chmod 644 *.sh`: the remote
+   * matches listed, removed or changed; folders match `ls` and `chmod`, and
+   * `rm` with -r.
+   */
+  async #remoteGlobs(
+    command: "ls" | "rm" | "chmod",
+    words: Word[],
+    settings: CommandSettings,
+  ): Promise<void> {
+    const matches: { path: string; entry?: Entry }[] = [];
+    // chmod's MODE is no path.
+    const lead = command === "chmod" ? words.slice(0, 1) : [];
+    for (const word of words.slice(lead.length)) {
+      const found = !word.glob
+        ? [{ path: word.text }]
+        : await this.#remoteMatches(
+          word.text,
+          command !== "rm" || settings.recursive,
+          command === "ls" && settings.hash
+            ? settings.checksum ?? "default"
+            : undefined,
+        );
+      if (found.length === 0) {
+        throw new UsageError(`no match for "${word.text}"`);
+      }
+      matches.push(...found);
+    }
+    const paths = matches.map((match) => match.path);
+    if (command !== "ls") {
+      const modes = lead.map((word) => word.text);
+      return await this.runner.run(command, [...modes, ...paths], settings);
+    }
+    const entries: Entry[] = [];
+    for (const { path, entry } of matches) {
+      // A plain name beside a pattern: described as stat describes it.
+      const found = entry ?? await this.connection.stat(
+        this.runner.remote(path),
+        settings.hash,
+        `ls "${path}"`,
+        settings.checksum,
+      );
+      entries.push({ ...found, name: path });
+    }
+    this.#io.print(
+      settings.json ? safeJson(entries) : formatListing(entries),
+    );
+  }
+
+  /**
+   * The remote entries matching `pattern` (a glob in its last part): files,
+   * and folders too with `folders`; hidden names only for a pattern that
+   * starts with a dot. `hash`: list with that checksum.
+   */
+  async #remoteMatches(
+    pattern: string,
+    folders: boolean,
+    hash?: Checksum | "default",
+  ): Promise<{ path: string; entry: Entry }[]> {
     const folder = posix.dirname(pattern);
-    const regex = globToRegExp(posix.basename(pattern), { extended: true });
-    const entries = await this.connection.list(this.runner.remote(folder));
+    const last = posix.basename(pattern);
+    const regex = globToRegExp(last, { extended: true });
+    const entries = await this.connection.list(
+      this.runner.remote(folder),
+      hash !== undefined,
+      hash === "default" ? undefined : hash,
+    );
     return entries
-      .filter((entry) => entry.type === "file" && regex.test(entry.name))
-      .filter((entry) => !entry.name.startsWith(".") || pattern.startsWith("."))
-      .map((entry) =>
-        folder === "." ? entry.name : posix.join(folder, entry.name)
+      .filter((entry) =>
+        entry.type === "file" || (folders && entry.type === "dir")
       )
-      .sort();
+      .filter((entry) => regex.test(entry.name))
+      .filter((entry) => !entry.name.startsWith(".") || last.startsWith("."))
+      .map((entry) => ({
+        path: folder === "." ? entry.name : posix.join(folder, entry.name),
+        entry,
+      }))
+      .sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   }
 
   async #changeFolder(args: string[]): Promise<void> {
@@ -342,8 +458,9 @@ export class Shell {
 
   /**
    * Completes the word under the cursor: a command name first, then local
-   * paths for `put` and `lcd`, remote paths (from a listing cached until
-   * the next command) for the rest.
+   * paths for `lcd`, `lls`, `lmkdir`, the source of `put` and the target of
+   * `get`, remote paths (from a listing cached until the next command) for
+   * the rest; `~` becomes `~/`.
    */
   async complete(line: string): Promise<[string[], string]> {
     const at = line.search(/\S*$/);
@@ -354,8 +471,14 @@ export class Shell {
       // One match is finished off with a space, as in bash.
       return [names.length === 1 ? [`${names[0]} `] : names, word];
     }
-    const command = before.split(/\s+/)[0];
-    const local = ["put", "mput", "lcd"].includes(command);
+    const [typed, ...previous] = before.split(/\s+/);
+    const command = ALIASES[typed] ?? typed;
+    // put LOCAL REMOTE, get REMOTE LOCAL: the side depends on the place.
+    const operand = previous.filter((arg) => !arg.startsWith("-")).length;
+    const local = ["lcd", "lls", "lmkdir"].includes(command) ||
+      (command === "put" && operand === 0) ||
+      (command === "get" && operand > 0);
+    if (local && word === "~") return [["~/"], word];
     const folder = word.includes("/")
       ? word.slice(0, word.lastIndexOf("/") + 1)
       : "";
@@ -412,15 +535,21 @@ async function localEntries(
   return entries;
 }
 
-/** Local files matching `pattern` (a glob in its last part), sorted. */
-async function localMatches(pattern: string): Promise<string[]> {
+/**
+ * Local files matching `pattern` (a glob in its last part), and folders
+ * too with `folders`, sorted.
+ */
+async function localMatches(
+  pattern: string,
+  folders: boolean,
+): Promise<string[]> {
   const expanded = expandHome(pattern);
   const folder = dirname(expanded);
   const regex = globToRegExp(basename(expanded), { extended: true });
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(folder)) {
-      if (!regex.test(entry.name) || entry.isDirectory) continue;
+      if (!regex.test(entry.name) || (entry.isDirectory && !folders)) continue;
       if (entry.name.startsWith(".") && !basename(expanded).startsWith(".")) {
         continue;
       }
@@ -430,14 +559,6 @@ async function localMatches(pattern: string): Promise<string[]> {
     return [];
   }
   return names.sort();
-}
-
-/** `~` and `~/...` name the home folder, as in a shell. */
-export function expandHome(path: string): string {
-  if (path !== "~" && !path.startsWith("~/")) return path;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (home === undefined) throw new UsageError("no home folder (set HOME)");
-  return home + path.slice(1);
 }
 
 function changeLocalFolder(args: string[]): void {

@@ -124,6 +124,7 @@ export async function downloadTree(
 ): Promise<TreeResult> {
   const action = `get -r "${remote || "/"}"`;
   const items = await listTree(connection, remote, action);
+  options.onListing?.(items);
   const root = resolve(local);
   const tally = new TreeTally(reporter, "get");
   const dirs = items.filter((item) => item.type === "dir");
@@ -311,11 +312,15 @@ async function receiveFiles(
     action,
     staging: { folders: staging, next: 0 },
   };
+  const lanes = [connection, ...extras];
+  const before = lanes.map((c) => c.packed);
   const settled = await Promise.allSettled(
-    [connection, ...extras].map((c, i) =>
-      receiveLane(c, remote, root, shares[i] ?? [], lane)
-    ),
+    lanes.map((c, i) => receiveLane(c, remote, root, shares[i] ?? [], lane)),
   );
+  lanes.forEach((c, i) => {
+    const after = c.packed;
+    tally.compressed(after.raw - before[i].raw, after.wire - before[i].wire);
+  });
   await Promise.all(extras.map((extra) => extra.close()));
   // Whatever arrived whole and verified is kept, even after a failure.
   await batch.finish();
@@ -328,7 +333,7 @@ async function receiveFiles(
 }
 
 /** Asks for the tree's manifest and checks every path in it. */
-async function listTree(
+export async function listTree(
   connection: Connection,
   remote: string,
   action: string,

@@ -17,6 +17,7 @@ import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TransferOptions } from "./upload.ts";
+import type { LocalTree } from "./tree_walk.ts";
 
 /**
  * Connections a tree transfer uses unless told otherwise (`-P`). One: on
@@ -34,6 +35,12 @@ export interface TreeOptions extends TransferOptions {
    * (its target folder was made by this run); said when the link is lost.
    */
   rerun?: string;
+  /** What `put -r` sends instead of walking `local` (a live mirror's changes). */
+  tree?: LocalTree;
+  /** Told the local tree `put -r` walked (a mirror computes deletions from it). */
+  onLocalTree?: (tree: LocalTree) => void;
+  /** Told the remote listing `get -r` works from (likewise). */
+  onListing?: (items: TreeItem[]) => void;
 }
 
 /** Opens one more connection to the same server, for `-P`. */
@@ -77,6 +84,8 @@ export class TreeTally {
   #bar: ProgressBar | null = null;
   #codes = new Set<ErrorCode>();
   #failedFolders = 0;
+  /** What zstd did: `raw` bytes went as `wire` (`-z`). */
+  #packed = { raw: 0, wire: 0 };
 
   /** `verb` is `put` or `get`, as failures are worded (`cannot put "a"`). */
   constructor(reporter: Reporter, verb: "put" | "get") {
@@ -109,6 +118,12 @@ export class TreeTally {
   /** Shows `path` as the file being moved. */
   current(path: string): void {
     this.#bar?.setLabel(path);
+  }
+
+  /** Counts `raw` bytes that went over the wire as `wire` (zstd). */
+  compressed(raw: number, wire: number): void {
+    this.#packed.raw += raw;
+    this.#packed.wire += wire;
   }
 
   /** Counts bytes moved (sent or received). */
@@ -172,6 +187,14 @@ export class TreeTally {
    *
    * @throws {FtsError} `cannot put -r "x": 2 of 10000 files failed`.
    */
+  /** ` as 4.9 MiB (zstd)` when some of the bytes went compressed. */
+  #wireText(): string {
+    const { raw, wire } = this.#packed;
+    if (raw === 0) return "";
+    const moved = this.result.bytes - this.result.reused;
+    return ` as ${formatBytes(Math.max(moved - raw + wire, 0))} (zstd)`;
+  }
+
   finish(action: string, total: number): TreeResult {
     this.#bar?.finish();
     this.#bar = null;
@@ -188,7 +211,7 @@ export class TreeTally {
       this.#reporter.info(
         `${this.#verb === "put" ? "sent" : "received"} ${files} ${
           files === 1 ? "file" : "files"
-        } (${formatBytes(bytes)})${
+        } (${formatBytes(bytes)}${this.#wireText()})${
           upToDate > 0 ? `, ${upToDate} already up to date` : ""
         }${
           this.result.reused > 0

@@ -24,7 +24,7 @@ import {
   type TreeItem,
 } from "../protocol/mod.ts";
 import { DEFAULT_CHECKSUM } from "../transfer/hash/checksum.ts";
-import { compression } from "../transfer/compression.ts";
+import { compression, countingCompression } from "../transfer/compression.ts";
 import { startHasher } from "../transfer/hash/hasher.ts";
 import { Throttle } from "../transfer/throttle.ts";
 import { batchSmallFile } from "../transfer/tree/tree_files.ts";
@@ -69,7 +69,7 @@ export async function uploadTree(
   const action = `put -r "${local}"`;
   let walk;
   try {
-    walk = beginLocalTree(local);
+    walk = options.tree ? null : beginLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }
@@ -77,12 +77,13 @@ export async function uploadTree(
   const main = await startPut(
     connection,
     remote,
-    walk.tree.files,
+    walk?.tree.files ?? options.tree!.files,
     options,
     action,
-    walk.folders,
+    walk?.folders,
   );
-  const tree = walk.tree;
+  const tree = walk?.tree ?? options.tree!;
+  options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {
@@ -297,7 +298,10 @@ async function sendLane(
   context: LaneContext,
 ): Promise<TreeDone> {
   const { options, agreed, throttle, tally, action } = context;
-  const pack = compression(agreed.compress ? options.compress : undefined);
+  const pack = countingCompression(
+    compression(agreed.compress ? options.compress : undefined),
+    { compressed: (raw, wire) => tally.compressed(raw, wire) },
+  );
   const sent: TreeItem[] = [];
   let settled = 0;
 
@@ -380,6 +384,7 @@ async function sendLane(
           options.verify,
           agreed.checksum,
           pack.compress,
+          (raw, wire) => tally.compressed(raw, wire),
         );
         tally.moved(data.byteLength);
         if (batch.size >= flushAt) await flush();

@@ -21,6 +21,8 @@ export interface LocalTree {
   skipped: TreeItem[];
   /** Folders that could not be read, with the reason. */
   unreadable: { path: string; error: unknown }[];
+  /** Entries listed but gone before they could be looked at. */
+  vanished: string[];
 }
 
 /** Describes `info` as a tree item at `path`. */
@@ -67,6 +69,7 @@ export function beginLocalTree(
     files: [],
     skipped: [],
     unreadable: [],
+    vanished: [],
   };
   return { tree, folders: walkFolders(tree) };
 }
@@ -95,7 +98,8 @@ function* walkFolders(tree: LocalTree): Generator<void> {
       try {
         item = treeItem(path, Deno.lstatSync(host));
       } catch {
-        continue; // Gone since the listing.
+        tree.vanished.push(path); // Gone since the listing.
+        continue;
       }
       if (item.type === "file") tree.files.push(item);
       else if (item.type === "dir") {

@@ -14,7 +14,11 @@ import {
   prefixIn,
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
-import { compression, type CompressMode } from "../transfer/compression.ts";
+import {
+  compression,
+  type CompressMode,
+  countingCompression,
+} from "../transfer/compression.ts";
 import { fileChunks } from "../transfer/file_chunks.ts";
 import { createHasher, skipHashing } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
@@ -54,6 +58,8 @@ export interface TransferOptions {
 export interface TransferResult {
   /** Bytes moved over the network in this run. */
   bytes: number;
+  /** What `bytes` took on the wire, when some went compressed (`-z`). */
+  wire?: number;
   /** Where a resume started, 0 when the transfer started fresh. */
   resumedAt: number;
   /** The whole file's digest, when verified. */
@@ -140,15 +146,18 @@ async function uploadOnce(
         undefined,
     }, action);
     if (ready.op !== "ready") throw unexpected(ready, action);
-    // Both ends chunk at once: this file here, the old version there.
-    const cut = ready.delta ? localChunks(local) : null;
+    // Both ends chunk at once: this file here, the old version there, until
+    // the summary arrives (the rest is chunked as it is sent, and not at all
+    // once a match turns out hopeless).
+    const arrived = { now: false };
+    const cut = ready.delta ? localChunks(local, () => arrived.now) : null;
     const index = ready.delta
       ? await readSummary(
         await connection.reply(action),
         () => connection.body(),
       ).catch((error) => {
         throw connection.wrap(error, action);
-      })
+      }).finally(() => arrived.now = true)
       : null;
 
     const { pool } = connection;
@@ -197,6 +206,7 @@ async function uploadOnce(
     }
     const bar = reporter.progress(remote, size, offset);
     let sent = 0;
+    const packed = { raw: 0, wire: 0 };
     try {
       await connection.sendBody(
         chunks,
@@ -206,7 +216,15 @@ async function uploadOnce(
           bar?.advance(chunk.byteLength);
           hasher.update(chunk);
         },
-        compression(ready.compress ? options.compress : undefined),
+        countingCompression(
+          compression(ready.compress ? options.compress : undefined),
+          {
+            compressed: (raw, wire) => {
+              packed.raw += raw;
+              packed.wire += wire;
+            },
+          },
+        ),
       );
     } catch (error) {
       bar?.clear();
@@ -235,6 +253,7 @@ async function uploadOnce(
     }
     return {
       bytes: sent,
+      wire: packed.raw > 0 ? sent - packed.raw + packed.wire : undefined,
       resumedAt: offset,
       digest,
       checksum,
@@ -338,14 +357,17 @@ async function unchanged(
 }
 
 /**
- * The chunks of the local file at `path`, found while the server's summary
- * is on its way; null when the file cannot be read (then they are found as
- * it is sent).
+ * The chunks of the local file at `path` found while the server's summary
+ * is on its way (until `enough`); null when the file cannot be read (then
+ * they are found as it is sent).
  */
-async function localChunks(path: string): Promise<ChunkSummary | null> {
+async function localChunks(
+  path: string,
+  enough: () => boolean,
+): Promise<ChunkSummary | null> {
   try {
     using file = await Deno.open(path);
-    return await summarize(file);
+    return await summarize(file, undefined, enough);
   } catch {
     return null;
   }

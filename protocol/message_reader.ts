@@ -63,6 +63,7 @@ export class MessageReader {
   #options: MessageReaderOptions;
   #bodyPending = false;
   #bodyOpen = false;
+  #packed = { raw: 0, wire: 0 };
 
   /**
    * Reads from `input`: a byte stream (locked for reading), or a reader
@@ -75,6 +76,14 @@ export class MessageReader {
   ) {
     this.#frames = new FrameReader(input, options);
     this.#options = options;
+  }
+
+  /**
+   * Body bytes that arrived compressed so far: `raw` after decompression,
+   * `wire` as they came (for "received 20 MiB as 5 MiB").
+   */
+  get packed(): { raw: number; wire: number } {
+    return { ...this.#packed };
   }
 
   /**
@@ -138,6 +147,8 @@ export class MessageReader {
             maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
             pool,
           );
+          this.#packed.wire += frame.payload.byteLength;
+          this.#packed.raw += piece.byteLength;
           pool?.give(frame.payload);
           return piece;
         }

@@ -5,11 +5,18 @@
  * @module
  */
 
-import { flag, MAX_TIMER_MS, port, wholeNumber } from "../cli/flags.ts";
+import {
+  flag,
+  MAX_TIMER_MS,
+  port,
+  seconds,
+  wholeNumber,
+} from "../cli/flags.ts";
 import { subcommand } from "../cli/subcommand.ts";
 import { UsageError } from "../cli/usage_error.ts";
 import { DEFAULT_PORT } from "../protocol/mod.ts";
 import { parseRate } from "../transfer/rate_limit_stream.ts";
+import { existingDefaultUsersFile } from "./auth/default_users.ts";
 import { parseDuration, serveCommand } from "./serve_command.ts";
 
 const SERVE_HELP = `Usage: fts serve [DIR | s3://BUCKET[/PREFIX]] [options]
@@ -27,15 +34,18 @@ a self-signed certificate once and keeps it in its configuration directory
 ($FTS_CONFIG_DIR, else ~/.config/fts); the second line printed is
 "fts tls fingerprint SHA256:...", which clients can check or pin with
 "fts connect --fingerprint". With --users FILE every client must log in as
-one of the users in FILE (see "fts user --help").
+one of the users in FILE (see "fts user --help"); without --users, the file
+"users" in the configuration folder is used when it exists.
 
 Options:
-  --host HOST            address to listen on (default 0.0.0.0)
+  --host HOST            address to listen on (default: every IPv6 and IPv4
+                         address, :: and 0.0.0.0)
   --port PORT            port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
   --tls                  encrypt every connection with TLS
   --cert FILE            TLS certificate (or chain, leaf first), PEM; implies --tls
   --key FILE             the certificate's private key, PEM
-  --users FILE           require a login by a user in FILE
+  --users FILE           require a login by a user in FILE (default: the
+                         configuration folder's "users", if it exists)
   --read-only            refuse put, rm, mkdir and mv for everyone
   --quiet                no log lines
   --idle-timeout SECS    close connections idle, or whose transfer makes no
@@ -46,6 +56,7 @@ Options:
   --partial-ttl TIME     remove interrupted uploads after TIME (default 24h)
   --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
                          the oldest go first (default: no cap)
+  --watch-poll SECS      watch: scan every SECS instead of using inotify
   --grace SECS           time running transfers get at shutdown (default 10);
                          a second signal stops at once
   --http [HOST:]PORT     also serve HTTP/WebDAV and the web page on PORT (off
@@ -114,6 +125,7 @@ export const SERVE_FLAGS = {
     "a size such as 500M or 10G",
   ),
   grace: flag.value(graceDuration, DURATION),
+  "watch-poll": flag.value(seconds, "a number of seconds"),
   http: flag.value(httpAddress, "[HOST:]PORT with a port from 0 to 65535"),
   "http-allow-basic-insecure": flag.boolean(),
   "http-host": flag.list("a host name"),
@@ -145,7 +157,10 @@ export const SERVE = subcommand({
         "--s3-path-style and --s3-virtual-host cannot go together",
       );
     }
-    const hostname = flags.host ?? "0.0.0.0";
+    // Without --host: every IPv6 and IPv4 address (serve_command.ts).
+    const hostname = flags.host;
+    // "fts user add" without --users made this file: logins from then on.
+    const users = flags.users ?? await existingDefaultUsersFile();
     await serveCommand({
       root,
       hostname,
@@ -154,7 +169,7 @@ export const SERVE = subcommand({
       tls: flags.tls,
       certFile: flags.cert,
       keyFile: flags.key,
-      users: flags.users,
+      users,
       log: flags.quiet ? null : undefined,
       idleTimeoutMs: flags["idle-timeout"],
       loginTimeoutMs: flags["login-timeout"],
@@ -162,11 +177,7 @@ export const SERVE = subcommand({
       partialTtlMs: flags["partial-ttl"],
       partialLimit: flags["partial-limit"],
       graceMs: flags.grace ?? 10_000,
-      http: flags.http && {
-        hostname: flags.http.hostname ?? hostname,
-        port: flags.http.port,
-        hosts: flags["http-host"],
-      },
+      http: flags.http && { ...flags.http, hosts: flags["http-host"] },
       httpAllowBasicInsecure: flags["http-allow-basic-insecure"],
       s3: flags["s3-path-style"]
         ? { pathStyle: true }
@@ -174,6 +185,7 @@ export const SERVE = subcommand({
         ? { pathStyle: false }
         : undefined,
       announce: io.out,
+      watchPollMs: flags["watch-poll"],
     });
   },
 });

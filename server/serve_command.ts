@@ -13,10 +13,17 @@ import {
   loadOrCreateCertificate,
 } from "./certificate.ts";
 import { FtsServer, type ServerOptions } from "./server.ts";
+import { startLines } from "./start_lines.ts";
 import { isFolderTarget } from "./storage/open.ts";
 
 /** Options of `fts serve`, already parsed. */
-export interface ServeCommandOptions extends Omit<ServerOptions, "tls"> {
+export interface ServeCommandOptions
+  extends Omit<ServerOptions, "tls" | "http"> {
+  /**
+   * Also serve HTTP on `port`; without a `hostname`, where the fts
+   * listener is (every address by default).
+   */
+  http?: { hostname?: string; port: number; hosts?: string[] };
   /** How long running transfers may take to finish after a signal. */
   graceMs: number;
   /**
@@ -78,7 +85,7 @@ export async function serveCommand(
   const certificate = await serverCertificate(options);
   let server: FtsServer;
   try {
-    server = await FtsServer.start({ ...options, tls: certificate });
+    server = await startDualStack(options, certificate);
   } catch (error) {
     // The bucket's answer (no such bucket, a refused key) names no secret.
     throw !folder && error instanceof FtsError
@@ -101,6 +108,14 @@ export async function serveCommand(
       : http.hostname;
     announce(`fts http listening on ${host}:${http.port}`);
   }
+  for (
+    const line of startLines({
+      fts: server.addr,
+      http: server.http?.addr,
+      fingerprint: certificate?.fingerprint,
+      logins: options.users !== undefined,
+    })
+  ) announce(line);
   const say = options.log === undefined ? console.error : options.log;
   let signalled = false;
   const onSignal = () => {
@@ -130,6 +145,35 @@ export async function serveCommand(
     await server.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  }
+}
+
+/**
+ * Starts the server; without a `hostname`, on every IPv6 and IPv4 address
+ * (`::`, which takes IPv4 too where the system allows), else, on a system
+ * without IPv6, on every IPv4 address. The HTTP front-end without a host
+ * of its own listens where the server does.
+ */
+async function startDualStack(
+  options: ServeCommandOptions,
+  tls: CertificateKeyPair | undefined,
+): Promise<FtsServer> {
+  const start = (hostname: string) =>
+    FtsServer.start({
+      ...options,
+      tls,
+      hostname,
+      http: options.http && {
+        ...options.http,
+        hostname: options.http.hostname ?? hostname,
+      },
+    });
+  if (options.hostname !== undefined) return await start(options.hostname);
+  try {
+    return await start("::");
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw error;
+    return await start("0.0.0.0");
   }
 }
 

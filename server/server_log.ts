@@ -28,7 +28,9 @@ export class ServerLog {
   /** Logs one record. */
   record(record: LogRecord): void {
     if (!this.#write) return;
-    const parts = [new Date().toISOString(), record.peer, record.op];
+    // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
+    const peer = record.peer.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+:)/i, "$1");
+    const parts = [new Date().toISOString(), peer, record.op];
     if (record.path !== undefined) parts.push(JSON.stringify(record.path));
     if (record.bytes !== undefined) parts.push(`${record.bytes}B`);
     if (record.ms !== undefined) {

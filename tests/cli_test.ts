@@ -18,25 +18,8 @@ import {
   randomFile,
   runFts,
   sha256File,
-  startServe,
+  withServe,
 } from "./helpers/cli.ts";
-
-async function withServe(
-  fn: (address: string, root: string, work: string) => Promise<void>,
-  extra: string[] = [],
-): Promise<{ code: number; log: string }> {
-  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
-  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
-  const serve = await startServe(root, extra);
-  try {
-    await fn(serve.address, root, work);
-  } finally {
-    await serve.stop();
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(work, { recursive: true });
-  }
-  return await serve.stop();
-}
 
 Deno.test("fts --version and --help print and exit 0", async () => {
   const version = await runFts(["--version"]);
@@ -148,12 +131,16 @@ Deno.test("a failed command prints one clear line and exits 1", async () => {
       missing.stderr,
       'fts: cannot get "a.txt": no such file or folder on the server\n',
     );
+    // "/" is the served root, never the server's own root.
     const escape = await runFts(["connect", address, "get", "/etc/passwd"]);
     assertEquals(escape.code, 1);
     assertEquals(
       escape.stderr,
-      'fts: cannot get "/etc/passwd": absolute paths are not allowed\n',
+      'fts: cannot get "etc/passwd": no such file or folder on the server\n',
     );
+    const climb = await runFts(["connect", address, "get", "../x"]);
+    assertEquals(climb.code, 1);
+    assertStringIncludes(climb.stderr, "outside");
   });
   const refused = await runFts(["connect", "127.0.0.1:1", "ls"]);
   assertEquals(refused.code, 1);
@@ -307,7 +294,12 @@ Deno.test("each subcommand refuses the flags it does not use and every bad value
       ["serve", "--porrt", "1"],
       'fts: unknown option "--porrt" (did you mean --port?)',
     ],
-    [["-v"], 'fts: unknown option "-v"'],
+    [["-v"], 'fts: unknown option "-v" (did you mean -V?)'],
+    [["connect", "127.0.0.1:1", "-b"], "fts: -b takes a file of commands"],
+    [
+      ["connect", "127.0.0.1:1", "ls", "--json=yes"],
+      "fts: --json takes no value",
+    ],
     [
       ["conect", "host"],
       'fts: unknown command "conect" (did you mean connect?)',
@@ -330,4 +322,52 @@ Deno.test("each subcommand refuses the flags it does not use and every bad value
     assertEquals(more, [""]);
     assertEquals(result.stdout, "");
   }
+});
+
+Deno.test("absolute remote paths start at the served root, as in sftp", async () => {
+  await withServe(async (address, root, work) => {
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    await Deno.mkdir(join(root, "docs"));
+    await Deno.writeTextFile(join(work, "note.txt"), "hello\n");
+    assertEquals((await fts("put", "note.txt", "/docs/")).code, 0);
+    assertEquals(
+      await Deno.readTextFile(join(root, "docs", "note.txt")),
+      "hello\n",
+    );
+    const listing = await fts("ls", "/docs");
+    assertEquals(listing.code, 0, listing.stderr);
+    assertStringIncludes(listing.stdout, "note.txt");
+    assertStringIncludes((await fts("ls", "/")).stdout, "docs/");
+    assertEquals((await fts("get", "/docs/note.txt", "back.txt")).code, 0);
+    assertEquals(await Deno.readTextFile(join(work, "back.txt")), "hello\n");
+    assertEquals((await fts("mv", "/docs/note.txt", "/n.txt")).code, 0);
+    assertEquals((await fts("rm", "/n.txt")).code, 0);
+    const names = [...Deno.readDirSync(root)].map((e) => e.name);
+    assertEquals(names.filter((name) => name !== ".fts"), ["docs"]);
+  });
+});
+
+Deno.test("a missing folder is named: the local one of get, the remote one of put", async () => {
+  await withServe(async (address, root, work) => {
+    await Deno.writeTextFile(join(root, "notes.txt"), "n\n");
+    await Deno.writeTextFile(join(work, "x.txt"), "x\n");
+    const fts = (...args: string[]) =>
+      runFts(["connect", address, ...args], { cwd: work });
+    const get = await fts("get", "notes.txt", "no/such/dir/x.txt");
+    assertEquals(get.code, 1);
+    assertEquals(
+      get.stderr,
+      'fts: cannot get "notes.txt": there is no local folder "no/such/dir"\n',
+    );
+    const put = await fts("put", "x.txt", "no/such/dir/x.txt");
+    assertEquals(put.code, 1);
+    assertEquals(
+      put.stderr,
+      'fts: cannot put "no/such/dir/x.txt": there is no folder "no/such/dir" on the server\n',
+    );
+    const missing = await fts("put", "nothing.txt", "notes.txt");
+    assertEquals(missing.code, 1);
+    assertStringIncludes(missing.stderr, "no such local file");
+  });
 });

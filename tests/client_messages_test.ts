@@ -142,7 +142,7 @@ Deno.test("serve refuses a DIR that is a file, and the listening line names the 
   });
 });
 
-Deno.test("fts known-hosts lists and removes remembered servers", async () => {
+Deno.test("fts known-hosts lists and removes remembered servers, at every port when none is named", async () => {
   await withTemp(async (dir) => {
     const hosts = new KnownHosts(join(dir, "known_hosts"));
     const pair = await createSelfSignedCertificate();
@@ -162,7 +162,18 @@ Deno.test("fts known-hosts lists and removes remembered servers", async () => {
     assertEquals((await hosts.list()).map((h) => h.hostPort), ["[::1]:7000"]);
     const again = await runFts(["known-hosts", "remove", "files.lan"], { env });
     assertEquals(again.code, 2);
-    assertStringIncludes(again.stderr, "files.lan:7373 is not in");
+    assertStringIncludes(again.stderr, "files.lan (at any port) is not in");
+    const port = await runFts(["known-hosts", "remove", "[::1]:7001"], { env });
+    assertEquals(port.code, 2);
+    assertStringIncludes(port.stderr, "[::1]:7001 is not in");
+    // Without a port: the host at every port it was trusted on.
+    await hosts.remember("localhost:7100", pair.certPem);
+    await hosts.remember("localhost:7200", pair.certPem);
+    for (const host of ["::1", "localhost"]) {
+      const gone = await runFts(["known-hosts", "remove", host], { env });
+      assertEquals(gone.code, 0, gone.stderr);
+    }
+    assertEquals(await hosts.list(), []);
   });
 });
 

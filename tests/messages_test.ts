@@ -81,6 +81,7 @@ const VALID: Message[] = [
     restarted: true,
   },
   { op: "done", bytes: 3 },
+  { op: "done", bytes: 3, reused: 1024 },
   { op: "done", bytes: 3, sha256: "cd".repeat(32) },
   { op: "get", path: "a.txt", offset: 0, verify: true },
   {
@@ -93,6 +94,9 @@ const VALID: Message[] = [
   },
   { op: "rm", path: "a.txt", recursive: false },
   { op: "mkdir", path: "a/b/c" },
+  { op: "chmod", path: "a/b/c", mode: 0o750 },
+  { op: "df" },
+  { op: "space", free: 1 << 30, total: 8 << 30 },
   { op: "mv", from: "a", to: "b" },
   { op: "bye" },
   { op: "auth", mechanism: "scram-sha-256", data: "n,,n=ann,r=abc" },
@@ -123,6 +127,27 @@ const VALID: Message[] = [
   { op: "tree-error", path: "docs/x", code: "not_found", reason: "gone" },
   { op: "summary", chunking: "gear-16k", chunks: 3 },
   { op: "summary", chunking: "gear-16k", chunks: 0, path: "docs/a.txt" },
+  { op: "tree-delete", path: "site" },
+  { op: "tree-deleted", deleted: 3, failed: [] },
+  {
+    op: "tree-deleted",
+    deleted: 0,
+    failed: [{ path: "a", code: "io", reason: "busy" }],
+    more: 2,
+  },
+  { op: "watch", path: "" },
+  { op: "watching", path: "docs", how: "inotify" },
+  { op: "watching", path: "", how: "fts", note: "only through fts" },
+  { op: "change", event: "deleted", path: "a.txt" },
+  {
+    op: "change",
+    event: "moved",
+    path: "a",
+    to: "b",
+    type: "file",
+    size: 3,
+    mtime: 1,
+  },
 ];
 
 Deno.test("decodeMessage accepts one valid message of every kind, unchanged", () => {

@@ -178,7 +178,9 @@ Deno.test("-b FILE runs a batch; a -COMMAND may fail without stopping it", async
 
 Deno.test("the shell refuses flags a command does not take, before running it", async () => {
   await withShellWorld(async ({ server, local, env }) => {
-    for (const line of ["ls -r", "mkdir --bogus x", "get --json a"]) {
+    for (
+      const line of ["ls -r", "mkdir --bogus x", "get --max-connections a"]
+    ) {
       const result = await runFts(["connect", `127.0.0.1:${server.port}`], {
         cwd: local,
         env,

@@ -22,7 +22,7 @@ import { createSelfSignedCertificate } from "../server/certificate.ts";
 import { FtsServer } from "../server/server.ts";
 import { ipBytes } from "../server/net/socket_release.ts";
 import { connectionsOn } from "./helpers/descriptors.ts";
-import { MAIN, runFts } from "./helpers/cli.ts";
+import { haveIpv6, MAIN, runFts } from "./helpers/cli.ts";
 import { HOST, waitFor } from "./helpers/raw_peer.ts";
 import { prerequisite } from "./helpers/prerequisite.ts";
 
@@ -77,15 +77,6 @@ function silentPeers(
 }
 
 /** Whether this machine has an IPv6 loopback. */
-function haveIpv6(): boolean {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 for (const hostname of ["127.0.0.1", "::1"]) {
   Deno.test({
     name:

@@ -23,7 +23,7 @@ import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { FtsError } from "../protocol/mod.ts";
-import { randomBytes, runFts, spawnFts, startServe } from "./helpers/cli.ts";
+import { randomBytes, runFts, spawnFts, withServe } from "./helpers/cli.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
 
@@ -153,22 +153,6 @@ async function withServer(
   }
 }
 
-async function withServe(
-  fn: (address: string, root: string, work: string) => Promise<void>,
-): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "fts-tree-root-" });
-  const work = await Deno.makeTempDir({ prefix: "fts-tree-work-" });
-  const serve = await startServe(root);
-  try {
-    await fn(serve.address, root, work);
-  } finally {
-    await serve.stop();
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(work, { recursive: true });
-  }
-  return (await serve.stop()).log;
-}
-
 Deno.test("put -r then get -r gives back an identical tree, 100 MiB file included", async () => {
   await withServer(async ({ root, work, open }) => {
     const source = join(work, "src");
@@ -283,7 +267,7 @@ Deno.test("put -r SRC/ DEST and get -r SRC/ DEST copy into DEST itself when it e
 });
 
 Deno.test("a tree upload killed halfway resumes: only the missing files move", async () => {
-  const log = await withServe(async (address, root, work) => {
+  const { log } = await withServe(async (address, root, work) => {
     const source = join(work, "tree");
     const count = 120;
     for (let i = 0; i < count; i++) {

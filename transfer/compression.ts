@@ -124,3 +124,21 @@ export class AutoCompression {
     }
   }
 }
+
+/**
+ * `options` that also report what compression did: `raw` bytes went out as
+ * `wire` (for "sent 20 MiB as 5 MiB"); without compression, as they are.
+ */
+export function countingCompression(
+  options: SendBodyOptions,
+  counts: { compressed: (raw: number, wire: number) => void },
+): SendBodyOptions {
+  if (!options.compress) return options;
+  return {
+    ...options,
+    onCompressed: (raw, sent, ms) => {
+      counts.compressed(raw, sent);
+      options.onCompressed?.(raw, sent, ms);
+    },
+  };
+}

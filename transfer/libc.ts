@@ -53,6 +53,7 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   // Nonblocking: it waits for the disk, on a thread of Deno's pool instead
   // of the caller's (its errno is that thread's, so only the result counts).
   syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },

@@ -108,7 +108,9 @@ export async function addUser(
   const data = await readUsersFile(file, "add user");
   const index = data.users.findIndex((user) => user.name === name);
   if (index >= 0 && !options.replace) {
-    throw new Error(`cannot add user: ${name} already exists`);
+    throw new Error(
+      `cannot add user: ${name} already exists (add --replace to set a new password)`,
+    );
   }
   const record: UserRecord = {
     name,

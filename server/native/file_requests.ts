@@ -9,11 +9,13 @@
 
 import {
   AlreadyExistsError,
+  type ChmodRequest,
   ConnectionError,
   type Digests,
   type Entry,
   type GetRequest,
   IntegrityError,
+  IoError,
   type ListRequest,
   type MkdirRequest,
   type MvRequest,
@@ -401,6 +403,30 @@ export async function mkdir(
   await io.ctx.store.mkdirp(request.path);
   await io.writer.send({ op: "ok" });
   return {};
+}
+
+/** `df`: the space left where the files are. */
+export async function space(io: RequestIo): Promise<Outcome> {
+  const store = io.ctx.store;
+  if (!store.space) {
+    throw new IoError(
+      "this server's storage (a bucket) has no free space to tell",
+    );
+  }
+  const { free, total } = await store.space();
+  await io.writer.send({ op: "space", free, total });
+  return { result: `ok, ${free} of ${total} free` };
+}
+
+/** `chmod`: the permission bits of a file or folder. */
+export async function chmod(
+  io: RequestIo,
+  request: ChmodRequest,
+): Promise<Outcome> {
+  io.assertWritable();
+  await io.ctx.store.setMeta(request.path, { mode: request.mode & 0o777 });
+  await io.writer.send({ op: "ok" });
+  return { result: `ok, ${request.mode.toString(8).padStart(4, "0")}` };
 }
 
 /** `mv`: renames a path, into the target when it is a folder (as mv does). */

@@ -38,6 +38,15 @@ export async function runFts(
   });
 }
 
+/** Runs `fts connect ADDRESS ...` with the words of `line` (split at spaces). */
+export function connectFts(
+  address: string,
+  line: string,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return runFts(["connect", address, ...line.split(" ")], options);
+}
+
 /** Runs any program to completion (killed after `timeoutMs`). */
 export async function runProgram(
   program: string,
@@ -100,23 +109,34 @@ export interface ServeOptions {
   port?: number;
   /** The main.ts to run (an older build, say). Default this build's. */
   main?: string;
+  /**
+   * A program and its arguments to run deno through (its last argument
+   * must exec the deno binary with the arguments that follow).
+   */
+  wrap?: string[];
+  /** Leave out `--host 127.0.0.1`: listen where fts does by default. */
+  defaultHost?: boolean;
 }
 
-/** Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`. */
+/**
+ * Starts `fts serve ROOT --host 127.0.0.1 --port 0 ...extra`; `address` is
+ * on 127.0.0.1 also with `defaultHost`.
+ */
 export async function startServe(
   root: string,
   extra: string[] = [],
   options: ServeOptions = {},
 ): Promise<ServeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...prefix] = options.wrap ?? [Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...prefix,
       "run",
       "-A",
       options.main ?? MAIN,
       "serve",
       root,
-      "--host",
-      "127.0.0.1",
+      ...(options.defaultHost ? [] : ["--host", "127.0.0.1"]),
       "--port",
       String(options.port ?? 0),
       ...extra,
@@ -143,9 +163,9 @@ export async function startServe(
   }
   clearTimeout(deadline);
   reader.cancel().catch(() => {});
-  const match = /^fts listening on 127\.0\.0\.1:(\d+)(?:, serving .*)?\n/.exec(
-    text,
-  );
+  const match =
+    /^fts listening on (?:127\.0\.0\.1|\[::\]|0\.0\.0\.0):(\d+)(?:, serving .*)?\n/
+      .exec(text);
   if (!match) {
     child.kill("SIGKILL");
     await child.status;
@@ -252,4 +272,36 @@ export async function waitForPartial(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`no partial of ${bytes} bytes appeared in ${dir}`);
+}
+
+/**
+ * Runs `fn` with a `fts serve` subprocess (given `extra` flags), its served
+ * folder and a local working folder; stops the server and removes both
+ * folders after. Returns the server's exit status and log.
+ */
+export async function withServe(
+  fn: (address: string, root: string, work: string) => Promise<void>,
+  extra: string[] = [],
+): Promise<{ code: number; log: string }> {
+  const root = await Deno.makeTempDir({ prefix: "fts-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  const serve = await startServe(root, extra);
+  try {
+    await fn(serve.address, root, work);
+  } finally {
+    await serve.stop();
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+  return await serve.stop();
+}
+
+/** Whether this machine can listen on IPv6's loopback, ::1. */
+export function haveIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -8,14 +8,15 @@
 
 import { MAIN } from "./cli.ts";
 
-// Forks a child on a new pty (120x40), then copies stdin to the pty and the
+// Forks a child on a new pty (PTY_COLUMNS wide, 120 unless set; 40 rows), then copies stdin to the pty and the
 // pty to stdout until the child ends; exits with the child's status.
 const RELAY = `
 import fcntl, os, pty, select, struct, sys, termios
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+columns = int(os.environ.get("PTY_COLUMNS", "120"))
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
 open_in = True
 while True:
     ready, _, _ = select.select([fd] + ([0] if open_in else []), [], [], 0.2)
@@ -44,15 +45,24 @@ export class PtySession {
   #output = "";
   #reading: Promise<void>;
 
-  /** Starts `fts ARGS...` in `cwd` with `env`. */
+  /** Starts `fts ARGS...` in `cwd` with `env`, on a terminal `columns` wide. */
   constructor(
     args: string[],
-    options: { cwd?: string; env?: Record<string, string> } = {},
+    options: {
+      cwd?: string;
+      env?: Record<string, string>;
+      columns?: number;
+    } = {},
   ) {
     const child = new Deno.Command("python3", {
       args: ["-c", RELAY, Deno.execPath(), "run", "-A", MAIN, ...args],
       cwd: options.cwd,
-      env: { NO_COLOR: "1", TERM: "xterm", ...options.env },
+      env: {
+        NO_COLOR: "1",
+        TERM: "xterm",
+        PTY_COLUMNS: String(options.columns ?? 120),
+        ...options.env,
+      },
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",

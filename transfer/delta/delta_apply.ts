@@ -16,7 +16,11 @@ export interface OldVersion {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
-/** Where the rebuilt bytes go, in order. */
+/**
+ * Where the rebuilt bytes go, in order. The bytes are valid only until the
+ * returned promise settles (copied bytes share one buffer), so a sink that
+ * keeps them copies them.
+ */
 export type DeltaSink = (bytes: Uint8Array) => Promise<void>;
 
 /** Sees the instructions as they are applied (to derive a new summary). */
@@ -49,6 +53,9 @@ export async function applyDelta(
   watcher?: DeltaWatcher,
 ): Promise<void> {
   let position = -1;
+  // One buffer for every copy: a whole file passing through fresh buffers
+  // left hundreds of megabytes to the garbage collector.
+  let buffer: Uint8Array | null = null;
   const copy = async (index: number, count: number) => {
     if (count === 0 || index + count >= offsets.length) {
       throw new ProtocolError(
@@ -58,8 +65,9 @@ export async function applyDelta(
     let at = offsets[index];
     const end = offsets[index + count];
     if (at !== position) await old.seek(at, Deno.SeekMode.Start);
+    buffer ??= new Uint8Array(COPY_PIECE);
     while (at < end) {
-      const piece = new Uint8Array(Math.min(COPY_PIECE, end - at));
+      const piece = buffer.subarray(0, Math.min(COPY_PIECE, end - at));
       let filled = 0;
       while (filled < piece.byteLength) {
         const n = await old.read(piece.subarray(filled));

@@ -24,6 +24,8 @@ import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
 
 /** Bytes per output piece (one DATA frame's worth). */
 const PIECE = 1024 * 1024;
+/** An output piece's buffer: a full piece and the largest single addition. */
+const CAPACITY = 2 * PIECE + 64;
 /** Send what was described at least this often (bytes of the file). */
 const FLUSH_EVERY = 4 * 1024 * 1024;
 /** Chunk this much before judging whether the match is hopeless. */
@@ -121,7 +123,7 @@ export async function* encodeDelta(
   if (out.length > 0) yield out.take();
 }
 
-/** The bytes after the last chunk read, as LITERAL pieces. */
+/** The bytes after the last chunk read, as RAW pieces. */
 async function* plainRest(
   reader: ChunkReader,
   source: ChunkSource,
@@ -146,24 +148,41 @@ async function* plainRest(
   };
   if (ahead.byteLength > 0) emit(ahead);
   if (out.length > 0) yield out.take();
+  // Read straight into the piece after room for its header: one frame, no
+  // copy.
+  const head = 1 + MAX_VARINT_BYTES;
   while (true) {
     const piece = new Uint8Array(PIECE);
+    const room = piece.subarray(head);
     let filled = 0;
-    while (filled < PIECE) {
-      const n = await source.read(piece.subarray(filled));
+    while (filled < room.byteLength) {
+      const n = await source.read(room.subarray(filled));
       if (n === null) break;
       filled += n;
     }
     if (filled === 0) return;
-    emit(piece.subarray(0, filled));
-    yield out.take();
-    if (filled < PIECE) return;
+    const skipped = Math.min(skip, filled);
+    skip -= skipped;
+    const data = room.subarray(skipped, filled);
+    if (data.byteLength > 0) {
+      options.onBytes?.(data);
+      const header = new Uint8Array(head);
+      header[0] = RAW;
+      const size = writeVarint(header, 1, data.byteLength);
+      const start = head + skipped - size;
+      piece.set(header.subarray(0, size), start);
+      stats.overhead += size;
+      stats.literal += data.byteLength;
+      yield piece.subarray(start, head + filled);
+    }
+    if (filled < room.byteLength) return;
   }
 }
 
 /** Gathers instructions into pieces of about {@linkcode PIECE} bytes. */
 class Output {
-  #parts: Uint8Array[] = [];
+  // Room for a full piece plus the largest addition (a 1 MiB RAW piece).
+  #piece = new Uint8Array(CAPACITY);
   length = 0;
 
   get full(): boolean {
@@ -172,42 +191,51 @@ class Output {
 
   /** Adds a COPY; returns its size. */
   copy(index: number, count: number): number {
-    const header = new Uint8Array(1 + 2 * MAX_VARINT_BYTES);
-    header[0] = COPY;
-    const end = writeVarint(header, writeVarint(header, 1, index), count);
-    this.#push(header.subarray(0, end));
-    return end;
+    this.#room(1 + 2 * MAX_VARINT_BYTES);
+    const start = this.length;
+    this.#piece[start] = COPY;
+    this.length = writeVarint(
+      this.#piece,
+      writeVarint(this.#piece, start + 1, index),
+      count,
+    );
+    return this.length - start;
   }
 
   /**
-   * Adds a LITERAL of `bytes` (copied), or a RAW when they are not one
-   * whole chunk; returns the size of its header.
+   * Adds a LITERAL of `bytes` (copied now: they are a view into a window
+   * that moves on), or a RAW when they are not one whole chunk; returns the
+   * size of its header.
    */
   literal(bytes: Uint8Array, raw = false): number {
-    const header = new Uint8Array(1 + MAX_VARINT_BYTES);
-    header[0] = raw ? RAW : LITERAL;
-    const end = writeVarint(header, 1, bytes.byteLength);
-    this.#push(header.subarray(0, end));
-    this.#push(bytes);
-    return end;
+    this.#room(1 + MAX_VARINT_BYTES + bytes.byteLength);
+    const start = this.length;
+    this.#piece[start] = raw ? RAW : LITERAL;
+    const end = writeVarint(this.#piece, start + 1, bytes.byteLength);
+    this.#piece.set(bytes, end);
+    this.length = end + bytes.byteLength;
+    return end - start;
   }
 
   /** The gathered bytes as one piece; starts a new one. */
   take(): Uint8Array {
-    const piece = new Uint8Array(this.length);
-    let at = 0;
-    for (const part of this.#parts) {
-      piece.set(part, at);
-      at += part.byteLength;
-    }
-    this.#parts = [];
+    // A small piece (instructions, a few chunks) is copied out and the
+    // buffer kept; a large one is handed over whole.
+    const small = this.length < PIECE / 4;
+    const piece = small
+      ? this.#piece.slice(0, this.length)
+      : this.#piece.subarray(0, this.length);
+    if (!small) this.#piece = new Uint8Array(CAPACITY);
     this.length = 0;
     return piece;
   }
 
-  #push(bytes: Uint8Array): void {
-    // Copied now: the caller's bytes are a view into a window that moves on.
-    this.#parts.push(bytes.slice());
-    this.length += bytes.byteLength;
+  #room(bytes: number): void {
+    if (this.length + bytes > this.#piece.byteLength) {
+      // Only a caller adding past a full piece gets here: grow once.
+      const grown = new Uint8Array(this.length + bytes);
+      grown.set(this.#piece.subarray(0, this.length));
+      this.#piece = grown;
+    }
   }
 }

@@ -67,14 +67,17 @@ export class SummaryBuilder {
 
 /**
  * Computes the summary of `source` from its current position to its end;
- * `onBytes` sees every byte in order (a whole-file digest on the way).
+ * `onBytes` sees every byte in order (a whole-file digest on the way). When
+ * `enough` turns true, it stops and returns the chunks found so far.
  */
 export async function summarize(
   source: ChunkSource,
   onBytes?: (bytes: Uint8Array) => void,
+  enough?: () => boolean,
 ): Promise<ChunkSummary> {
   const builder = new SummaryBuilder();
   for await (const chunk of readChunks(source)) {
+    if (enough?.()) break;
     onBytes?.(chunk.bytes);
     builder.add(chunk.bytes);
   }

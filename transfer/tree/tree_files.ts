@@ -48,6 +48,8 @@ export function batchSmallFile(
   verify: boolean,
   checksum?: Checksum,
   compress?: SendBodyOptions["compress"],
+  /** Told how many bytes each compressed piece took on the wire. */
+  onPacked?: (raw: number, wire: number) => void,
 ): void {
   const { path, data, mtime, mode } = file;
   batch.message({
@@ -63,8 +65,10 @@ export function batchSmallFile(
     const packed = compress?.(piece)
       ? compressPayload(piece, scratch ??= allocatePayload(DATA_CHUNK_SIZE))
       : null;
-    if (packed) batch.compressed(packed);
-    else batch.data(piece);
+    if (packed) {
+      batch.compressed(packed);
+      onPacked?.(piece.byteLength, packed.byteLength);
+    } else batch.data(piece);
   }
   const agreed = checksum ?? "sha256";
   batch.end(verify ? digestFields(agreed, digestOf(agreed, [data])) : {});

@@ -35,6 +35,7 @@ export const ASSETS: Record<string, URL> = {
   "upload.ts": new URL("upload.ts", STATIC),
   "upload_panel.ts": new URL("upload_panel.ts", STATIC),
   "timing_safe_equal.ts": new URL("timing_safe_equal.ts", STATIC),
+  "base64_polyfill.ts": new URL("base64_polyfill.ts", STATIC),
   "scram.ts": new URL("scram.ts", PROTOCOL),
   "errors.ts": new URL("errors.ts", PROTOCOL),
 };

@@ -149,6 +149,26 @@ export function statAt(dir: number, name: string): RawStat {
   };
 }
 
+/**
+ * `statvfs(path)`: the bytes an unprivileged user may still write on the
+ * file system holding `path`, and its size (struct statvfs of glibc on
+ * x86-64 and arm64: f_frsize at 8, f_blocks at 16, f_bavail at 32). Throws
+ * {@linkcode LibcError}.
+ */
+export function fileSystemSpace(path: string): { free: number; total: number } {
+  const lib = loadLibc()!;
+  const buffer = new Uint8Array(112);
+  if (lib.statvfs(cString(path), buffer) < 0) {
+    throw new LibcError("statvfs", errno(lib));
+  }
+  const view = new DataView(buffer.buffer);
+  const unit = Number(view.getBigUint64(8, true));
+  return {
+    free: Number(view.getBigUint64(32, true)) * unit,
+    total: Number(view.getBigUint64(16, true)) * unit,
+  };
+}
+
 /** `read(fd, buffer)`: bytes read (0 at the end). Throws {@linkcode LibcError}. */
 export function readFd(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
   const lib = loadLibc()!;

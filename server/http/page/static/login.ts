@@ -9,6 +9,7 @@
  * @module
  */
 
+import "./base64_polyfill.ts";
 import { ScramClient } from "../../../../protocol/scram.ts";
 import { api, explain, here } from "./api.ts";
 import { byId } from "./dom.ts";
