@@ -59,7 +59,7 @@ import {
   sendDeltaBody,
   summarizeOld,
 } from "./delta_requests.ts";
-import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
+import { recordedDigest } from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
@@ -335,20 +335,16 @@ export async function put(
         } mismatch); the file on the server was not changed`,
       );
     }
-    await upload.commit({
-      mode: request.mode,
-      mtime: request.mtime,
-      noClobber: request.noClobber,
-    });
-    if (request.verify) {
-      await recordCommitted(
-        store,
-        path,
-        request,
-        digestFields(checksum, digest),
-        summary,
-      );
-    }
+    await upload.commit(
+      {
+        mode: request.mode,
+        mtime: request.mtime,
+        noClobber: request.noClobber,
+      },
+      request.verify
+        ? { digests: digestFields(checksum, digest), chunks: summary }
+        : undefined,
+    );
     await io.writer.send({
       op: "done",
       bytes: received,

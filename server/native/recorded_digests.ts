@@ -1,6 +1,7 @@
 /**
  * Whole-file digests the storage core recorded (see
- * `../storage/file_record.ts`): kept when an upload commits, and used so a
+ * `../storage/file_record.ts`, kept when an upload commits: see
+ * `../storage/committed_record.ts`), used so a
  * `get`, `hash` or `ls --hash` of an unchanged file needs no read of it on
  * the server. The client of a `get` still hashes what it receives and
  * compares, so damage to the stored file at rest is caught too.
@@ -8,45 +9,11 @@
  * @module
  */
 
-import type { Checksum, Digests } from "../../protocol/messages.ts";
+import type { Checksum } from "../../protocol/messages.ts";
 import { digestIn } from "../../transfer/hash/checksum.ts";
 import type { ReadHandle, Store } from "../storage/store.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
-
-/**
- * Records the digests (and, from a delta, the chunk summary) of the file
- * just committed at `path`, when the file there is still the one committed
- * (its size and mtime); a failure to record is no failure of the upload.
- */
-export async function recordCommitted(
-  store: Store,
-  path: string,
-  expected: { size: number | null; mtime: number },
-  digests: Digests,
-  chunks?: ChunkSummary,
-): Promise<void> {
-  const records = store.records;
-  if (!records) return;
-  try {
-    const handle = await store.open(path, 0, { follow: false });
-    try {
-      if (
-        !handle.identity || handle.entry.size !== expected.size ||
-        handle.entry.mtime !== expected.mtime
-      ) return;
-      await records.save({
-        identity: await handle.identity(),
-        digests,
-        summary: chunks && { chunking: CHUNKING, chunks },
-      });
-    } finally {
-      handle.close();
-    }
-  } catch {
-    // The record is an optimisation: without one, the file is hashed.
-  }
-}
 
 /** The recorded digest of the open file for `checksum`, or undefined. */
 export async function recordedDigest(
