@@ -9,9 +9,10 @@
  * @module
  */
 
-import type { Checksum } from "../../protocol/messages.ts";
+import type { Checksum, Digests } from "../../protocol/messages.ts";
 import { digestIn } from "../../transfer/hash/checksum.ts";
 import type { ReadHandle, Store } from "../storage/store.ts";
+import { type FileIdentity, sameIdentity } from "../storage/file_record.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
@@ -36,4 +37,27 @@ export async function recordedChunks(
   return record?.summary?.chunking === CHUNKING
     ? record.summary.chunks
     : undefined;
+}
+
+/**
+ * Records the digest of a whole file just read from its start to its end
+ * through `handle` (a `get` without a record), when the file still has the
+ * identity it had when opened (`before`): the next `get` of it then needs
+ * no read on the server (and goes by sendfile). A failure to record is no
+ * failure of the get.
+ */
+export async function recordRead(
+  store: Store,
+  handle: ReadHandle,
+  before: FileIdentity | undefined,
+  digests: Digests,
+): Promise<void> {
+  if (!store.records || !handle.identity || !before) return;
+  try {
+    const after = await handle.identity();
+    if (!sameIdentity(before, after)) return;
+    await store.records.save({ identity: after, digests });
+  } catch {
+    // The record is an optimisation: without one, the file is hashed.
+  }
 }

@@ -22,6 +22,7 @@ import { syncFolder } from "../../../transfer/durable/commit_files.ts";
 import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
+import { closeFd } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
 import {
   newNameSegments,
@@ -189,7 +190,12 @@ export class LocalStore implements Store {
     });
     using _ = parent;
     if (name === "") throw new WrongTypeError(`"${path || "."}" is a folder`);
-    const file = await this.root.openFile(parent, name, {}, path);
+    const { file, fd } = await this.root.openFileKeeping(
+      parent,
+      name,
+      {},
+      path,
+    );
     try {
       const info = await file.stat();
       if (!info.isFile) {
@@ -200,9 +206,10 @@ export class LocalStore implements Store {
         );
       }
       if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
-      return fileHandle(file, entryFromInfo(name, info));
+      return fileHandle(file, entryFromInfo(name, info), fd);
     } catch (error) {
       file.close();
+      if (fd !== null) closeFd(fd);
       throw fsError(error, path);
     }
   }
@@ -796,13 +803,21 @@ async function listFolder(folder: Folder, shown: string): Promise<Entry[]> {
   return entries;
 }
 
-function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
+function fileHandle(
+  file: Deno.FsFile,
+  entry: Entry,
+  fd: number | null = null,
+): ReadHandle {
   return {
     entry,
+    descriptor: fd ?? undefined,
     read: (buffer) => file.read(buffer),
     seek: (offset, whence) => file.seek(offset, whence),
     identity: () => identityOf(file),
     close: () => {
+      // Once: the number may belong to another file after.
+      if (fd !== null) closeFd(fd);
+      fd = null;
       try {
         file.close();
       } catch {
