@@ -10,6 +10,7 @@ import { flag, type Flags, wholeNumber } from "../cli/flags.ts";
 import { type Checksum, isChecksum } from "../protocol/mod.ts";
 import { parseRate } from "../transfer/rate_limit_stream.ts";
 import type { CommandSettings } from "./commands.ts";
+import { mirrorFlags } from "./mirror_command.ts";
 
 /** Most connections a tree transfer may use at once. */
 const MAX_PARALLEL = 16;
@@ -41,6 +42,10 @@ export const COMMAND_FLAGS = {
     "fts takes no -P: write the port as HOST:PORT, and connections at once as --parallel N",
   ),
   checksum: flag.value(checksum, "xxh128 or sha256"),
+  delete: flag.boolean(),
+  "dry-run": flag.boolean("n"),
+  "max-delete": flag.value(wholeNumber(0), "a whole number"),
+  watch: flag.boolean(),
   compress: flag.optional(
     "on" as "on" | "auto",
     (text) => {
@@ -78,5 +83,6 @@ export function commandSettings(
     parallel: flags.parallel ?? defaults.parallel,
     checksum: flags.checksum ?? defaults.checksum,
     compress: flags.compress ?? defaults.compress,
+    mirror: mirrorFlags(flags, flags.recursive),
   };
 }

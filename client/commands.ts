@@ -24,6 +24,8 @@ import { uploadTree } from "./tree_upload.ts";
 import { type TransferOptions, type TransferResult, upload } from "./upload.ts";
 import { closest } from "../cli/suggest.ts";
 import { UsageError } from "../cli/usage_error.ts";
+import { MIRROR_FLAGS, type MirrorFlags, runMirror } from "./mirror_command.ts";
+import { watchCommand } from "./watch_command.ts";
 
 /** One remote command: how it is called and what it does. */
 export interface CommandSpec {
@@ -47,6 +49,7 @@ const TRANSFER_FLAGS = [
   "P",
   "checksum",
   "compress",
+  ...MIRROR_FLAGS,
 ];
 
 /** Every remote command. */
@@ -111,6 +114,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: [2, 2],
     flags: [],
   },
+  watch: {
+    usage: "watch [PATH]",
+    summary: "print each change under a folder as it happens",
+    args: [0, 1],
+    flags: ["json"],
+  },
 };
 
 /**
@@ -147,6 +156,10 @@ export interface CommandSettings extends TransferOptions {
   force?: boolean;
   /** `ls -l`: the long listing (the listing is always long). */
   long?: boolean;
+  /** `--delete`, `--dry-run`, `--max-delete`, `--force`, `--watch`. */
+  mirror?: MirrorFlags;
+  /** Aborted when the user interrupts the command (the shell's Ctrl-C). */
+  interrupt?: AbortSignal;
 }
 
 /**
@@ -289,6 +302,12 @@ export class CommandRunner {
         if (notice) this.#reporter.info(notice);
         return;
       }
+      case "watch":
+        return await watchCommand(c, this.remote(args[0] ?? ""), {
+          json: settings.json,
+          print: this.#print,
+          reporter: this.#reporter,
+        });
     }
   }
 
@@ -305,6 +324,14 @@ export class CommandRunner {
       const rerun = created
         ? `put -r ${intoItself(local)} ${remoteArg}`
         : undefined;
+      if (settings.mirror) {
+        return await runMirror(
+          "put",
+          local,
+          remote,
+          this.#mirrorContext({ ...settings, rerun }, settings.mirror),
+        );
+      }
       await uploadTree(
         this.#connection,
         local,
@@ -337,10 +364,23 @@ export class CommandRunner {
     const [remoteArg, localArg] = args;
     const remote = this.remote(remoteArg);
     if (settings.recursive) {
+      const local = await treeGetTarget(
+        remote,
+        localArg,
+        endsInSlash(remoteArg),
+      );
+      if (settings.mirror) {
+        return await runMirror(
+          "get",
+          remote,
+          local,
+          this.#mirrorContext(settings, settings.mirror),
+        );
+      }
       await downloadTree(
         this.#connection,
         remote,
-        await treeGetTarget(remote, localArg, endsInSlash(remoteArg)),
+        local,
         settings,
         this.#reporter,
         this.#openExtra,
@@ -360,6 +400,20 @@ export class CommandRunner {
     if (local !== "-") {
       this.#summary("received", result, started, settings.json);
     }
+  }
+
+  #mirrorContext(
+    settings: CommandSettings & { rerun?: string },
+    mirror: MirrorFlags,
+  ) {
+    return {
+      connection: this.#connection,
+      options: settings,
+      mirror,
+      reporter: this.#reporter,
+      print: this.#print,
+      openExtra: this.#openExtra,
+    };
   }
 
   /**

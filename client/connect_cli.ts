@@ -78,6 +78,12 @@ Options:
   -r              rm: remove a folder and its contents; put/get: a folder tree
   --parallel N    put -r/get -r: use N connections at once (default ${DEFAULT_PARALLEL});
                   -P is refused: to scp users it is the port (write HOST:PORT)
+  --delete        put -r/get -r: mirror: also remove what the source lacks
+  -n, --dry-run   put -r/get -r: list each change (rsync -i marks), change nothing
+  --max-delete N  with --delete: refuse the deletion step past N entries
+  --force         with --delete: let an empty source empty the target
+  --watch         put -r/get -r: keep the copy live until Ctrl-C
+                  (see docs/mirror.md)
   --no-clobber    put/get: refuse to replace an existing target
   --no-resume     put/get: start over instead of resuming
   --whole-file    put/get: send whole files, even where the other side

@@ -47,8 +47,8 @@ export function safeText(text: string): string {
  * already escapes C0 controls; this escapes the rest as `\uNNNN`, so the
  * output stays valid JSON with the same meaning.
  */
-export function safeJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
+export function safeJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(
     BEYOND_JSON,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );

@@ -183,6 +183,8 @@ export class Shell {
   #listings = new Map<string, Promise<{ name: string; dir: boolean }[]>>();
   /** Extra connections a running command opened (`-P`), for Ctrl-C. */
   #extra = new Set<Connection>();
+  /** Aborted by Ctrl-C during the running command (ends a live mirror). */
+  #interrupt = new AbortController();
 
   constructor(
     connection: Connection,
@@ -246,8 +248,10 @@ export class Shell {
         this.connection = await this.#connect();
         this.runner.connection = this.connection;
       }
+      this.#interrupt = new AbortController();
       this.#io.onInterrupt?.(() => {
         interrupted = true;
+        this.#interrupt.abort();
         this.connection.abort();
         for (const extra of this.#extra) extra.abort();
       });
@@ -305,7 +309,10 @@ export class Shell {
         return await localMkdir(plain);
     }
     const globbed = positionalIndex.map((index) => words[index]);
-    const settings = commandSettings(flags, this.#defaults);
+    const settings = {
+      ...commandSettings(flags, this.#defaults),
+      interrupt: this.#interrupt.signal,
+    };
     if (globbed.some((word) => word.glob)) {
       if (command === "put" || command === "get") {
         return await this.#transferGlobs(command, globbed, settings);

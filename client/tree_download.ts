@@ -124,6 +124,7 @@ export async function downloadTree(
 ): Promise<TreeResult> {
   const action = `get -r "${remote || "/"}"`;
   const items = await listTree(connection, remote, action);
+  options.onListing?.(items);
   const root = resolve(local);
   const tally = new TreeTally(reporter, "get");
   const dirs = items.filter((item) => item.type === "dir");
@@ -332,7 +333,7 @@ async function receiveFiles(
 }
 
 /** Asks for the tree's manifest and checks every path in it. */
-async function listTree(
+export async function listTree(
   connection: Connection,
   remote: string,
   action: string,

@@ -17,6 +17,7 @@ import { formatBytes } from "./format.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Reporter } from "./reporter.ts";
 import type { TransferOptions } from "./upload.ts";
+import type { LocalTree } from "./tree_walk.ts";
 
 /**
  * Connections a tree transfer uses unless told otherwise (`-P`). One: on
@@ -34,6 +35,12 @@ export interface TreeOptions extends TransferOptions {
    * (its target folder was made by this run); said when the link is lost.
    */
   rerun?: string;
+  /** What `put -r` sends instead of walking `local` (a live mirror's changes). */
+  tree?: LocalTree;
+  /** Told the local tree `put -r` walked (a mirror computes deletions from it). */
+  onLocalTree?: (tree: LocalTree) => void;
+  /** Told the remote listing `get -r` works from (likewise). */
+  onListing?: (items: TreeItem[]) => void;
 }
 
 /** Opens one more connection to the same server, for `-P`. */

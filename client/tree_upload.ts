@@ -69,10 +69,11 @@ export async function uploadTree(
   const action = `put -r "${local}"`;
   let tree;
   try {
-    tree = walkLocalTree(local);
+    tree = options.tree ?? walkLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }
+  options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
   for (const { path, error } of tree.unreadable) {

@@ -21,6 +21,8 @@ export interface LocalTree {
   skipped: TreeItem[];
   /** Folders that could not be read, with the reason. */
   unreadable: { path: string; error: unknown }[];
+  /** Entries listed but gone before they could be looked at. */
+  vanished: string[];
 }
 
 /** Describes `info` as a tree item at `path`. */
@@ -49,6 +51,7 @@ export function walkLocalTree(root: string): LocalTree {
     files: [],
     skipped: [],
     unreadable: [],
+    vanished: [],
   };
   const pending: [string, string][] = [["", absolute]];
   while (pending.length > 0) {
@@ -69,7 +72,8 @@ export function walkLocalTree(root: string): LocalTree {
       try {
         item = treeItem(path, Deno.lstatSync(host));
       } catch {
-        continue; // Gone since the listing.
+        tree.vanished.push(path); // Gone since the listing.
+        continue;
       }
       if (item.type === "file") tree.files.push(item);
       else if (item.type === "dir") {

@@ -30,9 +30,10 @@ export const MIN_PROTOCOL_VERSION = 1;
  * transfers (docs/delta.md). Each request
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
- * and ignores those fields keeps working unchanged. `chmod`, `df`: the
- * server takes these requests (a client asks only a server that names
- * them).
+ * and ignores those fields keeps working unchanged. `delete` (the
+ * `tree-delete` request of a mirror), `watch` (the `watch` stream), `chmod`
+ * and `df` (those requests) are asked for only from a server that announced
+ * them.
  */
 export const FEATURES: string[] = [
   "resume",
@@ -40,6 +41,8 @@ export const FEATURES: string[] = [
   "xxh128",
   "zstd",
   "delta",
+  "delete",
+  "watch",
   "chmod",
   "df",
 ];
@@ -479,6 +482,56 @@ export interface TreeError {
   reason: string;
 }
 
+/**
+ * Removes entries of the tree at `path` (a mirror's deletion step): a body
+ * of JSON lines, each a relative path, follows. Folders go with everything
+ * in them; links are removed, never followed; a path already gone counts
+ * as removed. Answered by `tree-deleted`. Only to a server announcing
+ * `delete`.
+ */
+export interface TreeDeleteRequest {
+  op: "tree-delete";
+  path: string;
+}
+/** What a `tree-delete` removed, and what it could not (at most 100 named). */
+export interface TreeDeleted {
+  op: "tree-deleted";
+  deleted: number;
+  failed: TreeFailure[];
+  /** Failures beyond the ones named. */
+  more?: number;
+}
+/**
+ * Follows changes under folder `path` until the client closes the
+ * connection or sends `bye`: answered by `watching`, then `change`
+ * messages (and pings) as they happen. Only to a server announcing `watch`.
+ */
+export interface WatchRequest {
+  op: "watch";
+  path: string;
+}
+/** The watch is set up; `how` says how changes are seen. */
+export interface Watching {
+  op: "watching";
+  path: string;
+  /** `inotify` (every writer), `poll` (a periodic scan), `fts` (writes through this server only). */
+  how: string;
+  /** What this watch cannot see, or why it scans; shown once. */
+  note?: string;
+}
+/** One change under a watched folder; paths are relative to it. */
+export interface ChangeMessage {
+  op: "change";
+  event: "created" | "modified" | "deleted" | "moved";
+  path: string;
+  /** The new path of a `moved` entry. */
+  to?: string;
+  /** What the entry is, when known. */
+  type?: EntryType;
+  size?: number;
+  mtime?: number;
+}
+
 /** Every message. */
 export type Message =
   | Hello
@@ -517,7 +570,12 @@ export type Message =
   | TreeGetRequest
   | TreeList
   | TreeWantRequest
-  | TreeError;
+  | TreeError
+  | TreeDeleteRequest
+  | TreeDeleted
+  | WatchRequest
+  | Watching
+  | ChangeMessage;
 
 /** The trailer in an END frame. */
 export interface Trailer extends Digests {
@@ -535,6 +593,7 @@ export const BODY_OPS: ReadonlySet<string> = new Set([
   "file",
   "tree-list",
   "tree-want",
+  "tree-delete",
 ]);
 
 type FieldKind =
@@ -659,6 +718,18 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "summaries?": "number",
   },
   "tree-error": { path: "string", code: "code", reason: "string" },
+  "tree-delete": { path: "string" },
+  "tree-deleted": { deleted: "number", failed: "array", "more?": "number" },
+  watch: { path: "string" },
+  watching: { path: "string", how: "string", "note?": "string" },
+  change: {
+    event: "string",
+    path: "string",
+    "to?": "string",
+    "type?": "string",
+    "size?": "number",
+    "mtime?": "number",
+  },
 };
 
 /** Every operation the protocol knows, in the schema's order. */

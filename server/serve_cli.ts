@@ -5,7 +5,13 @@
  * @module
  */
 
-import { flag, MAX_TIMER_MS, port, wholeNumber } from "../cli/flags.ts";
+import {
+  flag,
+  MAX_TIMER_MS,
+  port,
+  seconds,
+  wholeNumber,
+} from "../cli/flags.ts";
 import { subcommand } from "../cli/subcommand.ts";
 import { UsageError } from "../cli/usage_error.ts";
 import { DEFAULT_PORT } from "../protocol/mod.ts";
@@ -50,6 +56,7 @@ Options:
   --partial-ttl TIME     remove interrupted uploads after TIME (default 24h)
   --partial-limit SIZE   cap what interrupted uploads may hold (e.g. 10G);
                          the oldest go first (default: no cap)
+  --watch-poll SECS      watch: scan every SECS instead of using inotify
   --grace SECS           time running transfers get at shutdown (default 10);
                          a second signal stops at once
   --http [HOST:]PORT     also serve HTTP/WebDAV and the web page on PORT (off
@@ -118,6 +125,7 @@ export const SERVE_FLAGS = {
     "a size such as 500M or 10G",
   ),
   grace: flag.value(graceDuration, DURATION),
+  "watch-poll": flag.value(seconds, "a number of seconds"),
   http: flag.value(httpAddress, "[HOST:]PORT with a port from 0 to 65535"),
   "http-allow-basic-insecure": flag.boolean(),
   "http-host": flag.list("a host name"),
@@ -177,6 +185,7 @@ export const SERVE = subcommand({
         ? { pathStyle: false }
         : undefined,
       announce: io.out,
+      watchPollMs: flags["watch-poll"],
     });
   },
 });

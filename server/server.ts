@@ -18,7 +18,13 @@ import type { LoginThrottle } from "./auth/login_throttle.ts";
 import { ServerLog } from "./server_log.ts";
 import { Session, type SessionContext } from "./native/session.ts";
 import { closeConnection } from "./net/socket_release.ts";
-import { type BucketOptions, openStore } from "./storage/open.ts";
+import {
+  type BucketOptions,
+  isFolderTarget,
+  openStore,
+} from "./storage/open.ts";
+import { ChangeFeed } from "./storage/watch/change.ts";
+import { observedStore } from "./storage/watch/observed_store.ts";
 import { HttpFrontEnd } from "./http/http_front_end.ts";
 
 /** How to run a server. */
@@ -53,6 +59,8 @@ export interface ServerOptions {
   loginTimeoutMs?: number;
   /** How often to look for changes of the users file. Default 2 seconds. */
   usersPollMs?: number;
+  /** `watch` scans every this many ms instead of using inotify (`--watch-poll`). */
+  watchPollMs?: number;
   /** Refuse connections beyond this many at once. Default 256. */
   maxConnections?: number;
   /** Remove partial uploads untouched this long. Default 24 hours. */
@@ -140,10 +148,14 @@ export class FtsServer {
     const logins = options.users === undefined
       ? null
       : await Logins.open(options.users, options.loginThrottle);
-    const store = await openStore(options.root, {
+    const opened = await openStore(options.root, {
       partialLimit: options.partialLimit,
       s3: options.s3,
     });
+    // A bucket says nothing about writes: watches there hear of the
+    // changes made through this server.
+    const feed = isFolderTarget(options.root) ? undefined : new ChangeFeed();
+    const store = feed ? observedStore(opened, feed) : opened;
     const address = {
       hostname: options.hostname ?? "0.0.0.0",
       port: options.port ?? DEFAULT_PORT,
@@ -204,6 +216,7 @@ export class FtsServer {
       usersPollMs: options.usersPollMs ?? 2000,
       maxConnections,
       partialTtlMs: options.partialTtlMs ?? 24 * 3600_000,
+      watch: { pollMs: options.watchPollMs, feed },
     }, http);
   }
 

@@ -127,6 +127,27 @@ const VALID: Message[] = [
   { op: "tree-error", path: "docs/x", code: "not_found", reason: "gone" },
   { op: "summary", chunking: "gear-16k", chunks: 3 },
   { op: "summary", chunking: "gear-16k", chunks: 0, path: "docs/a.txt" },
+  { op: "tree-delete", path: "site" },
+  { op: "tree-deleted", deleted: 3, failed: [] },
+  {
+    op: "tree-deleted",
+    deleted: 0,
+    failed: [{ path: "a", code: "io", reason: "busy" }],
+    more: 2,
+  },
+  { op: "watch", path: "" },
+  { op: "watching", path: "docs", how: "inotify" },
+  { op: "watching", path: "", how: "fts", note: "only through fts" },
+  { op: "change", event: "deleted", path: "a.txt" },
+  {
+    op: "change",
+    event: "moved",
+    path: "a",
+    to: "b",
+    type: "file",
+    size: 3,
+    mtime: 1,
+  },
 ];
 
 Deno.test("decodeMessage accepts one valid message of every kind, unchanged", () => {

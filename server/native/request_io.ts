@@ -18,6 +18,8 @@ export interface RequestIo {
   peer: string;
   /** Throws a `ReadOnlyError` when this session may not write. */
   assertWritable(): void;
+  /** Aborted when the server shuts down (a request that never ends, `watch`, ends). */
+  stopping?: AbortSignal;
 }
 
 /** What a request handler reports for the log. */

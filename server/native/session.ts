@@ -44,6 +44,9 @@ import type { Store } from "../storage/store.ts";
 import * as files from "./file_requests.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
+import { treeDelete } from "./tree_delete.ts";
+import { serveWatch } from "./watch_session.ts";
+import type { WatchSettings } from "../storage/watch/tree_watch.ts";
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -64,6 +67,8 @@ export interface SessionContext {
   idleTimeoutMs: number;
   /** Close a connection not logged in (or without `hello`) after this long. */
   loginTimeoutMs: number;
+  /** How `watch` sees changes (scan interval, the feed of an S3 store). */
+  watch?: WatchSettings;
 }
 
 /** The log line's result for a session one of its clocks ended. */
@@ -93,6 +98,8 @@ export class Session {
   #closed = false;
   /** Aborted when the connection closes (stops a login's throttle wait). */
   #abort = new AbortController();
+  /** Aborted when the server shuts down (ends a watch). */
+  #stopping = new AbortController();
   /** Writes are refused: the server is read-only, or the user is. */
   #readOnly: boolean;
   /** The user who logged in, if any. */
@@ -213,6 +220,7 @@ export class Session {
    */
   shutdown(): void {
     this.#closing = true;
+    this.#stopping.abort();
     this.#timedOut = "shutdown";
     const notice = this.#lastWords({
       op: "notice",
@@ -463,6 +471,10 @@ export class Session {
         return treeList(this.#io, message);
       case "tree-want":
         return treeWant(this.#io, message);
+      case "tree-delete":
+        return treeDelete(this.#io, message);
+      case "watch":
+        return serveWatch(this.#io, message);
       default:
         throw new ProtocolError(`"${message.op}" is not a request`);
     }
@@ -484,6 +496,7 @@ export class Session {
       ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
       assertWritable: () => this.#assertWritable(),
+      stopping: this.#stopping.signal,
     };
   }
 

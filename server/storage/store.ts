@@ -26,6 +26,7 @@ import type { BufferPool } from "../../protocol/buffer_pool.ts";
 import type { Entry } from "../../protocol/messages.ts";
 import type { FileIdentity, FileRecords } from "./file_record.ts";
 import type { TreeSink, TreeSinkOptions } from "./tree_sink.ts";
+import type { Change } from "./watch/change.ts";
 
 /** What a backend can and cannot do; front-ends adapt to it. */
 export interface StoreCapabilities {
@@ -180,6 +181,26 @@ export interface TreeStaging {
   openTreeSink(pool: BufferPool, options: TreeSinkOptions): Promise<TreeSink>;
 }
 
+/**
+ * Optional ability: reports every change under a folder as it happens,
+ * whoever makes it (the local disk, with inotify). Without it, a watch
+ * scans periodically or hears only of changes made through this server
+ * (`watch/tree_watch.ts`).
+ */
+export interface ChangeWatching {
+  /**
+   * Watches folder `path`, calling `emit` with each change (paths relative
+   * to `path`) and `onFail` once if the watch breaks later.
+   *
+   * @throws when the folder cannot be watched (out of inotify watches).
+   */
+  watchChanges(
+    path: string,
+    emit: (change: Change) => void,
+    onFail: (error: unknown) => void,
+  ): { close(): void };
+}
+
 /** The storage core's interface. Every method resolves its path afresh. */
 export interface Store {
   /** What this backend can do. */
@@ -252,4 +273,6 @@ export interface Store {
   readonly smallFileReads?: SmallFileReads;
   /** Optional ability: batched staging of tree uploads. */
   readonly treeStaging?: TreeStaging;
+  /** Optional ability: changes reported as they happen, by every writer. */
+  readonly changeWatching?: ChangeWatching;
 }

@@ -38,6 +38,15 @@ export async function runFts(
   });
 }
 
+/** Runs `fts connect ADDRESS ...` with the words of `line` (split at spaces). */
+export function connectFts(
+  address: string,
+  line: string,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return runFts(["connect", address, ...line.split(" ")], options);
+}
+
 /** Runs any program to completion (killed after `timeoutMs`). */
 export async function runProgram(
   program: string,
@@ -102,6 +111,11 @@ export interface ServeOptions {
   main?: string;
   /** Leave out `--host 127.0.0.1`: listen where fts does by default. */
   defaultHost?: boolean;
+  /**
+   * A program and its arguments to run deno through (its last argument
+   * must exec the deno binary with the arguments that follow).
+   */
+  wrap?: string[];
 }
 
 /**
@@ -113,8 +127,10 @@ export async function startServe(
   extra: string[] = [],
   options: ServeOptions = {},
 ): Promise<ServeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...prefix] = options.wrap ?? [Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...prefix,
       "run",
       "-A",
       options.main ?? MAIN,

@@ -1,0 +1,180 @@
+/**
+ * The local side of `put -r --watch`: follows the local folder with
+ * `Deno.watchFs` (inotify on Linux) and sends each settled batch of changes
+ * as one tree upload of just those files (the server's quick check skips
+ * what it has), then, with `--delete`, removes what left in one
+ * `tree-delete`.
+ *
+ * @module
+ */
+
+import { join, resolve } from "@std/path";
+import type { TreeItem } from "../protocol/mod.ts";
+import { jsonLines } from "../transfer/tree/tree_manifest.ts";
+import { type Connection, unexpected } from "./connection.ts";
+import { mirrorPut, requireDelete } from "./mirror.ts";
+import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
+import { LocalScan } from "./local_scan.ts";
+import { sendFiles } from "./mirror_send.ts";
+import { type LocalTree, treeItem, walkLocalTree } from "./tree_walk.ts";
+
+/** How often the fallback scans the local folder. */
+const SCAN_MS = 2000;
+
+/** `put -r --watch LOCAL REMOTE`. */
+export class PutSide implements LiveSide {
+  readonly label: string;
+  #root: string;
+  #remote: string;
+  #context: LiveContext;
+  #watcher: Deno.FsWatcher | null = null;
+  #scan: LocalScan | null = null;
+
+  constructor(local: string, remote: string, context: LiveContext) {
+    this.#root = resolve(local);
+    this.#remote = remote;
+    this.#context = context;
+    this.label = `"${local}" to "${remote}"`;
+  }
+
+  /** A quick-check mirror (large files resume, see `mirror_send.ts`). */
+  catchUp(connection: Connection): Promise<unknown> {
+    return mirrorPut(this.#root, this.#remote, {
+      ...this.#context,
+      connection,
+    });
+  }
+
+  follow(_connection: Connection, onChange: (path: string) => void): void {
+    if (this.#watcher || this.#scan) return;
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(this.#root, { recursive: true });
+    } catch (error) {
+      return this.#scanInstead(error, onChange);
+    }
+    this.#watcher = watcher;
+    (async () => {
+      try {
+        for await (const event of watcher) {
+          for (const path of event.paths) {
+            if (path.startsWith(`${this.#root}/`)) {
+              onChange(path.slice(this.#root.length + 1));
+            }
+          }
+        }
+      } catch (error) {
+        if (this.#watcher === watcher) this.#scanInstead(error, onChange);
+      }
+    })();
+  }
+
+  /** Falls back to a periodic scan, saying so once. */
+  #scanInstead(error: unknown, onChange: (path: string) => void): void {
+    this.#watcher = null;
+    const text = error instanceof Error ? error.message : String(error);
+    const why = /limit|space|ENOSPC|os error 28/i.test(text)
+      ? "inotify ran out of watches (raise fs.inotify.max_user_watches)"
+      : "inotify cannot watch it";
+    this.#context.reporter.info(
+      `${why}; scanning "${this.#root}" every ${SCAN_MS / 1000} s instead`,
+    );
+    this.#scan = new LocalScan(this.#root, SCAN_MS, onChange);
+  }
+
+  close(): void {
+    this.#scan?.close();
+    const watcher = this.#watcher;
+    this.#watcher = null;
+    try {
+      watcher?.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
+    const { files, dirs, gone } = this.#describe(batch);
+    const applied: Applied = { moved: [], deleted: [] };
+    if (files.size > 0 || dirs.size > 0) {
+      const tree: LocalTree = {
+        root: this.#root,
+        dirs: [...dirs.values()],
+        files: [...files.values()],
+        skipped: [],
+        unreadable: [],
+        vanished: [],
+      };
+      await sendFiles(this.#root, this.#remote, tree, {
+        ...this.#context,
+        connection,
+        reporter: this.#context.quiet,
+      }, this.#context.reporter);
+      applied.moved = [...files.keys()];
+    }
+    if (this.#context.mirror.delete && gone.length > 0) {
+      applied.deleted = await this.#delete(connection, gone);
+    }
+    return applied;
+  }
+
+  /** What each changed path is now: files and folders to send, or gone. */
+  #describe(batch: Set<string>) {
+    const files = new Map<string, TreeItem>();
+    const dirs = new Map<string, TreeItem>();
+    const gone: string[] = [];
+    for (const path of [...batch].sort()) {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(join(this.#root, path));
+      } catch {
+        gone.push(path);
+        continue;
+      }
+      if (info.isFile) files.set(path, treeItem(path, info));
+      else if (info.isDirectory) {
+        let sub: LocalTree;
+        try {
+          sub = walkLocalTree(join(this.#root, path));
+        } catch {
+          continue;
+        }
+        const under = (item: TreeItem) => ({
+          ...item,
+          path: item.path === "" ? path : `${path}/${item.path}`,
+        });
+        for (const dir of sub.dirs) dirs.set(under(dir).path, under(dir));
+        for (const file of sub.files) files.set(under(file).path, under(file));
+      }
+    }
+    return { files, dirs, gone };
+  }
+
+  /** Removes `gone` on the server in one round trip; returns what went. */
+  async #delete(connection: Connection, gone: string[]): Promise<string[]> {
+    const action = `put -r --watch --delete "${this.#root}"`;
+    requireDelete(connection, action);
+    const max = this.#context.mirror.maxDelete;
+    if (max !== undefined && gone.length > max) {
+      this.#context.reporter.error?.(
+        `cannot delete: ${gone.length} entries would go, more than --max-delete ${max}; deleted nothing`,
+      );
+      return [];
+    }
+    try {
+      await connection.send({ op: "tree-delete", path: this.#remote });
+      await connection.sendBody(jsonLines(gone));
+    } catch (error) {
+      throw connection.wrap(error, action);
+    }
+    const reply = await connection.reply(action);
+    if (reply.op !== "tree-deleted") throw unexpected(reply, action);
+    for (const failure of reply.failed) {
+      this.#context.reporter.error?.(
+        `cannot delete "${failure.path}": ${failure.reason}`,
+      );
+    }
+    const failed = new Set(reply.failed.map((failure) => failure.path));
+    return gone.filter((path) => !failed.has(path));
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `watch`: streams the changes under a folder to the client until it sends
+ * `bye` or leaves. The reply `watching` says how changes are seen; then
+ * each change goes as a `change` message the moment the watch reports it,
+ * with a `ping` every few seconds so that neither end takes the quiet link
+ * for a dead one.
+ *
+ * Memory: the changes not yet written to the client wait in a queue of at
+ * most {@linkcode MAX_QUEUED}; past it the oldest are dropped and the client
+ * is told once in a notice (a client that reads nothing cannot grow the
+ * server).
+ *
+ * @module
+ */
+
+import {
+  ConnectionError,
+  type WatchRequest,
+  WrongTypeError,
+} from "../../protocol/mod.ts";
+import { normalizePath } from "../storage/remote_path.ts";
+import type { Change } from "../storage/watch/change.ts";
+import { startTreeWatch } from "../storage/watch/tree_watch.ts";
+import type { Outcome, RequestIo } from "./request_io.ts";
+
+/** Changes queued for a slow client at most. */
+const MAX_QUEUED = 10_000;
+
+/** The longest quiet spell before a ping. */
+const PING_MS = 5_000;
+
+/** Serves `watch` until the client ends it. */
+export async function serveWatch(
+  io: RequestIo,
+  request: WatchRequest,
+): Promise<Outcome> {
+  const { store, watch: settings } = io.ctx;
+  const base = normalizePath(request.path);
+  const root = await store.stat(base, { follow: false });
+  if (root.type !== "dir") {
+    throw new WrongTypeError(`"${request.path}" is not a folder`);
+  }
+  const queue: (Change | { note: string })[] = [];
+  let wake: (() => void) | null = null;
+  let dropped = 0;
+  const push = (item: Change | { note: string }) => {
+    if (queue.length >= MAX_QUEUED) {
+      queue.shift();
+      if (dropped++ === 0) {
+        queue.push({
+          note:
+            "the watch fell behind: changes were dropped; rescan to catch up",
+        });
+      }
+    }
+    queue.push(item);
+    wake?.();
+  };
+  const watch = await startTreeWatch(
+    store,
+    base,
+    settings ?? {},
+    push,
+    (note) => push({ note }),
+  );
+  let sent = 0;
+  try {
+    await io.writer.send({
+      op: "watching",
+      path: request.path,
+      how: watch.how,
+      note: watch.note,
+    });
+    // Any message from the client (its `bye`), or its leaving, ends it.
+    let ended = false;
+    const end = io.reader.read().then(
+      async (message) => {
+        ended = true;
+        if (message?.op === "bye") {
+          await io.writer.send({ op: "ok" }).catch(() => {});
+        }
+        wake?.();
+        return message;
+      },
+      (error) => {
+        ended = true;
+        wake?.();
+        throw error;
+      },
+    );
+    end.catch(() => {});
+    const stop = () => {
+      ended = true;
+      wake?.();
+    };
+    io.stopping?.addEventListener("abort", stop);
+    const pingMs = Math.min(PING_MS, io.ctx.idleTimeoutMs / 3);
+    while (!ended) {
+      const item = queue.shift();
+      if (item === undefined) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        wake = resolve;
+        const timer = setTimeout(resolve, pingMs);
+        await promise;
+        clearTimeout(timer);
+        wake = null;
+        if (queue.length === 0 && !ended) await io.writer.send({ op: "ping" });
+        continue;
+      }
+      if ("note" in item) {
+        await io.writer.send({ op: "notice", message: item.note });
+        continue;
+      }
+      await io.writer.send({ op: "change", ...item });
+      sent++;
+    }
+    io.stopping?.removeEventListener("abort", stop);
+    if (io.stopping?.aborted) {
+      return {
+        path: base,
+        result: `ended by the shutdown, ${sent} changes sent`,
+      };
+    }
+    const last = await end;
+    if (last === null) {
+      throw new ConnectionError("the client left during a watch");
+    }
+  } finally {
+    watch.close();
+  }
+  return { path: base, result: `ok, ${sent} changes sent` };
+}
