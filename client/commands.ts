@@ -311,6 +311,20 @@ export class CommandRunner {
     }
   }
 
+  #mirrorContext(
+    settings: CommandSettings & { rerun?: string },
+    mirror: MirrorFlags,
+  ) {
+    return {
+      connection: this.#connection,
+      options: settings,
+      mirror,
+      reporter: this.#reporter,
+      print: this.#print,
+      openExtra: this.#openExtra,
+    };
+  }
+
   /** `put LOCAL [REMOTE]`, `put A B DIR`, `put -r`. */
   async #put(args: string[], settings: CommandSettings): Promise<void> {
     if (args.length > 2) {
@@ -400,20 +414,6 @@ export class CommandRunner {
     if (local !== "-") {
       this.#summary("received", result, started, settings.json);
     }
-  }
-
-  #mirrorContext(
-    settings: CommandSettings & { rerun?: string },
-    mirror: MirrorFlags,
-  ) {
-    return {
-      connection: this.#connection,
-      options: settings,
-      mirror,
-      reporter: this.#reporter,
-      print: this.#print,
-      openExtra: this.#openExtra,
-    };
   }
 
   /**

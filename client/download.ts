@@ -255,6 +255,7 @@ async function fetchInto(
     verify: options.verify,
     checksum: wanted,
     compress: options.compress,
+    compressStream: options.compress !== undefined || undefined,
     delta: old ? true : undefined,
   };
   let header;

@@ -142,6 +142,7 @@ async function uploadOnce(
       verify: options.verify,
       checksum: options.checksum ?? DEFAULT_CHECKSUM,
       compress: options.compress !== undefined || undefined,
+      compressStream: options.compress !== undefined || undefined,
       delta: (!options.wholeFile && options.verify && size !== null) ||
         undefined,
     }, action);
@@ -217,7 +218,10 @@ async function uploadOnce(
           hasher.update(chunk);
         },
         countingCompression(
-          compression(ready.compress ? options.compress : undefined),
+          compression(
+            ready.compress ? options.compress : undefined,
+            ready.compressStream === true,
+          ),
           {
             compressed: (raw, wire) => {
               packed.raw += raw;

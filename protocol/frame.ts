@@ -41,6 +41,12 @@ export const FrameType = {
    * piece: every other piece of the same body stays a plain DATA frame.
    */
   Compressed: 4,
+  /**
+   * A piece of a body compressed as part of one zstd stream per body (see
+   * `zstd_stream.ts`): it decompresses only after the body's earlier
+   * ones. Sent only to a peer that agreed to it (`compressStream`).
+   */
+  CompressedStream: 5,
 } as const;
 
 /** One of the {@linkcode FrameType} values. */
@@ -55,7 +61,8 @@ export interface Frame {
 /** Returns whether `type` is a known frame type. */
 export function isFrameType(type: number): type is FrameType {
   return type === FrameType.Message || type === FrameType.Data ||
-    type === FrameType.End || type === FrameType.Compressed;
+    type === FrameType.End || type === FrameType.Compressed ||
+    type === FrameType.CompressedStream;
 }
 
 /**

@@ -32,7 +32,7 @@ import { allocatePayload } from "./frame_encoder.ts";
 const LEVEL_1 = { params: { [constants.ZSTD_c_compressionLevel]: 1 } };
 
 /** The parts of a node:zlib stream that drive its native context. */
-interface ZlibEngine {
+export interface ZlibEngine {
   _handle?: {
     writeSync(
       flush: number,

@@ -85,7 +85,8 @@ export class FrameReader {
       );
     }
     if (length === 0) return { type, payload: new Uint8Array(0) };
-    const pooled = (type === FrameType.Data || type === FrameType.Compressed) &&
+    const pooled = (type === FrameType.Data || type === FrameType.Compressed ||
+      type === FrameType.CompressedStream) &&
       this.#pool && length <= this.#pool.size;
     const payload = pooled
       ? await this.#input.readInto(this.#pool!.take().subarray(0, length))

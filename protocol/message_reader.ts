@@ -8,6 +8,7 @@ import { ConnectionError, errorFromWire, ProtocolError } from "./errors.ts";
 import type { ByteInput } from "./exact_reader.ts";
 import { type FrameDecoderOptions, FrameReader } from "./frame_decoder.ts";
 import { decompressPayload } from "./frame_compression.ts";
+import { StreamUnpacker } from "./zstd_stream.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType } from "./frame.ts";
 import {
   BODY_OPS,
@@ -127,6 +128,8 @@ export class MessageReader {
     // Set once the END frame (or a failure) has been read: nothing of this
     // body is left on the wire, and the next frame belongs to someone else.
     let ended = false;
+    // The body's zstd stream, from its first CompressedStream frame on.
+    let unpacker: StreamUnpacker | undefined;
     const readFrame = async (): Promise<Uint8Array | null> => {
       while (!ended) {
         this.#options.beforeRead?.();
@@ -152,7 +155,24 @@ export class MessageReader {
           pool?.give(frame.payload);
           return piece;
         }
+        if (frame.type === FrameType.CompressedStream) {
+          const { pool, maxFrameSize } = this.#options;
+          unpacker ??= new StreamUnpacker();
+          const piece = unpacker.unpack(
+            frame.payload,
+            maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+            pool,
+          );
+          pool?.give(frame.payload);
+          // Only the end of a zstd frame (the sender changed its level).
+          if (piece.byteLength === 0) {
+            pool?.give(piece);
+            continue;
+          }
+          return piece;
+        }
         if (frame.type === FrameType.End) {
+          unpacker?.close();
           ended = true;
           this.#bodyOpen = false;
           const value = decodeTrailer(frame.payload);

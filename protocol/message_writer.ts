@@ -8,7 +8,8 @@ import { BufferPool } from "./buffer_pool.ts";
 import { type ErrorCode, FtsError } from "./errors.ts";
 import { encodeFrame } from "./frame_encoder.ts";
 import { compressPayload } from "./frame_compression.ts";
-import { type FrameType, FrameType as Type } from "./frame.ts";
+import { packedBound, StreamPacker } from "./zstd_stream.ts";
+import { DATA_CHUNK_SIZE, type FrameType, FrameType as Type } from "./frame.ts";
 import {
   encodeMessage,
   encodeTrailer,
@@ -23,6 +24,13 @@ export interface SendBodyOptions {
    * to compressed frames). A chunk that does not shrink goes out raw anyway.
    */
   compress?: (chunk: Uint8Array) => boolean;
+  /**
+   * The zstd level for the next compressed piece: the pieces then form one
+   * zstd stream per body (`CompressedStream` frames; the peer must have
+   * agreed to them), so matches reach across pieces. Without it each piece
+   * is compressed alone at level 1.
+   */
+  streamLevel?: () => number;
   /** Told how long each compression took and what it gave (for `auto`). */
   onCompressed?: (raw: number, sent: number, milliseconds: number) => void;
   /**
@@ -48,6 +56,7 @@ export class MessageWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #lastWrite: Promise<void> = Promise.resolve();
   #pool: BufferPool | undefined;
+  #streamPool: BufferPool | undefined;
 
   /**
    * Locks `writable` for writing. Compressed pieces are written into
@@ -85,7 +94,8 @@ export class MessageWriter {
     onWritten?: (chunk: Uint8Array) => void,
     options: SendBodyOptions = {},
   ): Promise<void> {
-    const { compress, onCompressed, onWaited } = options;
+    const { compress, onCompressed, onWaited, streamLevel } = options;
+    const packer = streamLevel ? new StreamPacker() : null;
     try {
       for await (const chunk of chunks) {
         if (chunk.byteLength === 0) continue;
@@ -93,6 +103,16 @@ export class MessageWriter {
           const waiting = performance.now();
           await this.#writer.ready;
           onWaited(performance.now() - waiting);
+        }
+        if (packer && compress?.(chunk)) {
+          await this.#streamed(
+            packer,
+            streamLevel!(),
+            chunk,
+            options,
+            onWritten,
+          );
+          continue;
         }
         if (compress?.(chunk)) {
           const started = performance.now();
@@ -126,9 +146,40 @@ export class MessageWriter {
       await this.#frame(Type.End, encodeTrailer({ error: { code, reason } }))
         .catch(() => {});
       throw error;
+    } finally {
+      packer?.close();
     }
     await this.#frame(Type.End, encodeTrailer(await trailer()));
     await this.#writer.ready;
+  }
+
+  /** Sends `chunk` as the next piece of the body's zstd stream. */
+  async #streamed(
+    packer: StreamPacker,
+    level: number,
+    chunk: Uint8Array,
+    options: SendBodyOptions,
+    onWritten?: (chunk: Uint8Array) => void,
+  ): Promise<void> {
+    const started = performance.now();
+    const pool = this.#streamPool ??= new BufferPool(
+      packedBound(DATA_CHUNK_SIZE),
+      3,
+    );
+    const target = pool.lend(pool.take());
+    const packed = packer.pack(chunk, level, target);
+    options.onCompressed?.(
+      chunk.byteLength,
+      packed.byteLength,
+      performance.now() - started,
+    );
+    await this.#frame(
+      Type.CompressedStream,
+      packed,
+      onWritten,
+      chunk,
+      () => pool.give(target),
+    );
   }
 
   /**
@@ -162,6 +213,16 @@ export class MessageWriter {
     if (onWritten) written.then(() => onWritten(original), () => {});
     if (release) written.then(release, () => {});
     this.#lastWrite = written;
+  }
+
+  /**
+   * Waits until everything written so far has been taken by the stream
+   * under it (for a socket: by the kernel), so bytes can then go to the
+   * same socket by another road without interleaving.
+   */
+  async drain(): Promise<void> {
+    await this.#writer.ready;
+    await this.#lastWrite.catch(() => {});
   }
 
   /** Closes the stream after what was written has been flushed. */

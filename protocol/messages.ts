@@ -31,9 +31,10 @@ export const MIN_PROTOCOL_VERSION = 1;
  * also names what it wants and each reply what was agreed (`checksum`,
  * `compress`), so an older peer that announces only `resume` and `sha256`
  * and ignores those fields keeps working unchanged. `delete` (the
- * `tree-delete` request of a mirror), `watch` (the `watch` stream), `chmod`
- * and `df` (those requests) are asked for only from a server that announced
- * them.
+ * `tree-delete` request of a mirror) and `watch` (the `watch` stream) are
+ * asked for only from a server that announced them. `chmod`, `df`: the
+ * server takes these requests (a client asks only a server that names
+ * them).
  */
 export const FEATURES: string[] = [
   "resume",
@@ -203,6 +204,11 @@ export interface PutRequest {
   /** The client would like to send zstd frames; older servers ignore it. */
   compress?: boolean;
   /**
+   * The client can send its zstd frames as one stream per body
+   * (`CompressedStream`); older servers ignore it.
+   */
+  compressStream?: boolean;
+  /**
    * The client would like to send a delta against the version the server
    * holds; older servers ignore it.
    */
@@ -220,6 +226,8 @@ export interface Ready {
   checksum?: Checksum;
   /** The server accepts zstd frames in this upload's body. */
   compress?: boolean;
+  /** The server accepts them as one stream per body (`CompressedStream`). */
+  compressStream?: boolean;
   /**
    * The server holds another version of the target: a `summary` of its
    * chunks follows, and the body may be a delta against it.
@@ -288,6 +296,11 @@ export interface GetRequest {
    * the measured rate says so (`auto`); older servers ignore it.
    */
   compress?: "on" | "auto";
+  /**
+   * The client reads zstd frames sent as one stream per body
+   * (`CompressedStream`); older servers ignore it.
+   */
+  compressStream?: boolean;
   /**
    * A `summary` of the client's own version follows this request, and the
    * server may answer with a delta against it. Sent only to servers that
@@ -639,6 +652,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "boolean",
+    "compressStream?": "boolean",
     "delta?": "boolean",
   },
   ready: {
@@ -647,6 +661,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "prefixXxh128?": "string",
     "checksum?": "checksum",
     "compress?": "boolean",
+    "compressStream?": "boolean",
     "delta?": "boolean",
   },
   summary: { chunking: "string", chunks: "number", "path?": "string" },
@@ -674,6 +689,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     verify: "boolean",
     "checksum?": "string",
     "compress?": "string",
+    "compressStream?": "boolean",
     "delta?": "boolean",
   },
   rm: { path: "string", recursive: "boolean" },

@@ -18,8 +18,15 @@ import { FrameReader } from "../protocol/frame_decoder.ts";
 import { FRAME_HEADER_SIZE, FrameType } from "../protocol/frame.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { MessageReader } from "../protocol/message_reader.ts";
-import { MessageWriter } from "../protocol/message_writer.ts";
-import { AutoCompression, compression } from "../transfer/compression.ts";
+import {
+  MessageWriter,
+  type SendBodyOptions,
+} from "../protocol/message_writer.ts";
+import {
+  AdaptiveLevel,
+  AutoCompression,
+  compression,
+} from "../transfer/compression.ts";
 import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes } from "./helpers/cli.ts";
 
@@ -32,23 +39,42 @@ function textBytes(size: number): Uint8Array {
     .subarray(0, size);
 }
 
+/** The pieces one after the other. */
+function joined(pieces: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    whole.set(piece, (at += piece.byteLength) - piece.byteLength);
+  }
+  return whole;
+}
+
 /** Sends `pieces` as one body and returns the frame types on the wire. */
 async function wireTypes(
   pieces: Uint8Array[],
   compress: boolean,
+  options: SendBodyOptions = {},
 ): Promise<number[]> {
+  return (await wireFrames(pieces, { compress: () => compress, ...options }))
+    .map((frame) => frame.type);
+}
+
+/** Sends `pieces` as one body and returns the frames on the wire. */
+async function wireFrames(
+  pieces: Uint8Array[],
+  options: SendBodyOptions,
+): Promise<{ type: number; bytes: number }[]> {
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   const writer = new MessageWriter(pipe.writable);
-  const sent = writer.sendBody(pieces, () => ({}), undefined, {
-    compress: () => compress,
-  }).then(() => writer.close());
+  const sent = writer.sendBody(pieces, () => ({}), undefined, options)
+    .then(() => writer.close());
   const frames = new FrameReader(pipe.readable);
-  const types: number[] = [];
+  const seen: { type: number; bytes: number }[] = [];
   for (let frame; (frame = await frames.next()) !== null;) {
-    types.push(frame.type);
+    seen.push({ type: frame.type, bytes: frame.payload.byteLength });
   }
   await sent;
-  return types;
+  return seen;
 }
 
 /**
@@ -58,6 +84,7 @@ async function wireTypes(
 async function roundTrip(
   pieces: Uint8Array[],
   pool?: BufferPool,
+  options: SendBodyOptions = compression("on"),
 ): Promise<{ bytes: Uint8Array; digest?: string; own: string }> {
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   const writer = new MessageWriter(pipe.writable, { pool });
@@ -68,7 +95,7 @@ async function roundTrip(
       pieces,
       () => ({ xxh128: hash.hex() }),
       (chunk) => hash.update(chunk),
-      compression("on"),
+      options,
     );
   })();
   const reader = new MessageReader(pipe.readable, { pool });
@@ -82,11 +109,7 @@ async function roundTrip(
     pool?.give(part);
   }
   await sent;
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, (at += part.byteLength) - part.byteLength);
-  }
+  const bytes = joined(parts);
   return { bytes, digest: (await body.trailer).xxh128, own: received.hex() };
 }
 
@@ -120,12 +143,7 @@ Deno.test("pieces are compressed into the pool's buffers and decompressed into t
   ];
   for (let round = 0; round < 3; round++) {
     const got = await roundTrip(pieces, pool);
-    const whole = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const piece of pieces) {
-      whole.set(piece, (at += piece.byteLength) - piece.byteLength);
-    }
-    assertEquals(got.bytes, whole);
+    assertEquals(got.bytes, joined(pieces));
     assertEquals(got.digest, got.own);
   }
   // The writer and the reader gave every buffer back.
@@ -285,4 +303,104 @@ Deno.test("auto compression turns on when the link is the bound, stays off when 
     if (packing) bound.measured(MiB, MiB / 4, 70);
   }
   assert(packedAt > 0 && rawAgain > packedAt);
+});
+
+/** Log-like lines that vary, so that matches across pieces count. */
+function logBytes(size: number): Uint8Array {
+  let text = "";
+  for (let i = 0; text.length < size; i++) {
+    text += `2026-12-01T${i % 24}:${i % 60}Z host${i % 13} put dir${
+      i % 101
+    }/file${(i * 7919) % 10007}.bin ${(i * 1103515245) % 2147483647} ok\n`;
+  }
+  return new TextEncoder().encode(text).subarray(0, size);
+}
+
+Deno.test("a streamed body arrives byte for byte and smaller than pieces compressed alone", async () => {
+  const pool = new BufferPool(MiB, 4);
+  // A block of varied lines, repeated: only a stream sees the repeats
+  // that cross pieces.
+  const block = logBytes(700 * 1024);
+  const data = new Uint8Array(4 * MiB + 999);
+  for (let at = 0; at < data.byteLength; at += block.byteLength) {
+    data.set(block.subarray(0, data.byteLength - at), at);
+  }
+  const pieces = [0, 1, 2, 3, 4].map((i) =>
+    data.subarray(i * MiB, (i + 1) * MiB)
+  );
+  for (let round = 0; round < 2; round++) {
+    const got = await roundTrip(pieces, pool, compression("on", true));
+    assertEquals(got.bytes, data);
+    assertEquals(got.digest, got.own);
+  }
+  const streamed = await wireFrames(pieces, compression("on", true));
+  assertEquals(
+    streamed.map((frame) => frame.type),
+    [...pieces.map(() => FrameType.CompressedStream), FrameType.End],
+  );
+  const alone = await wireFrames(pieces, compression("on"));
+  const size = (frames: { bytes: number }[]) =>
+    frames.reduce((n, frame) => n + frame.bytes, 0);
+  assert(size(streamed) < size(alone), `${size(streamed)} < ${size(alone)}`);
+});
+
+Deno.test("a streamed body survives level changes, random pieces and raw pieces between", async () => {
+  const pool = new BufferPool(MiB, 4);
+  const text = logBytes(3 * MiB);
+  const noise = randomBytes(MiB);
+  const pieces = [
+    text.subarray(0, MiB),
+    noise,
+    text.subarray(MiB, 2 * MiB),
+    new Uint8Array(10),
+    text.subarray(2 * MiB),
+    text.subarray(0, 5000),
+  ];
+  const levels = [1, 1, 6, 2, 2, 9];
+  let next = 0;
+  const options: SendBodyOptions = {
+    // The empty piece is skipped and the fourth goes raw.
+    compress: (chunk) => chunk.byteLength !== 10,
+    streamLevel: () => levels[next++],
+  };
+  const got = await roundTrip(pieces, pool, options);
+  assertEquals(got.bytes, joined(pieces));
+  assertEquals(got.digest, got.own);
+});
+
+Deno.test("the stream's level rises while the sender waits on the link and falls while compressing bounds it", () => {
+  const level = new AdaptiveLevel();
+  let now = 0;
+  const start = level.next(now);
+  assertEquals(start, 3);
+  // Link-bound windows: half of each spent waiting.
+  for (let i = 0; i < 3; i++) {
+    level.compressed(16 * MiB, 20);
+    level.waited(50);
+    now += 100;
+    level.next(now);
+  }
+  assertEquals(level.next(now), 6);
+  // CPU-bound windows: compressing all the time, no waiting; one alone
+  // does not count.
+  level.compressed(16 * MiB, 100);
+  now += 100;
+  assertEquals(level.next(now), 6);
+  level.compressed(16 * MiB, 10);
+  level.waited(10);
+  now += 100;
+  level.next(now);
+  for (let i = 0; i < 10; i++) {
+    level.compressed(16 * MiB, 100);
+    now += 100;
+    level.next(now);
+  }
+  assertEquals(level.next(now), 1);
+  // Waits while nothing is compressed (auto sending raw) do not count.
+  level.waited(10_000);
+  now += 10_000;
+  level.next(now);
+  level.compressed(16 * MiB, 100);
+  now += 100;
+  assertEquals(level.next(now), 1);
 });

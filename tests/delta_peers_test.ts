@@ -13,8 +13,8 @@ import { Connection } from "../client/connection.ts";
 import { download } from "../client/download.ts";
 import type { Reporter } from "../client/reporter.ts";
 import { type TransferOptions, upload } from "../client/upload.ts";
-import { randomBytes, runFts, runProgram, startServe } from "./helpers/cli.ts";
-import { sourcesOf } from "./helpers/old_sources.ts";
+import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
+import { connectOlder, sourcesOf } from "./helpers/old_sources.ts";
 
 /** The last commit of main before delta transfers. */
 const BEFORE_DELTA = "22a5b80";
@@ -112,14 +112,7 @@ Deno.test("a client without delta puts and gets whole files with this server", a
       const next = edited(old);
       await Deno.writeFile(local, next);
       const fts = (...args: string[]) =>
-        runProgram(Deno.execPath(), [
-          "run",
-          "-A",
-          join(sources, "main.ts"),
-          "connect",
-          serve.address,
-          ...args,
-        ], { env: { NO_COLOR: "1" } });
+        connectOlder(sources, serve.address, args);
       const put = await fts("put", local, "f");
       assertEquals(put.code, 0, put.stderr);
       assertMatch(put.stderr, /sent 4\.0 MiB in/);

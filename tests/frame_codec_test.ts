@@ -536,7 +536,7 @@ Deno.test("FrameDecoder accepts a frame of exactly maxFrameSize and rejects one 
 });
 
 Deno.test("FrameDecoder rejects an unknown frame type", async () => {
-  for (const type of [0, 5, 0x47, 0xff]) {
+  for (const type of [0, 6, 0x47, 0xff]) {
     const header = new Uint8Array([type, 0, 0, 0, 1, 0]);
     await assertRejects(
       () => decodeChunks([header]),

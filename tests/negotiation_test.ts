@@ -20,7 +20,7 @@ import { MessageReader } from "../protocol/message_reader.ts";
 import { MessageWriter } from "../protocol/message_writer.ts";
 import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes, runFts, startServe } from "./helpers/cli.ts";
-import { ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
+import { connectOlder, ROUND_ONE, sourcesOf } from "./helpers/old_sources.ts";
 import { startServer } from "./helpers/server.ts";
 
 const OPTIONS: TransferOptions = {
@@ -252,6 +252,61 @@ Deno.test("fts put -z, get --compress=auto and hash --checksum xxh128 from the c
     );
   } finally {
     await cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+/** The last commit of main before streamed zstd (`compressStream`). */
+const BEFORE_STREAM = "c9e9cf2";
+
+Deno.test("-z between this build and one before streamed zstd falls back to pieces compressed alone, both ways", async () => {
+  const sources = await sourcesOf(BEFORE_STREAM);
+  const root = await Deno.makeTempDir({ prefix: "fts-stream-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-stream-work-" });
+  const text = textBytes(3 * 1024 * 1024 + 17);
+  await Deno.writeFile(join(work, "t.txt"), text);
+  try {
+    // This client, the older server.
+    const older = await startServe(root, [], {
+      main: join(sources, "main.ts"),
+    });
+    try {
+      const c = await Connection.open({
+        hostname: "127.0.0.1",
+        port: older.port,
+      });
+      try {
+        const options: TransferOptions = { ...OPTIONS, compress: "on" };
+        await upload(c, join(work, "t.txt"), "up.txt", options, quiet);
+        assertEquals(await Deno.readFile(join(root, "up.txt")), text);
+        const back = join(work, "back.txt");
+        await download(c, "up.txt", back, options, quiet);
+        assertEquals(await Deno.readFile(back), text);
+      } finally {
+        c.abort();
+      }
+    } finally {
+      await older.stop();
+    }
+    // The older client, this server.
+    const serve = await startServe(root);
+    try {
+      const run = (args: string[]) =>
+        connectOlder(sources, serve.address, ["--quiet", ...args], {
+          cwd: work,
+        });
+      const put = await run(["put", "-z", "t.txt", "old.txt"]);
+      assertEquals(put.code, 0, put.stderr);
+      assertEquals(await Deno.readFile(join(root, "old.txt")), text);
+      const get = await run(["get", "-z", "old.txt", "old-back.txt"]);
+      assertEquals(get.code, 0, get.stderr);
+      assertEquals(await Deno.readFile(join(work, "old-back.txt")), text);
+    } finally {
+      await serve.stop();
+    }
+  } finally {
+    await Deno.remove(sources, { recursive: true });
+    await Deno.remove(root, { recursive: true });
     await Deno.remove(work, { recursive: true });
   }
 });

@@ -49,15 +49,105 @@ const LINK_BOUND = 0.1;
  * await writer.sendBody(chunks, trailer, onWritten, compression("auto"));
  * ```
  */
-export function compression(mode: CompressMode | undefined): SendBodyOptions {
+export function compression(
+  mode: CompressMode | undefined,
+  stream = false,
+): SendBodyOptions {
   if (mode === undefined) return {};
-  if (mode === "on") return { compress: () => true };
+  const level = stream ? new AdaptiveLevel() : null;
+  const streamed = (options: SendBodyOptions): SendBodyOptions =>
+    level
+      ? {
+        ...options,
+        streamLevel: () => level.next(performance.now()),
+        onCompressed: (raw, sent, ms) => {
+          options.onCompressed?.(raw, sent, ms);
+          level.compressed(raw, ms);
+        },
+        onWaited: (ms) => {
+          options.onWaited?.(ms);
+          level.waited(ms);
+        },
+      }
+      : options;
+  if (mode === "on") return streamed({ compress: () => true });
   const auto = new AutoCompression();
-  return {
+  return streamed({
     compress: (chunk) => auto.next(chunk.byteLength, performance.now()),
     onCompressed: (raw, sent, ms) => auto.measured(raw, sent, ms),
     onWaited: (ms) => auto.waited(ms),
-  };
+  });
+}
+
+/** The level a stream starts at: zstd's default, and rsync's. */
+const START_LEVEL = 3;
+/**
+ * The range the level moves in: above 6 zstd slows down sharply here and
+ * each context holds tens of MiB (the memory target is 100 MB a side).
+ */
+const MIN_LEVEL = 1;
+const MAX_LEVEL = 6;
+/**
+ * Bytes compressed per decision of {@linkcode AdaptiveLevel}: at 8 MiB the
+ * waiting swung between windows as the socket's buffers drained and filled.
+ */
+const LEVEL_WINDOW = 16 * 1024 * 1024;
+
+/**
+ * The zstd level of a streamed body, chosen as `zstd --adapt` does: per
+ * window of 16 MiB compressed, when the sender spent a quarter or more of
+ * the window waiting for the connection (the link is the bound and the CPU
+ * has time) the level goes up; when it hardly waited while compressing
+ * took most of the time (the CPU is the bound), down. `now` is passed in so
+ * tests can drive it.
+ */
+export class AdaptiveLevel {
+  #level = START_LEVEL;
+  #windowStart = -1;
+  #bytes = 0;
+  #waitedMs = 0;
+  #compressMs = 0;
+  #cpuBound = 0;
+
+  /** The level for the next piece. */
+  next(now: number): number {
+    // A window starts with its first compressed piece: waits while `auto`
+    // sends raw say nothing about the compressor.
+    if (this.#windowStart < 0 || this.#bytes === 0) {
+      this.#windowStart = now;
+      this.#waitedMs = this.#compressMs = 0;
+    } else if (this.#bytes >= LEVEL_WINDOW) {
+      const elapsed = Math.max(now - this.#windowStart, 1e-3);
+      this.#decide(this.#waitedMs / elapsed, this.#compressMs / elapsed);
+      this.#windowStart = now;
+      this.#bytes = this.#waitedMs = this.#compressMs = 0;
+    }
+    return this.#level;
+  }
+
+  /** Records one piece: `raw` bytes compressed in `ms`. */
+  compressed(raw: number, ms: number): void {
+    this.#bytes += raw;
+    this.#compressMs += ms;
+  }
+
+  /** Records that the sender waited `ms` for the connection. */
+  waited(ms: number): void {
+    this.#waitedMs += ms;
+  }
+
+  #decide(waiting: number, compressing: number): void {
+    // Two windows in a row, as one alone is often the socket's buffers
+    // filling (they take ~10 MiB before the link shows).
+    const cpuBound = waiting < 0.05 && compressing >= 0.5;
+    this.#cpuBound = cpuBound ? this.#cpuBound + 1 : 0;
+    if (waiting >= 0.25) {
+      this.#level = Math.min(MAX_LEVEL, this.#level + 1);
+    } else if (this.#cpuBound >= 2) {
+      this.#level = Math.max(MIN_LEVEL, this.#level - 1);
+      this.#cpuBound = 0;
+    }
+  }
 }
 
 /** The state of `--compress=auto`; `now` is passed in so tests can drive it. */

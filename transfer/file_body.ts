@@ -136,6 +136,8 @@ export interface ReceivedBody {
   senderError?: WireError;
   /** The sender's digest matches what arrived (always true unverified). */
   intact: boolean;
+  /** The digest of what arrived, in the agreed checksum, when verified intact. */
+  digest?: string;
 }
 
 /**
@@ -196,6 +198,7 @@ export async function receiveFileBody(
       : undefined;
     received.intact = digest !== undefined &&
       digestIn(trailer, checksum) === digest;
+    if (received.intact) received.digest = digest;
   }
   return received;
 }

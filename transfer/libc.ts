@@ -53,6 +53,20 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  dup: { parameters: ["i32"], result: "i32" },
+  // The zero-copy send (server/net/sendfile_body.ts): the socket is
+  // nonblocking (Deno's reactor owns it), so these never wait.
+  sendfile: {
+    parameters: ["i32", "i32", "buffer", "usize"],
+    result: "isize",
+  },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // Waits for a full socket to drain, on a thread of Deno's pool.
+  poll: {
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   // Nonblocking: it waits for the disk, on a thread of Deno's pool instead
   // of the caller's (its errno is that thread's, so only the result counts).

@@ -97,7 +97,10 @@ export async function handlePut(req: HttpRequest): Promise<Response> {
     if (digest && result.sha256!.toHex() !== digest.toHex()) {
       throw new IntegrityError("the body does not match its sha-256 digest");
     }
-    await upload.commit({ mode: null, mtime: Date.now(), noClobber: false });
+    await upload.commit(
+      { mode: null, mtime: Date.now(), noClobber: false },
+      digest ? { digests: { sha256: digest.toHex() } } : undefined,
+    );
   });
   return new Response(null, { status: existing ? 204 : 201 });
 }

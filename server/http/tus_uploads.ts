@@ -275,11 +275,14 @@ async function append(req: HttpRequest): Promise<Response> {
           "the uploaded bytes do not match their sha256",
         );
       }
-      await staged.commit({
-        mode: null,
-        mtime: upload.mtime,
-        noClobber: false,
-      });
+      // The whole file's sha256 is known when the upload declared one (and
+      // it was checked above) or one checked PATCH carried every byte.
+      const sha256 = upload.sha256 ??
+        (checksum !== null && staged.offset === 0 ? checksum : undefined);
+      await staged.commit(
+        { mode: null, mtime: upload.mtime, noClobber: false },
+        sha256 ? { digests: { sha256 } } : undefined,
+      );
     }
     return new Response(null, {
       status: 204,

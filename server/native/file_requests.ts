@@ -42,6 +42,7 @@ import {
   prefixIn,
 } from "../../transfer/hash/checksum.ts";
 import { compression, requestedMode } from "../../transfer/compression.ts";
+import { sendBodyZeroCopy } from "./zero_copy.ts";
 import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
@@ -59,7 +60,7 @@ import {
   sendDeltaBody,
   summarizeOld,
 } from "./delta_requests.ts";
-import { recordCommitted, recordedDigest } from "./recorded_digests.ts";
+import { recordedDigest, recordRead } from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
 
 /** `ls`: a folder's entries (or one file's) as a JSON-lines body. */
@@ -162,6 +163,11 @@ export async function get(
       ? await recordedDigest(store, handle, checksum)
       : undefined;
     if (recorded) hasher = skipHashing(pool);
+    // Read whole without a record: the digest found on the way is kept.
+    const opened = request.verify && request.offset === 0 && !index &&
+        !recorded && handle.identity
+      ? await handle.identity().catch(() => undefined)
+      : undefined;
     const first = handle.entry;
     const unchanged = request.expect === undefined ||
       (request.expect.size === first.size &&
@@ -207,12 +213,25 @@ export async function get(
         result: `ok, delta reused ${stats.reused}`,
       };
     }
-    await io.writer.sendBody(
-      fileChunks(handle, pool),
-      () => recorded ? digestFields(checksum, recorded) : hasher.digests(),
-      (chunk) => hasher.update(chunk),
-      compression(requestedMode(request.compress)),
-    );
+    // Bytes the server need not see (a recorded digest, or unverified)
+    // go by sendfile(2) where it can.
+    const trailer = () =>
+      recorded ? digestFields(checksum, recorded) : hasher.digests();
+    const seeing = hasher.checksum !== null || request.compress !== undefined;
+    if (seeing || !await sendBodyZeroCopy(io, handle, offset, trailer)) {
+      await io.writer.sendBody(
+        fileChunks(handle, pool),
+        trailer,
+        (chunk) => hasher.update(chunk),
+        compression(
+          requestedMode(request.compress),
+          request.compressStream === true,
+        ),
+      );
+      if (offset === 0 && opened) {
+        await recordRead(store, handle, opened, hasher.digests());
+      }
+    }
     return {
       bytes: info.size - offset,
       result: offset > 0 ? `ok, resumed at ${offset}` : "ok",
@@ -262,6 +281,7 @@ export async function put(
     // Only a client that asked gets the new fields: older ones never did.
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
+    if (request.compress && request.compressStream) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     if (opened) ready.delta = true;
     await io.writer.send(ready);
@@ -335,20 +355,16 @@ export async function put(
         } mismatch); the file on the server was not changed`,
       );
     }
-    await upload.commit({
-      mode: request.mode,
-      mtime: request.mtime,
-      noClobber: request.noClobber,
-    });
-    if (request.verify) {
-      await recordCommitted(
-        store,
-        path,
-        request,
-        digestFields(checksum, digest),
-        summary,
-      );
-    }
+    await upload.commit(
+      {
+        mode: request.mode,
+        mtime: request.mtime,
+        noClobber: request.noClobber,
+      },
+      request.verify
+        ? { digests: digestFields(checksum, digest), chunks: summary }
+        : undefined,
+    );
     await io.writer.send({
       op: "done",
       bytes: received,

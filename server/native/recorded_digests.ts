@@ -1,6 +1,7 @@
 /**
  * Whole-file digests the storage core recorded (see
- * `../storage/file_record.ts`): kept when an upload commits, and used so a
+ * `../storage/file_record.ts`, kept when an upload commits: see
+ * `../storage/committed_record.ts`), used so a
  * `get`, `hash` or `ls --hash` of an unchanged file needs no read of it on
  * the server. The client of a `get` still hashes what it receives and
  * compares, so damage to the stored file at rest is caught too.
@@ -11,42 +12,9 @@
 import type { Checksum, Digests } from "../../protocol/messages.ts";
 import { digestIn } from "../../transfer/hash/checksum.ts";
 import type { ReadHandle, Store } from "../storage/store.ts";
+import { type FileIdentity, sameIdentity } from "../storage/file_record.ts";
 import { CHUNKING } from "../../transfer/delta/gear.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
-
-/**
- * Records the digests (and, from a delta, the chunk summary) of the file
- * just committed at `path`, when the file there is still the one committed
- * (its size and mtime); a failure to record is no failure of the upload.
- */
-export async function recordCommitted(
-  store: Store,
-  path: string,
-  expected: { size: number | null; mtime: number },
-  digests: Digests,
-  chunks?: ChunkSummary,
-): Promise<void> {
-  const records = store.records;
-  if (!records) return;
-  try {
-    const handle = await store.open(path, 0, { follow: false });
-    try {
-      if (
-        !handle.identity || handle.entry.size !== expected.size ||
-        handle.entry.mtime !== expected.mtime
-      ) return;
-      await records.save({
-        identity: await handle.identity(),
-        digests,
-        summary: chunks && { chunking: CHUNKING, chunks },
-      });
-    } finally {
-      handle.close();
-    }
-  } catch {
-    // The record is an optimisation: without one, the file is hashed.
-  }
-}
 
 /** The recorded digest of the open file for `checksum`, or undefined. */
 export async function recordedDigest(
@@ -69,4 +37,27 @@ export async function recordedChunks(
   return record?.summary?.chunking === CHUNKING
     ? record.summary.chunks
     : undefined;
+}
+
+/**
+ * Records the digest of a whole file just read from its start to its end
+ * through `handle` (a `get` without a record), when the file still has the
+ * identity it had when opened (`before`): the next `get` of it then needs
+ * no read on the server (and goes by sendfile). A failure to record is no
+ * failure of the get.
+ */
+export async function recordRead(
+  store: Store,
+  handle: ReadHandle,
+  before: FileIdentity | undefined,
+  digests: Digests,
+): Promise<void> {
+  if (!store.records || !handle.identity || !before) return;
+  try {
+    const after = await handle.identity();
+    if (!sameIdentity(before, after)) return;
+    await store.records.save({ identity: after, digests });
+  } catch {
+    // The record is an optimisation: without one, the file is hashed.
+  }
 }

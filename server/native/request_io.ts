@@ -20,6 +20,21 @@ export interface RequestIo {
   assertWritable(): void;
   /** Aborted when the server shuts down (a request that never ends, `watch`, ends). */
   stopping?: AbortSignal;
+  /** The plain TCP socket itself, for zero-copy sends; absent for TLS. */
+  socket?: RawSocket;
+}
+
+/** A session's socket as the zero-copy send (`sendfile_body.ts`) uses it. */
+export interface RawSocket {
+  /**
+   * A duplicate of the socket's descriptor, which the caller closes; null
+   * when it cannot be had (no libc, no `/proc`) or the session is closed.
+   */
+  open(): number | null;
+  /** Aborted when the session closes. */
+  signal: AbortSignal;
+  /** Counts as progress for the session's stall clock. */
+  progress(): void;
 }
 
 /** What a request handler reports for the log. */

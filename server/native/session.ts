@@ -42,7 +42,8 @@ import { fsError } from "../storage/fs_errors.ts";
 import { closeConnection } from "../net/socket_release.ts";
 import type { Store } from "../storage/store.ts";
 import * as files from "./file_requests.ts";
-import type { Outcome, RequestIo } from "./request_io.ts";
+import type { Outcome, RawSocket, RequestIo } from "./request_io.ts";
+import { duplicate, findSocket } from "../net/socket_descriptor.ts";
 import { treeList, treePut, treeWant } from "./tree_session.ts";
 import { treeDelete } from "./tree_delete.ts";
 import { serveWatch } from "./watch_session.ts";
@@ -496,9 +497,22 @@ export class Session {
       ctx: { ...this.#ctx, readOnly: this.#readOnly },
       peer: this.peer,
       assertWritable: () => this.#assertWritable(),
+      socket: this.#ctx.tls ? undefined : this.#socket,
       stopping: this.#stopping.signal,
     };
   }
+
+  /** The plain socket for zero-copy sends, found once per session. */
+  #socket: RawSocket = {
+    open: () => {
+      if (this.#closed) return null;
+      this.#socketFd ??= findSocket(this.#conn);
+      return this.#socketFd === null ? null : duplicate(this.#socketFd);
+    },
+    signal: this.#abort.signal,
+    progress: () => this.#lastActivity = performance.now(),
+  };
+  #socketFd: number | null | undefined;
 
   #log(message: Message, started: number, outcome: Outcome): void {
     this.#ctx.log.record({

@@ -14,6 +14,7 @@
  */
 
 import {
+  type Checksum,
   ConnectionError,
   type Entry,
   FrameBatch,
@@ -27,7 +28,7 @@ import {
   type TreeWantRequest,
   WrongTypeError,
 } from "../../protocol/mod.ts";
-import { agreeChecksum } from "../../transfer/hash/checksum.ts";
+import { agreeChecksum, digestFields } from "../../transfer/hash/checksum.ts";
 import { compression, requestedMode } from "../../transfer/compression.ts";
 import { sendFileBody } from "../../transfer/file_body.ts";
 import { readFull } from "../../transfer/file_chunks.ts";
@@ -53,10 +54,11 @@ import {
   treeSummaries,
   type TreeSummary,
 } from "./tree_delta.ts";
-import type { ReadHandle } from "../storage/store.ts";
+import type { ReadHandle, Store } from "../storage/store.ts";
 import { fsError } from "../storage/fs_errors.ts";
 import { readSmallFiles } from "../storage/small_file_reads.ts";
-import type { TreeSinkOptions } from "../storage/tree_sink.ts";
+import type { TreeFileOutcome, TreeSinkOptions } from "../storage/tree_sink.ts";
+import { recordCommitted } from "../storage/committed_record.ts";
 import { openTreeSink } from "../storage/tree_upload_sink.ts";
 import { newNameSegments, normalizePath } from "../storage/remote_path.ts";
 
@@ -238,6 +240,7 @@ async function receiveTree(
       done += settled.length;
       await writer.send({ op: "tree-ack", done, failed: failures })
         .catch(() => {});
+      await recordTreeFiles(store, rootPath, checksum, settled);
     },
   };
   // The local disk stages and syncs in batches; other stores take each file
@@ -530,4 +533,35 @@ function itemOf(path: string, entry: Entry): TreeItem {
 
 function depth(path: string): number {
   return path === "" ? 0 : path.split("/").length;
+}
+
+/**
+ * Tree files of more than this many bytes get a per-file record when they
+ * commit. A record costs the server about 0.6-0.75 ms of CPU (open, stat,
+ * write and rename in `.fts/records`): measured, records for 10,000 files
+ * of 4 KiB doubled the server's CPU for `put -r` (5.9 s to 11.9 s, medians
+ * of 3), and for 200 files of 2 MiB added 20%; from 8 MiB it is under about
+ * 5% of what receiving the file costs. Smaller files are hashed again when
+ * asked for, which costs them about what the record would.
+ */
+const TREE_RECORD_MIN_SIZE = 8 * 1024 * 1024;
+
+/** Records the digests of the large files of a settled batch. */
+async function recordTreeFiles(
+  store: Store,
+  rootPath: string,
+  checksum: Checksum,
+  settled: readonly TreeFileOutcome[],
+): Promise<void> {
+  if (!store.records) return;
+  for (const { name, bytes, mtime, digest, error } of settled) {
+    if (
+      error || digest === undefined || mtime === undefined ||
+      bytes <= TREE_RECORD_MIN_SIZE
+    ) continue;
+    await recordCommitted(store, joinTree(rootPath, name), {
+      size: bytes,
+      mtime,
+    }, { digests: digestFields(checksum, digest) });
+  }
 }

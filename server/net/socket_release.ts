@@ -124,7 +124,7 @@ export function key({ address, port }: InetAddress): string {
 }
 
 /** A TCP address as the kernel gives it (IPv4 mapped into IPv6), or null. */
-function inetAddress(addr: Deno.Addr): InetAddress | null {
+export function inetAddress(addr: Deno.Addr): InetAddress | null {
   if (addr.transport !== "tcp") return null;
   const address = ipBytes(addr.hostname);
   return address === null ? null : { address, port: addr.port };

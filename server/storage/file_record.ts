@@ -30,6 +30,11 @@ export interface FileIdentity {
 /** What the store knows about one version of a file. */
 export interface FileRecord {
   identity: FileIdentity;
+  /**
+   * The remote path the file had when recorded, so a sweep can tell a
+   * record of a deleted or replaced file (absent in records that predate it).
+   */
+  path?: string;
   /** Whole-file digests, each in its checksum's field. */
   digests: Digests;
   /** The chunk summary, with the boundary rule it was cut with. */
@@ -47,6 +52,13 @@ export interface FileRecords {
   save(record: FileRecord): Promise<void>;
   /** Forgets the record of `identity` (its content proved wrong). */
   drop(identity: FileIdentity): Promise<void>;
+  /**
+   * Removes records of files deleted or replaced since, checking at most
+   * `limit` records per call (the next call goes on from there).
+   *
+   * @returns how many were removed.
+   */
+  sweep?(limit: number): Promise<number>;
 }
 
 /** Whether two identities name the same version of the same file. */

@@ -49,6 +49,12 @@ export interface ReadHandle {
    * buffers are the caller's business (the hot path reads 1 MiB at a time).
    */
   read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * The open file's descriptor, where the store has one (the local store
+   * on Linux with libc): for `sendfile(2)`, which reads at its own offsets.
+   * Valid until {@linkcode ReadHandle.close}.
+   */
+  readonly descriptor?: number;
   /** Releases the handle; reading after it is an error. */
   close(): void;
   /**

@@ -26,6 +26,10 @@ export interface TreeFileOutcome {
   /** The tree-relative path, for the report. */
   name: string;
   bytes: number;
+  /** Modification time given to it, ms since the epoch. */
+  mtime?: number;
+  /** The verified digest of its bytes, in the upload's checksum. */
+  digest?: string;
   /** Why the file is not in place; absent on success. */
   error?: FtsError;
 }

@@ -13,6 +13,7 @@
 
 import type { BufferPool } from "../../protocol/buffer_pool.ts";
 import type { Checksum } from "../../protocol/messages.ts";
+import { type CommittedContent, recordCommitted } from "./committed_record.ts";
 import {
   createHasher,
   type Hasher,
@@ -38,11 +39,20 @@ export class UploadLifecycle {
    */
   keep: boolean;
   #upload: Upload;
+  #store: Store;
+  #path: string;
   #ended = false;
   /** Bytes written by this run, after {@linkcode offset}. */
   #written = 0;
 
-  private constructor(upload: Upload, keep: boolean) {
+  private constructor(
+    store: Store,
+    path: string,
+    upload: Upload,
+    keep: boolean,
+  ) {
+    this.#store = store;
+    this.#path = path;
     this.#upload = upload;
     this.keep = keep;
   }
@@ -60,7 +70,12 @@ export class UploadLifecycle {
     keep?: boolean,
   ): Promise<UploadLifecycle> {
     const upload = await store.beginUpload(path, options);
-    return new UploadLifecycle(upload, keep ?? upload.resumable);
+    return new UploadLifecycle(
+      store,
+      path,
+      upload,
+      keep ?? upload.resumable,
+    );
   }
 
   /** Bytes already staged by an earlier attempt (0 when starting afresh). */
@@ -157,11 +172,24 @@ export class UploadLifecycle {
   /**
    * Makes the staged bytes durable and moves them under the target name.
    * When it fails, the upload is still open: {@linkcode run} aborts it.
+   *
+   * @param content what the front-end verified of the whole file (its
+   *   digest): kept in the store's per-file record, so the file is not read
+   *   again to hash or compare it while it stays unchanged.
    */
-  async commit(options: CommitOptions): Promise<void> {
+  async commit(
+    options: CommitOptions,
+    content?: CommittedContent,
+  ): Promise<void> {
     if (this.#ended) throw new Error("the upload has ended already");
     await this.#upload.commit(options);
     this.#ended = true;
+    if (content && this.#store.records) {
+      await recordCommitted(this.#store, this.#path, {
+        size: this.#upload.offset + this.#written,
+        mtime: options.mtime,
+      }, content);
+    }
   }
 
   /**

@@ -109,13 +109,13 @@ export interface ServeOptions {
   port?: number;
   /** The main.ts to run (an older build, say). Default this build's. */
   main?: string;
-  /** Leave out `--host 127.0.0.1`: listen where fts does by default. */
-  defaultHost?: boolean;
   /**
    * A program and its arguments to run deno through (its last argument
    * must exec the deno binary with the arguments that follow).
    */
   wrap?: string[];
+  /** Leave out `--host 127.0.0.1`: listen where fts does by default. */
+  defaultHost?: boolean;
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 
 import { assert } from "@std/assert";
-import { fromFileUrl } from "@std/path";
+import { fromFileUrl, join } from "@std/path";
+import { type RunOptions, runProgram, type RunResult } from "./cli.ts";
 
 /** The last commit before XXH3-128 and zstd (round 1). */
 export const ROUND_ONE = "c94384e";
@@ -28,4 +29,21 @@ export async function sourcesOf(commit: string): Promise<string> {
   assert((await archive.status).success, "git archive failed");
   assert((await untar.status).success, "tar failed");
   return dir;
+}
+
+/**
+ * Runs `fts connect ADDRESS ARGS...` of the older build in `sources` to
+ * completion.
+ */
+export async function connectOlder(
+  sources: string,
+  address: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return await runProgram(
+    Deno.execPath(),
+    ["run", "-A", join(sources, "main.ts"), "connect", address, ...args],
+    { ...options, env: { NO_COLOR: "1", ...options.env } },
+  );
 }

@@ -61,6 +61,8 @@ export interface StagedFile {
   /** Modification time in milliseconds since the epoch. */
   mtime: number;
   bytes: number;
+  /** The verified digest of the file's bytes, for the receiver's records. */
+  digest?: string;
   /** Set when the file has failed already; it is only reported, in order. */
   error?: FtsError;
 }

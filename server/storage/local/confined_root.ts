@@ -264,9 +264,31 @@ export class ConfinedRoot {
     options: OpenFileOptions = {},
     shown = name,
   ): Promise<Deno.FsFile> {
+    const { file, fd } = await this.openFileKeeping(
+      parent,
+      name,
+      options,
+      shown,
+    );
+    if (fd !== null) closeFd(fd);
+    return file;
+  }
+
+  /**
+   * {@linkcode ConfinedRoot.openFile}, also answering the descriptor it was
+   * opened by (null in the checked fallback), which the caller then owns and
+   * closes: `sendfile(2)` needs one, and Deno's file hides its own.
+   */
+  async openFileKeeping(
+    parent: Folder,
+    name: string,
+    options: OpenFileOptions = {},
+    shown = name,
+  ): Promise<{ file: Deno.FsFile; fd: number | null }> {
     const write = options.write || options.createNew;
     if (parent.fd === null) {
-      return await openChecked(parent.path, name, options, shown);
+      const file = await openChecked(parent.path, name, options, shown);
+      return { file, fd: null };
     }
     let fd: number;
     try {
@@ -292,12 +314,14 @@ export class ConfinedRoot {
             : `"${shown}" is not a regular file`,
         );
       }
-      return await Deno.open(`/proc/self/fd/${fd}`, {
+      const file = await Deno.open(`/proc/self/fd/${fd}`, {
         read: true,
         write: !!write,
       });
-    } finally {
+      return { file, fd };
+    } catch (error) {
       closeFd(fd);
+      throw error;
     }
   }
 

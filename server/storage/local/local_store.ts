@@ -22,6 +22,7 @@ import { syncFolder } from "../../../transfer/durable/commit_files.ts";
 import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
+import { closeFd } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
 import {
   newNameSegments,
@@ -48,6 +49,13 @@ import { identityOf } from "../file_record.ts";
 import { SmallFileReader } from "./small_file_reader.ts";
 import { openStagingSink } from "./tree_staging_sink.ts";
 import type { Placement } from "../../../transfer/durable/durable_batch.ts";
+
+/**
+ * Records checked for staleness per sweep (each a read of its head and an
+ * lstat of its file: about 10 ms of work per 1,000), so a sweep stays short
+ * however many records there are; the next sweep goes on from there.
+ */
+const RECORDS_PER_SWEEP = 1000;
 
 /**
  * The mode of a new file whose client sent none: 0666 less the server's
@@ -121,8 +129,11 @@ export class LocalStore implements Store {
   }
 
   /** Removes partial uploads untouched for `ttlMs` from the staging area. */
-  sweep(ttlMs: number): Promise<number> {
-    return this.staging.sweep(ttlMs);
+  async sweep(ttlMs: number): Promise<number> {
+    const freed = await this.staging.sweep(ttlMs);
+    // Records of files deleted or replaced since, a bounded number a sweep.
+    await this.records.sweep(RECORDS_PER_SWEEP).catch(() => 0);
+    return freed;
   }
 
   /**
@@ -179,7 +190,12 @@ export class LocalStore implements Store {
     });
     using _ = parent;
     if (name === "") throw new WrongTypeError(`"${path || "."}" is a folder`);
-    const file = await this.root.openFile(parent, name, {}, path);
+    const { file, fd } = await this.root.openFileKeeping(
+      parent,
+      name,
+      {},
+      path,
+    );
     try {
       const info = await file.stat();
       if (!info.isFile) {
@@ -190,9 +206,10 @@ export class LocalStore implements Store {
         );
       }
       if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
-      return fileHandle(file, entryFromInfo(name, info));
+      return fileHandle(file, entryFromInfo(name, info), fd);
     } catch (error) {
       file.close();
+      if (fd !== null) closeFd(fd);
       throw fsError(error, path);
     }
   }
@@ -786,13 +803,21 @@ async function listFolder(folder: Folder, shown: string): Promise<Entry[]> {
   return entries;
 }
 
-function fileHandle(file: Deno.FsFile, entry: Entry): ReadHandle {
+function fileHandle(
+  file: Deno.FsFile,
+  entry: Entry,
+  fd: number | null = null,
+): ReadHandle {
   return {
     entry,
+    descriptor: fd ?? undefined,
     read: (buffer) => file.read(buffer),
     seek: (offset, whence) => file.seek(offset, whence),
     identity: () => identityOf(file),
     close: () => {
+      // Once: the number may belong to another file after.
+      if (fd !== null) closeFd(fd);
+      fd = null;
       try {
         file.close();
       } catch {

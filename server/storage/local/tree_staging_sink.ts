@@ -101,6 +101,8 @@ export async function openStagingSink(
         settled.map(({ item, error }) => ({
           name: item.name,
           bytes: item.bytes,
+          mtime: item.mtime,
+          digest: item.digest,
           error,
         })),
       ),
@@ -148,6 +150,7 @@ export async function openStagingSink(
       throw error;
     }
     item.bytes = received.bytes;
+    item.digest = received.digest;
     const error = fileFailure(options, received, message);
     if (error) {
       await discard(item);

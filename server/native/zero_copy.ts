@@ -1,0 +1,66 @@
+/**
+ * The zero-copy road for a file body (see `../net/sendfile_body.ts`): taken
+ * when the server need not see the bytes (no hash to compute, no
+ * compression) on a plain TCP connection, with a store handle that has a
+ * descriptor. Otherwise the caller sends the body the buffered way.
+ *
+ * @module
+ */
+
+import type { Trailer } from "../../protocol/messages.ts";
+import { closeFd } from "../../transfer/libc.ts";
+import { sendFileFrames } from "../net/sendfile_body.ts";
+import type { ReadHandle } from "../storage/store.ts";
+import type { RequestIo } from "./request_io.ts";
+
+/** Set `FTS_NO_SENDFILE=1` to compare with the buffered road. */
+const disabled = (() => {
+  try {
+    return Deno.env.get("FTS_NO_SENDFILE") === "1";
+  } catch {
+    return false; // No --allow-env: the default.
+  }
+})();
+
+/**
+ * Sends `handle`'s bytes from `offset` to its opened size as a body with
+ * `sendfile(2)`, the trailer from `trailer` after them. Answers false,
+ * having sent nothing, when this road is closed; then the caller sends.
+ *
+ * @throws when the connection fails.
+ */
+export async function sendBodyZeroCopy(
+  io: RequestIo,
+  handle: ReadHandle,
+  offset: number,
+  trailer: () => Trailer,
+): Promise<boolean> {
+  if (disabled || io.socket === undefined || handle.descriptor === undefined) {
+    return false;
+  }
+  const socket = io.socket.open();
+  if (socket === null) return false;
+  try {
+    // Nothing of Deno's may still be on its way to the same socket.
+    await io.writer.drain();
+    const sent = await sendFileFrames(
+      socket,
+      handle.descriptor,
+      offset,
+      handle.entry.size - offset,
+      { onBytes: io.socket.progress, signal: io.socket.signal },
+    );
+    await io.writer.sendBody([], () =>
+      sent.shortened
+        ? {
+          error: {
+            code: "io",
+            reason: "the file changed on the server while it was sent",
+          },
+        }
+        : trailer());
+  } finally {
+    closeFd(socket);
+  }
+  return true;
+}
