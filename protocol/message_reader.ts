@@ -163,6 +163,8 @@ export class MessageReader {
             maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
             pool,
           );
+          this.#packed.wire += frame.payload.byteLength;
+          this.#packed.raw += piece.byteLength;
           pool?.give(frame.payload);
           // Only the end of a zstd frame (the sender changed its level).
           if (piece.byteLength === 0) {
