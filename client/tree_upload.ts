@@ -44,7 +44,7 @@ import {
   TreeTally,
   verifyFields,
 } from "./tree_progress.ts";
-import { treeItem, walkLocalTree } from "./tree_walk.ts";
+import { beginLocalTree, treeItem } from "./tree_walk.ts";
 import { localError, localReason } from "./local_errors.ts";
 import { type OpenConnection, openExtras, partition } from "./tree_lanes.ts";
 
@@ -67,12 +67,22 @@ export async function uploadTree(
   openExtra?: OpenConnection,
 ): Promise<TreeResult> {
   const action = `put -r "${local}"`;
-  let tree;
+  let walk;
   try {
-    tree = options.tree ?? walkLocalTree(local);
+    walk = options.tree ? null : beginLocalTree(local);
   } catch (error) {
     throw localError(error, action);
   }
+  // The manifest leaves as the walk goes; the tree is whole once it is sent.
+  const main = await startPut(
+    connection,
+    remote,
+    walk?.tree.files ?? options.tree!.files,
+    options,
+    action,
+    walk?.folders,
+  );
+  const tree = walk?.tree ?? options.tree!;
   options.onLocalTree?.(tree);
   const tally = new TreeTally(reporter, "put");
   for (const item of tree.skipped) tally.skip(item);
@@ -81,7 +91,6 @@ export async function uploadTree(
     tally.failFolder(path, code, `cannot read the folder: ${reason}`);
   }
 
-  const main = await startPut(connection, remote, tree.files, options, action);
   const needed = main.needed.map((index) => tree.files[index]);
   tally.upToDate(tree.files.length - needed.length);
   tally.start(
@@ -161,6 +170,7 @@ async function startPut(
   files: TreeItem[],
   options: TreeOptions,
   action: string,
+  walk?: Generator<void>,
 ): Promise<Agreed & { needed: number[] }> {
   try {
     await connection.send({
@@ -169,10 +179,12 @@ async function startPut(
       ...verifyFields(options),
       compress: options.compress !== undefined || undefined,
       // Only worth asking with files to compare (not on extra lanes).
-      delta: (files.length > 0 && options.verify && !options.wholeFile) ||
-        undefined,
+      delta: ((files.length > 0 || walk) && options.verify &&
+        !options.wholeFile) || undefined,
     });
-    await connection.sendBody(jsonLines(files));
+    await connection.sendBody(
+      walk ? walkedLines(files, walk) : jsonLines(files),
+    );
   } catch (error) {
     throw connection.wrap(error, action);
   }
@@ -204,6 +216,24 @@ async function startPut(
   } catch (error) {
     throw connection.wrap(error, action);
   }
+}
+
+/**
+ * Takes the steps of `walk`, which append to `files`, and encodes the new
+ * files as JSON lines whenever a thousand have gathered, then the rest.
+ */
+function* walkedLines(
+  files: TreeItem[],
+  walk: Generator<void>,
+): Generator<Uint8Array> {
+  let sent = 0;
+  const take = function* (all: boolean) {
+    const end = all ? files.length : files.length - files.length % 1000;
+    if (end > sent) yield* jsonLines(files.slice(sent, end));
+    sent = Math.max(sent, end);
+  };
+  for (const _ of walk) yield* take(false);
+  yield* take(true);
 }
 
 /** What every lane of an upload shares. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { join, resolve } from "@std/path";
+import { resolve } from "@std/path";
 import { WrongTypeError } from "../protocol/errors.ts";
 import type { TreeItem } from "../protocol/messages.ts";
 import { entryFromInfo } from "../transfer/tree/entry.ts";
@@ -40,6 +40,24 @@ export function treeItem(path: string, info: Deno.FileInfo): TreeItem {
  * @throws {Deno.errors.NotFound} when it does not exist.
  */
 export function walkLocalTree(root: string): LocalTree {
+  const walk = beginLocalTree(root);
+  for (const _ of walk.folders) {
+    // Each step reads one folder into `walk.tree`.
+  }
+  return walk.tree;
+}
+
+/**
+ * Starts walking the tree at `root` (checked now): `tree` fills one folder
+ * per step of `folders`, so the caller can send the first files' manifest
+ * while the rest are still being listed, as rsync's sender does.
+ *
+ * @throws {WrongTypeError} when `root` is not a folder.
+ * @throws {Deno.errors.NotFound} when it does not exist.
+ */
+export function beginLocalTree(
+  root: string,
+): { tree: LocalTree; folders: Generator<void> } {
   const absolute = resolve(root);
   const info = Deno.statSync(absolute);
   if (!info.isDirectory) {
@@ -53,7 +71,12 @@ export function walkLocalTree(root: string): LocalTree {
     unreadable: [],
     vanished: [],
   };
-  const pending: [string, string][] = [["", absolute]];
+  return { tree, folders: walkFolders(tree) };
+}
+
+/** Reads the folders of `tree` one per step, parents first, names sorted. */
+function* walkFolders(tree: LocalTree): Generator<void> {
+  const pending: [string, string][] = [["", tree.root]];
   while (pending.length > 0) {
     const [relative, folder] = pending.pop()!;
     const names: string[] = [];
@@ -65,9 +88,12 @@ export function walkLocalTree(root: string): LocalTree {
     }
     names.sort();
     const subfolders: [string, string][] = [];
+    // Plain concatenation: `join` normalises every path, which cost a tenth
+    // of the walk over 100,000 files.
+    const prefix = folder.endsWith("/") ? folder : `${folder}/`;
     for (const name of names) {
       const path = relative === "" ? name : `${relative}/${name}`;
-      const host = join(folder, name);
+      const host = prefix + name;
       let item: TreeItem;
       try {
         item = treeItem(path, Deno.lstatSync(host));
@@ -82,6 +108,6 @@ export function walkLocalTree(root: string): LocalTree {
       } else tree.skipped.push(item);
     }
     pending.push(...subfolders.reverse());
+    yield;
   }
-  return tree;
 }

@@ -44,6 +44,11 @@ export class FrameReader {
   #maxFrameSize: number;
   #pool: BufferPool | undefined;
   #first = true;
+  /**
+   * Every header is read into this one buffer (it is parsed at once): a new
+   * one per frame was the decoder's dearest step with many small files.
+   */
+  #header = new Uint8Array(FRAME_HEADER_SIZE);
 
   /**
    * Reads from `input`, a byte stream (locked for reading) or a reader such
@@ -60,7 +65,7 @@ export class FrameReader {
 
   /** Returns the next frame, or `null` when the stream ends between frames. */
   async next(): Promise<Frame | null> {
-    const header = await this.#input.read(FRAME_HEADER_SIZE);
+    const header = await this.#input.readInto(this.#header);
     if (header === null) return null;
     const type = header[0];
     const first = this.#first;

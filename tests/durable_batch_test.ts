@@ -13,6 +13,13 @@ import { FileSystemSync } from "../transfer/durable/file_system_sync.ts";
 
 const FILES = 600; // more than two batches of 256
 
+/**
+ * Modes the files get in turn: some the umask leaves whole (given at
+ * creation), some it would cut (group/other write: set by `chmod` at the
+ * commit), a read-only one, and none (the default is left).
+ */
+const MODES = [0o640, 0o666, 0o444, 0o777, 0o600, null];
+
 /** Whether `syncfs` can serve `folders` here (Linux 5.8+, libc via FFI). */
 function syncfsServes(folders: string[]): boolean {
   const sync = FileSystemSync.open(folders);
@@ -49,7 +56,7 @@ async function commitTree(useSyncfs: boolean): Promise<void> {
           file: null,
           staged: join(lanes[i % 2], String(i)),
           target: join(root, "out", `f${i}`),
-          mode: 0o640,
+          mode: MODES[i % MODES.length],
           mtime,
           bytes: bytes.byteLength,
         },
@@ -71,7 +78,8 @@ async function commitTree(useSyncfs: boolean): Promise<void> {
         `file ${i}\n`.repeat(i % 7 + 1),
       );
       const info = await Deno.stat(path);
-      assertEquals(info.mode! & 0o777, 0o640);
+      const mode = MODES[i % MODES.length];
+      if (mode !== null) assertEquals(info.mode! & 0o777, mode);
       assertEquals(info.mtime?.getTime(), mtime);
     }
     for (const lane of lanes) assertEquals([...Deno.readDirSync(lane)], []);

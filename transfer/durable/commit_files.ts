@@ -26,6 +26,8 @@ export interface CommitFile {
   file?: Deno.FsFile | null;
   /** Set when the file failed already; it is only cleaned up. */
   error?: unknown;
+  /** The file has its mode and mtime already (set as it was written). */
+  described?: boolean;
 }
 
 /** Options of {@linkcode commitFiles}. */
@@ -71,8 +73,12 @@ export async function commitFiles(
     try {
       const sync = synced[i];
       if (sync.status === "rejected") throw sync.reason;
-      if (entry.mode !== null) Deno.chmodSync(entry.staged, entry.mode & 0o777);
-      Deno.utimeSync(entry.staged, now, new Date(entry.mtime));
+      if (!entry.described) {
+        if (entry.mode !== null) {
+          Deno.chmodSync(entry.staged, entry.mode & 0o777);
+        }
+        Deno.utimeSync(entry.staged, now, new Date(entry.mtime));
+      }
       Deno.renameSync(entry.staged, entry.target);
       return null;
     } catch (error) {

@@ -43,6 +43,16 @@ import {
  */
 const IN_FLIGHT = 3;
 
+/**
+ * Small files sent to a staging worker in one message (at most this many,
+ * or about this many bytes). One message per file cost a third of the main
+ * thread's time receiving 100,000 one-line files (~40 µs each on the loaded
+ * machine, mostly waking the worker); half a batch per message costs
+ * little of the overlap with the worker.
+ */
+const WRITES_PER_MESSAGE = 128;
+const BYTES_PER_MESSAGE = 1024 * 1024;
+
 /** A received file waiting to be made durable, or a failure to report in order. */
 export interface StagedFile {
   /** The tree-relative path, for reports. */
@@ -172,7 +182,7 @@ export class DurableBatch {
     lane %= this.#writers.length;
     const worker = this.#worker(lane);
     if (worker) {
-      item.worker = { lane, id: worker.write(item.staged, chunks) };
+      item.worker = { lane, id: worker.write(item, chunks) };
       return this.add(item);
     }
     item.writing = this.#writers[lane].then(async () => {
@@ -409,6 +419,15 @@ class StagingWriter {
   #nextTicket = 1;
   #nextId = 1;
   #broken: unknown;
+  #queued: {
+    id: number;
+    path: string;
+    mode: number | null;
+    mtime: number;
+    chunks: readonly Uint8Array[];
+    size: number;
+  }[] = [];
+  #queuedBytes = 0;
 
   constructor() {
     this.#worker = new Worker(
@@ -428,14 +447,49 @@ class StagingWriter {
     };
   }
 
-  /** Hands `chunks` (whose buffers move to the worker) over; returns the id. */
-  write(path: string, chunks: readonly Uint8Array[]): number {
+  /**
+   * Queues `chunks` to be written to `item.staged` (copied, so the caller's buffers
+   * are free at once); returns the file's id. Queued files go to the worker
+   * together, in one message, once enough gathered or before any request.
+   */
+  write(item: StagedFile, chunks: readonly Uint8Array[]): number {
     const id = this.#nextId++;
-    this.#worker.postMessage(
-      { type: "write", id, path, chunks },
-      chunks.map((chunk) => chunk.buffer as ArrayBuffer),
-    );
+    let size = 0;
+    for (const chunk of chunks) size += chunk.byteLength;
+    const { staged: path, mode, mtime } = item;
+    this.#queued.push({ id, path, mode, mtime, chunks, size });
+    this.#queuedBytes += size;
+    if (
+      this.#queued.length >= WRITES_PER_MESSAGE ||
+      this.#queuedBytes >= BYTES_PER_MESSAGE
+    ) this.#flush();
     return id;
+  }
+
+  /** Sends the queued files to the worker in one message. */
+  #flush(): void {
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    const data = new Uint8Array(this.#queuedBytes);
+    let offset = 0;
+    for (const file of queued) {
+      for (const chunk of file.chunks) {
+        data.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+    }
+    this.#queued = [];
+    this.#queuedBytes = 0;
+    this.#worker.postMessage({
+      type: "write",
+      ids: queued.map((file) => file.id),
+      paths: queued.map((file) => file.path),
+      sizes: queued.map((file) => file.size),
+      modes: queued.map((file) => file.mode),
+      mtimes: queued.map((file) => file.mtime),
+      // Copied, not transferred: for small buffers a transfer costs more.
+      data: data.buffer,
+    });
   }
 
   /** Commits `files`; resolves with one error or `null` per file. */
@@ -467,6 +521,7 @@ class StagingWriter {
     },
   ): Promise<(WorkerError | null)[]> {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    this.#flush();
     const ticket = this.#nextTicket++;
     return new Promise((resolve, reject) => {
       this.#tickets.set(ticket, { resolve, reject });
