@@ -405,7 +405,7 @@ export class CommandRunner {
     const local = await getTarget(remote, localArg);
     await checkLocalFolder(local, `get "${remoteArg}"`);
     const started = performance.now();
-    const result = await download(
+    const result: TransferResult = await download(
       this.#connection,
       remote,
       local,

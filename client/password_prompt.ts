@@ -14,12 +14,10 @@ import { PASSWORD_ENV, passwordFromEnv } from "../config/password_env.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const LF = 0x0a;
-const CR = 0x0d;
-const BACKSPACE = 0x08;
-const DELETE = 0x7f;
-const CTRL_C = 0x03;
-const CTRL_D = 0x04;
+// The keys the reader acts on, in pairs: end the line, erase, give up.
+const LF = 0x0a, CR = 0x0d;
+const BACKSPACE = 0x08, DELETE = 0x7f;
+const CTRL_C = 0x03, CTRL_D = 0x04;
 
 /**
  * Shows `message` on stderr and reads one line from the terminal without

@@ -38,12 +38,8 @@ import { sendTreeDelta } from "./delta_send.ts";
 import { readSummary } from "../transfer/delta/summary_exchange.ts";
 import type { ChunkIndex } from "../transfer/delta/summary.ts";
 import type { Reporter } from "./reporter.ts";
-import {
-  type TreeOptions,
-  type TreeResult,
-  TreeTally,
-  verifyFields,
-} from "./tree_progress.ts";
+import type { TreeOptions, TreeResult } from "./tree_progress.ts";
+import { TreeTally, verifyFields } from "./tree_progress.ts";
 import { beginLocalTree, treeItem } from "./tree_walk.ts";
 import { localError, localReason } from "./local_errors.ts";
 import { type OpenConnection, openExtras, partition } from "./tree_lanes.ts";

@@ -67,30 +67,26 @@ export class FtsError extends Error {
   }
 }
 
+/**
+ * The base of the error class of one wire code, so that each kind below is
+ * one line; every kind stays its own class, which `instanceof` tells apart.
+ */
+function kind<C extends ErrorCode>(code: C) {
+  return class extends FtsError {
+    override readonly code: C = code;
+  };
+}
+
 /** The path does not exist. */
-export class NotFoundError extends FtsError {
-  override readonly code = "not_found";
-}
+export class NotFoundError extends kind("not_found") {}
 /** The target exists and the operation must not replace it. */
-export class AlreadyExistsError extends FtsError {
-  override readonly code = "exists";
-}
+export class AlreadyExistsError extends kind("exists") {}
 /** A file was found where a folder was needed, or the other way round. */
-export class WrongTypeError extends FtsError {
-  override readonly code = "wrong_type";
-}
+export class WrongTypeError extends kind("wrong_type") {}
 /** A path is malformed or leads outside the served root. */
-export class InvalidPathError extends FtsError {
-  override readonly code = "invalid_path";
-}
-/** A write was refused because the server or the user is read-only. */
-export class ReadOnlyError extends FtsError {
-  override readonly code = "read_only";
-}
+export class InvalidPathError extends kind("invalid_path") {}
 /** The peer broke the wire format (garbage, unknown message, oversized frame). */
-export class ProtocolError extends FtsError {
-  override readonly code = "protocol";
-}
+export class ProtocolError extends kind("protocol") {}
 /**
  * The peer began with a TLS record (an alert or a handshake) where fts frames
  * were expected: one end speaks TLS and the other does not.
@@ -111,36 +107,24 @@ export class ForeignPeerError extends ProtocolError {
     this.greeting = options?.greeting ?? new Uint8Array(0);
   }
 }
+/** The received bytes do not match the sender's checksum. */
+export class IntegrityError extends kind("integrity") {}
+/** The server refused the connection because it is at capacity. */
+export class BusyError extends kind("busy") {}
+/** Login failed or is required. */
+export class AuthError extends kind("auth") {}
+/** The connection could not be made or was lost. */
+export class ConnectionError extends kind("connection") {}
 /** The byte stream ended part-way through a frame (the link was cut). */
 export class TruncatedFrameError extends ProtocolError {}
-/** The received bytes do not match the sender's checksum. */
-export class IntegrityError extends FtsError {
-  override readonly code = "integrity";
-}
-/** The server refused the connection because it is at capacity. */
-export class BusyError extends FtsError {
-  override readonly code = "busy";
-}
-/** Login failed or is required. */
-export class AuthError extends FtsError {
-  override readonly code = "auth";
-}
-/** The connection could not be made or was lost. */
-export class ConnectionError extends FtsError {
-  override readonly code = "connection";
-}
+/** A write was refused because the server or the user is read-only. */
+export class ReadOnlyError extends kind("read_only") {}
 /** The disk (the server's or the local one) is full. */
-export class DiskFullError extends FtsError {
-  override readonly code = "no_space";
-}
+export class DiskFullError extends kind("no_space") {}
 /** The file system refused access (permission bits, ownership). */
-export class PermissionError extends FtsError {
-  override readonly code = "permission";
-}
+export class PermissionError extends kind("permission") {}
 /** Any other failure of the file system or the peer. */
-export class IoError extends FtsError {
-  override readonly code = "io";
-}
+export class IoError extends kind("io") {}
 
 const CLASSES: Record<
   ErrorCode,

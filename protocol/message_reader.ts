@@ -211,12 +211,19 @@ export class MessageReader {
 
   /** A piece compressed alone: decompressed and counted; its buffer goes back. */
   #unpackPiece(payload: Uint8Array): Uint8Array {
+    return this.#unpackCounted(payload, decompressPayload);
+  }
+
+  /**
+   * Unpacks `payload` with `unpack`, counts its wire and raw bytes, and gives
+   * its buffer back: the one step both kinds of compressed frame share.
+   */
+  #unpackCounted(
+    payload: Uint8Array,
+    unpack: typeof decompressPayload,
+  ): Uint8Array {
     const { pool, maxFrameSize } = this.#options;
-    const piece = decompressPayload(
-      payload,
-      maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      pool,
-    );
+    const piece = unpack(payload, maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, pool);
     this.#packed.wire += payload.byteLength;
     this.#packed.raw += piece.byteLength;
     pool?.give(payload);
@@ -231,17 +238,12 @@ export class MessageReader {
     unpacker: StreamUnpacker,
     payload: Uint8Array,
   ): Uint8Array | null {
-    const { pool, maxFrameSize } = this.#options;
-    const piece = unpacker.unpack(
+    const piece = this.#unpackCounted(
       payload,
-      maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      pool,
+      (packed, maxSize, pool) => unpacker.unpack(packed, maxSize, pool),
     );
-    this.#packed.wire += payload.byteLength;
-    this.#packed.raw += piece.byteLength;
-    pool?.give(payload);
     if (piece.byteLength === 0) {
-      pool?.give(piece);
+      this.#options.pool?.give(piece);
       return null;
     }
     return piece;

@@ -173,13 +173,8 @@ export class MessageWriter {
       packed.byteLength,
       performance.now() - started,
     );
-    await this.#frame(
-      Type.CompressedStream,
-      packed,
-      onWritten,
-      chunk,
-      () => pool.give(target),
-    );
+    const release = () => pool.give(target);
+    await this.#frame(Type.CompressedStream, packed, onWritten, chunk, release);
   }
 
   /**

@@ -60,6 +60,12 @@ export interface LoginIo {
   signal?: AbortSignal;
 }
 
+/** A users file as read: its users, and the version they were read at. */
+interface Loaded {
+  store: UserStore;
+  version: string;
+}
+
 /**
  * The users a server accepts, from a users file that is read again when it
  * changes, so `fts user add` takes effect without a
@@ -74,15 +80,10 @@ export class Logins {
   #version: string;
   #listeners: ((before: UserStore, after: UserStore) => void)[] = [];
 
-  private constructor(
-    file: string,
-    store: UserStore,
-    version: string,
-    throttle: LoginThrottle,
-  ) {
+  private constructor(file: string, users: Loaded, throttle: LoginThrottle) {
     this.file = file;
-    this.#store = store;
-    this.#version = version;
+    this.#store = users.store;
+    this.#version = users.version;
     this.throttle = throttle;
   }
 
@@ -103,7 +104,8 @@ export class Logins {
           : `cannot load users: cannot read ${file}: ${error.message}`,
       );
     });
-    return new Logins(file, await loadUsers(file), version, throttle);
+    const store = await loadUsers(file);
+    return new Logins(file, { store, version }, throttle);
   }
 
   /**

@@ -5,7 +5,8 @@
  */
 
 import { flag } from "../../cli/flags.ts";
-import { subcommand } from "../../cli/subcommand.ts";
+import type { ParsedArgs } from "../../cli/flags.ts";
+import { type CliIo, subcommand } from "../../cli/subcommand.ts";
 import { UsageError } from "../../cli/usage_error.ts";
 import { defaultUsersFile } from "./default_users.ts";
 import { type UserAction, userCommand } from "./user_command.ts";
@@ -42,41 +43,47 @@ export const USER = subcommand({
   summary: "manage the users of a server",
   help: USER_HELP,
   flags: USER_FLAGS,
-  async run({ flags, positional }, io) {
-    const [action, name, ...extra] = positional;
-    const takesName = action === "add" || action === "remove";
-    if (action !== "list" && !takesName) {
-      throw new UsageError(
-        action === undefined
-          ? "user needs add, remove or list"
-          : `unknown user command "${action}"`,
-      );
-    }
-    if (takesName ? name === undefined || extra.length > 0 : name) {
-      throw new UsageError(
-        takesName ? `user ${action} takes one NAME` : "user list takes no NAME",
-      );
-    }
-    const usersFile = flags.users ?? defaultUsersFile();
-    if (usersFile === undefined) {
-      throw new UsageError(
-        "user needs --users FILE (no configuration folder: set FTS_CONFIG_DIR or HOME)",
-      );
-    }
-    if (action !== "add" && (flags["read-only"] || flags.replace)) {
-      throw new UsageError(
-        `user ${action} does not take --${
-          flags.replace ? "replace" : "read-only"
-        }`,
-      );
-    }
-    await userCommand({
-      action: action as UserAction,
-      name,
-      usersFile,
-      readOnly: flags["read-only"],
-      replace: flags.replace,
-      print: io.out,
-    });
-  },
+  run: runUser,
 });
+
+/** Checks `fts user`'s command line, then runs its action. */
+async function runUser(
+  { flags, positional }: ParsedArgs<typeof USER_FLAGS>,
+  io: CliIo,
+): Promise<void> {
+  const [action, name, ...extra] = positional;
+  const takesName = action === "add" || action === "remove";
+  if (action !== "list" && !takesName) {
+    throw new UsageError(
+      action === undefined
+        ? "user needs add, remove or list"
+        : `unknown user command "${action}"`,
+    );
+  }
+  if (takesName ? name === undefined || extra.length > 0 : name) {
+    throw new UsageError(
+      takesName ? `user ${action} takes one NAME` : "user list takes no NAME",
+    );
+  }
+  const usersFile = flags.users ?? defaultUsersFile();
+  if (usersFile === undefined) {
+    throw new UsageError(
+      "user needs --users FILE (no configuration folder: set FTS_CONFIG_DIR or HOME)",
+    );
+  }
+  if (action !== "add" && (flags["read-only"] || flags.replace)) {
+    throw new UsageError(
+      `user ${action} does not take --${
+        flags.replace ? "replace" : "read-only"
+      }`,
+    );
+  }
+  await userCommand({
+    action: action as UserAction,
+    name,
+    usersFile,
+    readOnly: flags["read-only"],
+    replace: flags.replace,
+    print: io.out,
+  });
+}

@@ -79,10 +79,7 @@ export async function list(
         const path = self.type === "dir"
           ? joinTree(normalizePath(request.path), entry.name)
           : request.path;
-        Object.assign(
-          entry,
-          await hashFile(store, path, io.ctx.pool, request.checksum),
-        );
+        await addDigest(io, entry, path, request.checksum);
       }
     }
   }
@@ -98,6 +95,17 @@ export async function list(
     })(),
   );
   return { result: `${entries.length} entries` };
+}
+
+/** Adds the file `entry`'s digest to it (for `ls` and `stat`). */
+async function addDigest(
+  io: RequestIo,
+  entry: Entry,
+  path: string,
+  checksum: unknown,
+): Promise<void> {
+  const { pool, store } = io.ctx;
+  Object.assign(entry, await hashFile(store, path, pool, checksum));
 }
 
 /** A whole file's digest in its field; SHA-256 unless `checksum` asks else. */
@@ -124,13 +132,9 @@ export async function stat(
   io: RequestIo,
   request: StatRequest,
 ): Promise<Outcome> {
-  const { store } = io.ctx;
-  const entry = await store.stat(request.path, { follow: true });
+  const entry = await io.ctx.store.stat(request.path, { follow: true });
   if (request.hash && entry.type === "file") {
-    Object.assign(
-      entry,
-      await hashFile(store, request.path, io.ctx.pool, request.checksum),
-    );
+    await addDigest(io, entry, request.path, request.checksum);
   }
   await io.writer.send({ op: "entry", entry });
   return {};

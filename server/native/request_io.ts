@@ -16,6 +16,12 @@ import type { ServerLog } from "../server_log.ts";
 import type { Store } from "../storage/store.ts";
 import type { WatchSettings } from "../storage/watch/tree_watch.ts";
 
+/**
+ * The longest quiet spell a long request (a watch, a tree deletion) leaves
+ * the client without a frame: a ping keeps its idle timer from firing.
+ */
+export const PING_MS = 5_000;
+
 /** What every session of one server shares. */
 export interface SessionContext {
   /** The storage core every request goes through. */

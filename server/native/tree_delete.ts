@@ -27,13 +27,10 @@ import {
 import { fsError } from "../storage/fs_errors.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store } from "../storage/store.ts";
-import type { Outcome, RequestIo } from "./request_io.ts";
+import { type Outcome, PING_MS, type RequestIo } from "./request_io.ts";
 
 /** Most paths one `tree-delete` may name. */
 const MAX_DELETE_LINES = 2_000_000;
-
-/** Longest time without a frame to the client during a deletion. */
-const PING_MS = 5000;
 
 /** Failures named in the reply; the rest are counted. */
 const MAX_NAMED_FAILURES = 100;

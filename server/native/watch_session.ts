@@ -21,13 +21,10 @@ import {
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Change } from "../storage/watch/change.ts";
 import { startTreeWatch } from "../storage/watch/tree_watch.ts";
-import type { Outcome, RequestIo } from "./request_io.ts";
+import { type Outcome, PING_MS, type RequestIo } from "./request_io.ts";
 
 /** Changes queued for a slow client at most. */
 const MAX_QUEUED = 10_000;
-
-/** The longest quiet spell before a ping. */
-const PING_MS = 5_000;
 
 /** Serves `watch` until the client ends it. */
 export async function serveWatch(

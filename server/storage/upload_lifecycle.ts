@@ -45,16 +45,11 @@ export class UploadLifecycle {
   /** Bytes written by this run, after {@linkcode offset}. */
   #written = 0;
 
-  private constructor(
-    store: Store,
-    path: string,
-    upload: Upload,
-    keep: boolean,
-  ) {
+  private constructor(store: Store, path: string, upload: Upload) {
     this.#store = store;
     this.#path = path;
     this.#upload = upload;
-    this.keep = keep;
+    this.keep = upload.resumable;
   }
 
   /**
@@ -70,12 +65,9 @@ export class UploadLifecycle {
     keep?: boolean,
   ): Promise<UploadLifecycle> {
     const upload = await store.beginUpload(path, options);
-    return new UploadLifecycle(
-      store,
-      path,
-      upload,
-      keep ?? upload.resumable,
-    );
+    const lifecycle = new UploadLifecycle(store, path, upload);
+    if (keep !== undefined) lifecycle.keep = keep;
+    return lifecycle;
   }
 
   /** Bytes already staged by an earlier attempt (0 when starting afresh). */

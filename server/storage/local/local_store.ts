@@ -7,6 +7,11 @@
  */
 
 import {
+  newNameSegments,
+  remoteSegments,
+  STAGING_DIR,
+} from "../remote_path.ts";
+import {
   AlreadyExistsError,
   DiskFullError,
   type Entry,
@@ -15,20 +20,14 @@ import {
   IoError,
   WrongTypeError,
 } from "../../../protocol/mod.ts";
-import { haveLibc } from "../../../transfer/libc.ts";
+import { closeFd, haveLibc } from "../../../transfer/libc.ts";
 import { fileSystemSpace } from "./libc.ts";
 import { entryFromInfo } from "../../../transfer/tree/entry.ts";
 import { syncFolder } from "../../../transfer/durable/commit_files.ts";
 import { readFull } from "../../../transfer/file_chunks.ts";
 import { joinTree } from "../../../transfer/tree/tree_manifest.ts";
 import { ConfinedRoot, type Folder } from "./confined_root.ts";
-import { closeFd } from "../../../transfer/libc.ts";
 import { fsError } from "../fs_errors.ts";
-import {
-  newNameSegments,
-  remoteSegments,
-  STAGING_DIR,
-} from "../remote_path.ts";
 import { LocalWatch } from "./local_watch.ts";
 import type {
   ChangeWatching,

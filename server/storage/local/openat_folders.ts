@@ -102,19 +102,19 @@ export class OpenatFolders implements FolderAccess {
   openFileKeeping: FolderAccess["openFileKeeping"] = async (
     parent,
     name,
-    options,
+    { write, createNew, mode },
     shown,
   ) => {
-    const write = options.write || options.createNew;
+    const writable = write || createNew;
     let fd: number;
     try {
       fd = openAt(
         parent.fd!,
         name,
         // O_NONBLOCK: opening a FIFO must not wait for a writer.
-        (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK |
-          (options.createNew ? O_CREAT | O_EXCL : 0),
-        options.mode ?? 0o600,
+        (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK |
+          (createNew ? O_CREAT | O_EXCL : 0),
+        mode ?? 0o600,
       );
     } catch (error) {
       throw await explain(error, parent, name, shown);
@@ -132,7 +132,7 @@ export class OpenatFolders implements FolderAccess {
       }
       const file = await Deno.open(`/proc/self/fd/${fd}`, {
         read: true,
-        write: !!write,
+        write: !!writable,
       });
       return { file, fd };
     } catch (error) {

@@ -72,6 +72,9 @@ import {
   metadataOf,
 } from "./copy.ts";
 
+/** What `move` and `copy` may be told: not to replace an existing target. */
+type Clobbering = { noClobber?: boolean };
+
 /** How an {@linkcode S3Store} is opened. */
 export interface S3StoreOptions extends S3ConfigOverrides {
   /** Part size and parallelism of uploads. */
@@ -331,19 +334,11 @@ export class S3Store implements Store {
     await this.#keepParent(segments);
   }
 
-  async move(
-    from: string,
-    to: string,
-    options: { noClobber?: boolean } = {},
-  ): Promise<void> {
+  async move(from: string, to: string, options: Clobbering = {}) {
     await this.#transfer(from, to, options.noClobber ?? false, true);
   }
 
-  async copy(
-    from: string,
-    to: string,
-    options: { noClobber?: boolean } = {},
-  ): Promise<void> {
+  async copy(from: string, to: string, options: Clobbering = {}) {
     await this.#transfer(from, to, options.noClobber ?? false, false);
   }
 
