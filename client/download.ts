@@ -6,6 +6,7 @@
  * @module
  */
 
+import { zstdStreamAvailable } from "../protocol/zstd_stream.ts";
 import { basename, dirname, join } from "@std/path";
 import { createSha256 } from "../transfer/hash/sha256.ts";
 import {
@@ -247,7 +248,9 @@ async function fetchInto(
     verify: options.verify,
     checksum: wanted,
     compress: options.compress,
-    compressStream: options.compress !== undefined || undefined,
+    // Only where this runtime can stream zstd (node:zlib's handle reachable).
+    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
+      undefined,
     delta: old ? true : undefined,
   };
   const header = await sendGet(connection, request, old, action);

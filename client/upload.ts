@@ -5,6 +5,7 @@
  * @module
  */
 
+import { zstdStreamAvailable } from "../protocol/zstd_stream.ts";
 import {
   type BufferPool,
   IntegrityError,
@@ -299,7 +300,9 @@ async function askToPut(
     verify: options.verify,
     checksum: options.checksum ?? DEFAULT_CHECKSUM,
     compress: options.compress !== undefined || undefined,
-    compressStream: options.compress !== undefined || undefined,
+    // Only where this runtime can stream zstd (node:zlib's handle reachable).
+    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
+      undefined,
     delta: (!options.wholeFile && options.verify && size !== null) ||
       undefined,
   }, action);

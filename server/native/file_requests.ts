@@ -7,6 +7,7 @@
  * @module
  */
 
+import { zstdStreamAvailable } from "../../protocol/zstd_stream.ts";
 import {
   AlreadyExistsError,
   type ChmodRequest,
@@ -229,7 +230,7 @@ export async function get(
         (chunk) => hasher.update(chunk),
         compression(
           requestedMode(request.compress),
-          request.compressStream === true,
+          request.compressStream === true && zstdStreamAvailable(),
         ),
       );
       if (offset === 0 && opened) {
@@ -285,7 +286,9 @@ export async function put(
     // Only a client that asked gets the new fields: older ones never did.
     if (request.checksum !== undefined) ready.checksum = checksum;
     if (request.compress) ready.compress = true;
-    if (request.compress && request.compressStream) ready.compressStream = true;
+    if (
+      request.compress && request.compressStream && zstdStreamAvailable()
+    ) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     if (opened) ready.delta = true;
     const start = await startData(io, ready, opened);
