@@ -26,6 +26,7 @@ import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
 import { LocalStore } from "../server/storage/local/local_store.ts";
 import { openOldVersion } from "../server/native/delta_requests.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const MiB = 1024 * 1024;
 const OPTIONS: TransferOptions = {
@@ -33,11 +34,6 @@ const OPTIONS: TransferOptions = {
   noClobber: false,
   verify: true,
 };
-
-function recorder(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (text) => void lines.push(text), progress: () => null };
-}
 
 interface Setup {
   root: string;

@@ -9,24 +9,15 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
-import type { Reporter } from "../client/reporter.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const MiB = 1024 * 1024;
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
-
-function recorder(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (text) => void lines.push(text),
-    progress: () => null,
-  };
-}
 
 /** A tree of two large files, a small one and a sub-folder. */
 async function makeTree(dir: string): Promise<Record<string, Uint8Array>> {

@@ -11,18 +11,14 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
-import type { Reporter } from "../client/reporter.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
 import { startHttpServer } from "./helpers/http.ts";
 import { LocalStore } from "../server/storage/local/local_store.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const MiB = 1024 * 1024;
-
-function recorder(): Reporter {
-  return { info: () => {}, progress: () => null };
-}
 
 /** The head (JSON line) of the record of host file `path`, or null. */
 async function recordOf(

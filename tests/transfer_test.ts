@@ -22,18 +22,13 @@ import { upload } from "../client/upload.ts";
 import { AlreadyExistsError, type Notice } from "../protocol/mod.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { startServer } from "./helpers/server.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const OPTIONS: TransferOptions = {
   resume: true,
   noClobber: false,
   verify: true,
 };
-
-/** A reporter that keeps what it is told. */
-function recorder(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (text) => void lines.push(text), progress: () => null };
-}
 
 /**
  * A reporter whose progress bar calls `then` once `bytes` have moved (an

@@ -14,23 +14,13 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { Connection } from "../client/connection.ts";
-import type { Reporter } from "../client/reporter.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { startServer } from "./helpers/server.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
-
-function recorder(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (text) => void lines.push(text),
-    error: (text) => void lines.push(`error: ${text}`),
-    progress: () => null,
-  };
-}
 
 async function withTree(
   fn: (ctx: { root: string; work: string; c: Connection }) => Promise<void>,
@@ -59,7 +49,7 @@ Deno.test("get -r counts a folder it cannot make as a folder, not as a file", as
       join(local, "sub"),
       "a file where the folder goes",
     );
-    const report = recorder();
+    const report = recorder({ errors: true });
     const error = await assertRejects(() =>
       downloadTree(c, "src", local, OPTIONS, report)
     );
@@ -87,7 +77,7 @@ Deno.test("put -r counts a folder the server cannot make as a folder, not as a f
       join(root, "dst", "sub"),
       "a file where the folder goes",
     );
-    const report = recorder();
+    const report = recorder({ errors: true });
     const error = await assertRejects(() =>
       uploadTree(c, local, "dst", OPTIONS, report)
     );
@@ -106,11 +96,11 @@ Deno.test("put -r counts a folder the server cannot make as a folder, not as a f
 Deno.test("a rerun of an up-to-date tree says so once", async () => {
   await withTree(async ({ work, c }) => {
     const local = join(work, "dst");
-    await downloadTree(c, "src", local, OPTIONS, recorder());
-    const again = recorder();
+    await downloadTree(c, "src", local, OPTIONS, recorder({ errors: true }));
+    const again = recorder({ errors: true });
     await downloadTree(c, "src", local, OPTIONS, again);
     assertEquals(again.lines, ["all 3 files already up to date"]);
-    const up = recorder();
+    const up = recorder({ errors: true });
     await uploadTree(c, local, "src", OPTIONS, up);
     assertEquals(up.lines, ["all 3 files already up to date"]);
   });
@@ -124,7 +114,7 @@ Deno.test("get -r removes the staging folders a killed run left, at once", async
     const dead = join(local, ".fts-partial-0badf00d-4194305-0");
     await Deno.mkdir(dead);
     await Deno.writeFile(join(dead, "0"), new Uint8Array(4096));
-    await downloadTree(c, "src", local, OPTIONS, recorder());
+    await downloadTree(c, "src", local, OPTIONS, recorder({ errors: true }));
     const left = [...Deno.readDirSync(local)].map((entry) => entry.name);
     assertEquals(left.sort(), ["a.txt", "b.txt", "sub"]);
   });

@@ -18,7 +18,6 @@ import {
 import { join } from "@std/path";
 import { createHash } from "node:crypto";
 import { Connection } from "../client/connection.ts";
-import type { Reporter } from "../client/reporter.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
@@ -26,19 +25,9 @@ import { FtsError } from "../protocol/mod.ts";
 import { randomBytes, runFts, spawnFts, withServe } from "./helpers/cli.ts";
 import { plant } from "./helpers/plant.ts";
 import { startServer } from "./helpers/server.ts";
+import { recorder } from "./helpers/recorder.ts";
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
-
-/** A reporter that keeps what it is told. */
-function recorder(): Reporter & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (text) => void lines.push(text),
-    error: (text) => void lines.push(`error: ${text}`),
-    progress: () => null,
-  };
-}
 
 /** What a tree holds, path by path: type, mode bits, mtime, content hash. */
 type Snapshot = Record<string, string>;
@@ -159,13 +148,19 @@ Deno.test("put -r then get -r gives back an identical tree, 100 MiB file include
     makeTree(source, 100 * 1024 * 1024);
     const expected = snapshot(source);
     const c = await open();
-    const report = recorder();
+    const report = recorder({ errors: true });
     const sent = await uploadTree(c, source, "copy", OPTIONS, report);
     assertEquals(sent.failed, 0);
     assertEquals(sent.files, 56);
     assertEquals(snapshot(join(root, "copy")), expected);
     const back = join(work, "back");
-    const got = await downloadTree(c, "copy", back, OPTIONS, recorder());
+    const got = await downloadTree(
+      c,
+      "copy",
+      back,
+      OPTIONS,
+      recorder({ errors: true }),
+    );
     assertEquals(got.files, 56);
     assertEquals(snapshot(back, notFts), expected);
     // Nothing is left behind in the staging areas.
@@ -175,12 +170,18 @@ Deno.test("put -r then get -r gives back an identical tree, 100 MiB file include
       [],
     );
     // A second run moves nothing.
-    const again = recorder();
+    const again = recorder({ errors: true });
     const rerun = await uploadTree(c, source, "copy", OPTIONS, again);
     assertEquals(rerun.files, 0);
     assertEquals(rerun.upToDate, 56);
     assert(again.lines.includes("all 56 files already up to date"));
-    const reget = await downloadTree(c, "copy", back, OPTIONS, recorder());
+    const reget = await downloadTree(
+      c,
+      "copy",
+      back,
+      OPTIONS,
+      recorder({ errors: true }),
+    );
     assertEquals(reget.files, 0);
     assertEquals(snapshot(back, notFts), expected);
   });
@@ -193,11 +194,18 @@ Deno.test("put -r and get -r over several connections (-P 3) give the same tree"
     const expected = snapshot(source);
     const c = await open();
     const options = { ...OPTIONS, parallel: 3 };
-    const sent = await uploadTree(c, source, "p", options, recorder(), open);
+    const sent = await uploadTree(
+      c,
+      source,
+      "p",
+      options,
+      recorder({ errors: true }),
+      open,
+    );
     assertEquals(sent.files, 55);
     assertEquals(snapshot(join(root, "p")), expected);
     const back = join(work, "back");
-    await downloadTree(c, "p", back, options, recorder(), open);
+    await downloadTree(c, "p", back, options, recorder({ errors: true }), open);
     assertEquals(snapshot(back, notFts), expected);
   });
 });
@@ -422,7 +430,7 @@ Deno.test("uploadTree throws one typed error counting the failures", async () =>
     for (let i = 0; i < 4; i++) plant(source, `f${i}`, "x");
     Deno.mkdirSync(join(root, "dst", "f1"), { recursive: true });
     Deno.mkdirSync(join(root, "dst", "f2"), { recursive: true });
-    const report = recorder();
+    const report = recorder({ errors: true });
     const c = await open();
     await assertRejects(
       () => uploadTree(c, source, "dst", OPTIONS, report),
@@ -446,11 +454,11 @@ Deno.test("tree transfers honour --limit-rate both ways", async () => {
     // 3.5 MiB at 2 MiB/s: at least about 1.5 s each way.
     const options = { ...OPTIONS, limitRate: 2 * 1024 * 1024 };
     let started = performance.now();
-    await uploadTree(c, source, "slow", options, recorder());
+    await uploadTree(c, source, "slow", options, recorder({ errors: true }));
     const up = performance.now() - started;
     started = performance.now();
     const back = join(work, "back");
-    await downloadTree(c, "slow", back, options, recorder());
+    await downloadTree(c, "slow", back, options, recorder({ errors: true }));
     const down = performance.now() - started;
     assert(up > 1400, `put -r took ${up} ms`);
     assert(down > 1400, `get -r took ${down} ms`);

@@ -13,6 +13,7 @@ import {
   readHash,
   writeHash,
 } from "./chunk_hash.ts";
+import { concat } from "@std/bytes/concat";
 import { type ChunkSource, readChunks } from "./chunk_reader.ts";
 import { MAX_CHUNK } from "./gear.ts";
 import type { DeltaWatcher } from "./delta_apply.ts";
@@ -118,13 +119,7 @@ export class DerivedSummary implements DeltaWatcher {
     this.#pendingBytes += bytes.byteLength;
     if (this.#pendingBytes > MAX_CHUNK) this.#valid = false;
     if (!end) return;
-    const whole = new Uint8Array(this.#pendingBytes);
-    let at = 0;
-    for (const part of this.#pending) {
-      whole.set(part, at);
-      at += part.byteLength;
-    }
-    this.#builder.add(whole);
+    this.#builder.add(concat(this.#pending) as Uint8Array);
     this.#pending = [];
     this.#pendingBytes = 0;
   }

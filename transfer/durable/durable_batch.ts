@@ -25,6 +25,7 @@
  */
 
 import { dirname } from "@std/path";
+import { concat } from "@std/bytes/concat";
 import { FtsError } from "../../protocol/errors.ts";
 import { commitFiles, syncFolder } from "./commit_files.ts";
 import { FileSystemSync } from "./file_system_sync.ts";
@@ -470,14 +471,7 @@ class StagingWriter {
   #flush(): void {
     const queued = this.#queued;
     if (queued.length === 0) return;
-    const data = new Uint8Array(this.#queuedBytes);
-    let offset = 0;
-    for (const file of queued) {
-      for (const chunk of file.chunks) {
-        data.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-    }
+    const data: Uint8Array = concat(queued.flatMap((file) => file.chunks));
     this.#queued = [];
     this.#queuedBytes = 0;
     this.#worker.postMessage({
