@@ -11,16 +11,10 @@
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { FtsServer } from "../server/server.ts";
 import { connectFts } from "./helpers/cli.ts";
 import { startWatch } from "./helpers/watch_client.ts";
 import { plant } from "./helpers/plant.ts";
-import {
-  awsEnv,
-  makeTestBucket,
-  s3TestEnvFor,
-  type TestBucket,
-} from "./helpers/s3.ts";
+import { s3TestEnvFor, type TestBucket, withS3Server } from "./helpers/s3.ts";
 
 const env = s3TestEnvFor("s3_mirror_test");
 
@@ -44,25 +38,12 @@ function s3Test(
     ignore: env === null,
     sanitizeResources: false,
     sanitizeOps: false,
-    async fn() {
-      const bucket = await makeTestBucket(env!, "served");
-      const server = await FtsServer.start({
-        root: `s3://${bucket.bucket}/served`,
-        hostname: "127.0.0.1",
-        port: 0,
-        log: null,
-        s3: { env: awsEnv(env!) },
-      });
-      const work = await Deno.makeTempDir({ prefix: "fts-s3-mirror-" });
-      try {
-        await fn({ bucket, address: `127.0.0.1:${server.addr.port}`, work });
-      } finally {
-        await server.shutdown(1000);
-        await bucket.store.close();
-        await bucket.cleanup();
-        await Deno.remove(work, { recursive: true });
-      }
-    },
+    fn: () =>
+      withS3Server(
+        env!,
+        ({ bucket, server, work }) =>
+          fn({ bucket, address: `127.0.0.1:${server.addr.port}`, work }),
+      ),
   });
 }
 

@@ -15,15 +15,13 @@ import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { WrongTypeError } from "../protocol/mod.ts";
-import { FtsServer } from "../server/server.ts";
 import { randomBytes } from "./helpers/cli.ts";
 import { plant as plantFile } from "./helpers/plant.ts";
 import {
-  awsEnv,
-  makeTestBucket,
   type S3TestEnv,
   s3TestEnvFor,
   type TestBucket,
+  withS3Server,
 } from "./helpers/s3.ts";
 
 const env = s3TestEnvFor("s3_tree_test");
@@ -48,30 +46,18 @@ function s3TreeTest(
     ignore: env === null,
     sanitizeResources: false,
     sanitizeOps: false,
-    async fn() {
-      const bucket = await makeTestBucket(env!, "served");
-      const server = await FtsServer.start({
-        root: `s3://${bucket.bucket}/served`,
-        hostname: "127.0.0.1",
-        port: 0,
-        log: null,
-        s3: { env: awsEnv(env!) },
-      });
-      const work = await Deno.makeTempDir({ prefix: "fts-s3-tree-" });
-      const c = await Connection.open({
-        hostname: "127.0.0.1",
-        port: server.addr.port,
-      });
-      try {
-        await fn({ bucket, c, work, env: env! });
-      } finally {
-        c.abort();
-        await server.shutdown(1000);
-        await bucket.store.close();
-        await bucket.cleanup();
-        await Deno.remove(work, { recursive: true });
-      }
-    },
+    fn: () =>
+      withS3Server(env!, async ({ bucket, server, work }) => {
+        const c = await Connection.open({
+          hostname: "127.0.0.1",
+          port: server.addr.port,
+        });
+        try {
+          await fn({ bucket, c, work, env: env! });
+        } finally {
+          c.abort();
+        }
+      }),
   });
 }
 

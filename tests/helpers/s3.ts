@@ -15,6 +15,7 @@ import {
   S3Store,
   type S3StoreOptions,
 } from "../../server/storage/s3/s3_store.ts";
+import { FtsServer } from "../../server/server.ts";
 import { prerequisite } from "./prerequisite.ts";
 
 /** Where the gateway is and who to be there. */
@@ -148,4 +149,40 @@ export async function makeTestBucket(
       }
     },
   };
+}
+
+/** What {@linkcode withS3Server} hands its test. */
+export interface S3ServerWorld {
+  bucket: TestBucket;
+  /** The fts server serving `s3://BUCKET/served`, on 127.0.0.1. */
+  server: FtsServer;
+  /** A local temporary folder, removed afterwards. */
+  work: string;
+}
+
+/**
+ * Runs `fn` with a bucket of its own, an fts server serving its `served`
+ * prefix and a local work folder, and removes all three afterwards.
+ */
+export async function withS3Server(
+  env: S3TestEnv,
+  fn: (world: S3ServerWorld) => Promise<void>,
+): Promise<void> {
+  const bucket = await makeTestBucket(env, "served");
+  const server = await FtsServer.start({
+    root: `s3://${bucket.bucket}/served`,
+    hostname: "127.0.0.1",
+    port: 0,
+    log: null,
+    s3: { env: awsEnv(env) },
+  });
+  const work = await Deno.makeTempDir({ prefix: "fts-s3-work-" });
+  try {
+    await fn({ bucket, server, work });
+  } finally {
+    await server.shutdown(1000);
+    await bucket.store.close();
+    await bucket.cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
 }
