@@ -8,12 +8,12 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { Connection } from "../client/connection.ts";
+import type { Connection } from "../client/connection.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import { randomBytes } from "./helpers/cli.ts";
-import { startServer } from "./helpers/server.ts";
+import { withServerConnections } from "./helpers/server.ts";
 import { recorder } from "./helpers/recorder.ts";
 
 const MiB = 1024 * 1024;
@@ -54,27 +54,11 @@ async function withTree(
     },
   ) => Promise<void>,
 ): Promise<void> {
-  const { root, port, cleanup } = await startServer();
-  const work = await Deno.makeTempDir({ prefix: "fts-delta-tree-" });
-  const opened: Connection[] = [];
-  try {
+  await withServerConnections(async ({ root, work, open }) => {
     const source = join(work, "tree");
     const files = await makeTree(source);
-    await fn({
-      root,
-      source,
-      files,
-      open: async () => {
-        const c = await Connection.open({ hostname: "127.0.0.1", port });
-        opened.push(c);
-        return c;
-      },
-    });
-  } finally {
-    for (const c of opened) c.abort();
-    await cleanup();
-    await Deno.remove(work, { recursive: true });
-  }
+    await fn({ root, source, files, open });
+  });
 }
 
 /** Changes both large files locally; returns their new contents. */

@@ -17,14 +17,13 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { createHash } from "node:crypto";
-import { Connection } from "../client/connection.ts";
 import { downloadTree } from "../client/tree_download.ts";
 import type { TreeOptions } from "../client/tree_progress.ts";
 import { uploadTree } from "../client/tree_upload.ts";
 import { FtsError } from "../protocol/mod.ts";
 import { randomBytes, runFts, spawnFts, withServe } from "./helpers/cli.ts";
 import { plant } from "./helpers/plant.ts";
-import { startServer } from "./helpers/server.ts";
+import { startServer, withServerConnections } from "./helpers/server.ts";
 import { recorder } from "./helpers/recorder.ts";
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
@@ -115,35 +114,8 @@ function makeTree(root: string, big = 0): void {
   });
 }
 
-async function withServer(
-  fn: (ctx: {
-    root: string;
-    work: string;
-    open: () => Promise<Connection>;
-  }) => Promise<void>,
-): Promise<void> {
-  const { root, port, cleanup } = await startServer();
-  const work = await Deno.makeTempDir({ prefix: "fts-tree-" });
-  const opened: Connection[] = [];
-  try {
-    await fn({
-      root,
-      work,
-      open: async () => {
-        const c = await Connection.open({ hostname: "127.0.0.1", port });
-        opened.push(c);
-        return c;
-      },
-    });
-  } finally {
-    for (const c of opened) c.abort();
-    await cleanup();
-    await Deno.remove(work, { recursive: true });
-  }
-}
-
 Deno.test("put -r then get -r gives back an identical tree, 100 MiB file included", async () => {
-  await withServer(async ({ root, work, open }) => {
+  await withServerConnections(async ({ root, work, open }) => {
     const source = join(work, "src");
     makeTree(source, 100 * 1024 * 1024);
     const expected = snapshot(source);
@@ -188,7 +160,7 @@ Deno.test("put -r then get -r gives back an identical tree, 100 MiB file include
 });
 
 Deno.test("put -r and get -r over several connections (-P 3) give the same tree", async () => {
-  await withServer(async ({ root, work, open }) => {
+  await withServerConnections(async ({ root, work, open }) => {
     const source = join(work, "src");
     makeTree(source);
     const expected = snapshot(source);
@@ -425,7 +397,7 @@ Deno.test("a file that fails is reported by name, the rest arrive, and the exit 
 });
 
 Deno.test("uploadTree throws one typed error counting the failures", async () => {
-  await withServer(async ({ root, work, open }) => {
+  await withServerConnections(async ({ root, work, open }) => {
     const source = join(work, "src");
     for (let i = 0; i < 4; i++) plant(source, `f${i}`, "x");
     Deno.mkdirSync(join(root, "dst", "f1"), { recursive: true });
@@ -443,7 +415,7 @@ Deno.test("uploadTree throws one typed error counting the failures", async () =>
 });
 
 Deno.test("tree transfers honour --limit-rate both ways", async () => {
-  await withServer(async ({ work, open }) => {
+  await withServerConnections(async ({ work, open }) => {
     const source = join(work, "src");
     for (let i = 0; i < 12; i++) {
       plant(source, `f${i}.bin`, randomBytes(128 * 1024));

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { Connection } from "../../client/connection.ts";
 import { FtsServer, type ServerOptions } from "../../server/server.ts";
 
 /** A server started by {@linkcode startServer}. */
@@ -61,4 +62,41 @@ export async function startServer(
       }
     })();
   return { server, root, port: server.addr.port, cleanup };
+}
+
+/** What {@linkcode withServerConnections} hands its test. */
+export interface ConnectionsWorld {
+  /** The served folder. */
+  root: string;
+  /** A local temporary folder, removed afterwards. */
+  work: string;
+  /** Opens one more connection to the server (all closed afterwards). */
+  open: () => Promise<Connection>;
+}
+
+/**
+ * Runs `fn` with a fresh server, a local work folder and a way to open
+ * connections to the server; closes and removes everything afterwards.
+ */
+export async function withServerConnections(
+  fn: (world: ConnectionsWorld) => Promise<void>,
+): Promise<void> {
+  const { root, port, cleanup } = await startServer();
+  const work = await Deno.makeTempDir({ prefix: "fts-test-work-" });
+  const opened: Connection[] = [];
+  try {
+    await fn({
+      root,
+      work,
+      open: async () => {
+        const c = await Connection.open({ hostname: "127.0.0.1", port });
+        opened.push(c);
+        return c;
+      },
+    });
+  } finally {
+    for (const c of opened) c.abort();
+    await cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
 }
