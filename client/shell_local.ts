@@ -61,6 +61,19 @@ export async function localMkdir(args: string[]): Promise<void> {
 /** A local command (`!ls -l`) failed or could not start. */
 export class LocalCommandError extends FtsError {}
 
+/** How long to wait for fts's own copy of a Ctrl-C that ended a command. */
+const SIGNAL_WAIT_MS = 1000;
+
+/** Resolves when `promise` does or after `ms`, whichever comes first. */
+async function settle(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
 /**
  * `!COMMAND`: runs COMMAND in the local shell ($SHELL, else sh), on the
  * terminal; `!` alone opens that shell. Fails when it exits non-zero, so a
@@ -76,7 +89,9 @@ export async function runLocalCommand(
   const action = `run "!${command.trim()}"`;
   let status: Deno.CommandStatus;
   // Ctrl-C is the command's to handle: fts itself stays.
-  const ignore = () => {};
+  let heard: () => void = () => {};
+  const interrupted = new Promise<void>((resolve) => heard = resolve);
+  const ignore = () => heard();
   Deno.addSignalListener("SIGINT", ignore);
   try {
     status = await new Deno.Command(shell, {
@@ -85,6 +100,9 @@ export async function runLocalCommand(
       stdout: "inherit",
       stderr: "inherit",
     }).spawn().status;
+    // The terminal's Ctrl-C reaches fts too, but may be handled after the
+    // command's exit is: with the listener gone by then, it would end fts.
+    if (status.signal === "SIGINT") await settle(interrupted, SIGNAL_WAIT_MS);
   } catch (error) {
     throw localError(error, action);
   } finally {

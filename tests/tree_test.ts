@@ -23,7 +23,7 @@ import { uploadTree } from "../client/tree_upload.ts";
 import { FtsError } from "../protocol/mod.ts";
 import { randomBytes, runFts, spawnFts, withServe } from "./helpers/cli.ts";
 import { plant } from "./helpers/plant.ts";
-import { startServer, withServerConnections } from "./helpers/server.ts";
+import { withServerConnections } from "./helpers/server.ts";
 import { recorder } from "./helpers/recorder.ts";
 
 const OPTIONS: TreeOptions = { resume: true, noClobber: false, verify: true };
