@@ -18,6 +18,7 @@ import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
 import { chunkEnd, MAX_CHUNK, MIN_CHUNK } from "../transfer/delta/gear.ts";
 import { GearWindow } from "../transfer/delta/gear_wasm.ts";
+import { chunkHash } from "../transfer/delta/chunk_hash.ts";
 import {
   ChunkIndex,
   chunkOffsets,
@@ -194,6 +195,48 @@ Deno.test("the WebAssembly boundary finder cuts where the JavaScript one does", 
       cuts++;
     }
     assert(cuts > 100);
+  }
+});
+
+Deno.test("chunk hashes are the low 48 bits of XXH64", () => {
+  // Reference digests from hash-wasm's xxhash64 over the same bytes: every
+  // path of the algorithm (under 32 bytes, stripes, 8-, 4- and 1-byte tails).
+  const data = new Uint8Array(5000).map((_, i) =>
+    (Math.imul(i, 2654435761) >>> 13) & 255
+  );
+  const expected: [number, string][] = [
+    [0, "ef46db3751d8e999"],
+    [1, "e934a84adb052768"],
+    [5, "31fce8da85d2b801"],
+    [7, "e2400cdea02ee3c5"],
+    [31, "b74baa9042b94dee"],
+    [32, "4e13111ced6f735d"],
+    [63, "35f935e6044a08ad"],
+    [4999, "f1c6dd571ada5927"],
+  ];
+  for (const [length, digest] of expected) {
+    const low48 = Number(BigInt("0x" + digest) & 0xffffffffffffn);
+    assertEquals(chunkHash(data.subarray(0, length)), low48, `${length} bytes`);
+  }
+});
+
+Deno.test("one scan finds the chunks and hashes that cutting one by one does", () => {
+  const window = new GearWindow();
+  const data = randomBytes(3 * MiB + 12345);
+  window.bytes.set(data);
+  for (const last of [true, false]) {
+    const found = window.scan(0, data.byteLength, last);
+    let at = 0;
+    for (let i = 0; i < found; i++) {
+      const end = window.cut(at, data.byteLength, last);
+      assertEquals(window.foundEnd(i), end);
+      assertEquals(window.foundHash(i), chunkHash(data.subarray(at, end)));
+      at = end;
+    }
+    // Stopped at the end, or where no boundary can be told yet.
+    if (last) assertEquals(at, data.byteLength);
+    else assertEquals(window.cut(at, data.byteLength, last), -1);
+    assert(found > 200);
   }
 });
 

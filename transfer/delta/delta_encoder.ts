@@ -16,7 +16,6 @@
  * @module
  */
 
-import { chunkHash } from "./chunk_hash.ts";
 import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
 import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
 import type { ChunkIndex, ChunkSummary } from "./summary.ts";
@@ -86,7 +85,7 @@ export async function* encodeDelta(
     if (partial) {
       bytes = bytes.subarray(from - chunk.offset);
     } else {
-      found = index.get(chunk.hash ?? chunkHash(bytes));
+      found = index.get(chunk.hash);
     }
     options.onBytes?.(bytes);
     if (found >= 0) {

@@ -80,7 +80,7 @@ export async function summarize(
   for await (const chunk of readChunks(source)) {
     if (enough?.()) break;
     onBytes?.(chunk.bytes);
-    builder.add(chunk.bytes);
+    builder.addKnown(chunk.hash, chunk.bytes.byteLength);
   }
   return builder.finish();
 }
