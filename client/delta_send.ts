@@ -11,9 +11,12 @@ import type { Ready } from "../protocol/messages.ts";
 import { compression } from "../transfer/compression.ts";
 import { checksumLabel, digestIn } from "../transfer/hash/checksum.ts";
 import type { SendBodyOptions } from "../protocol/message_writer.ts";
-import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
+import {
+  encodeDelta,
+  type EncodeOptions,
+} from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
-import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
+import type { ChunkIndex } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import type { Throttle } from "../transfer/throttle.ts";
@@ -42,7 +45,7 @@ export async function sendDelta(
   connection: Connection,
   file: Deno.FsFile,
   index: ChunkIndex,
-  at: { offset: number; size: number; cut?: ChunkSummary | null },
+  at: { offset: number; size: number; head?: EncodeOptions["head"] },
   hasher: Hasher,
   bar: ProgressBar | null,
   compression?: SendBodyOptions,
@@ -55,7 +58,7 @@ export async function sendDelta(
   async function* body(): AsyncGenerator<Uint8Array> {
     const pieces = encodeDelta(file, index, {
       from: at.offset,
-      cut: at.cut ?? undefined,
+      head: at.head,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
     });
@@ -100,7 +103,7 @@ export interface DeltaUpload {
   reporter: Reporter;
   ready: Ready;
   /** The local file's chunks, found while the summary was on its way. */
-  cut: ChunkSummary | null;
+  head?: EncodeOptions["head"];
 }
 
 /**
@@ -123,7 +126,7 @@ export async function deltaUpload(
         connection,
         file,
         index,
-        { offset, size, cut: upload.cut },
+        { offset, size, head: upload.head },
         hasher,
         bar,
         compression(upload.ready.compress ? options.compress : undefined),

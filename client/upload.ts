@@ -36,7 +36,8 @@ import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
 import { readSummary } from "../transfer/delta/summary_exchange.ts";
-import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
+import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
+import { HeadStart } from "../transfer/delta/head_start.ts";
 import { localError } from "./local_errors.ts";
 import { sendConfirmed } from "./confirmed_send.ts";
 import { withWholeFileRetry } from "./delta_retry.ts";
@@ -85,28 +86,39 @@ async function uploadOnce(
   try {
     const size = info ? info.size : null;
     const ready = await askToPut(connection, remote, info, options, action);
-    // Both ends chunk at once: this file here, the old version there, until
-    // the summary arrives (the rest is chunked as it is sent, and not at all
-    // once a match turns out hopeless).
-    const arrived = { now: false };
-    const cut = ready.delta ? localChunks(local, () => arrived.now) : null;
-    const index = ready.delta
-      ? await readSummary(
-        await connection.reply(action),
-        () => connection.body(),
-      ).catch((error) => {
-        throw connection.wrap(error, action);
-      }).finally(() => arrived.now = true)
-      : null;
-
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
-    const { hasher, offset } = await resumePoint(
-      pool,
-      ready,
-      { local, remote, size, verify: options.verify },
-      reporter,
-    );
+    const source = { local, remote, size, verify: options.verify };
+    const resumed = await resumePoint(pool, ready, source, reporter);
+    let { hasher } = resumed;
+    const { offset } = resumed;
+    // Both ends chunk at once: this file here (feeding the checksum), the
+    // old version there; the delta then goes on from where this got to.
+    const head = ready.delta && offset === 0 && size !== null
+      ? new HeadStart(file, (bytes) => hasher.update(bytes))
+      : null;
+    let index: ChunkIndex | null = null;
+    let listed: ChunkSummary | null = null;
+    try {
+      index = ready.delta
+        ? await readSummary(
+          await connection.reply(action),
+          () => connection.body(),
+        ).catch((error) => {
+          throw connection.wrap(error, action);
+        })
+        : null;
+    } finally {
+      // A local read error shows again, as the file's own, when it is sent.
+      listed = await head?.stop().catch(() => null) ?? null;
+    }
+    if (head && !(index && listed)) {
+      // No delta after all (or the head start failed): start afresh.
+      await file.seek(0, Deno.SeekMode.Start);
+      hasher = options.verify
+        ? await createHasher(pool, checksum)
+        : skipHashing(pool);
+    }
     if (index && size !== null) {
       attempt.delta = true;
       await connection.send({ op: "data", offset, size, delta: true });
@@ -118,7 +130,7 @@ async function uploadOnce(
         options,
         reporter,
         ready,
-        cut: await cut,
+        head: head && listed ? { start: head, chunks: listed } : undefined,
       });
     }
     await connection.send({ op: "data", offset, size });
@@ -260,23 +272,6 @@ async function unchanged(
     return same(await file.stat()) && same(await Deno.stat(path));
   } catch {
     return false; // Removed or replaced meanwhile.
-  }
-}
-
-/**
- * The chunks of the local file at `path` found while the server's summary
- * is on its way (until `enough`); null when the file cannot be read (then
- * they are found as it is sent).
- */
-async function localChunks(
-  path: string,
-  enough: () => boolean,
-): Promise<ChunkSummary | null> {
-  try {
-    using file = await Deno.open(path);
-    return await summarize(file, undefined, enough);
-  } catch {
-    return null;
   }
 }
 

@@ -17,8 +17,6 @@ import {
   type Trailer,
 } from "../../protocol/mod.ts";
 import { encodeDelta } from "../../transfer/delta/delta_encoder.ts";
-import { digestFields } from "../../transfer/hash/checksum.ts";
-import { startHash } from "../../transfer/hash/checksum.ts";
 import type { Hasher } from "../../transfer/hash/hasher.ts";
 import {
   applyDelta,
@@ -110,8 +108,9 @@ export async function summarizeOld(
 
 /**
  * The summary of the open file, from its record when it matches; otherwise
- * computed (with its XXH3-128 on the way) and recorded, unless the file
- * changed while it was read.
+ * computed and recorded, unless the file changed while it was read. No
+ * whole-file digest is taken on the way: this version is about to be
+ * replaced, and the hash would lengthen the wait before the client's delta.
  */
 async function summaryOf(
   records: FileRecords,
@@ -120,12 +119,11 @@ async function summaryOf(
 ): Promise<ChunkSummary> {
   const record = await records.load(identity);
   if (record?.summary?.chunking === CHUNKING) return record.summary.chunks;
-  const hash = startHash("xxh128");
-  const chunks = await summarize(handle, (bytes) => hash.update(bytes));
+  const chunks = await summarize(handle);
   if (sameIdentity(identity, await handle.identity!())) {
     await records.save({
       identity,
-      digests: digestFields("xxh128", hash.hex()),
+      digests: {},
       summary: { chunking: CHUNKING, chunks },
     }).catch(() => {});
   }

@@ -17,6 +17,7 @@
  */
 
 import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
+import { type HeadStart, readBack, type SeekableSource } from "./head_start.ts";
 import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
 import type { ChunkIndex, ChunkSummary } from "./summary.ts";
 import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
@@ -48,6 +49,13 @@ export interface EncodeOptions {
    * was on its way) or recorded: then they are not found and hashed again.
    */
   cut?: ChunkSummary;
+  /**
+   * The chunks a {@linkcode HeadStart} found (and fed to the checksum) from
+   * the source's start while the summary was on its way: they are described
+   * from its list and its reader goes on, so the source is read once. Not
+   * with `from` or `cut`.
+   */
+  head?: { start: HeadStart; chunks: ChunkSummary };
 }
 
 /**
@@ -60,66 +68,152 @@ export async function* encodeDelta(
   options: EncodeOptions,
 ): AsyncGenerator<Uint8Array> {
   const from = options.from ?? 0;
-  const { stats } = options;
-  const out = new Output();
-  const reader = new ChunkReader(source, options.cut);
-  let flushedAt = from;
-  let runStart = -1;
-  let runCount = 0;
-  // Nothing to match against: no chunking at all.
-  let hopeless = index.count === 0;
-  let judging = !hopeless;
-  const flushRun = () => {
-    if (runCount === 0) return;
-    stats.overhead += out.copy(runStart, runCount);
-    runCount = 0;
-  };
-  while (!hopeless) {
+  const { head } = options;
+  const state = new Matcher(index, options.stats, from);
+  const reader = head?.start.reader ?? new ChunkReader(source, options.cut);
+  if (head) {
+    yield* describeListed(head.start.source, head.chunks, state);
+    if (state.hopeless) {
+      // The chunks listed after the give-up point go as they are.
+      yield* readBackRaw(head.start.source, state, reader.position);
+    }
+  }
+  while (!state.hopeless) {
     const chunk = await reader.next();
     if (chunk === null) break;
     const end = chunk.offset + chunk.bytes.byteLength;
     if (end <= from) continue;
     let bytes = chunk.bytes;
-    let found = -1;
     const partial = chunk.offset < from;
-    if (partial) {
-      bytes = bytes.subarray(from - chunk.offset);
-    } else {
-      found = index.get(chunk.hash);
-    }
+    if (partial) bytes = bytes.subarray(from - chunk.offset);
     options.onBytes?.(bytes);
-    if (found >= 0) {
-      stats.reused += bytes.byteLength;
-      if (runCount > 0 && found === runStart + runCount) {
-        runCount++;
+    state.chunk(bytes, partial ? -1 : index.get(chunk.hash), partial);
+    const piece = state.described(end);
+    if (piece) yield piece;
+  }
+  state.flushRun();
+  if (state.hopeless) {
+    // Hopeless: the rest goes as it is, read in large pieces.
+    yield* plainRest(reader, source, state.out, options);
+  }
+  if (state.out.length > 0) yield state.out.take();
+}
+
+/**
+ * Describes the chunks a head start listed (from offset 0), reading back
+ * the new ones; stops early when the match turns out hopeless.
+ */
+async function* describeListed(
+  source: SeekableSource,
+  chunks: ChunkSummary,
+  state: Matcher,
+): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  for (let i = 0; i < chunks.count && !state.hopeless; i++) {
+    const length = chunks.lengths[i];
+    const found = state.index.get(chunks.hashes[i]);
+    const bytes = found >= 0 ? length : await readBack(source, offset, length);
+    state.chunk(bytes, found, false);
+    offset += length;
+    const piece = state.described(offset);
+    if (piece) yield piece;
+  }
+  state.flushRun();
+}
+
+/** The listed bytes from where the match gave up to `end`, as RAW pieces. */
+async function* readBackRaw(
+  source: SeekableSource,
+  state: Matcher,
+  end: number,
+): AsyncGenerator<Uint8Array> {
+  for (let at = state.position; at < end; at += PIECE) {
+    const bytes = await readBack(source, at, Math.min(PIECE, end - at));
+    state.stats.overhead += state.out.literal(bytes, true);
+    state.stats.literal += bytes.byteLength;
+    yield state.out.take();
+  }
+}
+
+/**
+ * The matching state of one delta: the run of copies being gathered, the
+ * output, and whether the match has turned out hopeless.
+ */
+class Matcher {
+  readonly index: ChunkIndex;
+  readonly stats: DeltaStats;
+  readonly out = new Output();
+  /** Where the next chunk starts in the new version. */
+  position: number;
+  hopeless: boolean;
+  #from: number;
+  #judging: boolean;
+  #flushedAt: number;
+  #runStart = -1;
+  #runCount = 0;
+
+  constructor(index: ChunkIndex, stats: DeltaStats, from: number) {
+    this.index = index;
+    this.stats = stats;
+    this.position = from;
+    this.#from = from;
+    this.#flushedAt = from;
+    // Nothing to match against: no chunking at all.
+    this.hopeless = index.count === 0;
+    this.#judging = !this.hopeless;
+  }
+
+  /**
+   * Adds the next chunk: `found` is the receiver's chunk with its hash (or
+   * -1), `bytes` its bytes when new (its length when found).
+   */
+  chunk(bytes: Uint8Array | number, found: number, partial: boolean): void {
+    const { stats } = this;
+    if (typeof bytes === "number" || found >= 0) {
+      const length = typeof bytes === "number" ? bytes : bytes.byteLength;
+      stats.reused += length;
+      this.position += length;
+      if (this.#runCount > 0 && found === this.#runStart + this.#runCount) {
+        this.#runCount++;
       } else {
-        flushRun();
-        runStart = found;
-        runCount = 1;
+        this.flushRun();
+        this.#runStart = found;
+        this.#runCount = 1;
       }
-    } else {
-      flushRun();
-      stats.overhead += out.literal(bytes, partial);
-      stats.literal += bytes.byteLength;
+      return;
     }
-    if (out.full || end - flushedAt >= FLUSH_EVERY) {
+    this.flushRun();
+    stats.overhead += this.out.literal(bytes, partial);
+    stats.literal += bytes.byteLength;
+    this.position += bytes.byteLength;
+  }
+
+  /**
+   * After a chunk ending at `end`: the piece to send now, if any, and the
+   * judgement of a hopeless match once enough was seen.
+   */
+  described(end: number): Uint8Array | null {
+    let piece: Uint8Array | null = null;
+    if (this.out.full || end - this.#flushedAt >= FLUSH_EVERY) {
       // Also after a stretch of copies: the receiver rebuilds while this
       // side reads on, and progress moves.
-      flushRun();
-      yield out.take();
-      flushedAt = end;
+      this.flushRun();
+      piece = this.out.take();
+      this.#flushedAt = end;
     }
-    if (judging && end - from >= GIVE_UP_AFTER) {
-      judging = false;
-      hopeless = stats.reused * HOPELESS < end - from;
+    if (this.#judging && end - this.#from >= GIVE_UP_AFTER) {
+      this.#judging = false;
+      this.hopeless = this.stats.reused * HOPELESS < end - this.#from;
     }
+    return piece;
   }
-  flushRun();
-  if (hopeless) {
-    // Hopeless: the rest goes as it is, read in large pieces.
-    yield* plainRest(reader, source, out, options);
+
+  /** Writes the run of copies gathered so far. */
+  flushRun(): void {
+    if (this.#runCount === 0) return;
+    this.stats.overhead += this.out.copy(this.#runStart, this.#runCount);
+    this.#runCount = 0;
   }
-  if (out.length > 0) yield out.take();
 }
 
 /** The bytes after the last chunk read, as RAW pieces. */
