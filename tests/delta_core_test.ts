@@ -28,6 +28,8 @@ import {
   summarize,
 } from "../transfer/delta/summary.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { concat } from "@std/bytes/concat";
+import { HeadStart } from "../transfer/delta/head_start.ts";
 
 const MiB = 1024 * 1024;
 
@@ -37,6 +39,7 @@ async function roundTrip(
   next: Uint8Array,
   from = 0,
   watch?: (summary: ChunkSummary) => DeltaWatcher,
+  headStart?: { stopAfter: number },
 ): Promise<{ sent: DeltaStats; received: DeltaStats; wire: number }> {
   const dir = await Deno.makeTempDir();
   try {
@@ -48,11 +51,23 @@ async function roundTrip(
     using newFile = await Deno.open(join(dir, "new"));
     const sent = emptyStats();
     const pieces: Uint8Array[] = [];
+    const seen: Uint8Array[] = [next.subarray(0, from)];
+    const onBytes = (bytes: Uint8Array) => void seen.push(bytes.slice());
+    const head = headStart
+      ? await startedHead(newFile, onBytes, headStart.stopAfter)
+      : undefined;
     for await (
-      const piece of encodeDelta(newFile, index, { stats: sent, from })
+      const piece of encodeDelta(newFile, index, {
+        stats: sent,
+        from,
+        onBytes,
+        head,
+      })
     ) {
-      pieces.push(piece);
+      pieces.push(piece.slice());
     }
+    // The checksum sees every byte once, in order.
+    assertSameBytes(seen, next, "checksummed");
     const received = emptyStats();
     const out: Uint8Array[] = [next.subarray(0, from)];
     await applyDelta(
@@ -66,20 +81,42 @@ async function roundTrip(
       undefined,
       watch?.(summary),
     );
-    const rebuilt = new Uint8Array(next.byteLength);
-    let at = 0;
-    for (const part of out) {
-      rebuilt.set(part, at);
-      at += part.byteLength;
-    }
-    assertEquals(at, next.byteLength);
-    assert(rebuilt.every((byte, i) => byte === next[i]), "rebuilt differs");
+    assertSameBytes(out, next, "rebuilt");
     const wire = pieces.reduce((sum, piece) => sum + piece.byteLength, 0) +
       encodeHashes(summary).byteLength;
     return { sent, received, wire };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Asserts that `parts`, joined, are exactly `expected`. */
+function assertSameBytes(
+  parts: Uint8Array[],
+  expected: Uint8Array,
+  what: string,
+): void {
+  const joined = concat(parts) as Uint8Array;
+  assertEquals(joined.byteLength, expected.byteLength, `${what}: length`);
+  assert(joined.every((byte, i) => byte === expected[i]), `${what} differs`);
+}
+
+/**
+ * A head start on `file` stopped once it listed `stopAfter` chunks (or
+ * reached the end): where it stops must not change the outcome.
+ */
+async function startedHead(
+  file: Deno.FsFile,
+  onBytes: (bytes: Uint8Array) => void,
+  stopAfter: number,
+): Promise<{ start: HeadStart; chunks: ChunkSummary }> {
+  const size = (await file.stat()).size;
+  const start = new HeadStart(file, onBytes);
+  for (let i = 0; i < 100_000 && start.listed < stopAfter; i++) {
+    if (start.reader.position >= size) break;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return { start, chunks: await start.stop() };
 }
 
 Deno.test("chunk sizes stay within their bounds and average near 11 KiB", async () => {
@@ -147,6 +184,30 @@ Deno.test("a file of one repeated 64 KiB block costs a few bytes per chunk", asy
   const { sent, wire } = await roundTrip(old, next);
   assert(sent.literal < 3 * MAX_CHUNK, `literal ${sent.literal}`);
   assert(wire < 64 * 1024, `wire ${wire}`);
+});
+
+Deno.test("a head start stopped anywhere gives the same edited file", async () => {
+  const old = randomBytes(12 * MiB);
+  const next = old.slice();
+  for (let i = 0; i < 20; i++) {
+    next.set(randomBytes(4096), Math.floor((i + 0.5) * next.byteLength / 20));
+  }
+  for (const stopAfter of [0, 300, Infinity]) {
+    const { sent } = await roundTrip(old, next, 0, undefined, { stopAfter });
+    assert(sent.literal < 20 * 40 * 1024, `literal ${sent.literal}`);
+  }
+});
+
+Deno.test("a hopeless match with a head start sends the rest whole", async () => {
+  // Judged after 16 MiB: inside the list (the head start ran to the end) or
+  // after it (stopped early).
+  const old = randomBytes(20 * MiB);
+  const next = randomBytes(22 * MiB);
+  for (const stopAfter of [0, 200, Infinity]) {
+    const { sent } = await roundTrip(old, next, 0, undefined, { stopAfter });
+    assertEquals(sent.reused, 0);
+    assert(sent.overhead < 64 * 1024, `overhead ${sent.overhead}`);
+  }
 });
 
 Deno.test("a resumed delta describes only the bytes after the resume point", async () => {

@@ -18,6 +18,7 @@
 
 import { ChunkReader, type ChunkSource } from "./chunk_reader.ts";
 import { type HeadStart, readBack, type SeekableSource } from "./head_start.ts";
+import { readFull } from "../file_chunks.ts";
 import { COPY, type DeltaStats, LITERAL, RAW } from "./delta_ops.ts";
 import type { ChunkIndex, ChunkSummary } from "./summary.ts";
 import { MAX_VARINT_BYTES, writeVarint } from "./varint.ts";
@@ -74,8 +75,23 @@ export async function* encodeDelta(
   if (head) {
     yield* describeListed(head.start.source, head.chunks, state);
     if (state.hopeless) {
-      // The chunks listed after the give-up point go as they are.
-      yield* readBackRaw(head.start.source, state, reader.position);
+      // The rest goes as it is, read again from the give-up point in order
+      // (the bytes the head start listed are in the checksum already).
+      if (state.out.length > 0) yield state.out.take();
+      const { position } = state;
+      const hashed = reader.position;
+      await head.start.source.seek(position, Deno.SeekMode.Start);
+      yield* rawRest(
+        head.start.source,
+        state.stats,
+        position,
+        0,
+        (bytes, at) => {
+          if (at + bytes.byteLength <= hashed) return;
+          options.onBytes?.(bytes.subarray(Math.max(0, hashed - at)));
+        },
+      );
+      return;
     }
   }
   while (!state.hopeless) {
@@ -109,30 +125,33 @@ async function* describeListed(
   state: Matcher,
 ): AsyncGenerator<Uint8Array> {
   let offset = 0;
+  // New chunks in a row are read back at once (up to a piece's worth).
+  let ahead: Uint8Array | null = null;
+  let aheadAt = 0;
   for (let i = 0; i < chunks.count && !state.hopeless; i++) {
     const length = chunks.lengths[i];
     const found = state.index.get(chunks.hashes[i]);
-    const bytes = found >= 0 ? length : await readBack(source, offset, length);
-    state.chunk(bytes, found, false);
+    if (found >= 0) {
+      state.chunk(length, found, false);
+    } else {
+      if (!ahead || offset + length > aheadAt + ahead.byteLength) {
+        let end = offset + length;
+        for (let j = i + 1; j < chunks.count; j++) {
+          if (end + chunks.lengths[j] - offset > PIECE) break;
+          if (state.index.get(chunks.hashes[j]) >= 0) break;
+          end += chunks.lengths[j];
+        }
+        ahead = await readBack(source, offset, end - offset);
+        aheadAt = offset;
+      }
+      const start = offset - aheadAt;
+      state.chunk(ahead.subarray(start, start + length), -1, false);
+    }
     offset += length;
     const piece = state.described(offset);
     if (piece) yield piece;
   }
   state.flushRun();
-}
-
-/** The listed bytes from where the match gave up to `end`, as RAW pieces. */
-async function* readBackRaw(
-  source: SeekableSource,
-  state: Matcher,
-  end: number,
-): AsyncGenerator<Uint8Array> {
-  for (let at = state.position; at < end; at += PIECE) {
-    const bytes = await readBack(source, at, Math.min(PIECE, end - at));
-    state.stats.overhead += state.out.literal(bytes, true);
-    state.stats.literal += bytes.byteLength;
-    yield state.out.take();
-  }
 }
 
 /**
@@ -241,35 +260,69 @@ async function* plainRest(
   };
   if (ahead.byteLength > 0) emit(ahead);
   if (out.length > 0) yield out.take();
-  // Read straight into the piece after room for its header: one frame, no
-  // copy.
-  const head = 1 + MAX_VARINT_BYTES;
-  while (true) {
+  yield* rawRest(
+    source,
+    stats,
+    reader.position + ahead.byteLength,
+    skip,
+    (bytes) => options.onBytes?.(bytes),
+  );
+}
+
+/**
+ * The rest of `source` from its position `at` as RAW pieces, read straight
+ * into each piece after room for its header (one frame, no copy), leaving
+ * out the first `skip` bytes (the part of a resumed transfer the receiver
+ * holds). `seen` gets the bytes sent and where they start in the source.
+ */
+async function* rawRest(
+  source: ChunkSource,
+  stats: DeltaStats,
+  at: number,
+  skip: number,
+  seen: (bytes: Uint8Array, at: number) => void,
+): AsyncGenerator<Uint8Array> {
+  const read = async (): Promise<{ piece: Uint8Array; filled: number }> => {
     const piece = new Uint8Array(PIECE);
-    const room = piece.subarray(head);
-    let filled = 0;
-    while (filled < room.byteLength) {
-      const n = await source.read(room.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled === 0) return;
+    return { piece, filled: await readFull(source, piece.subarray(RAW_HEAD)) };
+  };
+  let next: Promise<{ piece: Uint8Array; filled: number }> | null = read();
+  while (next) {
+    const { piece, filled }: { piece: Uint8Array; filled: number } = await next;
+    // The next piece is read while this one is sent.
+    next = filled < PIECE - RAW_HEAD ? null : read();
+    next?.catch(() => {}); // Thrown when awaited; unheard if abandoned.
     const skipped = Math.min(skip, filled);
     skip -= skipped;
-    const data = room.subarray(skipped, filled);
-    if (data.byteLength > 0) {
-      options.onBytes?.(data);
-      const header = new Uint8Array(head);
-      header[0] = RAW;
-      const size = writeVarint(header, 1, data.byteLength);
-      const start = head + skipped - size;
-      piece.set(header.subarray(0, size), start);
-      stats.overhead += size;
-      stats.literal += data.byteLength;
-      yield piece.subarray(start, head + filled);
+    if (skipped < filled) {
+      const start = RAW_HEAD + skipped;
+      seen(piece.subarray(start, RAW_HEAD + filled), at + skipped);
+      yield rawInPlace(piece, start, RAW_HEAD + filled, stats);
     }
-    if (filled < room.byteLength) return;
+    at += filled;
   }
+}
+
+/** Room for a RAW instruction's header before bytes read in place. */
+const RAW_HEAD = 1 + MAX_VARINT_BYTES;
+
+/**
+ * The RAW instruction of `piece[start, end)`, its header written just
+ * before `start` (which leaves room for it).
+ */
+function rawInPlace(
+  piece: Uint8Array,
+  start: number,
+  end: number,
+  stats: DeltaStats,
+): Uint8Array {
+  const header = new Uint8Array(RAW_HEAD);
+  header[0] = RAW;
+  const size = writeVarint(header, 1, end - start);
+  piece.set(header.subarray(0, size), start - size);
+  stats.overhead += size;
+  stats.literal += end - start;
+  return piece.subarray(start - size, end);
 }
 
 /** Gathers instructions into pieces of about {@linkcode PIECE} bytes. */

@@ -40,6 +40,11 @@ export class HeadStart {
     this.#running.catch(() => {});
   }
 
+  /** How many chunks are listed so far. */
+  get listed(): number {
+    return this.#builder.count;
+  }
+
   async #run(onBytes: (bytes: Uint8Array) => void): Promise<void> {
     while (!this.#stopping) {
       const chunk = await this.reader.next();
@@ -72,15 +77,24 @@ export async function readBack(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  await readBackInto(source, offset, bytes);
+  return bytes;
+}
+
+/** {@linkcode readBack} into `buffer` (its whole length). */
+export async function readBackInto(
+  source: SeekableSource,
+  offset: number,
+  buffer: Uint8Array,
+): Promise<void> {
   const position = await source.seek(0, Deno.SeekMode.Current);
   await source.seek(offset, Deno.SeekMode.Start);
-  const bytes = new Uint8Array(length);
-  const read = await readFull(source, bytes);
+  const read = await readFull(source, buffer);
   await source.seek(position, Deno.SeekMode.Start);
-  if (read !== length) {
+  if (read !== buffer.byteLength) {
     throw new IoError(
       "the file changed while it was being sent; run the command again once it is complete",
     );
   }
-  return bytes;
 }

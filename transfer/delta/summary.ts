@@ -34,6 +34,11 @@ export class SummaryBuilder {
   #lengths = new Uint32Array(1024);
   #count = 0;
 
+  /** How many chunks were added. */
+  get count(): number {
+    return this.#count;
+  }
+
   /** Adds the next chunk. */
   add(chunk: Uint8Array): void {
     this.addKnown(chunkHash(chunk), chunk.byteLength);
