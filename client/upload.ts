@@ -90,35 +90,14 @@ async function uploadOnce(
     const checksum = repliedChecksum(ready);
     const source = { local, remote, size, verify: options.verify };
     const resumed = await resumePoint(pool, ready, source, reporter);
-    let { hasher } = resumed;
     const { offset } = resumed;
-    // Both ends chunk at once: this file here (feeding the checksum), the
-    // old version there; the delta then goes on from where this got to.
-    const head = ready.delta && offset === 0 && size !== null
-      ? new HeadStart(file, (bytes) => hasher.update(bytes))
-      : null;
-    let index: ChunkIndex | null = null;
-    let listed: ChunkSummary | null = null;
-    try {
-      index = ready.delta
-        ? await readSummary(
-          await connection.reply(action),
-          () => connection.body(),
-        ).catch((error) => {
-          throw connection.wrap(error, action);
-        })
-        : null;
-    } finally {
-      // A local read error shows again, as the file's own, when it is sent.
-      listed = await head?.stop().catch(() => null) ?? null;
-    }
-    if (head && !(index && listed)) {
-      // No delta after all (or the head start failed): start afresh.
-      await file.seek(0, Deno.SeekMode.Start);
-      hasher = options.verify
-        ? await createHasher(pool, checksum)
-        : skipHashing(pool);
-    }
+    const { index, head, hasher } = await deltaStart(
+      connection,
+      file,
+      ready,
+      resumed,
+      action,
+    );
     if (index && size !== null) {
       attempt.delta = true;
       await connection.send({ op: "data", offset, size, delta: true });
@@ -130,7 +109,7 @@ async function uploadOnce(
         options,
         reporter,
         ready,
-        head: head && listed ? { start: head, chunks: listed } : undefined,
+        head,
       });
     }
     await connection.send({ op: "data", offset, size });
@@ -273,6 +252,56 @@ async function unchanged(
   } catch {
     return false; // Removed or replaced meanwhile.
   }
+}
+
+/**
+ * Reads the server's summary after a `ready` with `delta` while a head
+ * start chunks the local file (feeding `resumed.hasher`): both ends chunk
+ * at once, and the delta goes on from where the head start got to. Without
+ * a delta after all, the file and the hasher start afresh.
+ */
+async function deltaStart(
+  connection: Connection,
+  file: Deno.FsFile,
+  ready: Ready,
+  resumed: { hasher: Hasher; offset: number },
+  action: string,
+): Promise<{
+  index: ChunkIndex | null;
+  head?: { start: HeadStart; chunks: ChunkSummary };
+  hasher: Hasher;
+}> {
+  const { hasher } = resumed;
+  if (!ready.delta) return { index: null, hasher };
+  const start = resumed.offset === 0
+    ? new HeadStart(file, (bytes) => hasher.update(bytes))
+    : null;
+  let index: ChunkIndex | null = null;
+  let chunks: ChunkSummary | null = null;
+  try {
+    index = await readSummary(
+      await connection.reply(action),
+      () => connection.body(),
+    ).catch((error) => {
+      throw connection.wrap(error, action);
+    });
+  } finally {
+    // A local read error shows again, as the file's own, when it is sent.
+    chunks = await start?.stop().catch(() => null) ?? null;
+  }
+  if (start && index && chunks) {
+    return { index, head: { start, chunks }, hasher };
+  }
+  if (!start) return { index, hasher };
+  await file.seek(0, Deno.SeekMode.Start);
+  const checksum = repliedChecksum(ready);
+  const { pool } = connection;
+  return {
+    index,
+    hasher: hasher.checksum
+      ? await createHasher(pool, checksum)
+      : skipHashing(pool),
+  };
 }
 
 /** Sends the `put` request for `remote` and reads the server's `ready`. */

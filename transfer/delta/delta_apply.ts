@@ -52,37 +52,16 @@ export async function applyDelta(
   release: (chunk: Uint8Array) => void = () => {},
   watcher?: DeltaWatcher,
 ): Promise<void> {
-  let position = -1;
-  // One buffer for every copy: a whole file passing through fresh buffers
-  // left hundreds of megabytes to the garbage collector.
-  let buffer: Uint8Array | null = null;
+  // New bytes are written while the next body chunk is read and parsed:
+  // `writing` settles when every write queued so far is done, `previous`
+  // when the chunk before this one is written and released.
+  let writing: Promise<void> = Promise.resolve();
+  let previous: Promise<void> = Promise.resolve();
+  const copier = new OldCopier(old, offsets, sink);
   const copy = async (index: number, count: number) => {
-    if (count === 0 || index + count >= offsets.length) {
-      throw new ProtocolError(
-        "the delta names chunks the summary did not have",
-      );
-    }
-    let at = offsets[index];
-    const end = offsets[index + count];
-    if (at !== position) await old.seek(at, Deno.SeekMode.Start);
-    buffer ??= new Uint8Array(COPY_PIECE);
-    while (at < end) {
-      const piece = buffer.subarray(0, Math.min(COPY_PIECE, end - at));
-      let filled = 0;
-      while (filled < piece.byteLength) {
-        const n = await old.read(piece.subarray(filled));
-        if (n === null) {
-          throw new IoError(
-            "the old version changed while the delta was applied",
-          );
-        }
-        filled += n;
-      }
-      await sink(piece);
-      at += filled;
-    }
-    position = end;
-    stats.reused += end - offsets[index];
+    await writing;
+    await copier.copy(index, count);
+    stats.reused += offsets[index + count] - offsets[index];
     watcher?.copied(index, count);
   };
   let literalLeft = 0;
@@ -91,54 +70,136 @@ export async function applyDelta(
   const fields: number[] = [];
   let value = 0;
   let scale = 1;
-  for await (const chunk of body) {
-    let at = 0;
-    while (at < chunk.byteLength) {
-      if (literalLeft > 0) {
-        const n = Math.min(literalLeft, chunk.byteLength - at);
-        const piece = chunk.subarray(at, at + n);
-        watcher?.literal(piece, n === literalLeft, literalTag === LITERAL);
-        await sink(piece);
-        literalLeft -= n;
-        stats.literal += n;
-        at += n;
-        continue;
-      }
-      const byte = chunk[at++];
-      stats.overhead++;
-      if (tag === 0) {
-        if (byte !== COPY && byte !== LITERAL && byte !== RAW) {
-          throw new ProtocolError(
-            `the delta has an unknown instruction ${byte}`,
-          );
+  try {
+    for await (const chunk of body) {
+      let at = 0;
+      while (at < chunk.byteLength) {
+        if (literalLeft > 0) {
+          const n = Math.min(literalLeft, chunk.byteLength - at);
+          const piece = chunk.subarray(at, at + n);
+          watcher?.literal(piece, n === literalLeft, literalTag === LITERAL);
+          writing = heard(writing.then(() => sink(piece)));
+          literalLeft -= n;
+          stats.literal += n;
+          at += n;
+          continue;
         }
-        tag = byte;
-        fields.length = 0;
-        continue;
-      }
-      value += (byte & 0x7f) * scale;
-      scale *= 0x80;
-      if (byte & 0x80) {
-        if (scale > 2 ** 56) {
-          throw new ProtocolError("the delta has a bad number");
+        const byte = chunk[at++];
+        stats.overhead++;
+        if (tag === 0) {
+          if (byte !== COPY && byte !== LITERAL && byte !== RAW) {
+            throw new ProtocolError(
+              `the delta has an unknown instruction ${byte}`,
+            );
+          }
+          tag = byte;
+          fields.length = 0;
+          continue;
         }
-        continue;
+        value += (byte & 0x7f) * scale;
+        scale *= 0x80;
+        if (byte & 0x80) {
+          if (scale > 2 ** 56) {
+            throw new ProtocolError("the delta has a bad number");
+          }
+          continue;
+        }
+        fields.push(value);
+        value = 0;
+        scale = 1;
+        if (tag === LITERAL || tag === RAW) {
+          literalLeft = fields[0];
+          literalTag = tag;
+          tag = 0;
+        } else if (fields.length === 2) {
+          await copy(fields[0], fields[1]);
+          tag = 0;
+        }
       }
-      fields.push(value);
-      value = 0;
-      scale = 1;
-      if (tag === LITERAL || tag === RAW) {
-        literalLeft = fields[0];
-        literalTag = tag;
-        tag = 0;
-      } else if (fields.length === 2) {
-        await copy(fields[0], fields[1]);
-        tag = 0;
-      }
+      await previous;
+      previous = heard(writing.then(() => release(chunk)));
     }
-    release(chunk);
+    await previous;
+  } finally {
+    // No write may still use a body chunk once this returns.
+    await writing.catch(() => {});
   }
   if (tag !== 0 || literalLeft > 0) {
     throw new ProtocolError("the delta ended in the middle of an instruction");
   }
+}
+
+/**
+ * Copies runs of the old version's chunks to the sink, reading the next
+ * piece while the last one is written, through two buffers kept for every
+ * copy (a whole file passing through fresh buffers left hundreds of
+ * megabytes to the garbage collector).
+ */
+class OldCopier {
+  #old: OldVersion;
+  #offsets: Float64Array;
+  #sink: DeltaSink;
+  #position = -1;
+  #buffers: Uint8Array[] = [];
+
+  constructor(old: OldVersion, offsets: Float64Array, sink: DeltaSink) {
+    this.#old = old;
+    this.#offsets = offsets;
+    this.#sink = sink;
+  }
+
+  /** Copies chunks `index` to `index + count - 1`; settles once written. */
+  async copy(index: number, count: number): Promise<void> {
+    const offsets = this.#offsets;
+    if (count === 0 || index + count >= offsets.length) {
+      throw new ProtocolError(
+        "the delta names chunks the summary did not have",
+      );
+    }
+    let at = offsets[index];
+    const end = offsets[index + count];
+    if (at !== this.#position) await this.#old.seek(at, Deno.SeekMode.Start);
+    if (this.#buffers.length === 0) {
+      this.#buffers = [new Uint8Array(COPY_PIECE), new Uint8Array(COPY_PIECE)];
+    }
+    let writing: Promise<void> = Promise.resolve();
+    for (let turn = 0; at < end; turn ^= 1) {
+      const piece = this.#buffers[turn].subarray(
+        0,
+        Math.min(COPY_PIECE, end - at),
+      );
+      await this.#fill(piece).catch(async (error) => {
+        await writing.catch(() => {});
+        throw error;
+      });
+      // The other buffer is free once its write is done.
+      await writing;
+      writing = heard(this.#sink(piece));
+      at += piece.byteLength;
+    }
+    await writing;
+    this.#position = end;
+  }
+
+  async #fill(piece: Uint8Array): Promise<void> {
+    let filled = 0;
+    while (filled < piece.byteLength) {
+      const n = await this.#old.read(piece.subarray(filled));
+      if (n === null) {
+        throw new IoError(
+          "the old version changed while the delta was applied",
+        );
+      }
+      filled += n;
+    }
+  }
+}
+
+/**
+ * `promise`, marked as handled: its failure is thrown where it is awaited
+ * later, not reported as unhandled before then.
+ */
+function heard(promise: Promise<void>): Promise<void> {
+  promise.catch(() => {});
+  return promise;
 }
