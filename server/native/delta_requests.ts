@@ -16,8 +16,21 @@ import {
   type SendBodyOptions,
   type Trailer,
 } from "../../protocol/mod.ts";
-import { encodeDelta } from "../../transfer/delta/delta_encoder.ts";
-import type { Hasher } from "../../transfer/hash/hasher.ts";
+import {
+  encodeDelta,
+  type EncodeOptions,
+} from "../../transfer/delta/delta_encoder.ts";
+import {
+  HeadStart,
+  type SeekableSource,
+} from "../../transfer/delta/head_start.ts";
+import { readSummary } from "../../transfer/delta/summary_exchange.ts";
+import {
+  type Hasher,
+  skipHashing,
+  startHasher,
+} from "../../transfer/hash/hasher.ts";
+import type { Checksum, GetRequest } from "../../protocol/mod.ts";
 import {
   applyDelta,
   type OldVersion,
@@ -185,7 +198,8 @@ export async function receiveDelta(
 /**
  * Sends `handle`'s file as a delta body against the client's `index`, from
  * `offset` on (the client holds the bytes before it), hashing every byte
- * from there with `hasher` for the trailer.
+ * from there with `hasher` for the trailer; with `head`, from where the
+ * head start {@linkcode deltaGetStart} began got to.
  */
 export async function sendDeltaBody(
   io: RequestIo,
@@ -196,15 +210,17 @@ export async function sendDeltaBody(
   offset: number,
   hasher: Hasher,
   compression?: SendBodyOptions,
+  head?: EncodeOptions["head"],
 ): Promise<DeltaStats> {
   const stats = emptyStats();
   // A recorded summary spares finding and hashing the chunks again.
-  const cut = await recordedChunks(io.ctx.store, handle);
-  await handle.seek(0, Deno.SeekMode.Start);
+  const cut = head ? undefined : await recordedChunks(io.ctx.store, handle);
+  if (!head) await handle.seek(0, Deno.SeekMode.Start);
   await io.writer.sendBody(
     encodeDelta(handle, index, {
       from: offset,
       cut,
+      head,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
     }),
@@ -213,6 +229,77 @@ export async function sendDeltaBody(
     compression,
   );
   return stats;
+}
+
+/** The file a `get` sends, with what its delta (if any) starts from. */
+export interface GetStart {
+  handle: ReadHandle;
+  /** The client's chunks, when it sent a summary this build can use. */
+  index: ChunkIndex | null;
+  /** The whole-file hash (fed by the head start, if any). */
+  hasher: Hasher;
+  head?: EncodeOptions["head"];
+}
+
+/**
+ * Opens the file a `get` asks for and, for a delta, reads the client's
+ * summary (always: the session stays in step even when the file cannot be
+ * sent), cutting and hashing the file meanwhile when it has no recorded
+ * chunks: both ends chunk at once.
+ */
+export async function deltaGetStart(
+  io: RequestIo,
+  request: GetRequest,
+  checksum: Checksum,
+): Promise<GetStart> {
+  const { pool, store } = io.ctx;
+  const fresh = () =>
+    request.verify ? startHasher(pool, checksum) : skipHashing(pool);
+  const summary = async () =>
+    await readSummary(await io.reader.read(), () => io.reader.body());
+  if (!request.delta) {
+    return {
+      handle: await store.open(request.path),
+      index: null,
+      hasher: fresh(),
+    };
+  }
+  const handle = await store.open(request.path).catch(async (error) => {
+    await summary();
+    throw error;
+  });
+  let hasher = fresh();
+  let start: HeadStart | null = null;
+  let chunks: ChunkSummary | null = null;
+  try {
+    if (
+      request.verify && request.offset === 0 && handle.seek &&
+      !await recordedChunks(store, handle)
+    ) {
+      start = new HeadStart(
+        handle as ReadHandle & SeekableSource,
+        (bytes) => hasher.update(bytes),
+      );
+    }
+    let index: ChunkIndex | null;
+    try {
+      index = await summary();
+    } finally {
+      chunks = await start?.stop().catch(() => null) ?? null;
+    }
+    if (start && index && chunks) {
+      return { handle, index, hasher, head: { start, chunks } };
+    }
+    if (start) {
+      // No delta after all: the file and its hash start afresh.
+      await handle.seek!(0, Deno.SeekMode.Start);
+      hasher = fresh();
+    }
+    return { handle, index, hasher };
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
 }
 
 /**

@@ -50,11 +50,9 @@ import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store } from "../storage/store.ts";
 import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
+import { sendSummary } from "../../transfer/delta/summary_exchange.ts";
 import {
-  readSummary,
-  sendSummary,
-} from "../../transfer/delta/summary_exchange.ts";
-import {
+  deltaGetStart,
   type OldFile,
   openOldFile,
   receiveDelta,
@@ -150,18 +148,15 @@ export async function get(
   request: GetRequest,
 ): Promise<Outcome> {
   const { pool, store } = io.ctx;
-  // The client's summary comes first, whatever happens next: read it now
-  // so the session stays in step even when the file cannot be sent.
-  const index = request.delta
-    ? await readSummary(await io.reader.read(), () => io.reader.body())
-    : null;
-  let handle = await store.open(request.path);
+  const checksum = agreeChecksum(request.checksum);
+  // The client's summary (for a delta) is read whatever happens next, and
+  // the file cut meanwhile.
+  const start = await deltaGetStart(io, request, checksum);
+  const { index, head } = start;
+  let handle = start.handle;
   try {
     let offset = 0;
-    const checksum = agreeChecksum(request.checksum);
-    let hasher = request.verify
-      ? startHasher(pool, checksum)
-      : skipHashing(pool);
+    let hasher = start.hasher;
     // A recorded digest spares the server reading the file twice; the
     // client still hashes what it receives and compares.
     const recorded = request.verify && request.offset === 0 && !index
@@ -212,6 +207,7 @@ export async function get(
         offset,
         hasher,
         compression(requestedMode(request.compress)),
+        head,
       );
       return {
         bytes: stats.literal + stats.overhead,
