@@ -46,6 +46,7 @@ import { findPeerTools, type PeerTools } from "./peers.ts";
 import { cleanup, makeTempDir, removeQuietly } from "./process.ts";
 import { renderReport, writeReport } from "./report.ts";
 import { mountTmpfs, unmountTmpfs } from "./tmpfs.ts";
+import { deltaBoundCase } from "./cases_delta_bounds.ts";
 import { formatBytes } from "./stats.ts";
 import { denoInfo, hostInfo, peerInfo } from "./system_info.ts";
 
@@ -72,6 +73,8 @@ const CASE_IDS = [
   "delta-get-edits",
   "delta-put-insert",
   "delta-put-append",
+  "delta-put-unrelated",
+  "delta-put-repeated",
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
@@ -190,6 +193,8 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "delta-get-edits": () => deltaCase(ctx, "get", "edits"),
     "delta-put-insert": () => deltaCase(ctx, "put", "insert"),
     "delta-put-append": () => deltaCase(ctx, "put", "append"),
+    "delta-put-unrelated": () => deltaBoundCase(ctx, "unrelated"),
+    "delta-put-repeated": () => deltaBoundCase(ctx, "repeated"),
     "s3-put-file": () => s3PutFileCase(ctx),
     "s3-get-file": () => s3GetFileCase(ctx),
     "s3-tree-put": () => s3TreePutCase(ctx),

@@ -36,6 +36,8 @@ const CASES = [
   "delta-get-edits",
   "delta-put-insert",
   "delta-put-append",
+  "delta-put-unrelated",
+  "delta-put-repeated",
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
