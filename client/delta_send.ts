@@ -104,6 +104,8 @@ export interface DeltaUpload {
   ready: Ready;
   /** The local file's chunks, found while the summary was on its way. */
   head?: EncodeOptions["head"];
+  /** Settles once the summary pieces after a give-up were read. */
+  drained?: Promise<void>;
 }
 
 /**
@@ -122,15 +124,18 @@ export async function deltaUpload(
   const { sent, done } = await sendConfirmed(
     connection,
     () =>
-      sendDelta(
-        connection,
-        file,
-        index,
-        { offset, size, head: upload.head },
-        hasher,
-        bar,
-        compression(upload.ready.compress ? options.compress : undefined),
-        options.limitRate,
+      alongside(
+        sendDelta(
+          connection,
+          file,
+          index,
+          { offset, size, head: upload.head },
+          hasher,
+          bar,
+          compression(upload.ready.compress ? options.compress : undefined),
+          options.limitRate,
+        ),
+        upload.drained,
       ),
     { bar, resume: options.resume, action },
   );
@@ -215,4 +220,19 @@ export async function sendTreeDelta(
   } catch (error) {
     if (local === undefined) throw error;
   }
+}
+
+/**
+ * The outcome of `work` once `other` settled too (the reply is read only
+ * after both).
+ */
+async function alongside<T>(
+  work: Promise<T>,
+  other?: Promise<void>,
+): Promise<T> {
+  if (!other) return await work;
+  const [result, drained] = await Promise.allSettled([work, other]);
+  if (result.status === "rejected") throw result.reason;
+  if (drained.status === "rejected") throw drained.reason;
+  return result.value;
 }

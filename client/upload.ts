@@ -35,7 +35,7 @@ import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
-import { readSummary } from "../transfer/delta/summary_exchange.ts";
+import { readServerSummary, type ServerSummary } from "./summary_pieces.ts";
 import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
 import { HeadStart } from "../transfer/delta/head_start.ts";
 import { localError } from "./local_errors.ts";
@@ -91,7 +91,7 @@ async function uploadOnce(
     const source = { local, remote, size, verify: options.verify };
     const resumed = await resumePoint(pool, ready, source, reporter);
     const { offset } = resumed;
-    const { index, head, hasher } = await deltaStart(
+    const { index, head, hasher, drained } = await deltaStart(
       connection,
       file,
       ready,
@@ -110,6 +110,7 @@ async function uploadOnce(
         reporter,
         ready,
         head,
+        drained,
       });
     }
     await connection.send({ op: "data", offset, size });
@@ -270,29 +271,26 @@ async function deltaStart(
   index: ChunkIndex | null;
   head?: { start: HeadStart; chunks: ChunkSummary };
   hasher: Hasher;
+  drained?: Promise<void>;
 }> {
   const { hasher } = resumed;
   if (!ready.delta) return { index: null, hasher };
   const start = resumed.offset === 0
     ? new HeadStart(file, (bytes) => hasher.update(bytes))
     : null;
-  let index: ChunkIndex | null = null;
+  let summary: ServerSummary = { index: null };
   let chunks: ChunkSummary | null = null;
   try {
-    index = await readSummary(
-      await connection.reply(action),
-      () => connection.body(),
-    ).catch((error) => {
-      throw connection.wrap(error, action);
-    });
+    summary = await readServerSummary(connection, action, start);
   } finally {
     // A local read error shows again, as the file's own, when it is sent.
     chunks = await start?.stop().catch(() => null) ?? null;
   }
+  const { index, drained } = summary;
   if (start && index && chunks) {
-    return { index, head: { start, chunks }, hasher };
+    return { index, head: { start, chunks }, hasher, drained };
   }
-  if (!start) return { index, hasher };
+  if (!start) return { index, hasher, drained };
   await file.seek(0, Deno.SeekMode.Start);
   const checksum = repliedChecksum(ready);
   const { pool } = connection;
@@ -301,6 +299,7 @@ async function deltaStart(
     hasher: hasher.checksum
       ? await createHasher(pool, checksum)
       : skipHashing(pool),
+    drained,
   };
 }
 
@@ -328,6 +327,8 @@ async function askToPut(
     compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
       undefined,
     delta: (!options.wholeFile && options.verify && size !== null) ||
+      undefined,
+    summaryPieces: (!options.wholeFile && options.verify && size !== null) ||
       undefined,
   }, action);
   if (ready.op !== "ready") throw unexpected(ready, action);

@@ -28,6 +28,7 @@ import {
   summarize,
 } from "../transfer/delta/summary.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { summaryOfBytes } from "./helpers/memory_summary.ts";
 import { concat } from "@std/bytes/concat";
 import { HeadStart } from "../transfer/delta/head_start.ts";
 
@@ -314,16 +315,7 @@ Deno.test("the summary told from a delta's instructions equals the new file's ow
     0,
     (summary) => derived = new DerivedSummary(summary),
   );
-  let at = 0;
-  const own = await summarize({
-    read(buffer) {
-      const n = Math.min(buffer.byteLength, next.byteLength - at);
-      if (n === 0) return Promise.resolve(null);
-      buffer.set(next.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  });
+  const own = await summaryOfBytes(next);
   const told = derived!.finish();
   assertEquals(told?.lengths, own.lengths);
   assertEquals(told?.hashes, own.hashes);

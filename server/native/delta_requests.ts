@@ -24,13 +24,18 @@ import {
   HeadStart,
   type SeekableSource,
 } from "../../transfer/delta/head_start.ts";
-import { readSummary } from "../../transfer/delta/summary_exchange.ts";
+import {
+  readSummary,
+  sendSummary,
+  sendSummaryPiece,
+} from "../../transfer/delta/summary_exchange.ts";
+import { ChunkReader } from "../../transfer/delta/chunk_reader.ts";
 import {
   type Hasher,
   skipHashing,
   startHasher,
 } from "../../transfer/hash/hasher.ts";
-import type { Checksum, GetRequest } from "../../protocol/mod.ts";
+import type { Checksum, GetRequest, Message } from "../../protocol/mod.ts";
 import {
   applyDelta,
   type OldVersion,
@@ -46,7 +51,9 @@ import {
   chunkOffsets,
   type ChunkSummary,
   DerivedSummary,
+  encodeHashes,
   summarize,
+  SummaryBuilder,
 } from "../../transfer/delta/summary.ts";
 import {
   type FileIdentity,
@@ -141,6 +148,70 @@ async function summaryOf(
     }).catch(() => {});
   }
   return chunks;
+}
+
+/** Old-version bytes summarised between two summary pieces. */
+const SUMMARY_PIECE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * For a client that reads the summary in pieces: sends the old version's
+ * summary a piece at a time as it is computed, while the client's `data`
+ * is read. A client that gave up on a hopeless match sends `data` early;
+ * then the summary stops there (its last piece empty) and only the chunks
+ * summarised so far exist for the delta. Returns the old version with
+ * that summary, and the client's message.
+ */
+export async function summaryInPieces(
+  io: RequestIo,
+  opened: Omit<OldFile, "summary">,
+): Promise<{ old: OldFile; data: Message | null }> {
+  const reading = io.reader.read();
+  let arrived = false;
+  reading.then(() => arrived = true, () => arrived = true);
+  const summary = await sendPieces(io, opened, () => arrived);
+  return { old: { ...opened, summary }, data: await reading };
+}
+
+async function sendPieces(
+  io: RequestIo,
+  old: Omit<OldFile, "summary">,
+  stopped: () => boolean,
+): Promise<ChunkSummary> {
+  const records = io.ctx.store.records!;
+  const record = await records.load(old.identity);
+  if (record?.summary?.chunking === CHUNKING) {
+    await sendSummary(io.writer, record.summary.chunks);
+    return record.summary.chunks;
+  }
+  const builder = new SummaryBuilder();
+  const reader = new ChunkReader(old.handle);
+  let sent = 0;
+  let since = 0;
+  let complete = false;
+  while (!stopped()) {
+    const chunk = await reader.next();
+    if (chunk === null) {
+      complete = true;
+      break;
+    }
+    builder.addKnown(chunk.hash, chunk.bytes.byteLength);
+    since += chunk.bytes.byteLength;
+    if (since < SUMMARY_PIECE_BYTES) continue;
+    const piece = encodeHashes(builder.finish(), sent);
+    await sendSummaryPiece(io.writer, piece, { more: true });
+    sent = builder.count;
+    since = 0;
+  }
+  const summary = builder.finish();
+  await sendSummaryPiece(io.writer, encodeHashes(summary, sent), {});
+  if (complete && sameIdentity(old.identity, await old.handle.identity())) {
+    await records.save({
+      identity: old.identity,
+      digests: {},
+      summary: { chunking: CHUNKING, chunks: summary },
+    }).catch(() => {});
+  }
+  return summary;
 }
 
 /** The error for an old version that changed while the delta ran. */

@@ -18,6 +18,7 @@ import {
   IntegrityError,
   IoError,
   type ListRequest,
+  type Message,
   type MkdirRequest,
   type MvRequest,
   ProtocolError,
@@ -58,6 +59,7 @@ import {
   receiveDelta,
   sendDeltaBody,
   summarizeOld,
+  summaryInPieces,
 } from "./delta_requests.ts";
 import { recordedDigest, recordRead } from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
@@ -287,7 +289,7 @@ export async function put(
     ) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     if (opened) ready.delta = true;
-    const start = await startData(io, ready, opened);
+    const start = await startData(io, ready, opened, request.summaryPieces);
     old = start.old;
     const offset = start.offset;
     const hasher = !request.verify
@@ -375,14 +377,20 @@ async function startData(
   io: RequestIo,
   ready: Ready,
   opened: Omit<OldFile, "summary"> | null,
+  pieces?: boolean,
 ): Promise<{ offset: number; delta: boolean; old: OldFile | null }> {
   await io.writer.send(ready);
   let old: OldFile | null = null;
-  if (opened) {
-    old = await summarizeOld(io.ctx.store, opened);
-    await sendSummary(io.writer, old.summary);
+  let data: Message | null;
+  if (opened && pieces) {
+    ({ old, data } = await summaryInPieces(io, opened));
+  } else {
+    if (opened) {
+      old = await summarizeOld(io.ctx.store, opened);
+      await sendSummary(io.writer, old.summary);
+    }
+    data = await io.reader.read();
   }
-  const data = await io.reader.read();
   if (data === null) {
     throw new ConnectionError("the client left before sending data");
   }

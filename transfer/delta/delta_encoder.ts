@@ -32,7 +32,7 @@ const FLUSH_EVERY = 4 * 1024 * 1024;
 /** Chunk this much before judging whether the match is hopeless. */
 export const GIVE_UP_AFTER = 16 * 1024 * 1024;
 /** Below one reused byte in this many, the match is hopeless. */
-const HOPELESS = 64;
+export const HOPELESS = 64;
 
 /** Options for {@linkcode encodeDelta}. */
 export interface EncodeOptions {

@@ -40,6 +40,11 @@ export class HeadStart {
     this.#running.catch(() => {});
   }
 
+  /** The chunks listed so far (a copy); it goes on. */
+  peek(): ChunkSummary {
+    return this.#builder.finish();
+  }
+
   /** How many chunks are listed so far. */
   get listed(): number {
     return this.#builder.count;

@@ -149,11 +149,18 @@ export function chunkOffsets(summary: ChunkSummary): Float64Array {
   return offsets;
 }
 
-/** The hashes as they cross the network: 6 bytes each, little-endian. */
-export function encodeHashes(summary: ChunkSummary): Uint8Array {
-  const bytes = new Uint8Array(summary.count * CHUNK_HASH_BYTES);
-  for (let i = 0; i < summary.count; i++) {
-    writeHash(bytes, i * CHUNK_HASH_BYTES, summary.hashes[i]);
+/**
+ * The hashes as they cross the network: 6 bytes each, little-endian; those
+ * of chunks `from` to `to - 1` (all by default).
+ */
+export function encodeHashes(
+  summary: ChunkSummary,
+  from = 0,
+  to = summary.count,
+): Uint8Array {
+  const bytes = new Uint8Array((to - from) * CHUNK_HASH_BYTES);
+  for (let i = from; i < to; i++) {
+    writeHash(bytes, (i - from) * CHUNK_HASH_BYTES, summary.hashes[i]);
   }
   return bytes;
 }
