@@ -197,7 +197,7 @@ async function sendPieces(
     builder.addKnown(chunk.hash, chunk.bytes.byteLength);
     since += chunk.bytes.byteLength;
     if (since < SUMMARY_PIECE_BYTES) continue;
-    const piece = encodeHashes(builder.finish(), sent);
+    const piece = builder.encodeFrom(sent);
     await sendSummaryPiece(io.writer, piece, { more: true });
     sent = builder.count;
     since = 0;

@@ -57,9 +57,10 @@ export async function applyDelta(
   // when the chunk before this one is written and released.
   let writing: Promise<void> = Promise.resolve();
   let previous: Promise<void> = Promise.resolve();
-  const copier = new OldCopier(old, offsets, sink);
+  const queue = (bytes: Uint8Array) =>
+    writing = heard(writing.then(() => sink(bytes)));
+  const copier = new OldCopier(old, offsets, queue);
   const copy = async (index: number, count: number) => {
-    await writing;
     await copier.copy(index, count);
     stats.reused += offsets[index + count] - offsets[index];
     watcher?.copied(index, count);
@@ -78,7 +79,8 @@ export async function applyDelta(
           const n = Math.min(literalLeft, chunk.byteLength - at);
           const piece = chunk.subarray(at, at + n);
           watcher?.literal(piece, n === literalLeft, literalTag === LITERAL);
-          writing = heard(writing.then(() => sink(piece)));
+          copier.flush();
+          queue(piece);
           literalLeft -= n;
           stats.literal += n;
           at += n;
@@ -119,7 +121,9 @@ export async function applyDelta(
       await previous;
       previous = heard(writing.then(() => release(chunk)));
     }
+    copier.flush();
     await previous;
+    await writing;
   } finally {
     // No write may still use a body chunk once this returns.
     await writing.catch(() => {});
@@ -130,25 +134,35 @@ export async function applyDelta(
 }
 
 /**
- * Copies runs of the old version's chunks to the sink, reading the next
- * piece while the last one is written, through two buffers kept for every
- * copy (a whole file passing through fresh buffers left hundreds of
+ * Copies runs of the old version's chunks into the sink, gathered into
+ * pieces of {@linkcode COPY_PIECE} bytes (a file of one repeated block is
+ * thousands of short runs; each its own write cost 2-3x a plain copy),
+ * through two buffers kept for every copy: one fills while the other is
+ * written (a whole file passing through fresh buffers left hundreds of
  * megabytes to the garbage collector).
  */
 class OldCopier {
   #old: OldVersion;
   #offsets: Float64Array;
-  #sink: DeltaSink;
+  #queue: (bytes: Uint8Array) => Promise<void>;
   #position = -1;
   #buffers: Uint8Array[] = [];
+  /** Settles when each buffer's last write is done. */
+  #written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  #turn = 0;
+  #filled = 0;
 
-  constructor(old: OldVersion, offsets: Float64Array, sink: DeltaSink) {
+  constructor(
+    old: OldVersion,
+    offsets: Float64Array,
+    queue: (bytes: Uint8Array) => Promise<void>,
+  ) {
     this.#old = old;
     this.#offsets = offsets;
-    this.#sink = sink;
+    this.#queue = queue;
   }
 
-  /** Copies chunks `index` to `index + count - 1`; settles once written. */
+  /** Gathers chunks `index` to `index + count - 1`, queueing full pieces. */
   async copy(index: number, count: number): Promise<void> {
     const offsets = this.#offsets;
     if (count === 0 || index + count >= offsets.length) {
@@ -162,23 +176,26 @@ class OldCopier {
     if (this.#buffers.length === 0) {
       this.#buffers = [new Uint8Array(COPY_PIECE), new Uint8Array(COPY_PIECE)];
     }
-    let writing: Promise<void> = Promise.resolve();
-    for (let turn = 0; at < end; turn ^= 1) {
-      const piece = this.#buffers[turn].subarray(
-        0,
-        Math.min(COPY_PIECE, end - at),
-      );
-      await this.#fill(piece).catch(async (error) => {
-        await writing.catch(() => {});
-        throw error;
-      });
-      // The other buffer is free once its write is done.
-      await writing;
-      writing = heard(this.#sink(piece));
-      at += piece.byteLength;
+    while (at < end) {
+      // The buffer is free once its last write is done.
+      if (this.#filled === 0) await this.#written[this.#turn];
+      const n = Math.min(end - at, COPY_PIECE - this.#filled);
+      const start = this.#filled;
+      await this.#fill(this.#buffers[this.#turn].subarray(start, start + n));
+      this.#filled += n;
+      at += n;
+      if (this.#filled === COPY_PIECE) this.flush();
     }
-    await writing;
     this.#position = end;
+  }
+
+  /** Queues the bytes gathered so far (before new bytes are queued). */
+  flush(): void {
+    if (this.#filled === 0) return;
+    const bytes = this.#buffers[this.#turn].subarray(0, this.#filled);
+    this.#written[this.#turn] = this.#queue(bytes);
+    this.#turn ^= 1;
+    this.#filled = 0;
   }
 
   async #fill(piece: Uint8Array): Promise<void> {

@@ -60,6 +60,15 @@ export class SummaryBuilder {
     this.#count++;
   }
 
+  /** The hashes of chunks `from` on, as {@linkcode encodeHashes} writes them. */
+  encodeFrom(from: number): Uint8Array {
+    const hashes = this.#hashes.subarray(0, this.#count);
+    return encodeHashes(
+      { count: this.#count, hashes, lengths: this.#lengths },
+      from,
+    );
+  }
+
   /** The summary of the chunks added. */
   finish(): ChunkSummary {
     const count = this.#count;
