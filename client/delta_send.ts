@@ -14,6 +14,7 @@ import type { SendBodyOptions } from "../protocol/message_writer.ts";
 import {
   encodeDelta,
   type EncodeOptions,
+  PieceBuffers,
 } from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
 import type { ChunkIndex } from "../transfer/delta/summary.ts";
@@ -55,12 +56,15 @@ export async function sendDelta(
   const stats = emptyStats();
   let bytes = 0;
   let shown = 0;
+  // Not when paced: the pacer may cut a piece, and give it back in parts.
+  const buffers = limitRate ? undefined : new PieceBuffers();
   async function* body(): AsyncGenerator<Uint8Array> {
     const pieces = encodeDelta(file, index, {
       from: at.offset,
       head: at.head,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
+      buffers,
     });
     for await (const piece of pieces) {
       const described = stats.literal + stats.reused;
@@ -85,7 +89,10 @@ export async function sendDelta(
   await connection.sendBody(
     pieces,
     () => hasher.digests(),
-    (chunk) => bytes += chunk.byteLength,
+    (chunk) => {
+      bytes += chunk.byteLength;
+      buffers?.give(chunk);
+    },
     compression,
   );
   return { bytes, stats };

@@ -10,11 +10,7 @@
  */
 
 import { concat } from "@std/bytes/concat";
-import { CHUNK_HASH_BYTES } from "../transfer/delta/chunk_hash.ts";
-import {
-  hopelessStart,
-  JUDGE_AFTER_OLD_CHUNKS,
-} from "../transfer/delta/early_give_up.ts";
+import { EarlyJudge } from "../transfer/delta/early_give_up.ts";
 import type { HeadStart } from "../transfer/delta/head_start.ts";
 import { ChunkIndex } from "../transfer/delta/summary.ts";
 import { readSummaryPiece } from "../transfer/delta/summary_exchange.ts";
@@ -42,7 +38,7 @@ export async function readServerSummary(
 ): Promise<ServerSummary> {
   const parts: Uint8Array[] = [];
   let ours = true;
-  let judging = start !== null;
+  const judge = start ? new EarlyJudge() : null;
   while (true) {
     const piece = await readPiece(connection, action);
     ours &&= piece.ours;
@@ -50,14 +46,9 @@ export async function readServerSummary(
     if (!piece.more) {
       return { index: ours ? ChunkIndex.fromWire(concat(parts)) : null };
     }
-    if (!judging || !ours) continue;
-    const received = parts.reduce((sum, part) => sum + part.byteLength, 0);
-    if (received < JUDGE_AFTER_OLD_CHUNKS * CHUNK_HASH_BYTES) continue;
-    const verdict = hopelessStart(
-      start!.peek(),
-      ChunkIndex.fromWire(concat(parts)),
-    );
-    if (verdict === false) judging = false;
+    if (!judge || !ours) continue;
+    judge.addOld(piece.hashes);
+    const verdict = judge.verdict(start!.listedBytes, () => start!.peek());
     if (verdict) {
       const drained = drain(connection, action);
       drained.catch(() => {}); // Thrown where it is awaited.

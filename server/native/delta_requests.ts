@@ -151,7 +151,7 @@ async function summaryOf(
 }
 
 /** Old-version bytes summarised between two summary pieces. */
-const SUMMARY_PIECE_BYTES = 4 * 1024 * 1024;
+const SUMMARY_PIECE_BYTES = 16 * 1024 * 1024;
 
 /**
  * For a client that reads the summary in pieces: sends the old version's

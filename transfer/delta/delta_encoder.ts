@@ -57,6 +57,32 @@ export interface EncodeOptions {
    * with `from` or `cut`.
    */
   head?: { start: HeadStart; chunks: ChunkSummary };
+  /**
+   * Where the pieces of a file sent as it is come from, given back by the
+   * sender once written (else each is a new buffer).
+   */
+  buffers?: PieceBuffers;
+}
+
+/**
+ * The 1 MiB buffers of RAW pieces read in place, taken back once written:
+ * a file sent as it is then cycles through a few instead of leaving
+ * hundreds of megabytes to the garbage collector.
+ */
+export class PieceBuffers {
+  #free: Uint8Array[] = [];
+
+  /** A free buffer, or a new one. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(PIECE);
+  }
+
+  /** Takes back the buffer under `view` if it is one of these; else nothing. */
+  give(view: Uint8Array): void {
+    const buffer = view.buffer as ArrayBuffer;
+    if (buffer.byteLength !== PIECE || this.#free.length >= 4) return;
+    this.#free.push(new Uint8Array(buffer));
+  }
 }
 
 /**
@@ -90,6 +116,7 @@ export async function* encodeDelta(
           if (at + bytes.byteLength <= hashed) return;
           options.onBytes?.(bytes.subarray(Math.max(0, hashed - at)));
         },
+        options.buffers,
       );
       return;
     }
@@ -266,6 +293,7 @@ async function* plainRest(
     reader.position + ahead.byteLength,
     skip,
     (bytes) => options.onBytes?.(bytes),
+    options.buffers,
   );
 }
 
@@ -281,9 +309,10 @@ async function* rawRest(
   at: number,
   skip: number,
   seen: (bytes: Uint8Array, at: number) => void,
+  buffers?: PieceBuffers,
 ): AsyncGenerator<Uint8Array> {
   const read = async (): Promise<{ piece: Uint8Array; filled: number }> => {
-    const piece = new Uint8Array(PIECE);
+    const piece = buffers?.take() ?? new Uint8Array(PIECE);
     return { piece, filled: await readFull(source, piece.subarray(RAW_HEAD)) };
   };
   let next: Promise<{ piece: Uint8Array; filled: number }> | null = read();

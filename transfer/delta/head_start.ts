@@ -50,6 +50,11 @@ export class HeadStart {
     return this.#builder.count;
   }
 
+  /** How many bytes the chunks listed so far cover. */
+  get listedBytes(): number {
+    return this.reader.position;
+  }
+
   async #run(onBytes: (bytes: Uint8Array) => void): Promise<void> {
     while (!this.#stopping) {
       const chunk = await this.reader.next();
