@@ -44,6 +44,10 @@ export interface PeerTools {
   rsync: string | null;
   /** tar, for `tar c | nc`. */
   tar: string | null;
+  /** curl, the HTTP client of the HTTP cases (for fts too). */
+  curl: string | null;
+  /** nginx, the HTTP peer (absolute path: it is in sbin). */
+  nginx: string | null;
 }
 
 /** Debian package that provides each tool. */
@@ -55,6 +59,8 @@ export const DEBIAN_PACKAGES: Record<keyof PeerTools, string> = {
   sshKeygen: "openssh-client",
   rsync: "rsync",
   tar: "tar",
+  curl: "curl",
+  nginx: "nginx-light",
 };
 
 /** Finds the peer tools; `nc` only counts when it is OpenBSD netcat (it needs `-N`). */
@@ -76,6 +82,8 @@ export async function findPeerTools(): Promise<PeerTools> {
     sshKeygen: which("ssh-keygen"),
     rsync: which("rsync"),
     tar: which("tar"),
+    curl: which("curl"),
+    nginx: which("/usr/sbin/nginx") ?? which("nginx"),
   };
 }
 
