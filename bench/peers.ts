@@ -138,9 +138,21 @@ export class SshServer {
 
   /**
    * Generates keys and a config in a temp dir, starts sshd in the foreground
-   * (`-D`, bounded by `lifetimeMs`) and checks a login works.
+   * (`-D`, bounded by `lifetimeMs`) and checks a login works. With `netns`
+   * sshd runs in that network namespace (`ip netns exec`), and so must its
+   * clients.
    */
-  static async start(tools: PeerTools, lifetimeMs: number): Promise<SshServer> {
+  static async start(
+    tools: PeerTools,
+    lifetimeMs: number,
+    netns?: string,
+  ): Promise<SshServer> {
+    // `ip netns exec` execs the command in place: the pid stays sshd's.
+    const inNetns = (command: string, args: string[]): [string, string[]] =>
+      netns ? ["ip", ["netns", "exec", netns, command, ...args]] : [
+        command,
+        args,
+      ];
     const note = missingNote(tools, ["ssh", "sshd", "sshKeygen"]);
     if (note) throw new Error(note);
     const dir = await makeTempDir("fts-bench-sshd-");
@@ -200,8 +212,7 @@ export class SshServer {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = freePort();
       const proc = startBackground(
-        tools.sshd!,
-        [
+        ...inNetns(tools.sshd!, [
           "-D",
           "-f",
           config,
@@ -209,24 +220,21 @@ export class SshServer {
           join(dir, "sshd.log") as string,
           "-o",
           `Port=${port}`,
-        ],
+        ]),
         { timeoutMs: lifetimeMs },
       );
       try {
-        await waitForListen(port, 10_000, proc);
+        await waitForListen(port, 10_000, proc, netns !== undefined);
       } catch (error) {
         await proc.stop();
         lastError = `${(error as Error).message} ${await readLog(dir)}`;
         continue;
       }
       const server = new SshServer(port, dir, proc, clientKey);
-      const login = await run(tools.ssh!, [
-        ...server.sshArgs(),
-        "127.0.0.1",
-        "true",
-      ], {
-        timeoutMs: 15_000,
-      });
+      const login = await run(
+        ...inNetns(tools.ssh!, [...server.sshArgs(), "127.0.0.1", "true"]),
+        { timeoutMs: 15_000 },
+      );
       if (login.success) return server;
       lastError = `test login failed: ${login.stderr.trim()} ${await readLog(
         dir,
