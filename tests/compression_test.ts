@@ -423,7 +423,7 @@ function logText(size: number): Uint8Array {
 
 Deno.test("the levels a stream climbs through are those that compress its first piece better than every lower one", () => {
   const text = logText(MiB);
-  const ladder = levelLadder(text);
+  const ladder = levelLadder(text).map((trial) => trial.level);
   assertEquals(ladder[0], 1);
   let last = Infinity;
   for (const level of ladder) {
@@ -434,7 +434,7 @@ Deno.test("the levels a stream climbs through are those that compress its first 
     last = size;
   }
   // Random data compresses alike at every level: level 1 alone is worth it.
-  assertEquals(levelLadder(randomBytes(MiB)), [1]);
+  assertEquals(levelLadder(randomBytes(MiB)).map((t) => t.level), [1]);
 });
 
 Deno.test("a stream whose first piece is incompressible stays at level 1 however long it waits on the link", () => {
@@ -449,4 +449,36 @@ Deno.test("a stream whose first piece is incompressible stays at level 1 however
   }
   // A first piece under 1 MiB says too little: every level, from 3.
   assertEquals(new AdaptiveLevel().next(0, logText(1000)), 3);
+});
+
+Deno.test("a CPU-bound stream steps down only to a level that was clearly faster on its first piece", () => {
+  const cpuBound = (level: AdaptiveLevel) => {
+    let now = 0;
+    level.next(now);
+    for (let i = 0; i < 6; i++) {
+      level.compressed(16 * MiB, 100);
+      now += 100;
+      level.next(now);
+    }
+    return level.next(now);
+  };
+  // Level 1 compressed the piece worse and no faster: no use going there.
+  assertEquals(
+    cpuBound(
+      new AdaptiveLevel([
+        { level: 1, bytes: 200, ms: 10 },
+        { level: 2, bytes: 140, ms: 9 },
+      ]),
+    ),
+    2,
+  );
+  assertEquals(
+    cpuBound(
+      new AdaptiveLevel([
+        { level: 1, bytes: 200, ms: 4 },
+        { level: 2, bytes: 140, ms: 9 },
+      ]),
+    ),
+    1,
+  );
 });

@@ -98,6 +98,17 @@ const LEVEL_WINDOW = 16 * 1024 * 1024;
 const PROBE_BYTES = 1024 * 1024;
 /** How much better a level must compress than every lower one to count. */
 const PROBE_MARGIN = 1.01;
+/** How much faster a lower level must have been to be worth stepping down to. */
+const STEP_DOWN_SPEED = 0.8;
+
+/** One level tried on a sample: what it made of it, and how fast. */
+export interface LevelTrial {
+  level: number;
+  /** Compressed size of the sample. */
+  bytes: number;
+  /** Time it took; absent when not tried. */
+  ms?: number;
+}
 
 /**
  * The levels worth using on data like `sample`, lowest first: each one
@@ -108,16 +119,25 @@ const PROBE_MARGIN = 1.01;
  * slower. Climbing through those would cost CPU for more bytes. Trying
  * every level on a 1 MiB piece costs about 30 ms, once per body.
  */
-export function levelLadder(sample: Uint8Array): number[] {
-  const ladder: number[] = [];
-  let best = Infinity;
-  for (let level = MIN_LEVEL; level <= MAX_LEVEL; level++) {
-    const size = zstdCompressSync(sample, {
+export function levelLadder(sample: Uint8Array): LevelTrial[] {
+  const pack = (data: Uint8Array, level: number) =>
+    zstdCompressSync(data, {
       params: { [constants.ZSTD_c_compressionLevel]: level },
     }).byteLength;
-    if (size * PROBE_MARGIN < best) {
-      ladder.push(level);
-      best = size;
+  // Highest level first: its larger tables pay for the fresh memory, which
+  // the lower levels then reuse, so their times compare fairly.
+  const trials: LevelTrial[] = [];
+  for (let level = MAX_LEVEL; level >= MIN_LEVEL; level--) {
+    const started = performance.now();
+    const bytes = pack(sample, level);
+    trials.unshift({ level, bytes, ms: performance.now() - started });
+  }
+  const ladder: LevelTrial[] = [];
+  let best = Infinity;
+  for (const trial of trials) {
+    if (trial.bytes * PROBE_MARGIN < best) {
+      ladder.push(trial);
+      best = trial.bytes;
     }
   }
   return ladder;
@@ -131,16 +151,25 @@ export function levelLadder(sample: Uint8Array): number[] {
  * took most of the time (the CPU is the bound), down. The levels it moves
  * through are those of {@linkcode levelLadder} for the body's first piece
  * (all of 1 to 6 when that is under 1 MiB), starting at the highest one up
- * to 3. `now` is passed in so tests can drive it.
+ * to 3; a step down is taken only to a level that was clearly faster on
+ * that piece (on the benchmark's text level 1 is no faster than 2, so
+ * dropping to it under CPU load only added bytes). `now` is passed in so
+ * tests can drive it.
  */
 export class AdaptiveLevel {
-  #ladder: number[] = [];
+  #ladder: LevelTrial[];
   #at = 0;
   #windowStart = -1;
   #bytes = 0;
   #waitedMs = 0;
   #compressMs = 0;
   #cpuBound = 0;
+
+  /** `ladder` given (by a test) stands for the first piece's trials. */
+  constructor(ladder: LevelTrial[] = []) {
+    this.#ladder = [];
+    if (ladder.length > 0) this.#start(ladder);
+  }
 
   /**
    * The level for the next piece; the first call's `piece` picks the
@@ -159,7 +188,7 @@ export class AdaptiveLevel {
       this.#windowStart = now;
       this.#bytes = this.#waitedMs = this.#compressMs = 0;
     }
-    return this.#ladder[this.#at];
+    return this.#ladder[this.#at].level;
   }
 
   /** Records one piece: `raw` bytes compressed in `ms`. */
@@ -174,15 +203,21 @@ export class AdaptiveLevel {
   }
 
   #climb(piece: Uint8Array | undefined): void {
-    this.#ladder = piece !== undefined && piece.byteLength >= PROBE_BYTES
-      ? levelLadder(piece)
-      : Array.from(
-        { length: MAX_LEVEL - MIN_LEVEL + 1 },
-        (_, i) => MIN_LEVEL + i,
-      );
+    this.#start(
+      piece !== undefined && piece.byteLength >= PROBE_BYTES
+        ? levelLadder(piece)
+        : Array.from(
+          { length: MAX_LEVEL - MIN_LEVEL + 1 },
+          (_, i) => ({ level: MIN_LEVEL + i, bytes: 0 }),
+        ),
+    );
+  }
+
+  #start(ladder: LevelTrial[]): void {
+    this.#ladder = ladder;
     this.#at = Math.max(
       0,
-      this.#ladder.findLastIndex((level) => level <= START_LEVEL),
+      this.#ladder.findLastIndex((trial) => trial.level <= START_LEVEL),
     );
   }
 
@@ -194,7 +229,11 @@ export class AdaptiveLevel {
     if (waiting >= 0.25) {
       this.#at = Math.min(this.#ladder.length - 1, this.#at + 1);
     } else if (this.#cpuBound >= 2) {
-      this.#at = Math.max(0, this.#at - 1);
+      const here = this.#ladder[this.#at];
+      const lower = this.#ladder[this.#at - 1];
+      const faster = here.ms === undefined || lower?.ms === undefined ||
+        lower.ms < here.ms * STEP_DOWN_SPEED;
+      if (lower && faster) this.#at--;
       this.#cpuBound = 0;
     }
   }
