@@ -10,8 +10,8 @@
 
 import { join, resolve } from "@std/path";
 import type { TreeItem } from "../protocol/mod.ts";
-import { jsonLines } from "../transfer/tree/tree_manifest.ts";
-import { type Connection, unexpected } from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import { deleteRemote, reportFailed } from "./mirror_delete.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
 import { LocalScan } from "./local_scan.ts";
@@ -161,19 +161,8 @@ export class PutSide implements LiveSide {
       );
       return [];
     }
-    try {
-      await connection.send({ op: "tree-delete", path: this.#remote });
-      await connection.sendBody(jsonLines(gone));
-    } catch (error) {
-      throw connection.wrap(error, action);
-    }
-    const reply = await connection.reply(action);
-    if (reply.op !== "tree-deleted") throw unexpected(reply, action);
-    for (const failure of reply.failed) {
-      this.#context.reporter.error?.(
-        `cannot delete "${failure.path}": ${failure.reason}`,
-      );
-    }
+    const reply = await deleteRemote(connection, this.#remote, gone, action);
+    reportFailed(this.#context.reporter, reply.failed);
     const failed = new Set(reply.failed.map((failure) => failure.path));
     return gone.filter((path) => !failed.has(path));
   }

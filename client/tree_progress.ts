@@ -41,7 +41,7 @@ export interface TreeOptions extends TransferOptions {
   /** Told the local tree `put -r` walked (a mirror computes deletions from it). */
   onLocalTree?: (tree: LocalTree) => void;
   /** Told the remote listing `get -r` works from (likewise). */
-  onListing?: (items: TreeItem[]) => void;
+  onListing?: (items: TreeItem[]) => void | Promise<void>;
 }
 
 /** What a tree transfer did. */
