@@ -1,0 +1,128 @@
+/**
+ * A live mirror that falls behind by a burst of 10,000 changes catches up
+ * without a round trip per file, both ways: counted on the server's own
+ * request log (one line per request), the whole run takes a few dozen
+ * requests, not thousands, and every file arrives.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { join } from "@std/path";
+import { MAIN, startServe } from "./helpers/cli.ts";
+import { LineStream } from "./helpers/line_stream.ts";
+
+/** Files in the burst. */
+const BURST = 10_000;
+
+/** Writes the burst: 100 folders of 100 small files under `root`. */
+function writeBurst(root: string): void {
+  for (let d = 0; d < 100; d++) {
+    const dir = join(root, `d${d}`);
+    Deno.mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < BURST / 100; f++) {
+      Deno.writeTextFileSync(join(dir, `f${f}.txt`), `${d}/${f}`);
+    }
+  }
+}
+
+/** Files under `root` (recursively), 0 when it does not exist. */
+function countFiles(root: string): number {
+  let count = 0;
+  try {
+    for (const entry of Deno.readDirSync(root)) {
+      if (entry.isDirectory) count += countFiles(join(root, entry.name));
+      else if (entry.isFile) count++;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return count;
+}
+
+/** How many requests of each kind the server's log names. */
+function requestsByOp(log: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of log.split("\n")) {
+    // `2026-...Z 127.0.0.1:PORT OP "PATH" ...`
+    const op = /^\S+Z \S+ (\S+) "/.exec(line)?.[1];
+    if (op) counts.set(op, (counts.get(op) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Runs a live mirror in `direction` against a server that logs every
+ * request, writes the burst at the source once it follows, waits for all
+ * of it at the target; returns the requests by kind.
+ */
+async function burstThrough(
+  direction: "put" | "get",
+): Promise<{ requests: Map<string, number>; arrived: number }> {
+  const root = await Deno.makeTempDir({ prefix: "fts-burst-root-" });
+  const work = await Deno.makeTempDir({ prefix: "fts-burst-" });
+  const serve = await startServe(root);
+  const local = join(work, "local");
+  Deno.mkdirSync(local);
+  Deno.mkdirSync(join(root, "site"));
+  const args = direction === "put"
+    ? ["put", "-r", "--watch", "--delete", `${local}/`, "site"]
+    : ["get", "-r", "--watch", "--delete", "site/", local];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "connect", serve.address, ...args],
+    env: { NO_COLOR: "1", FTS_CONFIG_DIR: join(work, "config") },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const err = new LineStream(child.stderr);
+  let arrived = 0;
+  let log = "";
+  try {
+    await err.waitFor((line) => line.startsWith("following"), 60_000);
+    const source = direction === "put" ? local : join(root, "site");
+    const target = direction === "put" ? join(root, "site") : local;
+    writeBurst(source);
+    await until(`${BURST} files at the target`, () => {
+      arrived = countFiles(target);
+      return arrived >= BURST;
+    });
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await err.done;
+    log = (await serve.stop()).log;
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+  return { requests: requestsByOp(log), arrived };
+}
+
+function total(requests: Map<string, number>): number {
+  return [...requests.values()].reduce((sum, n) => sum + n, 0);
+}
+
+Deno.test("put -r --watch catches up with a burst of 10,000 local files in a few tree requests, not one per file", async () => {
+  const { requests, arrived } = await burstThrough("put");
+  assertEquals(arrived, BURST);
+  const summary = JSON.stringify(Object.fromEntries(requests));
+  assert(total(requests) < 100, `requests: ${summary}`);
+  assertEquals(requests.get("put") ?? 0, 0, summary);
+  assert((requests.get("tree-put") ?? 0) >= 1, summary);
+});
+
+Deno.test("get -r --watch catches up with a burst of 10,000 files on the server in a few tree requests, not one per file", async () => {
+  const { requests, arrived } = await burstThrough("get");
+  assertEquals(arrived, BURST);
+  const summary = JSON.stringify(Object.fromEntries(requests));
+  assert(total(requests) < 1000, `requests: ${summary}`);
+  assert((requests.get("tree-want") ?? 0) >= 1, summary);
+});
