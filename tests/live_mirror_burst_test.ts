@@ -26,11 +26,15 @@ function writeBurst(root: string): void {
   }
 }
 
-/** Files under `root` (recursively), 0 when it does not exist. */
+/**
+ * Files under `root` (recursively), 0 when it does not exist; staging
+ * folders (`.fts-partial-...`) are not counted.
+ */
 function countFiles(root: string): number {
   let count = 0;
   try {
     for (const entry of Deno.readDirSync(root)) {
+      if (entry.name.startsWith(".")) continue;
       if (entry.isDirectory) count += countFiles(join(root, entry.name));
       else if (entry.isFile) count++;
     }
@@ -114,7 +118,8 @@ Deno.test("put -r --watch catches up with a burst of 10,000 local files in a few
   const { requests, arrived } = await burstThrough("put");
   assertEquals(arrived, BURST);
   const summary = JSON.stringify(Object.fromEntries(requests));
-  assert(total(requests) < 100, `requests: ${summary}`);
+  console.log(`put: ${summary}`);
+  assert(total(requests) < 50, `requests: ${summary}`);
   assertEquals(requests.get("put") ?? 0, 0, summary);
   assert((requests.get("tree-put") ?? 0) >= 1, summary);
 });
@@ -123,6 +128,7 @@ Deno.test("get -r --watch catches up with a burst of 10,000 files on the server 
   const { requests, arrived } = await burstThrough("get");
   assertEquals(arrived, BURST);
   const summary = JSON.stringify(Object.fromEntries(requests));
-  assert(total(requests) < 1000, `requests: ${summary}`);
+  console.log(`get: ${summary}`);
+  assert(total(requests) < 50, `requests: ${summary}`);
   assert((requests.get("tree-want") ?? 0) >= 1, summary);
 });
