@@ -37,5 +37,11 @@ export class EmptySourceError extends FtsError {
   readonly exitCode = 25;
 }
 
+/**
+ * The folder a live mirror follows is gone (or no folder any more): the
+ * run ends, and nothing is deleted for it.
+ */
+export class SourceVanishedError extends FtsError {}
+
 /** The server is too old for a request (a feature it does not announce). */
 export class UnsupportedByServerError extends ProtocolError {}

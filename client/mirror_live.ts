@@ -20,6 +20,7 @@ import { ConnectionError, FtsError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import type { MirrorContext } from "./mirror.ts";
 import type { MirrorFlags } from "./mirror_command.ts";
+import { SourceVanishedError } from "./mirror_errors.ts";
 import { lockTarget } from "./mirror_lock.ts";
 import { GetSide } from "./mirror_live_get.ts";
 import { PutSide } from "./mirror_live_put.ts";
@@ -190,6 +191,8 @@ class LiveLoop {
         return false;
       }
       if (!(error instanceof FtsError)) throw error;
+      // Nothing left to follow: the run ends with its one line.
+      if (error instanceof SourceVanishedError) throw error;
       this.#context.reporter.error?.(error.message);
       return true;
     }

@@ -10,12 +10,15 @@
 
 import { join, resolve } from "@std/path";
 import type { TreeItem } from "../protocol/mod.ts";
+import { ConnectionError, FtsError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { deleteRemote, reportFailed } from "./mirror_delete.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
 import { LocalScan } from "./local_scan.ts";
+import { SourceVanishedError } from "./mirror_errors.ts";
 import { sendFiles } from "./mirror_send.ts";
+import type { Reporter } from "./reporter.ts";
 import { type LocalTree, treeItem, walkLocalTree } from "./tree_walk.ts";
 
 /** How often the fallback scans the local folder. */
@@ -24,6 +27,7 @@ const SCAN_MS = 2000;
 /** `put -r --watch LOCAL REMOTE`. */
 export class PutSide implements LiveSide {
   readonly label: string;
+  #local: string;
   #root: string;
   #remote: string;
   #context: LiveContext;
@@ -31,6 +35,7 @@ export class PutSide implements LiveSide {
   #scan: LocalScan | null = null;
 
   constructor(local: string, remote: string, context: LiveContext) {
+    this.#local = local;
     this.#root = resolve(local);
     this.#remote = remote;
     this.#context = context;
@@ -94,28 +99,88 @@ export class PutSide implements LiveSide {
   }
 
   async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
+    this.#checkSource();
     const { files, dirs, gone } = this.#describe(batch);
     const applied: Applied = { moved: [], deleted: [] };
+    let whole = false;
     if (files.size > 0 || dirs.size > 0) {
-      const tree: LocalTree = {
-        root: this.#root,
-        dirs: [...dirs.values()],
-        files: [...files.values()],
-        skipped: [],
-        unreadable: [],
-        vanished: [],
-      };
-      await sendFiles(this.#root, this.#remote, tree, {
-        ...this.#context,
-        connection,
-        reporter: this.#context.quiet,
-      }, this.#context.reporter);
+      whole = await this.#send(connection, files, dirs);
       applied.moved = [...files.keys()];
     }
-    if (this.#context.mirror.delete && gone.length > 0) {
+    // A whole mirror deleted what had to go already.
+    if (this.#context.mirror.delete && gone.length > 0 && !whole) {
       applied.deleted = await this.#delete(connection, gone);
     }
     return applied;
+  }
+
+  /**
+   * Ends the run with one line when the local folder itself is gone (or is
+   * no folder any more): following it is over, and nothing on the server
+   * is deleted for it.
+   *
+   * @throws {SourceVanishedError}
+   */
+  #checkSource(): void {
+    let folder = false;
+    try {
+      folder = Deno.statSync(this.#root).isDirectory;
+    } catch {
+      // Gone: said below.
+    }
+    if (!folder) {
+      throw new SourceVanishedError(
+        "the local folder vanished; nothing was deleted on the server",
+        { action: `put -r --watch "${this.#local}"` },
+      );
+    }
+  }
+
+  /**
+   * Sends changed files and folders in one tree upload. With `--delete`, a
+   * batch that fails (a folder where the server has a file, say) is sent
+   * again as a whole quick-check mirror, which replaces an entry of
+   * another type (and says what still fails). Returns whether it came to
+   * that.
+   */
+  async #send(
+    connection: Connection,
+    files: Map<string, TreeItem>,
+    dirs: Map<string, TreeItem>,
+  ): Promise<boolean> {
+    const tree: LocalTree = {
+      root: this.#root,
+      dirs: [...dirs.values()],
+      files: [...files.values()],
+      skipped: [],
+      unreadable: [],
+      vanished: [],
+    };
+    // With --delete a failure is retried as a whole mirror, which says
+    // what still fails: this attempt's lines would only repeat it.
+    const silent: Reporter = {
+      info: () => {},
+      error: () => {},
+      progress: () => null,
+    };
+    const { delete: mirrorDelete } = this.#context.mirror;
+    try {
+      await sendFiles(this.#root, this.#remote, tree, {
+        ...this.#context,
+        connection,
+        reporter: mirrorDelete ? silent : this.#context.quiet,
+      }, this.#context.reporter);
+    } catch (error) {
+      if (!mirrorDelete || !(error instanceof FtsError)) throw error;
+      if (error instanceof ConnectionError) throw error;
+      await mirrorPut(this.#root, this.#remote, {
+        ...this.#context,
+        connection,
+        reporter: this.#context.quiet,
+      });
+      return true;
+    }
+    return false;
   }
 
   /** What each changed path is now: files and folders to send, or gone. */

@@ -410,3 +410,82 @@ Deno.test("a large file cut off by a server restart resumes where it stopped", a
     }
   });
 });
+
+Deno.test("a live mirror replaces an entry of another type under --delete, both ways", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    plant(src, "x/in.txt", "x was a folder");
+    plant(src, "y", "y was a file");
+    const site = join(root, "site");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    const dst = join(work, "dst");
+    await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+    const get = spawnClient(
+      [address, "get", "-r", "--watch", "--delete", "site/", dst],
+      join(work, "config-get"),
+    );
+    try {
+      await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+      await until("y fetched", () => readOr(join(dst, "y")) === "y was a file");
+      Deno.removeSync(join(src, "x"), { recursive: true });
+      plant(src, "x", "x is a file now");
+      Deno.removeSync(join(src, "y"));
+      plant(src, "y/in.txt", "y is a folder now");
+      for (const side of [site, dst]) {
+        await until(
+          `x a file and y a folder in ${side}`,
+          () =>
+            readOr(join(side, "x")) === "x is a file now" &&
+            readOr(join(side, "y/in.txt")) === "y is a folder now",
+        );
+      }
+      assert(
+        !put.err.lines.some((line) => line.startsWith("cannot")),
+        put.err.lines.join("\n"),
+      );
+    } finally {
+      assertEquals(await put.interrupt(), 0, put.err.lines.join("\n"));
+      assertEquals(await get.interrupt(), 0, get.err.lines.join("\n"));
+    }
+  });
+});
+
+Deno.test("a live mirror whose source folder vanishes ends with one clear line and deletes nothing, both ways", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    plant(src, "a/keep.txt", "keep");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+    Deno.removeSync(src, { recursive: true });
+    const putCode = (await put.child.status).code;
+    await put.err.done;
+    assertEquals(putCode, 1, put.err.lines.join("\n"));
+    const putLast = put.err.lines.filter((line) => line !== "").at(-1)!;
+    assertEquals(
+      put.err.lines.filter((line) => line.includes("vanished")),
+      [putLast],
+    );
+    assertStringIncludes(putLast, "the local folder vanished");
+    assertEquals(readOr(join(root, "site/a/keep.txt")), "keep");
+
+    const dst = join(work, "dst");
+    const get = spawnClient(
+      [address, "get", "-r", "--watch", "--delete", "site/", dst],
+      join(work, "config-get"),
+    );
+    await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+    Deno.removeSync(join(root, "site"), { recursive: true });
+    const getCode = (await get.child.status).code;
+    await get.err.done;
+    assertEquals(getCode, 1, get.err.lines.join("\n"));
+    const getLast = get.err.lines.filter((line) => line !== "").at(-1)!;
+    assertStringIncludes(getLast, "the remote folder vanished");
+    assertEquals(readOr(join(dst, "a/keep.txt")), "keep");
+  });
+});
