@@ -14,7 +14,11 @@
  */
 
 import { join } from "@std/path";
-import { contenderResult, runAlternating } from "./alternate.ts";
+import {
+  type Contender,
+  contenderResult,
+  runAlternating,
+} from "./alternate.ts";
 import {
   type BenchContext,
   caseStatus,
@@ -508,73 +512,9 @@ export async function mirrorDeleteManyCase(
   ctx.log(`  creating ${count} files`);
   await makeSmallTree(model, shape);
   await Deno.writeTextFile(join(model, "keep.txt"), "keep");
-  // The served copy and the source start equal (cp -a keeps the times, so
-  // there is nothing to send); the source then keeps only keep.txt.
-  const copy = async (to: string) => {
-    await freshDir(to);
-    const done = await run("cp", ["-a", `${model}/.`, to], {
-      timeoutMs: 600_000,
-    });
-    if (!done.success) throw new Error(`cp -a failed: ${done.stderr}`);
-  };
   const server = await ctx.startServer(served, false, 4 * 3600_000);
   try {
-    const contenders = [
-      {
-        name: "fts put -r --delete",
-        fts: true,
-        description: "fts connect ADDR put -r --delete SRC/ site",
-        prepare: async () => {
-          await copy(site);
-          await freshDir(src);
-          const kept = await run("cp", ["-a", join(model, "keep.txt"), src], {
-            timeoutMs: 60_000,
-          });
-          if (!kept.success) throw new Error(`cp -a failed: ${kept.stderr}`);
-        },
-        run: async () => {
-          const before = await server.cpuSeconds();
-          const result = await ftsClient(
-            ctx,
-            connectArgs(server, ["put", "-r", "--delete", `${src}/`, "site"]),
-            600_000,
-          );
-          const after = await server.cpuSeconds();
-          return {
-            seconds: result.seconds,
-            clientPeakKiB: result.peakKiB,
-            clientCpuSeconds: result.cpuSeconds,
-            serverCpuSeconds: before !== null && after !== null
-              ? after - before
-              : null,
-          };
-        },
-        verify: async () => {
-          const left = [...Deno.readDirSync(site)].map((e) => e.name);
-          if (left.length !== 1 || left[0] !== "keep.txt") {
-            throw new Error(`site still holds ${left.length} entries`);
-          }
-          await Promise.resolve();
-        },
-      },
-      ...(ctx.config.peers
-        ? [{
-          name: "rm -rf",
-          fts: false,
-          description: "rm -rf of the same folders of the served copy",
-          prepare: () => copy(site),
-          run: async () => {
-            const folders = [...Deno.readDirSync(site)]
-              .filter((e) => e.isDirectory).map((e) => join(site, e.name));
-            const result = await run("rm", ["-rf", ...folders], {
-              timeoutMs: 600_000,
-            });
-            if (!result.success) throw new Error(`rm failed: ${result.stderr}`);
-            return { seconds: result.seconds };
-          },
-        }]
-        : []),
-    ];
+    const contenders = deleteContenders(ctx, server, { src, site, model });
     const results = await runAlternating(contenders, {
       runs: ctx.config.quick ? 1 : Math.min(ctx.config.runs, 3),
       warmups: 0,
@@ -608,4 +548,92 @@ export async function mirrorDeleteManyCase(
   } finally {
     await server.stop();
   }
+}
+
+/** Where `mirror-delete-many` works. */
+interface DeletePaths {
+  /** The source the deletion happens in. */
+  src: string;
+  /** The served copy. */
+  site: string;
+  /** The tree both start from. */
+  model: string;
+}
+
+/**
+ * The contenders of `mirror-delete-many`: fts propagating the deletion,
+ * and `rm -rf` of the same folders (with peers).
+ */
+function deleteContenders(
+  ctx: BenchContext,
+  server: FtsServer,
+  { src, site, model }: DeletePaths,
+): Contender[] {
+  // The served copy and the source start equal (cp -a keeps the times, so
+  // there is nothing to send); the source then keeps only keep.txt.
+  const copy = async (to: string) => {
+    await freshDir(to);
+    const done = await run("cp", ["-a", `${model}/.`, to], {
+      timeoutMs: 600_000,
+    });
+    if (!done.success) throw new Error(`cp -a failed: ${done.stderr}`);
+  };
+  return [
+    {
+      name: "fts put -r --delete",
+      fts: true,
+      description: "fts connect ADDR put -r --delete SRC/ site",
+      prepare: async () => {
+        await copy(site);
+        await freshDir(src);
+        const kept = await run("cp", ["-a", join(model, "keep.txt"), src], {
+          timeoutMs: 60_000,
+        });
+        if (!kept.success) throw new Error(`cp -a failed: ${kept.stderr}`);
+      },
+      run: async () => {
+        await server.resetPeak();
+        const before = await server.cpuSeconds();
+        const result = await ftsClient(
+          ctx,
+          connectArgs(server, ["put", "-r", "--delete", `${src}/`, "site"]),
+          600_000,
+        );
+        const after = await server.cpuSeconds();
+        return {
+          seconds: result.seconds,
+          serverPeakKiB: await server.peakKiB(),
+          clientPeakKiB: result.peakKiB,
+          clientCpuSeconds: result.cpuSeconds,
+          serverCpuSeconds: before !== null && after !== null
+            ? after - before
+            : null,
+        };
+      },
+      verify: async () => {
+        const left = [...Deno.readDirSync(site)].map((e) => e.name);
+        if (left.length !== 1 || left[0] !== "keep.txt") {
+          throw new Error(`site still holds ${left.length} entries`);
+        }
+        await Promise.resolve();
+      },
+    },
+    ...(ctx.config.peers
+      ? [{
+        name: "rm -rf",
+        fts: false,
+        description: "rm -rf of the same folders of the served copy",
+        prepare: () => copy(site),
+        run: async () => {
+          const folders = [...Deno.readDirSync(site)]
+            .filter((e) => e.isDirectory).map((e) => join(site, e.name));
+          const result = await run("rm", ["-rf", ...folders], {
+            timeoutMs: 600_000,
+          });
+          if (!result.success) throw new Error(`rm failed: ${result.stderr}`);
+          return { seconds: result.seconds };
+        },
+      }]
+      : []),
+  ];
 }
