@@ -37,7 +37,7 @@ import {
   startBackground,
   which,
 } from "./process.ts";
-import { formatSeconds, max } from "./stats.ts";
+import { formatSeconds } from "./stats.ts";
 
 /** Longest wait for one change to show (the case fails past it). */
 const CHANGE_TIMEOUT_MS = 60_000;
@@ -66,6 +66,26 @@ function readOr(path: string): string | null {
 function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/**
+ * Two fresh folders `NAME-A` and `NAME-B` in the work folder, the first
+ * holding `seed` (file name to text).
+ */
+async function seededPair(
+  ctx: BenchContext,
+  name: string,
+  [a, b]: [string, string],
+  seed: Record<string, string>,
+): Promise<[string, string]> {
+  const source = ctx.path(`${name}-${a}`);
+  const target = ctx.path(`${name}-${b}`);
+  await freshDir(source);
+  await freshDir(target);
+  for (const [file, text] of Object.entries(seed)) {
+    await Deno.writeTextFile(join(source, file), text);
+  }
+  return [source, target];
 }
 
 /** A running fts server and `fts connect ... put -r --watch --delete SRC/ site`. */
@@ -98,13 +118,7 @@ class FtsLive {
     name: string,
     seed: Record<string, string>,
   ): Promise<FtsLive> {
-    const src = ctx.path(`${name}-src`);
-    const served = ctx.path(`${name}-served`);
-    await freshDir(src);
-    await freshDir(served);
-    for (const [file, text] of Object.entries(seed)) {
-      await Deno.writeTextFile(join(src, file), text);
-    }
+    const [src, served] = await seededPair(ctx, name, ["src", "served"], seed);
     const server = await FtsServer.start(ctx.launcher!, served, {
       tls: false,
       lifetimeMs: 3600_000,
@@ -181,13 +195,7 @@ class Lsyncd {
     name: string,
     seed: Record<string, string>,
   ): Promise<Lsyncd> {
-    const src = ctx.path(`${name}-lsrc`);
-    const dst = ctx.path(`${name}-ldst`);
-    await freshDir(src);
-    await freshDir(dst);
-    for (const [file, text] of Object.entries(seed)) {
-      await Deno.writeTextFile(join(src, file), text);
-    }
+    const [src, dst] = await seededPair(ctx, name, ["lsrc", "ldst"], seed);
     const config = ctx.path(`${name}-lsyncd.lua`);
     await Deno.writeTextFile(
       config,
@@ -441,26 +449,11 @@ export async function mirrorRestartCase(
             (fts.clientLog.match(/^reconnected to /gm) ?? []).length >= index,
         ).then(() => {}),
     }], { runs: ctx.config.runs, warmups: 0, log: ctx.log });
-    const worst = results[0].summary.n ? results[0].summary.max : null;
     const reconnects = (fts.clientLog.match(/^reconnected to /gm) ?? []).length;
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: errorNotes(results),
-      contenders: results,
-      ratios: [],
-      target: {
-        description: target,
-        verdict: worst === null ? "n/a" : worst <= 10 ? "PASS" : "MISS",
-        detail: worst === null
-          ? "no runs"
-          : `max ${formatSeconds(worst)} over ${
-            results[0].summary.n
-          } restarts (${reconnects} reconnect lines)`,
-      },
+    return slowestRunResult({ id, title, target }, results, 10, {
+      runs: `restarts (${reconnects} reconnect lines)`,
       metrics: { reconnects },
-    };
+    });
   } finally {
     await fts.stop();
   }
@@ -520,31 +513,11 @@ export async function mirrorDeleteManyCase(
       warmups: 0,
       log: ctx.log,
     });
-    const fts = results[0];
-    const worst = fts.summary.n
-      ? max(
-        fts.samples.filter((s) => !s.warmup).map((s) => s.seconds!),
-      )
-      : null;
-    return {
-      id,
-      title,
-      status: caseStatus(results),
-      notes: [
-        "the served copy made with cp -a before each run (untimed)",
-        ...errorNotes(results),
-      ],
-      contenders: results,
-      ratios: [],
-      target: {
-        description: target,
-        verdict: worst === null ? "n/a" : worst < 60 ? "PASS" : "MISS",
-        detail: worst === null
-          ? "no runs"
-          : `max ${formatSeconds(worst)} over ${fts.summary.n} runs`,
-      },
+    return slowestRunResult({ id, title, target }, results, 60, {
+      notes: ["the served copy made with cp -a before each run (untimed)"],
+      runs: "runs",
       metrics: { files: count, folders: shape.folders },
-    };
+    });
   } finally {
     await server.stop();
   }
@@ -636,4 +609,34 @@ function deleteContenders(
       }]
       : []),
   ];
+}
+
+/**
+ * The result of a case whose target is a most number of seconds for every
+ * run: PASS when the slowest of fts's measured runs is within `limit`.
+ */
+function slowestRunResult(
+  head: { id: string; title: string; target: string },
+  results: ContenderResult[],
+  limit: number,
+  extra: { notes?: string[]; runs: string; metrics?: CaseResult["metrics"] },
+): CaseResult {
+  const fts = results[0];
+  const worst = fts.summary.n ? fts.summary.max : null;
+  return {
+    id: head.id,
+    title: head.title,
+    status: caseStatus(results),
+    notes: [...(extra.notes ?? []), ...errorNotes(results)],
+    contenders: results,
+    ratios: [],
+    target: {
+      description: head.target,
+      verdict: worst === null ? "n/a" : worst <= limit ? "PASS" : "MISS",
+      detail: worst === null
+        ? "no runs"
+        : `max ${formatSeconds(worst)} over ${fts.summary.n} ${extra.runs}`,
+    },
+    metrics: extra.metrics ?? {},
+  };
 }
