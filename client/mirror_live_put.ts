@@ -10,7 +10,7 @@
 
 import { join, resolve } from "@std/path";
 import type { TreeItem } from "../protocol/mod.ts";
-import { ConnectionError, FtsError } from "../protocol/mod.ts";
+import { IoError, WrongTypeError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { deleteRemote, reportFailed } from "./mirror_delete.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
@@ -138,9 +138,9 @@ export class PutSide implements LiveSide {
 
   /**
    * Sends changed files and folders in one tree upload. With `--delete`, a
-   * batch that fails (a folder where the server has a file, say) is sent
-   * again as a whole quick-check mirror, which replaces an entry of
-   * another type (and says what still fails). Returns whether it came to
+   * batch that met an entry of another type (a folder where the server has
+   * a file, say) is sent again as a whole quick-check mirror, which
+   * replaces it (and says what still fails). Returns whether it came to
    * that.
    */
   async #send(
@@ -156,11 +156,13 @@ export class PutSide implements LiveSide {
       unreadable: [],
       vanished: [],
     };
-    // With --delete a failure is retried as a whole mirror, which says
-    // what still fails: this attempt's lines would only repeat it.
-    const silent: Reporter = {
+    // With --delete a batch that met an entry of another type is sent
+    // again as a whole mirror, which says what still fails: this
+    // attempt's lines are shown only when it is not.
+    const lines: string[] = [];
+    const held: Reporter = {
       info: () => {},
-      error: () => {},
+      error: (text) => void lines.push(text),
       progress: () => null,
     };
     const { delete: mirrorDelete } = this.#context.mirror;
@@ -168,11 +170,16 @@ export class PutSide implements LiveSide {
       await sendFiles(this.#root, this.#remote, tree, {
         ...this.#context,
         connection,
-        reporter: mirrorDelete ? silent : this.#context.quiet,
+        reporter: mirrorDelete ? held : this.#context.quiet,
       }, this.#context.reporter);
     } catch (error) {
-      if (!mirrorDelete || !(error instanceof FtsError)) throw error;
-      if (error instanceof ConnectionError) throw error;
+      // A wrong type, alone or among other kinds (then "io"); a file that
+      // vanished meanwhile, say, is no reason to walk the whole tree.
+      const clash = error instanceof WrongTypeError || error instanceof IoError;
+      if (!mirrorDelete || !clash) {
+        for (const line of lines) this.#context.quiet.error?.(line);
+        throw error;
+      }
       await mirrorPut(this.#root, this.#remote, {
         ...this.#context,
         connection,
