@@ -11,7 +11,7 @@
 
 import { dirname, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
-import { NotFoundError } from "../protocol/mod.ts";
+import { NotFoundError, WrongTypeError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { mirrorGet } from "./mirror.ts";
@@ -98,7 +98,10 @@ export class GetSide implements LiveSide {
       try {
         type = (await connection.stat(remote, false, `get "${remote}"`)).type;
       } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+        // Gone, or a parent became a file: either way no longer there.
+        const gone = error instanceof NotFoundError ||
+          error instanceof WrongTypeError;
+        if (!gone) throw error;
         if (!this.#context.mirror.delete) continue;
         const result = await deleteLocal(this.#root, [
           { path, type: "file", size: 0, mtime: 0, mode: null },
