@@ -302,6 +302,20 @@ Deno.test("a dry run exits 0 and a mirror with nothing to do exits 0", async () 
   });
 });
 
+Deno.test("a batch stops at a refused deletion with the same exit status", async () => {
+  await withServer(async (address, root, work) => {
+    const src = join(work, "src");
+    makeSource(src);
+    makeExtras(join(root, "site"));
+    const run = await runFts(["connect", address], {
+      stdin: `put -r --delete --max-delete 1 ${src}/ site\nmkdir after\n`,
+    });
+    assertEquals(run.code, 25, run.stderr);
+    assertStringIncludes(run.stderr, "more than --max-delete 1");
+    assertEquals(contents(root)["after"], undefined, "the batch stopped");
+  });
+});
+
 /** Source and target whose `x` and `z` are of the other type each. */
 function makeClash(source: string, target: string): void {
   plant(source, "x", "now a file");
