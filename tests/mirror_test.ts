@@ -316,6 +316,12 @@ Deno.test("a batch stops at a refused deletion with the same exit status", async
   });
 });
 
+/** The names `cannot put "NAME": ...` lines give, sorted: one per entry. */
+function failedNames(stderr: string): string[] {
+  return [...stderr.matchAll(/^cannot (?:put|get) ("[^"]*")/gm)]
+    .map((match) => match[1]).sort();
+}
+
 /** Source and target whose `x` and `z` are of the other type each. */
 function makeClash(source: string, target: string): void {
   plant(source, "x", "now a file");
@@ -343,7 +349,7 @@ Deno.test("under --delete an entry of another type is replaced, both ways", asyn
   });
 });
 
-Deno.test("without --delete an entry of another type is named, kept, and the run fails", async () => {
+Deno.test("without --delete an entry of another type is named in one line, kept, and the run fails", async () => {
   await withServer(async (address, root, work) => {
     const src = join(work, "src");
     const site = join(root, "site");
@@ -356,6 +362,7 @@ Deno.test("without --delete an entry of another type is named, kept, and the run
       'cannot put "x": "x" is a folder on the server',
     );
     assertEquals(contents(site), before, "nothing lost on the server");
+    assertEquals(failedNames(put.stderr), ['"x"', '"z"'], put.stderr);
 
     const dst = join(work, "dst");
     makeClash(join(root, "back"), dst);
@@ -371,6 +378,7 @@ Deno.test("without --delete an entry of another type is named, kept, and the run
       'cannot get "z": a local file is in the way',
     );
     assertEquals(contents(dst), mine, "nothing lost locally");
+    assertEquals(failedNames(get.stderr), ['"x"', '"z"'], get.stderr);
   });
 });
 
