@@ -233,9 +233,25 @@ export class PutSide implements LiveSide {
       );
       return [];
     }
+    if (!this.#context.mirror.force && this.#empty()) {
+      this.#context.reporter.error?.(
+        `cannot delete: the source is empty: this would delete ${gone.length} entries of "${this.#remote}"; add --force if that is meant`,
+      );
+      return [];
+    }
     const reply = await deleteRemote(connection, this.#remote, gone, action);
     reportFailed(this.#context.reporter, reply.failed);
     const failed = new Set(reply.failed.map((failure) => failure.path));
     return gone.filter((path) => !failed.has(path));
+  }
+
+  /** Whether the local folder holds nothing (as a one-off mirror, emptying the target needs `--force`). */
+  #empty(): boolean {
+    try {
+      for (const _ of Deno.readDirSync(this.#root)) return false;
+    } catch {
+      // Unreadable: #checkSource says so on the next batch.
+    }
+    return true;
   }
 }

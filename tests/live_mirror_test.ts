@@ -493,3 +493,29 @@ Deno.test("a live mirror whose source folder vanishes ends with one clear line a
     assertEquals(readOr(join(dst, "a/keep.txt")), "keep");
   });
 });
+
+Deno.test("a live put whose source is emptied deletes nothing without --force, and says so", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    // One entry, removed in one call, so one batch sees the source empty.
+    plant(src, "b/a.txt", "a");
+    plant(src, "b/c.txt", "c");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    try {
+      await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+      Deno.removeSync(join(src, "b"), { recursive: true });
+      const said = await put.err.waitFor(
+        (line) => line.includes("the source is empty"),
+        60_000,
+      );
+      assertStringIncludes(said, "add --force");
+      assertEquals(readOr(join(root, "site/b/a.txt")), "a");
+      assertEquals(readOr(join(root, "site/b/c.txt")), "c");
+    } finally {
+      assertEquals(await put.interrupt(), 0, put.err.lines.join("\n"));
+    }
+  });
+});
