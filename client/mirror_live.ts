@@ -16,6 +16,7 @@
  */
 
 import { resolve } from "@std/path";
+import * as posix from "@std/path/posix";
 import { ConnectionError, FtsError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import type { MirrorContext } from "./mirror.ts";
@@ -52,7 +53,7 @@ export async function liveMirror(
 ): Promise<void> {
   const action = `${direction} -r --watch "${source}"`;
   const key = direction === "put"
-    ? `put ${context.connection.label} ${target}`
+    ? `put ${context.connection.label} ${remoteKey(target)}`
     : `get ${resolve(target)}`;
   const release = await lockTarget(key, action);
   const live: LiveContext = { ...context, quiet: errorsOnly(context.reporter) };
@@ -242,6 +243,11 @@ class LiveLoop {
     );
     this.#period = { moved: 0, deleted: 0 };
   }
+}
+
+/** A remote folder as one key however written (`site`, `./site/`). */
+function remoteKey(target: string): string {
+  return posix.normalize(target || ".").replace(/\/+$/, "") || "/";
 }
 
 /** Whether `error` means the link (or the server) is gone. */

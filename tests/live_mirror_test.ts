@@ -279,7 +279,7 @@ Deno.test("Ctrl-C during a live get leaves no partial file under a target name",
   });
 });
 
-Deno.test("a second live mirror into the same target is refused", async () => {
+Deno.test("a second live mirror into the same target is refused in one line, both ways", async () => {
   await withServe(async ({ work, config, address }) => {
     const src = join(work, "src");
     plant(src, "a.txt", "a");
@@ -290,11 +290,30 @@ Deno.test("a second live mirror into the same target is refused", async () => {
     try {
       await first.err.waitFor((line) => line.startsWith("following"), 60_000);
       const second = await runFts(
-        ["connect", address, "put", "-r", "--watch", `${src}/`, "site"],
+        ["connect", address, "put", "-r", "--watch", `${src}/`, "./site/"],
         { env: { FTS_CONFIG_DIR: config } },
       );
       assertEquals(second.code, 1);
+      assertEquals(second.stderr.trim().split("\n").length, 1, second.stderr);
       assertStringIncludes(second.stderr, "another live mirror");
+      // The same for two live gets into one local folder.
+      const dst = join(work, "dst");
+      const get = spawnClient(
+        [address, "get", "-r", "--watch", "site/", dst],
+        config,
+      );
+      try {
+        await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+        const again = await runFts(
+          ["connect", address, "get", "-r", "--watch", "site/", `${dst}/`],
+          { env: { FTS_CONFIG_DIR: config } },
+        );
+        assertEquals(again.code, 1);
+        assertEquals(again.stderr.trim().split("\n").length, 1, again.stderr);
+        assertStringIncludes(again.stderr, "another live mirror");
+      } finally {
+        assertEquals(await get.interrupt(), 0, get.err.lines.join("\n"));
+      }
     } finally {
       assertEquals(await first.interrupt(), 0, first.err.lines.join("\n"));
     }
