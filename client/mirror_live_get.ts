@@ -85,9 +85,11 @@ export class GetSide implements LiveSide {
   async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
     await this.#checkSource(connection);
     const applied: Applied = { moved: [], deleted: [] };
-    if (batch.size > BURST) {
+    // A burst, or the folder itself changed (`""`: the server's watch
+    // missed changes): one whole quick-check mirror.
+    if (batch.size > BURST || batch.has("")) {
       await this.catchUp(connection);
-      applied.moved = [...batch];
+      applied.moved = [...batch].filter((path) => path !== "");
       return applied;
     }
     const options = { ...this.#context.options, noClobber: false };

@@ -16,6 +16,7 @@ import { deleteRemote, reportFailed } from "./mirror_delete.ts";
 import { mirrorPut, requireDelete } from "./mirror.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
 import { LocalScan } from "./local_scan.ts";
+import { BurstCounter } from "../transfer/inotify_burst.ts";
 import { SourceVanishedError } from "./mirror_errors.ts";
 import { sendFiles } from "./mirror_send.ts";
 import type { Reporter } from "./reporter.ts";
@@ -33,6 +34,10 @@ export class PutSide implements LiveSide {
   #context: LiveContext;
   #watcher: Deno.FsWatcher | null = null;
   #scan: LocalScan | null = null;
+  /** Events since the last batch: a burst may have lost some. */
+  #events = new BurstCounter();
+  /** The last batch was a burst's. */
+  #bursting = false;
 
   constructor(local: string, remote: string, context: LiveContext) {
     this.#local = local;
@@ -62,6 +67,9 @@ export class PutSide implements LiveSide {
     (async () => {
       try {
         for await (const event of watcher) {
+          this.#events.add();
+          // The kernel's event queue overflowed: changes went unseen.
+          if (event.flag === "rescan") onChange("");
           for (const path of event.paths) {
             if (path.startsWith(`${this.#root}/`)) {
               onChange(path.slice(this.#root.length + 1));
@@ -100,6 +108,14 @@ export class PutSide implements LiveSide {
 
   async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
     this.#checkSource();
+    // After a burst inotify may have dropped events (its queue is finite),
+    // so a burst's batches, and the first batch after it, are whole
+    // quick-check mirrors: that one starts after the last dropped event.
+    const heavy = this.#events.take();
+    if (batch.has("") || heavy || this.#bursting) {
+      this.#bursting = heavy;
+      return await this.#whole(connection, batch);
+    }
     const { files, dirs, gone } = this.#describe(batch);
     const applied: Applied = { moved: [], deleted: [] };
     let whole = false;
@@ -112,6 +128,24 @@ export class PutSide implements LiveSide {
       applied.deleted = await this.#delete(connection, gone);
     }
     return applied;
+  }
+
+  /**
+   * A whole quick-check mirror, for a batch from which inotify may have
+   * dropped changes (a burst; said in one line when inotify said so).
+   */
+  async #whole(connection: Connection, batch: Set<string>): Promise<Applied> {
+    if (batch.has("")) {
+      this.#context.reporter.info(
+        "the local watch missed changes (inotify's queue overflowed); catching up with a whole quick check",
+      );
+    }
+    await mirrorPut(this.#root, this.#remote, {
+      ...this.#context,
+      connection,
+      reporter: this.#context.quiet,
+    });
+    return { moved: [...batch].filter((path) => path !== ""), deleted: [] };
   }
 
   /**
