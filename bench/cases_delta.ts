@@ -25,6 +25,7 @@ import {
   ftsRatios,
   skippedCase,
 } from "./context.ts";
+import { floorContender } from "./delta_floor.ts";
 import { makeRandomFile } from "./files.ts";
 import { connectArgs, FtsServer } from "./fts_runner.ts";
 import type { CaseResult, ContenderResult, TargetResult } from "./model.ts";
@@ -270,6 +271,11 @@ export async function deltaCase(
           },
         );
       }
+      // The floor: the smallest programs doing a put's job (delta_floor.ts).
+      const floor = direction === "put" && !ctx.config.quick
+        ? await floorContender(ns, next, oldAt, prepare, verify, timeout)
+        : null;
+      if (floor) contenders.push(floor.contender);
       if (daemon) {
         contenders.push(
           {
@@ -295,7 +301,9 @@ export async function deltaCase(
           },
         );
       }
-      const results = await ctx.alternate(contenders);
+      const results = await ctx.alternate(contenders).finally(() =>
+        floor?.stop()
+      );
       return {
         id,
         title,
