@@ -25,7 +25,7 @@ import {
   ftsRatios,
   skippedCase,
 } from "./context.ts";
-import { floorContender } from "./delta_floor.ts";
+import { floorContender } from "./cases_delta_floor.ts";
 import { makeRandomFile } from "./files.ts";
 import { connectArgs, FtsServer } from "./fts_runner.ts";
 import type { CaseResult, ContenderResult, TargetResult } from "./model.ts";

@@ -13,7 +13,7 @@
  * compares with the sender's digest, writes it beside the old one and
  * renames it over. The sender, meanwhile, reads and hashes its file whole
  * and cuts it, then answers the summary. Each side prints the time of its
- * steps on stderr (`FLOOR` lines). `cases_delta.ts` runs it as the "floor"
+ * steps on stderr (`FLOOR` lines). `cases_delta_floor.ts` runs it as the "floor"
  * contender next to fts and rsync on the same shaped link.
  *
  * @module
@@ -24,11 +24,6 @@ import {
   type ChunkSource,
 } from "../transfer/delta/chunk_reader.ts";
 import { Xxh128 } from "../transfer/hash/xxh128.ts";
-import type { Contender } from "./alternate.ts";
-import { type FtsLauncher, runClient } from "./fts_runner.ts";
-import { processCpuSeconds } from "./memory.ts";
-import type { ShapedNetns } from "./netns.ts";
-import { run, sleep, startBackground } from "./process.ts";
 
 const started = performance.now();
 const step = (what: string) =>
@@ -38,25 +33,23 @@ const step = (what: string) =>
     } ms`,
   );
 
-/** Reads from memory, as a file would. */
-function memorySource(bytes: Uint8Array): ChunkSource {
-  let at = 0;
-  return {
-    read(buffer: Uint8Array): Promise<number | null> {
-      if (at >= bytes.byteLength) return Promise.resolve(null);
-      const n = Math.min(buffer.byteLength, bytes.byteLength - at);
-      buffer.set(bytes.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
+/**
+ * Chunk lengths and 48-bit hashes of the file at `path`, read in the
+ * chunker's 4 MiB windows; `onRead` sees every byte read, in order.
+ */
+async function cut(
+  path: string,
+  onRead?: (bytes: Uint8Array) => void,
+): Promise<{ lengths: number[]; hashes: number[] }> {
+  using file = await Deno.open(path);
+  const source: ChunkSource = {
+    async read(buffer: Uint8Array): Promise<number | null> {
+      const n = await file.read(buffer);
+      if (n) onRead?.(buffer.subarray(0, n));
+      return n;
     },
   };
-}
-
-/** Chunk lengths and 48-bit hashes of `bytes`. */
-async function cut(
-  bytes: Uint8Array,
-): Promise<{ lengths: number[]; hashes: number[] }> {
-  const reader = new ChunkReader(memorySource(bytes));
+  const reader = new ChunkReader(source);
   const lengths: number[] = [];
   const hashes: number[] = [];
   for (let c = await reader.next(); c; c = await reader.next()) {
@@ -104,13 +97,15 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
+const PIECE = 4 * 1024 * 1024;
+
 async function receive(oldPath: string, port: number): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port });
   console.log("listening");
+  const buffer = new Uint8Array(PIECE);
   for await (const conn of listener) {
     const t0 = performance.now();
-    const old = await Deno.readFile(oldPath);
-    const { lengths, hashes } = await cut(old);
+    const { lengths, hashes } = await cut(oldPath);
     const offsets = new Float64Array(lengths.length + 1);
     for (let i = 0; i < lengths.length; i++) {
       offsets[i + 1] = offsets[i] + lengths[i];
@@ -124,12 +119,24 @@ async function receive(oldPath: string, port: number): Promise<void> {
     });
     await writeAll(conn, summary);
     const cutMs = performance.now() - t0;
+    using old = await Deno.open(oldPath);
+    const temp = `${oldPath}.floor-tmp`;
+    using out = await Deno.open(temp, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    const hash = new Xxh128();
+    const put = async (bytes: Uint8Array) => {
+      hash.update(bytes);
+      for (let at = 0; at < bytes.byteLength;) {
+        at += await out.write(bytes.subarray(at));
+      }
+    };
     const input = new Incoming(conn);
-    const size = new DataView((await input.take(8)).slice().buffer).getFloat64(
-      0,
-    );
-    const next = new Uint8Array(size);
-    let at = 0;
+    let filled = 0;
+    let position = -1;
+    let size = 0;
     for (;;) {
       const head = new DataView((await input.take(9)).slice().buffer);
       const op = head.getUint8(0);
@@ -137,25 +144,40 @@ async function receive(oldPath: string, port: number): Promise<void> {
       const a = head.getUint32(1);
       const b = head.getUint32(5);
       if (op === 1) {
-        next.set(old.subarray(offsets[a], offsets[a + b]), at);
-        at += offsets[a + b] - offsets[a];
+        let at = offsets[a];
+        const end = offsets[a + b];
+        if (at !== position) await old.seek(at, Deno.SeekMode.Start);
+        while (at < end) {
+          const n = Math.min(end - at, PIECE - filled);
+          let got = 0;
+          while (got < n) {
+            got += (await old.read(buffer.subarray(filled + got, filled + n)))!;
+          }
+          filled += n;
+          at += n;
+          if (filled === PIECE) {
+            await put(buffer);
+            filled = 0;
+          }
+        }
+        position = end;
+        size += end - offsets[a];
       } else {
-        next.set(await input.take(b), at);
-        at += b;
+        if (filled) await put(buffer.subarray(0, filled));
+        filled = 0;
+        await put(await input.take(b));
+        size += b;
       }
     }
+    if (filled) await put(buffer.subarray(0, filled));
     const digest = new TextDecoder().decode(await input.take(32));
-    const hex = new Xxh128().update(next).hex();
-    if (at !== size || hex !== digest) {
-      throw new Error("floor: digest mismatch");
-    }
-    const temp = `${oldPath}.floor-tmp`;
-    await Deno.writeFile(temp, next);
+    if (hash.hex() !== digest) throw new Error("floor: digest mismatch");
+    out.close();
     await Deno.rename(temp, oldPath);
     await writeAll(conn, new Uint8Array([1]));
     conn.close();
     console.error(
-      `FLOOR receive cut+summary ${cutMs.toFixed(0)} ms, all ${
+      `FLOOR receive ${size} bytes: cut+summary ${cutMs.toFixed(0)} ms, all ${
         (performance.now() - t0).toFixed(0)
       } ms`,
     );
@@ -167,9 +189,8 @@ async function send(newPath: string, port: number): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const input = new Incoming(conn);
   const summaryIn = (async () => {
-    const count = new DataView((await input.take(4)).slice().buffer).getUint32(
-      0,
-    );
+    const count = new DataView((await input.take(4)).slice().buffer)
+      .getUint32(0);
     const bytes = await input.take(6 * count);
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     const index = new Map<number, number>();
@@ -178,17 +199,14 @@ async function send(newPath: string, port: number): Promise<void> {
     }
     return index;
   })();
-  const bytes = await Deno.readFile(newPath);
-  const digest = new Xxh128().update(bytes).hex();
-  step("read+hashed");
-  const { lengths, hashes } = await cut(bytes);
-  step("cut");
+  const hash = new Xxh128();
+  const { lengths, hashes } = await cut(newPath, (bytes) => hash.update(bytes));
+  const digest = hash.hex();
+  step("read+hashed+cut");
   const index = await summaryIn;
   step("summary in");
+  using file = await Deno.open(newPath);
   const out: Uint8Array[] = [];
-  const size = new Uint8Array(8);
-  new DataView(size.buffer).setFloat64(0, bytes.byteLength);
-  out.push(size);
   const op = (code: number, a: number, b: number) => {
     const head = new Uint8Array(9);
     const view = new DataView(head.buffer);
@@ -212,7 +230,12 @@ async function send(newPath: string, port: number): Promise<void> {
         runCount = 1;
       } else {
         op(2, 0, lengths[i]);
-        out.push(bytes.subarray(offset, offset + lengths[i]));
+        const bytes = new Uint8Array(lengths[i]);
+        await file.seek(offset, Deno.SeekMode.Start);
+        for (let got = 0; got < bytes.byteLength;) {
+          got += (await file.read(bytes.subarray(got)))!;
+        }
+        out.push(bytes);
       }
     }
     offset += lengths[i];
@@ -240,91 +263,38 @@ if (import.meta.main) {
   if (mode === "receive") await receive(path, Number(port));
   else if (mode === "send") await send(path, Number(port));
   else if (mode === "steps") await steps(path);
-  else {throw new Error(
+  else {
+    throw new Error(
       "usage: delta_floor.ts receive OLD PORT | send NEW PORT | steps FILE",
-    );}
-}
-
-/** The unavoidable steps one at a time, in one process: cut, read+hash+write. */
-async function steps(path: string): Promise<void> {
-  step("started");
-  const bytes = await Deno.readFile(path);
-  step("read");
-  await cut(bytes);
-  step("cut (from memory)");
-  new Xxh128().update(bytes).hex();
-  step("xxh128");
-  await Deno.writeFile(`${path}.floor-tmp`, bytes);
-  step("written");
-  await Deno.remove(`${path}.floor-tmp`);
+    );
+  }
 }
 
 /**
- * The floor as a contender of a shaped `put` case: a receiver holding
- * `oldAt` in namespace `ns` (started here, stopped by the returned `stop`)
- * and a sender of `next` per run, timed like fts's client (wall and CPU);
- * the receiver's CPU is counted as the server's.
+ * The unavoidable steps one at a time, in one process: read and cut,
+ * read and hash, read, hash and write (the receiver's assembly).
  */
-export async function floorContender(
-  ns: ShapedNetns,
-  next: string,
-  oldAt: string,
-  prepare: () => Promise<void>,
-  verify: () => Promise<void>,
-  timeoutMs: number,
-): Promise<{ contender: Contender; stop: () => Promise<void> }> {
-  const program = new URL(import.meta.url).pathname;
-  const deno = Deno.execPath();
-  const port = 40000 + (Deno.pid % 20000);
-  const launcher: FtsLauncher = ns.wrap({
-    description: `${deno} run -A ${program}`,
-    command: deno,
-    prefix: ["run", "-A", program],
-    entryFile: program,
-  });
-  const receiver = startBackground(launcher.command, [
-    ...launcher.prefix,
-    "receive",
-    oldAt,
-    String(port),
-  ], { timeoutMs: 3_600_000 });
-  for (let i = 0; i < 300; i++) {
-    const up = await run("ip", [
-      "netns",
-      "exec",
-      ns.name,
-      "sh",
-      "-c",
-      `ss -ltn | grep -q 127.0.0.1:${port}`,
-    ], { timeoutMs: 5_000 }).catch(() => null);
-    if (up?.success) break;
-    await sleep(100);
+async function steps(path: string): Promise<void> {
+  step("started");
+  await cut(path);
+  step("read+cut");
+  const hash = new Xxh128();
+  await cut(path, (bytes) => hash.update(bytes));
+  step("read+cut+xxh128");
+  const buffer = new Uint8Array(PIECE);
+  {
+    using file = await Deno.open(path);
+    using out = await Deno.open(`${path}.floor-tmp`, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    const copy = new Xxh128();
+    for (let n = await file.read(buffer); n; n = await file.read(buffer)) {
+      copy.update(buffer.subarray(0, n));
+      await out.write(buffer.subarray(0, n));
+    }
   }
-  const contender: Contender = {
-    name: "floor (bench/delta_floor.ts)",
-    fts: false,
-    description:
-      `${launcher.description} send ${next} (receiver: receive ${oldAt})`,
-    prepare,
-    run: async () => {
-      const before = await processCpuSeconds(receiver.pid);
-      const result = await runClient(
-        launcher,
-        ["send", next, String(port)],
-        timeoutMs,
-      );
-      if (!result.success) throw new Error(result.stderr.trim());
-      const after = await processCpuSeconds(receiver.pid);
-      return {
-        seconds: result.seconds,
-        clientCpuSeconds: result.cpuSeconds,
-        clientPeakKiB: result.peakKiB,
-        serverCpuSeconds: before === null || after === null
-          ? null
-          : after - before,
-      };
-    },
-    verify,
-  };
-  return { contender, stop: async () => void await receiver.stop() };
+  step("read+xxh128+write");
+  await Deno.remove(`${path}.floor-tmp`);
 }
