@@ -263,9 +263,10 @@ if (import.meta.main) {
   if (mode === "receive") await receive(path, Number(port));
   else if (mode === "send") await send(path, Number(port));
   else if (mode === "steps") await steps(path);
+  else if (mode === "start") step("started"); // start-up alone
   else {
     throw new Error(
-      "usage: delta_floor.ts receive OLD PORT | send NEW PORT | steps FILE",
+      "usage: delta_floor.ts receive OLD PORT | send NEW PORT | steps FILE | start",
     );
   }
 }
