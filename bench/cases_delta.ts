@@ -273,7 +273,15 @@ export async function deltaCase(
       }
       // The floor: the smallest programs doing a put's job (delta_floor.ts).
       const floor = direction === "put" && !ctx.config.quick
-        ? await floorContender(ns, next, oldAt, prepare, verify, timeout)
+        ? await floorContender(
+          ns,
+          next,
+          oldAt,
+          prepare,
+          verify,
+          timeout,
+          (timed) => counted(ns, timed),
+        )
         : null;
       if (floor) contenders.push(floor.contender);
       if (daemon) {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Contender } from "./alternate.ts";
+import type { Contender, RunOutcome } from "./alternate.ts";
 import { type FtsLauncher, runClient } from "./fts_runner.ts";
 import { processCpuSeconds } from "./memory.ts";
 import type { ShapedNetns } from "./netns.ts";
@@ -16,7 +16,8 @@ import { run, sleep, startBackground } from "./process.ts";
  * The floor as a contender of a shaped `put` case: a receiver holding
  * `oldAt` in namespace `ns` (started here, stopped by the returned `stop`)
  * and a sender of `next` per run, timed like fts's client (wall and CPU);
- * the receiver's CPU is counted as the server's.
+ * the receiver's CPU is counted as the server's. `measure` wraps each
+ * timed run (the case counts the link's bytes with it).
  */
 export async function floorContender(
   ns: ShapedNetns,
@@ -25,6 +26,9 @@ export async function floorContender(
   prepare: () => Promise<void>,
   verify: () => Promise<void>,
   timeoutMs: number,
+  measure: (timed: () => Promise<RunOutcome>) => Promise<RunOutcome> = (
+    timed,
+  ) => timed(),
 ): Promise<{ contender: Contender; stop: () => Promise<void> }> {
   const program = new URL("./delta_floor.ts", import.meta.url).pathname;
   const deno = Deno.execPath();
@@ -59,24 +63,25 @@ export async function floorContender(
     description:
       `${launcher.description} send ${next} (receiver: receive ${oldAt})`,
     prepare,
-    run: async () => {
-      const before = await processCpuSeconds(receiver.pid);
-      const result = await runClient(
-        launcher,
-        ["send", next, String(port)],
-        timeoutMs,
-      );
-      if (!result.success) throw new Error(result.stderr.trim());
-      const after = await processCpuSeconds(receiver.pid);
-      return {
-        seconds: result.seconds,
-        clientCpuSeconds: result.cpuSeconds,
-        clientPeakKiB: result.peakKiB,
-        serverCpuSeconds: before === null || after === null
-          ? null
-          : after - before,
-      };
-    },
+    run: () =>
+      measure(async () => {
+        const before = await processCpuSeconds(receiver.pid);
+        const result = await runClient(
+          launcher,
+          ["send", next, String(port)],
+          timeoutMs,
+        );
+        if (!result.success) throw new Error(result.stderr.trim());
+        const after = await processCpuSeconds(receiver.pid);
+        return {
+          seconds: result.seconds,
+          clientCpuSeconds: result.cpuSeconds,
+          clientPeakKiB: result.peakKiB,
+          serverCpuSeconds: before === null || after === null
+            ? null
+            : after - before,
+        };
+      }),
     verify,
   };
   return { contender, stop: async () => void await receiver.stop() };
