@@ -17,7 +17,7 @@ import { UsageError } from "../cli/usage_error.ts";
 import { DEFAULT_PORT } from "../protocol/mod.ts";
 import { parseRate } from "../transfer/rate_limit_stream.ts";
 import { existingDefaultUsersFile } from "./auth/default_users.ts";
-import { parseDuration, serveCommand } from "./serve_command.ts";
+import { parseDuration } from "./duration.ts";
 
 const SERVE_HELP = `Usage: fts serve [DIR | s3://BUCKET[/PREFIX]] [options]
 
@@ -161,6 +161,8 @@ export const SERVE = subcommand({
     const hostname = flags.host;
     // "fts user add" without --users made this file: logins from then on.
     const users = flags.users ?? await existingDefaultUsersFile();
+    // Loaded here, not above: a client's start-up need not load the server.
+    const { serveCommand } = await import("./serve_command.ts");
     await serveCommand({
       root,
       hostname,
