@@ -4,8 +4,6 @@
  * @module
  */
 
-import { format } from "@std/fmt/bytes";
-
 /**
  * Formats a byte count with binary units.
  *
@@ -16,13 +14,23 @@ import { format } from "@std/fmt/bytes";
  */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
-  const text: string = format(bytes, {
-    binary: true,
-    minimumFractionDigits: 1,
-    maximumFractionDigits: 1,
-  });
-  return text;
+  // As std's `format(bytes, { binary: true, ...one decimal })` printed it
+  // in English, without `toLocaleString`: its first call loads the locale
+  // data, 10-30 ms of every command that prints a size. Rounded as
+  // `toLocaleString` rounds: half up, from the shortest decimal form.
+  const exponent = Math.min(
+    Math.floor(Math.log(bytes) / Math.log(1024)),
+    UNITS.length - 1,
+  );
+  const [whole, fraction = ""] = String(bytes / 1024 ** exponent).split(".");
+  const tenths = Number(whole) * 10 + Number(fraction[0] ?? 0) +
+    (Number(fraction[1] ?? 0) >= 5 ? 1 : 0);
+  const grouped = String(Math.floor(tenths / 10))
+    .replace(/\B(?=(\d{3})+$)/g, ",");
+  return `${grouped}.${tenths % 10} ${UNITS[exponent]}`;
 }
+
+const UNITS = ["B", "kiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
 
 /** Formats seconds as `m:ss` or `h:mm:ss`. */
 export function formatDuration(seconds: number): string {
