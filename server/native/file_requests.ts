@@ -43,7 +43,7 @@ import {
   prefixIn,
 } from "../../transfer/hash/checksum.ts";
 import { compression, requestedMode } from "../../transfer/compression.ts";
-import { sendBodyZeroCopy } from "./zero_copy.ts";
+import { sendBodyZeroCopy, sendfileFrameSize } from "./zero_copy.ts";
 import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
@@ -223,7 +223,11 @@ export async function get(
     const trailer = () =>
       recorded ? digestFields(checksum, recorded) : hasher.digests();
     const seeing = hasher.checksum !== null || request.compress !== undefined;
-    if (seeing || !await sendBodyZeroCopy(io, handle, offset, trailer)) {
+    const frameSize = sendfileFrameSize(request.maxData);
+    if (
+      seeing ||
+      !await sendBodyZeroCopy(io, handle, offset, trailer, frameSize)
+    ) {
       await io.writer.sendBody(
         fileChunks(handle, pool),
         trailer,
