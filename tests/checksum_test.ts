@@ -20,7 +20,12 @@ import {
 } from "../transfer/hash/checksum.ts";
 import { BufferPool } from "../protocol/buffer_pool.ts";
 import { createHasher } from "../transfer/hash/hasher.ts";
-import { Xxh128 } from "../transfer/hash/xxh128.ts";
+import {
+  hashableBuffer,
+  releaseHashable,
+  Xxh128,
+} from "../transfer/hash/xxh128.ts";
+import xxhash128 from "hash-wasm/xxhash128";
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -48,6 +53,57 @@ Deno.test("xxh128 gives the reference digests, whole and in odd pieces", () => {
     }
     assertEquals(pieces.hex(), digest, `${name} in pieces`);
   }
+});
+
+Deno.test("xxh128 gives hash-wasm's digests of megabytes, from plain buffers and from hashable ones, whole and split at odd places", async () => {
+  const reference = await (xxhash128 as {
+    createXXHash128(): Promise<{
+      init(): void;
+      update(bytes: Uint8Array): void;
+      digest(format: "hex"): string;
+    }>;
+  }).createXXHash128();
+  const data = pattern(5 * 1024 * 1024 + 4321);
+  reference.init();
+  reference.update(data);
+  const expected = reference.digest("hex");
+  assertEquals(new Xxh128().update(data).hex(), expected);
+  const held = hashableBuffer(data.byteLength);
+  try {
+    held.set(data);
+    assertEquals(new Xxh128().update(held).hex(), expected);
+    const split = new Xxh128();
+    for (
+      const [from, to] of [[0, 1], [1, 1_048_583], [1_048_583, data.length]]
+    ) {
+      split.update(held.subarray(from, to));
+    }
+    assertEquals(split.hex(), expected);
+  } finally {
+    releaseHashable(held);
+  }
+});
+
+Deno.test("xxh128 states save and load in hash-wasm's format both ways (a resume across versions)", async () => {
+  const create = (xxhash128 as {
+    createXXHash128(): Promise<{
+      init(): void;
+      update(bytes: Uint8Array): void;
+      digest(format: "hex"): string;
+      save(): Uint8Array;
+      load(state: Uint8Array): void;
+    }>;
+  }).createXXHash128;
+  const data = pattern(300_000);
+  const theirs = await create();
+  theirs.init();
+  theirs.update(data.subarray(0, 100_000));
+  const ours = Xxh128.load(theirs.save()).update(data.subarray(100_000));
+  assertEquals(ours.hex(), VECTORS[3][2]);
+  const back = await create();
+  back.load(new Xxh128().update(data.subarray(0, 123_457)).save());
+  back.update(data.subarray(123_457));
+  assertEquals(back.digest("hex"), VECTORS[3][2]);
 });
 
 Deno.test("xxh128 hashes that take turns, and peeks between updates, do not disturb each other", () => {

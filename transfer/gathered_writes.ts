@@ -5,13 +5,15 @@
  * then land in the buffer that is written from (no copy in between), the
  * file gets a few large writes rather than one per frame, and the write
  * (on a thread of Deno's pool) overlaps the next reads and the hash (on
- * the main thread). See docs/performance.md, "Receiving into large buffers".
+ * the main thread). The buffers lie in the XXH3 engine's memory when it
+ * has room, so hashing them copies nothing. See docs/performance.md.
  *
  * @module
  */
 
 import type { BodySink } from "../protocol/message_reader.ts";
 import type { Hasher } from "./hash/hasher.ts";
+import { hashableBuffer, releaseHashable } from "./hash/xxh128.ts";
 
 /** Bytes per buffer: writes of this size cost the least per byte here. */
 export const GATHER_SIZE = 4 * 1024 * 1024;
@@ -54,6 +56,8 @@ export class GatheredWrites implements BodySink {
   #fill = 0;
   /** The other buffer's write, still running; it rejects when it failed. */
   #writing: Promise<void> = Promise.resolve();
+  /** The buffers went back to the hash engine (after finish or salvage). */
+  #released = false;
   /** Bytes received so far. */
   bytes = 0;
 
@@ -62,7 +66,7 @@ export class GatheredWrites implements BodySink {
     this.#target = target;
     this.#hasher = options.hasher ?? null;
     this.#onBytes = options.onBytes;
-    this.#buffers = [new Uint8Array(size), new Uint8Array(size)];
+    this.#buffers = [hashableBuffer(size), hashableBuffer(size)];
   }
 
   room(): Uint8Array {
@@ -81,19 +85,33 @@ export class GatheredWrites implements BodySink {
     }
   }
 
-  /** Writes what is gathered and waits for every write to end. */
+  /**
+   * Writes what is gathered and waits for every write to end; the sink is
+   * spent then.
+   */
   async finish(): Promise<void> {
-    await this.#flush();
-    await this.#writing;
+    try {
+      await this.#flush();
+      await this.#writing;
+    } finally {
+      this.#release();
+    }
   }
 
   /**
    * After a failure: writes what is gathered if the file still takes it
    * (so a partial download keeps every byte that arrived) and waits for
-   * every write; never throws.
+   * every write; never throws. The sink is spent then.
    */
   async salvage(): Promise<void> {
+    if (this.#released) return;
     await this.finish().catch(() => {});
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (const buffer of this.#buffers) releaseHashable(buffer);
   }
 
   /**
