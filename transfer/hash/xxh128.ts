@@ -25,7 +25,6 @@
  * @module
  */
 
-import xxhash128 from "hash-wasm/xxhash128";
 import { XXH3_WASM } from "./xxh3_module.ts";
 
 /** Two hash states (slots) and what can be done with them. */
@@ -163,8 +162,12 @@ interface WasmHasher {
   load(state: Uint8Array): WasmHasher;
 }
 
-/** hash-wasm's scalar XXH3-128: two instances for the two slots. */
+/**
+ * hash-wasm's scalar XXH3-128: two instances for the two slots. Loaded only
+ * where it is needed, so start-up does not parse it.
+ */
 async function hashWasmEngine(): Promise<Engine> {
+  const xxhash128 = (await import("hash-wasm/xxhash128")).default;
   const create = (xxhash128 as {
     createXXHash128(): Promise<WasmHasher>;
   }).createXXHash128;
