@@ -245,21 +245,7 @@ async function fetchInto(
   let hasher = plan.hasher;
   const { pool } = connection;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
-  const request: GetRequest = {
-    op: "get",
-    path: remote,
-    offset: offer,
-    ...(offer > 0 ? prefixFields(wanted, hasher.hex()) : {}),
-    expect: { size: entry.size, mtime: entry.mtime },
-    verify: options.verify,
-    checksum: wanted,
-    compress: options.compress,
-    // Only where this runtime can stream zstd (node:zlib's handle reachable).
-    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
-      undefined,
-    delta: old ? true : undefined,
-    maxData: gathers(options) && !old ? DEFAULT_MAX_FRAME_SIZE : undefined,
-  };
+  const request = getRequest(remote, entry, plan);
   const header = await sendGet(connection, request, old, action);
   if (header.op !== "data") throw unexpected(header, action);
   const packedBefore = connection.packed;
@@ -336,6 +322,30 @@ async function fetchInto(
     checksum,
     reused,
     size: header.size ?? undefined,
+  };
+}
+
+/** The `get` asking for `remote` as `plan` says (a resume, a delta). */
+function getRequest(
+  remote: string,
+  entry: Entry,
+  { offer, old, options, hasher }: FetchPlan,
+): GetRequest {
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
+  return {
+    op: "get",
+    path: remote,
+    offset: offer,
+    ...(offer > 0 ? prefixFields(wanted, hasher.hex()) : {}),
+    expect: { size: entry.size, mtime: entry.mtime },
+    verify: options.verify,
+    checksum: wanted,
+    compress: options.compress,
+    // Only where this runtime can stream zstd (node:zlib's handle reachable).
+    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
+      undefined,
+    delta: old ? true : undefined,
+    maxData: gathers(options) && !old ? DEFAULT_MAX_FRAME_SIZE : undefined,
   };
 }
 

@@ -60,6 +60,11 @@ export interface BodySink {
    * wait (for a full buffer to be written) before more room is asked for.
    */
   filled(n: number): void | Promise<void>;
+  /**
+   * A DATA frame ended: the sender may pause here, so a sink that holds
+   * bytes back may want to pass them on (a partial file then keeps them).
+   */
+  frameEnd?(): void | Promise<void>;
 }
 
 /** A body's decoding state across its frames. */
@@ -92,9 +97,16 @@ class SinkGuard {
   }
 
   async filled(n: number): Promise<void> {
-    if (this.#failed) return;
+    if (!this.#failed) await this.#guarded(() => this.#sink.filled(n));
+  }
+
+  async frameEnd(): Promise<void> {
+    if (!this.#failed) await this.#guarded(() => this.#sink.frameEnd?.());
+  }
+
+  async #guarded(step: () => void | Promise<void>): Promise<void> {
     try {
-      await this.#sink.filled(n);
+      await step();
     } catch (error) {
       this.#failed = true;
       this.#failure = error;
@@ -322,6 +334,7 @@ export class MessageReader {
       left -= n;
       await target.filled(n);
     }
+    await target.frameEnd();
   }
 
   #openBody(): void {

@@ -24,6 +24,7 @@ import {
   hashableBuffer,
   releaseHashable,
   Xxh128,
+  XXH128_ENGINE,
 } from "../transfer/hash/xxh128.ts";
 import xxhash128 from "hash-wasm/xxhash128";
 
@@ -180,4 +181,37 @@ Deno.test("a peer that names no checksum, or an unknown one, gets SHA-256", () =
   assertEquals(prefixFields("sha256", "c"), { prefixSha256: "c" });
   assertEquals(prefixIn({ prefixSha256: "c" }, "xxh128"), undefined);
   assertEquals(prefixIn(prefixFields("xxh128", "d"), "xxh128"), "d");
+});
+
+Deno.test("xxh128 hashes with the SIMD engine here, and the hash-wasm fallback (FTS_XXH3_SCALAR=1) gives the same digests and states", async () => {
+  assertEquals(XXH128_ENGINE, "wasm-simd");
+  const script = `
+    import { hashableBuffer, Xxh128, XXH128_ENGINE, xxh128Of } from ${
+    JSON.stringify(new URL("../transfer/hash/xxh128.ts", import.meta.url).href)
+  };
+    const data = new Uint8Array(3_000_000).map((_, i) => (i * 31 + 7) % 251);
+    const running = new Xxh128().update(data.subarray(0, 1_000_001));
+    const resumed = Xxh128.load(running.save()).update(data.subarray(1_000_001));
+    const held = hashableBuffer(10);
+    console.log(JSON.stringify({
+      engine: XXH128_ENGINE,
+      whole: xxh128Of([data]),
+      resumed: resumed.hex(),
+      plain: held.buffer.byteLength === 10,
+    }));
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    env: { FTS_XXH3_SCALAR: "1" },
+  }).output();
+  assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+  const fallback = JSON.parse(new TextDecoder().decode(output.stdout));
+  const data = new Uint8Array(3_000_000).map((_, i) => (i * 31 + 7) % 251);
+  const expected = new Xxh128().update(data).hex();
+  assertEquals(fallback, {
+    engine: "hash-wasm",
+    whole: expected,
+    resumed: expected,
+    plain: true,
+  });
 });

@@ -86,6 +86,16 @@ export class GatheredWrites implements BodySink {
   }
 
   /**
+   * Writes what is gathered at each frame's end, as the frame-by-frame
+   * receivers did: a sender that pauses there (or stalls) leaves nothing
+   * held back. Frames of the buffers' size or a multiple (what senders
+   * send) end where a buffer is full anyway, so this costs no extra writes.
+   */
+  frameEnd(): Promise<void> | void {
+    if (this.#fill > 0) return this.#flush();
+  }
+
+  /**
    * Writes what is gathered and waits for every write to end; the sink is
    * spent then.
    */

@@ -44,7 +44,7 @@ import {
   prefixIn,
 } from "../../transfer/hash/checksum.ts";
 import { compression, requestedMode } from "../../transfer/compression.ts";
-import { sendBodyZeroCopy, sendfileFrameSize } from "./zero_copy.ts";
+import { sendBodyZeroCopy } from "./zero_copy.ts";
 import type { BufferPool } from "../../protocol/mod.ts";
 import type { Outcome, RequestIo } from "./request_io.ts";
 import { joinTree } from "../../transfer/tree/tree_manifest.ts";
@@ -219,16 +219,12 @@ export async function get(
         result: `ok, delta reused ${stats.reused}`,
       };
     }
-    // Bytes the server need not see (a recorded digest, or unverified)
-    // go by sendfile(2) where it can.
+    // Bytes the server need not see (recorded, unverified): by sendfile(2).
     const trailer = () =>
       recorded ? digestFields(checksum, recorded) : hasher.digests();
-    const seeing = hasher.checksum !== null || request.compress !== undefined;
-    const frameSize = sendfileFrameSize(request.maxData);
-    if (
-      seeing ||
-      !await sendBodyZeroCopy(io, handle, offset, trailer, frameSize)
-    ) {
+    const sent = hasher.checksum === null && request.compress === undefined &&
+      await sendBodyZeroCopy(io, handle, offset, trailer, request.maxData);
+    if (!sent) {
       await io.writer.sendBody(
         fileChunks(handle, pool),
         trailer,

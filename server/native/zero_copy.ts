@@ -32,7 +32,7 @@ export const MAX_SENDFILE_FRAME = 16 * 1024 * 1024;
  * {@linkcode MAX_SENDFILE_FRAME}, so one header goes out per many
  * megabytes; 1 MiB for a client that did not say (its pool's size).
  */
-export function sendfileFrameSize(maxData: number | undefined): number {
+function sendfileFrameSize(maxData: number | undefined): number {
   if (maxData === undefined || maxData < DATA_CHUNK_SIZE) {
     return DATA_CHUNK_SIZE;
   }
@@ -41,9 +41,10 @@ export function sendfileFrameSize(maxData: number | undefined): number {
 
 /**
  * Sends `handle`'s bytes from `offset` to its opened size as a body with
- * `sendfile(2)` in DATA frames of `frameSize` bytes, the trailer from
- * `trailer` after them. Answers false, having sent nothing, when this road
- * is closed; then the caller sends.
+ * `sendfile(2)`, in DATA frames as large as the client takes (`maxData`,
+ * see {@linkcode sendfileFrameSize}), the trailer from `trailer` after
+ * them. Answers false, having sent nothing, when this road is closed; then
+ * the caller sends.
  *
  * @throws when the connection fails.
  */
@@ -52,8 +53,9 @@ export async function sendBodyZeroCopy(
   handle: ReadHandle,
   offset: number,
   trailer: () => Trailer,
-  frameSize: number = DATA_CHUNK_SIZE,
+  maxData?: number,
 ): Promise<boolean> {
+  const frameSize = sendfileFrameSize(maxData);
   if (disabled || io.socket === undefined || handle.descriptor === undefined) {
     return false;
   }

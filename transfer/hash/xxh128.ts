@@ -29,6 +29,7 @@ import { XXH3_WASM } from "./xxh3_module.ts";
 
 /** Two hash states (slots) and what can be done with them. */
 interface Engine {
+  name: "wasm-simd" | "hash-wasm";
   reset(slot: number): void;
   update(slot: number, bytes: Uint8Array): void;
   /** The hex digest so far; the slot's hash goes on. */
@@ -90,6 +91,7 @@ function simdEngine(): Engine | null {
   const ownSecret = view.getUint32(states[0] + SECRET_POINTER_AT, true);
   const free = new Array<boolean>(ARENA_SLOTS).fill(true);
   return {
+    name: "wasm-simd",
     reset: (slot) => wasm.reset(states[slot]),
     update(slot, data) {
       if (data.buffer === memory.buffer) {
@@ -173,6 +175,7 @@ async function hashWasmEngine(): Promise<Engine> {
   }).createXXHash128;
   const slots = [await create(), await create()];
   return {
+    name: "hash-wasm",
     reset: (slot) => void slots[slot].init(),
     update: (slot, bytes) => void slots[slot].update(bytes),
     hex(slot) {
@@ -188,7 +191,20 @@ async function hashWasmEngine(): Promise<Engine> {
   };
 }
 
-const engine: Engine = simdEngine() ?? await hashWasmEngine();
+/** `FTS_XXH3_SCALAR=1` takes hash-wasm's engine, to compare (or test it). */
+const scalarAsked = (() => {
+  try {
+    return Deno.env.get("FTS_XXH3_SCALAR") === "1";
+  } catch {
+    return false; // No --allow-env: the default.
+  }
+})();
+
+const engine: Engine = (scalarAsked ? null : simdEngine()) ??
+  await hashWasmEngine();
+
+/** Which engine hashes: `wasm-simd` (ours) or `hash-wasm` (the fallback). */
+export const XXH128_ENGINE: Engine["name"] = engine.name;
 /** The slot running hashes take turns on. */
 const RUNNING = 0;
 /**
