@@ -355,7 +355,7 @@ export async function put(
  * each file write costs the least per byte, small enough that 50 uploads at
  * once stay within the server's memory bound.
  */
-const UPLOAD_GATHER_SIZE = 1024 * 1024;
+const UPLOAD_GATHER_SIZE = 512 * 1024;
 
 /**
  * Receives a plain upload body straight into large buffers (see
