@@ -29,6 +29,7 @@ import {
   putTlsCase,
 } from "./cases_file.ts";
 import { compressCase } from "./cases_compress.ts";
+import { httpFileCase } from "./cases_http.ts";
 import { deltaCase } from "./cases_delta.ts";
 import { diskFileCase, diskTreeCase } from "./cases_disk.ts";
 import { s3GetFileCase, s3PutFileCase, s3TreePutCase } from "./cases_s3.ts";
@@ -75,11 +76,14 @@ const CASE_IDS = [
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
+  "http-get-file",
+  "http-put-file",
 ] as const;
 
 const USAGE = `Usage: deno task bench [options]
 
-Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders,
+Benchmarks fts against nc, scp and rsync on 127.0.0.1 (and its HTTP front-end
+against nginx, both with curl), alternating contenders,
 and fts serving s3:// against s3cmd on a local Ceph RADOS Gateway (the tests'
 one from FTS_TEST_S3_*, else one started for the run when Ceph is installed;
 FTS_BENCH_S3=0 skips the S3 cases).
@@ -193,6 +197,8 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "s3-put-file": () => s3PutFileCase(ctx),
     "s3-get-file": () => s3GetFileCase(ctx),
     "s3-tree-put": () => s3TreePutCase(ctx),
+    "http-get-file": () => httpFileCase(ctx, "get"),
+    "http-put-file": () => httpFileCase(ctx, "put"),
   };
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",

@@ -223,6 +223,8 @@ export interface ServerOptions {
   lifetimeMs: number;
   /** Extra environment variables (the `AWS_*` of an `s3://` target). */
   env?: Record<string, string>;
+  /** Also serve HTTP (`--http 127.0.0.1:0`); see {@link FtsServer.httpAddress}. */
+  http?: boolean;
 }
 
 /** A running `fts serve` on 127.0.0.1 with a kernel-chosen port. */
@@ -233,6 +235,8 @@ export class FtsServer {
   readonly extraLines: string[];
   /** Flags every `fts connect` to this server needs (e.g. for TLS). */
   clientFlags: string[] = [];
+  /** `HOST:PORT` of the HTTP front-end, when started with `http`. */
+  httpAddress: string | null = null;
   #proc: Background;
   #resettable: boolean | null = null;
 
@@ -262,6 +266,7 @@ export class FtsServer {
       "127.0.0.1",
       "--quiet",
       ...(options.tls ? ["--tls"] : []),
+      ...(options.http ? ["--http", "127.0.0.1:0"] : []),
     ];
     const extra: string[] = [];
     let resolveAddress: (address: string) => void = () => {};
@@ -306,7 +311,22 @@ export class FtsServer {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
-    return new FtsServer(address, proc, extra);
+    const server = new FtsServer(address, proc, extra);
+    if (options.http) {
+      // "fts http listening on HOST:PORT" follows the first line.
+      const deadline = Date.now() + 30_000;
+      while (!server.httpAddress && Date.now() < deadline && !proc.exited) {
+        const line = extra.map((l) => /http listening on (\S+:\d+)/.exec(l))
+          .find((m) => m !== null);
+        if (line) server.httpAddress = line[1];
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (!server.httpAddress) {
+        await proc.stop();
+        throw new Error("fts serve --http did not report its HTTP address");
+      }
+    }
+    return server;
   }
 
   /** Process id of the server. */

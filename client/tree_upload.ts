@@ -359,7 +359,11 @@ async function sendFiles(
     flush: async () => {
       const bytes = batch.take();
       if (throttle) await throttle.consume(bytes.byteLength);
+      // The time the socket kept us waiting: how `--compress=auto` sees
+      // that the link is the bound, for small files as for large ones.
+      const started = performance.now();
       await connection.sendEncoded(bytes);
+      lane.pack.onWaited?.(performance.now() - started);
     },
   };
   for (const dir of dirs) {
@@ -414,7 +418,8 @@ function batchSmall(lane: LaneSend, item: TreeItem, host: string): void {
     options.verify,
     agreed.checksum,
     lane.pack.compress,
-    (raw, wire) => tally.compressed(raw, wire),
+    // Counts for the summary and, with `auto`, for its measurements.
+    lane.pack.onCompressed,
   );
   tally.moved(data.byteLength);
 }

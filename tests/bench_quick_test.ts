@@ -39,6 +39,8 @@ const CASES = [
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
+  "http-get-file",
+  "http-put-file",
 ];
 
 /** Cases that need nothing beyond the basic fts put and get, so they must run. */
