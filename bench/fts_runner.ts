@@ -223,6 +223,8 @@ export interface ServerOptions {
   lifetimeMs: number;
   /** Extra environment variables (the `AWS_*` of an `s3://` target). */
   env?: Record<string, string>;
+  /** Listen on this port instead of a kernel-chosen one (a restart). */
+  port?: number;
   /** Also serve HTTP (`--http 127.0.0.1:0`); see {@link FtsServer.httpAddress}. */
   http?: boolean;
 }
@@ -247,7 +249,8 @@ export class FtsServer {
   }
 
   /**
-   * Starts `fts serve DIR --port 0 --host 127.0.0.1 --quiet [--tls]` and
+   * Starts `fts serve DIR --port 0 --host 127.0.0.1 --quiet [--tls]` (or
+   * the port of `options.port`) and
    * waits for its first stdout line, `fts listening on HOST:PORT`. DIR may
    * be an `s3://BUCKET/PREFIX` target.
    */
@@ -261,7 +264,7 @@ export class FtsServer {
       "serve",
       dir,
       "--port",
-      "0",
+      String(options.port ?? 0),
       "--host",
       "127.0.0.1",
       "--quiet",
@@ -371,6 +374,14 @@ export class FtsServer {
   /** Peak resident memory (`VmHWM`) since the last reset, in KiB. */
   peakKiB(): Promise<number | null> {
     return readStatusKiB(this.pid, "VmHWM");
+  }
+
+  /** Kills the server at once (`kill -9`) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    try {
+      Deno.kill(this.pid, "SIGKILL");
+    } catch { /* gone already */ }
+    await this.#proc.status;
   }
 
   /** Stops the server with SIGTERM (SIGKILL after a grace period) and returns its exit code. */

@@ -32,9 +32,11 @@ import {
   type GatherTarget,
 } from "../transfer/gathered_writes.ts";
 import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import { summarize, SummaryBuilder } from "../transfer/delta/summary.ts";
 import {
   type LocalVersion,
-  localVersion,
+  type OpenedVersion,
+  openLocalVersion,
   receiveDeltaBody,
 } from "./delta_receive.ts";
 import {
@@ -201,7 +203,7 @@ async function downloadOnce(
     : await createHasher(pool, wanted, partial, offer);
   const old = !options.wholeFile && options.verify &&
       connection.welcome.features.includes("delta")
-    ? await localVersion(local)
+    ? await openLocalVersion(local)
     : null;
   try {
     return await fetchInto(connection, remote, local, entry, {
@@ -226,7 +228,7 @@ interface FetchPlan {
   /** The whole-file hash, holding the offered bytes. */
   hasher: Hasher;
   /** The local version to send a summary of, for a delta. */
-  old: LocalVersion | null;
+  old: OpenedVersion | null;
   options: TransferOptions;
   reporter: Reporter;
   attempt: { delta: boolean };
@@ -241,12 +243,13 @@ async function fetchInto(
   plan: FetchPlan,
 ): Promise<TransferResult> {
   const action = `get "${remote}"`;
-  const { partial, offer, old, options, reporter } = plan;
+  const { partial, offer, options, reporter } = plan;
   let hasher = plan.hasher;
   const { pool } = connection;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
   const request = getRequest(remote, entry, plan);
-  const header = await sendGet(connection, request, old, action);
+  const asked = await sendGet(connection, request, plan.old, action);
+  const { header, old } = asked;
   if (header.op !== "data") throw unexpected(header, action);
   const packedBefore = connection.packed;
   const delta = header.delta === true && old !== null;
@@ -404,23 +407,32 @@ async function checkOffset(
 }
 
 /**
- * Sends a `get` (with the local version's summary after it, for a delta)
- * and reads the server's answer.
+ * Sends a `get` (with the local version's summary after it, for a delta:
+ * summarised once the request is on its way, so the server cuts its file
+ * meanwhile) and reads the server's answer.
  */
 async function sendGet(
   connection: Connection,
   request: GetRequest,
-  old: LocalVersion | null,
+  opened: OpenedVersion | null,
   action: string,
-): Promise<Message> {
-  if (!old) return await connection.request(request, action);
+): Promise<{ header: Message; old: LocalVersion | null }> {
+  if (!opened) {
+    return { header: await connection.request(request, action), old: null };
+  }
   await connection.send(request).catch((error) => {
     throw connection.wrap(error, action);
   });
+  // Unreadable after all: an empty summary keeps the session in step (the
+  // whole file then comes as new bytes).
+  const summary = await summarize(opened.file).catch(() =>
+    new SummaryBuilder().finish()
+  );
+  const old = { ...opened, summary };
   await sendSummary(connection, old.summary).catch((error) => {
     throw connection.wrap(error, action);
   });
-  return await connection.reply(action);
+  return { header: await connection.reply(action), old };
 }
 
 /** Says whether the download resumes, or starts over from a stale partial. */

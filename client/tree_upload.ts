@@ -308,19 +308,21 @@ async function readAcks(
         { action: action },
       );
     }
-    for (; sent.settled < reply.done; sent.settled++) {
-      const item = sent.items[sent.settled];
-      const failure = failures.get(item.path);
-      if (failure) {
-        failures.delete(item.path);
-        tally.fail(item.path, failure.code, failure.reason);
-      } else tally.done(item.size);
-    }
+    const settled = sent.items.slice(sent.settled, reply.done);
+    const files = new Set(settled.map((item) => item.path));
     // Failures that are not files: folders that could not be made or set,
-    // counted as folders (as get -r does), not as files.
+    // counted as folders (as get -r does), not as files; said first, so
+    // the files that failed under them go without a line each.
     for (const failure of failures.values()) {
+      if (files.has(failure.path)) continue;
       tally.failFolder(failure.path, failure.code, failure.reason);
     }
+    for (const item of settled) {
+      const failure = failures.get(item.path);
+      if (failure) tally.fail(item.path, failure.code, failure.reason);
+      else tally.done(item.size);
+    }
+    sent.settled = reply.done;
   }
 }
 

@@ -7,8 +7,9 @@
  *
  * Memory: the changes not yet written to the client wait in a queue of at
  * most {@linkcode MAX_QUEUED}; past it the oldest are dropped and the client
- * is told once in a notice (a client that reads nothing cannot grow the
- * server).
+ * is told once in a notice, and by a change of the watched folder itself
+ * (path `""`, modified), as when inotify's queue overflows (a client that
+ * reads nothing cannot grow the server).
  *
  * @module
  */
@@ -48,6 +49,8 @@ export async function serveWatch(
           note:
             "the watch fell behind: changes were dropped; rescan to catch up",
         });
+        // The folder itself, modified: a live mirror catches up whole.
+        queue.push({ event: "modified", path: "", type: "dir" });
       }
     }
     queue.push(item);
