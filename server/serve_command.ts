@@ -44,23 +44,6 @@ export interface ServeCommandOptions
 }
 
 /**
- * Parses a duration such as `90`, `90s`, `30m`, `24h` or `7d` into
- * milliseconds.
- *
- * @throws {TypeError} when `text` is not a duration.
- */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) {
-    throw new TypeError(`"${text}" is not a duration (try 90s, 30m, 24h)`);
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[
-    (match[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Number(match[1]) * unit;
-}
-
-/**
  * Serves until a signal arrives, then shuts down gracefully, saying how long
  * it waits for how many transfers; a second signal stops it at once.
  */
