@@ -118,7 +118,7 @@ function peerNote(
 export async function putFileCase(ctx: BenchContext): Promise<CaseResult> {
   const id = "put-file";
   const title = `${formatBytes(ctx.config.fileBytes)} random file, put`;
-  const target = "fts time ≤ 1.0x nc";
+  const target = "fts time ≤ 1.15x nc";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
   const file = await ctx.bigFile();
@@ -150,7 +150,7 @@ export async function putFileCase(ctx: BenchContext): Promise<CaseResult> {
     const results = await ctx.alternate(contenders);
     return peerCaseResult({ id, title, target }, results, notes, {
       peer: "nc",
-      limit: 1.0,
+      limit: 1.15,
       missing: notes[0] ?? "nc did not run",
     }, {
       bytes: file.bytes,
@@ -211,7 +211,7 @@ export async function getFileCase(ctx: BenchContext): Promise<CaseResult> {
 export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
   const id = "put-file-tls";
   const title = `${formatBytes(ctx.config.fileBytes)} put with TLS`;
-  const target = "fts time ≤ 0.5x scp aes128-gcm";
+  const target = "fts time ≤ 0.6x scp aes128-gcm";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
   if (!ctx.features?.tls) return skippedCase(id, title, target, NO_TLS);
@@ -263,7 +263,7 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
     const results = await ctx.alternate(contenders);
     return peerCaseResult({ id, title, target }, results, notes, {
       peer: "scp aes128-gcm",
-      limit: 0.5,
+      limit: 0.6,
       missing: notes[0] ?? "scp did not run",
     }, { bytes: file.bytes });
   } finally {
@@ -275,7 +275,7 @@ export async function putTlsCase(ctx: BenchContext): Promise<CaseResult> {
 export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
   const id = "get-file-tls";
   const title = `${formatBytes(ctx.config.fileBytes)} get with TLS`;
-  const target = "fts time ≤ 0.5x scp aes128-gcm";
+  const target = "fts time ≤ 0.6x scp aes128-gcm";
   const missing = ftsMissing(ctx);
   if (missing) return skippedCase(id, title, target, missing);
   if (!ctx.features?.tls) return skippedCase(id, title, target, NO_TLS);
@@ -323,7 +323,7 @@ export async function getTlsCase(ctx: BenchContext): Promise<CaseResult> {
     const results = await ctx.alternate(contenders);
     return peerCaseResult({ id, title, target }, results, notes, {
       peer: "scp aes128-gcm",
-      limit: 0.5,
+      limit: 0.6,
       missing: notes[0] ?? "scp did not run",
     }, { bytes: file.bytes });
   } finally {

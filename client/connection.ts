@@ -9,6 +9,7 @@ import {
   AUTH_MECHANISM,
   AuthError,
   type Body,
+  type BodySink,
   BufferPool,
   type Checksum,
   ConnectionError,
@@ -329,6 +330,14 @@ export class Connection {
   /** The body that follows the reply just read. */
   body(): Body {
     return this.#reader.body();
+  }
+
+  /**
+   * Reads the body that follows the reply just read into `sink`'s buffers
+   * (see `MessageReader.bodyInto`); resolves to its trailer.
+   */
+  bodyInto(sink: BodySink): Promise<Trailer> {
+    return this.#reader.bodyInto(sink);
   }
 
   /** Body bytes received compressed so far, before and after decompression. */

@@ -24,7 +24,13 @@ import type {
   DataMessage,
   GetRequest,
   Message,
+  Trailer,
 } from "../protocol/messages.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../protocol/frame.ts";
+import {
+  GatheredWrites,
+  type GatherTarget,
+} from "../transfer/gathered_writes.ts";
 import { sendSummary } from "../transfer/delta/summary_exchange.ts";
 import { summarize, SummaryBuilder } from "../transfer/delta/summary.ts";
 import {
@@ -241,27 +247,17 @@ async function fetchInto(
   let hasher = plan.hasher;
   const { pool } = connection;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
-  const request: GetRequest = {
-    op: "get",
-    path: remote,
-    offset: offer,
-    ...(offer > 0 ? prefixFields(wanted, hasher.hex()) : {}),
-    expect: { size: entry.size, mtime: entry.mtime },
-    verify: options.verify,
-    checksum: wanted,
-    compress: options.compress,
-    // Only where this runtime can stream zstd (node:zlib's handle reachable).
-    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
-      undefined,
-    delta: plan.old ? true : undefined,
-  };
+  const request = getRequest(remote, entry, plan);
   const asked = await sendGet(connection, request, plan.old, action);
   const { header, old } = asked;
   if (header.op !== "data") throw unexpected(header, action);
   const packedBefore = connection.packed;
-  const body = connection.body();
+  const delta = header.delta === true && old !== null;
+  // A delta is read as frames; anything else straight into large buffers.
+  const body = delta ? connection.body() : null;
+  const skip = () => (body ?? connection.body()).stream.cancel();
   const offset = header.offset;
-  await checkOffset(connection, body, offset, offer, action);
+  await checkOffset(connection, skip, offset, offer, action);
   const checksum = repliedChecksum(header);
   reportResume(reporter, remote, offer, header);
   if (options.verify && (offset !== offer || checksum !== wanted)) {
@@ -273,7 +269,7 @@ async function fetchInto(
   try {
     file = await openPartial(partial, offset);
   } catch (error) {
-    await body.stream.cancel();
+    await skip();
     throw localError(error, action);
   }
   const bar = reporter.progress(remote, header.size, offset);
@@ -282,7 +278,7 @@ async function fetchInto(
   try {
     const writes = localWrites(file, action, options.resume);
     let rebuilt: number;
-    if (header.delta && old) {
+    if (body && old) {
       plan.attempt.delta = true;
       ({ received, rebuilt, reused } = await receiveDeltaInto(
         body,
@@ -291,7 +287,12 @@ async function fetchInto(
         { hasher, bar, action },
       ));
     } else {
-      received = await receive(body, writes, hasher, options, bar, action);
+      received = await receive(connection, writes, {
+        hasher,
+        options,
+        bar,
+        action,
+      });
       rebuilt = received;
     }
     if (header.size !== null && offset + rebuilt !== header.size) {
@@ -324,6 +325,30 @@ async function fetchInto(
     checksum,
     reused,
     size: header.size ?? undefined,
+  };
+}
+
+/** The `get` asking for `remote` as `plan` says (a resume, a delta). */
+function getRequest(
+  remote: string,
+  entry: Entry,
+  { offer, old, options, hasher }: FetchPlan,
+): GetRequest {
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
+  return {
+    op: "get",
+    path: remote,
+    offset: offer,
+    ...(offer > 0 ? prefixFields(wanted, hasher.hex()) : {}),
+    expect: { size: entry.size, mtime: entry.mtime },
+    verify: options.verify,
+    checksum: wanted,
+    compress: options.compress,
+    // Only where this runtime can stream zstd (node:zlib's handle reachable).
+    compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
+      undefined,
+    delta: old ? true : undefined,
+    maxData: gathers(options) && !old ? DEFAULT_MAX_FRAME_SIZE : undefined,
   };
 }
 
@@ -367,13 +392,13 @@ async function receiveDeltaInto(
  */
 async function checkOffset(
   connection: Connection,
-  body: Body,
+  skip: () => Promise<void>,
   offset: number,
   offer: number,
   action: string,
 ): Promise<void> {
   if (offset === 0 || offset === offer) return;
-  await body.stream.cancel();
+  await skip();
   connection.abort();
   throw new ProtocolError(
     `the server answered with offset ${offset}, not the ${offer} offered`,
@@ -459,16 +484,57 @@ async function placeDownload(
 }
 
 /**
- * Writes a body to `target`, hashing each chunk once written, and checks the
- * sender's checksum; returns the bytes received.
+ * Whether the body is read straight into large buffers
+ * ({@linkcode GatheredWrites}); a paced get reads it as frames.
+ */
+function gathers(options: TransferOptions): boolean {
+  return !options.limitRate;
+}
+
+/** What a download's body is hashed, paced and reported with. */
+interface Receiving {
+  hasher: Hasher;
+  options: TransferOptions;
+  bar: ProgressBar | null;
+  action: string;
+}
+
+/**
+ * Writes the body that follows the reply just read to `target`, hashing it,
+ * and checks the sender's checksum; returns the bytes received.
  */
 async function receive(
+  connection: Connection,
+  target: GatherTarget,
+  how: Receiving,
+): Promise<number> {
+  const { hasher, options, bar, action } = how;
+  if (!gathers(options)) {
+    return await receiveFrames(connection.body(), target, how);
+  }
+  const sink = new GatheredWrites(target, {
+    hasher,
+    onBytes: bar ? (bytes) => bar.advance(bytes) : undefined,
+  });
+  let trailer: Trailer;
+  try {
+    trailer = await connection.bodyInto(sink);
+    await sink.finish();
+  } catch (error) {
+    // What arrived stays in the partial for a resume, and no write is
+    // left running on the file about to be closed.
+    await sink.salvage();
+    throw error;
+  }
+  checkDigest(trailer, hasher, action);
+  return sink.bytes;
+}
+
+/** {@linkcode receive} frame by frame, paced (`--limit-rate`). */
+async function receiveFrames(
   body: Body,
-  target: { write(bytes: Uint8Array): Promise<number> },
-  hasher: Hasher,
-  options: TransferOptions,
-  bar: ProgressBar | null,
-  action: string,
+  target: GatherTarget,
+  { hasher, options, bar, action }: Receiving,
 ): Promise<number> {
   let stream = body.stream;
   if (options.limitRate) {
@@ -490,7 +556,11 @@ async function checkTrailer(
   hasher: Hasher,
   action: string,
 ): Promise<void> {
-  const trailer = await body.trailer;
+  checkDigest(await body.trailer, hasher, action);
+}
+
+/** Compares the sender's digest in `trailer` with what `hasher` computed. */
+function checkDigest(trailer: Trailer, hasher: Hasher, action: string): void {
   const checksum: Checksum | null = hasher.checksum;
   if (checksum && digestIn(trailer, checksum) !== hasher.hex()) {
     throw new IntegrityError(
@@ -514,6 +584,7 @@ async function toStdout(
     verify: options.verify,
     checksum: options.checksum ?? DEFAULT_CHECKSUM,
     compress: options.compress,
+    maxData: gathers(options) ? DEFAULT_MAX_FRAME_SIZE : undefined,
   }, action);
   if (header.op !== "data") throw unexpected(header, action);
   const checksum = repliedChecksum(header);
@@ -522,14 +593,12 @@ async function toStdout(
     : skipHashing(connection.pool);
   // The bar goes to stderr, and only when that is a terminal.
   const bar = reporter.progress(remote, header.size, 0);
-  const received = await receive(
-    connection.body(),
-    Deno.stdout,
+  const received = await receive(connection, Deno.stdout, {
     hasher,
     options,
     bar,
     action,
-  ).catch((error) => {
+  }).catch((error) => {
     bar?.clear();
     throw connection.wrap(error, action);
   });

@@ -126,6 +126,29 @@ export class ExactReader {
     return new Uint8Array(buffer, start, size);
   }
 
+  /**
+   * Puts at least one and at most `target.byteLength` bytes into `target`
+   * (which stays the caller's: nothing is transferred) and returns how many,
+   * or `null` at the end of the input. From a reader this is one read
+   * straight into `target` (or bytes left over from a read-ahead), so a
+   * caller streaming a large payload into its own buffers pays no copy.
+   */
+  async readSome(target: Uint8Array): Promise<number | null> {
+    if (target.byteLength === 0) return 0;
+    if (this.#pending) {
+      const take = Math.min(target.byteLength, this.#pending.byteLength);
+      const got = await this.readInto(target.subarray(0, take));
+      return got && take;
+    }
+    if (this.#direct) return await this.#direct.read(target);
+    // A stream: gather a piece no larger than asked, then copy it over.
+    const piece = Math.min(target.byteLength, READ_AHEAD);
+    const got = await this.readInto(new Uint8Array(piece));
+    if (got === null) return null;
+    target.set(got);
+    return got.byteLength;
+  }
+
   // Nothing is pending here (what was is already in `target`), so the
   // read-ahead buffer is free, and no read transfers a buffer.
   async #readDirect(

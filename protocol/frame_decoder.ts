@@ -10,6 +10,7 @@ import {
   ForeignPeerError,
   PeerSpeaksTlsError,
   ProtocolError,
+  TruncatedFrameError,
 } from "./errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
@@ -22,6 +23,12 @@ import {
 /** TLS record types a peer speaking TLS starts with: an alert, a handshake. */
 const TLS_ALERT = 0x15;
 const TLS_HANDSHAKE = 0x16;
+
+/** A frame's header: its type and its payload's length. */
+export interface FrameHeader {
+  type: FrameType;
+  length: number;
+}
 
 /** Options for decoding frames. */
 export interface FrameDecoderOptions {
@@ -65,6 +72,17 @@ export class FrameReader {
 
   /** Returns the next frame, or `null` when the stream ends between frames. */
   async next(): Promise<Frame | null> {
+    const header = await this.header();
+    if (header === null) return null;
+    return { type: header.type, payload: await this.payload(header) };
+  }
+
+  /**
+   * Reads the next frame's header only, or `null` when the stream ends
+   * between frames. Its payload must be read next: whole with
+   * {@linkcode payload}, or piece by piece with {@linkcode readSome}.
+   */
+  async header(): Promise<FrameHeader | null> {
     const header = await this.#input.readInto(this.#header);
     if (header === null) return null;
     const type = header[0];
@@ -89,7 +107,16 @@ export class FrameReader {
         `frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize}`,
       );
     }
-    if (length === 0) return { type, payload: new Uint8Array(0) };
+    return { type, length };
+  }
+
+  /**
+   * Reads the whole payload of the frame whose `header` was just read: into
+   * a buffer of the pool (lent) for DATA and compressed frames that fit,
+   * else into a new one.
+   */
+  async payload({ type, length }: FrameHeader): Promise<Uint8Array> {
+    if (length === 0) return new Uint8Array(0);
     const pooled = (type === FrameType.Data || type === FrameType.Compressed ||
       type === FrameType.CompressedStream) &&
       this.#pool && length <= this.#pool.size;
@@ -99,7 +126,20 @@ export class FrameReader {
     if (payload === null) {
       throw new ProtocolError("connection ended after a frame header");
     }
-    return { type, payload: pooled ? this.#pool!.lend(payload) : payload };
+    return pooled ? this.#pool!.lend(payload) : payload;
+  }
+
+  /**
+   * Reads some of the current payload into `target` (at most its length,
+   * which must not reach past the payload's end); see
+   * {@linkcode ExactReader.readSome}. Throws when the stream ends.
+   */
+  async readSome(target: Uint8Array): Promise<number> {
+    const n = await this.#input.readSome(target);
+    if (n === null) {
+      throw new TruncatedFrameError("connection ended inside a frame");
+    }
+    return n;
   }
 
   /** Cancels the underlying stream. */

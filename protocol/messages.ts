@@ -317,6 +317,14 @@ export interface GetRequest {
    * announce the `delta` feature.
    */
   delta?: boolean;
+  /**
+   * The largest DATA payload the client takes in this body (at most its
+   * frame limit): it reads payloads straight into its own large buffers,
+   * so a server sending by `sendfile(2)` may frame the body in pieces this
+   * big. Older clients leave it out and get pieces of 1 MiB (their pools'
+   * size); older servers ignore it.
+   */
+  maxData?: number;
 }
 /** Removes a file or (with `recursive`) a folder. */
 export interface RmRequest {
@@ -707,6 +715,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "compress?": "string",
     "compressStream?": "boolean",
     "delta?": "boolean",
+    "maxData?": "number",
   },
   rm: { path: "string", recursive: "boolean" },
   mkdir: { path: "string" },

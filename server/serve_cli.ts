@@ -17,7 +17,23 @@ import { UsageError } from "../cli/usage_error.ts";
 import { DEFAULT_PORT } from "../protocol/mod.ts";
 import { parseRate } from "../transfer/rate_limit_stream.ts";
 import { existingDefaultUsersFile } from "./auth/default_users.ts";
-import { parseDuration } from "./duration.ts";
+
+/**
+ * Parses a duration such as `90`, `90s`, `30m`, `24h` or `7d` into
+ * milliseconds.
+ *
+ * @throws {TypeError} when `text` is not a duration.
+ */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) {
+    throw new TypeError(`"${text}" is not a duration (try 90s, 30m, 24h)`);
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[
+    (match[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"
+  ];
+  return Number(match[1]) * unit;
+}
 
 const SERVE_HELP = `Usage: fts serve [DIR | s3://BUCKET[/PREFIX]] [options]
 
@@ -161,7 +177,7 @@ export const SERVE = subcommand({
     const hostname = flags.host;
     // "fts user add" without --users made this file: logins from then on.
     const users = flags.users ?? await existingDefaultUsersFile();
-    // Loaded here, not above: a client's start-up need not load the server.
+    // Loaded only to serve: a client's start-up need not compile the server.
     const { serveCommand } = await import("./serve_command.ts");
     await serveCommand({
       root,

@@ -43,8 +43,6 @@ export interface ServeCommandOptions
   announce?: (line: string) => void;
 }
 
-export { parseDuration } from "./duration.ts";
-
 /**
  * Serves until a signal arrives, then shuts down gracefully, saying how long
  * it waits for how many transfers; a second signal stops it at once.

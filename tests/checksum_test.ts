@@ -20,7 +20,13 @@ import {
 } from "../transfer/hash/checksum.ts";
 import { BufferPool } from "../protocol/buffer_pool.ts";
 import { createHasher } from "../transfer/hash/hasher.ts";
-import { Xxh128 } from "../transfer/hash/xxh128.ts";
+import {
+  hashableBuffer,
+  releaseHashable,
+  Xxh128,
+  XXH128_ENGINE,
+} from "../transfer/hash/xxh128.ts";
+import xxhash128 from "hash-wasm/xxhash128";
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -48,6 +54,57 @@ Deno.test("xxh128 gives the reference digests, whole and in odd pieces", () => {
     }
     assertEquals(pieces.hex(), digest, `${name} in pieces`);
   }
+});
+
+Deno.test("xxh128 gives hash-wasm's digests of megabytes, from plain buffers and from hashable ones, whole and split at odd places", async () => {
+  const reference = await (xxhash128 as {
+    createXXHash128(): Promise<{
+      init(): void;
+      update(bytes: Uint8Array): void;
+      digest(format: "hex"): string;
+    }>;
+  }).createXXHash128();
+  const data = pattern(5 * 1024 * 1024 + 4321);
+  reference.init();
+  reference.update(data);
+  const expected = reference.digest("hex");
+  assertEquals(new Xxh128().update(data).hex(), expected);
+  const held = hashableBuffer(data.byteLength);
+  try {
+    held.set(data);
+    assertEquals(new Xxh128().update(held).hex(), expected);
+    const split = new Xxh128();
+    for (
+      const [from, to] of [[0, 1], [1, 1_048_583], [1_048_583, data.length]]
+    ) {
+      split.update(held.subarray(from, to));
+    }
+    assertEquals(split.hex(), expected);
+  } finally {
+    releaseHashable(held);
+  }
+});
+
+Deno.test("xxh128 states save and load in hash-wasm's format both ways (a resume across versions)", async () => {
+  const create = (xxhash128 as {
+    createXXHash128(): Promise<{
+      init(): void;
+      update(bytes: Uint8Array): void;
+      digest(format: "hex"): string;
+      save(): Uint8Array;
+      load(state: Uint8Array): void;
+    }>;
+  }).createXXHash128;
+  const data = pattern(300_000);
+  const theirs = await create();
+  theirs.init();
+  theirs.update(data.subarray(0, 100_000));
+  const ours = Xxh128.load(theirs.save()).update(data.subarray(100_000));
+  assertEquals(ours.hex(), VECTORS[3][2]);
+  const back = await create();
+  back.load(new Xxh128().update(data.subarray(0, 123_457)).save());
+  back.update(data.subarray(123_457));
+  assertEquals(back.digest("hex"), VECTORS[3][2]);
 });
 
 Deno.test("xxh128 hashes that take turns, and peeks between updates, do not disturb each other", () => {
@@ -124,4 +181,37 @@ Deno.test("a peer that names no checksum, or an unknown one, gets SHA-256", () =
   assertEquals(prefixFields("sha256", "c"), { prefixSha256: "c" });
   assertEquals(prefixIn({ prefixSha256: "c" }, "xxh128"), undefined);
   assertEquals(prefixIn(prefixFields("xxh128", "d"), "xxh128"), "d");
+});
+
+Deno.test("xxh128 hashes with the SIMD engine here, and the hash-wasm fallback (FTS_XXH3_SCALAR=1) gives the same digests and states", async () => {
+  assertEquals(XXH128_ENGINE, "wasm-simd");
+  const script = `
+    import { hashableBuffer, Xxh128, XXH128_ENGINE, xxh128Of } from ${
+    JSON.stringify(new URL("../transfer/hash/xxh128.ts", import.meta.url).href)
+  };
+    const data = new Uint8Array(3_000_000).map((_, i) => (i * 31 + 7) % 251);
+    const running = new Xxh128().update(data.subarray(0, 1_000_001));
+    const resumed = Xxh128.load(running.save()).update(data.subarray(1_000_001));
+    const held = hashableBuffer(10);
+    console.log(JSON.stringify({
+      engine: XXH128_ENGINE,
+      whole: xxh128Of([data]),
+      resumed: resumed.hex(),
+      plain: held.buffer.byteLength === 10,
+    }));
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    env: { FTS_XXH3_SCALAR: "1" },
+  }).output();
+  assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+  const fallback = JSON.parse(new TextDecoder().decode(output.stdout));
+  const data = new Uint8Array(3_000_000).map((_, i) => (i * 31 + 7) % 251);
+  const expected = new Xxh128().update(data).hex();
+  assertEquals(fallback, {
+    engine: "hash-wasm",
+    whole: expected,
+    resumed: expected,
+    plain: true,
+  });
 });

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { compressPayload } from "../protocol/frame_compression.ts";
 import {
   assert,
   assertEquals,
@@ -787,4 +788,106 @@ Deno.test("MessageReader refuses a DATA frame where a message was expected and a
     ProtocolError,
     'message "ok" inside a body',
   );
+});
+
+/** A sink gathering into buffers of `size` bytes, failing after `failAfter` fills. */
+function gatherSink(size: number, failAfter = Infinity) {
+  const parts: Uint8Array[] = [];
+  let buffer = new Uint8Array(size);
+  let fill = 0;
+  let fills = 0;
+  return {
+    parts,
+    room: () => buffer.subarray(fill),
+    filled(n: number) {
+      if (++fills > failAfter) throw new Error("the disk is full");
+      fill += n;
+      if (fill === size) {
+        parts.push(buffer);
+        buffer = new Uint8Array(size);
+        fill = 0;
+      }
+    },
+    bytes: () => concat([...parts, buffer.subarray(0, fill)]),
+  };
+}
+
+Deno.test("MessageReader.bodyInto puts DATA payloads of any size and decompressed pieces into the sink's buffers, from a stream and from a reader alike", async () => {
+  const parts = [
+    patterned(3 * 65536 + 7, 1),
+    patterned(1, 2),
+    patterned(0, 3),
+    patterned(200_000, 4),
+    new Uint8Array(150_000).fill(9),
+  ];
+  const packed = compressPayload(parts[4]);
+  if (packed === null) throw new Error("zeros did not compress");
+  const frames = [
+    message({ op: "data", offset: 0, size: 550_008 }),
+    data(parts[0]),
+    message({ op: "ping" }),
+    data(parts[1]),
+    data(parts[2]),
+    message({ op: "notice", message: "hello" }),
+    data(parts[3]),
+    { type: FrameType.Compressed, payload: packed },
+    end({ xxh128: "ab".repeat(16) }),
+    message({ op: "ok" }),
+  ];
+  const bytes = encodeAll(frames);
+  const cuts: number[] = [];
+  for (let at = 3; at < bytes.byteLength; at += 4099) cuts.push(at);
+  const inputs = [
+    ReadableStream.from(splitAt(bytes, cuts)),
+    chunkReader(splitAt(bytes, cuts)),
+  ];
+  for (const input of inputs) {
+    const notices: string[] = [];
+    const reader = new MessageReader(input, {
+      onNotice: (notice) => notices.push(notice.message),
+    });
+    assertEquals((await reader.read())?.op, "data");
+    const sink = gatherSink(100_000);
+    const trailer = await reader.bodyInto(sink);
+    assertEquals(trailer.xxh128, "ab".repeat(16));
+    assert(bytesEqual(sink.bytes(), concat(parts)), "body bytes differ");
+    assertEquals(notices, ["hello"]);
+    assertEquals(await reader.read(), { op: "ok" });
+  }
+});
+
+Deno.test("MessageReader.bodyInto: a sink that fails part-way gets no more bytes, the rest of the body is read, its error is thrown, and the next message still reads", async () => {
+  const reader = readerOf([
+    message({ op: "data", offset: 0, size: 50_000 }),
+    ...Array.from({ length: 5 }, (_, i) => data(patterned(10_000, i))),
+    end(),
+    message({ op: "done", bytes: 1 }),
+  ]);
+  assertEquals((await reader.read())?.op, "data");
+  const sink = gatherSink(1 << 20, 2);
+  await assertRejects(() => reader.bodyInto(sink), Error, "the disk is full");
+  assert(sink.bytes().byteLength < 50_000);
+  assertEquals(await reader.read(), { op: "done", bytes: 1 });
+});
+
+Deno.test("MessageReader.bodyInto rejects with the sender's typed error from an error trailer, and with a ConnectionError when the stream ends inside the body", async () => {
+  const failing = readerOf([
+    message({ op: "data", offset: 0, size: 2000 }),
+    data(patterned(1000, 1)),
+    end({ error: { code: "integrity", reason: "the disk returned bad data" } }),
+    message({ op: "ok" }),
+  ]);
+  await failing.read();
+  await assertRejects(
+    () => failing.bodyInto(gatherSink(4096)),
+    IntegrityError,
+    "cannot finish transfer: the disk returned bad data",
+  );
+  assertEquals(await failing.read(), { op: "ok" });
+  const cut = readerOf([
+    message({ op: "data", offset: 0, size: 2000 }),
+    data(patterned(1000, 1)),
+  ]);
+  await cut.read();
+  await assertRejects(() => cut.bodyInto(gatherSink(4096)), ConnectionError);
 });

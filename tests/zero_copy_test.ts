@@ -22,6 +22,7 @@ import { closeFd, haveLibc, O_RDONLY, openAt } from "../transfer/libc.ts";
 import { sendFileFrames } from "../server/net/sendfile_body.ts";
 import { duplicate, findSocket } from "../server/net/socket_descriptor.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { concat, HELLO, messageBytes, RawPeer } from "./helpers/raw_peer.ts";
 import { startServer } from "./helpers/server.ts";
 
 const noLibc = !haveLibc();
@@ -238,5 +239,87 @@ Deno.test("a verified get of a file without a record records its digest, and the
     const second = await download(c, "f", join(work, "b"), VERIFIED, quiet);
     assertEquals(second.digest, first.digest);
     assertEquals(await Deno.readFile(join(work, "b")), data);
+  });
+});
+
+/**
+ * Sends hello and an unverified `get` of `path` (with `maxData` when given)
+ * on a raw socket; answers the DATA payload sizes and the bytes joined.
+ */
+async function rawGet(
+  port: number,
+  path: string,
+  maxData?: number,
+): Promise<{ sizes: number[]; data: Uint8Array }> {
+  const peer = await RawPeer.connect(port);
+  try {
+    await peer.send(messageBytes(HELLO));
+    assertEquals((await peer.message()).op, "welcome");
+    await peer.send(messageBytes({
+      op: "get",
+      path,
+      offset: 0,
+      verify: false,
+      maxData,
+    }));
+    assertEquals((await peer.message()).op, "data");
+    const sizes: number[] = [];
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const frame = await peer.frames.next();
+      if (frame === null) throw new Error("the connection ended early");
+      if (frame.type === FrameType.End) break;
+      assertEquals(frame.type, FrameType.Data);
+      sizes.push(frame.payload.byteLength);
+      parts.push(frame.payload.slice());
+    }
+    return { sizes, data: concat(parts) };
+  } finally {
+    peer.close();
+  }
+}
+
+Deno.test({
+  name:
+    "a client that takes large frames gets the file by sendfile in frames of up to 16 MiB; one that does not say gets 1 MiB frames" +
+    (noLibc ? " (ignored: libc is out of reach by FFI here)" : ""),
+  ignore: noLibc,
+  fn: async () => {
+    const { root, port, cleanup } = await startServer();
+    try {
+      const mib = 1024 * 1024;
+      const data = randomBytes(36 * mib + 5);
+      await Deno.writeFile(join(root, "f"), data);
+      const large = await rawGet(port, "f", 64 * mib);
+      assertEquals(large.sizes, [16 * mib, 16 * mib, 4 * mib + 5]);
+      assertEquals(large.data, data);
+      const asked = await rawGet(port, "f", 4 * mib);
+      assertEquals(asked.sizes.length, 10);
+      assertEquals(asked.sizes[0], 4 * mib);
+      const older = await rawGet(port, "f");
+      assertEquals(older.sizes.length, 37);
+      assertEquals(Math.max(...older.sizes), mib);
+      assertEquals(older.data, data);
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test("a get through the client's large buffers arrives byte for byte, from a sendfile and a buffered server alike, and the session goes on", async () => {
+  await withClient(async ({ root, work, c }) => {
+    const mib = 1024 * 1024;
+    // Sizes around the client's buffers (4 MiB) and the server's frames.
+    for (const size of [4 * mib - 1, 4 * mib, 9 * mib + 3, 17 * mib + 1]) {
+      const data = randomBytes(size);
+      await Deno.writeFile(join(root, `g-${size}`), data);
+      for (const options of [VERIFIED, UNVERIFIED]) {
+        const back = join(work, `g-${size}-${options.verify}`);
+        const got = await download(c, `g-${size}`, back, options, quiet);
+        assertEquals(got.bytes, size);
+        assertEquals(await Deno.readFile(back), data);
+      }
+    }
+    assertEquals((await c.list("")).length, 4);
   });
 });

@@ -29,6 +29,7 @@ import {
   type Trailer,
 } from "../../protocol/mod.ts";
 import { fileChunks } from "../../transfer/file_chunks.ts";
+import { GatheredWrites } from "../../transfer/gathered_writes.ts";
 import {
   createHasher,
   type Hasher,
@@ -216,12 +217,12 @@ export async function get(
         result: `ok, delta reused ${stats.reused}`,
       };
     }
-    // Bytes the server need not see (a recorded digest, or unverified)
-    // go by sendfile(2) where it can.
+    // Bytes the server need not see (recorded, unverified): by sendfile(2).
     const trailer = () =>
       recorded ? digestFields(checksum, recorded) : hasher.digests();
-    const seeing = hasher.checksum !== null || request.compress !== undefined;
-    if (seeing || !await sendBodyZeroCopy(io, handle, offset, trailer)) {
+    const sent = hasher.checksum === null && request.compress === undefined &&
+      await sendBodyZeroCopy(io, handle, offset, trailer, request.maxData);
+    if (!sent) {
       await io.writer.sendBody(
         fileChunks(handle, pool),
         trailer,
@@ -347,24 +348,39 @@ export async function put(
   }).finally(() => (opened as Omit<OldFile, "summary"> | null)?.handle.close());
 }
 
-/** Receives a plain upload body; returns the bytes received and the trailer. */
+/**
+ * Bytes per receive buffer of an upload (two per upload): large enough that
+ * each file write costs the least per byte, small enough that 50 uploads at
+ * once stay within the server's memory bound.
+ */
+const UPLOAD_GATHER_SIZE = 512 * 1024;
+
+/**
+ * Receives a plain upload body straight into large buffers (see
+ * `transfer/gathered_writes.ts`), each written to the upload and hashed;
+ * returns the bytes received and the trailer.
+ */
 async function receivePlain(
   io: RequestIo,
   upload: UploadLifecycle,
   hasher: Hasher,
 ): Promise<{ received: number; trailer: Trailer }> {
   const { pool } = io.ctx;
-  let received = 0;
-  const body = io.reader.body();
-  await body.stream.pipeTo(
-    new WritableStream<Uint8Array>({
-      async write(chunk) {
-        received += chunk.byteLength;
-        await upload.write(chunk, hasher, pool);
-      },
-    }),
-  );
-  return { received, trailer: await body.trailer };
+  const sink = new GatheredWrites({
+    write: async (bytes) => {
+      await upload.write(bytes, hasher, pool);
+      return bytes.byteLength;
+    },
+  }, { size: UPLOAD_GATHER_SIZE });
+  try {
+    const trailer = await io.reader.bodyInto(sink);
+    await sink.finish();
+    return { received: sink.bytes, trailer };
+  } catch (error) {
+    // What arrived is staged for a resume, and no write is left running.
+    await sink.salvage();
+    throw error;
+  }
 }
 
 /**

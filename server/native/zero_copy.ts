@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DATA_CHUNK_SIZE } from "../../protocol/frame.ts";
 import type { Trailer } from "../../protocol/messages.ts";
 import { closeFd } from "../../transfer/libc.ts";
 import { sendFileFrames } from "../net/sendfile_body.ts";
@@ -22,10 +23,28 @@ const disabled = (() => {
   }
 })();
 
+/** The largest DATA frame sent this way, whatever the client takes. */
+export const MAX_SENDFILE_FRAME = 16 * 1024 * 1024;
+
+/**
+ * The DATA payload size for a client that takes frames of up to `maxData`
+ * bytes (`get.maxData`): as large as it takes, up to
+ * {@linkcode MAX_SENDFILE_FRAME}, so one header goes out per many
+ * megabytes; 1 MiB for a client that did not say (its pool's size).
+ */
+function sendfileFrameSize(maxData: number | undefined): number {
+  if (maxData === undefined || maxData < DATA_CHUNK_SIZE) {
+    return DATA_CHUNK_SIZE;
+  }
+  return Math.min(maxData, MAX_SENDFILE_FRAME);
+}
+
 /**
  * Sends `handle`'s bytes from `offset` to its opened size as a body with
- * `sendfile(2)`, the trailer from `trailer` after them. Answers false,
- * having sent nothing, when this road is closed; then the caller sends.
+ * `sendfile(2)`, in DATA frames as large as the client takes (`maxData`,
+ * see {@linkcode sendfileFrameSize}), the trailer from `trailer` after
+ * them. Answers false, having sent nothing, when this road is closed; then
+ * the caller sends.
  *
  * @throws when the connection fails.
  */
@@ -34,7 +53,9 @@ export async function sendBodyZeroCopy(
   handle: ReadHandle,
   offset: number,
   trailer: () => Trailer,
+  maxData?: number,
 ): Promise<boolean> {
+  const frameSize = sendfileFrameSize(maxData);
   if (disabled || io.socket === undefined || handle.descriptor === undefined) {
     return false;
   }
@@ -48,7 +69,7 @@ export async function sendBodyZeroCopy(
       handle.descriptor,
       offset,
       handle.entry.size - offset,
-      { onBytes: io.socket.progress, signal: io.socket.signal },
+      { onBytes: io.socket.progress, signal: io.socket.signal, frameSize },
     );
     await io.writer.sendBody([], () =>
       sent.shortened
