@@ -9,7 +9,7 @@ import type { ParsedArgs } from "../../cli/flags.ts";
 import { type CliIo, subcommand } from "../../cli/subcommand.ts";
 import { UsageError } from "../../cli/usage_error.ts";
 import { defaultUsersFile } from "./default_users.ts";
-import type { UserAction } from "./user_command.ts";
+import { type UserAction, userCommand } from "./user_command.ts";
 
 const USER_HELP = `Usage:
   fts user add NAME [--users FILE] [--read-only] [--replace]
@@ -78,8 +78,6 @@ async function runUser(
       }`,
     );
   }
-  // Loaded here, not above: a client's start-up need not load it.
-  const { userCommand } = await import("./user_command.ts");
   await userCommand({
     action: action as UserAction,
     name,
