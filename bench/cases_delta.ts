@@ -8,8 +8,9 @@
  * every packet on lo is sent once), the same way for both. Each run starts
  * from the old version copied into place, so fts has no record of it and
  * reads it first, as rsync does; "fts, recorded" first lets the server
- * record its version's chunks (the steady state of files kept in step).
- * Targets: bytes ≤ 1.0x rsync.
+ * record its version's chunks (the steady state of files kept in step); a
+ * `put` also runs "floor" (`delta_floor.ts`: the smallest programs doing the
+ * same job, on the same link). Targets: bytes ≤ 1.0x rsync.
  *
  * @module
  */
