@@ -80,8 +80,12 @@ const MAX_TREE_LINES = 2_000_000;
 /** Needed paths with something in their place that a tree-put remembers. */
 const MAX_REPLACING = 100_000;
 
-/** Folder listings the quick check keeps at once. */
-const LISTINGS_KEPT = 64;
+/**
+ * Manifest lines the quick check gathers before it lists their folders, and
+ * most folders it lists at once (a bound on the listings held).
+ */
+const CHECK_LINES = 2048;
+const CHECK_FOLDERS = 64;
 
 /** Encoded frames are sent once this many bytes have gathered. */
 const SEND_BATCH = 1024 * 1024;
@@ -114,65 +118,135 @@ export async function treePut(
   }
 
   // rsync's quick check: same size and modification time means up to date.
-  // The manifest is checked line by line as it arrives, and only the needed
-  // indices are kept; each folder is listed once (the manifest comes folder
-  // by folder), and only the last few listings are kept.
-  const present = new Map<string, Map<string, Entry> | null>();
-  const entriesIn = async (folder: string) => {
-    if (!present.has(folder)) {
-      if (present.size >= LISTINGS_KEPT) present.clear();
-      let entries: Map<string, Entry> | null = null;
-      try {
-        const list = await store.list(joinTree(rootPath, folder));
-        entries = new Map(list.map((entry) => [entry.name, entry]));
-      } catch {
-        // Missing, or not a folder inside the root: all its files are needed.
-      }
-      present.set(folder, entries);
-    }
-    return present.get(folder);
-  };
-  const needed: number[] = [];
-  // Needed paths the quick check found something at; every other needed
-  // path was seen free, which spares a store its own checks (see
-  // `UploadOptions.fresh`). Past a bound, nothing counts as seen free.
-  const replacing = new Set<string>();
-  // Needed files held in another version: offered as deltas when asked.
-  const changed: string[] = [];
-  let listed = true;
+  // The manifest is checked as it arrives, a batch of lines at a time: the
+  // folders a batch names are listed together (one worker round trip on the
+  // local disk), and only the needed indices are kept.
+  const check = new QuickCheck(store, rootPath, request.delta === true);
   let total = 0;
   await forEachJsonLine(reader.body(), async (value) => {
     const item = asTreeItem(value);
     const index = total++;
-    if (refusal !== undefined) return;
-    const slash = item.path.lastIndexOf("/");
-    let entry: Entry | undefined;
-    try {
-      treeSegments(item.path);
-      const entries = await entriesIn(
-        slash < 0 ? "" : item.path.slice(0, slash),
-      );
-      entry = entries?.get(item.path.slice(slash + 1));
-    } catch {
-      // Not a valid path: needed, and it fails on arrival.
-    }
-    if (isUpToDate(entry, item)) return;
-    needed.push(index);
-    if (entry) {
-      replacing.add(item.path);
-      if (replacing.size > MAX_REPLACING) listed = false;
-      if (request.delta && deltaCandidate(entry, item)) changed.push(item.path);
-    }
+    if (refusal === undefined) await check.add(item, index);
   }, MAX_TREE_LINES);
+  await check.flush();
+  const { needed, replacing, changed } = check;
+  // Past the bound, nothing counts as seen free.
+  const listed = replacing.size <= MAX_REPLACING;
   if (refusal !== undefined) throw refusal;
   await store.mkdirp(rootPath);
-  present.clear();
   const fresh = (path: string) => listed && !replacing.has(path);
   const summaries = await treeSummaries(store, rootPath, changed);
   return await receiveTree(io, request, total, needed, rootPath, {
     fresh,
     summaries,
   });
+}
+
+/**
+ * rsync's quick check of a tree upload's manifest against what the server
+ * holds: a file of the same size and modification time is up to date. Lines
+ * are gathered until {@linkcode CHECK_LINES} or {@linkcode CHECK_FOLDERS}
+ * folders, then their folders are listed in one go ({@linkcode
+ * FolderListings} where the store has it) and the lines checked.
+ */
+class QuickCheck {
+  /** Indices of the manifest's files that must be sent. */
+  readonly needed: number[] = [];
+  /**
+   * Needed paths the check found something at; every other needed path was
+   * seen free, which spares a store its own checks (`UploadOptions.fresh`).
+   * Past {@linkcode MAX_REPLACING}, nothing counts as seen free.
+   */
+  readonly replacing = new Set<string>();
+  /** Needed files held in another version: offered as deltas when asked. */
+  readonly changed: string[] = [];
+  #store: Store;
+  #root: string;
+  #delta: boolean;
+  /** Lines gathered; `folder` null for a path that is not valid. */
+  #lines: {
+    item: TreeItem;
+    index: number;
+    folder: string | null;
+    name: string;
+  }[] = [];
+  /** Listings of the folders of the lines gathered (null: nothing there). */
+  #listings = new Map<string, Map<string, Entry> | null>();
+  #wanted = new Set<string>();
+
+  constructor(store: Store, root: string, delta: boolean) {
+    this.#store = store;
+    this.#root = root;
+    this.#delta = delta;
+  }
+
+  /** Adds manifest line `index`; checks the batch when it is full. */
+  async add(item: TreeItem, index: number): Promise<void> {
+    const slash = item.path.lastIndexOf("/");
+    let folder: string | null = slash < 0 ? "" : item.path.slice(0, slash);
+    try {
+      treeSegments(item.path);
+    } catch {
+      folder = null; // Not a valid path: needed, and it fails on arrival.
+    }
+    if (folder !== null && !this.#listings.has(folder)) {
+      this.#wanted.add(folder);
+    }
+    this.#lines.push({ item, index, folder, name: item.path.slice(slash + 1) });
+    if (
+      this.#lines.length >= CHECK_LINES || this.#wanted.size >= CHECK_FOLDERS
+    ) await this.flush();
+  }
+
+  /** Checks the lines gathered. */
+  async flush(): Promise<void> {
+    const wanted = [...this.#wanted];
+    this.#wanted.clear();
+    const lists = await this.#list(wanted);
+    wanted.forEach((folder, i) => this.#listings.set(folder, lists[i]));
+    for (const { item, index, folder, name } of this.#lines) {
+      const entries = folder === null ? null : this.#listings.get(folder);
+      this.#check(item, index, entries?.get(name));
+    }
+    // Only the folder the batch ended in is kept: the manifest comes folder
+    // by folder, so it usually goes on in the next batch.
+    const last = this.#lines.at(-1)?.folder;
+    const kept = new Map<string, Map<string, Entry> | null>();
+    if (last != null && this.#listings.has(last)) {
+      kept.set(last, this.#listings.get(last)!);
+    }
+    this.#listings = kept;
+    this.#lines = [];
+  }
+
+  #check(item: TreeItem, index: number, entry: Entry | undefined): void {
+    if (isUpToDate(entry, item)) return;
+    this.needed.push(index);
+    if (entry) {
+      if (this.replacing.size <= MAX_REPLACING) this.replacing.add(item.path);
+      if (this.#delta && deltaCandidate(entry, item)) {
+        this.changed.push(item.path);
+      }
+    }
+  }
+
+  /** Listings of tree-relative `folders`; null where missing or not a folder. */
+  async #list(
+    folders: string[],
+  ): Promise<(Map<string, Entry> | null)[]> {
+    if (folders.length === 0) return [];
+    const paths = folders.map((folder) => joinTree(this.#root, folder));
+    const lists = this.#store.folderListings
+      ? await this.#store.folderListings.listMany(paths)
+      : await Promise.all(
+        paths.map((path) => this.#store.list(path).catch((error) => error)),
+      );
+    return lists.map((list) =>
+      Array.isArray(list)
+        ? new Map(list.map((entry) => [entry.name, entry]))
+        : null
+    );
+  }
 }
 
 /** Receives the `dir` and `file` messages of a tree upload. */
