@@ -40,11 +40,14 @@ const DOT = 0x2e;
  * The entries of the folder open as `fd` (without `.` and `..`), in the
  * order the file system gives them. The descriptor's read position moves:
  * pass one opened for this listing. An entry gone between the listing and
- * its `fstatat` is left out.
+ * its `fstatat` is left out, and its name given to `onVanished`.
  *
  * @throws {LibcError} when the folder cannot be read.
  */
-export function readFolderStats(fd: number): FolderStat[] {
+export function readFolderStats(
+  fd: number,
+  onVanished?: (name: string) => void,
+): FolderStat[] {
   const lib = loadLibc()!;
   const entries: FolderStat[] = [];
   while (true) {
@@ -65,6 +68,7 @@ export function readFolderStats(fd: number): FolderStat[] {
         // The name's own bytes and NUL, where getdents64 put them.
         stat = statAtBytes(fd, buffer.subarray(start, end + 1));
       } catch {
+        onVanished?.(decoder.decode(buffer.subarray(start, end)));
         continue; // Gone since the listing.
       }
       const name = decoder.decode(buffer.subarray(start, end));

@@ -26,15 +26,13 @@ import {
   O_NONBLOCK,
   O_RDONLY,
   openAt,
-  type RawStat,
   readFd,
-  S_IFDIR,
-  S_IFLNK,
   S_IFMT,
   S_IFREG,
   statAt,
 } from "./libc.ts";
 import { readFolderStats } from "../../../transfer/folder_stats.ts";
+import { entryFromStat } from "../../../transfer/tree/entry.ts";
 import { STAGING_DIR } from "../remote_path.ts";
 import type {
   SmallFile,
@@ -56,23 +54,6 @@ function openFolder(rootFd: number, segments: readonly string[]): number {
     if (dir !== rootFd) closeFd(dir);
     throw error;
   }
-}
-
-function entryOf(name: string, stat: RawStat): Entry {
-  const kind = stat.mode & S_IFMT;
-  return {
-    name,
-    type: kind === S_IFREG
-      ? "file"
-      : kind === S_IFDIR
-      ? "dir"
-      : kind === S_IFLNK
-      ? "symlink"
-      : "other",
-    size: stat.size,
-    mtime: Math.max(0, stat.mtimeMs),
-    mode: stat.mode & 0o7777,
-  };
 }
 
 function readOne(
@@ -100,7 +81,7 @@ function readOne(
         filled += n;
       }
       if (filled > stat.size) return null;
-      const entry = entryOf("", stat);
+      const entry = entryFromStat("", stat);
       return {
         data: data.subarray(0, filled),
         mtime: entry.mtime,
@@ -159,7 +140,7 @@ function listAt(parent: number, name: string, atRoot: boolean): Entry[] | null {
     const entries: Entry[] = [];
     for (const found of readFolderStats(dir)) {
       if (atRoot && found.name.toLowerCase() === STAGING_DIR) continue;
-      entries.push(entryOf(found.name, found));
+      entries.push(entryFromStat(found.name, found));
     }
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return entries;
