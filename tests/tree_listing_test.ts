@@ -3,15 +3,17 @@
  * with `getdents64` and `fstatat`, the client's `put -r` walk built on it,
  * the server's walk that lists many folders per worker message, and the
  * quick check of a `put -r` rerun over more folders and lines than one
- * batch holds.
+ * batch holds; and the staging workers' writes and renames straight on held
+ * folder descriptors.
  *
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertFalse, assertRejects } from "@std/assert";
 import { join } from "@std/path";
 import { treeItem, walkLocalTree } from "../client/tree_walk.ts";
 import { readFolderStats } from "../transfer/folder_stats.ts";
+import { renameHeld, writeHeldFile } from "../transfer/durable/held_paths.ts";
 import {
   closeFd,
   haveLibc,
@@ -224,4 +226,42 @@ Deno.test("a put -r rerun over more folders and lines than one quick-check batch
     ),
   ].map((match) => [Number(match[1]), Number(match[2])]);
   assertEquals(runs, [[3000, 0], [5, 2996]]);
+});
+
+Deno.test({
+  name:
+    "a staged file in a held folder is written and renamed straight on the folder's descriptor, never through an existing name or link, and plain paths are left to Deno (needs libc by FFI)",
+  ignore: prerequisite("libc by FFI", haveLibc()),
+}, async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-held-" });
+  const dir = openAt(-100, root, O_RDONLY | O_DIRECTORY);
+  try {
+    const at = (name: string) => `/proc/self/fd/${dir}/${name}`;
+    const mtime = 1_700_000_000_123;
+    assert(
+      writeHeldFile(at("staged"), new TextEncoder().encode("hi"), 0o640, mtime),
+    );
+    const info = await Deno.lstat(join(root, "staged"));
+    assertEquals(await Deno.readTextFile(join(root, "staged")), "hi");
+    assertEquals(info.mtime!.getTime(), mtime);
+    assertEquals(info.mode! & 0o777, 0o640 & ~Deno.umask());
+    // An existing name, or a link, is never written through.
+    await Deno.writeTextFile(join(root, "kept"), "old");
+    await Deno.symlink("kept", join(root, "link"));
+    assertFalse(writeHeldFile(at("kept"), new Uint8Array(1), 0o600, null));
+    assertFalse(writeHeldFile(at("link"), new Uint8Array(1), 0o600, null));
+    assertEquals(await Deno.readTextFile(join(root, "kept")), "old");
+    // A plain path is the caller's to write.
+    assertFalse(
+      writeHeldFile(join(root, "plain"), new Uint8Array(1), 0o600, null),
+    );
+    await assertRejects(() => Deno.lstat(join(root, "plain")));
+    assert(renameHeld(at("staged"), at("kept")));
+    assertEquals(await Deno.readTextFile(join(root, "kept")), "hi");
+    assertFalse(renameHeld(at("missing"), at("other")));
+    assertFalse(renameHeld(join(root, "kept"), join(root, "moved")));
+  } finally {
+    closeFd(dir);
+    await Deno.remove(root, { recursive: true });
+  }
 });

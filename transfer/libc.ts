@@ -26,6 +26,8 @@ export const O_NONBLOCK = 0o4000;
 export const O_DIRECTORY = 0o200000;
 /** Fail if the last component is a symlink. */
 export const O_NOFOLLOW = 0o400000;
+/** Open for writing only. */
+export const O_WRONLY = 0o1;
 /** Close on exec, so a spawned process never inherits a held folder. */
 export const O_CLOEXEC = 0o2000000;
 
@@ -40,6 +42,12 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "usize"],
     result: "isize",
   },
+  // A staged tree file's bytes and times (transfer/durable/held_paths.ts).
+  write: {
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+  },
+  futimens: { parameters: ["i32", "buffer"], result: "i32" },
   fstatat: {
     parameters: ["i32", "buffer", "buffer", "i32"],
     result: "i32",
