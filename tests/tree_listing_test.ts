@@ -13,6 +13,7 @@ import { assert, assertEquals, assertFalse, assertRejects } from "@std/assert";
 import { join } from "@std/path";
 import { treeItem, walkLocalTree } from "../client/tree_walk.ts";
 import { readFolderStats } from "../transfer/folder_stats.ts";
+import { readSmallFile } from "../transfer/small_file_read.ts";
 import { renameHeld, writeHeldFile } from "../transfer/durable/held_paths.ts";
 import {
   closeFd,
@@ -262,6 +263,29 @@ Deno.test({
     assertFalse(renameHeld(join(root, "kept"), join(root, "moved")));
   } finally {
     closeFd(dir);
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "put -r's small-file read gives a file's bytes, fewer when it shrank, and leaves a file that grew, a link or a missing file to Deno (needs libc by FFI)",
+  ignore: prerequisite("libc by FFI", haveLibc()),
+}, async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-read-" });
+  try {
+    const path = join(root, "f.txt");
+    await Deno.writeTextFile(path, "hello");
+    assertEquals(new TextDecoder().decode(readSmallFile(path, 5)!), "hello");
+    assertEquals(new TextDecoder().decode(readSmallFile(path, 9)!), "hello");
+    assertEquals(readSmallFile(path, 3), null);
+    await Deno.symlink("f.txt", join(root, "link"));
+    assertEquals(readSmallFile(join(root, "link"), 5), null);
+    assertEquals(readSmallFile(join(root, "missing"), 5), null);
+    assertEquals(readSmallFile(join(root, "empty"), 0), null);
+    await Deno.writeFile(join(root, "empty"), new Uint8Array());
+    assertEquals(readSmallFile(join(root, "empty"), 0)!.byteLength, 0);
+  } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
