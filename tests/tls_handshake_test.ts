@@ -231,9 +231,12 @@ Deno.test("fts serve --tls under ulimit -n 64 outlasts 100 silent connections he
       () => log.join("").split("closed: no login in time").length > 100,
       30_000,
     );
+    // Two of slack: the server may open a descriptor of its own meanwhile
+    // (its staging sweep, a runtime thread's event fd); the 100 sessions'
+    // descriptors coming back is what this proves.
     await waitFor(
       "the server's descriptors back to the baseline",
-      async () => await descriptorsOf(child.pid) <= baseline,
+      async () => await descriptorsOf(child.pid) <= baseline + 2,
     );
     // The silent peers still hold all their ends.
     assertEquals(silent.length, 100);
