@@ -124,8 +124,9 @@ function childPath(relative: string, name: string): string {
   return relative === "" ? name : `${relative}/${name}`;
 }
 
-const byName = (a: { name: string }, b: { name: string }) =>
-  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** Items of one folder by name (their paths differ only there). */
+const byPath = (a: TreeItem, b: TreeItem) =>
+  a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 
 /**
  * Reads `folder` with `getdents64` and `fstatat` on one descriptor (a third
@@ -149,15 +150,15 @@ function readWithLibc(
     return null;
   }
   try {
-    const found = readFolderStats(
+    return readFolderStats(
       fd,
+      (name, stat): TreeItem => {
+        const { type, size, mtime, mode } = entryFromStat("", stat);
+        const path = childPath(relative, name);
+        return { path, type, size: type === "file" ? size : 0, mtime, mode };
+      },
       (name) => tree.vanished.push(childPath(relative, name)),
-    ).sort(byName);
-    return found.map((stat) => {
-      const { type, size, mtime, mode } = entryFromStat("", stat);
-      const path = childPath(relative, stat.name);
-      return { path, type, size: type === "file" ? size : 0, mtime, mode };
-    });
+    ).sort(byPath);
   } catch {
     return null;
   } finally {

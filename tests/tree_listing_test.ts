@@ -76,7 +76,8 @@ Deno.test({
     const fd = openAt(-100, root, O_RDONLY | O_DIRECTORY);
     let found;
     try {
-      found = readFolderStats(fd);
+      // The stat object is reused: each entry copies what it keeps.
+      found = readFolderStats(fd, (name, stat) => ({ name, ...stat }));
     } finally {
       closeFd(fd);
     }

@@ -22,11 +22,6 @@ import {
   statAtBytes,
 } from "./libc.ts";
 
-/** One entry of a folder: its name and what `lstat` tells of it. */
-export interface FolderStat extends RawStat {
-  name: string;
-}
-
 // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1),
 // then the NUL-terminated name.
 const RECLEN_OFFSET = 16;
@@ -37,19 +32,23 @@ const decoder = new TextDecoder();
 const DOT = 0x2e;
 
 /**
- * The entries of the folder open as `fd` (without `.` and `..`), in the
- * order the file system gives them. The descriptor's read position moves:
- * pass one opened for this listing. An entry gone between the listing and
- * its `fstatat` is left out, and its name given to `onVanished`.
+ * What `build` makes of each entry of the folder open as `fd` (without `.`
+ * and `..`; `null` leaves one out), in the order the file system gives
+ * them. `stat` is one object reused for every entry: copy what you keep.
+ * The descriptor's read position moves: pass one opened for this listing.
+ * An entry gone between the listing and its `fstatat` is left out, and its
+ * name given to `onVanished`.
  *
  * @throws {LibcError} when the folder cannot be read.
  */
-export function readFolderStats(
+export function readFolderStats<T>(
   fd: number,
+  build: (name: string, stat: RawStat) => T | null,
   onVanished?: (name: string) => void,
-): FolderStat[] {
+): T[] {
   const lib = loadLibc()!;
-  const entries: FolderStat[] = [];
+  const entries: T[] = [];
+  const stat: RawStat = { mode: 0, size: 0, mtimeMs: 0 };
   while (true) {
     const filled = Number(lib.getdents64(fd, buffer, BigInt(buffer.length)));
     if (filled < 0) throw new LibcError("getdents64", errno(lib));
@@ -63,21 +62,16 @@ export function readFolderStats(
         buffer[start] === DOT &&
         (end === start + 1 || (end === start + 2 && buffer[start + 1] === DOT))
       ) continue;
-      let stat: RawStat;
+      const name = decoder.decode(buffer.subarray(start, end));
       try {
         // The name's own bytes and NUL, where getdents64 put them.
-        stat = statAtBytes(fd, buffer.subarray(start, end + 1));
+        statAtBytes(fd, buffer.subarray(start, end + 1), stat);
       } catch {
-        onVanished?.(decoder.decode(buffer.subarray(start, end)));
+        onVanished?.(name);
         continue; // Gone since the listing.
       }
-      const name = decoder.decode(buffer.subarray(start, end));
-      entries.push({
-        name,
-        mode: stat.mode,
-        size: stat.size,
-        mtimeMs: stat.mtimeMs,
-      });
+      const built = build(name, stat);
+      if (built !== null) entries.push(built);
     }
   }
 }

@@ -197,29 +197,45 @@ const statView = new DataView(statBuffer.buffer);
  * Throws {@linkcode LibcError}.
  */
 export function statAt(dir: number, name: string): RawStat {
+  const stat = { mode: 0, size: 0, mtimeMs: 0 };
   return name === ""
-    ? statWith(dir, EMPTY, AT_EMPTY_PATH)
-    : statWith(dir, cString(name), AT_SYMLINK_NOFOLLOW);
+    ? statWith(dir, EMPTY, AT_EMPTY_PATH, stat)
+    : statWith(dir, cString(name), AT_SYMLINK_NOFOLLOW, stat);
 }
 
 /**
  * {@linkcode statAt} of a name given as NUL-terminated bytes (a folder
- * listing's, used in place without decoding and encoding it again).
+ * listing's, used in place without decoding and encoding it again), into
+ * `stat` (a walk reuses one object for every entry). Throws
+ * {@linkcode LibcError}.
  */
-export function statAtBytes(dir: number, name: Uint8Array): RawStat {
-  return statWith(dir, name, AT_SYMLINK_NOFOLLOW);
+export function statAtBytes(
+  dir: number,
+  name: Uint8Array,
+  stat: RawStat,
+): RawStat {
+  return statWith(dir, name, AT_SYMLINK_NOFOLLOW, stat);
 }
 
-function statWith(dir: number, name: Uint8Array, flags: number): RawStat {
+const TWO_32 = 2 ** 32;
+
+function statWith(
+  dir: number,
+  name: Uint8Array,
+  flags: number,
+  stat: RawStat,
+): RawStat {
   const lib = loadLibc()!;
   if (lib.fstatat(dir, name, statBuffer, flags) < 0) {
     throw new LibcError("fstatat", errno(lib));
   }
-  const seconds = Number(statView.getBigInt64(88, true));
-  const nanos = Number(statView.getBigInt64(96, true));
-  return {
-    mode: statView.getUint32(MODE_OFFSET, true),
-    size: Number(statView.getBigInt64(48, true)),
-    mtimeMs: seconds * 1000 + Math.floor(nanos / 1e6),
-  };
+  // 64-bit fields read as two halves: no BigInt per call.
+  const seconds = statView.getInt32(92, true) * TWO_32 +
+    statView.getUint32(88, true);
+  stat.mode = statView.getUint32(MODE_OFFSET, true);
+  stat.size = statView.getInt32(52, true) * TWO_32 +
+    statView.getUint32(48, true);
+  stat.mtimeMs = seconds * 1000 +
+    Math.floor(statView.getUint32(96, true) / 1e6);
+  return stat;
 }

@@ -137,11 +137,13 @@ function listAt(parent: number, name: string, atRoot: boolean): Entry[] | null {
   try {
     // A descriptor of its own: reading a folder moves its position.
     dir = openAt(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    const entries: Entry[] = [];
-    for (const found of readFolderStats(dir)) {
-      if (atRoot && found.name.toLowerCase() === STAGING_DIR) continue;
-      entries.push(entryFromStat(found.name, found));
-    }
+    const entries = readFolderStats(
+      dir,
+      (name, stat) =>
+        atRoot && name.toLowerCase() === STAGING_DIR
+          ? null
+          : entryFromStat(name, stat),
+    );
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return entries;
   } catch {
