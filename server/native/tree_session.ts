@@ -236,11 +236,15 @@ class QuickCheck {
   ): Promise<(Map<string, Entry> | null)[]> {
     if (folders.length === 0) return [];
     const paths = folders.map((folder) => joinTree(this.#root, folder));
-    const lists = this.#store.folderListings
-      ? await this.#store.folderListings.listMany(paths)
-      : await Promise.all(
-        paths.map((path) => this.#store.list(path).catch((error) => error)),
-      );
+    const lists: (Entry[] | Error)[] = [];
+    if (this.#store.folderListings) {
+      lists.push(...await this.#store.folderListings.listMany(paths));
+    } else {
+      // One at a time, as before: a bucket's listing is a request each.
+      for (const path of paths) {
+        lists.push(await this.#store.list(path).catch((error) => error));
+      }
+    }
     return lists.map((list) =>
       Array.isArray(list)
         ? new Map(list.map((entry) => [entry.name, entry]))
