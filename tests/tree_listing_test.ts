@@ -1,7 +1,8 @@
 /**
  * Tree listings on both ends: the folder reader that lists a held folder
  * with `getdents64` and `fstatat`, the client's `put -r` walk built on it,
- * the server's walk that lists many folders per worker message, and the
+ * the server's walk that lists many folders per worker message, its
+ * streamed `tree-get` listing, and the
  * quick check of a `put -r` rerun over more folders and lines than one
  * batch holds; and the staging workers' writes and renames straight on held
  * folder descriptors.
@@ -23,6 +24,9 @@ import {
   openAt,
 } from "../transfer/libc.ts";
 import { LocalStore } from "../server/storage/local/local_store.ts";
+import type { WalkItem } from "../server/storage/store.ts";
+import { listingLines } from "../server/native/tree_listing.ts";
+import type { TreeItem } from "../protocol/mod.ts";
 import { runFts, withServe } from "./helpers/cli.ts";
 import { prerequisite } from "./helpers/prerequisite.ts";
 
@@ -289,4 +293,57 @@ Deno.test({
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("a streamed tree listing puts each folder before what it holds, a folder's read error on its own line, empty folders last, in chunks of a thousand lines", async () => {
+  const file = (name: string) => ({
+    name,
+    type: "file" as const,
+    size: 1,
+    mtime: 5,
+    mode: 0o644,
+  });
+  const dir = (name: string) => ({ ...file(name), type: "dir" as const });
+  // A walk of: a/ (1,500 files), b/ (unreadable), c/ (empty), d.txt.
+  const walked: WalkItem[] = [
+    { path: "a", entry: dir("a") },
+    { path: "b", entry: dir("b") },
+    { path: "c", entry: dir("c") },
+    { path: "d.txt", entry: file("d.txt") },
+  ];
+  for (let i = 0; i < 1500; i++) {
+    walked.push({ path: `a/f${i}`, entry: file(`f${i}`) });
+  }
+  walked.push({ path: "b", error: new Deno.errors.PermissionDenied("no") });
+  async function* walk(): AsyncGenerator<WalkItem> {
+    yield* walked.slice(1);
+  }
+  const counts = { entries: 0, failed: 0 };
+  const root: TreeItem = {
+    path: "",
+    type: "dir",
+    size: 0,
+    mtime: 1,
+    mode: 0o755,
+  };
+  const chunks: Uint8Array[] = [];
+  for await (
+    const chunk of listingLines(
+      root,
+      { done: false, value: walked[0] },
+      walk(),
+      counts,
+    )
+  ) chunks.push(chunk);
+  const lines = chunks.flatMap((chunk) =>
+    new TextDecoder().decode(chunk).trimEnd().split("\n")
+  ).map((line) => JSON.parse(line) as TreeItem);
+  assertEquals(chunks.length, 2);
+  assertEquals(lines.length, 1 + 4 + 1500);
+  assertEquals(counts, { entries: 1505, failed: 1 });
+  const order = lines.map((item) => item.path);
+  assertEquals(order.slice(0, 4), ["", "d.txt", "a", "a/f0"]);
+  assertEquals(order.slice(-2), ["b", "c"]);
+  assertEquals(lines.at(-2)!.error?.code, "permission");
+  assertEquals(lines.at(-1)!.error, undefined);
 });

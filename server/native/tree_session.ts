@@ -1,7 +1,7 @@
 /**
  * Tree transfers on the server: `tree-put` receives a whole folder tree as
- * one pipelined stream, `tree-get` lists a tree and `tree-want` streams the
- * files a client asks for.
+ * one pipelined stream and `tree-want` streams the files a client asks for
+ * (`tree-get`, the listing, is `tree_listing.ts`).
  *
  * Every path goes through the storage core (a {@linkcode Store}) at the
  * moment it is used: folders are made and resolved there for each file, the
@@ -26,7 +26,6 @@ import {
   ProtocolError,
   ReadOnlyError,
   type TreeFailure,
-  type TreeGetRequest,
   type TreeItem,
   type TreePutRequest,
   type TreeWantRequest,
@@ -492,48 +491,6 @@ async function setFolderTimes(
 }
 
 /**
- * Serves `tree-get`: lists the tree without following symlinks. A folder
- * that cannot be read is listed with its error, and the rest still comes.
- */
-export async function treeList(
-  io: RequestIo,
-  request: TreeGetRequest,
-): Promise<Outcome> {
-  const { store } = io.ctx;
-  const rootPath = normalizePath(request.path);
-  const root = await store.stat(rootPath, { follow: true });
-  if (root.type !== "dir") {
-    throw new WrongTypeError(
-      `"${request.path}" is a file, not a folder (use get without -r)`,
-    );
-  }
-  const items: TreeItem[] = [{ ...itemOf("", root), type: "dir", size: 0 }];
-  // A folder's error comes after its siblings; it is set on its own item.
-  const folders = new Map<string, TreeItem>();
-  let failed = 0;
-  for await (const found of store.walk(rootPath)) {
-    if (found.error) {
-      failed++;
-      const error = typed(found.error, found.path);
-      const folder = folders.get(found.path);
-      if (folder) folder.error = { code: error.code, reason: error.reason };
-      continue;
-    }
-    const item = itemOf(found.path, found.entry);
-    if (item.type === "dir") folders.set(item.path, item);
-    items.push(item);
-  }
-  await io.writer.send({ op: "tree-list", path: request.path });
-  await io.writer.sendBody(jsonLines(items));
-  return {
-    path: rootPath,
-    result: `ok, ${items.length} entries${
-      failed ? `, ${failed} unreadable` : ""
-    }`,
-  };
-}
-
-/**
  * Serves `tree-want`: streams the asked-for files back to back, each as a
  * `file` message and a body with its checksum (the one the client named,
  * else SHA-256; large files compressed when asked), or a `tree-error`,
@@ -721,16 +678,6 @@ const WANT_WINDOW = 32;
 
 /** Largest file the worker reads (bigger small files come one by one). */
 const WORKER_READ_LIMIT = 256 * 1024;
-
-function itemOf(path: string, entry: Entry): TreeItem {
-  return {
-    path,
-    type: entry.type,
-    size: entry.type === "file" ? entry.size : 0,
-    mtime: entry.mtime,
-    mode: entry.mode,
-  };
-}
 
 function depth(path: string): number {
   return path === "" ? 0 : path.split("/").length;
