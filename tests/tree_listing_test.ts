@@ -347,3 +347,37 @@ Deno.test("a streamed tree listing puts each folder before what it holds, a fold
   assertEquals(lines.at(-2)!.error?.code, "permission");
   assertEquals(lines.at(-1)!.error, undefined);
 });
+
+/** `path`'s change time to the nanosecond (Deno's `ctime` has seconds). */
+function changeTime(path: string): string {
+  const { stdout } = new Deno.Command("stat", { args: ["-c", "%z", path] })
+    .outputSync();
+  return new TextDecoder().decode(stdout).trim();
+}
+
+Deno.test("a put -r rerun that sends no file still gives back a folder the time and mode the server's copy lost, and leaves the others alone", async () => {
+  await withServe(async (address, root, work) => {
+    const source = join(work, "tree");
+    for (const folder of ["a", "b", "b/c"]) {
+      await Deno.mkdir(join(source, folder), { recursive: true });
+      await Deno.writeTextFile(join(source, folder, "f.txt"), folder);
+    }
+    await Deno.chmod(join(source, "b"), 0o750);
+    await Deno.utime(join(source, "b"), 1_600_000_000, 1_600_000_000);
+    await Deno.utime(join(source, "a"), 1_500_000_000, 1_500_000_000);
+    const put = () =>
+      runFts(["connect", address, "put", "-r", "tree"], { cwd: work });
+    assertEquals((await put()).code, 0);
+    const served = (path: string) => Deno.statSync(join(root, "tree", path));
+    await Deno.chmod(join(root, "tree", "b"), 0o700);
+    await Deno.utime(join(root, "tree", "b"), 1_700_000_000, 1_700_000_000);
+    const aBefore = changeTime(join(root, "tree", "a"));
+    const rerun = await put();
+    assertEquals(rerun.code, 0, rerun.stderr);
+    assertEquals(served("b").mtime!.getTime(), 1_600_000_000_000);
+    assertEquals(served("b").mode! & 0o777, 0o750);
+    assertEquals(served("a").mtime!.getTime(), 1_500_000_000_000);
+    // Folder "a" already had its time and mode: nothing touched it.
+    assertEquals(changeTime(join(root, "tree", "a")), aBefore);
+  });
+});

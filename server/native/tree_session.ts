@@ -476,9 +476,10 @@ async function setFolderTimes(
   onFailure: (path: string, error: unknown) => void,
 ): Promise<void> {
   dirs.sort((a, b) => depth(b.path) - depth(a.path));
+  const now = await currentFolders(store, rootPath, dirs);
   for (const item of dirs) {
     const path = joinTree(rootPath, item.path);
-    if (path === "") continue;
+    if (path === "" || alreadySet(now.get(item.path), item)) continue;
     try {
       await store.setMeta(path, {
         mode: item.mode ?? undefined,
@@ -488,6 +489,51 @@ async function setFolderTimes(
       onFailure(item.path, error);
     }
   }
+}
+
+/**
+ * The folders of `dirs` (below the upload's root) as they are now, read
+ * from their parents' listings, many at once, where the store can: a rerun
+ * that changed nothing then sets no folder's time (1,000 `setMeta` calls
+ * were a tenth of a 100,000-file rerun's time on the server).
+ */
+async function currentFolders(
+  store: Store,
+  rootPath: string,
+  dirs: readonly TreeItem[],
+): Promise<Map<string, Entry>> {
+  const found = new Map<string, Entry>();
+  if (!store.folderListings) return found;
+  const parents = [
+    ...new Set(
+      dirs.filter((item) => item.path !== "").map((item) => {
+        const slash = item.path.lastIndexOf("/");
+        return slash < 0 ? "" : item.path.slice(0, slash);
+      }),
+    ),
+  ];
+  for (let start = 0; start < parents.length; start += CHECK_FOLDERS) {
+    const batch = parents.slice(start, start + CHECK_FOLDERS);
+    const lists = await store.folderListings.listMany(
+      batch.map((parent) => joinTree(rootPath, parent)),
+    );
+    batch.forEach((parent, i) => {
+      const list = lists[i];
+      if (list instanceof Error) return;
+      for (const entry of list) {
+        if (entry.type === "dir") {
+          found.set(joinTree(parent, entry.name), entry);
+        }
+      }
+    });
+  }
+  return found;
+}
+
+/** Whether folder `now` has the mode and time `item` asks for already. */
+function alreadySet(now: Entry | undefined, item: TreeItem): boolean {
+  return now !== undefined && now.mtime === item.mtime &&
+    (item.mode === null || (now.mode ?? -1) % 0o1000 === item.mode % 0o1000);
 }
 
 /**
