@@ -17,7 +17,6 @@ import { closest } from "./cli/suggest.ts";
 import { UsageError } from "./cli/usage_error.ts";
 import { CONNECT } from "./client/connect_cli.ts";
 import { KNOWN_HOSTS } from "./client/known_hosts_command.ts";
-import { InterruptedError } from "./client/interrupted_error.ts";
 import { HostKeyMismatchError } from "./client/known_hosts.ts";
 import { safeText } from "./client/safe_text.ts";
 import { FtsError } from "./protocol/mod.ts";
@@ -108,9 +107,21 @@ export async function main(
         error instanceof Error ? error.stack ?? error.message : String(error),
       );
     } else io.err(`fts: ${oneLine(error)}`);
-    // Ctrl-C: 130, as shells report a program ended by SIGINT.
-    return error instanceof InterruptedError ? error.exitCode : 1;
+    return exitStatus(error);
   }
+}
+
+/**
+ * The exit status for a failed command: an error that names its own (130
+ * for Ctrl-C, as shells report a program ended by SIGINT; 23 and 25 for a
+ * mirror's skipped or refused deletion, as rsync's), else 1.
+ */
+function exitStatus(error: unknown): number {
+  if (error instanceof FtsError && "exitCode" in error) {
+    const code = error.exitCode;
+    if (typeof code === "number") return code;
+  }
+  return 1;
 }
 
 /** `fts`, `fts --version`, `fts help [COMMAND]`, or an unknown command. */

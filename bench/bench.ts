@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: benchmarks fts against nc, scp and rsync in one run,
- * and `fts serve s3://` against s3cmd on a local S3 gateway.
+ * `fts serve s3://` against s3cmd on a local S3 gateway, and the live
+ * mirror against lsyncd.
  *
  * Every case runs its contenders in alternation (A B A B ...) after a
  * warm-up, reports median and min–max, the fts/peer ratio of each pair of
@@ -29,10 +30,16 @@ import {
   putTlsCase,
 } from "./cases_file.ts";
 import { compressCase } from "./cases_compress.ts";
+import { httpFileCase } from "./cases_http.ts";
 import { deltaCase } from "./cases_delta.ts";
 import { diskFileCase, diskTreeCase } from "./cases_disk.ts";
 import { s3GetFileCase, s3PutFileCase, s3TreePutCase } from "./cases_s3.ts";
 import { clientsCase, memoryCase, startupCase } from "./cases_other.ts";
+import {
+  liveLatencyCase,
+  mirrorDeleteManyCase,
+  mirrorRestartCase,
+} from "./cases_mirror.ts";
 import { treeCase } from "./cases_tree.ts";
 import { scaleCheckCase, scalePutCase } from "./cases_tree_scale.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
@@ -47,6 +54,7 @@ import { findPeerTools, type PeerTools } from "./peers.ts";
 import { cleanup, makeTempDir, removeQuietly } from "./process.ts";
 import { renderReport, writeReport } from "./report.ts";
 import { mountTmpfs, unmountTmpfs } from "./tmpfs.ts";
+import { deltaBoundCase } from "./cases_delta_bounds.ts";
 import { formatBytes } from "./stats.ts";
 import { denoInfo, hostInfo, peerInfo } from "./system_info.ts";
 
@@ -77,17 +85,27 @@ const CASE_IDS = [
   "delta-get-edits",
   "delta-put-insert",
   "delta-put-append",
+  "delta-put-unrelated",
+  "delta-put-repeated",
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
+  "http-get-file",
+  "http-put-file",
+  "mirror-live-edit",
+  "mirror-live-delete",
+  "mirror-restart",
+  "mirror-delete-many",
 ] as const;
 
 const USAGE = `Usage: deno task bench [options]
 
-Benchmarks fts against nc, scp and rsync on 127.0.0.1, alternating contenders,
-and fts serving s3:// against s3cmd on a local Ceph RADOS Gateway (the tests'
+Benchmarks fts against nc, scp and rsync on 127.0.0.1 (and its HTTP front-end
+against nginx, both with curl), alternating contenders,
+fts serving s3:// against s3cmd on a local Ceph RADOS Gateway (the tests'
 one from FTS_TEST_S3_*, else one started for the run when Ceph is installed;
-FTS_BENCH_S3=0 skips the S3 cases).
+FTS_BENCH_S3=0 skips the S3 cases), and the live mirror (put -r --watch)
+against lsyncd driving rsync with delay = 1 (Debian's lsyncd).
 
 Options:
   --runs N       measured runs per contender and case (default 5; 1 with --quick)
@@ -207,9 +225,17 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "delta-get-edits": () => deltaCase(ctx, "get", "edits"),
     "delta-put-insert": () => deltaCase(ctx, "put", "insert"),
     "delta-put-append": () => deltaCase(ctx, "put", "append"),
+    "delta-put-unrelated": () => deltaBoundCase(ctx, "unrelated"),
+    "delta-put-repeated": () => deltaBoundCase(ctx, "repeated"),
     "s3-put-file": () => s3PutFileCase(ctx),
     "s3-get-file": () => s3GetFileCase(ctx),
     "s3-tree-put": () => s3TreePutCase(ctx),
+    "http-get-file": () => httpFileCase(ctx, "get"),
+    "http-put-file": () => httpFileCase(ctx, "put"),
+    "mirror-live-edit": () => liveLatencyCase(ctx, "edit"),
+    "mirror-live-delete": () => liveLatencyCase(ctx, "delete"),
+    "mirror-restart": () => mirrorRestartCase(ctx),
+    "mirror-delete-many": () => mirrorDeleteManyCase(ctx),
   };
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",

@@ -101,7 +101,7 @@ async function loBytes(ns: ShapedNetns): Promise<number> {
 }
 
 /** Runs `timed`, adding the bytes the link carried meanwhile. */
-async function counted(
+export async function counted(
   ns: ShapedNetns,
   timed: () => Promise<RunOutcome>,
 ): Promise<RunOutcome> {

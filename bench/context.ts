@@ -266,16 +266,21 @@ export class BenchContext {
     });
   }
 
-  /** Starts an fts server on `dir` (created if needed) for one case. */
+  /**
+   * Starts an fts server on `dir` (created if needed) for one case, with
+   * its HTTP front-end too when `http`.
+   */
   async startServer(
     dir: string,
     tls: boolean,
     lifetimeMs: number,
+    http = false,
   ): Promise<FtsServer> {
     await Deno.mkdir(dir, { recursive: true });
     const server = await FtsServer.start(this.launcher!, dir, {
       tls,
       lifetimeMs,
+      http,
     });
     if (tls) {
       server.clientFlags = tlsClientFlags(

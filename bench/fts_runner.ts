@@ -223,6 +223,10 @@ export interface ServerOptions {
   lifetimeMs: number;
   /** Extra environment variables (the `AWS_*` of an `s3://` target). */
   env?: Record<string, string>;
+  /** Listen on this port instead of a kernel-chosen one (a restart). */
+  port?: number;
+  /** Also serve HTTP (`--http 127.0.0.1:0`); see {@link FtsServer.httpAddress}. */
+  http?: boolean;
 }
 
 /** A running `fts serve` on 127.0.0.1 with a kernel-chosen port. */
@@ -233,6 +237,8 @@ export class FtsServer {
   readonly extraLines: string[];
   /** Flags every `fts connect` to this server needs (e.g. for TLS). */
   clientFlags: string[] = [];
+  /** `HOST:PORT` of the HTTP front-end, when started with `http`. */
+  httpAddress: string | null = null;
   #proc: Background;
   #resettable: boolean | null = null;
 
@@ -243,7 +249,8 @@ export class FtsServer {
   }
 
   /**
-   * Starts `fts serve DIR --port 0 --host 127.0.0.1 --quiet [--tls]` and
+   * Starts `fts serve DIR --port 0 --host 127.0.0.1 --quiet [--tls]` (or
+   * the port of `options.port`) and
    * waits for its first stdout line, `fts listening on HOST:PORT`. DIR may
    * be an `s3://BUCKET/PREFIX` target.
    */
@@ -257,11 +264,12 @@ export class FtsServer {
       "serve",
       dir,
       "--port",
-      "0",
+      String(options.port ?? 0),
       "--host",
       "127.0.0.1",
       "--quiet",
       ...(options.tls ? ["--tls"] : []),
+      ...(options.http ? ["--http", "127.0.0.1:0"] : []),
     ];
     const extra: string[] = [];
     let resolveAddress: (address: string) => void = () => {};
@@ -306,7 +314,22 @@ export class FtsServer {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
-    return new FtsServer(address, proc, extra);
+    const server = new FtsServer(address, proc, extra);
+    if (options.http) {
+      // "fts http listening on HOST:PORT" follows the first line.
+      const deadline = Date.now() + 30_000;
+      while (!server.httpAddress && Date.now() < deadline && !proc.exited) {
+        const line = extra.map((l) => /http listening on (\S+:\d+)/.exec(l))
+          .find((m) => m !== null);
+        if (line) server.httpAddress = line[1];
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (!server.httpAddress) {
+        await proc.stop();
+        throw new Error("fts serve --http did not report its HTTP address");
+      }
+    }
+    return server;
   }
 
   /** Process id of the server. */
@@ -351,6 +374,14 @@ export class FtsServer {
   /** Peak resident memory (`VmHWM`) since the last reset, in KiB. */
   peakKiB(): Promise<number | null> {
     return readStatusKiB(this.pid, "VmHWM");
+  }
+
+  /** Kills the server at once (`kill -9`) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    try {
+      Deno.kill(this.pid, "SIGKILL");
+    } catch { /* gone already */ }
+    await this.#proc.status;
   }
 
   /** Stops the server with SIGTERM (SIGKILL after a grace period) and returns its exit code. */

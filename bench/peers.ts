@@ -44,6 +44,10 @@ export interface PeerTools {
   rsync: string | null;
   /** tar, for `tar c | nc`. */
   tar: string | null;
+  /** curl, the HTTP client of the HTTP cases (for fts too). */
+  curl: string | null;
+  /** nginx, the HTTP peer (absolute path: it is in sbin). */
+  nginx: string | null;
 }
 
 /** Debian package that provides each tool. */
@@ -55,6 +59,8 @@ export const DEBIAN_PACKAGES: Record<keyof PeerTools, string> = {
   sshKeygen: "openssh-client",
   rsync: "rsync",
   tar: "tar",
+  curl: "curl",
+  nginx: "nginx-light",
 };
 
 /** Finds the peer tools; `nc` only counts when it is OpenBSD netcat (it needs `-N`). */
@@ -76,6 +82,8 @@ export async function findPeerTools(): Promise<PeerTools> {
     sshKeygen: which("ssh-keygen"),
     rsync: which("rsync"),
     tar: which("tar"),
+    curl: which("curl"),
+    nginx: which("/usr/sbin/nginx") ?? which("nginx"),
   };
 }
 
@@ -130,9 +138,21 @@ export class SshServer {
 
   /**
    * Generates keys and a config in a temp dir, starts sshd in the foreground
-   * (`-D`, bounded by `lifetimeMs`) and checks a login works.
+   * (`-D`, bounded by `lifetimeMs`) and checks a login works. With `netns`
+   * sshd runs in that network namespace (`ip netns exec`), and so must its
+   * clients.
    */
-  static async start(tools: PeerTools, lifetimeMs: number): Promise<SshServer> {
+  static async start(
+    tools: PeerTools,
+    lifetimeMs: number,
+    netns?: string,
+  ): Promise<SshServer> {
+    // `ip netns exec` execs the command in place: the pid stays sshd's.
+    const inNetns = (command: string, args: string[]): [string, string[]] =>
+      netns ? ["ip", ["netns", "exec", netns, command, ...args]] : [
+        command,
+        args,
+      ];
     const note = missingNote(tools, ["ssh", "sshd", "sshKeygen"]);
     if (note) throw new Error(note);
     const dir = await makeTempDir("fts-bench-sshd-");
@@ -192,8 +212,7 @@ export class SshServer {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = freePort();
       const proc = startBackground(
-        tools.sshd!,
-        [
+        ...inNetns(tools.sshd!, [
           "-D",
           "-f",
           config,
@@ -201,24 +220,21 @@ export class SshServer {
           join(dir, "sshd.log") as string,
           "-o",
           `Port=${port}`,
-        ],
+        ]),
         { timeoutMs: lifetimeMs },
       );
       try {
-        await waitForListen(port, 10_000, proc);
+        await waitForListen(port, 10_000, proc, netns !== undefined);
       } catch (error) {
         await proc.stop();
         lastError = `${(error as Error).message} ${await readLog(dir)}`;
         continue;
       }
       const server = new SshServer(port, dir, proc, clientKey);
-      const login = await run(tools.ssh!, [
-        ...server.sshArgs(),
-        "127.0.0.1",
-        "true",
-      ], {
-        timeoutMs: 15_000,
-      });
+      const login = await run(
+        ...inNetns(tools.ssh!, [...server.sshArgs(), "127.0.0.1", "true"]),
+        { timeoutMs: 15_000 },
+      );
       if (login.success) return server;
       lastError = `test login failed: ${login.stderr.trim()} ${await readLog(
         dir,

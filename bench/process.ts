@@ -400,10 +400,15 @@ export function freePort(): number {
   return port;
 }
 
-/** True when some socket is listening on TCP `port` (IPv4 or IPv6), per `/proc/net/tcp*`. */
-export function isListening(port: number): boolean {
+/**
+ * True when some socket is listening on TCP `port` (IPv4 or IPv6), per
+ * `/proc/net/tcp*`: of this process's network namespace, or of process
+ * `pid`'s (a listener started in another namespace).
+ */
+export function isListening(port: number, pid?: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+  const net = pid === undefined ? "/proc/net" : `/proc/${pid}/net`;
+  for (const file of [`${net}/tcp`, `${net}/tcp6`]) {
     let text = "";
     try {
       text = Deno.readTextFileSync(file);
@@ -423,16 +428,18 @@ export function isListening(port: number): boolean {
 /**
  * Waits until something listens on `port`, without connecting to it (a
  * connection would use up a one-shot listener such as `nc -l`). Throws when
- * `proc` exits first or after `timeoutMs`.
+ * `proc` exits first or after `timeoutMs`. With `ownNamespace`, looks in
+ * `proc`'s network namespace (it was started in another one).
  */
 export async function waitForListen(
   port: number,
   timeoutMs: number,
   proc?: Background,
+  ownNamespace = false,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (isListening(port)) return;
+    if (isListening(port, ownNamespace ? proc?.pid : undefined)) return;
     if (proc?.exited) {
       throw new Error(
         `process exited before listening on port ${port}: ${proc.stderrText.trim()}`,

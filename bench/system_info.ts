@@ -96,5 +96,13 @@ export async function peerInfo(
       path: tools.tar,
       version: await firstLine(tools.tar, ["--version"]),
     },
+    curl: {
+      path: tools.curl,
+      version: await firstLine(tools.curl, ["--version"]),
+    },
+    nginx: {
+      path: tools.nginx,
+      version: await firstLine(tools.nginx, ["-v"], /nginx/),
+    },
   };
 }

@@ -82,6 +82,8 @@ Options:
   -n, --dry-run   put -r/get -r: list each change (rsync -i marks), change nothing
   --max-delete N  with --delete: refuse the deletion step past N entries
   --force         with --delete: let an empty source empty the target
+                  (exit status 23: deletion skipped for an error; 25: a
+                  limit above stopped it, as rsync's)
   --watch         put -r/get -r: keep the copy live until Ctrl-C
                   (see docs/mirror.md)
   --no-clobber    put/get: refuse to replace an existing target

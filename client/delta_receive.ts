@@ -38,14 +38,32 @@ export interface LocalVersion {
  * none, or it is too small for a delta to pay.
  */
 export async function localVersion(path: string): Promise<LocalVersion | null> {
+  const opened = await openLocalVersion(path);
+  if (!opened) return null;
+  try {
+    return { ...opened, summary: await summarize(opened.file) };
+  } catch (error) {
+    opened.file.close();
+    throw error;
+  }
+}
+
+/** A local version opened, not yet summarised (see {@linkcode localVersion}). */
+export type OpenedVersion = Omit<LocalVersion, "summary">;
+
+/**
+ * Opens the regular file at `path` for a delta; null when there is none,
+ * or it is too small for a delta to pay.
+ */
+export async function openLocalVersion(
+  path: string,
+): Promise<OpenedVersion | null> {
   const info = await Deno.lstat(path).catch(() => null);
   if (!info?.isFile || info.size < DELTA_MIN_SIZE) return null;
   const file = await Deno.open(path).catch(() => null);
   if (!file) return null;
   try {
-    const stamp = stampOf(await file.stat());
-    const summary = await summarize(file);
-    return { file, summary, stamp };
+    return { file, stamp: stampOf(await file.stat()) };
   } catch (error) {
     file.close();
     throw error;

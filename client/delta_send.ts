@@ -11,9 +11,13 @@ import type { Ready } from "../protocol/messages.ts";
 import { compression } from "../transfer/compression.ts";
 import { checksumLabel, digestIn } from "../transfer/hash/checksum.ts";
 import type { SendBodyOptions } from "../protocol/message_writer.ts";
-import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
+import {
+  encodeDelta,
+  type EncodeOptions,
+  PieceBuffers,
+} from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
-import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
+import type { ChunkIndex } from "../transfer/delta/summary.ts";
 import type { Hasher } from "../transfer/hash/hasher.ts";
 import { RateLimitStream } from "../transfer/rate_limit_stream.ts";
 import type { Throttle } from "../transfer/throttle.ts";
@@ -42,7 +46,7 @@ export async function sendDelta(
   connection: Connection,
   file: Deno.FsFile,
   index: ChunkIndex,
-  at: { offset: number; size: number; cut?: ChunkSummary | null },
+  at: { offset: number; size: number; head?: EncodeOptions["head"] },
   hasher: Hasher,
   bar: ProgressBar | null,
   compression?: SendBodyOptions,
@@ -52,12 +56,15 @@ export async function sendDelta(
   const stats = emptyStats();
   let bytes = 0;
   let shown = 0;
+  // Not when paced: the pacer may cut a piece, and give it back in parts.
+  const buffers = limitRate ? undefined : new PieceBuffers();
   async function* body(): AsyncGenerator<Uint8Array> {
     const pieces = encodeDelta(file, index, {
       from: at.offset,
-      cut: at.cut ?? undefined,
+      head: at.head,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
+      buffers,
     });
     for await (const piece of pieces) {
       const described = stats.literal + stats.reused;
@@ -82,7 +89,10 @@ export async function sendDelta(
   await connection.sendBody(
     pieces,
     () => hasher.digests(),
-    (chunk) => bytes += chunk.byteLength,
+    (chunk) => {
+      bytes += chunk.byteLength;
+      buffers?.give(chunk);
+    },
     compression,
   );
   return { bytes, stats };
@@ -100,7 +110,9 @@ export interface DeltaUpload {
   reporter: Reporter;
   ready: Ready;
   /** The local file's chunks, found while the summary was on its way. */
-  cut: ChunkSummary | null;
+  head?: EncodeOptions["head"];
+  /** Settles once the summary pieces after a give-up were read. */
+  drained?: Promise<void>;
 }
 
 /**
@@ -119,15 +131,18 @@ export async function deltaUpload(
   const { sent, done } = await sendConfirmed(
     connection,
     () =>
-      sendDelta(
-        connection,
-        file,
-        index,
-        { offset, size, cut: upload.cut },
-        hasher,
-        bar,
-        compression(upload.ready.compress ? options.compress : undefined),
-        options.limitRate,
+      alongside(
+        sendDelta(
+          connection,
+          file,
+          index,
+          { offset, size, head: upload.head },
+          hasher,
+          bar,
+          compression(upload.ready.compress ? options.compress : undefined),
+          options.limitRate,
+        ),
+        upload.drained,
       ),
     { bar, resume: options.resume, action },
   );
@@ -212,4 +227,19 @@ export async function sendTreeDelta(
   } catch (error) {
     if (local === undefined) throw error;
   }
+}
+
+/**
+ * The outcome of `work` once `other` settled too (the reply is read only
+ * after both).
+ */
+async function alongside<T>(
+  work: Promise<T>,
+  other?: Promise<void>,
+): Promise<T> {
+  if (!other) return await work;
+  const [result, drained] = await Promise.allSettled([work, other]);
+  if (result.status === "rejected") throw result.reason;
+  if (drained.status === "rejected") throw drained.reason;
+  return result.value;
 }

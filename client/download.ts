@@ -26,9 +26,11 @@ import type {
   Message,
 } from "../protocol/messages.ts";
 import { sendSummary } from "../transfer/delta/summary_exchange.ts";
+import { summarize, SummaryBuilder } from "../transfer/delta/summary.ts";
 import {
   type LocalVersion,
-  localVersion,
+  type OpenedVersion,
+  openLocalVersion,
   receiveDeltaBody,
 } from "./delta_receive.ts";
 import {
@@ -195,7 +197,7 @@ async function downloadOnce(
     : await createHasher(pool, wanted, partial, offer);
   const old = !options.wholeFile && options.verify &&
       connection.welcome.features.includes("delta")
-    ? await localVersion(local)
+    ? await openLocalVersion(local)
     : null;
   try {
     return await fetchInto(connection, remote, local, entry, {
@@ -220,7 +222,7 @@ interface FetchPlan {
   /** The whole-file hash, holding the offered bytes. */
   hasher: Hasher;
   /** The local version to send a summary of, for a delta. */
-  old: LocalVersion | null;
+  old: OpenedVersion | null;
   options: TransferOptions;
   reporter: Reporter;
   attempt: { delta: boolean };
@@ -235,7 +237,7 @@ async function fetchInto(
   plan: FetchPlan,
 ): Promise<TransferResult> {
   const action = `get "${remote}"`;
-  const { partial, offer, old, options, reporter } = plan;
+  const { partial, offer, options, reporter } = plan;
   let hasher = plan.hasher;
   const { pool } = connection;
   const wanted = options.checksum ?? DEFAULT_CHECKSUM;
@@ -251,9 +253,10 @@ async function fetchInto(
     // Only where this runtime can stream zstd (node:zlib's handle reachable).
     compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
       undefined,
-    delta: old ? true : undefined,
+    delta: plan.old ? true : undefined,
   };
-  const header = await sendGet(connection, request, old, action);
+  const asked = await sendGet(connection, request, plan.old, action);
+  const { header, old } = asked;
   if (header.op !== "data") throw unexpected(header, action);
   const packedBefore = connection.packed;
   const body = connection.body();
@@ -379,23 +382,32 @@ async function checkOffset(
 }
 
 /**
- * Sends a `get` (with the local version's summary after it, for a delta)
- * and reads the server's answer.
+ * Sends a `get` (with the local version's summary after it, for a delta:
+ * summarised once the request is on its way, so the server cuts its file
+ * meanwhile) and reads the server's answer.
  */
 async function sendGet(
   connection: Connection,
   request: GetRequest,
-  old: LocalVersion | null,
+  opened: OpenedVersion | null,
   action: string,
-): Promise<Message> {
-  if (!old) return await connection.request(request, action);
+): Promise<{ header: Message; old: LocalVersion | null }> {
+  if (!opened) {
+    return { header: await connection.request(request, action), old: null };
+  }
   await connection.send(request).catch((error) => {
     throw connection.wrap(error, action);
   });
+  // Unreadable after all: an empty summary keeps the session in step (the
+  // whole file then comes as new bytes).
+  const summary = await summarize(opened.file).catch(() =>
+    new SummaryBuilder().finish()
+  );
+  const old = { ...opened, summary };
   await sendSummary(connection, old.summary).catch((error) => {
     throw connection.wrap(error, action);
   });
-  return await connection.reply(action);
+  return { header: await connection.reply(action), old };
 }
 
 /** Says whether the download resumes, or starts over from a stale partial. */

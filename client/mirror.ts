@@ -14,23 +14,28 @@
  */
 
 import { resolve } from "@std/path";
-import { NotFoundError, type TreeItem } from "../protocol/mod.ts";
-import { jsonLines } from "../transfer/tree/tree_manifest.ts";
-import { type Connection, unexpected } from "./connection.ts";
+import {
+  ConnectionError,
+  FtsError,
+  NotFoundError,
+  type TreeItem,
+} from "../protocol/mod.ts";
+import type { Connection } from "./connection.ts";
+import {
+  deletedLine,
+  deleteRemote,
+  type DeletionPlan,
+  planDeletion,
+  report,
+  reportFailed,
+  withoutUnder,
+} from "./mirror_delete.ts";
 import {
   DeletionSkippedError,
-  EmptySourceError,
-  TooManyDeletionsError,
   UnsupportedByServerError,
 } from "./mirror_errors.ts";
 import { deleteLocal } from "./mirror_local.ts";
-import {
-  type Extras,
-  extrasOf,
-  itemize,
-  planMirror,
-  type PlannedChange,
-} from "./mirror_plan.ts";
+import { itemize, planMirror, type PlannedChange } from "./mirror_plan.ts";
 import type { Reporter } from "./reporter.ts";
 import { safeJson, safeText } from "./safe_text.ts";
 import {
@@ -85,46 +90,74 @@ export async function mirrorPut(
   listing.catch(() => {});
   const tree = walk(local, `put -r "${local}"`);
   const target = await listing ?? [];
+  const source = localItems(tree);
+  const unreadable = unreadableLocal(tree);
   if (mirror.dryRun) {
-    printPlan(
-      context,
-      planMirror(localItems(tree), target, mirror.delete),
-      "<",
-    );
-    const unreadable = unreadableLocal(tree);
+    printPlan(context, planMirror(source, target, mirror.delete), "<");
     if (mirror.delete && unreadable) skipping(reporter, unreadable);
     return;
   }
-  try {
-    await sendChanged(tree, target, local, remote, context);
-  } catch (error) {
-    if (mirror.delete) skipping(reporter, "some of it failed");
-    throw error;
+  if (!mirror.delete) {
+    return void await sendChanged(tree, target, local, remote, context);
   }
-  if (!mirror.delete) return;
-  const unreadable = unreadableLocal(tree);
-  if (unreadable) {
-    throw new DeletionSkippedError(`${unreadable}; skipping deletion`, {
+  const plan = planDeletion(source, target, {
+    unreadable,
+    where: `"${remote}"`,
+    mirror,
+    action,
+  });
+  // What stands in the way of another type goes first, so the source's
+  // entry can take its place.
+  const clashing = new Set(plan.conflicts.map((item) => item.path));
+  let failed = 0;
+  if (clashing.size > 0) {
+    const result = await deleteRemote(
+      connection,
+      remote,
+      [...clashing],
       action,
+    );
+    failed += reportFailed(reporter, result.failed, result.more);
+  }
+  const have = withoutUnder(target, clashing);
+  await transfersThenDeletion(
+    sendChanged(tree, have, local, remote, context),
+    () => plan,
+  );
+  if (plan.rest.length > 0) {
+    const paths = plan.rest.map((item) => item.path);
+    const result = await deleteRemote(connection, remote, paths, action);
+    failed += reportFailed(reporter, result.failed, result.more);
+  }
+  deletedLine(reporter, plan, failed, action);
+}
+
+/**
+ * Runs a mirror's transfers; then throws the deletion step's refusal, if
+ * any. A transfer that failed (but not a lost link, nor a listing that
+ * failed before there was a `plan`) skips deletion for the run: one line
+ * saying both, exit status 23.
+ */
+async function transfersThenDeletion(
+  transfers: Promise<unknown>,
+  plan: () => DeletionPlan | undefined,
+): Promise<void> {
+  try {
+    await transfers;
+  } catch (error) {
+    const decided = plan();
+    if (decided?.refused) throw decided.refused;
+    if (
+      !decided || !(error instanceof FtsError) ||
+      error instanceof ConnectionError
+    ) throw error;
+    throw new DeletionSkippedError(`${error.reason}; skipping deletion`, {
+      action: error.action,
+      cause: error,
     });
   }
-  const source = localItems(tree);
-  const extras = extrasOf(new Set(source.map((item) => item.path)), target);
-  checkDeletion(extras, source.length <= 1, `"${remote}"`, mirror, action);
-  if (extras.count === 0) return;
-  try {
-    await connection.send({ op: "tree-delete", path: remote });
-    await connection.sendBody(jsonLines(extras.top.map((item) => item.path)));
-  } catch (error) {
-    throw connection.wrap(error, action);
-  }
-  const reply = await connection.reply(action);
-  if (reply.op !== "tree-deleted") throw unexpected(reply, action);
-  for (const failure of reply.failed) {
-    report(reporter, `cannot delete "${failure.path}": ${failure.reason}`);
-  }
-  const failed = reply.failed.length + (reply.more ?? 0);
-  deletedLine(reporter, extras, failed, action);
+  const refused = plan()?.refused;
+  if (refused) throw refused;
 }
 
 /** `get -r [--delete] [-n] REMOTE LOCAL`. */
@@ -143,48 +176,57 @@ export async function mirrorGet(
       planMirror(source, target?.items ?? [], mirror.delete),
       ">",
     );
-    const unreadable = source.filter((item) => item.error).length;
-    if (mirror.delete && unreadable > 0) {
-      skipping(reporter, `${unreadable} remote folders could not be read`);
-    }
+    const unreadable = unreadableRemote(source);
+    if (mirror.delete && unreadable) skipping(reporter, unreadable);
     return;
   }
-  let source: TreeItem[] | undefined;
-  try {
-    await downloadTree(
+  if (!mirror.delete) {
+    return void await downloadTree(
       connection,
       remote,
       local,
-      { ...context.options, onListing: (items) => source = items },
+      context.options,
       reporter,
       context.openExtra,
     );
-  } catch (error) {
-    if (mirror.delete && source) skipping(reporter, "some of it failed");
-    throw error;
   }
-  if (!mirror.delete || !source) return;
-  const unreadable = source.filter((item) => item.error).length;
-  if (unreadable > 0) {
-    throw new DeletionSkippedError(
-      `${unreadable} remote folders could not be read; skipping deletion`,
-      { action },
-    );
-  }
-  const target = localTarget(local);
-  if (!target) return;
-  const extras = extrasOf(
-    new Set(source.map((item) => item.path)),
-    target.items,
-    (path) => path.startsWith(TREE_PARTIAL_PREFIX) && !path.includes("/"),
+  let plan: DeletionPlan | undefined;
+  let root = "";
+  let failed = 0;
+  // Decided once the listing is in, before anything is received: what
+  // stands in the way of another type goes first.
+  const onListing = async (source: TreeItem[]) => {
+    const target = localTarget(local);
+    root = target?.root ?? resolve(local);
+    plan = planDeletion(source, target?.items ?? [], {
+      unreadable: unreadableRemote(source),
+      where: `"${local}"`,
+      mirror,
+      action,
+      keep: (path) =>
+        path.startsWith(TREE_PARTIAL_PREFIX) && !path.includes("/"),
+    });
+    if (plan.conflicts.length === 0) return;
+    const result = await deleteLocal(root, plan.conflicts);
+    failed += reportFailed(reporter, result.failed);
+  };
+  await transfersThenDeletion(
+    downloadTree(
+      connection,
+      remote,
+      local,
+      { ...context.options, onListing },
+      reporter,
+      context.openExtra,
+    ),
+    () => plan,
   );
-  checkDeletion(extras, source.length <= 1, `"${local}"`, mirror, action);
-  if (extras.count === 0) return;
-  const result = await deleteLocal(target.root, extras.top);
-  for (const failure of result.failed) {
-    report(reporter, `cannot delete "${failure.path}": ${failure.reason}`);
+  if (!plan) return;
+  if (plan.rest.length > 0) {
+    const result = await deleteLocal(root, plan.rest);
+    failed += reportFailed(reporter, result.failed);
   }
-  deletedLine(reporter, extras, result.failed.length, action);
+  deletedLine(reporter, plan, failed, action);
 }
 
 /**
@@ -201,57 +243,8 @@ export function requireDelete(connection: Connection, action: string): void {
   }
 }
 
-/**
- * Throws when the deletion step must not run: more than `--max-delete`
- * entries, or an empty source that would empty the target without
- * `--force`.
- */
-function checkDeletion(
-  extras: Extras,
-  sourceEmpty: boolean,
-  target: string,
-  mirror: MirrorOptions,
-  action: string,
-): void {
-  if (extras.count === 0) return;
-  if (sourceEmpty && !mirror.force) {
-    throw new EmptySourceError(
-      `the source is empty: this would delete all ${extras.count} entries of ${target}; add --force if that is meant`,
-      { action },
-    );
-  }
-  if (mirror.maxDelete !== undefined && extras.count > mirror.maxDelete) {
-    throw new TooManyDeletionsError(
-      `${extras.count} entries would be deleted, more than --max-delete ${mirror.maxDelete}; deleted nothing`,
-      { action },
-    );
-  }
-}
-
-function deletedLine(
-  reporter: Reporter,
-  extras: Extras,
-  failed: number,
-  action: string,
-): void {
-  if (failed > 0) {
-    throw new DeletionSkippedError(
-      `${failed} of ${extras.top.length} deletions failed`,
-      { action },
-    );
-  }
-  reporter.info(
-    `deleted ${extras.count} ${extras.count === 1 ? "entry" : "entries"}`,
-  );
-}
-
 function skipping(reporter: Reporter, why: string): void {
   report(reporter, `${why}; skipping deletion`);
-}
-
-function report(reporter: Reporter, text: string): void {
-  if (reporter.error) reporter.error(text);
-  else reporter.info(text);
 }
 
 /** What part of a local source could not be read, or "". */
@@ -265,6 +258,12 @@ function unreadableLocal(tree: LocalTree): string {
       : "",
   ].filter((part) => part !== "");
   return parts.join(" and ");
+}
+
+/** What part of a remote source could not be read, or "". */
+function unreadableRemote(source: readonly TreeItem[]): string {
+  const count = source.filter((item) => item.error).length;
+  return count > 0 ? `${count} remote folders could not be read` : "";
 }
 
 /** Every entry of a walked local tree, as a manifest. */

@@ -16,10 +16,12 @@
  */
 
 import { resolve } from "@std/path";
+import * as posix from "@std/path/posix";
 import { ConnectionError, FtsError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import type { MirrorContext } from "./mirror.ts";
 import type { MirrorFlags } from "./mirror_command.ts";
+import { SourceVanishedError } from "./mirror_errors.ts";
 import { lockTarget } from "./mirror_lock.ts";
 import { GetSide } from "./mirror_live_get.ts";
 import { PutSide } from "./mirror_live_put.ts";
@@ -51,7 +53,7 @@ export async function liveMirror(
 ): Promise<void> {
   const action = `${direction} -r --watch "${source}"`;
   const key = direction === "put"
-    ? `put ${context.connection.label} ${target}`
+    ? `put ${context.connection.label} ${remoteKey(target)}`
     : `get ${resolve(target)}`;
   const release = await lockTarget(key, action);
   const live: LiveContext = { ...context, quiet: errorsOnly(context.reporter) };
@@ -190,6 +192,8 @@ class LiveLoop {
         return false;
       }
       if (!(error instanceof FtsError)) throw error;
+      // Nothing left to follow: the run ends with its one line.
+      if (error instanceof SourceVanishedError) throw error;
       this.#context.reporter.error?.(error.message);
       return true;
     }
@@ -239,6 +243,11 @@ class LiveLoop {
     );
     this.#period = { moved: 0, deleted: 0 };
   }
+}
+
+/** A remote folder as one key however written (`site`, `./site/`). */
+function remoteKey(target: string): string {
+  return posix.normalize(target || ".").replace(/\/+$/, "") || "/";
 }
 
 /** Whether `error` means the link (or the server) is gone. */

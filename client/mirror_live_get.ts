@@ -11,10 +11,11 @@
 
 import { dirname, join, resolve } from "@std/path";
 import * as posix from "@std/path/posix";
-import { NotFoundError } from "../protocol/mod.ts";
+import { NotFoundError, WrongTypeError } from "../protocol/mod.ts";
 import type { Connection } from "./connection.ts";
 import { download } from "./download.ts";
 import { mirrorGet } from "./mirror.ts";
+import { SourceVanishedError } from "./mirror_errors.ts";
 import { deleteLocal } from "./mirror_local.ts";
 import type { Applied, LiveContext, LiveSide } from "./mirror_live_side.ts";
 import { downloadTree } from "./tree_download.ts";
@@ -82,10 +83,13 @@ export class GetSide implements LiveSide {
   }
 
   async apply(connection: Connection, batch: Set<string>): Promise<Applied> {
+    await this.#checkSource(connection);
     const applied: Applied = { moved: [], deleted: [] };
-    if (batch.size > BURST) {
+    // A burst, or the folder itself changed (`""`: the server's watch
+    // missed changes): one whole quick-check mirror.
+    if (batch.size > BURST || batch.has("")) {
       await this.catchUp(connection);
-      applied.moved = [...batch];
+      applied.moved = [...batch].filter((path) => path !== "");
       return applied;
     }
     const options = { ...this.#context.options, noClobber: false };
@@ -96,7 +100,10 @@ export class GetSide implements LiveSide {
       try {
         type = (await connection.stat(remote, false, `get "${remote}"`)).type;
       } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+        // Gone, or a parent became a file: either way no longer there.
+        const gone = error instanceof NotFoundError ||
+          error instanceof WrongTypeError;
+        if (!gone) throw error;
         if (!this.#context.mirror.delete) continue;
         const result = await deleteLocal(this.#root, [
           { path, type: "file", size: 0, mtime: 0, mode: null },
@@ -104,11 +111,13 @@ export class GetSide implements LiveSide {
         if (result.deleted > 0) applied.deleted.push(path);
         continue;
       }
+      if (type !== "file" && type !== "dir") continue;
+      await this.#clearWay(path, type);
       if (type === "file") {
         await Deno.mkdir(dirname(local), { recursive: true });
         await download(connection, remote, local, options, this.#context.quiet);
         applied.moved.push(path);
-      } else if (type === "dir") {
+      } else {
         await downloadTree(
           connection,
           remote,
@@ -119,5 +128,59 @@ export class GetSide implements LiveSide {
       }
     }
     return applied;
+  }
+
+  /**
+   * With `--delete`, removes a local entry of another type where `path`
+   * comes (a folder where the server now has a file, or the other way
+   * round), as a one-off mirror does.
+   */
+  async #clearWay(path: string, type: "file" | "dir"): Promise<void> {
+    if (!this.#context.mirror.delete) return;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(join(this.#root, path));
+    } catch {
+      return;
+    }
+    const now = info.isDirectory ? "dir" : info.isFile ? "file" : "other";
+    if (now === type) return;
+    const result = await deleteLocal(this.#root, [
+      {
+        path,
+        type: now === "dir" ? "dir" : "file",
+        size: 0,
+        mtime: 0,
+        mode: null,
+      },
+    ]);
+    for (const failure of result.failed) {
+      this.#context.quiet.error?.(
+        `cannot delete "${failure.path}": ${failure.reason}`,
+      );
+    }
+  }
+
+  /**
+   * Ends the run with one line when the remote folder itself is gone:
+   * following it is over, and nothing local is deleted for it.
+   *
+   * @throws {SourceVanishedError}
+   */
+  async #checkSource(connection: Connection): Promise<void> {
+    const action = `get -r --watch "${this.#remote || "/"}"`;
+    let type: string;
+    try {
+      type = (await connection.stat(this.#remote, false, action)).type;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      type = "none";
+    }
+    if (type !== "dir") {
+      throw new SourceVanishedError(
+        "the remote folder vanished; nothing was deleted locally",
+        { action },
+      );
+    }
   }
 }

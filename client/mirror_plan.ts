@@ -54,6 +54,24 @@ export function extrasOf(
 }
 
 /**
+ * Target entries whose path the source holds as another type, where the
+ * source's entry is a file or a folder (the kinds a mirror copies). They
+ * never nest: under a folder the source has as a file there is nothing of
+ * the source's.
+ */
+export function conflictsOf(
+  source: readonly TreeItem[],
+  target: readonly TreeItem[],
+): TreeItem[] {
+  const types = new Map(source.map((item) => [item.path, item.type]));
+  return target.filter((item) => {
+    const type = types.get(item.path);
+    return item.path !== "" && (type === "file" || type === "dir") &&
+      type !== item.type;
+  });
+}
+
+/**
  * Every change a mirror of `source` onto `target` makes, in order: folders
  * and files to add or update, then the deletions (with `withDeletes`).
  */
@@ -103,7 +121,11 @@ export function planMirror(
     }
   }
   if (withDeletes) {
-    const names = new Set(source.map((item) => item.path));
+    // An entry of another type is deleted before the source's replaces it.
+    const clashing = new Set(conflictsOf(source, target).map((i) => i.path));
+    const names = new Set(
+      source.map((item) => item.path).filter((path) => !clashing.has(path)),
+    );
     for (const item of byPath(target)) {
       if (item.path !== "" && !names.has(item.path)) {
         changes.push({ change: "delete", type: item.type, path: item.path });

@@ -122,7 +122,7 @@ export async function downloadTree(
 ): Promise<TreeResult> {
   const action = `get -r "${remote || "/"}"`;
   const items = await listTree(connection, remote, action);
-  options.onListing?.(items);
+  await options.onListing?.(items);
   const root = resolve(local);
   const tally = new TreeTally(reporter, "get");
   const dirs = items.filter((item) => item.type === "dir");

@@ -41,7 +41,7 @@ export interface TreeOptions extends TransferOptions {
   /** Told the local tree `put -r` walked (a mirror computes deletions from it). */
   onLocalTree?: (tree: LocalTree) => void;
   /** Told the remote listing `get -r` works from (likewise). */
-  onListing?: (items: TreeItem[]) => void;
+  onListing?: (items: TreeItem[]) => void | Promise<void>;
 }
 
 /** What a tree transfer did. */
@@ -82,6 +82,8 @@ export class TreeTally {
   #bar: ProgressBar | null = null;
   #codes = new Set<ErrorCode>();
   #failedFolders = 0;
+  /** Folders whose failure was said: what fails under them is only counted. */
+  #brokenFolders = new Set<string>();
   /** What zstd did: `raw` bytes went as `wire` (`-z`). */
   #packed = { raw: 0, wire: 0 };
 
@@ -145,11 +147,16 @@ export class TreeTally {
     this.#bar?.advanceFiles(1);
   }
 
-  /** Reports one file that failed, and goes on. */
+  /**
+   * Reports one file that failed, and goes on. Under a folder that failed
+   * (a file in the way of it, say) the file is counted but not named: the
+   * folder's line said why.
+   */
   fail(path: string, code: ErrorCode, reason: string): void {
     this.result.failed++;
     this.#bar?.advanceFiles(1);
-    this.#report(path, code, reason);
+    if (this.#underBroken(path)) this.#codes.add(code);
+    else this.#report(path, code, reason);
   }
 
   /**
@@ -158,7 +165,19 @@ export class TreeTally {
    */
   failFolder(path: string, code: ErrorCode, reason: string): void {
     this.#failedFolders++;
+    if (this.#underBroken(path)) return void this.#codes.add(code);
+    this.#brokenFolders.add(path);
     this.#report(path, code, reason);
+  }
+
+  /** Whether a folder above `path` failed (and said so). */
+  #underBroken(path: string): boolean {
+    if (this.#brokenFolders.size === 0) return false;
+    for (let end = path.lastIndexOf("/"); end > 0;) {
+      if (this.#brokenFolders.has(path.slice(0, end))) return true;
+      end = path.lastIndexOf("/", end - 1);
+    }
+    return this.#brokenFolders.has("");
   }
 
   #report(path: string, code: ErrorCode, reason: string): void {

@@ -308,19 +308,21 @@ async function readAcks(
         { action: action },
       );
     }
-    for (; sent.settled < reply.done; sent.settled++) {
-      const item = sent.items[sent.settled];
-      const failure = failures.get(item.path);
-      if (failure) {
-        failures.delete(item.path);
-        tally.fail(item.path, failure.code, failure.reason);
-      } else tally.done(item.size);
-    }
+    const settled = sent.items.slice(sent.settled, reply.done);
+    const files = new Set(settled.map((item) => item.path));
     // Failures that are not files: folders that could not be made or set,
-    // counted as folders (as get -r does), not as files.
+    // counted as folders (as get -r does), not as files; said first, so
+    // the files that failed under them go without a line each.
     for (const failure of failures.values()) {
+      if (files.has(failure.path)) continue;
       tally.failFolder(failure.path, failure.code, failure.reason);
     }
+    for (const item of settled) {
+      const failure = failures.get(item.path);
+      if (failure) tally.fail(item.path, failure.code, failure.reason);
+      else tally.done(item.size);
+    }
+    sent.settled = reply.done;
   }
 }
 
@@ -359,7 +361,11 @@ async function sendFiles(
     flush: async () => {
       const bytes = batch.take();
       if (throttle) await throttle.consume(bytes.byteLength);
+      // The time the socket kept us waiting: how `--compress=auto` sees
+      // that the link is the bound, for small files as for large ones.
+      const started = performance.now();
       await connection.sendEncoded(bytes);
+      lane.pack.onWaited?.(performance.now() - started);
     },
   };
   for (const dir of dirs) {
@@ -417,7 +423,8 @@ function batchSmall(lane: LaneSend, item: TreeItem, host: string): void {
     options.verify,
     agreed.checksum,
     lane.pack.compress,
-    (raw, wire) => tally.compressed(raw, wire),
+    // Counts for the summary and, with `auto`, for its measurements.
+    lane.pack.onCompressed,
   );
   tally.moved(data.byteLength);
 }

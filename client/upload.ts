@@ -35,8 +35,9 @@ import { type Connection, unexpected } from "./connection.ts";
 import { formatBytes } from "./format.ts";
 import type { Reporter } from "./reporter.ts";
 import { deltaUpload } from "./delta_send.ts";
-import { readSummary } from "../transfer/delta/summary_exchange.ts";
-import { type ChunkSummary, summarize } from "../transfer/delta/summary.ts";
+import { readServerSummary, type ServerSummary } from "./summary_pieces.ts";
+import type { ChunkIndex, ChunkSummary } from "../transfer/delta/summary.ts";
+import { HeadStart } from "../transfer/delta/head_start.ts";
 import { localError } from "./local_errors.ts";
 import { sendConfirmed } from "./confirmed_send.ts";
 import { withWholeFileRetry } from "./delta_retry.ts";
@@ -85,27 +86,17 @@ async function uploadOnce(
   try {
     const size = info ? info.size : null;
     const ready = await askToPut(connection, remote, info, options, action);
-    // Both ends chunk at once: this file here, the old version there, until
-    // the summary arrives (the rest is chunked as it is sent, and not at all
-    // once a match turns out hopeless).
-    const arrived = { now: false };
-    const cut = ready.delta ? localChunks(local, () => arrived.now) : null;
-    const index = ready.delta
-      ? await readSummary(
-        await connection.reply(action),
-        () => connection.body(),
-      ).catch((error) => {
-        throw connection.wrap(error, action);
-      }).finally(() => arrived.now = true)
-      : null;
-
     const { pool } = connection;
     const checksum = repliedChecksum(ready);
-    const { hasher, offset } = await resumePoint(
-      pool,
+    const source = { local, remote, size, verify: options.verify };
+    const resumed = await resumePoint(pool, ready, source, reporter);
+    const { offset } = resumed;
+    const { index, head, hasher, drained } = await deltaStart(
+      connection,
+      file,
       ready,
-      { local, remote, size, verify: options.verify },
-      reporter,
+      resumed,
+      action,
     );
     if (index && size !== null) {
       attempt.delta = true;
@@ -118,7 +109,8 @@ async function uploadOnce(
         options,
         reporter,
         ready,
-        cut: await cut,
+        head,
+        drained,
       });
     }
     await connection.send({ op: "data", offset, size });
@@ -264,20 +256,51 @@ async function unchanged(
 }
 
 /**
- * The chunks of the local file at `path` found while the server's summary
- * is on its way (until `enough`); null when the file cannot be read (then
- * they are found as it is sent).
+ * Reads the server's summary after a `ready` with `delta` while a head
+ * start chunks the local file (feeding `resumed.hasher`): both ends chunk
+ * at once, and the delta goes on from where the head start got to. Without
+ * a delta after all, the file and the hasher start afresh.
  */
-async function localChunks(
-  path: string,
-  enough: () => boolean,
-): Promise<ChunkSummary | null> {
+async function deltaStart(
+  connection: Connection,
+  file: Deno.FsFile,
+  ready: Ready,
+  resumed: { hasher: Hasher; offset: number },
+  action: string,
+): Promise<{
+  index: ChunkIndex | null;
+  head?: { start: HeadStart; chunks: ChunkSummary };
+  hasher: Hasher;
+  drained?: Promise<void>;
+}> {
+  const { hasher } = resumed;
+  if (!ready.delta) return { index: null, hasher };
+  const start = resumed.offset === 0
+    ? new HeadStart(file, (bytes) => hasher.update(bytes))
+    : null;
+  let summary: ServerSummary = { index: null };
+  let chunks: ChunkSummary | null = null;
   try {
-    using file = await Deno.open(path);
-    return await summarize(file, undefined, enough);
-  } catch {
-    return null;
+    summary = await readServerSummary(connection, action, start);
+  } finally {
+    // A local read error shows again, as the file's own, when it is sent.
+    chunks = await start?.stop().catch(() => null) ?? null;
   }
+  const { index, drained } = summary;
+  if (start && index && chunks) {
+    return { index, head: { start, chunks }, hasher, drained };
+  }
+  if (!start) return { index, hasher, drained };
+  await file.seek(0, Deno.SeekMode.Start);
+  const checksum = repliedChecksum(ready);
+  const { pool } = connection;
+  return {
+    index,
+    hasher: hasher.checksum
+      ? await createHasher(pool, checksum)
+      : skipHashing(pool),
+    drained,
+  };
 }
 
 /** Sends the `put` request for `remote` and reads the server's `ready`. */
@@ -304,6 +327,8 @@ async function askToPut(
     compressStream: (options.compress !== undefined && zstdStreamAvailable()) ||
       undefined,
     delta: (!options.wholeFile && options.verify && size !== null) ||
+      undefined,
+    summaryPieces: (!options.wholeFile && options.verify && size !== null) ||
       undefined,
   }, action);
   if (ready.op !== "ready") throw unexpected(ready, action);

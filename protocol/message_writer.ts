@@ -28,9 +28,10 @@ export interface SendBodyOptions {
    * The zstd level for the next compressed piece: the pieces then form one
    * zstd stream per body (`CompressedStream` frames; the peer must have
    * agreed to them), so matches reach across pieces. Without it each piece
-   * is compressed alone at level 1.
+   * is compressed alone at level 1. `piece` is the one about to go (the
+   * first call may try levels on it).
    */
-  streamLevel?: () => number;
+  streamLevel?: (piece: Uint8Array) => number;
   /** Told how long each compression took and what it gave (for `auto`). */
   onCompressed?: (raw: number, sent: number, milliseconds: number) => void;
   /**
@@ -107,7 +108,7 @@ export class MessageWriter {
         if (packer && compress?.(chunk)) {
           await this.#streamed(
             packer,
-            streamLevel!(),
+            streamLevel!(chunk),
             chunk,
             options,
             onWritten,

@@ -213,6 +213,11 @@ export interface PutRequest {
    * holds; older servers ignore it.
    */
   delta?: boolean;
+  /**
+   * The client reads the server's summary in pieces (`summary` messages with
+   * `more`), so it can give up on a hopeless match before the last one.
+   */
+  summaryPieces?: boolean;
 }
 /** The server is ready for an upload's bytes from `offset` on. */
 export interface Ready {
@@ -247,6 +252,11 @@ export interface SummaryMessage {
   chunks: number;
   /** In a tree upload: the file, relative to the tree, it summarises. */
   path?: string;
+  /**
+   * Another piece follows (to a `put` that asked for `summaryPieces`): the
+   * chunks go on in the next `summary`; the last piece has no `more`.
+   */
+  more?: boolean;
 }
 /**
  * File bytes follow as a body, starting at `offset`. Sent by the client to
@@ -654,6 +664,7 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "compress?": "boolean",
     "compressStream?": "boolean",
     "delta?": "boolean",
+    "summaryPieces?": "boolean",
   },
   ready: {
     offset: "number",
@@ -664,7 +675,12 @@ const SCHEMA: Record<Message["op"], Record<string, FieldKind>> = {
     "compressStream?": "boolean",
     "delta?": "boolean",
   },
-  summary: { chunking: "string", chunks: "number", "path?": "string" },
+  summary: {
+    chunking: "string",
+    chunks: "number",
+    "path?": "string",
+    "more?": "boolean",
+  },
   data: {
     offset: "number",
     size: "size",

@@ -40,12 +40,23 @@ const CASES = [
   "delta-get-edits",
   "delta-put-insert",
   "delta-put-append",
+  "delta-put-unrelated",
+  "delta-put-repeated",
   "s3-put-file",
   "s3-get-file",
   "s3-tree-put",
+  "http-get-file",
+  "http-put-file",
+  "mirror-live-edit",
+  "mirror-live-delete",
+  "mirror-restart",
+  "mirror-delete-many",
 ];
 
-/** Cases that need nothing beyond the basic fts put and get, so they must run. */
+/**
+ * Cases that need nothing beyond fts itself (put, get, the live mirror), so
+ * they must run.
+ */
 const ALWAYS_RUN = [
   "put-file",
   "get-file",
@@ -53,6 +64,10 @@ const ALWAYS_RUN = [
   "mem-put",
   "mem-clients",
   "startup",
+  "mirror-live-edit",
+  "mirror-live-delete",
+  "mirror-restart",
+  "mirror-delete-many",
 ];
 
 interface QuickSample {
@@ -78,7 +93,7 @@ interface QuickReport {
   cases: QuickCase[];
 }
 
-Deno.test("bench --quick lists every case, runs each it can once (the six basic ones always), says why it skipped the others, and writes its JSON", async () => {
+Deno.test("bench --quick lists every case, runs each it can once (the basic and mirror ones always), says why it skipped the others, and writes its JSON", async () => {
   const out = await Deno.makeTempDir({ prefix: "bench-quick-test-" });
   // The benchmark's own temp dirs go here, so we can see it removed them.
   const tmp = await Deno.makeTempDir({ prefix: "bench-quick-tmp-" });

@@ -26,6 +26,7 @@ import {
   AdaptiveLevel,
   AutoCompression,
   compression,
+  levelLadder,
 } from "../transfer/compression.ts";
 import { Xxh128 } from "../transfer/hash/xxh128.ts";
 import { randomBytes } from "./helpers/cli.ts";
@@ -403,4 +404,81 @@ Deno.test("the stream's level rises while the sender waits on the link and falls
   level.compressed(16 * MiB, 100);
   now += 100;
   assertEquals(level.next(now), 1);
+});
+
+/** Log-like lines whose numbers come from a fixed pseudo-random sequence. */
+function logText(size: number): Uint8Array {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  let text = "";
+  for (let i = 0; text.length < size; i++) {
+    text += `2026-12-01T${i % 24}:${i % 60}Z host${i % 13} fts[${
+      1000 + i % 977
+    }]: put dir${i % 101}/file${i % 7919}.bin ${next()} bytes in 0.${
+      next() % 10000
+    }s\n`;
+  }
+  return new TextEncoder().encode(text).subarray(0, size);
+}
+
+Deno.test("the levels a stream climbs through are those that compress its first piece better than every lower one", () => {
+  const text = logText(MiB);
+  const ladder = levelLadder(text).map((trial) => trial.level);
+  assertEquals(ladder[0], 1);
+  let last = Infinity;
+  for (const level of ladder) {
+    const size = zstdCompressSync(text, {
+      params: { [constants.ZSTD_c_compressionLevel]: level },
+    }).byteLength;
+    assert(size < last, `level ${level} compresses better than those below`);
+    last = size;
+  }
+  // Random data compresses alike at every level: level 1 alone is worth it.
+  assertEquals(levelLadder(randomBytes(MiB)).map((t) => t.level), [1]);
+});
+
+Deno.test("a stream whose first piece is incompressible stays at level 1 however long it waits on the link", () => {
+  const level = new AdaptiveLevel();
+  let now = 0;
+  assertEquals(level.next(now, randomBytes(MiB)), 1);
+  for (let i = 0; i < 5; i++) {
+    level.compressed(16 * MiB, 20);
+    level.waited(50);
+    now += 100;
+    assertEquals(level.next(now, randomBytes(16)), 1);
+  }
+  // A first piece under 1 MiB says too little: every level, from 3.
+  assertEquals(new AdaptiveLevel().next(0, logText(1000)), 3);
+});
+
+Deno.test("a CPU-bound stream steps down only to a level that was clearly faster on its first piece", () => {
+  const cpuBound = (level: AdaptiveLevel) => {
+    let now = 0;
+    level.next(now);
+    for (let i = 0; i < 6; i++) {
+      level.compressed(16 * MiB, 100);
+      now += 100;
+      level.next(now);
+    }
+    return level.next(now);
+  };
+  // Level 1 compressed the piece worse and no faster: no use going there.
+  assertEquals(
+    cpuBound(
+      new AdaptiveLevel([
+        { level: 1, bytes: 200, ms: 10 },
+        { level: 2, bytes: 140, ms: 9 },
+      ]),
+    ),
+    2,
+  );
+  assertEquals(
+    cpuBound(
+      new AdaptiveLevel([
+        { level: 1, bytes: 200, ms: 4 },
+        { level: 2, bytes: 140, ms: 9 },
+      ]),
+    ),
+    1,
+  );
 });

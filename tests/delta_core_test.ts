@@ -18,6 +18,7 @@ import { encodeDelta } from "../transfer/delta/delta_encoder.ts";
 import { type DeltaStats, emptyStats } from "../transfer/delta/delta_ops.ts";
 import { chunkEnd, MAX_CHUNK, MIN_CHUNK } from "../transfer/delta/gear.ts";
 import { GearWindow } from "../transfer/delta/gear_wasm.ts";
+import { chunkHash } from "../transfer/delta/chunk_hash.ts";
 import {
   ChunkIndex,
   chunkOffsets,
@@ -27,6 +28,9 @@ import {
   summarize,
 } from "../transfer/delta/summary.ts";
 import { randomBytes } from "./helpers/cli.ts";
+import { summaryOfBytes } from "./helpers/memory_summary.ts";
+import { concat } from "@std/bytes/concat";
+import { HeadStart } from "../transfer/delta/head_start.ts";
 
 const MiB = 1024 * 1024;
 
@@ -36,6 +40,7 @@ async function roundTrip(
   next: Uint8Array,
   from = 0,
   watch?: (summary: ChunkSummary) => DeltaWatcher,
+  headStart?: { stopAfter: number },
 ): Promise<{ sent: DeltaStats; received: DeltaStats; wire: number }> {
   const dir = await Deno.makeTempDir();
   try {
@@ -47,11 +52,23 @@ async function roundTrip(
     using newFile = await Deno.open(join(dir, "new"));
     const sent = emptyStats();
     const pieces: Uint8Array[] = [];
+    const seen: Uint8Array[] = [next.subarray(0, from)];
+    const onBytes = (bytes: Uint8Array) => void seen.push(bytes.slice());
+    const head = headStart
+      ? await startedHead(newFile, onBytes, headStart.stopAfter)
+      : undefined;
     for await (
-      const piece of encodeDelta(newFile, index, { stats: sent, from })
+      const piece of encodeDelta(newFile, index, {
+        stats: sent,
+        from,
+        onBytes,
+        head,
+      })
     ) {
-      pieces.push(piece);
+      pieces.push(piece.slice());
     }
+    // The checksum sees every byte once, in order.
+    assertSameBytes(seen, next, "checksummed");
     const received = emptyStats();
     const out: Uint8Array[] = [next.subarray(0, from)];
     await applyDelta(
@@ -65,20 +82,42 @@ async function roundTrip(
       undefined,
       watch?.(summary),
     );
-    const rebuilt = new Uint8Array(next.byteLength);
-    let at = 0;
-    for (const part of out) {
-      rebuilt.set(part, at);
-      at += part.byteLength;
-    }
-    assertEquals(at, next.byteLength);
-    assert(rebuilt.every((byte, i) => byte === next[i]), "rebuilt differs");
+    assertSameBytes(out, next, "rebuilt");
     const wire = pieces.reduce((sum, piece) => sum + piece.byteLength, 0) +
       encodeHashes(summary).byteLength;
     return { sent, received, wire };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Asserts that `parts`, joined, are exactly `expected`. */
+function assertSameBytes(
+  parts: Uint8Array[],
+  expected: Uint8Array,
+  what: string,
+): void {
+  const joined = concat(parts) as Uint8Array;
+  assertEquals(joined.byteLength, expected.byteLength, `${what}: length`);
+  assert(joined.every((byte, i) => byte === expected[i]), `${what} differs`);
+}
+
+/**
+ * A head start on `file` stopped once it listed `stopAfter` chunks (or
+ * reached the end): where it stops must not change the outcome.
+ */
+async function startedHead(
+  file: Deno.FsFile,
+  onBytes: (bytes: Uint8Array) => void,
+  stopAfter: number,
+): Promise<{ start: HeadStart; chunks: ChunkSummary }> {
+  const size = (await file.stat()).size;
+  const start = new HeadStart(file, onBytes);
+  for (let i = 0; i < 100_000 && start.listed < stopAfter; i++) {
+    if (start.reader.position >= size) break;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return { start, chunks: await start.stop() };
 }
 
 Deno.test("chunk sizes stay within their bounds and average near 11 KiB", async () => {
@@ -148,6 +187,30 @@ Deno.test("a file of one repeated 64 KiB block costs a few bytes per chunk", asy
   assert(wire < 64 * 1024, `wire ${wire}`);
 });
 
+Deno.test("a head start stopped anywhere gives the same edited file", async () => {
+  const old = randomBytes(12 * MiB);
+  const next = old.slice();
+  for (let i = 0; i < 20; i++) {
+    next.set(randomBytes(4096), Math.floor((i + 0.5) * next.byteLength / 20));
+  }
+  for (const stopAfter of [0, 300, Infinity]) {
+    const { sent } = await roundTrip(old, next, 0, undefined, { stopAfter });
+    assert(sent.literal < 20 * 40 * 1024, `literal ${sent.literal}`);
+  }
+});
+
+Deno.test("a hopeless match with a head start sends the rest whole", async () => {
+  // Judged after 16 MiB: inside the list (the head start ran to the end) or
+  // after it (stopped early).
+  const old = randomBytes(20 * MiB);
+  const next = randomBytes(22 * MiB);
+  for (const stopAfter of [0, 200, Infinity]) {
+    const { sent } = await roundTrip(old, next, 0, undefined, { stopAfter });
+    assertEquals(sent.reused, 0);
+    assert(sent.overhead < 64 * 1024, `overhead ${sent.overhead}`);
+  }
+});
+
 Deno.test("a resumed delta describes only the bytes after the resume point", async () => {
   const old = randomBytes(8 * MiB);
   const next = old.slice();
@@ -197,6 +260,48 @@ Deno.test("the WebAssembly boundary finder cuts where the JavaScript one does", 
   }
 });
 
+Deno.test("chunk hashes are the low 48 bits of XXH64", () => {
+  // Reference digests from hash-wasm's xxhash64 over the same bytes: every
+  // path of the algorithm (under 32 bytes, stripes, 8-, 4- and 1-byte tails).
+  const data = new Uint8Array(5000).map((_, i) =>
+    (Math.imul(i, 2654435761) >>> 13) & 255
+  );
+  const expected: [number, string][] = [
+    [0, "ef46db3751d8e999"],
+    [1, "e934a84adb052768"],
+    [5, "31fce8da85d2b801"],
+    [7, "e2400cdea02ee3c5"],
+    [31, "b74baa9042b94dee"],
+    [32, "4e13111ced6f735d"],
+    [63, "35f935e6044a08ad"],
+    [4999, "f1c6dd571ada5927"],
+  ];
+  for (const [length, digest] of expected) {
+    const low48 = Number(BigInt("0x" + digest) & 0xffffffffffffn);
+    assertEquals(chunkHash(data.subarray(0, length)), low48, `${length} bytes`);
+  }
+});
+
+Deno.test("one scan finds the chunks and hashes that cutting one by one does", () => {
+  const window = new GearWindow();
+  const data = randomBytes(3 * MiB + 12345);
+  window.bytes.set(data);
+  for (const last of [true, false]) {
+    const found = window.scan(0, data.byteLength, last);
+    let at = 0;
+    for (let i = 0; i < found; i++) {
+      const end = window.cut(at, data.byteLength, last);
+      assertEquals(window.foundEnd(i), end);
+      assertEquals(window.foundHash(i), chunkHash(data.subarray(at, end)));
+      at = end;
+    }
+    // Stopped at the end, or where no boundary can be told yet.
+    if (last) assertEquals(at, data.byteLength);
+    else assertEquals(window.cut(at, data.byteLength, last), -1);
+    assert(found > 200);
+  }
+});
+
 Deno.test("the summary told from a delta's instructions equals the new file's own", async () => {
   const old = randomBytes(8 * MiB);
   const next = new Uint8Array(old.byteLength + 70000);
@@ -210,16 +315,7 @@ Deno.test("the summary told from a delta's instructions equals the new file's ow
     0,
     (summary) => derived = new DerivedSummary(summary),
   );
-  let at = 0;
-  const own = await summarize({
-    read(buffer) {
-      const n = Math.min(buffer.byteLength, next.byteLength - at);
-      if (n === 0) return Promise.resolve(null);
-      buffer.set(next.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  });
+  const own = await summaryOfBytes(next);
   const told = derived!.finish();
   assertEquals(told?.lengths, own.lengths);
   assertEquals(told?.hashes, own.hashes);

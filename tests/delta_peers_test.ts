@@ -1,6 +1,7 @@
 /**
  * Delta with older peers and from the command line: a build without delta
- * (main before it) gets whole files both ways, in both roles, and the
+ * (main before it), or one naming its chunks by another hash, gets whole
+ * files both ways, in both roles, and the
  * command line says `(delta)` and gives the bytes sent and reused in
  * `--json`.
  *
@@ -19,6 +20,18 @@ import { connectOlder, sourcesOf } from "./helpers/old_sources.ts";
 
 /** The last commit of main before delta transfers. */
 const BEFORE_DELTA = "22a5b80";
+/**
+ * A delta build that cut the same chunks but named them by XXH3-128 (before
+ * XXH64 in the chunker): its summaries are refused by name both ways, after
+ * this build's side has started cutting and hashing its file meanwhile.
+ */
+const OTHER_CHUNKING = "4084e22";
+
+/** The older builds a test runs against, and how each is described. */
+const OLDER = [
+  { commit: BEFORE_DELTA, without: "without delta" },
+  { commit: OTHER_CHUNKING, without: "with another chunk hash" },
+];
 
 const MiB = 1024 * 1024;
 const OPTIONS: TransferOptions = {
@@ -50,10 +63,11 @@ async function withDirs(
 }
 
 /**
- * Runs `fn` with the sources of the build before delta and a served root
+ * Runs `fn` with the sources of the build at `commit` and a served root
  * holding `f`, an old version of 4 MiB.
  */
 async function withOldBuild(
+  commit: string,
   fn: (ctx: {
     sources: string;
     root: string;
@@ -61,7 +75,7 @@ async function withOldBuild(
     old: Uint8Array;
   }) => Promise<void>,
 ): Promise<void> {
-  const sources = await sourcesOf(BEFORE_DELTA);
+  const sources = await sourcesOf(commit);
   try {
     await withDirs(async (root, work) => {
       const old = randomBytes(4 * MiB);
@@ -73,63 +87,65 @@ async function withOldBuild(
   }
 }
 
-Deno.test("a server without delta gets and sends whole files to this client", async () => {
-  await withOldBuild(async ({ sources, root, work, old }) => {
-    const serve = await startServe(root, [], {
-      main: join(sources, "main.ts"),
+for (const { commit, without } of OLDER) {
+  Deno.test(`a server ${without} gets and sends whole files to this client`, async () => {
+    await withOldBuild(commit, async ({ sources, root, work, old }) => {
+      const serve = await startServe(root, [], {
+        main: join(sources, "main.ts"),
+      });
+      const c = await Connection.open({
+        hostname: "127.0.0.1",
+        port: serve.port,
+      });
+      try {
+        const local = join(work, "f");
+        const next = edited(old);
+        await Deno.writeFile(local, next);
+        const sent = await upload(c, local, "f", OPTIONS, quiet);
+        assertEquals(sent.reused, undefined);
+        assertEquals(sent.bytes, next.byteLength);
+        assertEquals(await Deno.readFile(join(root, "f")), next);
+        await Deno.writeFile(join(root, "f"), edited(next));
+        const got = await download(c, "f", local, OPTIONS, quiet);
+        assertEquals(got.reused, undefined);
+        assertEquals(got.bytes, next.byteLength);
+        assertEquals(
+          await Deno.readFile(local),
+          await Deno.readFile(join(root, "f")),
+        );
+      } finally {
+        c.abort();
+        await serve.stop();
+      }
     });
-    const c = await Connection.open({
-      hostname: "127.0.0.1",
-      port: serve.port,
-    });
-    try {
-      const local = join(work, "f");
-      const next = edited(old);
-      await Deno.writeFile(local, next);
-      const sent = await upload(c, local, "f", OPTIONS, quiet);
-      assertEquals(sent.reused, undefined);
-      assertEquals(sent.bytes, next.byteLength);
-      assertEquals(await Deno.readFile(join(root, "f")), next);
-      await Deno.writeFile(join(root, "f"), edited(next));
-      const got = await download(c, "f", local, OPTIONS, quiet);
-      assertEquals(got.reused, undefined);
-      assertEquals(got.bytes, next.byteLength);
-      assertEquals(
-        await Deno.readFile(local),
-        await Deno.readFile(join(root, "f")),
-      );
-    } finally {
-      c.abort();
-      await serve.stop();
-    }
   });
-});
 
-Deno.test("a client without delta puts and gets whole files with this server", async () => {
-  await withOldBuild(async ({ sources, root, work, old }) => {
-    const serve = await startServe(root);
-    try {
-      const local = join(work, "f");
-      const next = edited(old);
-      await Deno.writeFile(local, next);
-      const fts = (...args: string[]) =>
-        connectOlder(sources, serve.address, args);
-      const put = await fts("put", local, "f");
-      assertEquals(put.code, 0, put.stderr);
-      assertMatch(put.stderr, /sent 4\.0 MiB in/);
-      assertEquals(await Deno.readFile(join(root, "f")), next);
-      await Deno.writeFile(join(root, "f"), edited(next));
-      const get = await fts("get", "f", local);
-      assertEquals(get.code, 0, get.stderr);
-      assertEquals(
-        await Deno.readFile(local),
-        await Deno.readFile(join(root, "f")),
-      );
-    } finally {
-      await serve.stop();
-    }
+  Deno.test(`a client ${without} puts and gets whole files with this server`, async () => {
+    await withOldBuild(commit, async ({ sources, root, work, old }) => {
+      const serve = await startServe(root);
+      try {
+        const local = join(work, "f");
+        const next = edited(old);
+        await Deno.writeFile(local, next);
+        const fts = (...args: string[]) =>
+          connectOlder(sources, serve.address, args);
+        const put = await fts("put", local, "f");
+        assertEquals(put.code, 0, put.stderr);
+        assertMatch(put.stderr, /sent 4\.0 MiB in/);
+        assertEquals(await Deno.readFile(join(root, "f")), next);
+        await Deno.writeFile(join(root, "f"), edited(next));
+        const get = await fts("get", "f", local);
+        assertEquals(get.code, 0, get.stderr);
+        assertEquals(
+          await Deno.readFile(local),
+          await Deno.readFile(join(root, "f")),
+        );
+      } finally {
+        await serve.stop();
+      }
+    });
   });
-});
+}
 
 Deno.test("the command line says (delta) and --json gives the bytes sent and reused", async () => {
   await withDirs(async (root, work) => {

@@ -52,7 +52,11 @@ function spawnClient(
     child,
     err,
     async interrupt() {
-      child.kill("SIGINT");
+      try {
+        child.kill("SIGINT");
+      } catch {
+        // Ended already: its status and lines tell the test why.
+      }
       const { code } = await child.status;
       await err.done;
       return code;
@@ -275,7 +279,7 @@ Deno.test("Ctrl-C during a live get leaves no partial file under a target name",
   });
 });
 
-Deno.test("a second live mirror into the same target is refused", async () => {
+Deno.test("a second live mirror into the same target is refused in one line, both ways", async () => {
   await withServe(async ({ work, config, address }) => {
     const src = join(work, "src");
     plant(src, "a.txt", "a");
@@ -286,11 +290,30 @@ Deno.test("a second live mirror into the same target is refused", async () => {
     try {
       await first.err.waitFor((line) => line.startsWith("following"), 60_000);
       const second = await runFts(
-        ["connect", address, "put", "-r", "--watch", `${src}/`, "site"],
+        ["connect", address, "put", "-r", "--watch", `${src}/`, "./site/"],
         { env: { FTS_CONFIG_DIR: config } },
       );
       assertEquals(second.code, 1);
+      assertEquals(second.stderr.trim().split("\n").length, 1, second.stderr);
       assertStringIncludes(second.stderr, "another live mirror");
+      // The same for two live gets into one local folder.
+      const dst = join(work, "dst");
+      const get = spawnClient(
+        [address, "get", "-r", "--watch", "site/", dst],
+        config,
+      );
+      try {
+        await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+        const again = await runFts(
+          ["connect", address, "get", "-r", "--watch", "site/", `${dst}/`],
+          { env: { FTS_CONFIG_DIR: config } },
+        );
+        assertEquals(again.code, 1);
+        assertEquals(again.stderr.trim().split("\n").length, 1, again.stderr);
+        assertStringIncludes(again.stderr, "another live mirror");
+      } finally {
+        assertEquals(await get.interrupt(), 0, get.err.lines.join("\n"));
+      }
     } finally {
       assertEquals(await first.interrupt(), 0, first.err.lines.join("\n"));
     }
@@ -407,6 +430,111 @@ Deno.test("a large file cut off by a server restart resumes where it stopped", a
       assertEquals(Deno.readFileSync(join(root, "site/big.bin")), big);
     } finally {
       assertEquals(await client.interrupt(), 0, client.err.lines.join("\n"));
+    }
+  });
+});
+
+Deno.test("a live mirror replaces an entry of another type under --delete, both ways", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    plant(src, "x/in.txt", "x was a folder");
+    plant(src, "y", "y was a file");
+    const site = join(root, "site");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    const dst = join(work, "dst");
+    await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+    const get = spawnClient(
+      [address, "get", "-r", "--watch", "--delete", "site/", dst],
+      join(work, "config-get"),
+    );
+    try {
+      await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+      await until("y fetched", () => readOr(join(dst, "y")) === "y was a file");
+      Deno.removeSync(join(src, "x"), { recursive: true });
+      plant(src, "x", "x is a file now");
+      Deno.removeSync(join(src, "y"));
+      plant(src, "y/in.txt", "y is a folder now");
+      for (const side of [site, dst]) {
+        await until(
+          `x a file and y a folder in ${side}`,
+          () =>
+            readOr(join(side, "x")) === "x is a file now" &&
+            readOr(join(side, "y/in.txt")) === "y is a folder now",
+        );
+      }
+      assert(
+        !put.err.lines.some((line) => line.startsWith("cannot")),
+        put.err.lines.join("\n"),
+      );
+    } finally {
+      assertEquals(await put.interrupt(), 0, put.err.lines.join("\n"));
+      assertEquals(await get.interrupt(), 0, get.err.lines.join("\n"));
+    }
+  });
+});
+
+Deno.test("a live mirror whose source folder vanishes ends with one clear line and deletes nothing, both ways", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    plant(src, "a/keep.txt", "keep");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+    Deno.removeSync(src, { recursive: true });
+    const putCode = (await put.child.status).code;
+    await put.err.done;
+    assertEquals(putCode, 1, put.err.lines.join("\n"));
+    const putLast = put.err.lines.filter((line) => line !== "").at(-1)!;
+    assertEquals(
+      put.err.lines.filter((line) => line.includes("vanished")),
+      [putLast],
+    );
+    assertStringIncludes(putLast, "the local folder vanished");
+    assertEquals(readOr(join(root, "site/a/keep.txt")), "keep");
+
+    const dst = join(work, "dst");
+    const get = spawnClient(
+      [address, "get", "-r", "--watch", "--delete", "site/", dst],
+      join(work, "config-get"),
+    );
+    await get.err.waitFor((line) => line.startsWith("following"), 60_000);
+    Deno.removeSync(join(root, "site"), { recursive: true });
+    const getCode = (await get.child.status).code;
+    await get.err.done;
+    assertEquals(getCode, 1, get.err.lines.join("\n"));
+    const getLast = get.err.lines.filter((line) => line !== "").at(-1)!;
+    assertStringIncludes(getLast, "the remote folder vanished");
+    assertEquals(readOr(join(dst, "a/keep.txt")), "keep");
+  });
+});
+
+Deno.test("a live put whose source is emptied deletes nothing without --force, and says so", async () => {
+  await withServe(async ({ root, work, config, address }) => {
+    const src = join(work, "src");
+    // One entry, removed in one call, so one batch sees the source empty.
+    plant(src, "b/a.txt", "a");
+    plant(src, "b/c.txt", "c");
+    const put = spawnClient(
+      [address, "put", "-r", "--watch", "--delete", `${src}/`, "site"],
+      config,
+    );
+    try {
+      await put.err.waitFor((line) => line.startsWith("following"), 60_000);
+      Deno.removeSync(join(src, "b"), { recursive: true });
+      const said = await put.err.waitFor(
+        (line) => line.includes("the source is empty"),
+        60_000,
+      );
+      assertStringIncludes(said, "add --force");
+      assertEquals(readOr(join(root, "site/b/a.txt")), "a");
+      assertEquals(readOr(join(root, "site/b/c.txt")), "c");
+    } finally {
+      assertEquals(await put.interrupt(), 0, put.err.lines.join("\n"));
     }
   });
 });

@@ -150,7 +150,7 @@ Deno.test("--max-delete refuses the whole deletion step, says how many, deletes 
       address,
       `put -r --delete --max-delete 4 ${src}/ site`,
     );
-    assertEquals(run.code, 1);
+    assertEquals(run.code, 25, "rsync's status for --max-delete");
     assertStringIncludes(
       run.stderr,
       "5 entries would be deleted, more than --max-delete 4; deleted nothing",
@@ -170,7 +170,7 @@ Deno.test("an empty source asks for --force before it empties the target", async
     Deno.mkdirSync(src);
     makeExtras(join(root, "site"));
     const refused = await connectFts(address, `put -r --delete ${src}/ site`);
-    assertEquals(refused.code, 1);
+    assertEquals(refused.code, 25, "a safety limit stopped the deletion");
     assertMatch(
       refused.stderr,
       /the source is empty: this would delete all 6 entries .*add --force/,
@@ -248,7 +248,7 @@ Deno.test({
           ...`run -A ${MAIN} connect ${address} put -r --delete ${src}/ site`
             .split(" "),
         ], { env: { NO_COLOR: "1" } });
-        assertEquals(run.code, 1, run.stderr);
+        assertEquals(run.code, 23, run.stderr);
         assertStringIncludes(run.stderr, "skipping deletion");
         assertEquals(contents(site)["stale.txt"], "file stale");
         assertEquals(contents(site)["a/b/two.txt"], "file two");
@@ -257,6 +257,129 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test({
+  name:
+    "a file that cannot be received skips deletion: one line, exit status 23",
+  ignore: noPrefix,
+  fn: async () => {
+    await withServer(async (address, root, work) => {
+      makeSource(join(root, "site"));
+      const dst = join(work, "dst");
+      makeExtras(dst);
+      Deno.chmodSync(join(dst, "a"), 0o555);
+      try {
+        const [program, ...args] = [...prefix!, Deno.execPath()];
+        const run = await runProgram(program, [
+          ...args,
+          ...`run -A ${MAIN} connect ${address} get -r --delete site/ ${dst}`
+            .split(" "),
+        ], { env: { NO_COLOR: "1" } });
+        assertEquals(run.code, 23, run.stderr);
+        const last = run.stderr.trim().split("\n").at(-1)!;
+        assertMatch(last, /^fts: cannot get -r .*failed; skipping deletion$/);
+        assertEquals(contents(dst)["stale.txt"], "file stale");
+      } finally {
+        Deno.chmodSync(join(dst, "a"), 0o755);
+      }
+    });
+  },
+});
+
+Deno.test("a dry run exits 0 and a mirror with nothing to do exits 0", async () => {
+  await withServer(async (address, root, work) => {
+    const src = join(work, "src");
+    makeSource(src);
+    makeExtras(join(root, "site"));
+    const dry = await connectFts(address, `put -r -n --delete ${src}/ site`);
+    assertEquals(dry.code, 0, dry.stderr);
+    const first = await connectFts(address, `put -r --delete ${src}/ site`);
+    assertEquals(first.code, 0, first.stderr);
+    const again = await connectFts(address, `put -r --delete ${src}/ site`);
+    assertEquals(again.code, 0, again.stderr);
+    assertStringIncludes(again.stderr, "already up to date");
+  });
+});
+
+Deno.test("a batch stops at a refused deletion with the same exit status", async () => {
+  await withServer(async (address, root, work) => {
+    const src = join(work, "src");
+    makeSource(src);
+    makeExtras(join(root, "site"));
+    const run = await runFts(["connect", address], {
+      stdin: `put -r --delete --max-delete 1 ${src}/ site\nmkdir after\n`,
+    });
+    assertEquals(run.code, 25, run.stderr);
+    assertStringIncludes(run.stderr, "more than --max-delete 1");
+    assertEquals(contents(root)["after"], undefined, "the batch stopped");
+  });
+});
+
+/** The names `cannot put "NAME": ...` lines give, sorted: one per entry. */
+function failedNames(stderr: string): string[] {
+  return [...stderr.matchAll(/^cannot (?:put|get) ("[^"]*")/gm)]
+    .map((match) => match[1]).sort();
+}
+
+/** Source and target whose `x` and `z` are of the other type each. */
+function makeClash(source: string, target: string): void {
+  plant(source, "x", "now a file");
+  plant(source, "z/in.txt", "in a new folder");
+  plant(source, "keep.txt", "keep");
+  plant(target, "x/a.txt", "under the old folder");
+  plant(target, "z", "an old file");
+  plant(target, "keep.txt", "keep");
+}
+
+Deno.test("under --delete an entry of another type is replaced, both ways", async () => {
+  await withServer(async (address, root, work) => {
+    const src = join(work, "src");
+    makeClash(src, join(root, "site"));
+    const put = await connectFts(address, `put -r --delete ${src}/ site`);
+    assertEquals(put.code, 0, put.stderr);
+    assertEquals(contents(join(root, "site")), contents(src));
+    assertStringIncludes(put.stderr, "deleted 3 entries");
+
+    const dst = join(work, "dst");
+    makeClash(join(root, "back"), dst);
+    const get = await connectFts(address, `get -r --delete back/ ${dst}`);
+    assertEquals(get.code, 0, get.stderr);
+    assertEquals(contents(dst), contents(join(root, "back")));
+  });
+});
+
+Deno.test("without --delete an entry of another type is named in one line, kept, and the run fails", async () => {
+  await withServer(async (address, root, work) => {
+    const src = join(work, "src");
+    const site = join(root, "site");
+    makeClash(src, site);
+    const before = contents(site);
+    const put = await connectFts(address, `put -r ${src}/ site`);
+    assertEquals(put.code, 1, put.stderr);
+    assertStringIncludes(
+      put.stderr,
+      'cannot put "x": "x" is a folder on the server',
+    );
+    assertEquals(contents(site), before, "nothing lost on the server");
+    assertEquals(failedNames(put.stderr), ['"x"', '"z"'], put.stderr);
+
+    const dst = join(work, "dst");
+    makeClash(join(root, "back"), dst);
+    const mine = contents(dst);
+    const get = await connectFts(address, `get -r back/ ${dst}`);
+    assertEquals(get.code, 1, get.stderr);
+    assertStringIncludes(
+      get.stderr,
+      'cannot get "x": a local folder is in the way',
+    );
+    assertStringIncludes(
+      get.stderr,
+      'cannot get "z": a local file is in the way',
+    );
+    assertEquals(contents(dst), mine, "nothing lost locally");
+    assertEquals(failedNames(get.stderr), ['"x"', '"z"'], get.stderr);
+  });
 });
 
 Deno.test("a target that is a file, or a missing source, gets one clear line", async () => {
@@ -283,6 +406,19 @@ Deno.test("a target that is a file, or a missing source, gets one clear line", a
     );
     assertEquals(gone.code, 1);
     assertEquals(gone.stderr.trim().split("\n").length, 1, gone.stderr);
+    makeSource(join(root, "site"));
+    plant(work, "local.txt", "mine");
+    const intoFile = await connectFts(
+      address,
+      `get -r --delete site/ ${join(work, "local.txt")}`,
+    );
+    assertEquals(intoFile.code, 1);
+    assertEquals(
+      intoFile.stderr.trim().split("\n").length,
+      1,
+      intoFile.stderr,
+    );
+    assertEquals(Deno.readTextFileSync(join(work, "local.txt")), "mine");
   });
 });
 

@@ -2,7 +2,7 @@
  * Mirror and watch on a server of `s3://BUCKET/PREFIX`, against the real
  * gateway (registered as ignored, with one printed line, without one):
  * `put -r --delete` removes the objects the source lacks through the
- * storage core, `get -r --delete` trims the local copy, and `watch` reports
+ * storage core (and an entry of another type in the way), `get -r --delete` trims the local copy, and `watch` reports
  * the changes made through the server while saying plainly that objects
  * written by other tools are not seen.
  *
@@ -70,6 +70,24 @@ s3Test(
       "b",
       "keep.txt",
     ]);
+  },
+);
+
+s3Test(
+  "put -r --delete replaces an entry of another type on S3",
+  async ({ bucket, address, work }) => {
+    const src = join(work, "src");
+    plant(src, "x/in.txt", "x was a folder");
+    plant(src, "y", "y was a file");
+    const first = await connectFts(address, `put -r ${src}/ site`);
+    assertEquals(first.code, 0, first.stderr);
+    Deno.removeSync(join(src, "x"), { recursive: true });
+    plant(src, "x", "x is a file now");
+    Deno.removeSync(join(src, "y"));
+    plant(src, "y/in.txt", "y is a folder now");
+    const mirror = await connectFts(address, `put -r --delete ${src}/ site`);
+    assertEquals(mirror.code, 0, mirror.stderr);
+    assertEquals(await paths(bucket, "site"), ["x", "y/in.txt"]);
   },
 );
 

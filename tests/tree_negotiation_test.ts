@@ -359,3 +359,72 @@ Deno.test("put -r and get -r verify with XXH3-128 by default and SHA-256 on requ
     await Deno.remove(work, { recursive: true });
   }
 });
+
+/** `count` log-like text files of `size` bytes each, in folders of 500. */
+async function makeTextTree(
+  dir: string,
+  count: number,
+  size: number,
+): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  for (let i = 0; i < count; i++) {
+    let text = "";
+    while (text.length < size) {
+      text += `2026-12-07 host${next() % 13} put dir${next() % 101}/f${
+        next() % 7919
+      } ${next()} bytes ok\n`;
+    }
+    files.set(
+      `d${Math.floor(i / 500)}/f${i}.log`,
+      new TextEncoder().encode(text.slice(0, size)),
+    );
+  }
+  for (const [path, data] of files) {
+    await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+    await Deno.writeFile(join(dir, path), data);
+  }
+  return files;
+}
+
+Deno.test("put -r and get -r with --compress=auto compress a tree of small text files once the slow link is the bound", async () => {
+  const { port, root, cleanup } = await startServer();
+  const work = await Deno.makeTempDir({ prefix: "fts-work-" });
+  const raw = 3000 * 12288;
+  try {
+    const files = await makeTextTree(join(work, "src"), 3000, 12288);
+    const options: TreeOptions = { ...OPTIONS, compress: "auto" };
+    for (const direction of ["put", "get"]) {
+      // 6 MB/s each way: the link, not the CPU, is the bound.
+      await using relay = startRelay(port, { rate: 6_000_000 });
+      const c = await Connection.open({
+        hostname: "127.0.0.1",
+        port: relay.port,
+      });
+      try {
+        const result = direction === "put"
+          ? await uploadTree(c, join(work, "src"), "t", options, quiet)
+          : await downloadTree(c, "t", join(work, "back"), options, quiet);
+        assertEquals([result.files, result.failed], [files.size, 0]);
+      } finally {
+        c.abort();
+      }
+      await assertTree(
+        join(
+          direction === "put" ? root : work,
+          direction === "put" ? "t" : "back",
+        ),
+        files,
+      );
+      // Before, auto measured large files only and sent these all raw.
+      assert(
+        relay.bytes() < raw * 0.85,
+        `${direction}: ${relay.bytes()} bytes crossed for ${raw}`,
+      );
+    }
+  } finally {
+    await cleanup();
+    await Deno.remove(work, { recursive: true });
+  }
+});

@@ -41,7 +41,7 @@ async function withTree(
   }
 }
 
-Deno.test("get -r counts a folder it cannot make as a folder, not as a file", async () => {
+Deno.test("get -r counts a folder it cannot make as a folder, not as a file, in one line", async () => {
   await withTree(async ({ work, c }) => {
     const local = join(work, "dst");
     await Deno.mkdir(local);
@@ -62,10 +62,17 @@ Deno.test("get -r counts a folder it cannot make as a folder, not as a file", as
       ),
       report.lines.join("\n"),
     );
+    // One line for the folder; the file under it is counted, not named.
+    assertEquals(
+      report.lines.filter((line) => line.startsWith("error: ")).map((line) =>
+        line.replace(/": .*$/, '"')
+      ),
+      [`error: cannot get "sub"`],
+    );
   });
 });
 
-Deno.test("put -r counts a folder the server cannot make as a folder, not as a file", async () => {
+Deno.test("put -r counts a folder the server cannot make as a folder, not as a file, in one line", async () => {
   await withTree(async ({ root, work, c }) => {
     const local = join(work, "up");
     await Deno.mkdir(join(local, "sub"), { recursive: true });
@@ -89,6 +96,13 @@ Deno.test("put -r counts a folder the server cannot make as a folder, not as a f
         line.includes("sent 2 files") && line.includes("1 folder failed")
       ),
       report.lines.join("\n"),
+    );
+    // One line for the folder; the file under it is counted, not named.
+    assertEquals(
+      report.lines.filter((line) => line.startsWith("error: ")).map((line) =>
+        line.replace(/": .*$/, '"')
+      ),
+      [`error: cannot put "sub"`],
     );
   });
 });

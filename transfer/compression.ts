@@ -18,6 +18,7 @@
  * @module
  */
 
+import { constants, zstdCompressSync } from "node:zlib";
 import type { SendBodyOptions } from "../protocol/message_writer.ts";
 
 /** How a transfer compresses: always, by measurement, or (absent) never. */
@@ -59,7 +60,7 @@ export function compression(
     level
       ? {
         ...options,
-        streamLevel: () => level.next(performance.now()),
+        streamLevel: (piece) => level.next(performance.now(), piece),
         onCompressed: (raw, sent, ms) => {
           options.onCompressed?.(raw, sent, ms);
           level.compressed(raw, ms);
@@ -93,24 +94,89 @@ const MAX_LEVEL = 6;
  */
 const LEVEL_WINDOW = 16 * 1024 * 1024;
 
+/** Smallest first piece the levels are tried on: smaller ones mislead. */
+const PROBE_BYTES = 1024 * 1024;
+/** How much better a level must compress than every lower one to count. */
+const PROBE_MARGIN = 1.01;
+/** How much faster a lower level must have been to be worth stepping down to. */
+const STEP_DOWN_SPEED = 0.8;
+
+/** One level tried on a sample: what it made of it, and how fast. */
+export interface LevelTrial {
+  level: number;
+  /** Compressed size of the sample. */
+  bytes: number;
+  /** Time it took; absent when not tried. */
+  ms?: number;
+}
+
+/**
+ * The levels worth using on data like `sample`, lowest first: each one
+ * compresses `sample` (alone, as one zstd frame) better than every lower
+ * level does. zstd's levels are meant to trade speed for size, but on some
+ * data a level loses to a lower one: on the benchmark's log text level 2
+ * gives 7.1x as a stream and levels 3 to 6 only 6.1-6.8x, up to five times
+ * slower. Climbing through those would cost CPU for more bytes. Trying
+ * every level on a 1 MiB piece costs about 30 ms, once per body.
+ */
+export function levelLadder(sample: Uint8Array): LevelTrial[] {
+  const pack = (data: Uint8Array, level: number) =>
+    zstdCompressSync(data, {
+      params: { [constants.ZSTD_c_compressionLevel]: level },
+    }).byteLength;
+  // Highest level first: its larger tables pay for the fresh memory, which
+  // the lower levels then reuse, so their times compare fairly.
+  const trials: LevelTrial[] = [];
+  for (let level = MAX_LEVEL; level >= MIN_LEVEL; level--) {
+    const started = performance.now();
+    const bytes = pack(sample, level);
+    trials.unshift({ level, bytes, ms: performance.now() - started });
+  }
+  const ladder: LevelTrial[] = [];
+  let best = Infinity;
+  for (const trial of trials) {
+    if (trial.bytes * PROBE_MARGIN < best) {
+      ladder.push(trial);
+      best = trial.bytes;
+    }
+  }
+  return ladder;
+}
+
 /**
  * The zstd level of a streamed body, chosen as `zstd --adapt` does: per
  * window of 16 MiB compressed, when the sender spent a quarter or more of
  * the window waiting for the connection (the link is the bound and the CPU
  * has time) the level goes up; when it hardly waited while compressing
- * took most of the time (the CPU is the bound), down. `now` is passed in so
+ * took most of the time (the CPU is the bound), down. The levels it moves
+ * through are those of {@linkcode levelLadder} for the body's first piece
+ * (all of 1 to 6 when that is under 1 MiB), starting at the highest one up
+ * to 3; a step down is taken only to a level that was clearly faster on
+ * that piece (on the benchmark's text level 1 is no faster than 2, so
+ * dropping to it under CPU load only added bytes). `now` is passed in so
  * tests can drive it.
  */
 export class AdaptiveLevel {
-  #level = START_LEVEL;
+  #ladder: LevelTrial[];
+  #at = 0;
   #windowStart = -1;
   #bytes = 0;
   #waitedMs = 0;
   #compressMs = 0;
   #cpuBound = 0;
 
-  /** The level for the next piece. */
-  next(now: number): number {
+  /** `ladder` given (by a test) stands for the first piece's trials. */
+  constructor(ladder: LevelTrial[] = []) {
+    this.#ladder = [];
+    if (ladder.length > 0) this.#start(ladder);
+  }
+
+  /**
+   * The level for the next piece; the first call's `piece` picks the
+   * ladder of levels.
+   */
+  next(now: number, piece?: Uint8Array): number {
+    if (this.#ladder.length === 0) this.#climb(piece);
     // A window starts with its first compressed piece: waits while `auto`
     // sends raw say nothing about the compressor.
     if (this.#windowStart < 0 || this.#bytes === 0) {
@@ -122,7 +188,7 @@ export class AdaptiveLevel {
       this.#windowStart = now;
       this.#bytes = this.#waitedMs = this.#compressMs = 0;
     }
-    return this.#level;
+    return this.#ladder[this.#at].level;
   }
 
   /** Records one piece: `raw` bytes compressed in `ms`. */
@@ -136,15 +202,38 @@ export class AdaptiveLevel {
     this.#waitedMs += ms;
   }
 
+  #climb(piece: Uint8Array | undefined): void {
+    this.#start(
+      piece !== undefined && piece.byteLength >= PROBE_BYTES
+        ? levelLadder(piece)
+        : Array.from(
+          { length: MAX_LEVEL - MIN_LEVEL + 1 },
+          (_, i) => ({ level: MIN_LEVEL + i, bytes: 0 }),
+        ),
+    );
+  }
+
+  #start(ladder: LevelTrial[]): void {
+    this.#ladder = ladder;
+    this.#at = Math.max(
+      0,
+      this.#ladder.findLastIndex((trial) => trial.level <= START_LEVEL),
+    );
+  }
+
   #decide(waiting: number, compressing: number): void {
     // Two windows in a row, as one alone is often the socket's buffers
     // filling (they take ~10 MiB before the link shows).
     const cpuBound = waiting < 0.05 && compressing >= 0.5;
     this.#cpuBound = cpuBound ? this.#cpuBound + 1 : 0;
     if (waiting >= 0.25) {
-      this.#level = Math.min(MAX_LEVEL, this.#level + 1);
+      this.#at = Math.min(this.#ladder.length - 1, this.#at + 1);
     } else if (this.#cpuBound >= 2) {
-      this.#level = Math.max(MIN_LEVEL, this.#level - 1);
+      const here = this.#ladder[this.#at];
+      const lower = this.#ladder[this.#at - 1];
+      const faster = here.ms === undefined || lower?.ms === undefined ||
+        lower.ms < here.ms * STEP_DOWN_SPEED;
+      if (lower && faster) this.#at--;
       this.#cpuBound = 0;
     }
   }

@@ -39,6 +39,8 @@ export interface HttpContext {
   bodyDeadlineMs: number;
   /** The names a request's `Host` may carry (DNS rebinding). */
   hosts: AllowedHosts;
+  /** The port listened on, once listening (finds a request's socket). */
+  port?: number;
 }
 
 /** One request as the handlers see it. */
@@ -55,5 +57,7 @@ export interface HttpRequest {
   user?: string;
   /** The client's address (who holds a lock on an open server). */
   peer: string;
+  /** The client's address and port (finds the request's socket). */
+  peerAddress?: Deno.NetAddr;
   ctx: HttpContext;
 }

@@ -10,6 +10,7 @@
 import type { Entry } from "../../protocol/messages.ts";
 import type { HttpRequest } from "./context.ts";
 import { readStream } from "./read_stream.ts";
+import { sendfileResponse } from "./sendfile_response.ts";
 import { contentTypeOf } from "./content_type.ts";
 
 /** The strong entity tag of a file version: size and mtime. */
@@ -122,6 +123,19 @@ export async function getFile(
     return new Response(null, { status, headers });
   }
   const handle = await req.ctx.store.open(req.path, start);
+  const sent = await sendfileResponse(
+    req,
+    handle,
+    status,
+    headers,
+    start,
+    length,
+  )
+    .catch((error) => {
+      handle.close();
+      throw error;
+    });
+  if (sent) return sent;
   return new Response(
     readStream(handle, length, req.ctx.idleTimeoutMs),
     { status, headers },

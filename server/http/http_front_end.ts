@@ -130,6 +130,7 @@ export class HttpFrontEnd {
       onListen: () => {},
       onError: (error) => errorResponse(error, "GET"),
     }, handler);
+    ctx.port = server.addr.port;
     const silent = sweep.silent = new SilentSweep(
       server.addr,
       loginDeadlineMs,

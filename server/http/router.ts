@@ -237,6 +237,7 @@ export async function route(
           readOnly,
           user,
           peer: peer.hostname,
+          peerAddress: peer,
           ctx,
         });
       }

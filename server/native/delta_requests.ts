@@ -16,10 +16,26 @@ import {
   type SendBodyOptions,
   type Trailer,
 } from "../../protocol/mod.ts";
-import { encodeDelta } from "../../transfer/delta/delta_encoder.ts";
-import { digestFields } from "../../transfer/hash/checksum.ts";
-import { startHash } from "../../transfer/hash/checksum.ts";
-import type { Hasher } from "../../transfer/hash/hasher.ts";
+import {
+  encodeDelta,
+  type EncodeOptions,
+} from "../../transfer/delta/delta_encoder.ts";
+import {
+  HeadStart,
+  type SeekableSource,
+} from "../../transfer/delta/head_start.ts";
+import {
+  readSummary,
+  sendSummary,
+  sendSummaryPiece,
+} from "../../transfer/delta/summary_exchange.ts";
+import { ChunkReader } from "../../transfer/delta/chunk_reader.ts";
+import {
+  type Hasher,
+  skipHashing,
+  startHasher,
+} from "../../transfer/hash/hasher.ts";
+import type { Checksum, GetRequest, Message } from "../../protocol/mod.ts";
 import {
   applyDelta,
   type OldVersion,
@@ -35,7 +51,9 @@ import {
   chunkOffsets,
   type ChunkSummary,
   DerivedSummary,
+  encodeHashes,
   summarize,
+  SummaryBuilder,
 } from "../../transfer/delta/summary.ts";
 import {
   type FileIdentity,
@@ -110,8 +128,9 @@ export async function summarizeOld(
 
 /**
  * The summary of the open file, from its record when it matches; otherwise
- * computed (with its XXH3-128 on the way) and recorded, unless the file
- * changed while it was read.
+ * computed and recorded, unless the file changed while it was read. No
+ * whole-file digest is taken on the way: this version is about to be
+ * replaced, and the hash would lengthen the wait before the client's delta.
  */
 async function summaryOf(
   records: FileRecords,
@@ -120,16 +139,79 @@ async function summaryOf(
 ): Promise<ChunkSummary> {
   const record = await records.load(identity);
   if (record?.summary?.chunking === CHUNKING) return record.summary.chunks;
-  const hash = startHash("xxh128");
-  const chunks = await summarize(handle, (bytes) => hash.update(bytes));
+  const chunks = await summarize(handle);
   if (sameIdentity(identity, await handle.identity!())) {
     await records.save({
       identity,
-      digests: digestFields("xxh128", hash.hex()),
+      digests: {},
       summary: { chunking: CHUNKING, chunks },
     }).catch(() => {});
   }
   return chunks;
+}
+
+/** Old-version bytes summarised between two summary pieces. */
+const SUMMARY_PIECE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * For a client that reads the summary in pieces: sends the old version's
+ * summary a piece at a time as it is computed, while the client's `data`
+ * is read. A client that gave up on a hopeless match sends `data` early;
+ * then the summary stops there (its last piece empty) and only the chunks
+ * summarised so far exist for the delta. Returns the old version with
+ * that summary, and the client's message.
+ */
+export async function summaryInPieces(
+  io: RequestIo,
+  opened: Omit<OldFile, "summary">,
+): Promise<{ old: OldFile; data: Message | null }> {
+  const reading = io.reader.read();
+  let arrived = false;
+  reading.then(() => arrived = true, () => arrived = true);
+  const summary = await sendPieces(io, opened, () => arrived);
+  return { old: { ...opened, summary }, data: await reading };
+}
+
+async function sendPieces(
+  io: RequestIo,
+  old: Omit<OldFile, "summary">,
+  stopped: () => boolean,
+): Promise<ChunkSummary> {
+  const records = io.ctx.store.records!;
+  const record = await records.load(old.identity);
+  if (record?.summary?.chunking === CHUNKING) {
+    await sendSummary(io.writer, record.summary.chunks);
+    return record.summary.chunks;
+  }
+  const builder = new SummaryBuilder();
+  const reader = new ChunkReader(old.handle);
+  let sent = 0;
+  let since = 0;
+  let complete = false;
+  while (!stopped()) {
+    const chunk = await reader.next();
+    if (chunk === null) {
+      complete = true;
+      break;
+    }
+    builder.addKnown(chunk.hash, chunk.bytes.byteLength);
+    since += chunk.bytes.byteLength;
+    if (since < SUMMARY_PIECE_BYTES) continue;
+    const piece = builder.encodeFrom(sent);
+    await sendSummaryPiece(io.writer, piece, { more: true });
+    sent = builder.count;
+    since = 0;
+  }
+  const summary = builder.finish();
+  await sendSummaryPiece(io.writer, encodeHashes(summary, sent), {});
+  if (complete && sameIdentity(old.identity, await old.handle.identity())) {
+    await records.save({
+      identity: old.identity,
+      digests: {},
+      summary: { chunking: CHUNKING, chunks: summary },
+    }).catch(() => {});
+  }
+  return summary;
 }
 
 /** The error for an old version that changed while the delta ran. */
@@ -187,7 +269,8 @@ export async function receiveDelta(
 /**
  * Sends `handle`'s file as a delta body against the client's `index`, from
  * `offset` on (the client holds the bytes before it), hashing every byte
- * from there with `hasher` for the trailer.
+ * from there with `hasher` for the trailer; with `head`, from where the
+ * head start {@linkcode deltaGetStart} began got to.
  */
 export async function sendDeltaBody(
   io: RequestIo,
@@ -198,15 +281,17 @@ export async function sendDeltaBody(
   offset: number,
   hasher: Hasher,
   compression?: SendBodyOptions,
+  head?: EncodeOptions["head"],
 ): Promise<DeltaStats> {
   const stats = emptyStats();
   // A recorded summary spares finding and hashing the chunks again.
-  const cut = await recordedChunks(io.ctx.store, handle);
-  await handle.seek(0, Deno.SeekMode.Start);
+  const cut = head ? undefined : await recordedChunks(io.ctx.store, handle);
+  if (!head) await handle.seek(0, Deno.SeekMode.Start);
   await io.writer.sendBody(
     encodeDelta(handle, index, {
       from: offset,
       cut,
+      head,
       stats,
       onBytes: (bytes) => hasher.update(bytes),
     }),
@@ -215,6 +300,77 @@ export async function sendDeltaBody(
     compression,
   );
   return stats;
+}
+
+/** The file a `get` sends, with what its delta (if any) starts from. */
+export interface GetStart {
+  handle: ReadHandle;
+  /** The client's chunks, when it sent a summary this build can use. */
+  index: ChunkIndex | null;
+  /** The whole-file hash (fed by the head start, if any). */
+  hasher: Hasher;
+  head?: EncodeOptions["head"];
+}
+
+/**
+ * Opens the file a `get` asks for and, for a delta, reads the client's
+ * summary (always: the session stays in step even when the file cannot be
+ * sent), cutting and hashing the file meanwhile when it has no recorded
+ * chunks: both ends chunk at once.
+ */
+export async function deltaGetStart(
+  io: RequestIo,
+  request: GetRequest,
+  checksum: Checksum,
+): Promise<GetStart> {
+  const { pool, store } = io.ctx;
+  const fresh = () =>
+    request.verify ? startHasher(pool, checksum) : skipHashing(pool);
+  const summary = async () =>
+    await readSummary(await io.reader.read(), () => io.reader.body());
+  if (!request.delta) {
+    return {
+      handle: await store.open(request.path),
+      index: null,
+      hasher: fresh(),
+    };
+  }
+  const handle = await store.open(request.path).catch(async (error) => {
+    await summary();
+    throw error;
+  });
+  let hasher = fresh();
+  let start: HeadStart | null = null;
+  let chunks: ChunkSummary | null = null;
+  try {
+    if (
+      request.verify && request.offset === 0 && handle.seek &&
+      !await recordedChunks(store, handle)
+    ) {
+      start = new HeadStart(
+        handle as ReadHandle & SeekableSource,
+        (bytes) => hasher.update(bytes),
+      );
+    }
+    let index: ChunkIndex | null;
+    try {
+      index = await summary();
+    } finally {
+      chunks = await start?.stop().catch(() => null) ?? null;
+    }
+    if (start && index && chunks) {
+      return { handle, index, hasher, head: { start, chunks } };
+    }
+    if (start) {
+      // No delta after all: the file and its hash start afresh.
+      await handle.seek!(0, Deno.SeekMode.Start);
+      hasher = fresh();
+    }
+    return { handle, index, hasher };
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
 }
 
 /**

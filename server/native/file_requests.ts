@@ -18,6 +18,7 @@ import {
   IntegrityError,
   IoError,
   type ListRequest,
+  type Message,
   type MkdirRequest,
   type MvRequest,
   ProtocolError,
@@ -50,16 +51,15 @@ import { joinTree } from "../../transfer/tree/tree_manifest.ts";
 import { normalizePath } from "../storage/remote_path.ts";
 import type { Store } from "../storage/store.ts";
 import { UploadLifecycle } from "../storage/upload_lifecycle.ts";
+import { sendSummary } from "../../transfer/delta/summary_exchange.ts";
 import {
-  readSummary,
-  sendSummary,
-} from "../../transfer/delta/summary_exchange.ts";
-import {
+  deltaGetStart,
   type OldFile,
   openOldFile,
   receiveDelta,
   sendDeltaBody,
   summarizeOld,
+  summaryInPieces,
 } from "./delta_requests.ts";
 import { recordedDigest, recordRead } from "./recorded_digests.ts";
 import type { ChunkSummary } from "../../transfer/delta/summary.ts";
@@ -150,18 +150,15 @@ export async function get(
   request: GetRequest,
 ): Promise<Outcome> {
   const { pool, store } = io.ctx;
-  // The client's summary comes first, whatever happens next: read it now
-  // so the session stays in step even when the file cannot be sent.
-  const index = request.delta
-    ? await readSummary(await io.reader.read(), () => io.reader.body())
-    : null;
-  let handle = await store.open(request.path);
+  const checksum = agreeChecksum(request.checksum);
+  // The client's summary (for a delta) is read whatever happens next, and
+  // the file cut meanwhile.
+  const start = await deltaGetStart(io, request, checksum);
+  const { index, head } = start;
+  let handle = start.handle;
   try {
     let offset = 0;
-    const checksum = agreeChecksum(request.checksum);
-    let hasher = request.verify
-      ? startHasher(pool, checksum)
-      : skipHashing(pool);
+    let hasher = start.hasher;
     // A recorded digest spares the server reading the file twice; the
     // client still hashes what it receives and compares.
     const recorded = request.verify && request.offset === 0 && !index
@@ -212,6 +209,7 @@ export async function get(
         offset,
         hasher,
         compression(requestedMode(request.compress)),
+        head,
       );
       return {
         bytes: stats.literal + stats.overhead,
@@ -291,7 +289,7 @@ export async function put(
     ) ready.compressStream = true;
     if (prefix) Object.assign(ready, prefixFields(checksum, prefix.hex()));
     if (opened) ready.delta = true;
-    const start = await startData(io, ready, opened);
+    const start = await startData(io, ready, opened, request.summaryPieces);
     old = start.old;
     const offset = start.offset;
     const hasher = !request.verify
@@ -379,14 +377,20 @@ async function startData(
   io: RequestIo,
   ready: Ready,
   opened: Omit<OldFile, "summary"> | null,
+  pieces?: boolean,
 ): Promise<{ offset: number; delta: boolean; old: OldFile | null }> {
   await io.writer.send(ready);
   let old: OldFile | null = null;
-  if (opened) {
-    old = await summarizeOld(io.ctx.store, opened);
-    await sendSummary(io.writer, old.summary);
+  let data: Message | null;
+  if (opened && pieces) {
+    ({ old, data } = await summaryInPieces(io, opened));
+  } else {
+    if (opened) {
+      old = await summarizeOld(io.ctx.store, opened);
+      await sendSummary(io.writer, old.summary);
+    }
+    data = await io.reader.read();
   }
-  const data = await io.reader.read();
   if (data === null) {
     throw new ConnectionError("the client left before sending data");
   }

@@ -637,11 +637,16 @@ class WantedSender {
       this.#verify,
       this.#named,
       this.#pack.compress,
+      this.#pack.onCompressed,
     );
     this.files++;
     this.bytes += read.data.byteLength;
     if (this.#batch.size >= SEND_BATCH) {
+      // How long the socket kept us waiting: `--compress=auto` sees a slow
+      // link by it, for small files as for large ones.
+      const started = performance.now();
       await this.#writer.sendEncoded(this.#batch.take());
+      this.#pack.onWaited?.(performance.now() - started);
     }
   }
 

@@ -7,8 +7,9 @@
  *
  * Memory: the changes not yet written to the client wait in a queue of at
  * most {@linkcode MAX_QUEUED}; past it the oldest are dropped and the client
- * is told once in a notice (a client that reads nothing cannot grow the
- * server).
+ * is told once in a notice, and by a change of the watched folder itself
+ * (path `""`, modified), as when inotify's queue overflows (a client that
+ * reads nothing cannot grow the server).
  *
  * @module
  */
@@ -26,6 +27,54 @@ import { type Outcome, PING_MS, type RequestIo } from "./request_io.ts";
 /** Changes queued for a slow client at most. */
 const MAX_QUEUED = 10_000;
 
+/** A change to send, or a notice to the watching client. */
+type Queued = Change | { note: string };
+
+/**
+ * The changes waiting for the client, bounded: past {@linkcode MAX_QUEUED}
+ * the oldest go, and the client is told once (a notice, and the watched
+ * folder itself as modified, so a live mirror catches up whole).
+ */
+class ChangeQueue {
+  #items: Queued[] = [];
+  #wake: (() => void) | null = null;
+  #dropped = 0;
+
+  /** Queues `item` and wakes a waiting {@linkcode next}. */
+  push(item: Queued): void {
+    if (this.#items.length >= MAX_QUEUED) {
+      this.#items.shift();
+      if (this.#dropped++ === 0) {
+        this.#items.push({
+          note:
+            "the watch fell behind: changes were dropped; rescan to catch up",
+        });
+        this.#items.push({ event: "modified", path: "", type: "dir" });
+      }
+    }
+    this.#items.push(item);
+    this.wake();
+  }
+
+  /** Ends a wait of {@linkcode next} early (the client spoke or left). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** The next item, or undefined after `ms` (or a wake) with none. */
+  async next(ms: number): Promise<Queued | undefined> {
+    const item = this.#items.shift();
+    if (item !== undefined) return item;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#wake = resolve;
+    const timer = setTimeout(resolve, ms);
+    await promise;
+    clearTimeout(timer);
+    this.#wake = null;
+    return this.#items.shift();
+  }
+}
+
 /** Serves `watch` until the client ends it. */
 export async function serveWatch(
   io: RequestIo,
@@ -37,28 +86,13 @@ export async function serveWatch(
   if (root.type !== "dir") {
     throw new WrongTypeError(`"${request.path}" is not a folder`);
   }
-  const queue: (Change | { note: string })[] = [];
-  let wake: (() => void) | null = null;
-  let dropped = 0;
-  const push = (item: Change | { note: string }) => {
-    if (queue.length >= MAX_QUEUED) {
-      queue.shift();
-      if (dropped++ === 0) {
-        queue.push({
-          note:
-            "the watch fell behind: changes were dropped; rescan to catch up",
-        });
-      }
-    }
-    queue.push(item);
-    wake?.();
-  };
+  const queue = new ChangeQueue();
   const watch = await startTreeWatch(
     store,
     base,
     settings ?? {},
-    push,
-    (note) => push({ note }),
+    (change) => queue.push(change),
+    (note) => queue.push({ note }),
   );
   let sent = 0;
   try {
@@ -76,40 +110,32 @@ export async function serveWatch(
         if (message?.op === "bye") {
           await io.writer.send({ op: "ok" }).catch(() => {});
         }
-        wake?.();
+        queue.wake();
         return message;
       },
       (error) => {
         ended = true;
-        wake?.();
+        queue.wake();
         throw error;
       },
     );
     end.catch(() => {});
     const stop = () => {
       ended = true;
-      wake?.();
+      queue.wake();
     };
     io.stopping?.addEventListener("abort", stop);
     const pingMs = Math.min(PING_MS, io.ctx.idleTimeoutMs / 3);
     while (!ended) {
-      const item = queue.shift();
-      if (item === undefined) {
-        const { promise, resolve } = Promise.withResolvers<void>();
-        wake = resolve;
-        const timer = setTimeout(resolve, pingMs);
-        await promise;
-        clearTimeout(timer);
-        wake = null;
-        if (queue.length === 0 && !ended) await io.writer.send({ op: "ping" });
-        continue;
-      }
-      if ("note" in item) {
+      const item = await queue.next(pingMs);
+      if (ended) break;
+      if (item === undefined) await io.writer.send({ op: "ping" });
+      else if ("note" in item) {
         await io.writer.send({ op: "notice", message: item.note });
-        continue;
+      } else {
+        await io.writer.send({ op: "change", ...item });
+        sent++;
       }
-      await io.writer.send({ op: "change", ...item });
-      sent++;
     }
     io.stopping?.removeEventListener("abort", stop);
     if (io.stopping?.aborted) {

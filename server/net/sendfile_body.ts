@@ -97,6 +97,47 @@ export async function sendFileFrames(
   return { bytes: sent, shortened: false };
 }
 
+/**
+ * Sends `head`, then `length` bytes of the file open as descriptor `file`
+ * from `offset`, to socket descriptor `socket`, unframed: an HTTP response,
+ * `head` being its status line and headers (sent with `MSG_MORE`, so they
+ * leave with the body's first bytes). The file's own position does not
+ * move. When the file ends early the send stops there (`shortened`): the
+ * receiver then sees fewer bytes than it was promised.
+ *
+ * @throws {LibcError} when the socket fails (the connection is lost), or
+ * an `AbortError` when `signal` is aborted.
+ */
+export async function sendFileRaw(
+  socket: number,
+  head: Uint8Array,
+  file: number,
+  offset: number,
+  length: number,
+  options: SendfileOptions = {},
+): Promise<SendfileResult> {
+  const lib = loadLibc()!;
+  await writeAll(socket, head, options);
+  const position = new BigInt64Array([BigInt(offset)]);
+  const positionBytes = new Uint8Array(position.buffer);
+  let sent = 0;
+  while (sent < length) {
+    // One call moves what the socket's buffer takes (a few MiB).
+    const n = Number(
+      lib.sendfile(socket, file, positionBytes, BigInt(length - sent)),
+    );
+    if (n > 0) {
+      sent += n;
+      options.onBytes?.(n);
+    } else if (n === 0) {
+      return { bytes: sent, shortened: true };
+    } else {
+      await retry(lib, socket, "sendfile", options.signal);
+    }
+  }
+  return { bytes: sent, shortened: false };
+}
+
 /** Writes all of `bytes` to the socket (headers and padding: small). */
 async function writeAll(
   socket: number,

@@ -41,3 +41,25 @@ export function duplicate(fd: number): number | null {
   const copy = loadLibc()!.dup(fd);
   return copy < 0 ? null : copy;
 }
+
+/**
+ * The number of the socket a listener on `localPort` accepted from `peer`
+ * (for `Deno.serve`, which shows neither its connections nor the address
+ * a client reached when it listens on every address), or null as for
+ * {@linkcode findSocket}. Deno's own descriptor: `duplicate` it.
+ */
+export function findAcceptedSocket(
+  peer: Deno.NetAddr,
+  localPort: number,
+): number | null {
+  if (!haveLibc()) return null;
+  const address = inetAddress(peer);
+  if (address === null) return null;
+  const wanted = key(address);
+  for (const fd of descriptors()) {
+    const peerOf = socketAddress(fd, "peer");
+    if (peerOf === null || key(peerOf) !== wanted) continue;
+    if (socketAddress(fd, "local")?.port === localPort) return fd;
+  }
+  return null;
+}

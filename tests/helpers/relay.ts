@@ -13,6 +13,8 @@ export interface Relay extends AsyncDisposable {
   port: number;
   /** Everything that crossed the relay, both ways, as Latin-1 text. */
   captured: () => string;
+  /** Bytes that crossed the relay so far, both ways. */
+  bytes: () => number;
   /** Resolves once every relayed connection has ended. */
   idle: () => Promise<void>;
 }
@@ -28,21 +30,39 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A TCP relay on 127.0.0.1 that forwards to `targetPort` and records every byte. */
-export function startRelay(targetPort: number): Relay {
+/**
+ * A TCP relay on 127.0.0.1 that forwards to `targetPort` and records every
+ * byte; with `rate` (bytes per second) each direction of each connection
+ * moves no faster than that: a slow link.
+ */
+export function startRelay(
+  targetPort: number,
+  options: { rate?: number } = {},
+): Relay {
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const chunks: Uint8Array[] = [];
+  let total = 0;
   const pipes: Promise<void>[] = [];
   const conns = new Set<Deno.Conn>();
   const pump = async (from: Deno.Conn, to: Deno.Conn) => {
     const buffer = new Uint8Array(64 * 1024);
+    const started = performance.now();
+    let moved = 0;
     try {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
         const chunk = buffer.slice(0, n);
         chunks.push(chunk);
+        total += n;
         for (let at = 0; at < n;) at += await to.write(chunk.subarray(at));
+        moved += n;
+        if (options.rate) {
+          // Pacing, not a wait for an event: the link's speed.
+          const due = started + (moved / options.rate) * 1000;
+          const ahead = due - performance.now();
+          if (ahead > 0) await new Promise((ok) => setTimeout(ok, ahead));
+        }
       }
     } catch {
       // One side went away.
@@ -63,6 +83,7 @@ export function startRelay(targetPort: number): Relay {
   return {
     port: (listener.addr as Deno.NetAddr).port,
     captured: () => new TextDecoder("latin1").decode(concat(chunks)),
+    bytes: () => total,
     idle: async () => void await Promise.all(pipes),
     [Symbol.asyncDispose]: async () => {
       listener.close();

@@ -1,34 +1,32 @@
 /**
- * The short hash naming one chunk: the first 48 bits of its XXH3-128, held
- * in a JavaScript number (exact up to 2^53). Short, because the list of them
+ * The short hash naming one chunk: the low 48 bits of its XXH64, held in a
+ * JavaScript number (exact up to 2^53). Short, because the list of them
  * crosses the network; safe, because a transfer built from chunks is always
  * checked with the full checksum of the whole file, and a false match (odds
  * about 2^-20 for two 256 MiB versions) only costs a retry as a whole file.
+ * The chunker (gear_wasm.ts) computes it as it cuts; this is for a chunk
+ * that arrives whole (a LITERAL).
  *
  * @module
  */
 
-import xxhash128 from "hash-wasm/xxhash128";
-
-interface WasmHasher {
-  init(): WasmHasher;
-  update(data: Uint8Array): WasmHasher;
-  digest(format: "binary"): Uint8Array;
-}
+import { GearWindow } from "./gear_wasm.ts";
+import { MAX_CHUNK } from "./gear.ts";
 
 /** Bytes of a chunk hash on the wire. */
 export const CHUNK_HASH_BYTES = 6;
 
-// An instance of its own, so chunk hashes never swap out a transfer's
-// running whole-file hash (see hash/xxh128.ts).
-const wasm: WasmHasher = await (xxhash128 as {
-  createXXHash128(): Promise<WasmHasher>;
-}).createXXHash128();
+// An instance of its own: a chunk is copied into its window and hashed there.
+let window: GearWindow | null = null;
 
-/** The 48-bit hash of `chunk`. */
+/** The 48-bit hash of `chunk` (at most {@linkcode MAX_CHUNK} bytes). */
 export function chunkHash(chunk: Uint8Array): number {
-  const digest = wasm.init().update(chunk).digest("binary");
-  return readHash(digest, 0);
+  if (chunk.byteLength > MAX_CHUNK) {
+    throw new RangeError("a chunk is at most 64 KiB");
+  }
+  window ??= new GearWindow();
+  window.bytes.set(chunk);
+  return window.hash(0, chunk.byteLength);
 }
 
 /** Reads a 48-bit hash stored little-endian at `at`. */

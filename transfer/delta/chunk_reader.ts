@@ -38,6 +38,9 @@ export class ChunkReader {
   #last = false;
   #cut: { lengths: Uint32Array; hashes: Float64Array; count: number } | null;
   #index = 0;
+  /** Chunks the last scan found, and how many of them were handed out. */
+  #found = 0;
+  #foundAt = 0;
 
   constructor(
     source: ChunkSource,
@@ -48,12 +51,40 @@ export class ChunkReader {
   }
 
   /**
-   * The next chunk, or null at the end of the source; `hash` is set when
-   * the chunk comes from the list given.
+   * The next chunk, or null at the end of the source, with its 48-bit hash
+   * (found with it, or from the list given).
    */
   async next(): Promise<
-    { bytes: Uint8Array; offset: number; hash?: number } | null
+    { bytes: Uint8Array; offset: number; hash: number } | null
   > {
+    if (this.#foundAt === this.#found) await this.#scan();
+    const start = this.#start;
+    if (start === this.#filled) return null;
+    const cut = this.#cut;
+    let hash: number;
+    let end: number;
+    if (cut && this.#index < cut.count) {
+      // A source that changed since may end early: the caller's size check
+      // catches that.
+      end = Math.min(start + cut.lengths[this.#index], this.#filled);
+      hash = cut.hashes[this.#index++];
+    } else {
+      end = this.#gear.foundEnd(this.#foundAt);
+      hash = this.#gear.foundHash(this.#foundAt++);
+    }
+    this.#start = end;
+    return {
+      bytes: this.#window.subarray(start, end),
+      offset: this.#base + start,
+      hash,
+    };
+  }
+
+  /**
+   * Refills the window when less than a chunk is left, and finds (in one
+   * call into WebAssembly) every chunk it holds past the list given.
+   */
+  async #scan(): Promise<void> {
     if (!this.#last && this.#filled - this.#start < MAX_CHUNK) {
       const window = this.#window;
       window.copyWithin(0, this.#start, this.#filled);
@@ -66,26 +97,13 @@ export class ChunkReader {
       );
       this.#last = this.#filled < WINDOW;
     }
-    const start = this.#start;
-    if (start === this.#filled) return null;
+    this.#foundAt = 0;
+    this.#found = 0;
     const cut = this.#cut;
-    let hash: number | undefined;
-    let end: number;
-    if (cut && this.#index < cut.count) {
-      // A source that changed since may end early: the caller's size check
-      // catches that.
-      end = Math.min(start + cut.lengths[this.#index], this.#filled);
-      hash = cut.hashes[this.#index++];
-    } else {
-      // Never -1: at least MAX_CHUNK bytes are at hand unless at the end.
-      end = this.#gear.cut(start, this.#filled, this.#last);
-    }
-    this.#start = end;
-    return {
-      bytes: this.#window.subarray(start, end),
-      offset: this.#base + start,
-      hash,
-    };
+    if (cut && this.#index < cut.count) return;
+    if (this.#start === this.#filled) return;
+    // At least one: MAX_CHUNK bytes are at hand unless at the end.
+    this.#found = this.#gear.scan(this.#start, this.#filled, this.#last);
   }
 
   /** Where the next chunk (or {@linkcode rest}) starts in the source. */
@@ -102,7 +120,7 @@ export class ChunkReader {
 /** Yields the chunks of `source` (see {@linkcode ChunkReader}). */
 export async function* readChunks(
   source: ChunkSource,
-): AsyncGenerator<{ bytes: Uint8Array; offset: number }> {
+): AsyncGenerator<{ bytes: Uint8Array; offset: number; hash: number }> {
   const reader = new ChunkReader(source);
   for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
     yield chunk;

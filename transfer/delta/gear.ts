@@ -9,6 +9,9 @@
  * 4 KiB edit costs about 21 KiB of new bytes, large enough that the list of
  * chunk hashes for 256 MiB stays near 150 KB (docs/delta.md has the sums).
  *
+ * This is the reference: gear.wat does the same in WebAssembly and hashes
+ * each chunk on the way; a test keeps the two in step.
+ *
  * @module
  */
 
@@ -20,10 +23,11 @@ export const NORMAL_CHUNK = 10 * 1024;
 export const MAX_CHUNK = 64 * 1024;
 
 /**
- * Names the boundary rule (table, masks, sizes). Both ends must use the
- * same one; a peer announcing another gets whole files.
+ * Names the boundary rule (table, masks, sizes) and the chunk hash (XXH64).
+ * Both ends must use the same one; a peer announcing another gets whole
+ * files, and a record made with another is computed again.
  */
-export const CHUNKING = "gear32-2k-10k-64k";
+export const CHUNKING = "gear32-2k-10k-64k-xxh64";
 
 // Before the normal size a cut needs 15 zero bits (1 in 32768 bytes), after
 // it 11 (1 in 2048): chunk sizes bunch around the normal size. The top bits

@@ -34,6 +34,11 @@ export class SummaryBuilder {
   #lengths = new Uint32Array(1024);
   #count = 0;
 
+  /** How many chunks were added. */
+  get count(): number {
+    return this.#count;
+  }
+
   /** Adds the next chunk. */
   add(chunk: Uint8Array): void {
     this.addKnown(chunkHash(chunk), chunk.byteLength);
@@ -53,6 +58,15 @@ export class SummaryBuilder {
     this.#hashes[count] = hash;
     this.#lengths[count] = length;
     this.#count++;
+  }
+
+  /** The hashes of chunks `from` on, as {@linkcode encodeHashes} writes them. */
+  encodeFrom(from: number): Uint8Array {
+    const hashes = this.#hashes.subarray(0, this.#count);
+    return encodeHashes(
+      { count: this.#count, hashes, lengths: this.#lengths },
+      from,
+    );
   }
 
   /** The summary of the chunks added. */
@@ -80,7 +94,7 @@ export async function summarize(
   for await (const chunk of readChunks(source)) {
     if (enough?.()) break;
     onBytes?.(chunk.bytes);
-    builder.add(chunk.bytes);
+    builder.addKnown(chunk.hash, chunk.bytes.byteLength);
   }
   return builder.finish();
 }
@@ -144,11 +158,18 @@ export function chunkOffsets(summary: ChunkSummary): Float64Array {
   return offsets;
 }
 
-/** The hashes as they cross the network: 6 bytes each, little-endian. */
-export function encodeHashes(summary: ChunkSummary): Uint8Array {
-  const bytes = new Uint8Array(summary.count * CHUNK_HASH_BYTES);
-  for (let i = 0; i < summary.count; i++) {
-    writeHash(bytes, i * CHUNK_HASH_BYTES, summary.hashes[i]);
+/**
+ * The hashes as they cross the network: 6 bytes each, little-endian; those
+ * of chunks `from` to `to - 1` (all by default).
+ */
+export function encodeHashes(
+  summary: ChunkSummary,
+  from = 0,
+  to = summary.count,
+): Uint8Array {
+  const bytes = new Uint8Array((to - from) * CHUNK_HASH_BYTES);
+  for (let i = from; i < to; i++) {
+    writeHash(bytes, (i - from) * CHUNK_HASH_BYTES, summary.hashes[i]);
   }
   return bytes;
 }

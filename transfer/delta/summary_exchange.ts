@@ -33,12 +33,24 @@ export async function sendSummary(
   summary: ChunkSummary,
   path?: string,
 ): Promise<void> {
-  const hashes = encodeHashes(summary);
+  await sendSummaryPiece(writer, encodeHashes(summary), { path });
+}
+
+/**
+ * Sends one `summary` message with `hashes` (6 bytes a chunk) as its body;
+ * with `more`, another piece follows.
+ */
+export async function sendSummaryPiece(
+  writer: SummaryWriter,
+  hashes: Uint8Array,
+  { path, more }: { path?: string; more?: boolean },
+): Promise<void> {
   await writer.send({
     op: "summary",
     chunking: CHUNKING,
-    chunks: summary.count,
+    chunks: hashes.byteLength / CHUNK_HASH_BYTES,
     path,
+    more: more || undefined,
   });
   await writer.sendBody(function* () {
     for (let at = 0; at < hashes.byteLength; at += PIECE) {
@@ -59,6 +71,30 @@ export async function readSummary(
   message: Message | null,
   body: () => Body,
 ): Promise<ChunkIndex | null> {
+  const piece = await readSummaryPiece(message, body);
+  return piece.ours ? ChunkIndex.fromWire(piece.hashes) : null;
+}
+
+/** One `summary` message and its body, as {@linkcode readSummaryPiece} read it. */
+export interface SummaryPiece {
+  /** The chunk hashes, 6 bytes each. */
+  hashes: Uint8Array;
+  /** Cut with this build's rule (else no delta). */
+  ours: boolean;
+  /** Another piece follows. */
+  more: boolean;
+}
+
+/**
+ * Reads one `summary` message's body.
+ *
+ * @throws {ProtocolError} when `message` is not a summary or its body has
+ * another length than announced.
+ */
+export async function readSummaryPiece(
+  message: Message | null,
+  body: () => Body,
+): Promise<SummaryPiece> {
   if (message?.op !== "summary" || message.chunks > MAX_SUMMARY_CHUNKS) {
     throw new ProtocolError(`expected a chunk summary, not "${message?.op}"`);
   }
@@ -77,5 +113,9 @@ export async function readSummary(
   if (at !== expected) {
     throw new ProtocolError("the chunk summary is shorter than announced");
   }
-  return message.chunking === CHUNKING ? ChunkIndex.fromWire(bytes) : null;
+  return {
+    hashes: bytes,
+    ours: message.chunking === CHUNKING,
+    more: message.more === true,
+  };
 }

@@ -11,7 +11,10 @@
  * tree is one `moved`; a removal waits 100 ms to be told apart from the
  * first half of a rename. A new folder is scanned once, since what was
  * written into it before its watch existed is never reported. The `.fts`
- * staging folder is never reported.
+ * staging folder is never reported. When the kernel's event queue
+ * overflows (or after a burst large enough that it may have: Deno does not
+ * always tell), the watched folder itself (path `""`) is reported
+ * modified: something under it may have changed unseen.
  *
  * Memory: the kernel keeps one watch per folder (about 1 KiB each, counted
  * against `fs.inotify.max_user_watches`), Deno one map entry per folder;
@@ -22,6 +25,7 @@
  * @module
  */
 
+import { BurstCounter } from "../../../transfer/inotify_burst.ts";
 import { entryFromInfo } from "../../../transfer/tree/entry.ts";
 import { STAGING_DIR } from "../remote_path.ts";
 import type { Change } from "../watch/change.ts";
@@ -31,6 +35,12 @@ const SETTLE_MS = 2000;
 
 /** How long a removal waits for the other half of a rename. */
 const PAIR_MS = 100;
+
+/** Quiet time that ends a burst of events. */
+const QUIET_MS = 500;
+
+/** The watched folder itself changed in ways not itemized. */
+const FOLDER_CHANGED: Change = { event: "modified", path: "", type: "dir" };
 
 /** Pending events at most; past it, the oldest is reported at once. */
 const MAX_PENDING = 100_000;
@@ -45,6 +55,9 @@ export class LocalWatch {
     string,
     { change: Change; timer: ReturnType<typeof setTimeout> }
   >();
+  /** Events of the burst in progress (inotify may have dropped some). */
+  #burst = new BurstCounter();
+  #quiet: ReturnType<typeof setTimeout> | undefined;
   /** Folders reported created lately (inotify and the scan both see them). */
   #recentFolders = new Map<string, number>();
   #closed = false;
@@ -90,9 +103,23 @@ export class LocalWatch {
     return watch;
   }
 
+  /**
+   * Counts an event; once events stop for {@linkcode QUIET_MS}, a burst
+   * large enough to have overflowed inotify's queue (Deno does not always
+   * say so) is reported as the watched folder itself modified.
+   */
+  #afterBurst(): void {
+    this.#burst.add();
+    clearTimeout(this.#quiet);
+    this.#quiet = setTimeout(() => {
+      if (this.#burst.take() && !this.#closed) this.#emit(FOLDER_CHANGED);
+    }, QUIET_MS);
+  }
+
   /** Stops watching; pending events are dropped. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#quiet);
     for (const { timer } of this.#pending.values()) clearTimeout(timer);
     this.#pending.clear();
     try {
@@ -113,6 +140,13 @@ export class LocalWatch {
 
   #take(event: Deno.FsEvent): void {
     if (this.#closed) return;
+    // The kernel's event queue overflowed (a burst while this process was
+    // slow): what changed is unknown, so the watched folder itself is
+    // reported modified, which tells a live mirror to catch up whole.
+    if (event.flag === "rescan" || event.paths.length === 0) {
+      return this.#emit(FOLDER_CHANGED);
+    }
+    this.#afterBurst();
     const [first, second] = event.paths;
     if (event.kind === "rename" && second !== undefined) {
       return this.#renamed(first, second);
