@@ -41,6 +41,7 @@ import {
   mirrorRestartCase,
 } from "./cases_mirror.ts";
 import { treeCase } from "./cases_tree.ts";
+import { scaleCheckCase, scalePutCase } from "./cases_tree_scale.ts";
 import { type BenchConfig, BenchContext, makeConfig } from "./context.ts";
 import {
   type FtsFeatures,
@@ -69,6 +70,10 @@ const CASE_IDS = [
   "get-file-disk",
   "tree-put-disk",
   "tree-get-disk",
+  "tree-100k-put",
+  "tree-100k-rerun",
+  "mem-tree-100k",
+  "tree-200k-check",
   "clients",
   "mem-put",
   "mem-clients",
@@ -179,6 +184,18 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     "get-file-disk": () => diskFileCase(ctx, "get"),
     "tree-put-disk": () => diskTreeCase(ctx, "put"),
     "tree-get-disk": () => diskTreeCase(ctx, "get"),
+    "tree-100k-put": () => scalePutCase(ctx, "first"),
+    "tree-100k-rerun": () => scalePutCase(ctx, "rerun"),
+    "mem-tree-100k": () =>
+      Promise.resolve(
+        memoryCase(
+          "mem-tree-100k",
+          "server peak memory during the put -r of tree-100k-put",
+          150,
+          results.get("tree-100k-put"),
+        ),
+      ),
+    "tree-200k-check": () => scaleCheckCase(ctx),
     "clients": () => clientsCase(ctx),
     "mem-put": () =>
       Promise.resolve(
@@ -223,6 +240,7 @@ async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
   const sourceOf: Record<string, string> = {
     "mem-put": "put-file",
     "mem-clients": "clients",
+    "mem-tree-100k": "tree-100k-put",
   };
   for (const id of CASE_IDS) {
     const wanted = selected(id) ||

@@ -13,7 +13,6 @@
  * @module
  */
 
-import { join } from "@std/path";
 import {
   type Checksum,
   DATA_CHUNK_SIZE,
@@ -41,6 +40,7 @@ import type { Reporter } from "./reporter.ts";
 import type { TreeOptions, TreeResult } from "./tree_progress.ts";
 import { TreeTally, verifyFields } from "./tree_progress.ts";
 import { beginLocalTree, treeItem } from "./tree_walk.ts";
+import { readSmallFile } from "../transfer/small_file_read.ts";
 import { localError, localReason } from "./local_errors.ts";
 import { type OpenConnection, openExtras, partition } from "./tree_lanes.ts";
 
@@ -376,8 +376,11 @@ async function sendFiles(
       mode: dir.mode,
     });
   }
+  // Plain concatenation: `join` normalises every path (the walk gave
+  // plain relative paths).
+  const prefix = root.endsWith("/") ? root : `${root}/`;
   for (const item of files) {
-    const host = join(root, item.path);
+    const host = prefix + item.path;
     tally.current(item.path);
     if (item.size <= SMALL_FILE_SIZE) {
       batchSmall(lane, item, host);
@@ -398,7 +401,7 @@ function batchSmall(lane: LaneSend, item: TreeItem, host: string): void {
   const { options, agreed, tally } = lane.context;
   let data: Uint8Array;
   try {
-    data = Deno.readFileSync(host);
+    data = readSmallFile(host, item.size) ?? Deno.readFileSync(host);
   } catch (error) {
     const { code, reason } = localReason(error);
     tally.fail(item.path, code, reason);

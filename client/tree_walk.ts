@@ -7,7 +7,19 @@
 import { resolve } from "@std/path";
 import { WrongTypeError } from "../protocol/errors.ts";
 import type { TreeItem } from "../protocol/messages.ts";
-import { entryFromInfo } from "../transfer/tree/entry.ts";
+import { entryFromInfo, entryFromStat } from "../transfer/tree/entry.ts";
+import { readFolderStats } from "../transfer/folder_stats.ts";
+import {
+  closeFd,
+  haveLibc,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_RDONLY,
+  openAt,
+} from "../transfer/libc.ts";
+
+/** `openat`'s "relative to the working folder". */
+const AT_FDCWD = -100;
 
 /** A local tree, as `put -r` sends it. */
 export interface LocalTree {
@@ -77,37 +89,101 @@ export function beginLocalTree(
 /** Reads the folders of `tree` one per step, parents first, names sorted. */
 function* walkFolders(tree: LocalTree): Generator<void> {
   const pending: [string, string][] = [["", tree.root]];
+  const fast = haveLibc();
   while (pending.length > 0) {
     const [relative, folder] = pending.pop()!;
-    const names: string[] = [];
+    let items: TreeItem[];
     try {
-      for (const entry of Deno.readDirSync(folder)) names.push(entry.name);
+      items = (fast && readWithLibc(tree, relative, folder)) ||
+        readWithDeno(tree, relative, folder);
     } catch (error) {
       tree.unreadable.push({ path: relative, error });
       continue;
     }
-    names.sort();
     const subfolders: [string, string][] = [];
     // Plain concatenation: `join` normalises every path, which cost a tenth
     // of the walk over 100,000 files.
     const prefix = folder.endsWith("/") ? folder : `${folder}/`;
-    for (const name of names) {
-      const path = relative === "" ? name : `${relative}/${name}`;
-      const host = prefix + name;
-      let item: TreeItem;
-      try {
-        item = treeItem(path, Deno.lstatSync(host));
-      } catch {
-        tree.vanished.push(path); // Gone since the listing.
-        continue;
-      }
+    for (const item of items) {
       if (item.type === "file") tree.files.push(item);
       else if (item.type === "dir") {
         tree.dirs.push(item);
-        subfolders.push([path, host]);
+        const name = relative === ""
+          ? item.path
+          : item.path.slice(relative.length + 1);
+        subfolders.push([item.path, prefix + name]);
       } else tree.skipped.push(item);
     }
     pending.push(...subfolders.reverse());
     yield;
   }
+}
+
+/** The path of `name` in the tree's folder `relative`. */
+function childPath(relative: string, name: string): string {
+  return relative === "" ? name : `${relative}/${name}`;
+}
+
+/** Items of one folder by name (their paths differ only there). */
+const byPath = (a: TreeItem, b: TreeItem) =>
+  a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+
+/**
+ * Reads `folder` with `getdents64` and `fstatat` on one descriptor (a third
+ * of what `readDirSync` and an `lstatSync` per entry cost): its items,
+ * names sorted, or `null` when it cannot be opened this way (then Deno's
+ * calls read it, and word the error). Only the root may be a symlink.
+ */
+function readWithLibc(
+  tree: LocalTree,
+  relative: string,
+  folder: string,
+): TreeItem[] | null {
+  let fd: number;
+  try {
+    fd = openAt(
+      AT_FDCWD,
+      folder,
+      O_RDONLY | O_DIRECTORY | (relative === "" ? 0 : O_NOFOLLOW),
+    );
+  } catch {
+    return null;
+  }
+  try {
+    return readFolderStats(
+      fd,
+      (name, stat): TreeItem => {
+        const { type, size, mtime, mode } = entryFromStat("", stat);
+        const path = childPath(relative, name);
+        return { path, type, size: type === "file" ? size : 0, mtime, mode };
+      },
+      (name) => tree.vanished.push(childPath(relative, name)),
+    ).sort(byPath);
+  } catch {
+    return null;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Reads `folder` with Deno's calls: its items, names sorted. */
+function readWithDeno(
+  tree: LocalTree,
+  relative: string,
+  folder: string,
+): TreeItem[] {
+  const names: string[] = [];
+  for (const entry of Deno.readDirSync(folder)) names.push(entry.name);
+  names.sort();
+  const prefix = folder.endsWith("/") ? folder : `${folder}/`;
+  const items: TreeItem[] = [];
+  for (const name of names) {
+    const path = childPath(relative, name);
+    try {
+      items.push(treeItem(path, Deno.lstatSync(prefix + name)));
+    } catch {
+      tree.vanished.push(path); // Gone since the listing.
+    }
+  }
+  return items;
 }

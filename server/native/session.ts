@@ -46,7 +46,8 @@ import type {
   SessionContext,
 } from "./request_io.ts";
 import { duplicate, findSocket } from "../net/socket_descriptor.ts";
-import { treeList, treePut, treeWant } from "./tree_session.ts";
+import { treePut, treeWant } from "./tree_session.ts";
+import { treeList } from "./tree_listing.ts";
 import { treeDelete } from "./tree_delete.ts";
 import { serveWatch } from "./watch_session.ts";
 

@@ -178,6 +178,19 @@ export interface SmallFileReads {
 }
 
 /**
+ * Optional ability: lists many folders at once (the local disk, in one
+ * worker round trip). Without it, callers list folder by folder through
+ * {@linkcode Store.list}.
+ */
+export interface FolderListings {
+  /**
+   * The sorted entries of each folder in `paths` (`.fts` left out at the
+   * root), or the typed error that listing it met, in order.
+   */
+  listMany(paths: readonly string[]): Promise<(Entry[] | Error)[]>;
+}
+
+/**
  * Optional ability: a tree upload's files are staged and made durable in
  * batches by the backend itself (the local disk). Without it, each file is
  * one {@linkcode Upload} (`tree_upload_sink.ts`).
@@ -277,6 +290,8 @@ export interface Store {
   prepare?(): void;
   /** Optional ability: bulk reads of small files. */
   readonly smallFileReads?: SmallFileReads;
+  /** Optional ability: many folders listed at once. */
+  readonly folderListings?: FolderListings;
   /** Optional ability: batched staging of tree uploads. */
   readonly treeStaging?: TreeStaging;
   /** Optional ability: changes reported as they happen, by every writer. */

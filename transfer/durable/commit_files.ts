@@ -13,6 +13,8 @@
  * @module
  */
 
+import { renameHeld } from "./held_paths.ts";
+
 /** One staged file and where it goes. */
 export interface CommitFile {
   /** Where the bytes were written (created by this process, never a link). */
@@ -79,7 +81,9 @@ export async function commitFiles(
         }
         Deno.utimeSync(entry.staged, now, new Date(entry.mtime));
       }
-      Deno.renameSync(entry.staged, entry.target);
+      if (!renameHeld(entry.staged, entry.target)) {
+        Deno.renameSync(entry.staged, entry.target);
+      }
       return null;
     } catch (error) {
       try {

@@ -16,6 +16,7 @@
  */
 
 import { type CommitFile, commitFiles } from "./commit_files.ts";
+import { writeHeldFile } from "./held_paths.ts";
 import {
   type CommitReply,
   describeWorkerError,
@@ -94,6 +95,14 @@ function write(request: WriteRequest): void {
     const bytes = data.subarray(offset, offset += request.sizes[i]);
     const mode = request.modes[i] === null ? null : request.modes[i]! & 0o777;
     const exact = mode !== null && umask !== null && (mode & umask) === 0;
+    const mtime = mode === null || exact ? request.mtimes[i] : null;
+    if (
+      writeHeldFile(request.paths[i], bytes, exact ? mode : 0o666, mtime)
+    ) {
+      written.add(id);
+      if (mtime !== null) described.add(id);
+      return;
+    }
     try {
       using file = Deno.openSync(request.paths[i], {
         write: true,

@@ -90,53 +90,6 @@ export function renameNoReplace(
   if (result < 0) throw new LibcError("renameat2", errno(lib));
 }
 
-/** What {@linkcode statAt} tells of a file: the fields fts uses. */
-export interface RawStat {
-  /** `S_IFMT` bits and permission bits. */
-  mode: number;
-  size: number;
-  /** Modification time in milliseconds since the epoch. */
-  mtimeMs: number;
-}
-
-/** `S_IFMT` of a regular file and of a folder. */
-export const S_IFMT = 0o170000;
-/** A regular file. */
-export const S_IFREG = 0o100000;
-/** A folder. */
-export const S_IFDIR = 0o040000;
-/** A symlink. */
-export const S_IFLNK = 0o120000;
-
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const AT_EMPTY_PATH = 0x1000;
-const EMPTY = new Uint8Array(1);
-// struct stat: size at 48 and mtime at 88 on x86-64 and arm64 alike; mode
-// at 24 on x86-64 and at 16 on arm64 (the generic layout).
-const MODE_OFFSET = Deno.build.arch === "aarch64" ? 16 : 24;
-const statBuffer = new Uint8Array(256);
-const statView = new DataView(statBuffer.buffer);
-
-/**
- * `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`, or `fstat(dir)` when `name` is
- * empty: the fields fts needs, without a round trip through Deno's ops.
- * Throws {@linkcode LibcError}.
- */
-export function statAt(dir: number, name: string): RawStat {
-  const lib = loadLibc()!;
-  const result = name === ""
-    ? lib.fstatat(dir, EMPTY, statBuffer, AT_EMPTY_PATH)
-    : lib.fstatat(dir, cString(name), statBuffer, AT_SYMLINK_NOFOLLOW);
-  if (result < 0) throw new LibcError("fstatat", errno(lib));
-  const seconds = Number(statView.getBigInt64(88, true));
-  const nanos = Number(statView.getBigInt64(96, true));
-  return {
-    mode: statView.getUint32(MODE_OFFSET, true),
-    size: Number(statView.getBigInt64(48, true)),
-    mtimeMs: seconds * 1000 + Math.floor(nanos / 1e6),
-  };
-}
-
 /**
  * `statvfs(path)`: the bytes an unprivileged user may still write on the
  * file system holding `path`, and its size (struct statvfs of glibc on

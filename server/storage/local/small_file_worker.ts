@@ -1,7 +1,9 @@
 /// <reference lib="deno.worker" />
 /**
  * A worker thread for the storage core's many small steps: reading small
- * files for `get -r`, and listing folders for trees and `ls`. Done here as
+ * files for `get -r`, and listing folders for trees and `ls` (many in one
+ * message: siblings open their parent once, and a folder is read with
+ * `getdents64` and `fstatat` on its descriptor). Done here as
  * direct libc calls (a microsecond each), they run beside the main thread
  * instead of costing it one asynchronous round trip per file.
  *
@@ -24,14 +26,13 @@ import {
   O_NONBLOCK,
   O_RDONLY,
   openAt,
-  type RawStat,
   readFd,
-  S_IFDIR,
-  S_IFLNK,
   S_IFMT,
   S_IFREG,
   statAt,
 } from "./libc.ts";
+import { readFolderStats } from "../../../transfer/folder_stats.ts";
+import { entryFromStat } from "../../../transfer/tree/entry.ts";
 import { STAGING_DIR } from "../remote_path.ts";
 import type {
   SmallFile,
@@ -53,23 +54,6 @@ function openFolder(rootFd: number, segments: readonly string[]): number {
     if (dir !== rootFd) closeFd(dir);
     throw error;
   }
-}
-
-function entryOf(name: string, stat: RawStat): Entry {
-  const kind = stat.mode & S_IFMT;
-  return {
-    name,
-    type: kind === S_IFREG
-      ? "file"
-      : kind === S_IFDIR
-      ? "dir"
-      : kind === S_IFLNK
-      ? "symlink"
-      : "other",
-    size: stat.size,
-    mtime: Math.max(0, stat.mtimeMs),
-    mode: stat.mode & 0o7777,
-  };
 }
 
 function readOne(
@@ -97,7 +81,7 @@ function readOne(
         filled += n;
       }
       if (filled > stat.size) return null;
-      const entry = entryOf("", stat);
+      const entry = entryFromStat("", stat);
       return {
         data: data.subarray(0, filled),
         mtime: entry.mtime,
@@ -113,27 +97,59 @@ function readOne(
   }
 }
 
-function listOne(rootFd: number, segments: readonly string[]): Entry[] | null {
+/**
+ * Lists the folders at `paths`, each opened from its parent: siblings in a
+ * row (the usual batch) open their parent once.
+ */
+function listMany(
+  rootFd: number,
+  paths: readonly (readonly string[])[],
+): (Entry[] | null)[] {
+  let parentKey: string | null = null;
+  let parent = -1;
+  const release = () => {
+    if (parent >= 0 && parent !== rootFd) closeFd(parent);
+    parent = -1;
+    parentKey = null;
+  };
+  try {
+    return paths.map((segments) => {
+      const key = segments.slice(0, -1).join("/");
+      if (key !== parentKey) {
+        release();
+        try {
+          parent = openFolder(rootFd, segments.slice(0, -1));
+          parentKey = key;
+        } catch {
+          return null;
+        }
+      }
+      return listAt(parent, segments.at(-1) ?? ".", segments.length === 0);
+    });
+  } finally {
+    release();
+  }
+}
+
+/** Lists folder `name` in `parent` (`.`: the parent itself), sorted. */
+function listAt(parent: number, name: string, atRoot: boolean): Entry[] | null {
   let dir = -1;
   try {
-    dir = openFolder(rootFd, segments);
-    const entries: Entry[] = [];
-    for (const item of Deno.readDirSync(`/proc/self/fd/${dir}`)) {
-      if (segments.length === 0 && item.name.toLowerCase() === STAGING_DIR) {
-        continue;
-      }
-      try {
-        entries.push(entryOf(item.name, statAt(dir, item.name)));
-      } catch {
-        // Gone since the listing.
-      }
-    }
+    // A descriptor of its own: reading a folder moves its position.
+    dir = openAt(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    const entries = readFolderStats(
+      dir,
+      (name, stat) =>
+        atRoot && name.toLowerCase() === STAGING_DIR
+          ? null
+          : entryFromStat(name, stat),
+    );
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return entries;
   } catch {
     return null;
   } finally {
-    if (dir >= 0 && dir !== rootFd) closeFd(dir);
+    if (dir >= 0) closeFd(dir);
   }
 }
 
@@ -142,7 +158,7 @@ self.onmessage = (event: MessageEvent<SmallReadRequest>) => {
   if (op === "list") {
     const reply: SmallReadReply = {
       ticket,
-      lists: paths.map((segments) => listOne(rootFd, segments)),
+      lists: listMany(rootFd, paths),
     };
     self.postMessage(reply);
     return;

@@ -42,6 +42,7 @@ export function observedStore(store: Store, feed: ChangeFeed): Store {
     // Abilities that change nothing pass through as they are.
     records: store.records,
     smallFileReads: store.smallFileReads,
+    folderListings: store.folderListings,
     prepare: store.prepare?.bind(store),
     stat: (path, options) => store.stat(path, options),
     list: (path): Promise<Entry[]> => store.list(path),
