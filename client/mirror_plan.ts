@@ -39,13 +39,17 @@ export function extrasOf(
   target: readonly TreeItem[],
   keep: (path: string) => boolean = () => false,
 ): Extras {
-  const sorted = byPath(target);
+  // Only the extras are sorted (none, when the trees agree): sorting the
+  // whole target cost a third of a second over 200,000 entries.
+  const sorted = byPath(
+    target.filter((item) =>
+      item.path !== "" && !source.has(item.path) && !keep(item.path)
+    ),
+  );
   const top: TreeItem[] = [];
-  let count = 0;
+  const count = sorted.length;
   let under: string | null = null;
   for (const item of sorted) {
-    if (item.path === "" || source.has(item.path) || keep(item.path)) continue;
-    count++;
     if (under !== null && item.path.startsWith(`${under}/`)) continue;
     top.push(item);
     under = item.type === "dir" ? item.path : null;
@@ -74,65 +78,77 @@ export function conflictsOf(
 /**
  * Every change a mirror of `source` onto `target` makes, in order: folders
  * and files to add or update, then the deletions (with `withDeletes`).
+ * The lists may come in any order (the local walk lists folders before
+ * files, the server's listing holds a folder back until its first entry):
+ * one pass over each with one map, and only the changes are sorted, so a
+ * quick check with nothing to do over 200,000 files sorts nothing.
  */
 export function planMirror(
   source: readonly TreeItem[],
   target: readonly TreeItem[],
   withDeletes: boolean,
 ): PlannedChange[] {
-  const have = new Map(target.map((item) => [item.path, item]));
+  const have = new Map<string, number>();
+  for (let i = 0; i < target.length; i++) have.set(target[i].path, i);
+  // Target entries the source keeps: same path, and not of another type
+  // that the source's file or folder replaces.
+  const kept = new Uint8Array(target.length);
   const changes: PlannedChange[] = [];
-  for (const item of byPath(source)) {
-    if (item.path === "" || (item.type !== "file" && item.type !== "dir")) {
-      continue;
+  for (const item of source) {
+    if (item.path === "") continue;
+    const index = have.get(item.path);
+    const old = index === undefined ? undefined : target[index];
+    const copied = item.type === "file" || item.type === "dir";
+    if (index !== undefined && (!copied || old!.type === item.type)) {
+      kept[index] = 1;
     }
-    const old = have.get(item.path);
-    if (item.type === "dir") {
-      if (old?.type !== "dir") {
-        changes.push({
-          change: old ? "update" : "add",
-          type: "dir",
-          ...at(item),
-          differs: old ? "T" : undefined,
-        });
-      }
-      continue;
-    }
-    if (!old) {
-      changes.push({
-        change: "add",
-        type: "file",
-        ...at(item),
-        size: item.size,
-      });
-    } else if (!isUpToDate(old, item)) {
-      const differs = old.type !== "file"
-        ? "T"
-        : `${old.size !== item.size ? "s" : ""}${
-          old.mtime !== item.mtime ? "t" : ""
-        }`;
-      changes.push({
-        change: "update",
-        type: "file",
-        ...at(item),
-        size: item.size,
-        differs,
-      });
+    if (copied) {
+      const change = changeOf(item, old);
+      if (change) changes.push(change);
     }
   }
-  if (withDeletes) {
-    // An entry of another type is deleted before the source's replaces it.
-    const clashing = new Set(conflictsOf(source, target).map((i) => i.path));
-    const names = new Set(
-      source.map((item) => item.path).filter((path) => !clashing.has(path)),
-    );
-    for (const item of byPath(target)) {
-      if (item.path !== "" && !names.has(item.path)) {
-        changes.push({ change: "delete", type: item.type, path: item.path });
-      }
+  const planned = byPath(changes);
+  if (!withDeletes) return planned;
+  const deletes: PlannedChange[] = [];
+  for (let i = 0; i < target.length; i++) {
+    const item = target[i];
+    if (kept[i] === 0 && item.path !== "") {
+      deletes.push({ change: "delete", type: item.type, path: item.path });
     }
   }
-  return changes;
+  return planned.concat(byPath(deletes));
+}
+
+/** The add or update that `item` (a file or folder) needs over `old`. */
+function changeOf(
+  item: TreeItem,
+  old: TreeItem | undefined,
+): PlannedChange | undefined {
+  if (item.type === "dir") {
+    if (old?.type === "dir") return undefined;
+    return {
+      change: old ? "update" : "add",
+      type: "dir",
+      path: item.path,
+      differs: old ? "T" : undefined,
+    };
+  }
+  if (!old) {
+    return { change: "add", type: "file", path: item.path, size: item.size };
+  }
+  if (isUpToDate(old, item)) return undefined;
+  const differs = old.type !== "file"
+    ? "T"
+    : `${old.size !== item.size ? "s" : ""}${
+      old.mtime !== item.mtime ? "t" : ""
+    }`;
+  return {
+    change: "update",
+    type: "file",
+    path: item.path,
+    size: item.size,
+    differs,
+  };
 }
 
 /**
@@ -153,15 +169,11 @@ export function itemize(change: PlannedChange, direction: "<" | ">"): string {
   return `${lead}${kind}${type} ${name}`;
 }
 
-function at(item: TreeItem): { path: string } {
-  return { path: item.path };
-}
-
 /**
  * `items` ordered so that a folder comes right before all it holds: `/`
  * sorts below every other character.
  */
-function byPath(items: readonly TreeItem[]): TreeItem[] {
+function byPath<T extends { path: string }>(items: readonly T[]): T[] {
   const keyed = items.map((item) => ({
     item,
     key: item.path.replaceAll("/", "\0"),

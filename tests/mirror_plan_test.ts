@@ -124,3 +124,64 @@ Deno.test("a refused deletion step removes no conflicting entry either", () => {
   assertEquals(plan.conflicts, []);
   assertEquals(plan.refused?.constructor.name, "TooManyDeletionsError");
 });
+
+Deno.test("the plan does not depend on the order the two listings come in", () => {
+  // The local walk lists folders before files; the server's listing holds
+  // a folder back until its first entry and sends empty folders last.
+  const source = [
+    item("", "dir"),
+    item("a", "dir"),
+    item("a/b", "dir"),
+    item("z", "dir"),
+    item("a/b/new.txt"),
+    item("a/same.txt"),
+    item("a/sized.txt", "file", 2),
+    item("link", "symlink"),
+    item("swap", "dir"),
+  ];
+  const target = [
+    item("", "dir"),
+    item("a/sized.txt"),
+    item("gone", "dir"),
+    item("gone/x.txt"),
+    item("a/same.txt"),
+    item("swap"),
+    item("link"),
+    item("a", "dir"),
+  ];
+  const expected = [
+    "cd+++++++++ a/b/",
+    "<f+++++++++ a/b/new.txt",
+    "<f.s....... a/sized.txt",
+    "cd+++++++++ swap/",
+    "cd+++++++++ z/",
+    "*deleting   gone/",
+    "*deleting   gone/x.txt",
+    "*deleting   swap",
+  ];
+  const orders = [
+    [source, target],
+    [[...source].reverse(), [...target].reverse()],
+    [[...source.slice(4), ...source.slice(0, 4)], target],
+  ];
+  for (const [from, onto] of orders) {
+    const lines = planMirror(from, onto, true).map((c) => itemize(c, "<"));
+    assertEquals(lines, expected);
+  }
+  assertEquals(
+    planMirror(source, target, false).map((c) => itemize(c, "<")),
+    expected.slice(0, 5),
+  );
+});
+
+Deno.test("two listings of the same tree plan nothing, whatever their order", () => {
+  const tree = [
+    item("", "dir"),
+    item("d", "dir"),
+    item("d/e", "dir"),
+    item("d/e/f.txt"),
+    item("d-f.txt"),
+    item("d/g.txt"),
+  ];
+  assertEquals(planMirror(tree, [...tree].reverse(), true), []);
+});
