@@ -46,7 +46,11 @@ import {
 import type { TreeOptions } from "./tree_progress.ts";
 import type { OpenConnection } from "./tree_lanes.ts";
 import { sendChanged } from "./mirror_send.ts";
-import { type LocalTree, walkLocalTree } from "./tree_walk.ts";
+import {
+  type LocalTree,
+  walkLocalTree,
+  walkLocalTreeInTurns,
+} from "./tree_walk.ts";
 import { localError } from "./local_errors.ts";
 
 /** The mirror flags of `put -r` and `get -r`. */
@@ -88,7 +92,7 @@ export async function mirrorPut(
   // The server lists its tree while this end walks the local one.
   const listing = remoteItems(connection, remote, action);
   listing.catch(() => {});
-  const tree = walk(local, `put -r "${local}"`);
+  const tree = await walk(local, `put -r "${local}"`);
   const target = await listing ?? [];
   const source = localItems(tree);
   const unreadable = unreadableLocal(tree);
@@ -271,9 +275,10 @@ function localItems(tree: LocalTree): TreeItem[] {
   return [...tree.dirs, ...tree.files, ...tree.skipped];
 }
 
-function walk(local: string, action: string): LocalTree {
+/** Walks `local` while the connection reads the server's listing. */
+async function walk(local: string, action: string): Promise<LocalTree> {
   try {
-    return walkLocalTree(local);
+    return await walkLocalTreeInTurns(local);
   } catch (error) {
     throw localError(error, action);
   }

@@ -60,6 +60,32 @@ export function walkLocalTree(root: string): LocalTree {
 }
 
 /**
+ * Walks like {@linkcode walkLocalTree}, but lets the event loop run every
+ * `sliceMs` of walking, so what the connection does meanwhile (sending a
+ * request, reading the server's streamed listing of its own tree) goes on
+ * while this end walks: a mirror's quick check over 200,000 files waited
+ * 1.5 s for the listing after a 0.7 s walk that held the loop. A timer,
+ * not a microtask, yields: only a turn of the loop runs the I/O, and it is
+ * taken rarely, as each costs a millisecond or two.
+ *
+ * @throws {WrongTypeError} when `root` is not a folder.
+ * @throws {Deno.errors.NotFound} when it does not exist.
+ */
+export async function walkLocalTreeInTurns(
+  root: string,
+  sliceMs = 20,
+): Promise<LocalTree> {
+  const walk = beginLocalTree(root);
+  let since = performance.now();
+  for (const _ of walk.folders) {
+    if (performance.now() - since < sliceMs) continue;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    since = performance.now();
+  }
+  return walk.tree;
+}
+
+/**
  * Starts walking the tree at `root` (checked now): `tree` fills one folder
  * per step of `folders`, so the caller can send the first files' manifest
  * while the rest are still being listed, as rsync's sender does.

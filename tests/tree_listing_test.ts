@@ -12,7 +12,11 @@
 
 import { assert, assertEquals, assertFalse, assertRejects } from "@std/assert";
 import { join } from "@std/path";
-import { treeItem, walkLocalTree } from "../client/tree_walk.ts";
+import {
+  treeItem,
+  walkLocalTree,
+  walkLocalTreeInTurns,
+} from "../client/tree_walk.ts";
 import { readFolderStats } from "../transfer/folder_stats.ts";
 import { readSmallFile } from "../transfer/small_file_read.ts";
 import { renameHeld, writeHeldFile } from "../transfer/durable/held_paths.ts";
@@ -122,6 +126,25 @@ Deno.test("the put -r walk sees what Deno's lstat sees, in the same order: odd n
       "fifo",
       "link",
     ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the walk that takes turns gives the same tree as the plain walk and lets timers and I/O run while it walks", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fts-walk-turns-" });
+  try {
+    for (let i = 0; i < 40; i++) {
+      await Deno.mkdir(join(root, `d${i}`, "deeper"), { recursive: true });
+      await Deno.writeTextFile(join(root, `d${i}`, "deeper", "f"), `${i}`);
+    }
+    let ran = false;
+    setTimeout(() => ran = true, 0);
+    // A slice of 0 ms yields after every folder.
+    const tree = await walkLocalTreeInTurns(root, 0);
+    assert(ran, "a timer set before the walk ran before it ended");
+    assertEquals(tree, walkLocalTree(root));
+    assertEquals(tree.files.length, 40);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
