@@ -87,7 +87,10 @@ export async function forEachJsonLine(
       } catch {
         throw new ProtocolError("a tree body line is not valid JSON");
       }
-      await each(value);
+      // Awaited only when it is a promise: an await per line cost a
+      // tenth of a second over a listing of 200,000 lines.
+      const pending = each(value);
+      if (pending) await pending;
     }
   };
   try {
