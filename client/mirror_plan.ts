@@ -35,7 +35,7 @@ export interface Extras {
  * root (`""`) is never extra.
  */
 export function extrasOf(
-  source: ReadonlySet<string>,
+  source: Pick<ReadonlySet<string>, "has">,
   target: readonly TreeItem[],
   keep: (path: string) => boolean = () => false,
 ): Extras {
@@ -64,15 +64,24 @@ export function extrasOf(
  * the source's.
  */
 export function conflictsOf(
-  source: readonly TreeItem[],
+  source: readonly TreeItem[] | ReadonlyMap<string, TreeItem["type"]>,
   target: readonly TreeItem[],
 ): TreeItem[] {
-  const types = new Map(source.map((item) => [item.path, item.type]));
+  const types = "get" in source ? source : typesOf(source);
   return target.filter((item) => {
     const type = types.get(item.path);
     return item.path !== "" && (type === "file" || type === "dir") &&
       type !== item.type;
   });
+}
+
+/** The type of each path of `items`. */
+export function typesOf(
+  items: readonly TreeItem[],
+): Map<string, TreeItem["type"]> {
+  const types = new Map<string, TreeItem["type"]>();
+  for (const item of items) types.set(item.path, item.type);
+  return types;
 }
 
 /**
