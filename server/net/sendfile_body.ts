@@ -70,31 +70,19 @@ export async function sendFileFrames(
   length: number,
   options: SendfileOptions = {},
 ): Promise<SendfileResult> {
-  const lib = loadLibc()!;
   const frameSize = options.frameSize ?? DATA_CHUNK_SIZE;
-  const position = new BigInt64Array([BigInt(offset)]);
-  const positionBytes = new Uint8Array(position.buffer);
-  let sent = 0;
-  while (sent < length) {
-    const size = Math.min(frameSize, length - sent);
+  const range = new FileRange(socket, file, offset, options);
+  while (range.sent < length) {
+    const size = Math.min(frameSize, length - range.sent);
     await writeAll(socket, frameHeader(FrameType.Data, size), options);
-    let left = size;
-    while (left > 0) {
-      const n = Number(lib.sendfile(socket, file, positionBytes, BigInt(left)));
-      if (n > 0) {
-        left -= n;
-        sent += n;
-        options.onBytes?.(n);
-      } else if (n === 0) {
-        // The file shrank under us: keep the frame whole, then say so.
-        await writeAll(socket, new Uint8Array(left), options);
-        return { bytes: sent, shortened: true };
-      } else {
-        await retry(lib, socket, "sendfile", options.signal);
-      }
+    const left = await range.send(size);
+    if (left > 0) {
+      // The file shrank under us: keep the frame whole, then say so.
+      await writeAll(socket, new Uint8Array(left), options);
+      return { bytes: range.sent, shortened: true };
     }
   }
-  return { bytes: sent, shortened: false };
+  return { bytes: range.sent, shortened: false };
 }
 
 /**
@@ -116,26 +104,61 @@ export async function sendFileRaw(
   length: number,
   options: SendfileOptions = {},
 ): Promise<SendfileResult> {
-  const lib = loadLibc()!;
   await writeAll(socket, head, options);
-  const position = new BigInt64Array([BigInt(offset)]);
-  const positionBytes = new Uint8Array(position.buffer);
-  let sent = 0;
-  while (sent < length) {
-    // One call moves what the socket's buffer takes (a few MiB).
-    const n = Number(
-      lib.sendfile(socket, file, positionBytes, BigInt(length - sent)),
+  const range = new FileRange(socket, file, offset, options);
+  const left = await range.send(length);
+  return { bytes: range.sent, shortened: left > 0 };
+}
+
+/**
+ * A file's bytes from `offset` on, sent to a socket by `sendfile(2)` with
+ * the file's own position left alone; `sent` counts what went.
+ */
+class FileRange {
+  #lib = loadLibc()!;
+  #position: Uint8Array;
+  /** File bytes sent so far. */
+  sent = 0;
+
+  constructor(
+    readonly socket: number,
+    readonly file: number,
+    offset: number,
+    readonly options: SendfileOptions,
+  ) {
+    this.#position = new Uint8Array(
+      new BigInt64Array([BigInt(offset)]).buffer,
     );
-    if (n > 0) {
-      sent += n;
-      options.onBytes?.(n);
-    } else if (n === 0) {
-      return { bytes: sent, shortened: true };
-    } else {
-      await retry(lib, socket, "sendfile", options.signal);
-    }
   }
-  return { bytes: sent, shortened: false };
+
+  /**
+   * Sends the next `length` bytes, each call moving what the socket's
+   * buffer takes (a few MiB); answers how many were left unsent because
+   * the file ended first (0 when all went).
+   */
+  async send(length: number): Promise<number> {
+    let left = length;
+    while (left > 0) {
+      const n = Number(
+        this.#lib.sendfile(
+          this.socket,
+          this.file,
+          this.#position,
+          BigInt(left),
+        ),
+      );
+      if (n > 0) {
+        left -= n;
+        this.sent += n;
+        this.options.onBytes?.(n);
+      } else if (n === 0) {
+        return left;
+      } else {
+        await retry(this.#lib, this.socket, "sendfile", this.options.signal);
+      }
+    }
+    return 0;
+  }
 }
 
 /** Writes all of `bytes` to the socket (headers and padding: small). */
