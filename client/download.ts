@@ -47,6 +47,7 @@ import {
   repliedChecksum,
 } from "../transfer/hash/checksum.ts";
 import { fileSink } from "../transfer/file_chunks.ts";
+import { writeAll } from "../transfer/file_body.ts";
 import {
   createHasher,
   type Hasher,
@@ -370,11 +371,7 @@ async function receiveDeltaInto(
   const stats = await receiveDeltaBody(
     body,
     old,
-    async (bytes) => {
-      for (let at = 0; at < bytes.byteLength;) {
-        at += await writes.write(bytes.subarray(at));
-      }
-    },
+    (bytes) => writeAll(writes, bytes),
     hasher,
     bar,
   );

@@ -203,9 +203,9 @@ export async function receiveFileBody(
   return received;
 }
 
-/** Writes all of `bytes` to `file`. */
+/** Writes all of `bytes` to `file` (anything with `Deno.FsFile`'s `write`). */
 export async function writeAll(
-  file: Deno.FsFile,
+  file: { write(bytes: Uint8Array): Promise<number> },
   bytes: Uint8Array,
 ): Promise<void> {
   let written = 0;

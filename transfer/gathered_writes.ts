@@ -12,6 +12,7 @@
  */
 
 import type { BodySink } from "../protocol/message_reader.ts";
+import { writeAll } from "./file_body.ts";
 import type { Hasher } from "./hash/hasher.ts";
 import { hashableBuffer, releaseHashable } from "./hash/xxh128.ts";
 
@@ -139,11 +140,5 @@ export class GatheredWrites implements BodySink {
     this.#hasher?.update(full);
     this.#current = 1 - this.#current;
     this.#fill = 0;
-  }
-}
-
-async function writeAll(target: GatherTarget, bytes: Uint8Array) {
-  for (let at = 0; at < bytes.byteLength;) {
-    at += await target.write(bytes.subarray(at));
   }
 }
