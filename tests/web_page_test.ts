@@ -83,9 +83,12 @@ pageTest(
     await Deno.writeTextFile(join(work, "tree/inner/b.txt"), "B");
     const pickDir = await page.$("#pickdir") as unknown as Uploader;
     await pickDir.uploadFile(join(work, "tree"));
+    // The page may send the folder's files in any order: wait for both.
     await until(
       "the uploaded folder",
-      () => exists(join(s.root, "docs/tree/inner/b.txt")),
+      async () =>
+        await exists(join(s.root, "docs/tree/inner/b.txt")) &&
+        await exists(join(s.root, "docs/tree/a.txt")),
     );
     assertEquals(
       await Deno.readTextFile(join(s.root, "docs/tree/a.txt")),
